@@ -1,0 +1,114 @@
+//! Server-Sent Events: live transitions (`/api/events`) and log follow. Each stream is fed by a task
+//! that ends when the client goes away or the daemon closes, so graceful shutdown never hangs on them.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{Name, Query};
+use super::services::{LogParams, log_query};
+use crate::store::LogQuery;
+use crate::wire::LogLine;
+
+fn sse(rx: mpsc::Receiver<Result<SseEvent, Infallible>>) -> impl axum::response::IntoResponse {
+    Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+fn json_event(kind: &str, id: i64, data: &impl serde::Serialize) -> Result<SseEvent, Infallible> {
+    Ok(SseEvent::default()
+        .event(kind)
+        .id(id.to_string())
+        .data(serde_json::to_string(data).unwrap_or_default()))
+}
+
+pub async fn events(State(app): State<AppState>) -> impl axum::response::IntoResponse {
+    let mut sub = app.sup.subscribe_events();
+    let mut closing = app.closing.clone();
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        loop {
+            let event = tokio::select! {
+                e = sub.recv() => e,
+                _ = closing.wait_for(|c| *c) => return,
+                _ = tx.closed() => return,
+            };
+            match event {
+                Ok(e) => {
+                    if tx.send(json_event("transition", e.id, &e)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    let note = SseEvent::default().event("lagged").data(n.to_string());
+                    if tx.send(Ok(note)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+    sse(rx)
+}
+
+pub async fn follow_logs(
+    State(app): State<AppState>,
+    Name(name): Name,
+    Query(params): Query<LogParams>,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    app.sup.get(&name)?;
+    let first = log_query(&name, &params, 10)?;
+    // Subscribe before reading the backlog so no line falls between the two.
+    let mut sub = app.hub.subscribe();
+    let mut closing = app.closing.clone();
+    let store = app.store.clone();
+    let (tx, rx) = mpsc::channel(256);
+    tokio::spawn(async move {
+        let send_lines = |lines: Vec<LogLine>, last: &mut i64| {
+            let mut out = Vec::new();
+            for l in lines {
+                if l.id > *last {
+                    *last = l.id;
+                    out.push(json_event("log", l.id, &l));
+                }
+            }
+            out
+        };
+        let mut last = 0i64;
+        let backlog = store.query_logs(&first).await.unwrap_or_default();
+        for e in send_lines(backlog, &mut last) {
+            if tx.send(e).await.is_err() {
+                return;
+            }
+        }
+        loop {
+            let got = tokio::select! {
+                l = sub.recv() => l,
+                _ = closing.wait_for(|c| *c) => return,
+                _ = tx.closed() => return,
+            };
+            let lines = match got {
+                Ok(l) if l.service == name && first.stream.is_none_or(|s| s == l.stream) => vec![(*l).clone()],
+                Ok(_) => continue,
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // Fell behind the live feed: catch up from the store.
+                    let q = LogQuery { after_id: Some(last), tail: None, limit: 10_000, since: None, ..first.clone() };
+                    store.query_logs(&q).await.unwrap_or_default()
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            for e in send_lines(lines, &mut last) {
+                if tx.send(e).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    Ok(sse(rx))
+}

@@ -1,0 +1,215 @@
+//! The `tend` command line: argument parsing and dispatch. `tend daemon` hands over to
+//! `crate::daemon`; every other command is a client of the REST API (`client`) whose failures map to
+//! the exit codes of the contract. Owns no daemon logic and never touches the data dir except to read
+//! `daemon.json` and `token`.
+
+mod add;
+mod client;
+mod commands;
+mod edit;
+mod render;
+mod sse;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use reqwest::Url;
+
+use crate::config::DaemonArgs;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tend",
+    version,
+    about = "A service supervisor",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Flags every client command understands, before or after the subcommand.
+#[derive(Clone, Debug, clap::Args)]
+struct GlobalArgs {
+    /// Daemon URL [default: `url` in <data-dir>/daemon.json, else http://127.0.0.1:9900]
+    #[arg(long, global = true, env = "TEND_URL", value_parser = client::parse_url)]
+    url: Option<Url>,
+    /// The daemon's data dir, where daemon.json and token are found [default: the user's data dir + /tend]
+    #[arg(long, global = true, env = "TEND_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Bearer token [default: contents of <data-dir>/token]
+    #[arg(long, global = true, env = "TEND_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Print the API's JSON instead of tables
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the supervisor daemon in the foreground
+    Daemon(DaemonArgs),
+    /// Show the supervisor and its services, or one service; -w prints transitions live
+    Status {
+        /// Only this service
+        name: Option<String>,
+        /// Print every state transition as it happens, until Ctrl-C
+        #[arg(short, long)]
+        watch: bool,
+    },
+    /// List services
+    #[command(visible_alias = "list")]
+    Ls,
+    /// Register a service: `tend add NAME [FLAGS] -- PROGRAM [ARGS...]`
+    Add(add::AddArgs),
+    /// Stop a service and remove its definition (its logs and events are kept)
+    #[command(visible_alias = "remove")]
+    Rm { name: String },
+    /// Start a service
+    Start { name: String },
+    /// Stop a service and its whole process tree
+    Stop { name: String },
+    /// Restart a service
+    Restart { name: String },
+    /// Change a service's spec with --set, or in $VISUAL/$EDITOR without it
+    Edit {
+        name: String,
+        /// FIELD=VALUE; VALUE is JSON when it parses, else a string; FIELD may be dotted
+        /// (backoff.initial_delay_ms, env.KEY)
+        #[arg(long = "set", value_name = "FIELD=VALUE", value_parser = edit::parse_set)]
+        set: Vec<edit::Assignment>,
+    },
+    /// Print a service's output
+    Logs(commands::LogsArgs),
+}
+
+/// Entry point of the `tend` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Daemon(mut args) => {
+            args.data_dir = args.data_dir.or(cli.global.data_dir);
+            match crate::daemon::main(args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        command => {
+            let result = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| {
+                    client::CliError::Other(anyhow::anyhow!("cannot start the async runtime: {e}"))
+                })
+                .and_then(|rt| rt.block_on(run(cli.global, command)));
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    if !matches!(e, client::CliError::BrokenPipe) {
+                        eprintln!("error: {e}");
+                    }
+                    ExitCode::from(e.exit_code())
+                }
+            }
+        }
+    }
+}
+
+async fn run(global: GlobalArgs, command: Command) -> Result<(), client::CliError> {
+    let data_dir = global
+        .data_dir
+        .unwrap_or_else(crate::config::default_data_dir);
+    let endpoint = client::discover(global.url, global.token, &data_dir);
+    let ctx = commands::Ctx {
+        client: client::Client::new(endpoint)?,
+        json: global.json,
+    };
+    match command {
+        // `main` runs the daemon without this runtime; reaching here would be a dispatch mistake.
+        Command::Daemon(_) => Err(client::CliError::Other(anyhow::anyhow!(
+            "`tend daemon` cannot run as a client"
+        ))),
+        Command::Status { name, watch: true } => ctx.watch(name.as_deref()).await,
+        Command::Status {
+            name: Some(name),
+            watch: false,
+        } => ctx.service_status(&name).await,
+        Command::Status {
+            name: None,
+            watch: false,
+        } => ctx.status().await,
+        Command::Ls => ctx.ls().await,
+        Command::Add(args) => ctx.add(&args).await,
+        Command::Rm { name } => ctx.remove(&name).await,
+        Command::Start { name } => ctx.action(&name, "start").await,
+        Command::Stop { name } => ctx.action(&name, "stop").await,
+        Command::Restart { name } => ctx.action(&name, "restart").await,
+        Command::Edit { name, set } if set.is_empty() => ctx.edit_interactive(&name).await,
+        Command::Edit { name, set } => ctx.edit_set(&name, &set).await,
+        Command::Logs(args) => ctx.logs(&args).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("tend").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_parser_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_go_before_or_after_the_subcommand() {
+        let cli = parse(&["--json", "ls", "--url", "http://h:1"]).unwrap();
+        assert!(cli.global.json);
+        assert_eq!(cli.global.url.unwrap().as_str(), "http://h:1/");
+        let cli = parse(&["status", "web", "-w", "--token", "t"]).unwrap();
+        assert_eq!(cli.global.token.as_deref(), Some("t"));
+        assert!(
+            matches!(cli.command, Command::Status { name: Some(n), watch: true } if n == "web")
+        );
+    }
+
+    #[test]
+    fn daemon_data_dir_works_in_either_position() {
+        for args in [
+            &["daemon", "--data-dir", "/d", "--port", "0"][..],
+            &["--data-dir", "/d", "daemon"],
+        ] {
+            let cli = parse(args).unwrap();
+            let Command::Daemon(d) = cli.command else {
+                panic!("not daemon")
+            };
+            assert_eq!(
+                d.data_dir.or(cli.global.data_dir),
+                Some(PathBuf::from("/d")),
+                "{args:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn usage_errors_exit_2() {
+        for args in [
+            &["edit", "web", "--set", "novalue"][..],
+            &["frobnicate"],
+            &["logs"],
+            &["ls", "--url", "nope"],
+        ] {
+            assert_eq!(parse(args).unwrap_err().exit_code(), 2, "{args:?}");
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Daemon settings: flags, environment variables and the `tend.toml` file, merged in that order of
+//! precedence (flag > env > file > default). Owns parsing and validation of the file; knows nothing of
+//! HTTP or processes.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+use crate::logs::LogSettings;
+use crate::wire::ServiceSpec;
+
+/// Flags of `tend daemon`. Every flag has an environment variable; unset ones fall back to the
+/// `[daemon]` table of the config file, then to the defaults.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct DaemonArgs {
+    /// Address to bind the REST API to (default 127.0.0.1).
+    #[arg(long, env = "TEND_HOST")]
+    pub host: Option<IpAddr>,
+    /// REST API port (default 9900; 0 picks a free port, written to <data-dir>/daemon.json).
+    #[arg(long, env = "TEND_PORT")]
+    pub port: Option<u16>,
+    /// Where the database, logs and token live (default: the user's data dir + /tend).
+    #[arg(long, env = "TEND_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Declarative service file (default: <data-dir>/tend.toml when it exists).
+    #[arg(long, env = "TEND_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log filter for the daemon's own log (tracing EnvFilter syntax, default "info").
+    #[arg(long, env = "TEND_LOG")]
+    pub log_level: Option<String>,
+    /// Rotate a service's log file when it reaches this size (default 10485760).
+    #[arg(long, env = "LOG_MAX_BYTES")]
+    pub log_max_bytes: Option<u64>,
+    /// Rotated log files kept per service (default 5).
+    #[arg(long, env = "LOG_BACKUP_COUNT")]
+    pub log_backup_count: Option<u32>,
+    /// Days of log lines kept in the database (default 7).
+    #[arg(long, env = "LOG_RETENTION_DAYS")]
+    pub log_retention_days: Option<u32>,
+}
+
+/// The `[daemon]` table of `tend.toml`: same keys as the flags.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDaemon {
+    host: Option<IpAddr>,
+    port: Option<u16>,
+    log_level: Option<String>,
+    log_max_bytes: Option<u64>,
+    log_backup_count: Option<u32>,
+    log_retention_days: Option<u32>,
+}
+
+/// A service entry in the file: the spec without `name` (the table key is the name).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    daemon: FileDaemon,
+    #[serde(default)]
+    services: BTreeMap<String, toml::Table>,
+}
+
+/// Everything the daemon needs to run, resolved.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub host: IpAddr,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub config_path: Option<PathBuf>,
+    pub log_level: String,
+    pub logs: LogSettings,
+    /// Services declared in the config file, validated.
+    pub file_services: Vec<ServiceSpec>,
+}
+
+/// The data dir used when neither flag nor env names one.
+pub fn default_data_dir() -> PathBuf {
+    dirs::data_dir()
+        .unwrap_or_else(|| std::env::temp_dir())
+        .join("tend")
+}
+
+impl Settings {
+    pub fn resolve(args: DaemonArgs) -> anyhow::Result<Settings> {
+        let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+        let config_path = match &args.config {
+            Some(p) => Some(p.clone()),
+            None => Some(data_dir.join("tend.toml")).filter(|p| p.exists()),
+        };
+        let file = match &config_path {
+            Some(p) => load_file(p)?,
+            None => ConfigFile::default(),
+        };
+        let d = file.daemon;
+        let defaults = LogSettings::default();
+        let logs = LogSettings {
+            max_bytes: args.log_max_bytes.or(d.log_max_bytes).unwrap_or(defaults.max_bytes),
+            backup_count: args.log_backup_count.or(d.log_backup_count).unwrap_or(defaults.backup_count),
+            retention_days: args
+                .log_retention_days
+                .or(d.log_retention_days)
+                .unwrap_or(defaults.retention_days),
+            ..defaults
+        };
+        if logs.max_bytes < 1024 {
+            bail!("log_max_bytes must be at least 1024, got {}", logs.max_bytes);
+        }
+        let mut file_services = Vec::new();
+        for (name, table) in file.services {
+            let mut table = table;
+            if table.contains_key("name") {
+                bail!("service {name:?} in the config file: `name` comes from the table key; remove it");
+            }
+            table.insert("name".into(), toml::Value::String(name.clone()));
+            let spec: ServiceSpec = toml::Value::Table(table)
+                .try_into()
+                .with_context(|| format!("service {name:?} in the config file"))?;
+            crate::spec::validate(&spec).map_err(|e| {
+                anyhow::anyhow!("service {name:?} in the config file: {}: {}", e.field, e.message)
+            })?;
+            file_services.push(spec);
+        }
+        Ok(Settings {
+            host: args.host.or(d.host).unwrap_or(IpAddr::from([127, 0, 0, 1])),
+            port: args.port.or(d.port).unwrap_or(crate::wire::DEFAULT_PORT),
+            data_dir,
+            config_path,
+            log_level: args.log_level.or(d.log_level).unwrap_or_else(|| "info".into()),
+            logs,
+            file_services,
+        })
+    }
+}
+
+fn load_file(path: &Path) -> anyhow::Result<ConfigFile> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let p = dir.join("tend.toml");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn file_services_take_their_name_from_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "[daemon]\nport = 1234\n[services.web]\ncommand = \"sleep 10\"\nrestart = \"on-failure\"\n",
+        );
+        let s = Settings::resolve(DaemonArgs {
+            config: Some(p),
+            data_dir: Some(dir.path().into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(s.port, 1234);
+        assert_eq!(s.file_services.len(), 1);
+        assert_eq!(s.file_services[0].name, "web");
+    }
+
+    #[test]
+    fn flags_beat_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "[daemon]\nport = 1234\n");
+        let s = Settings::resolve(DaemonArgs {
+            config: Some(p),
+            port: Some(99),
+            data_dir: Some(dir.path().into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(s.port, 99);
+    }
+
+    #[test]
+    fn bad_service_in_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "[services.web]\ncommand = \"x\"\nbogus = 1\n");
+        let err = Settings::resolve(DaemonArgs {
+            config: Some(p),
+            data_dir: Some(dir.path().into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("web"), "{err:#}");
+        let p = write(dir.path(), "[services.\"Bad Name\"]\ncommand = \"x\"\n");
+        let err = Settings::resolve(DaemonArgs {
+            config: Some(p),
+            data_dir: Some(dir.path().into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("name"), "{err:#}");
+    }
+}

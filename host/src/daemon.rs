@@ -1,0 +1,170 @@
+//! Boots and stops the daemon: data dir, single-instance lock, token, store, log hub, supervisor, API.
+//! `run` takes the shutdown trigger as a future so tests and `main` drive it the same way.
+
+use std::fs::{self, OpenOptions};
+use std::future::Future;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::sync::{mpsc, watch};
+
+use crate::api::{self, AppState};
+use crate::config::{DaemonArgs, Settings};
+use crate::logs::{self, LogHub};
+use crate::process;
+use crate::store::Store;
+use crate::supervisor::Supervisor;
+
+/// Runs `tend daemon` to completion: serves until SIGTERM/SIGINT or `POST /api/supervisor/shutdown`,
+/// then stops every service and returns.
+pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
+    let settings = Settings::resolve(args)?;
+    prepare_data_dir(&settings.data_dir)?;
+    let _lock = lock_data_dir(&settings.data_dir)?;
+    let _log = logs::init_daemon_log(&settings.data_dir, &settings.log_level, &settings.logs)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let result = runtime.block_on(run(settings, terminate_signal()));
+    if let Err(e) = &result {
+        tracing::error!(error = %format!("{e:#}"), "daemon failed");
+    }
+    result
+}
+
+async fn terminate_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot install signal handlers; stop the daemon through the API");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}
+
+/// Runs the daemon until `shutdown` resolves or the API asks it to stop.
+pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let data_dir = settings.data_dir.clone();
+    prepare_data_dir(&data_dir)?;
+    process::init().context("cannot become a child subreaper")?;
+    let token: Arc<str> = load_or_create_token(&data_dir)?.into();
+    if !settings.host.is_loopback() && token.len() < 16 {
+        bail!("refusing to listen on non-loopback {} with a token shorter than 16 characters", settings.host);
+    }
+    let node = load_or_create_secret(&data_dir.join("node-id"), 6)?;
+    let store = Store::open(&data_dir.join("tend.db")).await.context("cannot open the store")?;
+    let listener = tokio::net::TcpListener::bind((settings.host, settings.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
+    let addr = listener.local_addr()?;
+    let hub = LogHub::start(store.clone(), data_dir.join("logs"), settings.logs.clone());
+    let sup = Supervisor::boot(store.clone(), hub.clone(), node, data_dir.clone(), settings.file_services.clone())
+        .await
+        .context("cannot start the supervisor")?;
+
+    let (shutdown_tx, mut shutdown_rx) = mpsc::channel(1);
+    let (closing_tx, closing_rx) = watch::channel(false);
+    let app = api::router(AppState {
+        sup: sup.clone(),
+        store: store.clone(),
+        hub: hub.clone(),
+        token,
+        data_dir: data_dir.clone(),
+        shutdown: shutdown_tx,
+        closing: closing_rx.clone(),
+    });
+    let mut server_closing = closing_rx;
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = server_closing.wait_for(|c| *c).await;
+            })
+            .await
+    });
+    let url = format!("http://{addr}");
+    write_daemon_json(&data_dir, &url)?;
+    tracing::info!(%url, data_dir = %data_dir.display(), "tend is ready");
+
+    tokio::select! {
+        _ = shutdown => {}
+        _ = shutdown_rx.recv() => tracing::info!("shutdown requested through the API"),
+    }
+    tracing::info!("stopping every service");
+    sup.shutdown().await;
+    hub.shutdown().await;
+    let _ = closing_tx.send(true);
+    match tokio::time::timeout(Duration::from_secs(5), server).await {
+        Ok(Ok(Err(e))) => tracing::error!(error = %e, "API server error"),
+        Err(_) => tracing::warn!("API connections still open after 5 s; closing anyway"),
+        _ => {}
+    }
+    store.close().await;
+    let _ = fs::remove_file(data_dir.join("daemon.json"));
+    tracing::info!("tend stopped");
+    Ok(())
+}
+
+fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create data dir {}", dir.display()))
+}
+
+/// Holds an exclusive lock on `<data_dir>/daemon.lock` for the daemon's lifetime: two daemons on one
+/// data dir would fight over the same processes.
+fn lock_data_dir(dir: &Path) -> anyhow::Result<nix::fcntl::Flock<fs::File>> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(dir.join("daemon.lock"))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
+        anyhow::anyhow!("another tend daemon is already running on {} ({e})", dir.display())
+    })
+}
+
+/// `TEND_TOKEN` if set, else the token file, created (mode 0600) at first start.
+fn load_or_create_token(dir: &Path) -> anyhow::Result<String> {
+    if let Ok(t) = std::env::var("TEND_TOKEN") {
+        if t.trim().is_empty() {
+            bail!("TEND_TOKEN is set but empty");
+        }
+        return Ok(t.trim().to_string());
+    }
+    load_or_create_secret(&dir.join("token"), 32)
+}
+
+fn load_or_create_secret(path: &Path, bytes: usize) -> anyhow::Result<String> {
+    if let Ok(existing) = fs::read_to_string(path) {
+        let existing = existing.trim();
+        if !existing.is_empty() {
+            return Ok(existing.to_string());
+        }
+    }
+    let secret: String = (0..bytes).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+    let mut f = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(secret.as_bytes())?;
+    f.sync_all()?;
+    Ok(secret)
+}
+
+fn write_daemon_json(dir: &Path, url: &str) -> anyhow::Result<()> {
+    let body = serde_json::json!({ "pid": std::process::id(), "url": url });
+    let tmp = dir.join("daemon.json.tmp");
+    fs::write(&tmp, serde_json::to_vec_pretty(&body)?)?;
+    fs::rename(&tmp, dir.join("daemon.json"))?;
+    Ok(())
+}

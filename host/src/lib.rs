@@ -1,0 +1,13 @@
+//! tend: a service supervisor. See ARCHITECTURE.md for the map of this crate.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod lifecycle;
+pub mod logs;
+pub mod process;
+pub mod spec;
+pub mod store;
+pub mod supervisor;
+pub mod wire;

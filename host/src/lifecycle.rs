@@ -1,0 +1,255 @@
+//! The service lifecycle as a pure transition function: `step(machine, policy, input) -> effects`.
+//! No processes, no clocks, no randomness: time and jitter come in with the inputs, so every rule here is
+//! unit-tested directly. The supervisor's service actor executes the effects.
+
+use std::time::{Duration, Instant};
+
+use crate::process::Exit;
+use crate::wire::{Backoff, RestartPolicy, Status};
+
+/// What happens once a stop completes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterStop {
+    Stay,
+    Start,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Stopped,
+    Starting,
+    Running { pid: u32, since: Instant },
+    Backoff { until: Instant },
+    Stopping { pid: u32, then: AfterStop },
+    Exited,
+    Fatal,
+}
+
+impl State {
+    pub fn status(&self) -> Status {
+        match self {
+            State::Stopped => Status::Stopped,
+            State::Starting => Status::Starting,
+            State::Running { .. } => Status::Running,
+            State::Backoff { .. } => Status::Backoff,
+            State::Stopping { .. } => Status::Stopping,
+            State::Exited => Status::Exited,
+            State::Fatal => Status::Fatal,
+        }
+    }
+}
+
+/// The restart rules of one service.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Policy {
+    pub restart: RestartPolicy,
+    pub max_restarts: u32,
+    pub backoff: Backoff,
+}
+
+/// State plus the counters the rules need.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Machine {
+    pub state: State,
+    /// Consecutive automatic restarts (drives the backoff; reset after a stable run).
+    pub attempt: u32,
+    /// Automatic restarts since the last start by a user or boot.
+    pub restart_count: u32,
+}
+
+impl Default for Machine {
+    fn default() -> Self {
+        Machine { state: State::Stopped, attempt: 0, restart_count: 0 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Input {
+    Start { reason: String },
+    Stop,
+    Restart,
+    Spawned { pid: u32, at: Instant },
+    /// `jitter` is a sample in [-1, 1].
+    SpawnFailed { error: String, at: Instant, jitter: f64 },
+    /// The leader exited on its own (the tree has been cleaned up already).
+    Exited { exit: Exit, at: Instant, jitter: f64 },
+    /// A stop finished: no process of the tree is left.
+    TreeGone { exit: Option<Exit>, killed: bool },
+    BackoffElapsed { at: Instant },
+}
+
+/// One recorded transition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Transition {
+    pub from: Status,
+    pub to: Status,
+    pub pid: Option<u32>,
+    pub exit: Option<Exit>,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    Record(Transition),
+    /// Start the process; answer with `Spawned` or `SpawnFailed`.
+    Spawn,
+    /// Stop the whole tree (stop signal, SIGKILL after the timeout); answer with `TreeGone`.
+    Terminate,
+    /// Send `BackoffElapsed` at this instant.
+    WakeAt(Instant),
+}
+
+/// The delay before the `attempt`-th consecutive restart (1-based), with `jitter` in [-1, 1].
+pub fn backoff_delay(b: &Backoff, attempt: u32, jitter: f64) -> Duration {
+    let exp = attempt.saturating_sub(1).min(64) as i32;
+    let base = (b.initial_delay_ms as f64 * b.multiplier.powi(exp)).min(b.max_delay_ms as f64);
+    let spread = base * b.jitter * jitter.clamp(-1.0, 1.0);
+    Duration::from_micros(((base + spread).max(0.0) * 1000.0) as u64)
+}
+
+fn record(from: &State, to: &State, pid: Option<u32>, exit: Option<Exit>, reason: impl Into<String>) -> Effect {
+    Effect::Record(Transition { from: from.status(), to: to.status(), pid, exit, reason: reason.into() })
+}
+
+fn fmt_delay(d: Duration) -> String {
+    if d < Duration::from_secs(10) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+/// Applies one input. Inputs that make no sense in the current state change nothing.
+pub fn step(m: Machine, policy: &Policy, input: Input) -> (Machine, Vec<Effect>) {
+    let from = m.state;
+    let mut next = m;
+    let mut fx = Vec::new();
+    let idle = matches!(from, State::Stopped | State::Exited | State::Fatal | State::Backoff { .. });
+    match input {
+        Input::Start { reason } if idle => {
+            next = Machine { state: State::Starting, attempt: 0, restart_count: 0 };
+            fx.push(record(&from, &next.state, None, None, reason));
+            fx.push(Effect::Spawn);
+        }
+        Input::Restart if idle => {
+            next = Machine { state: State::Starting, attempt: 0, restart_count: 0 };
+            fx.push(record(&from, &next.state, None, None, "restart requested"));
+            fx.push(Effect::Spawn);
+        }
+        Input::Restart => match from {
+            State::Running { pid, .. } => {
+                next.state = State::Stopping { pid, then: AfterStop::Start };
+                fx.push(record(&from, &next.state, Some(pid), None, "restart requested"));
+                fx.push(Effect::Terminate);
+            }
+            State::Stopping { pid, .. } => next.state = State::Stopping { pid, then: AfterStop::Start },
+            _ => {}
+        },
+        Input::Start { .. } => {
+            if let State::Stopping { pid, .. } = from {
+                next.state = State::Stopping { pid, then: AfterStop::Start };
+            }
+        }
+        Input::Stop => match from {
+            State::Running { pid, .. } => {
+                next.state = State::Stopping { pid, then: AfterStop::Stay };
+                fx.push(record(&from, &next.state, Some(pid), None, "stop requested"));
+                fx.push(Effect::Terminate);
+            }
+            State::Backoff { .. } => {
+                next.state = State::Stopped;
+                fx.push(record(&from, &next.state, None, None, "stop requested during backoff"));
+            }
+            State::Stopping { pid, .. } => next.state = State::Stopping { pid, then: AfterStop::Stay },
+            _ => {}
+        },
+        Input::Spawned { pid, at } if from == State::Starting => {
+            next.state = State::Running { pid, since: at };
+            fx.push(record(&from, &next.state, Some(pid), None, "spawned"));
+        }
+        Input::SpawnFailed { error, at, jitter } if from == State::Starting => {
+            after_failure(&mut next, policy, None, format!("spawn failed: {error}"), at, jitter, &mut fx);
+        }
+        Input::Exited { exit, at, jitter } => {
+            if let State::Running { pid, since } = from {
+                if at.saturating_duration_since(since) >= Duration::from_secs(policy.backoff.reset_after_s) {
+                    next.attempt = 0;
+                }
+                let restart = match policy.restart {
+                    RestartPolicy::Always => true,
+                    RestartPolicy::OnFailure => !exit.success(),
+                    RestartPolicy::Never => false,
+                };
+                if restart {
+                    after_failure(&mut next, policy, Some((pid, exit)), exit.to_string(), at, jitter, &mut fx);
+                } else {
+                    next.state = State::Exited;
+                    fx.push(record(&from, &next.state, Some(pid), Some(exit), exit.to_string()));
+                }
+            }
+        }
+        Input::TreeGone { exit, killed } => {
+            if let State::Stopping { pid, then } = from {
+                next.state = State::Stopped;
+                let how = match exit {
+                    Some(e) => e.to_string(),
+                    None => "process gone".into(),
+                };
+                let reason = if killed { format!("stopped: {how} (SIGKILL after stop timeout)") } else { format!("stopped: {how}") };
+                fx.push(record(&from, &next.state, Some(pid), exit, reason));
+                if then == AfterStop::Start {
+                    next = Machine { state: State::Starting, attempt: 0, restart_count: 0 };
+                    fx.push(record(&State::Stopped, &next.state, None, None, "restart requested"));
+                    fx.push(Effect::Spawn);
+                }
+            }
+        }
+        Input::BackoffElapsed { at } => {
+            if let State::Backoff { until } = from
+                && at >= until
+            {
+                next.state = State::Starting;
+                fx.push(record(&from, &next.state, None, None, "backoff elapsed"));
+                fx.push(Effect::Spawn);
+            }
+        }
+        Input::Spawned { .. } | Input::SpawnFailed { .. } => {}
+    }
+    (next, fx)
+}
+
+/// A run ended in a way that calls for a restart: back off, or give up.
+fn after_failure(
+    next: &mut Machine,
+    policy: &Policy,
+    ended: Option<(u32, Exit)>,
+    what: String,
+    at: Instant,
+    jitter: f64,
+    fx: &mut Vec<Effect>,
+) {
+    let from = next.state;
+    let (pid, exit) = (ended.map(|e| e.0), ended.map(|e| e.1));
+    if next.attempt >= policy.max_restarts {
+        next.state = State::Fatal;
+        let reason = format!("{what}; gave up after {} restarts (max_restarts)", next.attempt);
+        fx.push(record(&from, &next.state, pid, exit, reason));
+        return;
+    }
+    next.attempt += 1;
+    next.restart_count += 1;
+    let delay = backoff_delay(&policy.backoff, next.attempt, jitter);
+    let until = at + delay;
+    next.state = State::Backoff { until };
+    let reason = format!(
+        "{what}; restart {}/{} in {}",
+        next.attempt,
+        policy.max_restarts,
+        fmt_delay(delay)
+    );
+    fx.push(record(&from, &next.state, pid, exit, reason));
+    fx.push(Effect::WakeAt(until));
+}
+
+#[cfg(test)]
+mod tests;

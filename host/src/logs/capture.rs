@@ -1,0 +1,140 @@
+//! Draining a child's output pipes: one task per pipe reads 64 KiB at a time as long as data is ready,
+//! splits it into lines, appends them to the service's file and queues them for the database as one
+//! batch per read. It flushes the file whenever the pipe runs dry, before waiting again, so `tail -f`
+//! sees lines at once without a syscall per line.
+
+use std::io;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use tokio::net::unix::pipe;
+use tokio::task::JoinHandle;
+
+use super::db::{Batch, Queue};
+use super::inflight::Inflight;
+use super::service_file::{ServiceFile, SharedFile, record_prefix};
+use super::split::LineSplitter;
+use crate::store::now_rfc3339;
+use crate::wire::Stream;
+
+const READ_CHUNK: usize = 64 * 1024;
+
+/// The capture of one process's output; see [`Capture::finished`].
+#[must_use = "dropping a Capture detaches it; await `finished` to know all output is stored"]
+pub struct Capture {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Capture {
+    pub(super) fn new(tasks: Vec<JoinHandle<()>>) -> Capture {
+        Capture { tasks }
+    }
+
+    /// Resolves when both pipes reached EOF and all their lines are written to the file and queued for
+    /// the database.
+    pub async fn finished(self) {
+        for task in self.tasks {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "a log capture task failed");
+            }
+        }
+    }
+}
+
+/// Everything one pipe's task needs.
+pub(super) struct PipeReader {
+    pub(super) service: Arc<str>,
+    pub(super) stream: Stream,
+    pub(super) file: SharedFile,
+    pub(super) queue: Queue,
+    pub(super) inflight: Arc<Inflight>,
+    pub(super) max_line_bytes: usize,
+}
+
+impl PipeReader {
+    pub(super) fn spawn(self, fd: OwnedFd) -> JoinHandle<()> {
+        tokio::spawn(self.run(fd))
+    }
+
+    async fn run(self, fd: OwnedFd) {
+        let mut state = ReadState {
+            splitter: LineSplitter::new(self.max_line_bytes),
+            prefix: Vec::with_capacity(64),
+            queue_gone: false,
+        };
+        // `from_owned_fd` checks that this is a pipe and switches it to non-blocking mode.
+        match pipe::Receiver::from_owned_fd(fd) {
+            Ok(pipe) => self.drain(&pipe, &mut state).await,
+            Err(e) => tracing::error!(service = &*self.service, stream = self.stream.as_str(), error = %e,
+                "cannot read the output of this process"),
+        }
+        self.process(&mut state, None).await;
+        ServiceFile::lock(&self.file).flush();
+    }
+
+    async fn drain(&self, pipe: &pipe::Receiver, state: &mut ReadState) {
+        let mut buf = vec![0u8; READ_CHUNK];
+        let mut unflushed = false;
+        loop {
+            match pipe.try_read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    self.process(state, Some(&buf[..n])).await;
+                    unflushed = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if unflushed {
+                        ServiceFile::lock(&self.file).flush();
+                        unflushed = false;
+                    }
+                    if let Err(e) = pipe.readable().await {
+                        self.read_failed(e);
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.read_failed(e);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn read_failed(&self, e: io::Error) {
+        tracing::error!(service = &*self.service, stream = self.stream.as_str(), error = %e,
+            "reading process output failed; stopping this capture");
+    }
+
+    /// Splits one chunk (`None`: end of stream), writes its lines to the file and queues them.
+    async fn process(&self, state: &mut ReadState, chunk: Option<&[u8]>) {
+        // From here until the batch is queued, `LogHub::flush` counts these lines as read.
+        let _ticket = self.inflight.enter();
+        let time = now_rfc3339();
+        record_prefix(&mut state.prefix, &time, self.stream);
+        let mut batch = Batch::new(self.service.clone(), self.stream, time);
+        {
+            let mut file = ServiceFile::lock(&self.file);
+            let prefix = &state.prefix;
+            let mut emit = |text: &[u8], partial: bool| {
+                file.write_line(prefix, text, partial);
+                batch.push(text, partial);
+            };
+            match chunk {
+                Some(chunk) => state.splitter.feed(chunk, &mut emit),
+                None => state.splitter.finish(&mut emit),
+            }
+        }
+        if !batch.is_empty() && !self.queue.send(batch).await && !state.queue_gone {
+            state.queue_gone = true;
+            tracing::warn!(service = &*self.service, stream = self.stream.as_str(),
+                "log hub is shut down; further lines go to the log file only");
+        }
+    }
+}
+
+struct ReadState {
+    splitter: LineSplitter,
+    prefix: Vec<u8>,
+    queue_gone: bool,
+}

@@ -1,0 +1,1 @@
+//! Tests of the whole pipeline: real pipes, a real SQLite file.

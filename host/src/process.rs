@@ -1,0 +1,302 @@
+//! Child processes. **Only this module forks, waits or sends signals.**
+//!
+//! - Every service runs as the leader of its own session (and so its own process group).
+//! - The daemon is a child subreaper (`PR_SET_CHILD_SUBREAPER`): descendants that double-fork away from
+//!   their parent are re-parented to us instead of init, so nothing escapes reaping.
+//! - One task reaps every child on `SIGCHLD` with `waitpid(-1)` and hands exit statuses to whoever
+//!   registered the pid; exits are events, never polled. Nothing else in the daemon may call `wait`.
+//! - Every process of a run carries `TEND_INSTANCE=<id>` in its environment, so descendants that left the
+//!   process group (setsid) are still found in `/proc` and killed with their tree.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Mutex, OnceLock};
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+use tokio::sync::oneshot;
+
+/// How a process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(Signal),
+}
+
+impl Exit {
+    pub fn success(self) -> bool {
+        self == Exit::Code(0)
+    }
+
+    pub fn code(self) -> Option<i32> {
+        match self {
+            Exit::Code(c) => Some(c),
+            Exit::Signal(_) => None,
+        }
+    }
+
+    pub fn signal_name(self) -> Option<String> {
+        match self {
+            Exit::Signal(s) => Some(s.as_str().to_string()),
+            Exit::Code(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exit::Code(c) => write!(f, "exited with code {c}"),
+            Exit::Signal(s) => write!(f, "killed by {}", s.as_str()),
+        }
+    }
+}
+
+type Waiters = HashMap<i32, oneshot::Sender<Exit>>;
+
+fn waiters() -> &'static Mutex<Waiters> {
+    static WAITERS: OnceLock<Mutex<Waiters>> = OnceLock::new();
+    WAITERS.get_or_init(Default::default)
+}
+
+/// Makes the daemon a subreaper and starts the reaper task. Call once, inside the tokio runtime, before
+/// the first spawn.
+pub fn init() -> io::Result<()> {
+    // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes plain integer arguments.
+    let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut sigchld = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child())?;
+    tokio::spawn(async move {
+        loop {
+            reap_all();
+            if sigchld.recv().await.is_none() {
+                break;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Reaps every exited child. Children nobody registered (re-parented orphans) are simply reaped.
+fn reap_all() {
+    let mut waiters = waiters().lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let (pid, exit) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) => (pid, Exit::Code(code)),
+            Ok(WaitStatus::Signaled(pid, sig, _)) => (pid, Exit::Signal(sig)),
+            Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return,
+            Ok(_) | Err(Errno::EINTR) => continue,
+            Err(e) => {
+                tracing::error!(error = %e, "waitpid failed");
+                return;
+            }
+        };
+        if let Some(tx) = waiters.remove(&pid.as_raw()) {
+            let _ = tx.send(exit);
+        }
+    }
+}
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct SpawnSpec {
+    pub argv: Vec<String>,
+    pub cwd: Option<PathBuf>,
+    /// Added to (and overriding) the daemon's own environment.
+    pub env: BTreeMap<String, String>,
+    /// Value of `TEND_INSTANCE`, the marker that finds this run's descendants.
+    pub instance: String,
+}
+
+/// A started process.
+#[derive(Debug)]
+pub struct Child {
+    pub pid: u32,
+    /// Start time in clock ticks since boot (`/proc/<pid>/stat` field 22): with the pid, identifies the
+    /// process across pid reuse.
+    pub start_ticks: u64,
+    pub exit: oneshot::Receiver<Exit>,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
+}
+
+/// Starts `spec` as the leader of a new session with stdin on /dev/null and stdout/stderr on pipes.
+pub fn spawn(spec: &SpawnSpec) -> io::Result<Child> {
+    let Some((program, args)) = spec.argv.split_first() else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
+    };
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args)
+        .envs(&spec.env)
+        .env("TEND_INSTANCE", &spec.instance)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(dir) = &spec.cwd {
+        cmd.current_dir(dir);
+    }
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    // Hold the reaper's lock across fork so an immediate exit cannot be reaped before we registered it.
+    let mut waiters = waiters().lock().unwrap_or_else(|e| e.into_inner());
+    let mut child = cmd.spawn()?;
+    let pid = child.id();
+    let (tx, rx) = oneshot::channel();
+    waiters.insert(pid as i32, tx);
+    drop(waiters);
+    let stdout = child.stdout.take().map(OwnedFd::from);
+    let stderr = child.stderr.take().map(OwnedFd::from);
+    let (Some(stdout), Some(stderr)) = (stdout, stderr) else {
+        return Err(io::Error::other("child pipes missing"));
+    };
+    Ok(Child { pid, start_ticks: stat(pid).map(|s| s.start_ticks).unwrap_or(0), exit: rx, stdout, stderr })
+}
+
+/// The fields of `/proc/<pid>/stat` we use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcStat {
+    pub state: u8,
+    pub ppid: i32,
+    pub pgrp: i32,
+    pub start_ticks: u64,
+}
+
+pub fn stat(pid: u32) -> Option<ProcStat> {
+    let text = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&text)
+}
+
+fn parse_stat(text: &[u8]) -> Option<ProcStat> {
+    // The command name is in parentheses and may contain anything, so split after the last ')'.
+    let close = text.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&text[close + 1..]).ok()?;
+    let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
+    // rest starts at field 3 (state); starttime is field 22.
+    Some(ProcStat {
+        state: *fields.first()?.as_bytes().first()?,
+        ppid: fields.get(1)?.parse().ok()?,
+        pgrp: fields.get(2)?.parse().ok()?,
+        start_ticks: fields.get(19)?.parse().ok()?,
+    })
+}
+
+fn all_pids() -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect()
+}
+
+fn environ_has(pid: u32, needle: &[u8]) -> bool {
+    match std::fs::read(format!("/proc/{pid}/environ")) {
+        Ok(env) => env.split(|&b| b == 0).any(|var| var == needle),
+        Err(_) => false,
+    }
+}
+
+fn environ_has_prefix(pid: u32, prefix: &[u8]) -> bool {
+    match std::fs::read(format!("/proc/{pid}/environ")) {
+        Ok(env) => env.split(|&b| b == 0).any(|var| var.starts_with(prefix)),
+        Err(_) => false,
+    }
+}
+
+/// Identifies one run's process tree: its session/group leader and its environment marker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tree {
+    pub leader: u32,
+    pub leader_start: u64,
+    pub instance: String,
+}
+
+impl Tree {
+    /// Live (non-zombie) processes of the tree: members of the leader's process group, and any process
+    /// started no earlier than the leader that carries the marker.
+    pub fn members(&self) -> Vec<u32> {
+        let me = std::process::id();
+        let marker = format!("TEND_INSTANCE={}", self.instance).into_bytes();
+        let mut out = Vec::new();
+        for pid in all_pids() {
+            if pid == me {
+                continue;
+            }
+            let Some(st) = stat(pid) else { continue };
+            if st.state == b'Z' || st.start_ticks < self.leader_start {
+                continue;
+            }
+            if st.pgrp == self.leader as i32 || environ_has(pid, &marker) {
+                out.push(pid);
+            }
+        }
+        out
+    }
+
+    /// Sends `sig` to the process group and to every marked descendant. Returns how many were found.
+    pub fn signal(&self, sig: Signal) -> usize {
+        let _ = killpg(Pid::from_raw(self.leader as i32), sig);
+        let members = self.members();
+        for &pid in &members {
+            let _ = kill(Pid::from_raw(pid as i32), sig);
+        }
+        members.len()
+    }
+}
+
+/// Processes left by an earlier daemon on this data dir: they carry a marker starting with `prefix`.
+pub fn marked_with_prefix(prefix: &str) -> Vec<u32> {
+    let me = std::process::id();
+    let needle = format!("TEND_INSTANCE={prefix}").into_bytes();
+    all_pids()
+        .into_iter()
+        .filter(|&pid| pid != me)
+        .filter(|&pid| stat(pid).is_some_and(|s| s.state != b'Z'))
+        .filter(|&pid| environ_has_prefix(pid, &needle))
+        .collect()
+}
+
+/// Sends a signal to one process.
+pub fn signal_pid(pid: u32, sig: Signal) {
+    let _ = kill(Pid::from_raw(pid as i32), sig);
+}
+
+/// True while the process exists and is not a zombie.
+pub fn alive(pid: u32) -> bool {
+    stat(pid).is_some_and(|s| s.state != b'Z')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_with_hostile_command_names() {
+        let line = b"1822 (evil) name) S 1815 1815 1024 0 -1 4194304 99 0 0 0 0 0 0 0 20 0 1 0 6923 3133440 389";
+        let st = parse_stat(line).unwrap();
+        assert_eq!(st, ProcStat { state: b'S', ppid: 1815, pgrp: 1815, start_ticks: 6923 });
+    }
+
+    #[test]
+    fn reads_own_stat() {
+        let st = stat(std::process::id()).unwrap();
+        assert!(st.start_ticks > 0);
+    }
+
+    #[test]
+    fn exit_display() {
+        assert_eq!(Exit::Code(3).to_string(), "exited with code 3");
+        assert_eq!(Exit::Signal(Signal::SIGKILL).to_string(), "killed by SIGKILL");
+    }
+}

@@ -1,0 +1,215 @@
+//! Semantic validation of service specs and resolution of their environment. Pure functions apart from
+//! looking at the file system for `working_dir` and `env_file`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use nix::sys::signal::Signal;
+
+use crate::wire::{CommandLine, ServiceSpec};
+
+/// A validation failure naming the offending field.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+fn err(field: &str, message: impl Into<String>) -> FieldError {
+    FieldError { field: field.into(), message: message.into() }
+}
+
+/// Service and job names end up in file paths, so they are restricted to `^[a-z0-9][a-z0-9_-]{0,62}$`.
+pub fn validate_name(name: &str) -> Result<(), FieldError> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().enumerate().all(|(i, b)| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || (i > 0 && (b == b'_' || b == b'-'))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(err(
+            "name",
+            format!(
+                "{name:?} is not a valid name: use 1-63 characters of a-z, 0-9, '_' and '-', starting with a letter or digit"
+            ),
+        ))
+    }
+}
+
+/// Parses `SIGTERM`, `TERM` or `term` into a signal.
+pub fn parse_signal(s: &str) -> Option<Signal> {
+    let upper = s.trim().to_ascii_uppercase();
+    let full = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    full.parse::<Signal>().ok()
+}
+
+pub fn validate(spec: &ServiceSpec) -> Result<(), FieldError> {
+    validate_name(&spec.name)?;
+    match &spec.command {
+        CommandLine::Shell(s) if s.trim().is_empty() => return Err(err("command", "must not be empty")),
+        CommandLine::Argv(v) if v.is_empty() || v[0].is_empty() => {
+            return Err(err("command", "must not be empty (argv[0] is the program)"));
+        }
+        CommandLine::Argv(v) if v.iter().any(|a| a.contains('\0')) => {
+            return Err(err("command", "arguments must not contain NUL bytes"));
+        }
+        _ => {}
+    }
+    if let Some(dir) = &spec.working_dir {
+        if !dir.is_absolute() {
+            return Err(err("working_dir", format!("{} is not an absolute path", dir.display())));
+        }
+        if !dir.is_dir() {
+            return Err(err("working_dir", format!("{} does not exist or is not a directory", dir.display())));
+        }
+    }
+    for key in spec.env.keys() {
+        if key.is_empty() || key.contains('=') || key.contains('\0') {
+            return Err(err("env", format!("{key:?} is not a valid variable name")));
+        }
+    }
+    if let Some(file) = &spec.env_file {
+        let path = resolve_env_file(spec, file);
+        if !path.is_file() {
+            return Err(err("env_file", format!("{} does not exist", path.display())));
+        }
+        read_env_file(&path).map_err(|m| err("env_file", m))?;
+    }
+    if spec.port == Some(0) {
+        return Err(err("port", "must be between 1 and 65535"));
+    }
+    if parse_signal(&spec.stop_signal).is_none() {
+        return Err(err("stop_signal", format!("{:?} is not a signal name", spec.stop_signal)));
+    }
+    if spec.stop_timeout_s == 0 || spec.stop_timeout_s > 3600 {
+        return Err(err("stop_timeout_s", "must be between 1 and 3600 seconds"));
+    }
+    let b = &spec.backoff;
+    if !(1.0..=100.0).contains(&b.multiplier) {
+        return Err(err("backoff.multiplier", "must be between 1.0 and 100.0"));
+    }
+    if !(0.0..=1.0).contains(&b.jitter) {
+        return Err(err("backoff.jitter", "must be a fraction between 0.0 and 1.0"));
+    }
+    if b.initial_delay_ms > b.max_delay_ms {
+        return Err(err("backoff.initial_delay_ms", "must not exceed backoff.max_delay_ms"));
+    }
+    if b.max_delay_ms > 24 * 3600 * 1000 {
+        return Err(err("backoff.max_delay_ms", "must not exceed one day"));
+    }
+    for dep in &spec.depends_on {
+        validate_name(dep).map_err(|e| err("depends_on", e.message))?;
+        if dep == &spec.name {
+            return Err(err("depends_on", "a service cannot depend on itself"));
+        }
+    }
+    if let Some(sub) = &spec.caddy_subdomain {
+        let label_ok = !sub.is_empty()
+            && sub.len() <= 63
+            && sub.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !sub.starts_with('-')
+            && !sub.ends_with('-');
+        if !label_ok {
+            return Err(err("caddy_subdomain", format!("{sub:?} is not a DNS label")));
+        }
+    }
+    if spec.health.as_ref().is_some_and(|h| !h.is_object()) {
+        return Err(err("health", "must be an object"));
+    }
+    Ok(())
+}
+
+fn resolve_env_file(spec: &ServiceSpec, file: &Path) -> PathBuf {
+    match &spec.working_dir {
+        Some(dir) if file.is_relative() => dir.join(file),
+        _ => file.to_path_buf(),
+    }
+}
+
+/// Reads a dotenv file (comments, quotes, `export` prefix).
+pub fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, String> {
+    let iter = dotenvy::from_path_iter(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    iter.map(|item| item.map_err(|e| format!("{}: {e}", path.display())))
+        .collect()
+}
+
+/// The environment a service's process gets on top of the daemon's own: `env_file`, then `env`.
+pub fn service_env(spec: &ServiceSpec) -> Result<BTreeMap<String, String>, FieldError> {
+    let mut env = BTreeMap::new();
+    if let Some(file) = &spec.env_file {
+        let path = resolve_env_file(spec, file);
+        for (k, v) in read_env_file(&path).map_err(|m| err("env_file", m))? {
+            env.insert(k, v);
+        }
+    }
+    env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    Ok(env)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: serde_json::Value) -> ServiceSpec {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn names() {
+        for ok in ["a", "web", "my-app_2", "0abc", &"a".repeat(63)] {
+            assert!(validate_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-a", "_a", "A", "a b", "../x", "a/b", "a.b", &"a".repeat(64), "é"] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn signals() {
+        assert_eq!(parse_signal("SIGTERM"), Some(Signal::SIGTERM));
+        assert_eq!(parse_signal("int"), Some(Signal::SIGINT));
+        assert_eq!(parse_signal("SIGNOPE"), None);
+    }
+
+    #[test]
+    fn rejects_bad_fields_by_name() {
+        let cases = [
+            (serde_json::json!({"name": "a", "command": ""}), "command"),
+            (serde_json::json!({"name": "a", "command": []}), "command"),
+            (serde_json::json!({"name": "a", "command": "x", "working_dir": "/no/such/dir"}), "working_dir"),
+            (serde_json::json!({"name": "a", "command": "x", "working_dir": "rel"}), "working_dir"),
+            (serde_json::json!({"name": "a", "command": "x", "port": 0}), "port"),
+            (serde_json::json!({"name": "a", "command": "x", "stop_signal": "SIGNOPE"}), "stop_signal"),
+            (serde_json::json!({"name": "a", "command": "x", "backoff": {"jitter": 2.0}}), "backoff.jitter"),
+            (serde_json::json!({"name": "a", "command": "x", "env": {"A=B": "c"}}), "env"),
+            (serde_json::json!({"name": "a", "command": "x", "depends_on": ["a"]}), "depends_on"),
+        ];
+        for (json, field) in cases {
+            let e = validate(&spec(json.clone())).unwrap_err();
+            assert_eq!(e.field, field, "{json}");
+        }
+    }
+
+    #[test]
+    fn env_file_then_env_override() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(".env"),
+            "# comment\nexport A=1\nB=\"two words\"\nC='single $quoted'\nD=from_file\n",
+        )
+        .unwrap();
+        let s = spec(serde_json::json!({
+            "name": "a", "command": "x",
+            "working_dir": dir.path(), "env_file": ".env", "env": {"D": "from_env"}
+        }));
+        validate(&s).unwrap();
+        let env = service_env(&s).unwrap();
+        assert_eq!(env["A"], "1");
+        assert_eq!(env["B"], "two words");
+        assert_eq!(env["C"], "single $quoted");
+        assert_eq!(env["D"], "from_env");
+    }
+}

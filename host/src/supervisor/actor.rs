@@ -1,0 +1,307 @@
+//! One task per service: owns its process tree and drives `lifecycle::step` with everything that can
+//! wake it (a command, the leader's exit, the backoff timer), executing the effects the machine asks for.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use nix::sys::signal::Signal;
+use tokio::sync::{mpsc, oneshot};
+
+use super::Shared;
+use crate::lifecycle::{self, Effect, Input, Machine, Policy, State, Transition};
+use crate::logs::Capture;
+use crate::process::{self, Exit, SpawnSpec, Tree};
+use crate::spec;
+use crate::store::fmt_time;
+use crate::wire::{ExitInfo, ServiceSpec, ServiceState};
+
+/// Requests to a service actor; each answers with the state once the request is carried out.
+pub enum Cmd {
+    Start { reason: &'static str, reply: oneshot::Sender<ServiceState> },
+    Stop(oneshot::Sender<ServiceState>),
+    Restart(oneshot::Sender<ServiceState>),
+    /// Replace the spec; a running service restarts with it.
+    Update(Box<ServiceSpec>, oneshot::Sender<ServiceState>),
+    /// Stop and end the actor (service removed, or daemon shutting down).
+    Finish(oneshot::Sender<ServiceState>),
+}
+
+/// The process tree of the current run.
+struct Run {
+    tree: Tree,
+    exit: Option<oneshot::Receiver<Exit>>,
+    capture: Capture,
+}
+
+pub struct Actor {
+    name: String,
+    spec: ServiceSpec,
+    policy: Policy,
+    m: Machine,
+    run: Option<Run>,
+    runs: u64,
+    last_exit: Option<ExitInfo>,
+    running_since: Option<SystemTime>,
+    shared: Arc<Shared>,
+}
+
+enum Wake {
+    Cmd(Option<Cmd>),
+    Exit(Option<Exit>),
+    Timer,
+}
+
+pub fn policy_of(spec: &ServiceSpec) -> Policy {
+    Policy { restart: spec.restart, max_restarts: spec.max_restarts, backoff: spec.backoff.clone() }
+}
+
+fn jitter() -> f64 {
+    rand::random_range(-1.0..=1.0)
+}
+
+impl Actor {
+    pub fn new(spec: ServiceSpec, shared: Arc<Shared>, restart_count: u32) -> Actor {
+        Actor {
+            name: spec.name.clone(),
+            policy: policy_of(&spec),
+            spec,
+            m: Machine { restart_count, ..Machine::default() },
+            run: None,
+            runs: 0,
+            last_exit: None,
+            running_since: None,
+            shared,
+        }
+    }
+
+    pub async fn run(mut self, mut rx: mpsc::Receiver<Cmd>) {
+        loop {
+            let wake_at = match self.m.state {
+                State::Backoff { until } => Some(until),
+                _ => None,
+            };
+            let mut exit_rx = self.run.as_mut().and_then(|r| r.exit.take());
+            let far = Instant::now() + Duration::from_secs(86_400 * 365);
+            let wake = tokio::select! {
+                cmd = rx.recv() => Wake::Cmd(cmd),
+                exit = async { exit_rx.as_mut().expect("guarded").await.ok() }, if exit_rx.is_some() => Wake::Exit(exit),
+                _ = tokio::time::sleep_until(wake_at.unwrap_or(far).into()), if wake_at.is_some() => Wake::Timer,
+            };
+            if !matches!(wake, Wake::Exit(_))
+                && let Some(run) = self.run.as_mut()
+            {
+                run.exit = exit_rx;
+            }
+            match wake {
+                Wake::Cmd(None) => {
+                    self.feed(Input::Stop).await;
+                    return;
+                }
+                Wake::Cmd(Some(cmd)) => {
+                    if !self.handle(cmd).await {
+                        return;
+                    }
+                }
+                Wake::Exit(exit) => self.on_exit(exit).await,
+                Wake::Timer => self.feed(Input::BackoffElapsed { at: Instant::now() }).await,
+            }
+        }
+    }
+
+    /// Returns false when the actor should end.
+    async fn handle(&mut self, cmd: Cmd) -> bool {
+        match cmd {
+            Cmd::Start { reason, reply } => {
+                self.feed(Input::Start { reason: reason.into() }).await;
+                let _ = reply.send(self.state());
+            }
+            Cmd::Stop(reply) => {
+                self.feed(Input::Stop).await;
+                let _ = reply.send(self.state());
+            }
+            Cmd::Restart(reply) => {
+                self.feed(Input::Restart).await;
+                let _ = reply.send(self.state());
+            }
+            Cmd::Update(spec, reply) => {
+                self.spec = *spec;
+                self.policy = policy_of(&self.spec);
+                if matches!(self.m.state, State::Running { .. } | State::Backoff { .. }) {
+                    self.feed(Input::Restart).await;
+                }
+                let _ = reply.send(self.state());
+            }
+            Cmd::Finish(reply) => {
+                self.feed(Input::Stop).await;
+                let _ = reply.send(self.state());
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The leader exited on its own: clean up what is left of its tree, then let the machine decide.
+    async fn on_exit(&mut self, exit: Option<Exit>) {
+        let at = Instant::now();
+        let exit = exit.unwrap_or(Exit::Signal(Signal::SIGKILL));
+        if let Some(run) = self.run.take() {
+            if !run.tree.members().is_empty() {
+                let sig = spec::parse_signal(&self.spec.stop_signal).unwrap_or(Signal::SIGTERM);
+                kill_remaining(&run.tree, sig, self.stop_timeout()).await;
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(500), run.capture.finished()).await;
+        }
+        self.feed(Input::Exited { exit, at, jitter: jitter() }).await;
+    }
+
+    fn stop_timeout(&self) -> Duration {
+        Duration::from_secs(self.spec.stop_timeout_s)
+    }
+
+    async fn feed(&mut self, input: Input) {
+        let mut queue = VecDeque::from([input]);
+        while let Some(input) = queue.pop_front() {
+            let (m, effects) = lifecycle::step(self.m, &self.policy, input);
+            self.m = m;
+            for effect in effects {
+                match effect {
+                    Effect::Record(t) => self.record(t),
+                    Effect::Spawn => queue.push_back(self.spawn()),
+                    Effect::Terminate => queue.push_back(self.terminate().await),
+                    // The run loop arms the timer from the Backoff state itself.
+                    Effect::WakeAt(_) => {}
+                }
+            }
+        }
+    }
+
+    fn spawn(&mut self) -> Input {
+        let env = match spec::service_env(&self.spec) {
+            Ok(env) => env,
+            Err(e) => return Input::SpawnFailed { error: e.to_string(), at: Instant::now(), jitter: jitter() },
+        };
+        self.runs += 1;
+        let instance = format!("{}.{}.{}", self.shared.node, self.name, self.runs);
+        let mut env = env;
+        env.insert("TEND_SERVICE".into(), self.name.clone());
+        let spawn = SpawnSpec {
+            argv: self.spec.command.argv(),
+            cwd: self.spec.working_dir.clone(),
+            env,
+            instance: instance.clone(),
+        };
+        match process::spawn(&spawn) {
+            Ok(child) => {
+                let capture = self.shared.hub.capture(&self.name, child.stdout, child.stderr);
+                self.run = Some(Run {
+                    tree: Tree { leader: child.pid, leader_start: child.start_ticks, instance },
+                    exit: Some(child.exit),
+                    capture,
+                });
+                self.running_since = Some(SystemTime::now());
+                Input::Spawned { pid: child.pid, at: Instant::now() }
+            }
+            Err(e) => Input::SpawnFailed {
+                error: format!("{}: {e}", spawn.argv[0]),
+                at: Instant::now(),
+                jitter: jitter(),
+            },
+        }
+    }
+
+    /// Stops the whole tree: stop signal, SIGKILL after `stop_timeout_s`, done when nothing is left.
+    async fn terminate(&mut self) -> Input {
+        let Some(mut run) = self.run.take() else {
+            return Input::TreeGone { exit: None, killed: false };
+        };
+        let sig = spec::parse_signal(&self.spec.stop_signal).unwrap_or(Signal::SIGTERM);
+        let deadline = Instant::now() + self.stop_timeout();
+        run.tree.signal(sig);
+        let mut killed = false;
+        let mut exit = None;
+        if let Some(mut rx) = run.exit.take() {
+            match tokio::time::timeout_at(deadline.into(), &mut rx).await {
+                Ok(res) => exit = res.ok(),
+                Err(_) => {
+                    killed = true;
+                    run.tree.signal(Signal::SIGKILL);
+                    exit = rx.await.ok();
+                }
+            }
+        }
+        killed |= kill_remaining_until(&run.tree, deadline).await;
+        let _ = tokio::time::timeout(Duration::from_millis(500), run.capture.finished()).await;
+        Input::TreeGone { exit, killed }
+    }
+
+    fn state(&self) -> ServiceState {
+        let (pid, uptime_s) = match self.m.state {
+            State::Running { pid, .. } | State::Stopping { pid, .. } => (
+                Some(pid),
+                self.running_since
+                    .and_then(|t| t.elapsed().ok())
+                    .map(|d| d.as_secs_f64()),
+            ),
+            _ => (None, None),
+        };
+        let next_start_at = match self.m.state {
+            State::Backoff { until } => {
+                let wait = until.saturating_duration_since(Instant::now());
+                Some(fmt_time((SystemTime::now() + wait).into()))
+            }
+            _ => None,
+        };
+        ServiceState {
+            status: self.m.state.status(),
+            pid,
+            uptime_s,
+            restart_count: self.m.restart_count,
+            last_exit: self.last_exit.clone(),
+            next_start_at,
+        }
+    }
+
+    fn record(&mut self, t: Transition) {
+        if let Some(exit) = t.exit {
+            self.last_exit = Some(ExitInfo {
+                code: exit.code(),
+                signal: exit.signal_name(),
+                at: crate::store::now_rfc3339(),
+            });
+        }
+        let state = self.state();
+        let tree = self.run.as_ref().map(|r| &r.tree);
+        self.shared.transition(&self.name, t, state, tree);
+    }
+}
+
+/// After the leader is gone: signal what is left, SIGKILL after `grace`, return when nothing is left.
+async fn kill_remaining(tree: &Tree, sig: Signal, grace: Duration) {
+    tree.signal(sig);
+    kill_remaining_until(tree, Instant::now() + grace).await;
+}
+
+/// Waits for the tree to empty; SIGKILLs it once `deadline` passes. Returns whether SIGKILL was needed.
+async fn kill_remaining_until(tree: &Tree, deadline: Instant) -> bool {
+    let mut killed = false;
+    let give_up = deadline + Duration::from_secs(10);
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if tree.members().is_empty() {
+            return killed;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            killed = true;
+            tree.signal(Signal::SIGKILL);
+        }
+        if now >= give_up {
+            tracing::error!(instance = %tree.instance, "processes survive SIGKILL (uninterruptible sleep?)");
+            return killed;
+        }
+        // Descendants outside our children cannot be waited for; poll /proc, backing off to 20 ms.
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}

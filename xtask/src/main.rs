@@ -1,0 +1,100 @@
+//! `cargo xtask ...`: every piece of automation of this repository (the test suite CI runs, running the
+//! daemon from source, benchmarks). Plain std: each subcommand shells out to cargo and friends.
+
+mod bench;
+mod run;
+mod test;
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, bail};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  test                     the whole suite, exactly what CI runs (fmt, clippy, build, tests)
+  run [-- DAEMON ARGS...]  build tend in release mode and run `tend daemon` with the given flags
+  bench core               build tend in release mode and measure restart latency, idle cost and log
+                           capture against their goals (figures also in target/bench/core.json)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (command, rest) = match args.split_first() {
+        Some((c, rest)) => (c.as_str(), rest),
+        None => ("help", &[][..]),
+    };
+    let result = match command {
+        "test" => test::main(rest),
+        "run" => run::main(rest),
+        "bench" => bench::main(rest),
+        "help" | "-h" | "--help" => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        other => {
+            eprintln!("xtask: unknown command {other:?}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask {command}: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+fn root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+/// Where cargo puts build output, honouring `CARGO_TARGET_DIR`.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root().join(dir),
+        None => root().join("target"),
+    }
+}
+
+/// `cargo` as the one that runs us (rustup's proxy resolves the same toolchain), in the workspace root.
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+/// Runs a command to completion with inherited stdio; a non-zero exit is an error naming the command.
+fn run_checked(cmd: &mut Command) -> anyhow::Result<()> {
+    let shown = show(cmd);
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot run `{shown}`"))?;
+    if !status.success() {
+        bail!("`{shown}` failed ({status})");
+    }
+    Ok(())
+}
+
+/// A command as a user would type it (program name without its directory).
+fn show(cmd: &Command) -> String {
+    let program = PathBuf::from(cmd.get_program());
+    let program = program
+        .file_name()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    std::iter::once(program)
+        .chain(cmd.get_args().map(|a| a.to_string_lossy().into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Builds the `tend` binary in release mode and returns its path.
+fn build_release_tend() -> anyhow::Result<PathBuf> {
+    run_checked(cargo().args(["build", "--release", "--package", "tend", "--bin", "tend"]))?;
+    Ok(target_dir().join("release").join("tend"))
+}

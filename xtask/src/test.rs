@@ -1,0 +1,76 @@
+//! `cargo xtask test`: the whole suite, in the order CI runs it. Each step is one command; the first
+//! failure stops the run. New steps (plugins, frontend, tool installs) go into `steps()`.
+
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::bail;
+
+use crate::{cargo, run_checked, show};
+
+struct Step {
+    name: &'static str,
+    command: Command,
+}
+
+fn step(name: &'static str, command: Command) -> Step {
+    Step { name, command }
+}
+
+fn cargo_with(args: &[&str]) -> Command {
+    let mut cmd = cargo();
+    cmd.args(args);
+    cmd
+}
+
+fn steps() -> Vec<Step> {
+    vec![
+        step("format", cargo_with(&["fmt", "--all", "--", "--check"])),
+        step(
+            "clippy",
+            cargo_with(&[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        ),
+        // The black-box suite in tests/ drives target/debug/tend, which `cargo test` alone does not build.
+        step("build tend", cargo_with(&["build", "--package", "tend"])),
+        step("tests", cargo_with(&["test", "--workspace"])),
+    ]
+}
+
+pub fn main(args: &[String]) -> anyhow::Result<()> {
+    if let Some(arg) = args.first() {
+        bail!("`test` takes no arguments, got {arg:?}");
+    }
+    let mut steps = steps();
+    let total = steps.len();
+    let started = Instant::now();
+    for (i, step) in steps.iter_mut().enumerate() {
+        println!(
+            "==> [{}/{total}] {}: {}",
+            i + 1,
+            step.name,
+            show(&step.command)
+        );
+        let t = Instant::now();
+        if let Err(e) = run_checked(&mut step.command) {
+            bail!("step {}/{total} `{}` failed: {e:#}", i + 1, step.name);
+        }
+        println!(
+            "==> [{}/{total}] {} ok ({:.1} s)",
+            i + 1,
+            step.name,
+            t.elapsed().as_secs_f64()
+        );
+    }
+    println!(
+        "==> all {total} steps passed in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
