@@ -80,7 +80,7 @@ pub struct Settings {
 /// The data dir used when neither flag nor env names one.
 pub fn default_data_dir() -> PathBuf {
     dirs::data_dir()
-        .unwrap_or_else(|| std::env::temp_dir())
+        .unwrap_or_else(std::env::temp_dir)
         .join("tend")
 }
 
@@ -116,9 +116,17 @@ impl Settings {
                 bail!("service {name:?} in the config file: `name` comes from the table key; remove it");
             }
             table.insert("name".into(), toml::Value::String(name.clone()));
-            let spec: ServiceSpec = toml::Value::Table(table)
+            let mut spec: ServiceSpec = toml::Value::Table(table)
                 .try_into()
                 .with_context(|| format!("service {name:?} in the config file"))?;
+            // Relative working dirs are relative to the file, so a checked-in tend.toml works anywhere.
+            if let (Some(dir), Some(file)) = (&spec.working_dir, &config_path)
+                && dir.is_relative()
+            {
+                let base = file.parent().unwrap_or(Path::new("."));
+                let base = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
+                spec.working_dir = Some(base.join(dir));
+            }
             crate::spec::validate(&spec).map_err(|e| {
                 anyhow::anyhow!("service {name:?} in the config file: {}: {}", e.field, e.message)
             })?;
@@ -168,6 +176,20 @@ mod tests {
         assert_eq!(s.port, 1234);
         assert_eq!(s.file_services.len(), 1);
         assert_eq!(s.file_services[0].name, "web");
+    }
+
+    #[test]
+    fn relative_working_dir_is_relative_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("app")).unwrap();
+        let p = write(dir.path(), "[services.web]\ncommand = \"true\"\nworking_dir = \"app\"\n");
+        let s = Settings::resolve(DaemonArgs {
+            config: Some(p),
+            data_dir: Some(dir.path().into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(s.file_services[0].working_dir.as_deref(), Some(dir.path().join("app").as_path()));
     }
 
     #[test]

@@ -43,7 +43,11 @@ pub fn tend_bin() -> PathBuf {
     }
     let exe = std::env::current_exe().expect("current_exe");
     let dir = exe.parent().expect("test executable has a parent dir");
-    let dir = if dir.ends_with("deps") { dir.parent().expect("deps has a parent") } else { dir };
+    let dir = if dir.ends_with("deps") {
+        dir.parent().expect("deps has a parent")
+    } else {
+        dir
+    };
     let bin = dir.join("tend");
     assert!(
         bin.is_file(),
@@ -68,12 +72,16 @@ fn unique_marker() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!("tt{}-{}-{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "tt{}-{}-{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Options for [`Daemon::builder`].
-#[derive(Default)]
 pub struct DaemonBuilder {
+    marker: String,
     args: Vec<String>,
     env: Vec<(String, String)>,
     config: Option<String>,
@@ -81,6 +89,11 @@ pub struct DaemonBuilder {
 }
 
 impl DaemonBuilder {
+    /// The marker the daemon will have (for config files written before it starts).
+    pub fn marker(&self) -> &str {
+        &self.marker
+    }
+
     /// Writes `<data-dir>/tend.toml` before the daemon starts (the daemon's default config path).
     pub fn config_toml(mut self, text: &str) -> Self {
         self.config = Some(text.to_string());
@@ -105,11 +118,14 @@ impl DaemonBuilder {
     }
 
     pub fn start(self) -> Daemon {
-        let root = tempfile::Builder::new().prefix("tend-test-").tempdir().expect("temp dir");
+        let root = tempfile::Builder::new()
+            .prefix("tend-test-")
+            .tempdir()
+            .expect("temp dir");
         let data_dir = self.data_dir.unwrap_or_else(|| root.path().join("data"));
         std::fs::create_dir_all(&data_dir).expect("create data dir");
         let mut d = Daemon {
-            marker: unique_marker(),
+            marker: self.marker,
             root,
             data_dir,
             args: self.args,
@@ -144,18 +160,30 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start() -> Daemon {
-        DaemonBuilder::default().start()
+        Daemon::builder().start()
     }
 
     pub fn builder() -> DaemonBuilder {
-        DaemonBuilder::default()
+        DaemonBuilder {
+            marker: unique_marker(),
+            args: Vec::new(),
+            env: Vec::new(),
+            config: None,
+            data_dir: None,
+        }
     }
 
     fn spawn(&mut self) {
         assert!(self.child.is_none(), "daemon already running");
         self.generation += 1;
-        let out = self.root.path().join(format!("daemon-{}.stdout", self.generation));
-        let err = self.root.path().join(format!("daemon-{}.stderr", self.generation));
+        let out = self
+            .root
+            .path()
+            .join(format!("daemon-{}.stdout", self.generation));
+        let err = self
+            .root
+            .path()
+            .join(format!("daemon-{}.stderr", self.generation));
         let mut cmd = tend_cmd();
         cmd.arg("daemon")
             .arg("--data-dir")
@@ -168,13 +196,18 @@ impl Daemon {
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&out).expect("daemon stdout file"))
             .stderr(std::fs::File::create(&err).expect("daemon stderr file"));
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));
         let pid = child.id();
         let started = Instant::now();
         // daemon.json may be left over from a killed predecessor: only one naming this pid counts.
         let url = loop {
             if let Some(status) = child.try_wait().expect("try_wait") {
-                panic!("daemon exited during startup with {status}; stderr:\n{}", read_lossy(&err));
+                panic!(
+                    "daemon exited during startup with {status}; stderr:\n{}",
+                    read_lossy(&err)
+                );
             }
             if let Some(url) = self.read_daemon_json(pid) {
                 break url;
@@ -182,7 +215,10 @@ impl Daemon {
             if started.elapsed() > START_TIMEOUT {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("daemon.json naming pid {pid} did not appear within {START_TIMEOUT:?}; stderr:\n{}", read_lossy(&err));
+                panic!(
+                    "daemon.json naming pid {pid} did not appear within {START_TIMEOUT:?}; stderr:\n{}",
+                    read_lossy(&err)
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         };
@@ -193,7 +229,8 @@ impl Daemon {
             .trim()
             .to_string();
         let mut headers = HeaderMap::new();
-        let bearer = HeaderValue::from_str(&format!("Bearer {}", self.token)).expect("token is header-safe");
+        let bearer =
+            HeaderValue::from_str(&format!("Bearer {}", self.token)).expect("token is header-safe");
         headers.insert(AUTHORIZATION, bearer);
         self.client = Client::builder()
             .default_headers(headers)
@@ -201,11 +238,22 @@ impl Daemon {
             .build()
             .expect("http client");
         let health = wait_for(START_TIMEOUT, || {
-            let r = Client::new().get(format!("{}/healthz", self.url)).send().map_err(|e| e.to_string())?;
-            if r.status() == 200 { Ok(()) } else { Err(format!("healthz answered {}", r.status())) }
+            let r = Client::new()
+                .get(format!("{}/healthz", self.url))
+                .send()
+                .map_err(|e| e.to_string())?;
+            if r.status() == 200 {
+                Ok(())
+            } else {
+                Err(format!("healthz answered {}", r.status()))
+            }
         });
         if let Err(e) = health {
-            panic!("daemon at {} is not healthy: {e}; stderr:\n{}", self.url, self.stderr());
+            panic!(
+                "daemon at {} is not healthy: {e}; stderr:\n{}",
+                self.url,
+                self.stderr()
+            );
         }
     }
 
@@ -252,7 +300,12 @@ impl Daemon {
 
     /// What the current daemon process wrote to stderr so far.
     pub fn stderr(&self) -> String {
-        read_lossy(&self.root.path().join(format!("daemon-{}.stderr", self.generation)))
+        read_lossy(
+            &self
+                .root
+                .path()
+                .join(format!("daemon-{}.stderr", self.generation)),
+        )
     }
 
     /// Writes `<data-dir>/tend.toml`; takes effect at the next (re)start.
@@ -291,21 +344,35 @@ impl Daemon {
     pub fn wait_status(&self, name: &str, status: &str, timeout: Duration) -> Value {
         wait_for(timeout, || {
             let (code, v) = self.get(&format!("/api/services/{name}"));
-            if code == 200 && v["status"] == status { Ok(v) } else { Err(format!("{code} {v}")) }
+            if code == 200 && v["status"] == status {
+                Ok(v)
+            } else {
+                Err(format!("{code} {v}"))
+            }
         })
-        .unwrap_or_else(|e| panic!("service {name} never became {status}: {e}\nevents:\n{}", self.events_text(name)))
+        .unwrap_or_else(|e| {
+            panic!(
+                "service {name} never became {status}: {e}\nevents:\n{}",
+                self.events_text(name)
+            )
+        })
     }
 
     /// All events of a service, oldest first.
     pub fn events(&self, name: &str) -> Vec<Value> {
         let (status, body) = self.get(&format!("/api/services/{name}/events?limit=10000"));
         assert_eq!(status, 200, "events of {name}: {body}");
-        body["events"].as_array().cloned().unwrap_or_else(|| panic!("no events array: {body}"))
+        body["events"]
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| panic!("no events array: {body}"))
     }
 
     fn events_text(&self, name: &str) -> String {
         match self.get(&format!("/api/services/{name}/events?limit=10000")) {
-            (200, body) => crate::describe_events(body["events"].as_array().map(Vec::as_slice).unwrap_or(&[])),
+            (200, body) => {
+                crate::describe_events(body["events"].as_array().map(Vec::as_slice).unwrap_or(&[]))
+            }
             (code, body) => format!("({code} {body})"),
         }
     }
@@ -320,12 +387,22 @@ impl Daemon {
         let mut out: Vec<Value> = Vec::new();
         let mut after = 0i64;
         loop {
-            let (status, body) = self.get(&format!("/api/services/{name}/logs?after_id={after}&limit=10000{extra}"));
+            let (status, body) = self.get(&format!(
+                "/api/services/{name}/logs?after_id={after}&limit=10000{extra}"
+            ));
             assert_eq!(status, 200, "logs of {name}: {body}");
-            let page = body["lines"].as_array().cloned().unwrap_or_else(|| panic!("no lines array: {body}"));
+            let page = body["lines"]
+                .as_array()
+                .cloned()
+                .unwrap_or_else(|| panic!("no lines array: {body}"));
             let Some(last) = page.last() else { return out };
-            let last_id = last["id"].as_i64().unwrap_or_else(|| panic!("log line without id: {last}"));
-            assert!(last_id > after, "after_id={after} returned ids not after it: {last}");
+            let last_id = last["id"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("log line without id: {last}"));
+            assert!(
+                last_id > after,
+                "after_id={after} returned ids not after it: {last}"
+            );
             after = last_id;
             out.extend(page);
         }
@@ -337,7 +414,11 @@ impl Daemon {
         assert_eq!(status, 200, "logs of {name}: {body}");
         body["lines"]
             .as_array()
-            .map(|a| a.iter().map(|l| l["line"].as_str().unwrap_or_default().to_string()).collect())
+            .map(|a| {
+                a.iter()
+                    .map(|l| l["line"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -391,8 +472,16 @@ impl Daemon {
             .send()
             .unwrap_or_else(|e| panic!("GET {path}: {e}"));
         assert_eq!(resp.status(), 200, "GET {path} (SSE)");
-        let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        assert!(ct.starts_with("text/event-stream"), "GET {path}: content-type {ct:?}");
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        assert!(
+            ct.starts_with("text/event-stream"),
+            "GET {path}: content-type {ct:?}"
+        );
         Sse::new(resp)
     }
 
@@ -401,7 +490,11 @@ impl Daemon {
     /// Runs `tend --url <url> --token <token> ARGS...`.
     pub fn cli(&self, args: &[&str]) -> Output {
         let mut cmd = tend_cmd();
-        cmd.arg("--url").arg(&self.url).arg("--token").arg(&self.token).args(args);
+        cmd.arg("--url")
+            .arg(&self.url)
+            .arg("--token")
+            .arg(&self.token)
+            .args(args);
         run_with_deadline(cmd, CLI_TIMEOUT)
     }
 
@@ -432,7 +525,10 @@ impl Daemon {
             if start.elapsed() > timeout {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("daemon did not exit within {timeout:?}; stderr:\n{}", self.stderr());
+                panic!(
+                    "daemon did not exit within {timeout:?}; stderr:\n{}",
+                    self.stderr()
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -455,7 +551,10 @@ impl Daemon {
     pub fn restart(&mut self) {
         if self.child.is_some() {
             let status = self.stop();
-            assert!(status.success(), "daemon exited with {status} when stopped for a restart");
+            assert!(
+                status.success(),
+                "daemon exited with {status} when stopped for a restart"
+            );
         }
         self.spawn();
     }
@@ -467,7 +566,7 @@ impl Daemon {
         let daemon = format!("{DAEMON_MARKER_VAR}={}", self.marker);
         processes_with_env(|env| {
             let instance = env.iter().any(|kv| kv.starts_with("TEND_INSTANCE="));
-            env.iter().any(|kv| *kv == spec) || (instance && env.iter().any(|kv| *kv == daemon))
+            env.contains(&spec) || (instance && env.contains(&daemon))
         })
     }
 }
@@ -495,7 +594,9 @@ impl Drop for Daemon {
 }
 
 fn read_lossy(path: &Path) -> String {
-    std::fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+    std::fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
 }
 
 /// Sends a request; returns the status and the body as JSON (a JSON string when the body is not JSON,

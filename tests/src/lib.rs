@@ -14,7 +14,9 @@ mod sse;
 mod wait;
 
 pub use daemon::{Daemon, DaemonBuilder, send, tend_bin, tend_cmd};
-pub use procs::{pid_alive, proc_environ, processes_with_env, processes_with_marker, run_with_deadline};
+pub use procs::{
+    pid_alive, proc_environ, processes_with_env, processes_with_marker, run_with_deadline,
+};
 pub use serde_json::{Value, json};
 pub use sse::{Sse, SseEvent};
 pub use wait::{wait_for, wait_until};
@@ -33,7 +35,8 @@ pub fn secs(s: u64) -> Duration {
 
 /// Milliseconds since the Unix epoch of an RFC 3339 timestamp (any fraction of a second).
 pub fn rfc3339_ms(s: &str) -> f64 {
-    let t = chrono::DateTime::parse_from_rfc3339(s).unwrap_or_else(|e| panic!("bad RFC 3339 time {s:?}: {e}"));
+    let t = chrono::DateTime::parse_from_rfc3339(s)
+        .unwrap_or_else(|e| panic!("bad RFC 3339 time {s:?}: {e}"));
     t.timestamp_micros() as f64 / 1000.0
 }
 
@@ -63,7 +66,11 @@ pub fn describe_events(events: &[Value]) -> String {
         .iter()
         .map(|e| {
             let (f, t) = transition(e);
-            format!("{} {f}->{t} ({})", e["time"].as_str().unwrap_or("?"), e["reason"].as_str().unwrap_or(""))
+            format!(
+                "{} {f}->{t} ({})",
+                e["time"].as_str().unwrap_or("?"),
+                e["reason"].as_str().unwrap_or("")
+            )
         })
         .collect::<Vec<_>>()
         .join("\n")

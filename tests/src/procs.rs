@@ -32,7 +32,9 @@ pub fn proc_environ(pid: u32) -> Vec<String> {
 /// Live (non-zombie) processes whose environment satisfies `pred`, excluding this test process.
 pub fn processes_with_env(pred: impl Fn(&[String]) -> bool) -> Vec<u32> {
     let me = std::process::id();
-    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     let mut pids: Vec<u32> = dir
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|&pid| pid != me && pid_alive(pid))
@@ -45,7 +47,7 @@ pub fn processes_with_env(pred: impl Fn(&[String]) -> bool) -> Vec<u32> {
 /// Live processes carrying `TEND_TEST_ID=<marker>`: the services a test created and their descendants.
 pub fn processes_with_marker(marker: &str) -> Vec<u32> {
     let want = format!("{}={marker}", crate::MARKER_VAR);
-    processes_with_env(|env| env.iter().any(|kv| *kv == want))
+    processes_with_env(|env| env.contains(&want))
 }
 
 /// Runs `cmd` to completion with piped output; kills it and panics when it outlives `timeout`.
@@ -78,5 +80,9 @@ pub fn run_with_deadline(mut cmd: Command, timeout: Duration) -> Output {
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    Output { status, stdout: out.join().expect("stdout reader"), stderr: err.join().expect("stderr reader") }
+    Output {
+        status,
+        stdout: out.join().expect("stdout reader"),
+        stderr: err.join().expect("stderr reader"),
+    }
 }

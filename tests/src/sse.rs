@@ -2,7 +2,7 @@
 //! hands complete events over a channel, so tests can wait for an event with a deadline.
 
 use std::io::{BufRead, BufReader};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -18,7 +18,8 @@ pub struct SseEvent {
 impl SseEvent {
     /// The `data` field parsed as JSON (panics with the raw text if it is not JSON).
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.data).unwrap_or_else(|e| panic!("SSE data is not JSON ({e}): {:?}", self.data))
+        serde_json::from_str(&self.data)
+            .unwrap_or_else(|e| panic!("SSE data is not JSON ({e}): {:?}", self.data))
     }
 }
 
@@ -78,14 +79,15 @@ impl Sse {
 
     /// The next event, or `None` when none arrives within `timeout` or the stream ended.
     pub fn next(&self, timeout: Duration) -> Option<SseEvent> {
-        match self.rx.recv_timeout(timeout) {
-            Ok(ev) => Some(ev),
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-        }
+        self.rx.recv_timeout(timeout).ok()
     }
 
     /// Skips events until one satisfies `pred`. The error lists every event seen on the way.
-    pub fn wait_for(&self, timeout: Duration, mut pred: impl FnMut(&SseEvent) -> bool) -> Result<SseEvent, String> {
+    pub fn wait_for(
+        &self,
+        timeout: Duration,
+        mut pred: impl FnMut(&SseEvent) -> bool,
+    ) -> Result<SseEvent, String> {
         let deadline = Instant::now() + timeout;
         let mut seen = Vec::new();
         loop {
@@ -93,7 +95,13 @@ impl Sse {
             match self.rx.recv_timeout(left) {
                 Ok(ev) if pred(&ev) => return Ok(ev),
                 Ok(ev) => seen.push(format!("{}: {}", ev.event, ev.data)),
-                Err(e) => return Err(format!("no matching SSE event ({e:?}); saw {} others:\n{}", seen.len(), seen.join("\n"))),
+                Err(e) => {
+                    return Err(format!(
+                        "no matching SSE event ({e:?}); saw {} others:\n{}",
+                        seen.len(),
+                        seen.join("\n")
+                    ));
+                }
             }
         }
     }

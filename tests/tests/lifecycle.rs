@@ -1,7 +1,10 @@
 //! Lifecycle: restart policies, backoff timing, the fatal state, manual start/stop/restart and the
 //! `/api/events` stream.
 
-use tend_tests::{Daemon, Value, json, pid_alive, proc_environ, processes_with_marker, rfc3339_ms, secs, transition, wait_for};
+use tend_tests::{
+    Daemon, Value, json, pid_alive, proc_environ, processes_with_marker, rfc3339_ms, secs,
+    transition, wait_for,
+};
 
 /// Milliseconds between each `running->backoff` event and the `backoff->starting` that follows it.
 fn backoff_gaps(events: &[Value]) -> Vec<f64> {
@@ -9,7 +12,9 @@ fn backoff_gaps(events: &[Value]) -> Vec<f64> {
     let mut entered: Option<f64> = None;
     for ev in events {
         match transition(ev) {
-            (f, t) if f == "running" && t == "backoff" => entered = Some(rfc3339_ms(ev["time"].as_str().unwrap())),
+            (f, t) if f == "running" && t == "backoff" => {
+                entered = Some(rfc3339_ms(ev["time"].as_str().unwrap()))
+            }
             (f, t) if f == "backoff" && t == "starting" => {
                 if let Some(at) = entered.take() {
                     gaps.push(rfc3339_ms(ev["time"].as_str().unwrap()) - at);
@@ -22,18 +27,29 @@ fn backoff_gaps(events: &[Value]) -> Vec<f64> {
 }
 
 fn count(events: &[Value], from: &str, to: &str) -> usize {
-    events.iter().filter(|e| transition(e) == (from.to_string(), to.to_string())).count()
+    events
+        .iter()
+        .filter(|e| transition(e) == (from.to_string(), to.to_string()))
+        .count()
 }
 
 fn assert_gap(gap: f64, want: f64, all: &[f64]) {
-    assert!(gap >= 0.9 * want && gap < want + 250.0, "gap {gap:.0} ms is not ~{want} ms; all gaps: {all:.0?}");
+    assert!(
+        gap >= 0.9 * want && gap < want + 250.0,
+        "gap {gap:.0} ms is not ~{want} ms; all gaps: {all:.0?}"
+    );
 }
 
 #[test]
 fn backoff_grows_then_caps_and_ends_in_fatal() {
     let d = Daemon::start();
-    let backoff = json!({"initial_delay_ms": 200, "multiplier": 2.0, "max_delay_ms": 800, "jitter": 0.0});
-    d.create(&d.service_with("flaky", "exit 1", json!({"max_restarts": 4, "backoff": backoff})));
+    let backoff =
+        json!({"initial_delay_ms": 200, "multiplier": 2.0, "max_delay_ms": 800, "jitter": 0.0});
+    d.create(&d.service_with(
+        "flaky",
+        "exit 1",
+        json!({"max_restarts": 4, "backoff": backoff}),
+    ));
     let view = d.wait_status("flaky", "fatal", secs(20));
     let events = d.events("flaky");
     let shown = tend_tests::describe_events(&events);
@@ -45,25 +61,38 @@ fn backoff_grows_then_caps_and_ends_in_fatal() {
     }
     assert_eq!(count(&events, "starting", "running"), 5, "{shown}");
     let last = events.last().unwrap();
-    assert_eq!(transition(last), ("running".into(), "fatal".into()), "{shown}");
+    assert_eq!(
+        transition(last),
+        ("running".into(), "fatal".into()),
+        "{shown}"
+    );
     assert_eq!(last["exit_code"], 1, "{last}");
     for ev in events.iter().filter(|e| e["to"] == "backoff") {
-        assert_eq!(ev["exit_code"], 1, "backoff event without the exit code: {ev}");
+        assert_eq!(
+            ev["exit_code"], 1,
+            "backoff event without the exit code: {ev}"
+        );
     }
     assert_eq!(view["restart_count"], 4, "{view}");
     assert_eq!(view["last_exit"]["code"], 1, "{view}");
-    assert!(view.get("pid").is_none_or(Value::is_null), "a fatal service has no pid: {view}");
+    assert!(
+        view.get("pid").is_none_or(Value::is_null),
+        "a fatal service has no pid: {view}"
+    );
 }
 
 #[test]
 fn backoff_resets_after_stable_uptime() {
     let d = Daemon::start();
-    let backoff =
-        json!({"initial_delay_ms": 100, "multiplier": 10.0, "max_delay_ms": 60000, "jitter": 0.0, "reset_after_s": 1});
+    let backoff = json!({"initial_delay_ms": 100, "multiplier": 10.0, "max_delay_ms": 60000, "jitter": 0.0, "reset_after_s": 1});
     d.create(&d.service_with("steady", "sleep 1.2; exit 1", json!({"backoff": backoff})));
     let gaps = wait_for(secs(20), || {
         let gaps = backoff_gaps(&d.events("steady"));
-        if gaps.len() >= 3 { Ok(gaps) } else { Err(format!("gaps so far {gaps:.0?}")) }
+        if gaps.len() >= 3 {
+            Ok(gaps)
+        } else {
+            Err(format!("gaps so far {gaps:.0?}"))
+        }
     })
     .unwrap();
     for gap in &gaps {
@@ -79,9 +108,16 @@ fn on_failure_does_not_restart_a_clean_exit() {
     assert_eq!(view["last_exit"]["code"], 0, "{view}");
     let events = d.events("once");
     let shown = tend_tests::describe_events(&events);
-    assert!(events.iter().all(|e| e["to"] != "backoff"), "no backoff expected:\n{shown}");
+    assert!(
+        events.iter().all(|e| e["to"] != "backoff"),
+        "no backoff expected:\n{shown}"
+    );
     assert_eq!(count(&events, "starting", "running"), 1, "{shown}");
-    assert_eq!(transition(events.last().unwrap()), ("running".into(), "exited".into()), "{shown}");
+    assert_eq!(
+        transition(events.last().unwrap()),
+        ("running".into(), "exited".into()),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -91,12 +127,22 @@ fn on_failure_restarts_a_failed_exit() {
     d.create(&d.service_with("failing", "exit 3", spec));
     let events = wait_for(secs(10), || {
         let events = d.events("failing");
-        if count(&events, "starting", "running") >= 2 { Ok(events) } else { Err(tend_tests::describe_events(&events)) }
+        if count(&events, "starting", "running") >= 2 {
+            Ok(events)
+        } else {
+            Err(tend_tests::describe_events(&events))
+        }
     })
     .unwrap();
-    let backoff = events.iter().find(|e| e["to"] == "backoff").expect("a backoff event");
+    let backoff = events
+        .iter()
+        .find(|e| e["to"] == "backoff")
+        .expect("a backoff event");
     assert_eq!(backoff["exit_code"], 3, "{backoff}");
-    assert_eq!(count(&events, "backoff", "starting"), count(&events, "starting", "running") - 1);
+    assert_eq!(
+        count(&events, "backoff", "starting"),
+        count(&events, "starting", "running") - 1
+    );
 }
 
 #[test]
@@ -107,9 +153,16 @@ fn never_policy_leaves_a_failed_service_exited() {
     assert_eq!(view["last_exit"]["code"], 1, "{view}");
     let events = d.events("never");
     let shown = tend_tests::describe_events(&events);
-    assert!(events.iter().all(|e| e["to"] != "backoff"), "no backoff expected:\n{shown}");
+    assert!(
+        events.iter().all(|e| e["to"] != "backoff"),
+        "no backoff expected:\n{shown}"
+    );
     let last = events.last().unwrap();
-    assert_eq!(transition(last), ("running".into(), "exited".into()), "{shown}");
+    assert_eq!(
+        transition(last),
+        ("running".into(), "exited".into()),
+        "{shown}"
+    );
     assert_eq!(last["exit_code"], 1, "{last}");
 }
 
@@ -120,7 +173,8 @@ fn always_policy_restarts_a_clean_exit() {
     d.create(&d.service_with("again", "exit 0", spec));
     wait_for(secs(10), || {
         let events = d.events("again");
-        if count(&events, "backoff", "starting") >= 1 && count(&events, "starting", "running") >= 2 {
+        if count(&events, "backoff", "starting") >= 1 && count(&events, "starting", "running") >= 2
+        {
             Ok(())
         } else {
             Err(tend_tests::describe_events(&events))
@@ -132,25 +186,43 @@ fn always_policy_restarts_a_clean_exit() {
 #[test]
 fn start_stop_restart_through_the_api() {
     let d = Daemon::start();
-    let created = d.create(&d.service_with("sleeper", json!(["sleep", "1000"]), json!({"enabled": false})));
-    assert_eq!(created["status"], "stopped", "a disabled service is not started: {created}");
+    let created = d.create(&d.service_with(
+        "sleeper",
+        json!(["sleep", "1000"]),
+        json!({"enabled": false}),
+    ));
+    assert_eq!(
+        created["status"], "stopped",
+        "a disabled service is not started: {created}"
+    );
     assert!(processes_with_marker(d.marker()).is_empty());
 
     let (code, started) = d.post_empty("/api/services/sleeper/start");
     assert_eq!(code, 200, "{started}");
     assert_eq!(started["name"], "sleeper", "{started}");
     assert_eq!(started["action"], "start", "{started}");
-    assert_eq!(started["status"], "running", "start returns after the spawn: {started}");
-    let first = started["pid"].as_u64().unwrap_or_else(|| panic!("no pid: {started}")) as u32;
+    assert_eq!(
+        started["status"], "running",
+        "start returns after the spawn: {started}"
+    );
+    let first = started["pid"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no pid: {started}")) as u32;
     assert_eq!(processes_with_marker(d.marker()), vec![first]);
     let env = proc_environ(first);
     assert!(env.iter().any(|kv| kv == "TEND_SERVICE=sleeper"), "{env:?}");
-    assert!(env.iter().any(|kv| kv.starts_with("TEND_INSTANCE=") && kv.len() > "TEND_INSTANCE=".len()), "{env:?}");
+    assert!(
+        env.iter()
+            .any(|kv| kv.starts_with("TEND_INSTANCE=") && kv.len() > "TEND_INSTANCE=".len()),
+        "{env:?}"
+    );
 
     let (code, restarted) = d.post_empty("/api/services/sleeper/restart");
     assert_eq!(code, 200, "{restarted}");
     assert_eq!(restarted["status"], "running", "{restarted}");
-    let second = restarted["pid"].as_u64().unwrap_or_else(|| panic!("no pid: {restarted}")) as u32;
+    let second = restarted["pid"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no pid: {restarted}")) as u32;
     assert_ne!(first, second, "restart spawns a new process");
     assert!(!pid_alive(first), "the old process survived a restart");
     assert_eq!(processes_with_marker(d.marker()), vec![second]);
@@ -158,7 +230,10 @@ fn start_stop_restart_through_the_api() {
     let (code, stopped) = d.post_empty("/api/services/sleeper/stop");
     assert_eq!(code, 200, "{stopped}");
     assert_eq!(stopped["status"], "stopped", "{stopped}");
-    assert!(!pid_alive(second), "stop returned while the process still runs");
+    assert!(
+        !pid_alive(second),
+        "stop returned while the process still runs"
+    );
     assert!(processes_with_marker(d.marker()).is_empty());
 
     let events = d.events("sleeper");
@@ -166,12 +241,23 @@ fn start_stop_restart_through_the_api() {
     let tail: Vec<_> = events.iter().rev().take(2).rev().map(transition).collect();
     assert_eq!(
         tail,
-        vec![("running".into(), "stopping".into()), ("stopping".into(), "stopped".into())],
+        vec![
+            ("running".into(), "stopping".into()),
+            ("stopping".into(), "stopped".into())
+        ],
         "{shown}"
     );
-    assert_eq!(events[events.len() - 2]["reason"], "stop requested", "{shown}");
+    assert_eq!(
+        events[events.len() - 2]["reason"],
+        "stop requested",
+        "{shown}"
+    );
     let first_start = &events[0];
-    assert_eq!(transition(first_start), ("stopped".into(), "starting".into()), "{shown}");
+    assert_eq!(
+        transition(first_start),
+        ("stopped".into(), "starting".into()),
+        "{shown}"
+    );
     assert_eq!(first_start["reason"], "start requested", "{shown}");
 }
 
@@ -182,15 +268,32 @@ fn events_stream_delivers_the_transitions_of_a_start() {
     d.create(&d.service("streamed", json!(["sleep", "1000"])));
     let is = |ev: &tend_tests::SseEvent, from: &str, to: &str| {
         let data = ev.json();
-        ev.event == "transition" && data["service"] == "streamed" && data["from"] == from && data["to"] == to
+        ev.event == "transition"
+            && data["service"] == "streamed"
+            && data["from"] == from
+            && data["to"] == to
     };
-    let starting = sse.wait_for(secs(10), |ev| is(ev, "stopped", "starting")).unwrap();
-    let running = sse.wait_for(secs(10), |ev| is(ev, "starting", "running")).unwrap();
+    let starting = sse
+        .wait_for(secs(10), |ev| is(ev, "stopped", "starting"))
+        .unwrap();
+    let running = sse
+        .wait_for(secs(10), |ev| is(ev, "starting", "running"))
+        .unwrap();
     for ev in [&starting, &running] {
         let data = ev.json();
-        assert_eq!(ev.id.as_deref(), Some(data["id"].to_string().as_str()), "SSE id is the event id: {ev:?}");
+        assert_eq!(
+            ev.id.as_deref(),
+            Some(data["id"].to_string().as_str()),
+            "SSE id is the event id: {ev:?}"
+        );
     }
     assert!(running.json()["id"].as_i64() > starting.json()["id"].as_i64());
-    let pid = running.json()["pid"].as_u64().expect("running event carries the pid") as u32;
-    assert_eq!(d.view("streamed")["pid"], pid, "the event's pid is the service's");
+    let pid = running.json()["pid"]
+        .as_u64()
+        .expect("running event carries the pid") as u32;
+    assert_eq!(
+        d.view("streamed")["pid"],
+        pid,
+        "the event's pid is the service's"
+    );
 }

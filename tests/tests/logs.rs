@@ -16,14 +16,26 @@ struct FileLine {
 fn parse_file_line(raw: &str) -> FileLine {
     let mut parts = raw.splitn(3, ' ');
     let time = parts.next().unwrap_or_default();
-    assert!(chrono::DateTime::parse_from_rfc3339(time).is_ok(), "log record without an RFC 3339 time: {raw:?}");
-    let marker = parts.next().unwrap_or_else(|| panic!("log record without a stream: {raw:?}"));
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(time).is_ok(),
+        "log record without an RFC 3339 time: {raw:?}"
+    );
+    let marker = parts
+        .next()
+        .unwrap_or_else(|| panic!("log record without a stream: {raw:?}"));
     let (stream, partial) = match marker.strip_suffix('+') {
         Some(s) => (s, true),
         None => (marker, false),
     };
-    assert!(stream == "stdout" || stream == "stderr", "bad stream in {raw:?}");
-    FileLine { stream: stream.into(), partial, text: parts.next().unwrap_or_default().into() }
+    assert!(
+        stream == "stdout" || stream == "stderr",
+        "bad stream in {raw:?}"
+    );
+    FileLine {
+        stream: stream.into(),
+        partial,
+        text: parts.next().unwrap_or_default().into(),
+    }
 }
 
 /// Log files of a service, oldest first: `<svc>.log.N` ... `<svc>.log.1`, `<svc>.log`.
@@ -50,7 +62,10 @@ fn read_records(path: &Path) -> Vec<FileLine> {
 }
 
 fn all_records(data_dir: &Path, svc: &str) -> Vec<FileLine> {
-    log_files(data_dir, svc).iter().flat_map(|p| read_records(p)).collect()
+    log_files(data_dir, svc)
+        .iter()
+        .flat_map(|p| read_records(p))
+        .collect()
 }
 
 /// Waits until the last record of the live log file has `text` (files may be flushed after the API).
@@ -68,7 +83,14 @@ fn wait_file_ends_with(data_dir: &Path, svc: &str, text: &str) {
 }
 
 fn texts(lines: &[Value]) -> Vec<&str> {
-    lines.iter().map(|l| l["line"].as_str().unwrap_or_else(|| panic!("no line text: {l}"))).collect()
+    lines
+        .iter()
+        .map(|l| {
+            l["line"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no line text: {l}"))
+        })
+        .collect()
 }
 
 fn is_partial(l: &Value) -> bool {
@@ -79,7 +101,13 @@ fn is_partial(l: &Value) -> bool {
 fn assert_counts_up(got: &[&str], n: usize, what: &str) {
     assert_eq!(got.len(), n, "{what}: {} lines instead of {n}", got.len());
     for (i, text) in got.iter().enumerate() {
-        assert_eq!(*text, (i + 1).to_string(), "{what}: line {} is {text:?} (neighbours {:?})", i + 1, &got[i.saturating_sub(2)..(i + 3).min(n)]);
+        assert_eq!(
+            *text,
+            (i + 1).to_string(),
+            "{what}: line {} is {text:?} (neighbours {:?})",
+            i + 1,
+            &got[i.saturating_sub(2)..(i + 3).min(n)]
+        );
     }
 }
 
@@ -87,7 +115,11 @@ fn assert_counts_up(got: &[&str], n: usize, what: &str) {
 fn two_hundred_thousand_lines_arrive_complete_and_in_order() {
     const N: usize = 200_000;
     let d = Daemon::start();
-    d.create(&d.service_with("counter", json!(["seq", "1", "200000"]), json!({"restart": "never"})));
+    d.create(&d.service_with(
+        "counter",
+        json!(["seq", "1", "200000"]),
+        json!({"restart": "never"}),
+    ));
     d.wait_status("counter", "exited", secs(60));
     wait_for(secs(60), || match d.tail_text("counter", 1).as_slice() {
         [last] if last == "200000" => Ok(()),
@@ -97,9 +129,16 @@ fn two_hundred_thousand_lines_arrive_complete_and_in_order() {
 
     let lines = d.all_logs("counter");
     assert_counts_up(&texts(&lines), N, "API");
-    assert!(lines.iter().all(|l| l["stream"] == "stdout" && !is_partial(l) && l["service"] == "counter"));
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["stream"] == "stdout" && !is_partial(l) && l["service"] == "counter")
+    );
     let ids: Vec<i64> = lines.iter().map(|l| l["id"].as_i64().unwrap()).collect();
-    assert!(ids.windows(2).all(|w| w[0] < w[1]), "log ids are not ascending");
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "log ids are not ascending"
+    );
 
     wait_file_ends_with(d.data_dir(), "counter", "200000");
     let records = all_records(d.data_dir(), "counter");
@@ -116,13 +155,21 @@ fn stderr_lines_are_tagged_and_filterable() {
     d.wait_status("mixed", "exited", secs(10));
     let lines = wait_for(secs(10), || {
         let lines = d.all_logs("mixed");
-        if lines.len() >= 4 { Ok(lines) } else { Err(format!("{lines:?}")) }
+        if lines.len() >= 4 {
+            Ok(lines)
+        } else {
+            Err(format!("{lines:?}"))
+        }
     })
     .unwrap();
     assert_eq!(lines.len(), 4, "{lines:#?}");
     for l in &lines {
         let text = l["line"].as_str().unwrap();
-        let want = if text.starts_with("err") { "stderr" } else { "stdout" };
+        let want = if text.starts_with("err") {
+            "stderr"
+        } else {
+            "stdout"
+        };
         assert_eq!(l["stream"], want, "{l}");
     }
 
@@ -134,16 +181,26 @@ fn stderr_lines_are_tagged_and_filterable() {
 
     wait_for(secs(10), || {
         let records = all_records(d.data_dir(), "mixed");
-        if records.len() == 4 { Ok(()) } else { Err(format!("{records:?}")) }
+        if records.len() == 4 {
+            Ok(())
+        } else {
+            Err(format!("{records:?}"))
+        }
     })
     .unwrap();
     let records = all_records(d.data_dir(), "mixed");
     for want in ["err-1", "err-2"] {
-        let r = records.iter().find(|r| r.text == want).unwrap_or_else(|| panic!("{want} not in the file"));
+        let r = records
+            .iter()
+            .find(|r| r.text == want)
+            .unwrap_or_else(|| panic!("{want} not in the file"));
         assert_eq!(r.stream, "stderr", "{r:?}");
     }
     for want in ["out-1", "out-2"] {
-        let r = records.iter().find(|r| r.text == want).unwrap_or_else(|| panic!("{want} not in the file"));
+        let r = records
+            .iter()
+            .find(|r| r.text == want)
+            .unwrap_or_else(|| panic!("{want} not in the file"));
         assert_eq!(r.stream, "stdout", "{r:?}");
     }
 }
@@ -151,38 +208,65 @@ fn stderr_lines_are_tagged_and_filterable() {
 #[test]
 fn rotation_keeps_backup_count_files_with_the_newest_lines_live() {
     const N: usize = 10_000;
-    let d = Daemon::builder().arg("--log-max-bytes").arg("20000").arg("--log-backup-count").arg("3").start();
-    let script = format!("import sys\nfor i in range(1, {}):\n    sys.stdout.write('%06d ' % i + 'x' * 93 + '\\n')\n", N + 1);
-    d.create(&d.service_with("rot", json!(["python3", "-c", script]), json!({"restart": "never"})));
+    let d = Daemon::builder()
+        .arg("--log-max-bytes")
+        .arg("20000")
+        .arg("--log-backup-count")
+        .arg("3")
+        .start();
+    let script = format!(
+        "import sys\nfor i in range(1, {}):\n    sys.stdout.write('%06d ' % i + 'x' * 93 + '\\n')\n",
+        N + 1
+    );
+    d.create(&d.service_with(
+        "rot",
+        json!(["python3", "-c", script]),
+        json!({"restart": "never"}),
+    ));
     d.wait_status("rot", "exited", secs(30));
     let last = format!("{N:06} {}", "x".repeat(93));
     wait_file_ends_with(d.data_dir(), "rot", &last);
 
     let dir = d.data_dir().join("logs").join("rot");
-    let mut names: Vec<String> =
-        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     assert_eq!(names, ["rot.log", "rot.log.1", "rot.log.2", "rot.log.3"]);
 
     let files = log_files(d.data_dir(), "rot");
     for f in &files[..3] {
         let size = std::fs::metadata(f).unwrap().len();
-        assert!((19_800..=40_000).contains(&size), "{} has {size} bytes for --log-max-bytes 20000", f.display());
+        assert!(
+            (19_800..=40_000).contains(&size),
+            "{} has {size} bytes for --log-max-bytes 20000",
+            f.display()
+        );
     }
     // Oldest to newest, the kept files hold one unbroken run of lines ending with the last one.
     let numbers: Vec<usize> = files
         .iter()
         .flat_map(|f| read_records(f))
-        .map(|r| r.text[..6].parse().unwrap_or_else(|_| panic!("bad record {r:?}")))
+        .map(|r| {
+            r.text[..6]
+                .parse()
+                .unwrap_or_else(|_| panic!("bad record {r:?}"))
+        })
         .collect();
     assert_eq!(*numbers.last().unwrap(), N);
-    assert!(numbers.windows(2).all(|w| w[1] == w[0] + 1), "kept files are not one contiguous run");
+    assert!(
+        numbers.windows(2).all(|w| w[1] == w[0] + 1),
+        "kept files are not one contiguous run"
+    );
     assert!(numbers[0] > 1, "old lines should have been rotated away");
 }
 
 /// The same deterministic text the Python child prints.
 fn long_text(n: usize) -> String {
-    (0..n).map(|i| char::from(b'a' + ((i * 7 + i / 26) % 26) as u8)).collect()
+    (0..n)
+        .map(|i| char::from(b'a' + ((i * 7 + i / 26) % 26) as u8))
+        .collect()
 }
 
 #[test]
@@ -192,32 +276,67 @@ fn an_overlong_line_comes_back_in_pieces() {
     let script = format!(
         "import sys\nsys.stdout.write(''.join(chr(97 + (i * 7 + i // 26) % 26) for i in range({LEN})) + '\\n')\nprint('after')\n"
     );
-    d.create(&d.service_with("long", json!(["python3", "-c", script]), json!({"restart": "never"})));
+    d.create(&d.service_with(
+        "long",
+        json!(["python3", "-c", script]),
+        json!({"restart": "never"}),
+    ));
     let lines = wait_for(secs(20), || {
         let lines = d.all_logs("long");
-        if lines.last().is_some_and(|l| l["line"] == "after") { Ok(lines) } else { Err(format!("{} lines", lines.len())) }
+        if lines.last().is_some_and(|l| l["line"] == "after") {
+            Ok(lines)
+        } else {
+            Err(format!("{} lines", lines.len()))
+        }
     })
     .unwrap();
     let (after, pieces) = lines.split_last().unwrap();
     assert!(!is_partial(after), "{after}");
-    assert!(pieces.len() >= LEN.div_ceil(16 * 1024), "only {} pieces", pieces.len());
+    assert!(
+        pieces.len() >= LEN.div_ceil(16 * 1024),
+        "only {} pieces",
+        pieces.len()
+    );
     let (last, rest) = pieces.split_last().unwrap();
-    assert!(rest.iter().all(is_partial), "all pieces but the last are partial");
-    assert!(!is_partial(last), "the last piece is not partial: {}", &last.to_string()[..200]);
+    assert!(
+        rest.iter().all(is_partial),
+        "all pieces but the last are partial"
+    );
+    assert!(
+        !is_partial(last),
+        "the last piece is not partial: {}",
+        &last.to_string()[..200]
+    );
     for p in pieces {
-        assert!(p["line"].as_str().unwrap().len() <= 16 * 1024, "a piece is longer than 16 KiB");
+        assert!(
+            p["line"].as_str().unwrap().len() <= 16 * 1024,
+            "a piece is longer than 16 KiB"
+        );
     }
     let joined: String = texts(pieces).concat();
-    assert!(joined == long_text(LEN), "the pieces do not concatenate to the original line");
+    assert!(
+        joined == long_text(LEN),
+        "the pieces do not concatenate to the original line"
+    );
 
     wait_file_ends_with(d.data_dir(), "long", "after");
     let records = all_records(d.data_dir(), "long");
     let (_, file_pieces) = records.split_last().unwrap();
-    assert_eq!(file_pieces.len(), pieces.len(), "the file splits the line like the API");
+    assert_eq!(
+        file_pieces.len(),
+        pieces.len(),
+        "the file splits the line like the API"
+    );
     let (last, rest) = file_pieces.split_last().unwrap();
-    assert!(rest.iter().all(|r| r.partial) && !last.partial, "`stdout+` marks all pieces but the last");
+    assert!(
+        rest.iter().all(|r| r.partial) && !last.partial,
+        "`stdout+` marks all pieces but the last"
+    );
     let joined: String = file_pieces.iter().map(|r| r.text.as_str()).collect();
-    assert!(joined == long_text(LEN), "the file's pieces do not concatenate to the original line");
+    assert!(
+        joined == long_text(LEN),
+        "the file's pieces do not concatenate to the original line"
+    );
 }
 
 #[test]
@@ -228,18 +347,30 @@ fn follow_streams_history_then_new_lines() {
     d.create(&d.service_with("follower", script, json!({"env": {"TRIGGER": trigger}})));
     wait_for(secs(10), || {
         let tail = d.tail_text("follower", 10);
-        if tail.iter().any(|l| l == "before-2") { Ok(()) } else { Err(format!("{tail:?}")) }
+        if tail.iter().any(|l| l == "before-2") {
+            Ok(())
+        } else {
+            Err(format!("{tail:?}"))
+        }
     })
     .unwrap();
 
     let sse = d.sse("/api/services/follower/logs/follow");
-    let history = sse.wait_for(secs(10), |ev| ev.json()["line"] == "before-2").unwrap();
+    let history = sse
+        .wait_for(secs(10), |ev| ev.json()["line"] == "before-2")
+        .unwrap();
     assert_eq!(history.event, "log", "{history:?}");
     std::fs::write(&trigger, "").unwrap();
-    let live = sse.wait_for(secs(10), |ev| ev.json()["line"] == "after-trigger").unwrap();
+    let live = sse
+        .wait_for(secs(10), |ev| ev.json()["line"] == "after-trigger")
+        .unwrap();
     assert_eq!(live.event, "log", "{live:?}");
     let data = live.json();
-    assert_eq!(live.id.as_deref(), Some(data["id"].to_string().as_str()), "SSE id is the line id");
+    assert_eq!(
+        live.id.as_deref(),
+        Some(data["id"].to_string().as_str()),
+        "SSE id is the line id"
+    );
     assert_eq!(data["stream"], "stdout");
     assert_eq!(data["service"], "follower");
     assert!(data["id"].as_i64() > history.json()["id"].as_i64());

@@ -11,7 +11,11 @@ fn register(d: &Daemon) -> u32 {
     let view = d.wait_status("web", "running", secs(10));
     wait_for(secs(10), || {
         let tail = d.tail_text("web", 10);
-        if tail.iter().any(|l| l == "started") { Ok(()) } else { Err(format!("{tail:?}")) }
+        if tail.iter().any(|l| l == "started") {
+            Ok(())
+        } else {
+            Err(format!("{tail:?}"))
+        }
     })
     .unwrap();
     view["pid"].as_u64().unwrap() as u32
@@ -20,7 +24,14 @@ fn register(d: &Daemon) -> u32 {
 /// The spec part of a view: what must survive a restart unchanged.
 fn spec_of(view: &Value) -> Value {
     let mut v = view.clone();
-    for runtime in ["status", "pid", "uptime_s", "restart_count", "last_exit", "next_start_at"] {
+    for runtime in [
+        "status",
+        "pid",
+        "uptime_s",
+        "restart_count",
+        "last_exit",
+        "next_start_at",
+    ] {
         v.as_object_mut().unwrap().remove(runtime);
     }
     v
@@ -32,8 +43,17 @@ fn specs(d: &Daemon) -> Vec<Value> {
 
 /// After a restart: both definitions are back, the old events and log lines are a prefix of the new
 /// ones, `web` runs again (exactly one process, a fresh start logged), `idle` stays stopped.
-fn assert_recovered(d: &Daemon, specs_before: &[Value], events_before: &[Value], logs_before: &[Value]) -> u32 {
-    assert_eq!(specs(d), specs_before, "definitions changed across the restart");
+fn assert_recovered(
+    d: &Daemon,
+    specs_before: &[Value],
+    events_before: &[Value],
+    logs_before: &[Value],
+) -> u32 {
+    assert_eq!(
+        specs(d),
+        specs_before,
+        "definitions changed across the restart"
+    );
     let view = d.wait_status("web", "running", secs(15));
     let pid = view["pid"].as_u64().unwrap() as u32;
     assert_eq!(d.view("idle")["status"], "stopped");
@@ -51,14 +71,26 @@ fn assert_recovered(d: &Daemon, specs_before: &[Value], events_before: &[Value],
 
     let logs = wait_for(secs(10), || {
         let logs = d.all_logs("web");
-        if logs.iter().filter(|l| l["line"] == "started").count() >= 2 { Ok(logs) } else { Err(format!("{logs:?}")) }
+        if logs.iter().filter(|l| l["line"] == "started").count() >= 2 {
+            Ok(logs)
+        } else {
+            Err(format!("{logs:?}"))
+        }
     })
     .unwrap();
-    assert_eq!(logs[..logs_before.len()], *logs_before, "old log lines are not kept as they were");
+    assert_eq!(
+        logs[..logs_before.len()],
+        *logs_before,
+        "old log lines are not kept as they were"
+    );
 
     wait_for(secs(10), || {
         let procs = processes_with_marker(d.marker());
-        if procs == [pid] { Ok(()) } else { Err(format!("marked processes {procs:?}, service pid {pid}")) }
+        if procs == [pid] {
+            Ok(())
+        } else {
+            Err(format!("marked processes {procs:?}, service pid {pid}"))
+        }
     })
     .unwrap();
     pid
@@ -69,29 +101,29 @@ fn definitions_events_and_logs_survive_a_clean_restart() {
     let mut d = Daemon::start();
     let old = register(&d);
     let specs_before = specs(&d);
+    let events_before = d.events("web");
+    let logs_before = d.all_logs("web");
     let status = d.stop();
     assert!(status.success(), "daemon exit {status}");
     assert!(!pid_alive(old), "a clean stop leaves no service behind");
-    let events_before = d.events_offline_guard();
-    let _ = events_before;
     d.restart();
-    let events_stopped = d.events("web");
-    let logs_stopped = d.all_logs("web");
-    // What the first daemon recorded, up to its shutdown, is everything but the new boot's events.
-    let boot_at = events_stopped
+    assert_recovered(&d, &specs_before, &events_before, &logs_before);
+    // Between the old events and the boot: the shutdown's stop of `web`.
+    let events = d.events("web");
+    let shutdown: Vec<_> = events[events_before.len()..]
         .iter()
-        .rposition(|e| e["reason"] == "daemon boot")
-        .unwrap_or_else(|| panic!("no daemon boot event: {events_stopped:#?}"));
-    let before = &events_stopped[..boot_at];
-    let shown = tend_tests::describe_events(before);
-    let tail: Vec<_> = before.iter().rev().take(2).rev().map(tend_tests::transition).collect();
+        .take_while(|e| e["reason"] != "daemon boot")
+        .map(tend_tests::transition)
+        .collect();
     assert_eq!(
-        tail,
-        vec![("running".into(), "stopping".into()), ("stopping".into(), "stopped".into())],
-        "the shutdown stop is recorded:\n{shown}"
+        shutdown,
+        vec![
+            ("running".into(), "stopping".into()),
+            ("stopping".into(), "stopped".into())
+        ],
+        "the shutdown is recorded:\n{}",
+        tend_tests::describe_events(&events)
     );
-    let first_logs: Vec<Value> = logs_stopped.iter().take(1).cloned().collect();
-    assert_recovered(&d, &specs_before, before, &first_logs);
 }
 
 #[test]
@@ -102,8 +134,14 @@ fn after_a_crash_leftovers_are_not_left_unmanaged() {
     let events_before = d.events("web");
     let logs_before = d.all_logs("web");
     d.kill9();
-    assert!(pid_alive(old), "the service outlives a SIGKILLed daemon (own session)");
+    assert!(
+        pid_alive(old),
+        "the service outlives a SIGKILLed daemon (own session)"
+    );
     d.restart();
     let new = assert_recovered(&d, &specs_before, &events_before, &logs_before);
-    assert!(new == old || !pid_alive(old), "the old process {old} still runs beside the new {new}");
+    assert!(
+        new == old || !pid_alive(old),
+        "the old process {old} still runs beside the new {new}"
+    );
 }

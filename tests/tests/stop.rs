@@ -34,12 +34,17 @@ while True:
 "#;
 
 fn wait_file(path: &Path) -> String {
-    wait_for(secs(10), || std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display())))
-        .unwrap()
+    wait_for(secs(10), || {
+        std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+    })
+    .unwrap()
 }
 
 fn read_pid(path: &Path) -> u32 {
-    wait_file(path).trim().parse().expect("pid file holds a pid")
+    wait_file(path)
+        .trim()
+        .parse()
+        .expect("pid file holds a pid")
 }
 
 #[test]
@@ -56,15 +61,31 @@ fn stop_escalates_to_sigkill_when_sigterm_is_ignored() {
     let took = started.elapsed();
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["status"], "stopped", "{body}");
-    assert!(took >= Duration::from_millis(900), "stop returned after {took:?}: it did not wait stop_timeout_s");
-    assert!(took < Duration::from_millis(3500), "stop took {took:?} for a 1 s stop timeout");
-    assert!(processes_with_marker(d.marker()).is_empty(), "the stubborn process survived the stop");
+    assert!(
+        took >= Duration::from_millis(900),
+        "stop returned after {took:?}: it did not wait stop_timeout_s"
+    );
+    assert!(
+        took < Duration::from_millis(3500),
+        "stop took {took:?} for a 1 s stop timeout"
+    );
+    assert!(
+        processes_with_marker(d.marker()).is_empty(),
+        "the stubborn process survived the stop"
+    );
 
     let events = d.events("stubborn");
     let stopped = events.last().unwrap();
-    assert_eq!(transition(stopped), ("stopping".into(), "stopped".into()), "{events:#?}");
+    assert_eq!(
+        transition(stopped),
+        ("stopping".into(), "stopped".into()),
+        "{events:#?}"
+    );
     let reason = stopped["reason"].as_str().unwrap_or_default();
-    assert!(reason.to_uppercase().contains("SIGKILL"), "the stopped event's reason should mention SIGKILL: {stopped}");
+    assert!(
+        reason.to_uppercase().contains("SIGKILL"),
+        "the stopped event's reason should mention SIGKILL: {stopped}"
+    );
 }
 
 #[test]
@@ -74,17 +95,33 @@ fn stop_kills_a_double_forked_setsid_grandchild() {
     let spec = json!({"env": {"PIDFILE": pidfile}});
     let view = d.create(&d.service_with("forker", json!(["python3", "-c", DOUBLE_FORK]), spec));
     let grandchild = read_pid(&pidfile);
-    assert!(pid_alive(grandchild), "grandchild {grandchild} should be running");
-    let leader = view["pid"].as_u64().unwrap_or_else(|| panic!("no pid: {view}")) as u32;
+    assert!(
+        pid_alive(grandchild),
+        "grandchild {grandchild} should be running"
+    );
+    let leader = view["pid"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no pid: {view}")) as u32;
     assert_ne!(grandchild, leader);
     // The grandchild really left the service's session: that is the case being tested.
-    assert_ne!(session_of(grandchild), session_of(leader), "grandchild did not setsid");
+    assert_ne!(
+        session_of(grandchild),
+        session_of(leader),
+        "grandchild did not setsid"
+    );
 
     let (code, body) = d.post_empty("/api/services/forker/stop");
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["status"], "stopped", "{body}");
-    assert!(!pid_alive(grandchild), "grandchild {grandchild} survived the stop");
-    assert!(processes_with_marker(d.marker()).is_empty(), "{:?} survived", processes_with_marker(d.marker()));
+    assert!(
+        !pid_alive(grandchild),
+        "grandchild {grandchild} survived the stop"
+    );
+    assert!(
+        processes_with_marker(d.marker()).is_empty(),
+        "{:?} survived",
+        processes_with_marker(d.marker())
+    );
 }
 
 /// Session id (field 6 of /proc/<pid>/stat).
@@ -97,15 +134,23 @@ fn session_of(pid: u32) -> u32 {
 #[test]
 fn stop_during_backoff_goes_straight_to_stopped() {
     let d = Daemon::start();
-    let spec = json!({"backoff": {"initial_delay_ms": 30000, "max_delay_ms": 30000, "jitter": 0.0}});
+    let spec =
+        json!({"backoff": {"initial_delay_ms": 30000, "max_delay_ms": 30000, "jitter": 0.0}});
     d.create(&d.service_with("waiting", "exit 1", spec));
     let view = d.wait_status("waiting", "backoff", secs(10));
-    assert!(view["next_start_at"].is_string(), "backoff view has next_start_at: {view}");
+    assert!(
+        view["next_start_at"].is_string(),
+        "backoff view has next_start_at: {view}"
+    );
     let (code, body) = d.post_empty("/api/services/waiting/stop");
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["status"], "stopped", "{body}");
     let events = d.events("waiting");
-    assert_eq!(transition(events.last().unwrap()), ("backoff".into(), "stopped".into()), "{events:#?}");
+    assert_eq!(
+        transition(events.last().unwrap()),
+        ("backoff".into(), "stopped".into()),
+        "{events:#?}"
+    );
 }
 
 /// Services of several shapes, all running, for the shutdown tests.
@@ -116,24 +161,45 @@ fn start_mixed_services(d: &Daemon) -> Vec<u32> {
     d.create(&d.service("shelled", "sleep 1000 & sleep 1000 & wait"));
     let stubborn = json!({"stop_timeout_s": 1, "env": {"READY": ready}});
     d.create(&d.service_with("stubborn", json!(["python3", "-c", IGNORES_TERM]), stubborn));
-    d.create(&d.service_with("forker", json!(["python3", "-c", DOUBLE_FORK]), json!({"env": {"PIDFILE": pidfile}})));
+    d.create(&d.service_with(
+        "forker",
+        json!(["python3", "-c", DOUBLE_FORK]),
+        json!({"env": {"PIDFILE": pidfile}}),
+    ));
     wait_file(&ready);
     let grandchild = read_pid(&pidfile);
     for name in ["plain", "shelled", "stubborn", "forker"] {
         d.wait_status(name, "running", secs(10));
     }
     let procs = processes_with_marker(d.marker());
-    assert!(procs.contains(&grandchild), "{procs:?} lacks the grandchild {grandchild}");
-    assert!(procs.len() >= 6, "expected at least 6 service processes, found {procs:?}");
+    assert!(
+        procs.contains(&grandchild),
+        "{procs:?} lacks the grandchild {grandchild}"
+    );
+    assert!(
+        procs.len() >= 6,
+        "expected at least 6 service processes, found {procs:?}"
+    );
     procs
 }
 
 fn assert_clean_exit(d: &Daemon, status: std::process::ExitStatus, procs: &[u32]) {
-    assert_eq!(status.code(), Some(0), "daemon exit status {status}; stderr:\n{}", d.stderr());
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "daemon exit status {status}; stderr:\n{}",
+        d.stderr()
+    );
     let left: Vec<u32> = procs.iter().copied().filter(|p| pid_alive(*p)).collect();
-    assert!(left.is_empty(), "service processes survived the daemon: {left:?}");
+    assert!(
+        left.is_empty(),
+        "service processes survived the daemon: {left:?}"
+    );
     assert!(processes_with_marker(d.marker()).is_empty());
-    assert!(!d.data_dir().join("daemon.json").exists(), "daemon.json is removed at clean shutdown");
+    assert!(
+        !d.data_dir().join("daemon.json").exists(),
+        "daemon.json is removed at clean shutdown"
+    );
 }
 
 #[test]

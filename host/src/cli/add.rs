@@ -8,7 +8,12 @@ use serde_json::{Map, Value, json};
 use super::client::CliError;
 
 #[derive(Clone, Debug, Default, clap::Args)]
-#[command(group(clap::ArgGroup::new("program").required(true).args(["argv", "shell", "file"])))]
+#[command(
+    group(clap::ArgGroup::new("program").required(true).args(["argv", "shell", "file"])),
+    override_usage = "tend add NAME [OPTIONS] -- PROGRAM [ARGS]...\n       \
+                      tend add NAME [OPTIONS] --shell CMD\n       \
+                      tend add [NAME] [OPTIONS] --file FILE"
+)]
 pub struct AddArgs {
     /// Service name (1-63 of a-z, 0-9, '_', '-'); may be left out with --file when the file has one.
     #[arg(required_unless_present = "file")]

@@ -306,7 +306,7 @@ impl Client {
         };
         if e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() {
             CliError::Unreachable {
-                url: self.ep.url.to_string(),
+                url: self.ep.url.as_str().trim_end_matches('/').to_string(),
                 origin: self.ep.url_origin.clone(),
                 detail,
             }

@@ -17,6 +17,7 @@ use crate::wire::{ActionResponse, Event, LogLine, ServiceView, StatusResponse};
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct LogsArgs {
+    /// Service name
     pub name: String,
     /// How many of the latest lines to print first [default: the daemon's, 100; 10 with -f]
     #[arg(short = 'n', long = "lines", value_name = "N")]
@@ -168,9 +169,12 @@ impl Ctx {
         if let Some(n) = args.lines {
             query.push(("tail", n.to_string()));
         }
+        if let Some(s) = &args.stream {
+            query.push(("stream", s.clone()));
+        }
         let name = args.name.as_str();
         if args.follow {
-            // The stream filter is applied here: the follow route has no `stream` parameter.
+            // Filtered here as well, in case a daemon's follow route ignores `stream`.
             let wanted = args.stream.as_deref();
             return self
                 .client
@@ -189,9 +193,6 @@ impl Ctx {
                     }
                 })
                 .await;
-        }
-        if let Some(s) = &args.stream {
-            query.push(("stream", s.clone()));
         }
         let answer = self
             .client

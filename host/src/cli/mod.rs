@@ -19,12 +19,7 @@ use reqwest::Url;
 use crate::config::DaemonArgs;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "tend",
-    version,
-    about = "A service supervisor",
-    propagate_version = true
-)]
+#[command(name = "tend", version, about = "A service supervisor")]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -34,6 +29,7 @@ struct Cli {
 
 /// Flags every client command understands, before or after the subcommand.
 #[derive(Clone, Debug, clap::Args)]
+#[command(next_help_heading = "Global options")]
 struct GlobalArgs {
     /// Daemon URL [default: `url` in <data-dir>/daemon.json, else http://127.0.0.1:9900]
     #[arg(long, global = true, env = "TEND_URL", value_parser = client::parse_url)]
@@ -68,15 +64,28 @@ enum Command {
     Add(add::AddArgs),
     /// Stop a service and remove its definition (its logs and events are kept)
     #[command(visible_alias = "remove")]
-    Rm { name: String },
+    Rm {
+        /// Service name
+        name: String,
+    },
     /// Start a service
-    Start { name: String },
+    Start {
+        /// Service name
+        name: String,
+    },
     /// Stop a service and its whole process tree
-    Stop { name: String },
+    Stop {
+        /// Service name
+        name: String,
+    },
     /// Restart a service
-    Restart { name: String },
+    Restart {
+        /// Service name
+        name: String,
+    },
     /// Change a service's spec with --set, or in $VISUAL/$EDITOR without it
     Edit {
+        /// Service name
         name: String,
         /// FIELD=VALUE; VALUE is JSON when it parses, else a string; FIELD may be dotted
         /// (backoff.initial_delay_ms, env.KEY)
