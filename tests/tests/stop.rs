@@ -40,11 +40,25 @@ fn wait_file(path: &Path) -> String {
     .unwrap()
 }
 
-fn read_pid(path: &Path) -> u32 {
-    wait_file(path)
+/// The grandchild's pid, once it has exec'd `sleep`. While a process is inside execve its
+/// /proc/<pid>/environ reads empty, so stopping before the exec finished would test that race instead.
+fn read_grandchild_pid(path: &Path, marker: &str) -> u32 {
+    let pid: u32 = wait_file(path)
         .trim()
         .parse()
-        .expect("pid file holds a pid")
+        .expect("pid file holds a pid");
+    let want = format!("{}={marker}", tend_tests::MARKER_VAR);
+    wait_for(secs(10), || {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let marked = tend_tests::proc_environ(pid).contains(&want);
+        if comm.trim() == "sleep" && marked {
+            Ok(())
+        } else {
+            Err(format!("comm {comm:?}, marked {marked}"))
+        }
+    })
+    .unwrap();
+    pid
 }
 
 #[test]
@@ -94,7 +108,7 @@ fn stop_kills_a_double_forked_setsid_grandchild() {
     let pidfile = d.scratch().join("grandchild.pid");
     let spec = json!({"env": {"PIDFILE": pidfile}});
     let view = d.create(&d.service_with("forker", json!(["python3", "-c", DOUBLE_FORK]), spec));
-    let grandchild = read_pid(&pidfile);
+    let grandchild = read_grandchild_pid(&pidfile, d.marker());
     assert!(
         pid_alive(grandchild),
         "grandchild {grandchild} should be running"
@@ -113,15 +127,45 @@ fn stop_kills_a_double_forked_setsid_grandchild() {
     let (code, body) = d.post_empty("/api/services/forker/stop");
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["status"], "stopped", "{body}");
-    assert!(
-        !pid_alive(grandchild),
-        "grandchild {grandchild} survived the stop"
-    );
+    assert_gone(&[grandchild], "POST stop returned");
     assert!(
         processes_with_marker(d.marker()).is_empty(),
         "{:?} survived",
         processes_with_marker(d.marker())
     );
+}
+
+/// Asserts none of `pids` is alive. On failure tells whether a survivor was still exiting (state not
+/// yet `Z`, /proc/<pid>/environ already empty) or truly escaped, by watching it for a few seconds.
+fn assert_gone(pids: &[u32], when: &str) {
+    let alive: Vec<u32> = pids.iter().copied().filter(|p| pid_alive(*p)).collect();
+    if alive.is_empty() {
+        return;
+    }
+    let states: Vec<String> = alive
+        .iter()
+        .map(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+            let state = stat
+                .rsplit_once(')')
+                .map(|(_, r)| r.trim().chars().next().unwrap_or('?'));
+            let env = tend_tests::proc_environ(*p).len();
+            format!("pid {p} state {state:?} environ vars {env}")
+        })
+        .collect();
+    let later = wait_for(secs(5), || {
+        let left: Vec<u32> = alive.iter().copied().filter(|p| pid_alive(*p)).collect();
+        if left.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{left:?}"))
+        }
+    });
+    let verdict = match later {
+        Ok(()) => "they were still exiting: the tree was declared gone too early",
+        Err(_) => "they are still running 5 s later: they escaped the stop",
+    };
+    panic!("{when} while processes of the tree are alive: {states:?}; {verdict}");
 }
 
 /// Session id (field 6 of /proc/<pid>/stat).
@@ -167,7 +211,7 @@ fn start_mixed_services(d: &Daemon) -> Vec<u32> {
         json!({"env": {"PIDFILE": pidfile}}),
     ));
     wait_file(&ready);
-    let grandchild = read_pid(&pidfile);
+    let grandchild = read_grandchild_pid(&pidfile, d.marker());
     for name in ["plain", "shelled", "stubborn", "forker"] {
         d.wait_status(name, "running", secs(10));
     }
@@ -190,11 +234,7 @@ fn assert_clean_exit(d: &Daemon, status: std::process::ExitStatus, procs: &[u32]
         "daemon exit status {status}; stderr:\n{}",
         d.stderr()
     );
-    let left: Vec<u32> = procs.iter().copied().filter(|p| pid_alive(*p)).collect();
-    assert!(
-        left.is_empty(),
-        "service processes survived the daemon: {left:?}"
-    );
+    assert_gone(procs, "the daemon exited");
     assert!(processes_with_marker(d.marker()).is_empty());
     assert!(
         !d.data_dir().join("daemon.json").exists(),

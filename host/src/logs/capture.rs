@@ -65,8 +65,10 @@ impl PipeReader {
         // `from_owned_fd` checks that this is a pipe and switches it to non-blocking mode.
         match pipe::Receiver::from_owned_fd(fd) {
             Ok(pipe) => self.drain(&pipe, &mut state).await,
-            Err(e) => tracing::error!(service = &*self.service, stream = self.stream.as_str(), error = %e,
-                "cannot read the output of this process"),
+            Err(e) => {
+                tracing::error!(service = &*self.service, stream = self.stream.as_str(), error = %e,
+                "cannot read the output of this process")
+            }
         }
         self.process(&mut state, None).await;
         ServiceFile::lock(&self.file).flush();
@@ -81,6 +83,8 @@ impl PipeReader {
                 Ok(n) => {
                     self.process(state, Some(&buf[..n])).await;
                     unflushed = true;
+                    // A pipe that is always ready must not keep this worker thread to itself.
+                    tokio::task::consume_budget().await;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if unflushed {
@@ -112,7 +116,8 @@ impl PipeReader {
         let _ticket = self.inflight.enter();
         let time = now_rfc3339();
         record_prefix(&mut state.prefix, &time, self.stream);
-        let mut batch = Batch::new(self.service.clone(), self.stream, time);
+        let capacity = chunk.map_or(0, <[u8]>::len);
+        let mut batch = Batch::new(self.service.clone(), self.stream, time, capacity);
         {
             let mut file = ServiceFile::lock(&self.file);
             let prefix = &state.prefix;
@@ -127,8 +132,11 @@ impl PipeReader {
         }
         if !batch.is_empty() && !self.queue.send(batch).await && !state.queue_gone {
             state.queue_gone = true;
-            tracing::warn!(service = &*self.service, stream = self.stream.as_str(),
-                "log hub is shut down; further lines go to the log file only");
+            tracing::warn!(
+                service = &*self.service,
+                stream = self.stream.as_str(),
+                "log hub is shut down; further lines go to the log file only"
+            );
         }
     }
 }

@@ -24,9 +24,15 @@ pub struct DaemonLogGuard(#[allow(dead_code)] WorkerGuard);
 
 /// Installs the global subscriber. `filter` uses `EnvFilter` syntax (`"info"`, `"tend=debug"`). Fails if
 /// the filter is invalid, the data dir cannot be created, or a global subscriber is already installed.
-pub fn init_daemon_log(data_dir: &Path, filter: &str, settings: &LogSettings) -> anyhow::Result<DaemonLogGuard> {
-    let filter = EnvFilter::try_new(filter).with_context(|| format!("invalid log filter {filter:?}"))?;
-    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+pub fn init_daemon_log(
+    data_dir: &Path,
+    filter: &str,
+    settings: &LogSettings,
+) -> anyhow::Result<DaemonLogGuard> {
+    let filter =
+        EnvFilter::try_new(filter).with_context(|| format!("invalid log filter {filter:?}"))?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
     let (writer, guard) = file_writer(data_dir, settings);
     subscriber(filter, writer)
         .try_init()
@@ -35,16 +41,31 @@ pub fn init_daemon_log(data_dir: &Path, filter: &str, settings: &LogSettings) ->
 }
 
 fn file_writer(data_dir: &Path, settings: &LogSettings) -> (NonBlocking, WorkerGuard) {
-    let file = RotatingFile::new(data_dir.join(DAEMON_LOG_FILE), settings.max_bytes, settings.backup_count);
-    NonBlockingBuilder::default().thread_name("tend-log-writer").finish(file)
+    let file = RotatingFile::new(
+        data_dir.join(DAEMON_LOG_FILE),
+        settings.max_bytes,
+        settings.backup_count,
+    );
+    NonBlockingBuilder::default()
+        .thread_name("tend-log-writer")
+        .finish(file)
 }
 
-fn subscriber(filter: EnvFilter, file: NonBlocking) -> impl tracing::Subscriber + Send + Sync + 'static {
+fn subscriber(
+    filter: EnvFilter,
+    file: NonBlocking,
+) -> impl tracing::Subscriber + Send + Sync + 'static {
     let ansi = io::IsTerminal::is_terminal(&io::stderr());
     tracing_subscriber::registry()
         .with(filter)
         .with(fmt::layer().with_writer(io::stderr).with_ansi(ansi))
-        .with(fmt::layer().json().flatten_event(true).with_ansi(false).with_writer(file))
+        .with(
+            fmt::layer()
+                .json()
+                .flatten_event(true)
+                .with_ansi(false)
+                .with_writer(file),
+        )
 }
 
 /// The last `tail` records of `tend.log`, continuing into `tend.log.1`, `.2`, ... while it has fewer;
@@ -68,7 +89,12 @@ pub fn read_daemon_log(data_dir: &Path, tail: usize) -> io::Result<Vec<serde_jso
         }
         n += 1;
     }
-    Ok(newest_first.into_iter().rev().flatten().map(|l| to_record(&l)).collect())
+    Ok(newest_first
+        .into_iter()
+        .rev()
+        .flatten()
+        .map(|l| to_record(&l))
+        .collect())
 }
 
 fn numbered(base: &Path, n: u32) -> PathBuf {
@@ -113,7 +139,10 @@ fn last_lines(f: &mut File, want: usize) -> io::Result<Vec<Vec<u8>>> {
     let mut text = Vec::new();
     f.seek(SeekFrom::Start(start))?;
     f.take(len - start).read_to_end(&mut text)?;
-    let lines: Vec<&[u8]> = text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&[u8]> = text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
     let skip = lines.len().saturating_sub(want);
     Ok(lines[skip..].iter().map(|l| l.to_vec()).collect())
 }
@@ -123,7 +152,10 @@ mod tests {
     use super::*;
 
     fn messages(values: &[serde_json::Value]) -> Vec<String> {
-        values.iter().map(|v| v["message"].as_str().unwrap_or_default().to_string()).collect()
+        values
+            .iter()
+            .map(|v| v["message"].as_str().unwrap_or_default().to_string())
+            .collect()
     }
 
     #[test]
@@ -131,14 +163,32 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         std::fs::write(d.join("tend.log.2"), "{\"message\":\"a\"}\n").unwrap();
-        std::fs::write(d.join("tend.log.1"), "{\"message\":\"b\"}\nnot json\n{\"message\":\"c\"}\n").unwrap();
-        std::fs::write(d.join("tend.log"), "{\"message\":\"d\"}\n{\"message\":\"e\"}\n").unwrap();
+        std::fs::write(
+            d.join("tend.log.1"),
+            "{\"message\":\"b\"}\nnot json\n{\"message\":\"c\"}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("tend.log"),
+            "{\"message\":\"d\"}\n{\"message\":\"e\"}\n",
+        )
+        .unwrap();
         assert_eq!(messages(&read_daemon_log(d, 1).unwrap()), ["e"]);
         assert_eq!(messages(&read_daemon_log(d, 2).unwrap()), ["d", "e"]);
-        assert_eq!(messages(&read_daemon_log(d, 4).unwrap()), ["not json", "c", "d", "e"]);
-        assert_eq!(messages(&read_daemon_log(d, 100).unwrap()), ["a", "b", "not json", "c", "d", "e"]);
+        assert_eq!(
+            messages(&read_daemon_log(d, 4).unwrap()),
+            ["not json", "c", "d", "e"]
+        );
+        assert_eq!(
+            messages(&read_daemon_log(d, 100).unwrap()),
+            ["a", "b", "not json", "c", "d", "e"]
+        );
         assert!(read_daemon_log(d, 0).unwrap().is_empty());
-        assert!(read_daemon_log(&d.join("nothing-here"), 10).unwrap().is_empty());
+        assert!(
+            read_daemon_log(&d.join("nothing-here"), 10)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -146,7 +196,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut text = String::new();
         for i in 0..20_000 {
-            text.push_str(&format!("{{\"message\":\"line {i}\",\"pad\":\"{}\"}}\n", "x".repeat(i % 50)));
+            text.push_str(&format!(
+                "{{\"message\":\"line {i}\",\"pad\":\"{}\"}}\n",
+                "x".repeat(i % 50)
+            ));
         }
         text.push_str("{\"message\":\"cut");
         std::fs::write(dir.path().join("tend.log"), &text).unwrap();

@@ -29,12 +29,13 @@ pub(super) struct Batch {
 }
 
 impl Batch {
-    pub(super) fn new(service: Arc<str>, stream: Stream, time: String) -> Batch {
+    /// `capacity`: bytes of text expected (the chunk size), to avoid regrowing the buffer.
+    pub(super) fn new(service: Arc<str>, stream: Stream, time: String, capacity: usize) -> Batch {
         Batch {
             service,
             stream,
             time,
-            text: Vec::new(),
+            text: Vec::with_capacity(capacity),
             ends: Vec::new(),
         }
     }

@@ -9,12 +9,12 @@ use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
+use super::LogSettings;
 use super::capture::{Capture, PipeReader};
 use super::db::{self, Queue};
 use super::inflight::Inflight;
 use super::retention;
 use super::service_file::{ServiceFile, SharedFile};
-use super::LogSettings;
 use crate::store::Store;
 use crate::wire::{LogLine, Stream};
 
@@ -99,7 +99,8 @@ impl LogHub {
         self.flush().await;
         let _ = self.inner.stop.send(true);
         self.inner.queue.stop();
-        let tasks = std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        let tasks =
+            std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner()));
         for task in tasks {
             if let Err(e) = task.await {
                 tracing::error!(error = %e, "a log pipeline task failed");

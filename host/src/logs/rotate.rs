@@ -53,7 +53,10 @@ impl RotatingFile {
         if self.size > 0 && self.size.saturating_add(len) > self.max_bytes {
             self.rotate()?;
         }
-        let out = self.out.as_mut().ok_or_else(|| io::Error::other("log file is not open"))?;
+        let out = self
+            .out
+            .as_mut()
+            .ok_or_else(|| io::Error::other("log file is not open"))?;
         for part in parts {
             out.write_all(part)?;
         }
@@ -166,7 +169,10 @@ mod tests {
         }
         f.flush().unwrap();
         let svc = dir.path().join("svc");
-        assert_eq!(files(&svc), ["svc.log", "svc.log.1", "svc.log.2", "svc.log.3"]);
+        assert_eq!(
+            files(&svc),
+            ["svc.log", "svc.log.1", "svc.log.2", "svc.log.3"]
+        );
         // 3 records fit in 40 bytes; 100 records = 33 full files + 1 record.
         assert_eq!(fs::read(&path).unwrap(), record(99));
         let mut expected = Vec::new();
@@ -192,7 +198,10 @@ mod tests {
         f.write_record(&[b"z\n"]).unwrap();
         f.flush().unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"z\n");
-        assert_eq!(fs::read(dir.path().join("a.log.1")).unwrap(), [record(0), record(1), b"xy\n".to_vec()].concat());
+        assert_eq!(
+            fs::read(dir.path().join("a.log.1")).unwrap(),
+            [record(0), record(1), b"xy\n".to_vec()].concat()
+        );
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! One service's log file: the record format `<time> <stdout|stderr>[+] <text>\n` on top of a
 //! [`RotatingFile`], shared by both streams of every run of the service. Write errors are reported once
 //! per failure streak and never reach the reader (the database path carries on regardless).
+//!
+//! Writes happen inline on the reader's task, under a short `std` mutex: an append to a local file is a
+//! memcpy into the page cache, and a hop to a blocking thread per chunk would cost more than it saves.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -33,12 +36,22 @@ impl ServiceFile {
             && !service.contains(['/', '\0']);
         let file = if usable {
             let path = logs_dir.join(service).join(format!("{service}.log"));
-            Some(RotatingFile::new(path, settings.max_bytes, settings.backup_count))
+            Some(RotatingFile::new(
+                path,
+                settings.max_bytes,
+                settings.backup_count,
+            ))
         } else {
-            tracing::error!(service, "service name is not a valid file name; its output is kept in the database only");
+            tracing::error!(
+                service,
+                "service name is not a valid file name; its output is kept in the database only"
+            );
             None
         };
-        Arc::new(Mutex::new(ServiceFile { file, failing: false }))
+        Arc::new(Mutex::new(ServiceFile {
+            file,
+            failing: false,
+        }))
     }
 
     pub(super) fn lock(shared: &SharedFile) -> MutexGuard<'_, ServiceFile> {
@@ -68,7 +81,9 @@ impl ServiceFile {
         self.failing = result.is_err();
         let path = self.file.as_ref().map(|f| f.path().display().to_string());
         match result {
-            Err(e) => tracing::error!(error = %e, path, "writing the service log file failed; retrying on later lines"),
+            Err(e) => {
+                tracing::error!(error = %e, path, "writing the service log file failed; retrying on later lines")
+            }
             Ok(()) => tracing::info!(path, "writing the service log file works again"),
         }
     }

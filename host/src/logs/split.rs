@@ -102,7 +102,10 @@ mod tests {
     }
 
     fn lines(items: &[(&str, bool)]) -> Vec<(Vec<u8>, bool)> {
-        items.iter().map(|(l, p)| (l.as_bytes().to_vec(), *p)).collect()
+        items
+            .iter()
+            .map(|(l, p)| (l.as_bytes().to_vec(), *p))
+            .collect()
     }
 
     #[test]
@@ -123,7 +126,10 @@ mod tests {
 
     #[test]
     fn unterminated_last_line_is_emitted() {
-        assert_eq!(split(100, &[b"a\nlast"]), lines(&[("a", false), ("last", false)]));
+        assert_eq!(
+            split(100, &[b"a\nlast"]),
+            lines(&[("a", false), ("last", false)])
+        );
         assert_eq!(split(100, &[b""]), lines(&[]));
         assert_eq!(split(100, &[b"x\n"]), lines(&[("x", false)]));
     }
@@ -144,7 +150,10 @@ mod tests {
             split(4, &[b"abcdefghij\nk\n"]),
             lines(&[("abcd", true), ("efgh", true), ("ij", false), ("k", false)])
         );
-        assert_eq!(split(4, &[b"abcde"]), lines(&[("abcd", true), ("e", false)]));
+        assert_eq!(
+            split(4, &[b"abcde"]),
+            lines(&[("abcd", true), ("e", false)])
+        );
     }
 
     #[test]
@@ -171,9 +180,17 @@ mod tests {
 
     #[test]
     fn binary_bytes_pass_through_and_are_cut_at_max() {
-        let junk: Vec<u8> = (0..=255u8).cycle().take(3000).filter(|b| *b != b'\n').collect();
+        let junk: Vec<u8> = (0..=255u8)
+            .cycle()
+            .take(3000)
+            .filter(|b| *b != b'\n')
+            .collect();
         let out = split(100, &[&junk]);
-        assert!(out[..out.len() - 1].iter().all(|(l, p)| *p && l.len() <= 100 && !l.is_empty()));
+        assert!(
+            out[..out.len() - 1]
+                .iter()
+                .all(|(l, p)| *p && l.len() <= 100 && !l.is_empty())
+        );
         assert!(!out.last().map(|(_, p)| *p).unwrap_or(true));
         let joined: Vec<u8> = out.into_iter().flat_map(|(l, _)| l).collect();
         assert_eq!(joined, junk);

@@ -32,14 +32,21 @@ fn settings() -> LogSettings {
 }
 
 /// A pipe pair as a supervisor hands it over: read ends for the hub, write ends for the "child".
-fn pipes() -> ((std::os::fd::OwnedFd, PipeWriter), (std::os::fd::OwnedFd, PipeWriter)) {
+fn pipes() -> (
+    (std::os::fd::OwnedFd, PipeWriter),
+    (std::os::fd::OwnedFd, PipeWriter),
+) {
     let (out_r, out_w) = std::io::pipe().unwrap();
     let (err_r, err_w) = std::io::pipe().unwrap();
     ((out_r.into(), out_w), (err_r.into(), err_w))
 }
 
 /// Captures what `child` writes to stdout and stderr (on another thread) until it returns.
-async fn run_child(hub: &LogHub, service: &str, child: impl FnOnce(PipeWriter, PipeWriter) + Send + 'static) {
+async fn run_child(
+    hub: &LogHub,
+    service: &str,
+    child: impl FnOnce(PipeWriter, PipeWriter) + Send + 'static,
+) {
     let ((out_r, out_w), (err_r, err_w)) = pipes();
     let capture = hub.capture(service, out_r, err_r);
     let writer = std::thread::spawn(move || child(out_w, err_w));
@@ -77,14 +84,20 @@ fn parse_records(text: &[u8]) -> Vec<(String, Vec<u8>)> {
         .map(|rec| {
             let mut parts = rec.splitn(3, |b| *b == b' ');
             let time = std::str::from_utf8(parts.next().unwrap()).unwrap();
-            assert!(chrono::DateTime::parse_from_rfc3339(time).is_ok(), "bad time {time:?}");
+            assert!(
+                chrono::DateTime::parse_from_rfc3339(time).is_ok(),
+                "bad time {time:?}"
+            );
             let marker = String::from_utf8(parts.next().unwrap().to_vec()).unwrap();
             (marker, parts.next().expect("record without text").to_vec())
         })
         .collect()
 }
 
-async fn wait_until<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+async fn wait_until<F: std::future::Future<Output = bool>>(
+    what: &str,
+    mut check: impl FnMut() -> F,
+) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !check().await {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -109,7 +122,11 @@ async fn burst_of_200k_lines_arrives_whole_and_in_order() {
     hub.flush().await;
 
     let records = file_records(&f.logs_dir, "burst");
-    let stdout: Vec<&Vec<u8>> = records.iter().filter(|(m, _)| m == "stdout").map(|(_, t)| t).collect();
+    let stdout: Vec<&Vec<u8>> = records
+        .iter()
+        .filter(|(m, _)| m == "stdout")
+        .map(|(_, t)| t)
+        .collect();
     assert_eq!(stdout.len(), N);
     for (i, text) in stdout.iter().enumerate() {
         assert_eq!(**text, format!("line {i:06}").into_bytes());
@@ -120,7 +137,10 @@ async fn burst_of_200k_lines_arrives_whole_and_in_order() {
     let lines = all_lines(&f.store, "burst").await;
     assert_eq!(lines.len(), N + 1);
     assert!(lines.windows(2).all(|w| w[0].id < w[1].id));
-    let stdout: Vec<&LogLine> = lines.iter().filter(|l| l.stream == Stream::Stdout).collect();
+    let stdout: Vec<&LogLine> = lines
+        .iter()
+        .filter(|l| l.stream == Stream::Stdout)
+        .collect();
     assert_eq!(stdout.len(), N);
     for (i, l) in stdout.iter().enumerate() {
         assert_eq!(l.line, format!("line {i:06}"));
@@ -141,14 +161,20 @@ async fn long_crlf_binary_and_unterminated_lines() {
         },
     );
     run_child(&hub, "odd", |out, err| {
-        (&out).write_all(b"0123456789abcdefXY\r\nshort\r\n\xff\xfebin\n").unwrap();
+        (&out)
+            .write_all(b"0123456789abcdefXY\r\nshort\r\n\xff\xfebin\n")
+            .unwrap();
         (&err).write_all(b"no newline at the end").unwrap();
     })
     .await;
     hub.flush().await;
 
     let records = file_records(&f.logs_dir, "odd");
-    let out: Vec<_> = records.iter().filter(|(m, _)| m.starts_with("stdout")).cloned().collect();
+    let out: Vec<_> = records
+        .iter()
+        .filter(|(m, _)| m.starts_with("stdout"))
+        .cloned()
+        .collect();
     let expected = [
         ("stdout+", &b"01234567"[..]),
         ("stdout+", b"89abcdef"),
@@ -157,13 +183,27 @@ async fn long_crlf_binary_and_unterminated_lines() {
         ("stdout", b"\xff\xfebin"),
     ];
     assert_eq!(out, expected.map(|(m, t)| (m.to_string(), t.to_vec())));
-    let err: Vec<_> = records.iter().filter(|(m, _)| m.starts_with("stderr")).cloned().collect();
-    let expected = [("stderr+", "no newli"), ("stderr+", "ne at th"), ("stderr", "e end")];
-    assert_eq!(err, expected.map(|(m, t)| (m.to_string(), t.as_bytes().to_vec())));
+    let err: Vec<_> = records
+        .iter()
+        .filter(|(m, _)| m.starts_with("stderr"))
+        .cloned()
+        .collect();
+    let expected = [
+        ("stderr+", "no newli"),
+        ("stderr+", "ne at th"),
+        ("stderr", "e end"),
+    ];
+    assert_eq!(
+        err,
+        expected.map(|(m, t)| (m.to_string(), t.as_bytes().to_vec()))
+    );
 
     let lines = all_lines(&f.store, "odd").await;
-    let db_out: Vec<(String, bool)> =
-        lines.iter().filter(|l| l.stream == Stream::Stdout).map(|l| (l.line.clone(), l.partial)).collect();
+    let db_out: Vec<(String, bool)> = lines
+        .iter()
+        .filter(|l| l.stream == Stream::Stdout)
+        .map(|l| (l.line.clone(), l.partial))
+        .collect();
     assert_eq!(
         db_out,
         [
@@ -191,7 +231,11 @@ async fn lines_show_up_live_while_the_pipe_stays_open() {
     let path = f.logs_dir.join("live").join("live.log");
     wait_until("lines in the file", || {
         let path = path.clone();
-        async move { std::fs::read(&path).map(|t| parse_records(&t).len() == 3).unwrap_or(false) }
+        async move {
+            std::fs::read(&path)
+                .map(|t| parse_records(&t).len() == 3)
+                .unwrap_or(false)
+        }
     })
     .await;
     hub.flush().await;
@@ -200,7 +244,10 @@ async fn lines_show_up_live_while_the_pipe_stays_open() {
 
     let mut got = Vec::new();
     while got.len() < 3 {
-        let line = tokio::time::timeout(Duration::from_secs(10), live.recv()).await.unwrap().unwrap();
+        let line = tokio::time::timeout(Duration::from_secs(10), live.recv())
+            .await
+            .unwrap()
+            .unwrap();
         got.push((*line).clone());
     }
     got.sort_by_key(|l| l.id);
@@ -231,8 +278,10 @@ async fn restarts_append_and_rotation_keeps_backup_count_files() {
     }
     hub.flush().await;
     let dir = f.logs_dir.join("rot");
-    let mut names: Vec<String> =
-        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     names.sort();
     assert_eq!(names, ["rot.log", "rot.log.1", "rot.log.2"]);
     for name in &names {
@@ -263,9 +312,16 @@ async fn shutdown_stops_tasks_and_later_captures_still_reach_the_file() {
     hub.shutdown().await;
     run_child(&hub, "s", |out, _| writeln!(&out, "after").unwrap()).await;
     hub.flush().await; // must not hang
-    let lines: Vec<String> = all_lines(&f.store, "s").await.into_iter().map(|l| l.line).collect();
+    let lines: Vec<String> = all_lines(&f.store, "s")
+        .await
+        .into_iter()
+        .map(|l| l.line)
+        .collect();
     assert_eq!(lines, ["before"]);
-    let texts: Vec<Vec<u8>> = file_records(&f.logs_dir, "s").into_iter().map(|(_, t)| t).collect();
+    let texts: Vec<Vec<u8>> = file_records(&f.logs_dir, "s")
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
     assert_eq!(texts, [b"before".to_vec(), b"after".to_vec()]);
 }
 
@@ -282,8 +338,16 @@ fn new_line(service: &str, stream: Stream, time: &str, line: &str) -> NewLogLine
 #[tokio::test]
 async fn insert_logs_returns_ids_in_order_for_odd_sizes() {
     let f = fixture().await;
-    let rows: Vec<NewLogLine> =
-        (0..4099).map(|i| new_line("a", Stream::Stdout, "2024-01-01T00:00:00.000000Z", &i.to_string())).collect();
+    let rows: Vec<NewLogLine> = (0..4099)
+        .map(|i| {
+            new_line(
+                "a",
+                Stream::Stdout,
+                "2024-01-01T00:00:00.000000Z",
+                &i.to_string(),
+            )
+        })
+        .collect();
     let stored = f.store.insert_logs(&rows).await.unwrap();
     assert_eq!(stored.len(), rows.len());
     for (i, l) in stored.iter().enumerate() {
@@ -300,19 +364,36 @@ async fn query_logs_filters_tail_and_pages() {
     let t = |s: u32| format!("2024-01-01T00:00:{s:02}.000000Z");
     let mut rows = Vec::new();
     for i in 0..10u32 {
-        let stream = if i % 2 == 0 { Stream::Stdout } else { Stream::Stderr };
+        let stream = if i % 2 == 0 {
+            Stream::Stdout
+        } else {
+            Stream::Stderr
+        };
         rows.push(new_line("svc", stream, &t(i), &format!("l{i}")));
         rows.push(new_line("other", stream, &t(i), &format!("o{i}")));
     }
     let stored = f.store.insert_logs(&rows).await.unwrap();
     let texts = async |q: LogQuery| -> Vec<String> {
-        f.store.query_logs(&q).await.unwrap().into_iter().map(|l| l.line).collect()
+        f.store
+            .query_logs(&q)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.line)
+            .collect()
     };
     let svc = || LogQuery::new("svc");
 
     let all = texts(svc()).await;
     assert_eq!(all, (0..10).map(|i| format!("l{i}")).collect::<Vec<_>>());
-    assert_eq!(texts(LogQuery { tail: Some(3), ..svc() }).await, ["l7", "l8", "l9"]);
+    assert_eq!(
+        texts(LogQuery {
+            tail: Some(3),
+            ..svc()
+        })
+        .await,
+        ["l7", "l8", "l9"]
+    );
     let tail_err = LogQuery {
         tail: Some(2),
         stream: Some(Stream::Stderr),
@@ -348,12 +429,19 @@ async fn prune_logs_deletes_only_older_lines() {
     let f = fixture().await;
     let rows: Vec<NewLogLine> = (0..12_000)
         .map(|i| {
-            let time = if i < 11_000 { "2020-01-01T00:00:00.000000Z" } else { "2030-01-01T00:00:00.000000Z" };
+            let time = if i < 11_000 {
+                "2020-01-01T00:00:00.000000Z"
+            } else {
+                "2030-01-01T00:00:00.000000Z"
+            };
             new_line("p", Stream::Stdout, time, &i.to_string())
         })
         .collect();
     f.store.insert_logs(&rows).await.unwrap();
-    assert_eq!(f.store.prune_logs("2025-01-01T00:00:00Z").await.unwrap(), 11_000);
+    assert_eq!(
+        f.store.prune_logs("2025-01-01T00:00:00Z").await.unwrap(),
+        11_000
+    );
     assert_eq!(f.store.prune_logs("2025-01-01T00:00:00Z").await.unwrap(), 0);
     let left = all_lines(&f.store, "p").await;
     assert_eq!(left.len(), 1000);
@@ -365,7 +453,12 @@ async fn retention_task_prunes_at_start() {
     let f = fixture().await;
     f.store
         .insert_logs(&[
-            new_line("r", Stream::Stdout, "2000-01-01T00:00:00.000000Z", "ancient"),
+            new_line(
+                "r",
+                Stream::Stdout,
+                "2000-01-01T00:00:00.000000Z",
+                "ancient",
+            ),
             new_line("r", Stream::Stdout, &crate::store::now_rfc3339(), "fresh"),
         ])
         .await
@@ -378,40 +471,5 @@ async fn retention_task_prunes_at_start() {
     })
     .await;
     assert_eq!(all_lines(&f.store, "r").await[0].line, "fresh");
-    hub.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn zz_measure() {
-    let f = fixture().await;
-    let hub = LogHub::start(f.store.clone(), f.logs_dir.clone(), settings());
-    let mut burst = Vec::new();
-    for i in 0..200_000 {
-        writeln!(burst, "line {i:06}").unwrap();
-    }
-    let t0 = Instant::now();
-    run_child(&hub, "burst", move |out, _| (&out).write_all(&burst).unwrap()).await;
-    let t_file = t0.elapsed();
-    hub.flush().await;
-    let t_db = t0.elapsed();
-    eprintln!("burst: file {t_file:?}, db {t_db:?}");
-
-    for len in [100usize, 1000, 16000] {
-        let line = format!("{}\n", "x".repeat(len - 1)).into_bytes();
-        let total: usize = 256 << 20;
-        let t0 = Instant::now();
-        let name = format!("s{len}");
-        run_child(&hub, &name, move |out, _| {
-            let mut buf = Vec::new();
-            while buf.len() < 1 << 20 { buf.extend_from_slice(&line); }
-            let mut sent = 0;
-            while sent < total { (&out).write_all(&buf).unwrap(); sent += buf.len(); }
-        })
-        .await;
-        let t_file = t0.elapsed();
-        hub.flush().await;
-        let t_db = t0.elapsed();
-        eprintln!("sustained {len}B lines: {:.0} MB/s into file, db done after {t_db:?}", total as f64 / 1e6 / t_file.as_secs_f64());
-    }
     hub.shutdown().await;
 }

@@ -54,7 +54,7 @@ const _: () = assert!(5 * MAX_ROWS <= 32766);
 /// Rows per DELETE while pruning, so retention never holds the write lock for long.
 const PRUNE_CHUNK: i64 = 5000;
 
-/// `INSERT ... VALUES (...),(...) RETURNING id` for 1, 2, 4, ... MAX_ROWS rows.
+/// `INSERT ... VALUES (...),(...)` for 1, 2, 4, ... MAX_ROWS rows.
 fn insert_sql(rows: usize) -> &'static str {
     static SQL: OnceLock<Vec<String>> = OnceLock::new();
     let all = SQL.get_or_init(|| {
@@ -63,7 +63,7 @@ fn insert_sql(rows: usize) -> &'static str {
         while n <= MAX_ROWS {
             let values = vec!["(?, ?, ?, ?, ?)"; n].join(", ");
             all.push(format!(
-                "INSERT INTO logs (service, stream, time, line, partial) VALUES {values} RETURNING id"
+                "INSERT INTO logs (service, stream, time, line, partial) VALUES {values}"
             ));
             n *= 2;
         }
@@ -119,19 +119,17 @@ impl Store {
             let mut query = sqlx::query(insert_sql(n));
             for l in chunk {
                 query = query
-                    .bind(&l.service)
+                    .bind(l.service.as_str())
                     .bind(l.stream.as_str())
-                    .bind(&l.time)
-                    .bind(&l.line)
+                    .bind(l.time.as_str())
+                    .bind(l.line.as_str())
                     .bind(l.partial);
             }
-            // RETURNING gives no order guarantee, but AUTOINCREMENT ids follow the VALUES order.
-            let mut ids: Vec<i64> = query.fetch_all(&mut *tx).await?.iter().map(|r| r.get(0)).collect();
-            if ids.len() != n {
-                return Err(StoreError::Corrupt(format!("inserted {n} log lines, got {} ids", ids.len())));
-            }
-            ids.sort_unstable();
-            stored.extend(chunk.iter().zip(ids).map(|(l, id)| LogLine {
+            // One multi-row INSERT inside our write transaction takes consecutive AUTOINCREMENT ids in
+            // VALUES order, so the last id gives all of them (RETURNING would cost a result row each).
+            let last = query.execute(&mut *tx).await?.last_insert_rowid();
+            let first = last - (n as i64 - 1);
+            stored.extend(chunk.iter().zip(first..).map(|(l, id)| LogLine {
                 id,
                 service: l.service.clone(),
                 stream: l.stream,
