@@ -40,4 +40,3 @@ CREATE TABLE logs (
     partial  INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX logs_service ON logs (service, id);
-CREATE INDEX logs_time ON logs (time);

@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch};
 use crate::api::{self, AppState};
 use crate::config::{DaemonArgs, Settings};
 use crate::logs::{self, LogHub};
+use crate::plugins::{PluginHost, PluginSettings};
 use crate::process;
 use crate::store::Store;
 use crate::supervisor::Supervisor;
@@ -62,7 +63,10 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
     let addr = listener.local_addr()?;
     let hub = LogHub::start(store.clone(), data_dir.join("logs"), settings.logs.clone());
-    let sup = Supervisor::boot(store.clone(), hub.clone(), node, data_dir.clone(), settings.file_services.clone())
+    let plugins = PluginHost::start(store.clone(), &data_dir, PluginSettings::default())
+        .await
+        .context("cannot start the plugin host")?;
+    let sup = Supervisor::boot(store.clone(), hub.clone(), plugins.clone(), node, data_dir.clone(), settings.file_services.clone())
         .await
         .context("cannot start the supervisor")?;
 
@@ -72,6 +76,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         sup: sup.clone(),
         store: store.clone(),
         hub: hub.clone(),
+        plugins: plugins.clone(),
         token,
         data_dir: data_dir.clone(),
         shutdown: shutdown_tx,
@@ -96,6 +101,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     tracing::info!("stopping every service");
     sup.shutdown().await;
     hub.shutdown().await;
+    plugins.shutdown();
     let _ = closing_tx.send(true);
     match tokio::time::timeout(Duration::from_secs(5), server).await {
         Ok(Ok(Err(e))) => tracing::error!(error = %e, "API server error"),

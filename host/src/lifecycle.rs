@@ -12,6 +12,8 @@ use crate::wire::{Backoff, RestartPolicy, Status};
 pub enum AfterStop {
     Stay,
     Start,
+    /// The stop was forced by failed health checks: treat the end like a crash.
+    Fail,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,7 +76,9 @@ pub enum Input {
     /// The leader exited on its own (the tree has been cleaned up already).
     Exited { exit: Exit, at: Instant, jitter: f64 },
     /// A stop finished: no process of the tree is left.
-    TreeGone { exit: Option<Exit>, killed: bool },
+    TreeGone { exit: Option<Exit>, killed: bool, at: Instant, jitter: f64 },
+    /// Health checks failed `retries` times in a row after the start period.
+    Unhealthy { reason: String },
     BackoffElapsed { at: Instant },
 }
 
@@ -168,7 +172,7 @@ pub fn step(m: Machine, policy: &Policy, input: Input) -> (Machine, Vec<Effect>)
             fx.push(record(&from, &next.state, Some(pid), None, "spawned"));
         }
         Input::SpawnFailed { error, at, jitter } if from == State::Starting => {
-            after_failure(&mut next, policy, None, format!("spawn failed: {error}"), at, jitter, &mut fx);
+            after_failure(&mut next, policy, None, None, format!("spawn failed: {error}"), at, jitter, &mut fx);
         }
         Input::Exited { exit, at, jitter } => {
             if let State::Running { pid, since } = from {
@@ -181,14 +185,33 @@ pub fn step(m: Machine, policy: &Policy, input: Input) -> (Machine, Vec<Effect>)
                     RestartPolicy::Never => false,
                 };
                 if restart {
-                    after_failure(&mut next, policy, Some((pid, exit)), exit.to_string(), at, jitter, &mut fx);
+                    after_failure(&mut next, policy, Some(pid), Some(exit), exit.to_string(), at, jitter, &mut fx);
                 } else {
                     next.state = State::Exited;
                     fx.push(record(&from, &next.state, Some(pid), Some(exit), exit.to_string()));
                 }
             }
         }
-        Input::TreeGone { exit, killed } => {
+        Input::Unhealthy { reason } => {
+            if let State::Running { pid, .. } = from {
+                let restart = match policy.restart {
+                    RestartPolicy::Always | RestartPolicy::OnFailure => true,
+                    RestartPolicy::Never => false,
+                };
+                if restart {
+                    next.state = State::Stopping { pid, then: AfterStop::Fail };
+                    fx.push(record(&from, &next.state, Some(pid), None, format!("{reason}; restarting")));
+                    fx.push(Effect::Terminate);
+                }
+            }
+        }
+        Input::TreeGone { exit, at, jitter, .. } if matches!(from, State::Stopping { then: AfterStop::Fail, .. }) => {
+            if let State::Stopping { pid, .. } = from {
+                let how = exit.map(|e| e.to_string()).unwrap_or_else(|| "process gone".into());
+                after_failure(&mut next, policy, Some(pid), exit, format!("unhealthy; {how}"), at, jitter, &mut fx);
+            }
+        }
+        Input::TreeGone { exit, killed, .. } => {
             if let State::Stopping { pid, then } = from {
                 next.state = State::Stopped;
                 let how = match exit {
@@ -197,7 +220,7 @@ pub fn step(m: Machine, policy: &Policy, input: Input) -> (Machine, Vec<Effect>)
                 };
                 let reason = if killed { format!("stopped: {how} (SIGKILL after stop timeout)") } else { format!("stopped: {how}") };
                 fx.push(record(&from, &next.state, Some(pid), exit, reason));
-                if then == AfterStop::Start {
+                if then != AfterStop::Stay {
                     next = Machine { state: State::Starting, attempt: 0, restart_count: 0 };
                     fx.push(record(&State::Stopped, &next.state, None, None, "restart requested"));
                     fx.push(Effect::Spawn);
@@ -219,17 +242,18 @@ pub fn step(m: Machine, policy: &Policy, input: Input) -> (Machine, Vec<Effect>)
 }
 
 /// A run ended in a way that calls for a restart: back off, or give up.
+#[allow(clippy::too_many_arguments)]
 fn after_failure(
     next: &mut Machine,
     policy: &Policy,
-    ended: Option<(u32, Exit)>,
+    pid: Option<u32>,
+    exit: Option<Exit>,
     what: String,
     at: Instant,
     jitter: f64,
     fx: &mut Vec<Effect>,
 ) {
     let from = next.state;
-    let (pid, exit) = (ended.map(|e| e.0), ended.map(|e| e.1));
     if next.attempt >= policy.max_restarts {
         next.state = State::Fatal;
         let reason = format!("{what}; gave up after {} restarts (max_restarts)", next.attempt);

@@ -116,8 +116,25 @@ pub fn validate(spec: &ServiceSpec) -> Result<(), FieldError> {
             return Err(err("caddy_subdomain", format!("{sub:?} is not a DNS label")));
         }
     }
-    if spec.health.as_ref().is_some_and(|h| !h.is_object()) {
-        return Err(err("health", "must be an object"));
+    if let Some(h) = &spec.health {
+        validate_name(&h.probe).map_err(|e| err("health.probe", e.message))?;
+        if !h.config.is_object() {
+            return Err(err("health.config", "must be an object"));
+        }
+        if h.interval_s == 0 || h.interval_s > 86_400 {
+            return Err(err("health.interval_s", "must be between 1 and 86400 seconds"));
+        }
+        if h.timeout_s == 0 || h.timeout_s > 600 {
+            return Err(err("health.timeout_s", "must be between 1 and 600 seconds"));
+        }
+        if h.retries == 0 {
+            return Err(err("health.retries", "must be at least 1"));
+        }
+    }
+    if let Some(url) = &spec.health_check_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(err("health_check_url", format!("{url:?} is not an http(s) URL")));
     }
     Ok(())
 }
@@ -186,6 +203,9 @@ mod tests {
             (serde_json::json!({"name": "a", "command": "x", "backoff": {"jitter": 2.0}}), "backoff.jitter"),
             (serde_json::json!({"name": "a", "command": "x", "env": {"A=B": "c"}}), "env"),
             (serde_json::json!({"name": "a", "command": "x", "depends_on": ["a"]}), "depends_on"),
+            (serde_json::json!({"name": "a", "command": "x", "health": {"probe": "http", "retries": 0}}), "health.retries"),
+            (serde_json::json!({"name": "a", "command": "x", "health": {"probe": "Bad"}}), "health.probe"),
+            (serde_json::json!({"name": "a", "command": "x", "health_check_url": "ftp://x"}), "health_check_url"),
         ];
         for (json, field) in cases {
             let e = validate(&spec(json.clone())).unwrap_err();

@@ -2,6 +2,7 @@
 //! daemon from source, benchmarks). Plain std: each subcommand shells out to cargo and friends.
 
 mod bench;
+mod plugins;
 mod run;
 mod test;
 
@@ -14,10 +15,11 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  test                     the whole suite, exactly what CI runs (fmt, clippy, build, tests)
+  test                     the whole suite, exactly what CI runs (plugins, fmt, clippy, build, tests)
   run [-- DAEMON ARGS...]  build tend in release mode and run `tend daemon` with the given flags
   bench core               build tend in release mode and measure restart latency, idle cost and log
-                           capture against their goals (figures also in target/bench/core.json)";
+                           capture against their goals (figures also in target/bench/core.json)
+  build-plugins            build the wasm plugins into target/plugins/ (built-ins) and fixtures/";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
         "test" => test::main(rest),
         "run" => run::main(rest),
         "bench" => bench::main(rest),
+        "build-plugins" => plugins::main(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

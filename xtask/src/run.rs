@@ -15,6 +15,7 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
         Some((first, rest)) if first == "--" => rest,
         _ => args,
     };
+    crate::plugins::build()?;
     let tend = build_release_tend()?;
     let mut cmd = Command::new(&tend);
     cmd.arg("daemon").args(args);

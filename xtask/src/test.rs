@@ -25,6 +25,8 @@ fn cargo_with(args: &[&str]) -> Command {
 
 fn steps() -> Vec<Step> {
     vec![
+        // `tend` embeds the built-in plugins, and the tests load the fixtures.
+        step("build plugins", crate::plugins::command()),
         step("format", cargo_with(&["fmt", "--all", "--", "--check"])),
         step(
             "clippy",

@@ -3,6 +3,7 @@
 
 mod error;
 mod extract;
+mod plugins;
 mod services;
 mod sse;
 
@@ -24,6 +25,7 @@ pub use error::ApiError;
 use extract::Query;
 
 use crate::logs::LogHub;
+use crate::plugins::PluginHost;
 use crate::store::Store;
 use crate::supervisor::Supervisor;
 use crate::wire::{StatusResponse, SupervisorLogs};
@@ -36,6 +38,7 @@ pub struct AppState {
     pub sup: Supervisor,
     pub store: Store,
     pub hub: LogHub,
+    pub plugins: PluginHost,
     pub token: Arc<str>,
     pub data_dir: PathBuf,
     /// Asks the daemon to shut down (`POST /api/supervisor/shutdown`).
@@ -54,6 +57,10 @@ pub fn router(state: AppState) -> Router {
         .route("/services/{name}/logs", get(services::logs))
         .route("/services/{name}/logs/follow", get(sse::follow_logs))
         .route("/services/{name}/events", get(services::events))
+        .route("/services/{name}/health", get(services::health))
+        .route("/plugins", get(plugins::list))
+        .route("/plugins/reload", post(plugins::reload))
+        .route("/plugins/{name}", get(plugins::get))
         .route("/events", get(sse::events))
         .route("/status", get(status))
         .route("/supervisor/logs", get(supervisor_logs))

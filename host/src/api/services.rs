@@ -10,7 +10,7 @@ use super::error::ApiError;
 use super::extract::{JsonBody, Name, Query, typed};
 use crate::store::LogQuery;
 use crate::supervisor::Action;
-use crate::wire::{ActionResponse, Event, LogLine, ServiceSpec, ServiceView, Stream};
+use crate::wire::{ActionResponse, Event, HealthReport, LogLine, ServiceSpec, ServiceView, Stream};
 
 pub async fn list(State(app): State<AppState>) -> Json<Vec<ServiceView>> {
     Json(app.sup.list())
@@ -146,4 +146,13 @@ pub async fn events(
     app.sup.get(&name)?;
     let limit = p.limit.unwrap_or(100).min(MAX_LINES);
     Ok(Json(EventsResponse { events: app.sup.events(Some(&name), limit).await? }))
+}
+
+pub async fn health(
+    State(app): State<AppState>,
+    Name(name): Name,
+    Query(p): Query<EventParams>,
+) -> Result<Json<HealthReport>, ApiError> {
+    let limit = p.limit.unwrap_or(100).min(MAX_LINES);
+    Ok(Json(app.sup.health(&name, limit).await?))
 }

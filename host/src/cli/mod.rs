@@ -7,6 +7,7 @@ mod add;
 mod client;
 mod commands;
 mod edit;
+mod plugin;
 mod render;
 mod sse;
 
@@ -94,6 +95,11 @@ enum Command {
     },
     /// Print a service's output
     Logs(commands::LogsArgs),
+    /// Inspect and reload WebAssembly plugins
+    Plugin {
+        #[command(subcommand)]
+        command: plugin::PluginCommand,
+    },
 }
 
 /// Entry point of the `tend` binary.
@@ -163,6 +169,7 @@ async fn run(global: GlobalArgs, command: Command) -> Result<(), client::CliErro
         Command::Edit { name, set } if set.is_empty() => ctx.edit_interactive(&name).await,
         Command::Edit { name, set } => ctx.edit_set(&name, &set).await,
         Command::Logs(args) => ctx.logs(&args).await,
+        Command::Plugin { command } => plugin::run(&ctx, &command).await,
     }
 }
 

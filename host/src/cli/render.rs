@@ -360,6 +360,8 @@ mod tests {
     fn event_and_log_lines() {
         let e = Event {
             id: 3,
+            kind: Default::default(),
+            health: None,
             service: "web".into(),
             time: "2025-01-01T12:00:00.000Z".into(),
             from: Status::Running,

@@ -120,14 +120,14 @@ fn stop_and_restart() {
     let (m, fx) = step(running(t0), &p, Input::Stop);
     assert_eq!(m.state, State::Stopping { pid: 7, then: AfterStop::Stay });
     assert!(fx.contains(&Effect::Terminate));
-    let (m, fx) = step(m, &p, Input::TreeGone { exit: Some(Exit::Signal(Signal::SIGKILL)), killed: true });
+    let (m, fx) = step(m, &p, Input::TreeGone { exit: Some(Exit::Signal(Signal::SIGKILL)), killed: true, at: t0, jitter: 0.0 });
     assert_eq!(m.state, State::Stopped);
     let Effect::Record(t) = &fx[0] else { unreachable!() };
     assert!(t.reason.contains("SIGKILL after stop timeout"), "{}", t.reason);
 
     let (m, _) = step(running(t0), &p, Input::Restart);
     assert_eq!(m.state, State::Stopping { pid: 7, then: AfterStop::Start });
-    let (m, fx) = step(m, &p, Input::TreeGone { exit: Some(Exit::Code(0)), killed: false });
+    let (m, fx) = step(m, &p, Input::TreeGone { exit: Some(Exit::Code(0)), killed: false, at: t0, jitter: 0.0 });
     assert_eq!(m.state, State::Starting);
     assert_eq!(records(&fx), vec![(Status::Stopping, Status::Stopped), (Status::Stopped, Status::Starting)]);
     assert!(fx.contains(&Effect::Spawn));
@@ -162,4 +162,24 @@ fn spawn_failure_counts_as_a_failed_run() {
     let (m, fx) = step(starting, &p, Input::SpawnFailed { error: "no such file".into(), at: t0, jitter: 0.0 });
     assert_eq!(m.state, State::Fatal);
     assert_eq!(records(&fx), vec![(Status::Starting, Status::Fatal)]);
+}
+
+#[test]
+fn unhealthy_restarts_like_a_crash_unless_policy_is_never() {
+    let t0 = Instant::now();
+    let p = policy(RestartPolicy::OnFailure, 3);
+    let (m, fx) = step(running(t0), &p, Input::Unhealthy { reason: "health check failed 3 times".into() });
+    assert_eq!(m.state, State::Stopping { pid: 7, then: AfterStop::Fail });
+    assert!(fx.contains(&Effect::Terminate));
+    let gone = Input::TreeGone { exit: Some(Exit::Signal(Signal::SIGTERM)), killed: false, at: t0, jitter: 0.0 };
+    let (m, fx) = step(m, &p, gone);
+    assert!(matches!(m.state, State::Backoff { .. }), "{:?}", m.state);
+    assert_eq!(m.restart_count, 1);
+    assert_eq!(records(&fx), vec![(Status::Stopping, Status::Backoff)]);
+    let Effect::Record(t) = &fx[0] else { unreachable!() };
+    assert!(t.reason.starts_with("unhealthy; killed by SIGTERM"), "{}", t.reason);
+
+    let never = policy(RestartPolicy::Never, 3);
+    let (m, fx) = step(running(t0), &never, Input::Unhealthy { reason: "x".into() });
+    assert_eq!((m, fx.len()), (running(t0), 0));
 }

@@ -3,6 +3,7 @@
 
 mod events;
 mod logs;
+mod plugins;
 mod services;
 
 use std::path::Path;
@@ -43,7 +44,11 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Log batches are large: a bigger page cache and rarer checkpoints keep inserts cheap.
+            .pragma("cache_size", "-32768")
+            .pragma("wal_autocheckpoint", "8192")
+            .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)

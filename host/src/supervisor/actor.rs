@@ -9,12 +9,13 @@ use nix::sys::signal::Signal;
 use tokio::sync::{mpsc, oneshot};
 
 use super::Shared;
+use super::health::{self, Report, Tracker};
 use crate::lifecycle::{self, Effect, Input, Machine, Policy, State, Transition};
 use crate::logs::Capture;
 use crate::process::{self, Exit, SpawnSpec, Tree};
 use crate::spec;
 use crate::store::fmt_time;
-use crate::wire::{ExitInfo, ServiceSpec, ServiceState};
+use crate::wire::{ExitInfo, HealthState, ServiceSpec, ServiceState};
 
 /// Requests to a service actor; each answers with the state once the request is carried out.
 pub enum Cmd {
@@ -32,6 +33,16 @@ struct Run {
     tree: Tree,
     exit: Option<oneshot::Receiver<Exit>>,
     capture: Capture,
+    _checker: Option<AbortOnDrop>,
+}
+
+/// The run's health probe task, which must not outlive the run.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 pub struct Actor {
@@ -43,6 +54,9 @@ pub struct Actor {
     runs: u64,
     last_exit: Option<ExitInfo>,
     running_since: Option<SystemTime>,
+    health: Tracker,
+    health_tx: mpsc::Sender<Report>,
+    health_rx: mpsc::Receiver<Report>,
     shared: Arc<Shared>,
 }
 
@@ -50,6 +64,7 @@ enum Wake {
     Cmd(Option<Cmd>),
     Exit(Option<Exit>),
     Timer,
+    Health(Report),
 }
 
 pub fn policy_of(spec: &ServiceSpec) -> Policy {
@@ -62,7 +77,11 @@ fn jitter() -> f64 {
 
 impl Actor {
     pub fn new(spec: ServiceSpec, shared: Arc<Shared>, restart_count: u32) -> Actor {
+        let (health_tx, health_rx) = mpsc::channel(16);
         Actor {
+            health: Tracker::default(),
+            health_tx,
+            health_rx,
             name: spec.name.clone(),
             policy: policy_of(&spec),
             spec,
@@ -81,12 +100,18 @@ impl Actor {
                 State::Backoff { until } => Some(until),
                 _ => None,
             };
+            // A due (or zero) delay must not pay the timer wheel's millisecond granularity.
+            if wake_at.is_some_and(|t| t <= Instant::now()) {
+                self.feed(Input::BackoffElapsed { at: Instant::now() }).await;
+                continue;
+            }
             let mut exit_rx = self.run.as_mut().and_then(|r| r.exit.take());
             let far = Instant::now() + Duration::from_secs(86_400 * 365);
             let wake = tokio::select! {
                 cmd = rx.recv() => Wake::Cmd(cmd),
                 exit = async { exit_rx.as_mut().expect("guarded").await.ok() }, if exit_rx.is_some() => Wake::Exit(exit),
                 _ = tokio::time::sleep_until(wake_at.unwrap_or(far).into()), if wake_at.is_some() => Wake::Timer,
+                Some(report) = self.health_rx.recv() => Wake::Health(report),
             };
             if !matches!(wake, Wake::Exit(_))
                 && let Some(run) = self.run.as_mut()
@@ -105,6 +130,7 @@ impl Actor {
                 }
                 Wake::Exit(exit) => self.on_exit(exit).await,
                 Wake::Timer => self.feed(Input::BackoffElapsed { at: Instant::now() }).await,
+                Wake::Health(report) => self.on_health(report).await,
             }
         }
     }
@@ -155,6 +181,24 @@ impl Actor {
         self.feed(Input::Exited { exit, at, jitter: jitter() }).await;
     }
 
+    async fn on_health(&mut self, report: Report) {
+        let current = matches!(self.m.state, State::Running { .. }) && report.run == self.runs;
+        if !current {
+            return;
+        }
+        self.shared.health_check(&self.name, report.check.clone());
+        let retries = self.spec.effective_health().map_or(1, |h| h.retries);
+        let change = self.health.observe(&report.check, report.in_start_period, retries);
+        self.shared.set_health(&self.name, Some(self.health.state), self.health.failures);
+        if let Some(change) = change {
+            tracing::info!(service = %self.name, reason = %change.reason, "health");
+            self.shared.health_event(&self.name, self.m.state.status(), change.to, change.reason.clone());
+            if change.restart {
+                self.feed(Input::Unhealthy { reason: change.reason }).await;
+            }
+        }
+    }
+
     fn stop_timeout(&self) -> Duration {
         Duration::from_secs(self.spec.stop_timeout_s)
     }
@@ -194,10 +238,22 @@ impl Actor {
         match process::spawn(&spawn) {
             Ok(child) => {
                 let capture = self.shared.hub.capture(&self.name, child.stdout, child.stderr);
+                self.health = Tracker::default();
+                let checker = self.spec.effective_health().map(|h| {
+                    AbortOnDrop(health::spawn_checker(
+                        self.shared.plugins.clone(),
+                        self.name.clone(),
+                        self.spec.port,
+                        h,
+                        self.runs,
+                        self.health_tx.clone(),
+                    ))
+                });
                 self.run = Some(Run {
                     tree: Tree { leader: child.pid, leader_start: child.start_ticks, instance },
                     exit: Some(child.exit),
                     capture,
+                    _checker: checker,
                 });
                 self.running_since = Some(SystemTime::now());
                 Input::Spawned { pid: child.pid, at: Instant::now() }
@@ -213,7 +269,7 @@ impl Actor {
     /// Stops the whole tree: stop signal, SIGKILL after `stop_timeout_s`, done when nothing is left.
     async fn terminate(&mut self) -> Input {
         let Some(mut run) = self.run.take() else {
-            return Input::TreeGone { exit: None, killed: false };
+            return Input::TreeGone { exit: None, killed: false, at: Instant::now(), jitter: jitter() };
         };
         let sig = spec::parse_signal(&self.spec.stop_signal).unwrap_or(Signal::SIGTERM);
         let deadline = Instant::now() + self.stop_timeout();
@@ -232,7 +288,7 @@ impl Actor {
         }
         killed |= kill_remaining_until(&run.tree, deadline).await;
         let _ = tokio::time::timeout(Duration::from_millis(500), run.capture.finished()).await;
-        Input::TreeGone { exit, killed }
+        Input::TreeGone { exit, killed, at: Instant::now(), jitter: jitter() }
     }
 
     fn state(&self) -> ServiceState {
@@ -252,6 +308,10 @@ impl Actor {
             }
             _ => None,
         };
+        let health = self.spec.effective_health().map(|_| match self.m.state {
+            State::Running { .. } => self.health.state,
+            _ => HealthState::Unknown,
+        });
         ServiceState {
             status: self.m.state.status(),
             pid,
@@ -259,6 +319,7 @@ impl Actor {
             restart_count: self.m.restart_count,
             last_exit: self.last_exit.clone(),
             next_start_at,
+            health,
         }
     }
 

@@ -3,6 +3,7 @@
 //! `Supervisor` methods; it knows nothing of HTTP.
 
 mod actor;
+mod health;
 mod recorder;
 
 use std::collections::BTreeMap;
@@ -16,10 +17,11 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::lifecycle::Transition;
 use crate::logs::LogHub;
+use crate::plugins::PluginHost;
 use crate::process::{self, Tree};
 use crate::spec::{self, FieldError};
 use crate::store::{NewEvent, RuntimeRecord, Store, StoreError, fmt_time, now_rfc3339};
-use crate::wire::{Event, ServiceSpec, ServiceState, ServiceView, Source, Status, StatusResponse, SupervisorStatus};
+use crate::wire::{Event, EventKind, HealthCheck, HealthReport, HealthState, ServiceSpec, ServiceState, ServiceView, Source, Status, StatusResponse, SupervisorStatus};
 use actor::{Actor, Cmd};
 use recorder::Recorder;
 
@@ -52,6 +54,7 @@ struct Entry {
     state: ServiceState,
     /// When `state` was taken, to age its uptime.
     state_at: Instant,
+    health_failures: u32,
     tx: mpsc::Sender<Cmd>,
 }
 
@@ -59,6 +62,7 @@ struct Entry {
 pub(crate) struct Shared {
     store: Store,
     hub: LogHub,
+    plugins: PluginHost,
     /// Prefix of every `TEND_INSTANCE` marker this data dir's daemon hands out.
     node: String,
     recorder: Recorder,
@@ -83,6 +87,7 @@ impl Shared {
         tracing::info!(service = name, from = t.from.as_str(), to = t.to.as_str(), pid = t.pid, reason = %t.reason, "transition");
         self.recorder.record(
             NewEvent {
+                kind: EventKind::Lifecycle,
                 service: name.to_string(),
                 time: now_rfc3339(),
                 from: t.from,
@@ -90,10 +95,39 @@ impl Shared {
                 pid: t.pid,
                 exit_code: t.exit.and_then(|e| e.code()),
                 signal: t.exit.and_then(|e| e.signal_name()),
+                health: None,
                 reason: t.reason,
             },
             runtime,
         );
+    }
+}
+
+impl Shared {
+    fn set_health(&self, name: &str, state: Option<HealthState>, failures: u32) {
+        if let Some(entry) = self.registry.lock().unwrap_or_else(|e| e.into_inner()).get_mut(name) {
+            entry.state.health = state;
+            entry.health_failures = failures;
+        }
+    }
+
+    fn health_check(&self, name: &str, check: HealthCheck) {
+        self.recorder.health_check(name.to_string(), check);
+    }
+
+    fn health_event(&self, name: &str, status: Status, health: HealthState, reason: String) {
+        self.recorder.event(NewEvent {
+            kind: EventKind::Health,
+            service: name.to_string(),
+            time: now_rfc3339(),
+            from: status,
+            to: status,
+            pid: None,
+            exit_code: None,
+            signal: None,
+            health: Some(health),
+            reason,
+        });
     }
 }
 
@@ -107,8 +141,16 @@ pub struct Supervisor {
     closing: Arc<AtomicBool>,
 }
 
-fn stopped_state(restart_count: u32) -> ServiceState {
-    ServiceState { status: Status::Stopped, pid: None, uptime_s: None, restart_count, last_exit: None, next_start_at: None }
+fn stopped_state(spec: &ServiceSpec, restart_count: u32) -> ServiceState {
+    ServiceState {
+        status: Status::Stopped,
+        pid: None,
+        uptime_s: None,
+        restart_count,
+        last_exit: None,
+        next_start_at: None,
+        health: spec.effective_health().map(|_| HealthState::Unknown),
+    }
 }
 
 impl Supervisor {
@@ -117,13 +159,14 @@ impl Supervisor {
     pub async fn boot(
         store: Store,
         hub: LogHub,
+        plugins: PluginHost,
         node: String,
         data_dir: PathBuf,
         file_services: Vec<ServiceSpec>,
     ) -> anyhow::Result<Supervisor> {
         reconcile_file(&store, &file_services).await?;
         let recorder = Recorder::start(store.clone());
-        let shared = Arc::new(Shared { store, hub, node, recorder, registry: Mutex::new(BTreeMap::new()) });
+        let shared = Arc::new(Shared { store, hub, plugins, node, recorder, registry: Mutex::new(BTreeMap::new()) });
         let sup = Supervisor {
             shared,
             started: SystemTime::now(),
@@ -159,6 +202,7 @@ impl Supervisor {
                 tracing::warn!(service = %r.service, pid, "{reason}");
                 self.shared.recorder.record(
                     NewEvent {
+                        kind: EventKind::Lifecycle,
                         service: r.service.clone(),
                         time: now_rfc3339(),
                         from,
@@ -166,6 +210,7 @@ impl Supervisor {
                         pid: Some(pid),
                         exit_code: None,
                         signal: None,
+                        health: None,
                         reason,
                     },
                     RuntimeRecord { service: r.service.clone(), status: "stopped".into(), ..Default::default() },
@@ -182,8 +227,15 @@ impl Supervisor {
             process::signal_pid(pid, Signal::SIGTERM);
         }
         let deadline = Instant::now() + Duration::from_secs(5);
+        let give_up = deadline + Duration::from_secs(10);
         while victims.iter().any(|&p| process::alive(p)) {
-            if Instant::now() >= deadline {
+            let now = Instant::now();
+            if now >= give_up {
+                let left: Vec<u32> = victims.iter().copied().filter(|&p| process::alive(p)).collect();
+                tracing::error!(?left, "leftover processes survive SIGKILL (uninterruptible sleep?); continuing");
+                break;
+            }
+            if now >= deadline {
                 for &pid in &victims {
                     process::signal_pid(pid, Signal::SIGKILL);
                 }
@@ -199,7 +251,7 @@ impl Supervisor {
         let name = spec.name.clone();
         let actor = Actor::new(spec.clone(), self.shared.clone(), restart_count);
         tokio::spawn(actor.run(rx));
-        self.registry().insert(name, Entry { spec, source, state: stopped_state(restart_count), state_at: Instant::now(), tx });
+        self.registry().insert(name, Entry { state: stopped_state(&spec, restart_count), spec, source, state_at: Instant::now(), health_failures: 0, tx });
     }
 
     fn registry(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Entry>> {
@@ -287,6 +339,17 @@ impl Supervisor {
             Action::Stop => self.send(name, Cmd::Stop).await,
             Action::Restart => self.send(name, Cmd::Restart).await,
         }
+    }
+
+    pub async fn health(&self, name: &str, limit: u32) -> Result<HealthReport> {
+        let (check, state, failures) = {
+            let registry = self.registry();
+            let e = registry.get(name).ok_or_else(|| SupervisorError::NotFound(name.into()))?;
+            (e.spec.effective_health(), e.state.health, e.health_failures)
+        };
+        self.shared.recorder.flush().await;
+        let history = self.shared.store.list_health_checks(name, limit).await?;
+        Ok(HealthReport { service: name.into(), check, state, consecutive_failures: failures, history })
     }
 
     pub fn subscribe_events(&self) -> broadcast::Receiver<Event> {

@@ -4,10 +4,12 @@
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::store::{NewEvent, RuntimeRecord, Store};
-use crate::wire::Event;
+use crate::wire::{Event, HealthCheck};
 
 enum Msg {
     Transition(Box<NewEvent>, Box<RuntimeRecord>),
+    Event(Box<NewEvent>),
+    HealthCheck(String, Box<HealthCheck>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -25,14 +27,15 @@ impl Recorder {
             while let Some(msg) = rx.recv().await {
                 match msg {
                     Msg::Transition(event, runtime) => {
-                        match store.insert_event(&event).await {
-                            Ok(stored) => {
-                                let _ = out.send(stored);
-                            }
-                            Err(e) => tracing::error!(error = %e, service = %event.service, "cannot store event"),
-                        }
+                        store_event(&store, &out, &event).await;
                         if let Err(e) = store.save_runtime(&runtime).await {
                             tracing::error!(error = %e, service = %runtime.service, "cannot store runtime");
+                        }
+                    }
+                    Msg::Event(event) => store_event(&store, &out, &event).await,
+                    Msg::HealthCheck(service, check) => {
+                        if let Err(e) = store.insert_health_check(&service, &check).await {
+                            tracing::error!(error = %e, %service, "cannot store health check");
                         }
                     }
                     Msg::Flush(done) => {
@@ -48,6 +51,15 @@ impl Recorder {
         let _ = self.tx.send(Msg::Transition(Box::new(event), Box::new(runtime)));
     }
 
+    /// An event that changes no runtime record (health changes).
+    pub fn event(&self, event: NewEvent) {
+        let _ = self.tx.send(Msg::Event(Box::new(event)));
+    }
+
+    pub fn health_check(&self, service: String, check: HealthCheck) {
+        let _ = self.tx.send(Msg::HealthCheck(service, Box::new(check)));
+    }
+
     /// Resolves once everything recorded before the call is in the store.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
@@ -58,5 +70,14 @@ impl Recorder {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
+    }
+}
+
+async fn store_event(store: &Store, out: &broadcast::Sender<Event>, event: &NewEvent) {
+    match store.insert_event(event).await {
+        Ok(stored) => {
+            let _ = out.send(stored);
+        }
+        Err(e) => tracing::error!(error = %e, service = %event.service, "cannot store event"),
     }
 }

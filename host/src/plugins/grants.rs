@@ -1,0 +1,274 @@
+//! Effective grants = manifest grants ∩ daemon settings, and the allowlist check every `http`/`net`
+//! call goes through before any connection is made. Paths are resolved (symlinks included) when a
+//! plugin loads, so a link cannot lead a grant outside an allowed directory.
+
+use std::path::{Path, PathBuf};
+
+use super::manifest::{ManifestGrants, ManifestLimits};
+use super::settings::PluginSettings;
+use crate::wire::{PluginGrants, PluginLimits};
+
+/// `host` (any port) or `host:port`; IPv6 as `::1` or `[::1]:80`. Hosts compare case-insensitively.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostPattern {
+    host: String,
+    port: Option<u16>,
+}
+
+impl HostPattern {
+    pub fn parse(s: &str) -> Result<HostPattern, String> {
+        let bad = || format!("{s:?} is not `host` or `host:port`");
+        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+            let (host, after) = rest.split_once(']').ok_or_else(bad)?;
+            match after {
+                "" => (host, None),
+                _ => (host, Some(after.strip_prefix(':').ok_or_else(bad)?)),
+            }
+        } else if s.matches(':').count() == 1 {
+            let (h, p) = s.split_once(':').ok_or_else(bad)?;
+            (h, Some(p))
+        } else {
+            (s, None)
+        };
+        let port = port.map(|p| p.parse::<u16>().map_err(|_| bad())).transpose()?;
+        let host = normalize_host(host);
+        let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':');
+        if host.is_empty() || !host.chars().all(valid) {
+            return Err(bad());
+        }
+        Ok(HostPattern { host, port })
+    }
+
+    pub fn matches(&self, host: &str, port: u16) -> bool {
+        self.host == normalize_host(host) && self.port.is_none_or(|p| p == port)
+    }
+
+    /// The pattern both allow, if any.
+    fn intersect(&self, other: &HostPattern) -> Option<HostPattern> {
+        if self.host != other.host {
+            return None;
+        }
+        let port = match (self.port, other.port) {
+            (Some(a), Some(b)) if a != b => return None,
+            (a, b) => a.or(b),
+        };
+        Some(HostPattern { host: self.host.clone(), port })
+    }
+}
+
+impl std::fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.port, self.host.contains(':')) {
+            (None, _) => f.write_str(&self.host),
+            (Some(p), true) => write!(f, "[{}]:{p}", self.host),
+            (Some(p), false) => write!(f, "{}:{p}", self.host),
+        }
+    }
+}
+
+fn normalize_host(h: &str) -> String {
+    h.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// The host and port of the service a call checks: what `$target` stands for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetAddr {
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EffectiveGrants {
+    hosts: Vec<HostPattern>,
+    /// `Some(daemon allowlist)` when the manifest asks for `$target`: the target must also pass it.
+    target: Option<Vec<HostPattern>>,
+    pub paths: Vec<PathBuf>,
+    pub env: Vec<String>,
+    /// What the manifest asked for but the daemon does not allow, for the log.
+    pub narrowed: Vec<String>,
+}
+
+impl EffectiveGrants {
+    pub fn new(asked: &ManifestGrants, settings: &PluginSettings) -> EffectiveGrants {
+        let mut g = EffectiveGrants::default();
+        // Settings were validated by whoever built them; an unparsable entry allows nothing.
+        let daemon: Vec<HostPattern> = settings.allow_hosts.iter().filter_map(|h| HostPattern::parse(h).ok()).collect();
+        for h in &asked.hosts {
+            if h == "$target" {
+                if daemon.is_empty() {
+                    g.narrowed.push("host $target (the daemon allows no hosts)".into());
+                } else {
+                    g.target = Some(daemon.clone());
+                }
+                continue;
+            }
+            let Ok(want) = HostPattern::parse(h) else { continue };
+            let before = g.hosts.len();
+            for d in &daemon {
+                if let Some(both) = want.intersect(d).filter(|p| !g.hosts.contains(p)) {
+                    g.hosts.push(both);
+                }
+            }
+            if g.hosts.len() == before {
+                g.narrowed.push(format!("host {h}"));
+            }
+        }
+        for p in &asked.paths {
+            match allowed_path(p, &settings.allow_paths) {
+                Some(real) => g.paths.push(real),
+                None => g.narrowed.push(format!("path {}", p.display())),
+            }
+        }
+        for e in &asked.env {
+            if settings.allow_env.contains(e) {
+                g.env.push(e.clone());
+            } else {
+                g.narrowed.push(format!("env {e}"));
+            }
+        }
+        g
+    }
+
+    /// True when some host could ever be reached (the plugin may import `http`/`net`).
+    pub fn any_host(&self) -> bool {
+        !self.hosts.is_empty() || self.target.is_some()
+    }
+
+    /// The allowlist check for one connection.
+    pub fn permits(&self, host: &str, port: u16, target: Option<&TargetAddr>) -> bool {
+        if self.hosts.iter().any(|p| p.matches(host, port)) {
+            return true;
+        }
+        match (&self.target, target) {
+            (Some(daemon), Some(t)) => {
+                normalize_host(&t.host) == normalize_host(host)
+                    && t.port.is_none_or(|p| p == port)
+                    && daemon.iter().any(|d| d.matches(host, port))
+            }
+            _ => false,
+        }
+    }
+
+    pub fn to_wire(&self) -> PluginGrants {
+        let target = self.target.as_ref().map(|_| "$target".to_string());
+        PluginGrants {
+            hosts: target.into_iter().chain(self.hosts.iter().map(|h| h.to_string())).collect(),
+            paths: self.paths.clone(),
+            env: self.env.clone(),
+        }
+    }
+}
+
+/// `asked`, resolved, if it exists and lies within one of the (resolved) allowed directories.
+fn allowed_path(asked: &Path, allowed: &[PathBuf]) -> Option<PathBuf> {
+    let real = asked.canonicalize().ok()?;
+    allowed
+        .iter()
+        .filter_map(|a| a.canonicalize().ok())
+        .any(|a| real.starts_with(&a))
+        .then_some(real)
+}
+
+/// Limits in force: the manifest's, capped by the daemon's ceilings.
+pub fn effective_limits(asked: &ManifestLimits, settings: &PluginSettings) -> PluginLimits {
+    PluginLimits {
+        memory_mb: asked.memory_mb.min(settings.max_memory_mb),
+        timeout_ms: asked.timeout_ms.min(settings.max_timeout_ms),
+        max_response_bytes: asked.max_response_bytes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asked(hosts: &[&str]) -> ManifestGrants {
+        ManifestGrants { hosts: hosts.iter().map(|s| s.to_string()).collect(), ..Default::default() }
+    }
+
+    fn settings(hosts: &[&str]) -> PluginSettings {
+        PluginSettings { allow_hosts: hosts.iter().map(|s| s.to_string()).collect(), ..Default::default() }
+    }
+
+    fn target(host: &str, port: Option<u16>) -> TargetAddr {
+        TargetAddr { host: host.into(), port }
+    }
+
+    #[test]
+    fn host_patterns_parse_and_print() {
+        for (input, shown) in [
+            ("LocalHost", "localhost"),
+            ("127.0.0.1:80", "127.0.0.1:80"),
+            ("::1", "::1"),
+            ("[::1]", "::1"),
+            ("[::1]:8080", "[::1]:8080"),
+            ("example.org.", "example.org"),
+        ] {
+            assert_eq!(HostPattern::parse(input).unwrap().to_string(), shown, "{input}");
+        }
+        for bad in ["", "a:b", "a:70000", "[::1", "[::1]x", "a b", "a/b"] {
+            assert!(HostPattern::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn hosts_are_the_intersection_of_manifest_and_daemon() {
+        let g = EffectiveGrants::new(
+            &asked(&["localhost", "127.0.0.1:8080", "example.org", "::1:9"]),
+            &settings(&["127.0.0.1", "localhost:3000", "::1"]),
+        );
+        assert_eq!(g.to_wire().hosts, ["localhost:3000", "127.0.0.1:8080"]);
+        assert!(g.permits("LOCALHOST", 3000, None));
+        assert!(!g.permits("localhost", 3001, None));
+        assert!(g.permits("127.0.0.1", 8080, None));
+        assert!(!g.permits("127.0.0.1", 80, None));
+        assert!(!g.permits("example.org", 80, None));
+        assert_eq!(g.narrowed, ["host example.org", "host ::1:9"]);
+    }
+
+    #[test]
+    fn target_means_the_checked_service_and_still_needs_the_daemon() {
+        let g = EffectiveGrants::new(&asked(&["$target"]), &settings(&["127.0.0.1", "::1"]));
+        assert!(g.any_host());
+        assert_eq!(g.to_wire().hosts, ["$target"]);
+        let t = target("127.0.0.1", Some(8080));
+        assert!(g.permits("127.0.0.1", 8080, Some(&t)));
+        assert!(!g.permits("127.0.0.1", 8081, Some(&t)), "other port of the target host");
+        assert!(!g.permits("127.0.0.1", 8080, None), "no target, no $target");
+        assert!(g.permits("::1", 1, Some(&target("[::1]", None))), "portless target: any port");
+        let outside = target("10.0.0.1", Some(80));
+        assert!(!g.permits("10.0.0.1", 80, Some(&outside)), "target outside the daemon's allowlist");
+
+        let none = EffectiveGrants::new(&asked(&["$target"]), &settings(&[]));
+        assert!(!none.any_host());
+        assert!(!none.permits("127.0.0.1", 8080, Some(&t)));
+    }
+
+    #[test]
+    fn paths_must_lie_within_allowed_dirs_after_resolving_links() {
+        let root = tempfile::tempdir().unwrap();
+        let allowed = root.path().join("allowed");
+        let secret = root.path().join("secret");
+        std::fs::create_dir_all(allowed.join("sub")).unwrap();
+        std::fs::create_dir_all(&secret).unwrap();
+        std::os::unix::fs::symlink(&secret, allowed.join("link")).unwrap();
+        let s = PluginSettings { allow_paths: vec![allowed.clone()], allow_env: vec!["A".into()], ..Default::default() };
+        let m = ManifestGrants {
+            paths: vec![allowed.join("sub"), allowed.join("link"), secret.clone(), allowed.join("missing")],
+            env: vec!["A".into(), "B".into()],
+            ..Default::default()
+        };
+        let g = EffectiveGrants::new(&m, &s);
+        assert_eq!(g.paths, [allowed.join("sub").canonicalize().unwrap()]);
+        assert_eq!(g.env, ["A"]);
+        assert_eq!(g.narrowed.len(), 4, "{:?}", g.narrowed);
+        assert!(!g.any_host());
+    }
+
+    #[test]
+    fn limits_are_capped_by_the_daemon() {
+        let s = PluginSettings { max_memory_mb: 64, max_timeout_ms: 1000, ..Default::default() };
+        let l = effective_limits(&ManifestLimits { memory_mb: 128, timeout_ms: 500, max_response_bytes: 7 }, &s);
+        assert_eq!(l, PluginLimits { memory_mb: 64, timeout_ms: 500, max_response_bytes: 7 });
+    }
+}

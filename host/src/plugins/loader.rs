@@ -1,0 +1,198 @@
+//! Turning a candidate's files into a `LoadedPlugin`, or into a reason to refuse them: manifest,
+//! component (compiled or from the cache), effective grants, imports within those grants, exports
+//! of the manifest's world (checked once, into an `InstancePre`), and a self-test instantiation in
+//! the sandbox. Every refusal is a sentence a user can act on.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::runtime::Handle;
+use wasmtime::Engine;
+use wasmtime::component::{Component, InstancePre};
+
+use super::bindings::{World, command_policy, fixer, onboarder, probe, proxy_config};
+use super::cache::Cache;
+use super::call;
+use super::discover::Candidate;
+use super::grants::{EffectiveGrants, effective_limits};
+use super::imports::Linkers;
+use super::manifest::Manifest;
+use super::outcome::classify;
+use super::sandbox::{CallCtx, CallState, Shared};
+use super::settings::PluginSettings;
+use super::stats::Stats;
+use crate::wire::{PluginLimits, PluginSource};
+
+/// The world-specific entry points, type-checked at load.
+pub enum Exports {
+    Probe(probe::ProbePre<CallState>),
+    /// Worlds whose calls arrive with later features; their exports are checked all the same.
+    Other(InstancePre<CallState>),
+}
+
+pub struct LoadedPlugin {
+    pub name: Arc<str>,
+    pub manifest: Manifest,
+    pub world: World,
+    pub source: PluginSource,
+    pub path: Option<PathBuf>,
+    pub sha256: String,
+    pub fingerprint: String,
+    pub grants: Arc<EffectiveGrants>,
+    pub limits: PluginLimits,
+    pub from_cache: bool,
+    pub loaded_at: SystemTime,
+    pub exports: Exports,
+    /// Shared by every version of the plugin with this name (carried over on reload).
+    pub stats: Arc<Mutex<Stats>>,
+}
+
+/// What loading needs from the host.
+pub struct LoadEnv<'a> {
+    pub engine: &'a Engine,
+    pub linkers: &'a Linkers,
+    pub cache: &'a Cache,
+    pub settings: &'a PluginSettings,
+    pub shared: &'a Arc<Shared>,
+    pub runtime: &'a Handle,
+}
+
+pub async fn load(env: &LoadEnv<'_>, c: &Candidate) -> Result<LoadedPlugin, String> {
+    let manifest = Manifest::parse(&c.manifest)?;
+    check_magic(&c.wasm)?;
+    let (component, from_cache) = env.cache.component(env.engine, &c.wasm_sha256, c.wasm.clone()).await?;
+    let grants = EffectiveGrants::new(&manifest.grants, env.settings);
+    if !grants.narrowed.is_empty() {
+        tracing::info!(plugin = %c.name, narrowed = ?grants.narrowed, "grants narrowed to what the daemon allows");
+    }
+    let limits = effective_limits(&manifest.limits, env.settings);
+    check_imports(env, &component, &grants, &manifest)?;
+    let linker = if grants.any_host() { &env.linkers.full } else { &env.linkers.offline };
+    let pre = linker
+        .instantiate_pre(&component)
+        .map_err(|e| format!("imports something tend does not offer: {}", flat(&e)))?;
+    let world = manifest.world();
+    let exports = check_exports(world, pre.clone())?;
+    let grants = Arc::new(grants);
+    self_test(env, &c.name, &pre, &grants, &limits).await?;
+    Ok(LoadedPlugin {
+        name: c.name.as_str().into(),
+        manifest,
+        world,
+        source: c.source,
+        path: c.path.clone(),
+        sha256: c.wasm_sha256.clone(),
+        fingerprint: c.fingerprint.clone(),
+        grants,
+        limits,
+        from_cache,
+        loaded_at: SystemTime::now(),
+        exports,
+        stats: Arc::default(),
+    })
+}
+
+fn flat(e: &wasmtime::Error) -> String {
+    format!("{e:#}").replace('\n', " ")
+}
+
+fn check_magic(wasm: &[u8]) -> Result<(), String> {
+    match wasm.get(..8) {
+        Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => {
+            Err("a core WebAssembly module, not a component (build it with `cargo xtask build-plugins`)".into())
+        }
+        Some([0, b'a', b's', b'm', ..]) => Ok(()),
+        _ => Err("not a WebAssembly file".into()),
+    }
+}
+
+/// `http`/`net` imports need some host to be reachable: refuse them up front with the reason, rather
+/// than as a link error about a missing instance.
+fn check_imports(env: &LoadEnv<'_>, component: &Component, grants: &EffectiveGrants, manifest: &Manifest) -> Result<(), String> {
+    if grants.any_host() {
+        return Ok(());
+    }
+    let ty = component.component_type();
+    for (name, _) in ty.imports(env.engine) {
+        if name.starts_with("tend:plugin/http@") || name.starts_with("tend:plugin/net@") {
+            return Err(format!(
+                "imports {name} beyond its grants: no host is allowed (manifest grants.hosts = {:?}, daemon allow_hosts = {:?})",
+                manifest.grants.hosts, env.settings.allow_hosts
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_exports(world: World, pre: InstancePre<CallState>) -> Result<Exports, String> {
+    let wrong = |e: wasmtime::Error| format!("wrong world: the component does not implement world `{}`: {}", world.name(), flat(&e));
+    Ok(match world {
+        World::Probe => Exports::Probe(probe::ProbePre::new(pre).map_err(wrong)?),
+        World::CommandPolicy => {
+            command_policy::CommandPolicyPre::new(pre.clone()).map_err(wrong)?;
+            Exports::Other(pre)
+        }
+        World::ProxyConfig => {
+            proxy_config::ProxyConfigPre::new(pre.clone()).map_err(wrong)?;
+            Exports::Other(pre)
+        }
+        World::Fixer => {
+            fixer::FixerPre::new(pre.clone()).map_err(wrong)?;
+            Exports::Other(pre)
+        }
+        World::Onboarder => {
+            onboarder::OnboarderPre::new(pre.clone()).map_err(wrong)?;
+            Exports::Other(pre)
+        }
+    })
+}
+
+/// Instantiates once in a sandbox like a call's: start functions run, memory and table limits apply.
+async fn self_test(
+    env: &LoadEnv<'_>,
+    name: &str,
+    pre: &InstancePre<CallState>,
+    grants: &Arc<EffectiveGrants>,
+    limits: &PluginLimits,
+) -> Result<(), String> {
+    let ctx = CallCtx {
+        plugin: name.into(),
+        grants: grants.clone(),
+        target: None,
+        deadline: Instant::now() + Duration::from_millis(limits.timeout_ms),
+        memory_mb: limits.memory_mb,
+        max_response_bytes: limits.max_response_bytes,
+        shared: env.shared.clone(),
+    };
+    let pre = pre.clone();
+    let (result, trace) = call::guarded(env.runtime, env.engine, ctx, move |mut store| async move {
+        pre.instantiate_async(&mut store).await.map(drop)
+    })
+    .await;
+    trace.emit_output(name);
+    result.map_err(|f| format!("self-test failed (instantiation): {}", classify::<()>(f)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::outcome::Outcome;
+
+    #[test]
+    fn magic_tells_modules_components_and_junk_apart() {
+        assert!(check_magic(b"\0asm\x0d\0\x01\0rest").is_ok());
+        assert!(check_magic(b"\0asm\x01\0\0\0rest").unwrap_err().contains("core WebAssembly module"));
+        assert_eq!(check_magic(b"#!/bin/sh\n").unwrap_err(), "not a WebAssembly file");
+        assert_eq!(check_magic(b"").unwrap_err(), "not a WebAssembly file");
+    }
+
+    #[test]
+    fn outcome_display_reads_well_in_a_self_test_reason() {
+        let o: Outcome<()> = Outcome::Trap("wasm trap: unreachable".into());
+        assert_eq!(
+            format!("self-test failed (instantiation): {o}"),
+            "self-test failed (instantiation): plugin trapped: wasm trap: unreachable"
+        );
+    }
+}

@@ -1,0 +1,301 @@
+//! WebAssembly plugins. **Only this module touches wasmtime.** It owns the engine and its epoch
+//! ticker, discovery (built-ins embedded in the binary, user plugins in `<data_dir>/plugins`), the
+//! compiled-code cache, hot reload, the per-call sandbox and the classification of call outcomes.
+//! Callers see `PluginHost` and plain data; a plugin can neither block the caller's runtime nor
+//! make a call panic.
+//!
+//! Map: `bindings` (the one `bindgen!`), `imports/` (one module per host interface), `manifest`,
+//! `grants`, `settings`, `discover`, `cache`, `loader`, `registry` (snapshot + reload), `sandbox`
+//! (per-call store), `call` (guarded execution), `outcome`, `stats`, `output`, `engine`, `watcher`,
+//! `info`, `builtin`.
+
+mod bindings;
+mod builtin;
+mod cache;
+mod call;
+mod discover;
+mod engine;
+mod grants;
+mod imports;
+mod info;
+mod loader;
+mod manifest;
+mod outcome;
+mod registry;
+mod sandbox;
+mod settings;
+mod stats;
+mod output;
+mod watcher;
+
+#[cfg(test)]
+mod tests;
+
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context;
+use tokio::runtime::{Handle, Runtime};
+use wasmtime::Engine;
+
+pub use outcome::{Health, HealthStatus, Outcome, ProbeTarget};
+pub use settings::PluginSettings;
+
+use crate::store::Store;
+use crate::wire::{PluginInfo, ReloadReport};
+use bindings::probe::tend::plugin::types::Target;
+use grants::TargetAddr;
+use loader::{Exports, LoadEnv};
+use sandbox::{CallCtx, Shared};
+use stats::CallRecord;
+
+/// Worker threads of the runtime that runs guest code (apart from the daemon's own runtime).
+const PLUGIN_THREADS: usize = 2;
+
+/// The plugin host; cheap to clone.
+#[derive(Clone)]
+pub struct PluginHost {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    linkers: imports::Linkers,
+    cache: cache::Cache,
+    settings: PluginSettings,
+    shared: Arc<Shared>,
+    user_dir: PathBuf,
+    registry: registry::Registry,
+    runtime: PluginRuntime,
+    ticker: engine::Ticker,
+    watcher: Mutex<Option<watcher::Watcher>>,
+    closed: AtomicBool,
+}
+
+/// The runtime guest code runs on. Shut down in the background when dropped, which is allowed from
+/// within another runtime (a plain drop is not).
+struct PluginRuntime {
+    handle: Handle,
+    runtime: Mutex<Option<Runtime>>,
+}
+
+impl PluginRuntime {
+    fn new() -> anyhow::Result<PluginRuntime> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(PLUGIN_THREADS)
+            .thread_name("tend-plugin")
+            .enable_all()
+            .build()
+            .context("cannot start the plugin runtime")?;
+        Ok(PluginRuntime { handle: runtime.handle().clone(), runtime: Mutex::new(Some(runtime)) })
+    }
+
+    fn shutdown(&self) {
+        if let Some(rt) = self.runtime.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Drop for PluginRuntime {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl PluginHost {
+    /// Loads built-ins (embedded) and user plugins from `<data_dir>/plugins`, starts the epoch
+    /// ticker and the file watcher. Refused plugins are logged and reported by `info`; they do not
+    /// stop the start.
+    pub async fn start(store: Store, data_dir: &Path, settings: PluginSettings) -> anyhow::Result<PluginHost> {
+        let engine = engine::new_engine()?;
+        let ticker = engine::Ticker::start(engine.clone())?;
+        let runtime = PluginRuntime::new()?;
+        let linkers = imports::linkers(&engine).map_err(|e| anyhow::anyhow!("cannot link the plugin interfaces: {e:#}"))?;
+        let user_dir = data_dir.join("plugins");
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&user_dir)
+            .with_context(|| format!("cannot create {}", user_dir.display()))?;
+        let cache = cache::Cache::open(&engine, data_dir, store.clone());
+        let shared = Arc::new(Shared { store, http: imports::http_client()? });
+        let inner = Arc::new(Inner {
+            engine,
+            linkers,
+            cache,
+            settings,
+            shared,
+            user_dir,
+            registry: registry::Registry::default(),
+            runtime,
+            ticker,
+            watcher: Mutex::new(None),
+            closed: AtomicBool::new(false),
+        });
+        let host = PluginHost { inner };
+        let report = host.reload().await;
+        tracing::info!(
+            plugins = host.inner.registry.snapshot().plugins.len(),
+            rejected = report.rejected().count(),
+            compiled = host.inner.cache.compiles(),
+            "plugin host ready"
+        );
+        host.start_watcher();
+        Ok(host)
+    }
+
+    /// Reloads on every burst of changes in the user plugin dir, from a task that holds the host
+    /// only weakly (so dropping every `PluginHost` still frees it).
+    fn start_watcher(&self) {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+        match watcher::watch(&self.inner.user_dir, move || {
+            let _ = tx.send(());
+        }) {
+            Ok(w) => *self.inner.watcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(w),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "plugin hot reload disabled; use POST /api/plugins/reload");
+                return;
+            }
+        }
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            while rx.recv().await.is_some() {
+                while rx.try_recv().is_ok() {}
+                let Some(inner) = weak.upgrade() else { break };
+                let host = PluginHost { inner };
+                let report = host.reload().await;
+                let changed = report.plugins.iter().filter(|e| e.action != crate::wire::ReloadAction::Unchanged).count();
+                tracing::info!(changed, "plugin dir changed; reloaded");
+            }
+        });
+    }
+
+    /// Calls `check` of a probe plugin. Never blocks the async runtime; never panics.
+    pub async fn check(&self, plugin: &str, target: ProbeTarget) -> Outcome<Health> {
+        if self.inner.closed.load(Ordering::Relaxed) {
+            return Outcome::NotFound;
+        }
+        let Some(p) = self.inner.registry.get(plugin) else {
+            return Outcome::NotFound;
+        };
+        let Exports::Probe(pre) = &p.exports else {
+            return Outcome::WrongWorld(format!("plugin {plugin} implements world `{}`, not `probe`", p.world.name()));
+        };
+        {
+            let mut stats = p.stats.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(until) = stats.suspended(SystemTime::now()) {
+                stats.record_refused();
+                return Outcome::Suspended { until };
+            }
+        }
+        let timeout = target.timeout.min(Duration::from_millis(p.limits.timeout_ms));
+        let started = Instant::now();
+        let ctx = CallCtx {
+            plugin: p.name.clone(),
+            grants: p.grants.clone(),
+            target: Some(TargetAddr { host: target.host.clone(), port: target.port }),
+            deadline: started + timeout,
+            memory_mb: p.limits.memory_mb,
+            max_response_bytes: p.limits.max_response_bytes,
+            shared: self.inner.shared.clone(),
+        };
+        let wit_target = Target {
+            config: outcome::merge_config(&p.manifest.config, &target.config).to_string(),
+            service: target.service,
+            host: target.host,
+            port: target.port,
+            timeout_ms: u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX),
+        };
+        let pre = pre.clone();
+        let (result, trace) = call::guarded(&self.inner.runtime.handle, &self.inner.engine, ctx, move |mut store| async move {
+            let probe = pre.instantiate_async(&mut store).await?;
+            probe.call_check(&mut store, &wit_target).await
+        })
+        .await;
+        let latency = started.elapsed();
+        trace.emit_output(plugin);
+        let outcome = match result {
+            Ok(h) => Outcome::Ok(Health::from(h)),
+            Err(f) => outcome::classify(f),
+        };
+        self.record(&p, &outcome, latency, &trace.denials());
+        outcome
+    }
+
+    fn record<T>(&self, p: &loader::LoadedPlugin, outcome: &Outcome<T>, latency: Duration, denials: &[String]) {
+        let error = match outcome {
+            Outcome::Ok(_) => None,
+            other => Some(other.to_string()),
+        };
+        if let Some(e) = &error {
+            tracing::warn!(target: "plugin", plugin = %p.name, kind = outcome.kind(), "plugin call failed: {e}");
+        }
+        let call = CallRecord { kind: outcome.kind(), error, is_trap: outcome.is_trap(), latency, denials };
+        let suspended = p.stats.lock().unwrap_or_else(|e| e.into_inner()).record(
+            call,
+            SystemTime::now(),
+            self.inner.settings.suspend_after_traps,
+        );
+        if let Some(until) = suspended {
+            let until = crate::store::fmt_time(until.into());
+            tracing::warn!(target: "plugin", plugin = %p.name, %until, "plugin suspended after trapping repeatedly");
+        }
+    }
+
+    pub fn list(&self) -> Vec<PluginInfo> {
+        info::all(&self.inner.registry.snapshot(), &self.inner.settings)
+    }
+
+    pub fn info(&self, name: &str) -> Option<PluginInfo> {
+        info::one(&self.inner.registry.snapshot(), name, &self.inner.settings)
+    }
+
+    /// Rescans the plugin dir; per plugin: loaded / unchanged / rejected (reason, previous kept) / removed.
+    pub async fn reload(&self) -> ReloadReport {
+        if self.inner.closed.load(Ordering::Relaxed) {
+            return ReloadReport::default();
+        }
+        let dir = self.inner.user_dir.clone();
+        let offers = match tokio::task::spawn_blocking(move || discover::scan(builtin::BUILTINS, &dir)).await {
+            Ok(offers) => offers,
+            Err(e) => {
+                tracing::error!(error = %e, "plugin dir scan failed");
+                return ReloadReport::default();
+            }
+        };
+        let i = &self.inner;
+        let env = LoadEnv {
+            engine: &i.engine,
+            linkers: &i.linkers,
+            cache: &i.cache,
+            settings: &i.settings,
+            shared: &i.shared,
+            runtime: &i.runtime.handle,
+        };
+        i.registry.reload(&env, offers).await
+    }
+
+    /// Stops the ticker, the watcher and the plugin runtime, and unloads every plugin: later calls
+    /// answer `NotFound`; calls in flight end as cancelled.
+    pub fn shutdown(&self) {
+        self.inner.closed.store(true, Ordering::Relaxed);
+        self.inner.watcher.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.inner.ticker.stop();
+        self.inner.registry.clear();
+        self.inner.runtime.shutdown();
+    }
+
+    /// Components compiled since start (the rest came from the on-disk cache). For tests and benchmarks.
+    pub fn compiles(&self) -> u64 {
+        self.inner.cache.compiles()
+    }
+
+    /// `<data_dir>/plugins`, where user plugins live.
+    pub fn user_dir(&self) -> &Path {
+        &self.inner.user_dir
+    }
+}

@@ -1,0 +1,23 @@
+//! Reading the `target` a probe is asked to check.
+
+use serde::de::DeserializeOwned;
+
+use crate::Target;
+
+impl Target {
+    /// The probe's config (the service's `health` block merged over the manifest's `[config]`),
+    /// parsed into `T`: a `#[derive(Deserialize)]` struct, or [`serde_json::Value`]. An empty
+    /// document reads as `{}`. The error is a message fit for [`Health::unhealthy`](crate::Health).
+    pub fn config<T: DeserializeOwned>(&self) -> Result<T, String> {
+        let text = match self.config.trim() {
+            "" => "{}",
+            text => text,
+        };
+        serde_json::from_str(text).map_err(|e| format!("invalid probe config: {e}"))
+    }
+
+    /// `host:port` of this target with the given port (IPv6 hosts in brackets, as URLs need them).
+    pub fn address(&self, port: u16) -> String {
+        crate::net::address(&self.host, port)
+    }
+}

@@ -1,0 +1,248 @@
+//! `cargo xtask build-plugins`: builds the WebAssembly plugins in `plugins/` (their own cargo
+//! workspace) from source and lays them out the way the daemon reads a plugin directory:
+//! `target/plugins/<name>.wasm` + `<name>.toml` for the built-ins that `tend` embeds, and the same
+//! under `target/plugins/fixtures/` for the test fixtures. Each component is checked against the
+//! world it implements before it is written; files are rewritten only when their bytes change, so
+//! an unchanged build does not make cargo rebuild `tend`.
+//!
+//! Wasm builds use their own target directory (`target/wasm`): `-Zbuild-std` and the wasm targets
+//! never touch (or wait on) the host build.
+
+mod component;
+mod toolchain;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+
+use crate::{root, target_dir};
+use component::{Worlds, componentize};
+use toolchain::Toolchain;
+
+/// Every plugin the workspace builds. A crate directory under `plugins/` missing here is an error.
+const PLUGINS: &[Plugin] = &[
+    Plugin::builtin("http", "probe-http"),
+    Plugin::builtin("tcp", "probe-tcp"),
+    Plugin::fixture("spin"),
+    Plugin::fixture("hog"),
+    Plugin::fixture("sneaky"),
+    Plugin {
+        wasi: true,
+        ..Plugin::fixture("reader")
+    },
+    Plugin {
+        wasi: true,
+        ..Plugin::fixture("chatty")
+    },
+    Plugin::fixture("trivial"),
+    Plugin::fixture("trapper"),
+    // Its manifest claims `probe` on purpose: the daemon must notice the component is not one.
+    Plugin {
+        world: "command-policy",
+        ..Plugin::fixture("notworld")
+    },
+];
+
+struct Plugin {
+    /// The name the daemon knows: the file stem of `<name>.wasm` and `<name>.toml`.
+    name: &'static str,
+    /// The crate of a built-in; fixtures live in `fixtures/<name>` as crate `fixture-<name>`.
+    builtin: Option<&'static str>,
+    /// Uses WASI (std I/O, clocks, env, files); everything else imports tend's interfaces only.
+    wasi: bool,
+    /// The world the component implements.
+    world: &'static str,
+}
+
+impl Plugin {
+    const fn builtin(name: &'static str, krate: &'static str) -> Self {
+        Plugin {
+            name,
+            builtin: Some(krate),
+            wasi: false,
+            world: "probe",
+        }
+    }
+
+    const fn fixture(name: &'static str) -> Self {
+        Plugin {
+            name,
+            builtin: None,
+            wasi: false,
+            world: "probe",
+        }
+    }
+
+    fn package(&self) -> String {
+        match self.builtin {
+            Some(krate) => krate.to_string(),
+            None => format!("fixture-{}", self.name),
+        }
+    }
+
+    /// The crate directory, relative to `plugins/`.
+    fn dir(&self) -> PathBuf {
+        match self.builtin {
+            Some(krate) => PathBuf::from(krate),
+            None => Path::new("fixtures").join(self.name),
+        }
+    }
+
+    /// The file cargo writes for the cdylib.
+    fn lib_file(&self) -> String {
+        format!("{}.wasm", self.package().replace('-', "_"))
+    }
+
+    /// Where the output goes inside `target/plugins/`, without extension.
+    fn output(&self, out: &Path) -> PathBuf {
+        match self.builtin {
+            Some(_) => out.join(self.name),
+            None => out.join("fixtures").join(self.name),
+        }
+    }
+}
+
+pub fn main(args: &[String]) -> anyhow::Result<()> {
+    if let Some(arg) = args.first() {
+        bail!("`build-plugins` takes no arguments, got {arg:?}");
+    }
+    build()
+}
+
+/// `cargo xtask build-plugins` as a command (this very binary), for a step of `cargo xtask test`.
+pub fn command() -> Command {
+    let xtask = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("xtask"));
+    let mut cmd = Command::new(xtask);
+    cmd.arg("build-plugins");
+    cmd
+}
+
+/// Builds all plugins into `target/plugins/`.
+pub fn build() -> anyhow::Result<()> {
+    let started = Instant::now();
+    let source = root().join("plugins");
+    check_table(&source)?;
+    let toolchain = Toolchain::detect()?;
+    println!("==> plugins: toolchain: {}", toolchain.describe());
+    let artifacts = toolchain.build(&source, &target_dir().join("wasm"), PLUGINS)?;
+
+    let worlds = Worlds::load(&root().join("wit"))?;
+    let out = target_dir().join("plugins");
+    fs::create_dir_all(out.join("fixtures"))
+        .with_context(|| format!("cannot create {}", out.display()))?;
+    println!("==> plugins: into {}", out.display());
+    for (plugin, artifact) in PLUGINS.iter().zip(artifacts) {
+        let context = || {
+            format!(
+                "plugin `{}` (plugins/{})",
+                plugin.name,
+                plugin.dir().display()
+            )
+        };
+        let built = fs::read(&artifact.path)
+            .with_context(|| format!("cannot read {}", artifact.path.display()))
+            .with_context(context)?;
+        let component = if wasmparser::Parser::is_component(&built) {
+            built
+        } else {
+            componentize(&built, artifact.adapter)
+                .context("cannot make a component of the core module")
+                .with_context(context)?
+        };
+        let shape = worlds
+            .check(&component, plugin.world, artifact.wasi)
+            .with_context(|| format!("not a component of world `{}`", plugin.world))
+            .with_context(context)?;
+        let manifest = source.join(plugin.dir()).join("plugin.toml");
+        let manifest = fs::read(&manifest)
+            .with_context(|| format!("cannot read {}", manifest.display()))
+            .with_context(context)?;
+        let target = plugin.output(&out);
+        let wrote_wasm = write_if_changed(&target.with_extension("wasm"), &component)?;
+        let wrote_toml = write_if_changed(&target.with_extension("toml"), &manifest)?;
+        let shown = target
+            .strip_prefix(&out)
+            .unwrap_or(&target)
+            .display()
+            .to_string();
+        println!(
+            "    {shown:<18} {:>7.1} KiB  {:<9}  imports: {}",
+            component.len() as f64 / 1024.0,
+            if wrote_wasm || wrote_toml {
+                "written"
+            } else {
+                "unchanged"
+            },
+            shape.imports.join(" ")
+        );
+    }
+    remove_stale(&out)?;
+    println!(
+        "==> plugins: {} components in {:.1} s",
+        PLUGINS.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Every crate directory under `plugins/` (but the SDK) must be in `PLUGINS`, or it would silently
+/// never be built.
+fn check_table(source: &Path) -> anyhow::Result<()> {
+    let known: BTreeSet<PathBuf> = PLUGINS.iter().map(Plugin::dir).collect();
+    for dir in [source.to_path_buf(), source.join("fixtures")] {
+        let entries =
+            fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?;
+        for entry in entries {
+            let path = entry?.path();
+            let Ok(relative) = path.strip_prefix(source) else {
+                continue;
+            };
+            if path.join("Cargo.toml").is_file()
+                && relative != Path::new("sdk")
+                && !known.contains(relative)
+            {
+                bail!(
+                    "plugins/{} is not in the plugin table (PLUGINS in xtask/src/plugins.rs)",
+                    relative.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes `bytes` unless the file already holds exactly them; says whether it wrote.
+fn write_if_changed(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
+    if fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(false);
+    }
+    fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(true)
+}
+
+/// Deletes `.wasm`/`.toml` files of plugins no longer in the table, so `tend` cannot embed them.
+fn remove_stale(out: &Path) -> anyhow::Result<()> {
+    let current: BTreeSet<PathBuf> = PLUGINS
+        .iter()
+        .flat_map(|p| ["wasm", "toml"].map(|ext| p.output(out).with_extension(ext)))
+        .collect();
+    for dir in [out.to_path_buf(), out.join("fixtures")] {
+        for entry in fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
+            let path = entry?.path();
+            let ours = matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("wasm" | "toml")
+            );
+            if ours && !current.contains(&path) {
+                fs::remove_file(&path)
+                    .with_context(|| format!("cannot remove {}", path.display()))?;
+                println!("    removed stale {}", path.display());
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,91 @@
+//! Core module -> component (wit-component, in-process), and the check that a component belongs to
+//! the world it is built for, by the names of its imports and exports. wasmtime type-checks the rest
+//! when the daemon links a plugin.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use wasi_preview1_component_adapter_provider::{
+    WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+};
+use wit_component::{ComponentEncoder, DecodedWasm};
+use wit_parser::{PackageId, Resolve, WorldId, WorldItem};
+
+/// Turns a core module carrying wit-bindgen's type sections into a component; `adapter` adapts its
+/// `wasi_snapshot_preview1` imports to WASI 0.2.
+pub fn componentize(core: &[u8], adapter: bool) -> anyhow::Result<Vec<u8>> {
+    let mut encoder = ComponentEncoder::default().module(core)?.validate(true);
+    if adapter {
+        encoder = encoder.adapter(
+            WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
+            WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+        )?;
+    }
+    encoder.encode()
+}
+
+/// The imports and exports of a world or component: interface names (`tend:plugin/http@0.1.0`) and
+/// function names, sorted.
+pub struct Shape {
+    pub imports: Vec<String>,
+    pub exports: Vec<String>,
+}
+
+/// The worlds of the repository's WIT package.
+pub struct Worlds {
+    resolve: Resolve,
+    package: PackageId,
+}
+
+impl Worlds {
+    pub fn load(wit_dir: &Path) -> anyhow::Result<Self> {
+        let mut resolve = Resolve::default();
+        let (package, _) = resolve.push_dir(wit_dir)?;
+        Ok(Worlds { resolve, package })
+    }
+
+    /// Decodes `component` and checks it against `world`: the same exports, and imports the world
+    /// offers (plus `wasi:*` when `wasi`). Returns the component's shape.
+    pub fn check(&self, component: &[u8], world: &str, wasi: bool) -> anyhow::Result<Shape> {
+        let id = self.resolve.select_world(&[self.package], Some(world))?;
+        let expected = shape(&self.resolve, id);
+        let DecodedWasm::Component(resolve, id) =
+            wit_component::decode(component).context("not a decodable component")?
+        else {
+            bail!("a WIT package, not a component");
+        };
+        let actual = shape(&resolve, id);
+        if actual.exports != expected.exports {
+            bail!(
+                "exports {:?}, but world `{world}` exports {:?}",
+                actual.exports,
+                expected.exports
+            );
+        }
+        let foreign: Vec<&String> = actual
+            .imports
+            .iter()
+            .filter(|i| !(expected.imports.contains(i) || (wasi && i.starts_with("wasi:"))))
+            .collect();
+        if !foreign.is_empty() {
+            bail!("imports {foreign:?}, which world `{world}` does not offer");
+        }
+        Ok(actual)
+    }
+}
+
+fn shape(resolve: &Resolve, world: WorldId) -> Shape {
+    let names = |items: &mut dyn Iterator<Item = (&wit_parser::WorldKey, &WorldItem)>| {
+        let mut names: Vec<String> = items
+            .filter(|(_, item)| !matches!(item, WorldItem::Type { .. }))
+            .map(|(key, _)| resolve.name_world_key(key))
+            .collect();
+        names.sort();
+        names
+    };
+    let world = &resolve.worlds[world];
+    Shape {
+        imports: names(&mut world.imports.iter()),
+        exports: names(&mut world.exports.iter()),
+    }
+}
