@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use crate::logs::LogSettings;
+use crate::plugins::PluginSettings;
 use crate::wire::ServiceSpec;
 
 /// Flags of `tend daemon`. Every flag has an environment variable; unset ones fall back to the
@@ -62,6 +63,8 @@ struct ConfigFile {
     daemon: FileDaemon,
     #[serde(default)]
     services: BTreeMap<String, toml::Table>,
+    #[serde(default)]
+    plugins: PluginSettings,
 }
 
 /// Everything the daemon needs to run, resolved.
@@ -73,6 +76,8 @@ pub struct Settings {
     pub config_path: Option<PathBuf>,
     pub log_level: String,
     pub logs: LogSettings,
+    /// What plugins may be granted at most (`[plugins]` table).
+    pub plugins: PluginSettings,
     /// Services declared in the config file, validated.
     pub file_services: Vec<ServiceSpec>,
 }
@@ -98,8 +103,14 @@ impl Settings {
         let d = file.daemon;
         let defaults = LogSettings::default();
         let logs = LogSettings {
-            max_bytes: args.log_max_bytes.or(d.log_max_bytes).unwrap_or(defaults.max_bytes),
-            backup_count: args.log_backup_count.or(d.log_backup_count).unwrap_or(defaults.backup_count),
+            max_bytes: args
+                .log_max_bytes
+                .or(d.log_max_bytes)
+                .unwrap_or(defaults.max_bytes),
+            backup_count: args
+                .log_backup_count
+                .or(d.log_backup_count)
+                .unwrap_or(defaults.backup_count),
             retention_days: args
                 .log_retention_days
                 .or(d.log_retention_days)
@@ -107,13 +118,18 @@ impl Settings {
             ..defaults
         };
         if logs.max_bytes < 1024 {
-            bail!("log_max_bytes must be at least 1024, got {}", logs.max_bytes);
+            bail!(
+                "log_max_bytes must be at least 1024, got {}",
+                logs.max_bytes
+            );
         }
         let mut file_services = Vec::new();
         for (name, table) in file.services {
             let mut table = table;
             if table.contains_key("name") {
-                bail!("service {name:?} in the config file: `name` comes from the table key; remove it");
+                bail!(
+                    "service {name:?} in the config file: `name` comes from the table key; remove it"
+                );
             }
             table.insert("name".into(), toml::Value::String(name.clone()));
             let mut spec: ServiceSpec = toml::Value::Table(table)
@@ -128,7 +144,11 @@ impl Settings {
                 spec.working_dir = Some(base.join(dir));
             }
             crate::spec::validate(&spec).map_err(|e| {
-                anyhow::anyhow!("service {name:?} in the config file: {}: {}", e.field, e.message)
+                anyhow::anyhow!(
+                    "service {name:?} in the config file: {}: {}",
+                    e.field,
+                    e.message
+                )
             })?;
             file_services.push(spec);
         }
@@ -137,8 +157,12 @@ impl Settings {
             port: args.port.or(d.port).unwrap_or(crate::wire::DEFAULT_PORT),
             data_dir,
             config_path,
-            log_level: args.log_level.or(d.log_level).unwrap_or_else(|| "info".into()),
+            log_level: args
+                .log_level
+                .or(d.log_level)
+                .unwrap_or_else(|| "info".into()),
             logs,
+            plugins: file.plugins,
             file_services,
         })
     }
@@ -182,14 +206,41 @@ mod tests {
     fn relative_working_dir_is_relative_to_the_file() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("app")).unwrap();
-        let p = write(dir.path(), "[services.web]\ncommand = \"true\"\nworking_dir = \"app\"\n");
+        let p = write(
+            dir.path(),
+            "[services.web]\ncommand = \"true\"\nworking_dir = \"app\"\n",
+        );
         let s = Settings::resolve(DaemonArgs {
             config: Some(p),
             data_dir: Some(dir.path().into()),
             ..Default::default()
         })
         .unwrap();
-        assert_eq!(s.file_services[0].working_dir.as_deref(), Some(dir.path().join("app").as_path()));
+        assert_eq!(
+            s.file_services[0].working_dir.as_deref(),
+            Some(dir.path().join("app").as_path())
+        );
+    }
+
+    #[test]
+    fn plugins_table_sets_the_grant_ceiling() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "[plugins]\nallow_hosts = [\"example.test\"]\nmax_memory_mb = 64\n",
+        );
+        let s = Settings::resolve(DaemonArgs {
+            config: Some(p),
+            data_dir: Some(dir.path().into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(s.plugins.allow_hosts, vec!["example.test".to_string()]);
+        assert_eq!(s.plugins.max_memory_mb, 64);
+        assert_eq!(
+            s.plugins.max_timeout_ms,
+            PluginSettings::default().max_timeout_ms
+        );
     }
 
     #[test]

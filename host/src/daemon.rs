@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, watch};
 use crate::api::{self, AppState};
 use crate::config::{DaemonArgs, Settings};
 use crate::logs::{self, LogHub};
-use crate::plugins::{PluginHost, PluginSettings};
+use crate::plugins::PluginHost;
 use crate::process;
 use crate::store::Store;
 use crate::supervisor::Supervisor;
@@ -27,7 +27,9 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
     prepare_data_dir(&settings.data_dir)?;
     let _lock = lock_data_dir(&settings.data_dir)?;
     let _log = logs::init_daemon_log(&settings.data_dir, &settings.log_level, &settings.logs)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let result = runtime.block_on(run(settings, terminate_signal()));
     if let Err(e) = &result {
         tracing::error!(error = %format!("{e:#}"), "daemon failed");
@@ -37,7 +39,10 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
 
 async fn terminate_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         tracing::error!("cannot install signal handlers; stop the daemon through the API");
         return std::future::pending().await;
     };
@@ -54,21 +59,33 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     process::init().context("cannot become a child subreaper")?;
     let token: Arc<str> = load_or_create_token(&data_dir)?.into();
     if !settings.host.is_loopback() && token.len() < 16 {
-        bail!("refusing to listen on non-loopback {} with a token shorter than 16 characters", settings.host);
+        bail!(
+            "refusing to listen on non-loopback {} with a token shorter than 16 characters",
+            settings.host
+        );
     }
     let node = load_or_create_secret(&data_dir.join("node-id"), 6)?;
-    let store = Store::open(&data_dir.join("tend.db")).await.context("cannot open the store")?;
+    let store = Store::open(&data_dir.join("tend.db"))
+        .await
+        .context("cannot open the store")?;
     let listener = tokio::net::TcpListener::bind((settings.host, settings.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
     let addr = listener.local_addr()?;
     let hub = LogHub::start(store.clone(), data_dir.join("logs"), settings.logs.clone());
-    let plugins = PluginHost::start(store.clone(), &data_dir, PluginSettings::default())
+    let plugins = PluginHost::start(store.clone(), &data_dir, settings.plugins.clone())
         .await
         .context("cannot start the plugin host")?;
-    let sup = Supervisor::boot(store.clone(), hub.clone(), plugins.clone(), node, data_dir.clone(), settings.file_services.clone())
-        .await
-        .context("cannot start the supervisor")?;
+    let sup = Supervisor::boot(
+        store.clone(),
+        hub.clone(),
+        plugins.clone(),
+        node,
+        data_dir.clone(),
+        settings.file_services.clone(),
+    )
+    .await
+    .context("cannot start the supervisor")?;
 
     let (shutdown_tx, mut shutdown_rx) = mpsc::channel(1);
     let (closing_tx, closing_rx) = watch::channel(false);
@@ -132,7 +149,10 @@ fn lock_data_dir(dir: &Path) -> anyhow::Result<nix::fcntl::Flock<fs::File>> {
         .mode(0o600)
         .open(dir.join("daemon.lock"))?;
     nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
-        anyhow::anyhow!("another tend daemon is already running on {} ({e})", dir.display())
+        anyhow::anyhow!(
+            "another tend daemon is already running on {} ({e})",
+            dir.display()
+        )
     })
 }
 
@@ -154,7 +174,9 @@ fn load_or_create_secret(path: &Path, bytes: usize) -> anyhow::Result<String> {
             return Ok(existing.to_string());
         }
     }
-    let secret: String = (0..bytes).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+    let secret: String = (0..bytes)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect();
     let mut f = OpenOptions::new()
         .create(true)
         .truncate(true)

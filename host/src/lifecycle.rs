@@ -61,25 +61,51 @@ pub struct Machine {
 
 impl Default for Machine {
     fn default() -> Self {
-        Machine { state: State::Stopped, attempt: 0, restart_count: 0 }
+        Machine {
+            state: State::Stopped,
+            attempt: 0,
+            restart_count: 0,
+        }
     }
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Input {
-    Start { reason: String },
+    Start {
+        reason: String,
+    },
     Stop,
     Restart,
-    Spawned { pid: u32, at: Instant },
+    Spawned {
+        pid: u32,
+        at: Instant,
+    },
     /// `jitter` is a sample in [-1, 1].
-    SpawnFailed { error: String, at: Instant, jitter: f64 },
+    SpawnFailed {
+        error: String,
+        at: Instant,
+        jitter: f64,
+    },
     /// The leader exited on its own (the tree has been cleaned up already).
-    Exited { exit: Exit, at: Instant, jitter: f64 },
+    Exited {
+        exit: Exit,
+        at: Instant,
+        jitter: f64,
+    },
     /// A stop finished: no process of the tree is left.
-    TreeGone { exit: Option<Exit>, killed: bool, at: Instant, jitter: f64 },
+    TreeGone {
+        exit: Option<Exit>,
+        killed: bool,
+        at: Instant,
+        jitter: f64,
+    },
     /// Health checks failed `retries` times in a row after the start period.
-    Unhealthy { reason: String },
-    BackoffElapsed { at: Instant },
+    Unhealthy {
+        reason: String,
+    },
+    BackoffElapsed {
+        at: Instant,
+    },
 }
 
 /// One recorded transition.
@@ -111,8 +137,20 @@ pub fn backoff_delay(b: &Backoff, attempt: u32, jitter: f64) -> Duration {
     Duration::from_micros(((base + spread).max(0.0) * 1000.0) as u64)
 }
 
-fn record(from: &State, to: &State, pid: Option<u32>, exit: Option<Exit>, reason: impl Into<String>) -> Effect {
-    Effect::Record(Transition { from: from.status(), to: to.status(), pid, exit, reason: reason.into() })
+fn record(
+    from: &State,
+    to: &State,
+    pid: Option<u32>,
+    exit: Option<Exit>,
+    reason: impl Into<String>,
+) -> Effect {
+    Effect::Record(Transition {
+        from: from.status(),
+        to: to.status(),
+        pid,
+        exit,
+        reason: reason.into(),
+    })
 }
 
 fn fmt_delay(d: Duration) -> String {
@@ -128,43 +166,91 @@ pub fn step(m: Machine, policy: &Policy, input: Input) -> (Machine, Vec<Effect>)
     let from = m.state;
     let mut next = m;
     let mut fx = Vec::new();
-    let idle = matches!(from, State::Stopped | State::Exited | State::Fatal | State::Backoff { .. });
+    let idle = matches!(
+        from,
+        State::Stopped | State::Exited | State::Fatal | State::Backoff { .. }
+    );
     match input {
         Input::Start { reason } if idle => {
-            next = Machine { state: State::Starting, attempt: 0, restart_count: 0 };
+            next = Machine {
+                state: State::Starting,
+                attempt: 0,
+                restart_count: 0,
+            };
             fx.push(record(&from, &next.state, None, None, reason));
             fx.push(Effect::Spawn);
         }
         Input::Restart if idle => {
-            next = Machine { state: State::Starting, attempt: 0, restart_count: 0 };
+            next = Machine {
+                state: State::Starting,
+                attempt: 0,
+                restart_count: 0,
+            };
             fx.push(record(&from, &next.state, None, None, "restart requested"));
             fx.push(Effect::Spawn);
         }
         Input::Restart => match from {
             State::Running { pid, .. } => {
-                next.state = State::Stopping { pid, then: AfterStop::Start };
-                fx.push(record(&from, &next.state, Some(pid), None, "restart requested"));
+                next.state = State::Stopping {
+                    pid,
+                    then: AfterStop::Start,
+                };
+                fx.push(record(
+                    &from,
+                    &next.state,
+                    Some(pid),
+                    None,
+                    "restart requested",
+                ));
                 fx.push(Effect::Terminate);
             }
-            State::Stopping { pid, .. } => next.state = State::Stopping { pid, then: AfterStop::Start },
+            State::Stopping { pid, .. } => {
+                next.state = State::Stopping {
+                    pid,
+                    then: AfterStop::Start,
+                }
+            }
             _ => {}
         },
         Input::Start { .. } => {
             if let State::Stopping { pid, .. } = from {
-                next.state = State::Stopping { pid, then: AfterStop::Start };
+                next.state = State::Stopping {
+                    pid,
+                    then: AfterStop::Start,
+                };
             }
         }
         Input::Stop => match from {
             State::Running { pid, .. } => {
-                next.state = State::Stopping { pid, then: AfterStop::Stay };
-                fx.push(record(&from, &next.state, Some(pid), None, "stop requested"));
+                next.state = State::Stopping {
+                    pid,
+                    then: AfterStop::Stay,
+                };
+                fx.push(record(
+                    &from,
+                    &next.state,
+                    Some(pid),
+                    None,
+                    "stop requested",
+                ));
                 fx.push(Effect::Terminate);
             }
             State::Backoff { .. } => {
                 next.state = State::Stopped;
-                fx.push(record(&from, &next.state, None, None, "stop requested during backoff"));
+                fx.push(record(
+                    &from,
+                    &next.state,
+                    None,
+                    None,
+                    "stop requested during backoff",
+                ));
             }
-            State::Stopping { pid, .. } => next.state = State::Stopping { pid, then: AfterStop::Stay },
+            State::Stopping { pid, .. } => {
+                next.state = State::Stopping {
+                    pid,
+                    then: AfterStop::Stay,
+                }
+            }
             _ => {}
         },
         Input::Spawned { pid, at } if from == State::Starting => {
@@ -172,11 +258,22 @@ pub fn step(m: Machine, policy: &Policy, input: Input) -> (Machine, Vec<Effect>)
             fx.push(record(&from, &next.state, Some(pid), None, "spawned"));
         }
         Input::SpawnFailed { error, at, jitter } if from == State::Starting => {
-            after_failure(&mut next, policy, None, None, format!("spawn failed: {error}"), at, jitter, &mut fx);
+            after_failure(
+                &mut next,
+                policy,
+                None,
+                None,
+                format!("spawn failed: {error}"),
+                at,
+                jitter,
+                &mut fx,
+            );
         }
         Input::Exited { exit, at, jitter } => {
             if let State::Running { pid, since } = from {
-                if at.saturating_duration_since(since) >= Duration::from_secs(policy.backoff.reset_after_s) {
+                if at.saturating_duration_since(since)
+                    >= Duration::from_secs(policy.backoff.reset_after_s)
+                {
                     next.attempt = 0;
                 }
                 let restart = match policy.restart {
@@ -185,10 +282,25 @@ pub fn step(m: Machine, policy: &Policy, input: Input) -> (Machine, Vec<Effect>)
                     RestartPolicy::Never => false,
                 };
                 if restart {
-                    after_failure(&mut next, policy, Some(pid), Some(exit), exit.to_string(), at, jitter, &mut fx);
+                    after_failure(
+                        &mut next,
+                        policy,
+                        Some(pid),
+                        Some(exit),
+                        exit.to_string(),
+                        at,
+                        jitter,
+                        &mut fx,
+                    );
                 } else {
                     next.state = State::Exited;
-                    fx.push(record(&from, &next.state, Some(pid), Some(exit), exit.to_string()));
+                    fx.push(record(
+                        &from,
+                        &next.state,
+                        Some(pid),
+                        Some(exit),
+                        exit.to_string(),
+                    ));
                 }
             }
         }
@@ -199,16 +311,45 @@ pub fn step(m: Machine, policy: &Policy, input: Input) -> (Machine, Vec<Effect>)
                     RestartPolicy::Never => false,
                 };
                 if restart {
-                    next.state = State::Stopping { pid, then: AfterStop::Fail };
-                    fx.push(record(&from, &next.state, Some(pid), None, format!("{reason}; restarting")));
+                    next.state = State::Stopping {
+                        pid,
+                        then: AfterStop::Fail,
+                    };
+                    fx.push(record(
+                        &from,
+                        &next.state,
+                        Some(pid),
+                        None,
+                        format!("{reason}; restarting"),
+                    ));
                     fx.push(Effect::Terminate);
                 }
             }
         }
-        Input::TreeGone { exit, at, jitter, .. } if matches!(from, State::Stopping { then: AfterStop::Fail, .. }) => {
+        Input::TreeGone {
+            exit, at, jitter, ..
+        } if matches!(
+            from,
+            State::Stopping {
+                then: AfterStop::Fail,
+                ..
+            }
+        ) =>
+        {
             if let State::Stopping { pid, .. } = from {
-                let how = exit.map(|e| e.to_string()).unwrap_or_else(|| "process gone".into());
-                after_failure(&mut next, policy, Some(pid), exit, format!("unhealthy; {how}"), at, jitter, &mut fx);
+                let how = exit
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| "process gone".into());
+                after_failure(
+                    &mut next,
+                    policy,
+                    Some(pid),
+                    exit,
+                    format!("unhealthy; {how}"),
+                    at,
+                    jitter,
+                    &mut fx,
+                );
             }
         }
         Input::TreeGone { exit, killed, .. } => {
@@ -218,11 +359,25 @@ pub fn step(m: Machine, policy: &Policy, input: Input) -> (Machine, Vec<Effect>)
                     Some(e) => e.to_string(),
                     None => "process gone".into(),
                 };
-                let reason = if killed { format!("stopped: {how} (SIGKILL after stop timeout)") } else { format!("stopped: {how}") };
+                let reason = if killed {
+                    format!("stopped: {how} (SIGKILL after stop timeout)")
+                } else {
+                    format!("stopped: {how}")
+                };
                 fx.push(record(&from, &next.state, Some(pid), exit, reason));
                 if then != AfterStop::Stay {
-                    next = Machine { state: State::Starting, attempt: 0, restart_count: 0 };
-                    fx.push(record(&State::Stopped, &next.state, None, None, "restart requested"));
+                    next = Machine {
+                        state: State::Starting,
+                        attempt: 0,
+                        restart_count: 0,
+                    };
+                    fx.push(record(
+                        &State::Stopped,
+                        &next.state,
+                        None,
+                        None,
+                        "restart requested",
+                    ));
                     fx.push(Effect::Spawn);
                 }
             }
@@ -256,7 +411,10 @@ fn after_failure(
     let from = next.state;
     if next.attempt >= policy.max_restarts {
         next.state = State::Fatal;
-        let reason = format!("{what}; gave up after {} restarts (max_restarts)", next.attempt);
+        let reason = format!(
+            "{what}; gave up after {} restarts (max_restarts)",
+            next.attempt
+        );
         fx.push(record(&from, &next.state, pid, exit, reason));
         return;
     }

@@ -164,7 +164,13 @@ pub fn spawn(spec: &SpawnSpec) -> io::Result<Child> {
     let (Some(stdout), Some(stderr)) = (stdout, stderr) else {
         return Err(io::Error::other("child pipes missing"));
     };
-    Ok(Child { pid, start_ticks: stat(pid).map(|s| s.start_ticks).unwrap_or(0), exit: rx, stdout, stderr })
+    Ok(Child {
+        pid,
+        start_ticks: stat(pid).map(|s| s.start_ticks).unwrap_or(0),
+        exit: rx,
+        stdout,
+        stderr,
+    })
 }
 
 /// The fields of `/proc/<pid>/stat` we use.
@@ -196,15 +202,11 @@ fn parse_stat(text: &[u8]) -> Option<ProcStat> {
 }
 
 fn all_pids() -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect()
-}
-
-fn environ_has(pid: u32, needle: &[u8]) -> bool {
-    match std::fs::read(format!("/proc/{pid}/environ")) {
-        Ok(env) => env.split(|&b| b == 0).any(|var| var == needle),
-        Err(_) => false,
-    }
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect()
 }
 
 fn environ_has_prefix(pid: u32, prefix: &[u8]) -> bool {
@@ -214,44 +216,88 @@ fn environ_has_prefix(pid: u32, prefix: &[u8]) -> bool {
     }
 }
 
-/// Identifies one run's process tree: its session/group leader and its environment marker.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One run's process tree: its session/group leader and its environment marker.
+///
+/// Membership is sticky: a process seen once as a member (pid + start time) stays one until it is gone,
+/// because `/proc/<pid>/environ` reads empty while a process is inside `execve` or exiting.
+#[derive(Debug)]
 pub struct Tree {
     pub leader: u32,
     pub leader_start: u64,
     pub instance: String,
+    seen: Mutex<BTreeMap<u32, u64>>,
+}
+
+/// The result of one look at `/proc` for a tree.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scan {
+    /// Live (non-zombie) members.
+    pub members: Vec<u32>,
+    /// Processes started after the leader whose environment could not be read (mid-exec or exiting):
+    /// they may be members; look again.
+    pub uncertain: Vec<u32>,
+}
+
+impl Scan {
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty() && self.uncertain.is_empty()
+    }
 }
 
 impl Tree {
-    /// Live (non-zombie) processes of the tree: members of the leader's process group, and any process
-    /// started no earlier than the leader that carries the marker.
-    pub fn members(&self) -> Vec<u32> {
+    pub fn new(leader: u32, leader_start: u64, instance: String) -> Tree {
+        Tree {
+            leader,
+            leader_start,
+            instance,
+            seen: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Members: the leader's process group, anything carrying the marker that started no earlier than the
+    /// leader, and everything seen as a member before that still exists.
+    pub fn scan(&self) -> Scan {
         let me = std::process::id();
         let marker = format!("TEND_INSTANCE={}", self.instance).into_bytes();
-        let mut out = Vec::new();
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let mut scan = Scan::default();
+        let mut still = BTreeMap::new();
         for pid in all_pids() {
             if pid == me {
                 continue;
             }
             let Some(st) = stat(pid) else { continue };
-            if st.state == b'Z' || st.start_ticks < self.leader_start {
+            // Kernel threads (children of kthreadd) have no environment and are never ours.
+            if st.state == b'Z' || st.start_ticks < self.leader_start || st.ppid == 2 || pid == 2 {
                 continue;
             }
-            if st.pgrp == self.leader as i32 || environ_has(pid, &marker) {
-                out.push(pid);
+            let member = seen.get(&pid) == Some(&st.start_ticks)
+                || st.pgrp == self.leader as i32
+                || match std::fs::read(format!("/proc/{pid}/environ")) {
+                    Ok(env) if env.is_empty() => {
+                        scan.uncertain.push(pid);
+                        false
+                    }
+                    Ok(env) => env.split(|&b| b == 0).any(|var| var == marker.as_slice()),
+                    Err(_) => false,
+                };
+            if member {
+                still.insert(pid, st.start_ticks);
+                scan.members.push(pid);
             }
         }
-        out
+        *seen = still;
+        scan
     }
 
-    /// Sends `sig` to the process group and to every marked descendant. Returns how many were found.
-    pub fn signal(&self, sig: Signal) -> usize {
+    /// Sends `sig` to the process group and to every member. Returns the scan it acted on.
+    pub fn signal(&self, sig: Signal) -> Scan {
         let _ = killpg(Pid::from_raw(self.leader as i32), sig);
-        let members = self.members();
-        for &pid in &members {
+        let scan = self.scan();
+        for &pid in &scan.members {
             let _ = kill(Pid::from_raw(pid as i32), sig);
         }
-        members.len()
+        scan
     }
 }
 
@@ -285,7 +331,15 @@ mod tests {
     fn parses_stat_with_hostile_command_names() {
         let line = b"1822 (evil) name) S 1815 1815 1024 0 -1 4194304 99 0 0 0 0 0 0 0 20 0 1 0 6923 3133440 389";
         let st = parse_stat(line).unwrap();
-        assert_eq!(st, ProcStat { state: b'S', ppid: 1815, pgrp: 1815, start_ticks: 6923 });
+        assert_eq!(
+            st,
+            ProcStat {
+                state: b'S',
+                ppid: 1815,
+                pgrp: 1815,
+                start_ticks: 6923
+            }
+        );
     }
 
     #[test]
@@ -297,6 +351,9 @@ mod tests {
     #[test]
     fn exit_display() {
         assert_eq!(Exit::Code(3).to_string(), "exited with code 3");
-        assert_eq!(Exit::Signal(Signal::SIGKILL).to_string(), "killed by SIGKILL");
+        assert_eq!(
+            Exit::Signal(Signal::SIGKILL).to_string(),
+            "killed by SIGKILL"
+        );
     }
 }

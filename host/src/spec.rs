@@ -17,7 +17,10 @@ pub struct FieldError {
 }
 
 fn err(field: &str, message: impl Into<String>) -> FieldError {
-    FieldError { field: field.into(), message: message.into() }
+    FieldError {
+        field: field.into(),
+        message: message.into(),
+    }
 }
 
 /// Service and job names end up in file paths, so they are restricted to `^[a-z0-9][a-z0-9_-]{0,62}$`.
@@ -42,14 +45,20 @@ pub fn validate_name(name: &str) -> Result<(), FieldError> {
 /// Parses `SIGTERM`, `TERM` or `term` into a signal.
 pub fn parse_signal(s: &str) -> Option<Signal> {
     let upper = s.trim().to_ascii_uppercase();
-    let full = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    let full = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
     full.parse::<Signal>().ok()
 }
 
 pub fn validate(spec: &ServiceSpec) -> Result<(), FieldError> {
     validate_name(&spec.name)?;
     match &spec.command {
-        CommandLine::Shell(s) if s.trim().is_empty() => return Err(err("command", "must not be empty")),
+        CommandLine::Shell(s) if s.trim().is_empty() => {
+            return Err(err("command", "must not be empty"));
+        }
         CommandLine::Argv(v) if v.is_empty() || v[0].is_empty() => {
             return Err(err("command", "must not be empty (argv[0] is the program)"));
         }
@@ -60,10 +69,16 @@ pub fn validate(spec: &ServiceSpec) -> Result<(), FieldError> {
     }
     if let Some(dir) = &spec.working_dir {
         if !dir.is_absolute() {
-            return Err(err("working_dir", format!("{} is not an absolute path", dir.display())));
+            return Err(err(
+                "working_dir",
+                format!("{} is not an absolute path", dir.display()),
+            ));
         }
         if !dir.is_dir() {
-            return Err(err("working_dir", format!("{} does not exist or is not a directory", dir.display())));
+            return Err(err(
+                "working_dir",
+                format!("{} does not exist or is not a directory", dir.display()),
+            ));
         }
     }
     for key in spec.env.keys() {
@@ -74,7 +89,10 @@ pub fn validate(spec: &ServiceSpec) -> Result<(), FieldError> {
     if let Some(file) = &spec.env_file {
         let path = resolve_env_file(spec, file);
         if !path.is_file() {
-            return Err(err("env_file", format!("{} does not exist", path.display())));
+            return Err(err(
+                "env_file",
+                format!("{} does not exist", path.display()),
+            ));
         }
         read_env_file(&path).map_err(|m| err("env_file", m))?;
     }
@@ -82,7 +100,10 @@ pub fn validate(spec: &ServiceSpec) -> Result<(), FieldError> {
         return Err(err("port", "must be between 1 and 65535"));
     }
     if parse_signal(&spec.stop_signal).is_none() {
-        return Err(err("stop_signal", format!("{:?} is not a signal name", spec.stop_signal)));
+        return Err(err(
+            "stop_signal",
+            format!("{:?} is not a signal name", spec.stop_signal),
+        ));
     }
     if spec.stop_timeout_s == 0 || spec.stop_timeout_s > 3600 {
         return Err(err("stop_timeout_s", "must be between 1 and 3600 seconds"));
@@ -92,10 +113,16 @@ pub fn validate(spec: &ServiceSpec) -> Result<(), FieldError> {
         return Err(err("backoff.multiplier", "must be between 1.0 and 100.0"));
     }
     if !(0.0..=1.0).contains(&b.jitter) {
-        return Err(err("backoff.jitter", "must be a fraction between 0.0 and 1.0"));
+        return Err(err(
+            "backoff.jitter",
+            "must be a fraction between 0.0 and 1.0",
+        ));
     }
     if b.initial_delay_ms > b.max_delay_ms {
-        return Err(err("backoff.initial_delay_ms", "must not exceed backoff.max_delay_ms"));
+        return Err(err(
+            "backoff.initial_delay_ms",
+            "must not exceed backoff.max_delay_ms",
+        ));
     }
     if b.max_delay_ms > 24 * 3600 * 1000 {
         return Err(err("backoff.max_delay_ms", "must not exceed one day"));
@@ -113,7 +140,10 @@ pub fn validate(spec: &ServiceSpec) -> Result<(), FieldError> {
             && !sub.starts_with('-')
             && !sub.ends_with('-');
         if !label_ok {
-            return Err(err("caddy_subdomain", format!("{sub:?} is not a DNS label")));
+            return Err(err(
+                "caddy_subdomain",
+                format!("{sub:?} is not a DNS label"),
+            ));
         }
     }
     if let Some(h) = &spec.health {
@@ -122,7 +152,10 @@ pub fn validate(spec: &ServiceSpec) -> Result<(), FieldError> {
             return Err(err("health.config", "must be an object"));
         }
         if h.interval_s == 0 || h.interval_s > 86_400 {
-            return Err(err("health.interval_s", "must be between 1 and 86400 seconds"));
+            return Err(err(
+                "health.interval_s",
+                "must be between 1 and 86400 seconds",
+            ));
         }
         if h.timeout_s == 0 || h.timeout_s > 600 {
             return Err(err("health.timeout_s", "must be between 1 and 600 seconds"));
@@ -134,7 +167,10 @@ pub fn validate(spec: &ServiceSpec) -> Result<(), FieldError> {
     if let Some(url) = &spec.health_check_url
         && !(url.starts_with("http://") || url.starts_with("https://"))
     {
-        return Err(err("health_check_url", format!("{url:?} is not an http(s) URL")));
+        return Err(err(
+            "health_check_url",
+            format!("{url:?} is not an http(s) URL"),
+        ));
     }
     Ok(())
 }
@@ -179,7 +215,18 @@ mod tests {
         for ok in ["a", "web", "my-app_2", "0abc", &"a".repeat(63)] {
             assert!(validate_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "-a", "_a", "A", "a b", "../x", "a/b", "a.b", &"a".repeat(64), "é"] {
+        for bad in [
+            "",
+            "-a",
+            "_a",
+            "A",
+            "a b",
+            "../x",
+            "a/b",
+            "a.b",
+            &"a".repeat(64),
+            "é",
+        ] {
             assert!(validate_name(bad).is_err(), "{bad}");
         }
     }
@@ -196,16 +243,46 @@ mod tests {
         let cases = [
             (serde_json::json!({"name": "a", "command": ""}), "command"),
             (serde_json::json!({"name": "a", "command": []}), "command"),
-            (serde_json::json!({"name": "a", "command": "x", "working_dir": "/no/such/dir"}), "working_dir"),
-            (serde_json::json!({"name": "a", "command": "x", "working_dir": "rel"}), "working_dir"),
-            (serde_json::json!({"name": "a", "command": "x", "port": 0}), "port"),
-            (serde_json::json!({"name": "a", "command": "x", "stop_signal": "SIGNOPE"}), "stop_signal"),
-            (serde_json::json!({"name": "a", "command": "x", "backoff": {"jitter": 2.0}}), "backoff.jitter"),
-            (serde_json::json!({"name": "a", "command": "x", "env": {"A=B": "c"}}), "env"),
-            (serde_json::json!({"name": "a", "command": "x", "depends_on": ["a"]}), "depends_on"),
-            (serde_json::json!({"name": "a", "command": "x", "health": {"probe": "http", "retries": 0}}), "health.retries"),
-            (serde_json::json!({"name": "a", "command": "x", "health": {"probe": "Bad"}}), "health.probe"),
-            (serde_json::json!({"name": "a", "command": "x", "health_check_url": "ftp://x"}), "health_check_url"),
+            (
+                serde_json::json!({"name": "a", "command": "x", "working_dir": "/no/such/dir"}),
+                "working_dir",
+            ),
+            (
+                serde_json::json!({"name": "a", "command": "x", "working_dir": "rel"}),
+                "working_dir",
+            ),
+            (
+                serde_json::json!({"name": "a", "command": "x", "port": 0}),
+                "port",
+            ),
+            (
+                serde_json::json!({"name": "a", "command": "x", "stop_signal": "SIGNOPE"}),
+                "stop_signal",
+            ),
+            (
+                serde_json::json!({"name": "a", "command": "x", "backoff": {"jitter": 2.0}}),
+                "backoff.jitter",
+            ),
+            (
+                serde_json::json!({"name": "a", "command": "x", "env": {"A=B": "c"}}),
+                "env",
+            ),
+            (
+                serde_json::json!({"name": "a", "command": "x", "depends_on": ["a"]}),
+                "depends_on",
+            ),
+            (
+                serde_json::json!({"name": "a", "command": "x", "health": {"probe": "http", "retries": 0}}),
+                "health.retries",
+            ),
+            (
+                serde_json::json!({"name": "a", "command": "x", "health": {"probe": "Bad"}}),
+                "health.probe",
+            ),
+            (
+                serde_json::json!({"name": "a", "command": "x", "health_check_url": "ftp://x"}),
+                "health_check_url",
+            ),
         ];
         for (json, field) in cases {
             let e = validate(&spec(json.clone())).unwrap_err();

@@ -594,6 +594,8 @@ pub struct ReloadReport {
 
 impl ReloadReport {
     pub fn rejected(&self) -> impl Iterator<Item = &ReloadEntry> {
-        self.plugins.iter().filter(|e| e.action == ReloadAction::Rejected)
+        self.plugins
+            .iter()
+            .filter(|e| e.action == ReloadAction::Rejected)
     }
 }

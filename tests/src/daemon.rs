@@ -86,6 +86,7 @@ pub struct DaemonBuilder {
     env: Vec<(String, String)>,
     config: Option<String>,
     data_dir: Option<PathBuf>,
+    plugins: Vec<(String, String)>,
 }
 
 impl DaemonBuilder {
@@ -111,6 +112,13 @@ impl DaemonBuilder {
         self
     }
 
+    /// Installs fixture plugin `fixture` as user plugin `as_name` in `<data-dir>/plugins` before the
+    /// daemon starts (see [`crate::plugins`]).
+    pub fn plugin(mut self, fixture: &str, as_name: &str) -> Self {
+        self.plugins.push((fixture.into(), as_name.into()));
+        self
+    }
+
     /// Use an existing data dir instead of a fresh temp one.
     pub fn data_dir(mut self, dir: &Path) -> Self {
         self.data_dir = Some(dir.to_path_buf());
@@ -124,6 +132,9 @@ impl DaemonBuilder {
             .expect("temp dir");
         let data_dir = self.data_dir.unwrap_or_else(|| root.path().join("data"));
         std::fs::create_dir_all(&data_dir).expect("create data dir");
+        for (fixture, as_name) in &self.plugins {
+            crate::plugins::install(&data_dir, fixture, as_name);
+        }
         let mut d = Daemon {
             marker: self.marker,
             root,
@@ -170,6 +181,7 @@ impl Daemon {
             env: Vec::new(),
             config: None,
             data_dir: None,
+            plugins: Vec::new(),
         }
     }
 

@@ -9,15 +9,19 @@
 //! leak checks and the cleanup on drop can find every process a test is responsible for.
 
 mod daemon;
+pub mod plugins;
 mod procs;
+pub mod servers;
 mod sse;
 mod wait;
 
 pub use daemon::{Daemon, DaemonBuilder, send, tend_bin, tend_cmd};
+pub use plugins::{Fixture, fixture};
 pub use procs::{
     pid_alive, proc_environ, processes_with_env, processes_with_marker, run_with_deadline,
 };
 pub use serde_json::{Value, json};
+pub use servers::{HttpServer, RecordingListener, free_port};
 pub use sse::{Sse, SseEvent};
 pub use wait::{wait_for, wait_until};
 

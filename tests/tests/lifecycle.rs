@@ -297,3 +297,49 @@ fn events_stream_delivers_the_transitions_of_a_start() {
         "the event's pid is the service's"
     );
 }
+
+#[test]
+fn a_program_that_cannot_be_spawned_backs_off_then_turns_fatal() {
+    let d = Daemon::start();
+    let spec = json!({"max_restarts": 2, "backoff": {"initial_delay_ms": 50, "jitter": 0.0}});
+    d.create(&d.service_with("ghost", json!(["/definitely/not/here"]), spec));
+    let view = d.wait_status("ghost", "fatal", secs(10));
+    let events = d.events("ghost");
+    let shown = tend_tests::describe_events(&events);
+    assert!(
+        events.iter().all(|e| e["to"] != "running"),
+        "nothing ever ran:\n{shown}"
+    );
+    assert!(count(&events, "starting", "backoff") >= 1, "{shown}");
+    assert_eq!(
+        transition(events.last().unwrap()),
+        ("starting".into(), "fatal".into()),
+        "{shown}"
+    );
+    let reason = events.last().unwrap()["reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        reason.contains("/definitely/not/here"),
+        "the reason names the program: {reason}"
+    );
+    assert!(view.get("pid").is_none_or(Value::is_null), "{view}");
+}
+
+#[test]
+fn events_limit_returns_the_newest_oldest_first() {
+    let d = Daemon::start();
+    let spec = json!({"max_restarts": 3, "backoff": {"initial_delay_ms": 20, "jitter": 0.0}});
+    d.create(&d.service_with("bouncy", "exit 1", spec));
+    d.wait_status("bouncy", "fatal", secs(10));
+    let all = d.events("bouncy");
+    assert!(all.len() > 3, "{all:#?}");
+    let (code, body) = d.get("/api/services/bouncy/events?limit=3");
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["events"].as_array().unwrap(), &all[all.len() - 3..]);
+    let ids: Vec<i64> = all.iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "events are oldest first: {ids:?}"
+    );
+}

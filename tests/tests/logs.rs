@@ -375,3 +375,55 @@ fn follow_streams_history_then_new_lines() {
     assert_eq!(data["service"], "follower");
     assert!(data["id"].as_i64() > history.json()["id"].as_i64());
 }
+
+#[test]
+fn since_and_follow_tail_select_lines() {
+    let d = Daemon::start();
+    let trigger = d.scratch().join("trigger");
+    let script = r#"echo early-1; echo early-2; echo early-3; while [ ! -e "$TRIGGER" ]; do sleep 0.02; done; echo late; exec sleep 1000"#;
+    d.create(&d.service_with("timed", script, json!({"env": {"TRIGGER": trigger}})));
+    wait_for(secs(10), || {
+        let tail = d.tail_text("timed", 10);
+        if tail.len() == 3 {
+            Ok(())
+        } else {
+            Err(format!("{tail:?}"))
+        }
+    })
+    .unwrap();
+    let early = d.all_logs("timed");
+    let cut = early.last().unwrap()["time"].as_str().unwrap().to_string();
+    std::fs::write(&trigger, "").unwrap();
+    wait_for(secs(10), || {
+        let tail = d.tail_text("timed", 1);
+        if tail == ["late"] {
+            Ok(())
+        } else {
+            Err(format!("{tail:?}"))
+        }
+    })
+    .unwrap();
+
+    // One microsecond after the early lines (read together, they may share a timestamp).
+    let cut =
+        chrono::DateTime::parse_from_rfc3339(&cut).unwrap() + chrono::Duration::microseconds(1);
+    let cut = cut.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let since = d.all_logs_query("timed", &format!("&since={cut}"));
+    assert_eq!(texts(&since), ["late"], "since={cut}");
+    let (code, body) = d.get(&format!("/api/services/timed/logs?tail=10&since={cut}"));
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        texts(body["lines"].as_array().unwrap()),
+        ["late"],
+        "tail with since={cut}"
+    );
+
+    let sse = d.sse("/api/services/timed/logs/follow?tail=2");
+    let first = sse.next(secs(10)).expect("history");
+    let second = sse.next(secs(10)).expect("history");
+    assert_eq!(
+        [first.json()["line"].clone(), second.json()["line"].clone()],
+        [json!("early-3"), json!("late")],
+        "tail=2 replays the last two lines"
+    );
+}

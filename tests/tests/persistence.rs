@@ -145,3 +145,21 @@ fn after_a_crash_leftovers_are_not_left_unmanaged() {
         "the old process {old} still runs beside the new {new}"
     );
 }
+
+#[test]
+fn the_token_is_private_and_stable_across_restarts() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut d = Daemon::start();
+    let token_file = d.data_dir().join("token");
+    let mode = std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "token file mode {mode:o}");
+    assert!(d.token().len() >= 16, "a guessable token: {:?}", d.token());
+    assert!(
+        d.data_dir().join("tend.log").is_file(),
+        "the daemon keeps its own log"
+    );
+    let before = d.token().to_string();
+    d.restart();
+    assert_eq!(d.token(), before, "the token survives a restart");
+    assert_eq!(d.get("/api/services").0, 200);
+}

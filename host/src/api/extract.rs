@@ -37,7 +37,11 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "request body is larger than 1 MiB")
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "request body is larger than 1 MiB",
+                )
             } else {
                 ApiError::bad_request(format!("cannot read the request body: {rejection}"))
             }
@@ -59,7 +63,11 @@ pub fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiErro
                 path = unknown;
             }
         } else if let Some(missing) = backticked_after(&inner, "missing field ") {
-            path = if path == "." { missing } else { format!("{path}.{missing}") };
+            path = if path == "." {
+                missing
+            } else {
+                format!("{path}.{missing}")
+            };
         }
         let message = if inner.contains("untagged enum CommandLine") {
             "expected a string (run through /bin/sh -c) or an array of strings (argv)".to_string()
@@ -85,11 +93,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(de).map(Query).map_err(|e| {
-            let inner = e.inner().to_string();
-            let field = backticked_after(&inner, "unknown field ").unwrap_or_else(|| e.path().to_string());
-            ApiError::bad_request(format!("query parameter {field}: {inner}")).field(field)
-        })
+        serde_path_to_error::deserialize(de)
+            .map(Query)
+            .map_err(|e| {
+                let inner = e.inner().to_string();
+                let field = backticked_after(&inner, "unknown field ")
+                    .unwrap_or_else(|| e.path().to_string());
+                ApiError::bad_request(format!("query parameter {field}: {inner}")).field(field)
+            })
     }
 }
 

@@ -50,7 +50,12 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/services", get(services::list).post(services::create))
-        .route("/services/{name}", get(services::get).put(services::replace).delete(services::delete))
+        .route(
+            "/services/{name}",
+            get(services::get)
+                .put(services::replace)
+                .delete(services::delete),
+        )
         .route("/services/{name}/start", post(services::start))
         .route("/services/{name}/stop", post(services::stop))
         .route("/services/{name}/restart", post(services::restart))
@@ -76,7 +81,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn require_token(State(app): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
+async fn require_token(
+    State(app): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let given = req
         .headers()
         .get(AUTHORIZATION)
@@ -99,7 +108,11 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this route",
+    )
 }
 
 async fn status(State(app): State<AppState>) -> Json<StatusResponse> {
@@ -130,5 +143,8 @@ async fn supervisor_logs(
 
 async fn shutdown(State(app): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     let _ = app.shutdown.try_send(());
-    (StatusCode::ACCEPTED, Json(serde_json::json!({ "status": "shutting_down" })))
+    (
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "status": "shutting_down" })),
+    )
 }

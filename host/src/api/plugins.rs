@@ -10,7 +10,10 @@ pub async fn list(State(app): State<AppState>) -> Json<Vec<PluginInfo>> {
     Json(app.plugins.list())
 }
 
-pub async fn get(State(app): State<AppState>, Path(name): Path<String>) -> Result<Json<PluginInfo>, ApiError> {
+pub async fn get(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<PluginInfo>, ApiError> {
     app.plugins
         .info(&name)
         .map(Json)

@@ -16,12 +16,18 @@ pub async fn list(State(app): State<AppState>) -> Json<Vec<ServiceView>> {
     Json(app.sup.list())
 }
 
-pub async fn create(State(app): State<AppState>, JsonBody(body): JsonBody) -> Result<(StatusCode, Json<ServiceView>), ApiError> {
+pub async fn create(
+    State(app): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<(StatusCode, Json<ServiceView>), ApiError> {
     let spec: ServiceSpec = typed(body)?;
     Ok((StatusCode::CREATED, Json(app.sup.create(spec).await?)))
 }
 
-pub async fn get(State(app): State<AppState>, Name(name): Name) -> Result<Json<ServiceView>, ApiError> {
+pub async fn get(
+    State(app): State<AppState>,
+    Name(name): Name,
+) -> Result<Json<ServiceView>, ApiError> {
     Ok(Json(app.sup.get(&name)?))
 }
 
@@ -39,8 +45,10 @@ pub async fn replace(
         }
         Some(serde_json::Value::String(n)) if *n == name => {}
         Some(_) => {
-            return Err(ApiError::bad_request(format!("name: must be {name:?}, as in the path (services cannot be renamed)"))
-                .field("name"));
+            return Err(ApiError::bad_request(format!(
+                "name: must be {name:?}, as in the path (services cannot be renamed)"
+            ))
+            .field("name"));
         }
     }
     // Make sure the service exists before judging the body, so a typo in the path reads as 404.
@@ -49,25 +57,50 @@ pub async fn replace(
     Ok(Json(app.sup.update(spec).await?))
 }
 
-pub async fn delete(State(app): State<AppState>, Name(name): Name) -> Result<Json<ActionResponse>, ApiError> {
+pub async fn delete(
+    State(app): State<AppState>,
+    Name(name): Name,
+) -> Result<Json<ActionResponse>, ApiError> {
     let state = app.sup.remove(&name).await?;
-    Ok(Json(ActionResponse { name, action: "delete".into(), state }))
+    Ok(Json(ActionResponse {
+        name,
+        action: "delete".into(),
+        state,
+    }))
 }
 
-async fn act(app: AppState, name: String, action: Action, label: &str) -> Result<Json<ActionResponse>, ApiError> {
+async fn act(
+    app: AppState,
+    name: String,
+    action: Action,
+    label: &str,
+) -> Result<Json<ActionResponse>, ApiError> {
     let state = app.sup.act(&name, action).await?;
-    Ok(Json(ActionResponse { name, action: label.into(), state }))
+    Ok(Json(ActionResponse {
+        name,
+        action: label.into(),
+        state,
+    }))
 }
 
-pub async fn start(State(app): State<AppState>, Name(name): Name) -> Result<Json<ActionResponse>, ApiError> {
+pub async fn start(
+    State(app): State<AppState>,
+    Name(name): Name,
+) -> Result<Json<ActionResponse>, ApiError> {
     act(app, name, Action::Start, "start").await
 }
 
-pub async fn stop(State(app): State<AppState>, Name(name): Name) -> Result<Json<ActionResponse>, ApiError> {
+pub async fn stop(
+    State(app): State<AppState>,
+    Name(name): Name,
+) -> Result<Json<ActionResponse>, ApiError> {
     act(app, name, Action::Stop, "stop").await
 }
 
-pub async fn restart(State(app): State<AppState>, Name(name): Name) -> Result<Json<ActionResponse>, ApiError> {
+pub async fn restart(
+    State(app): State<AppState>,
+    Name(name): Name,
+) -> Result<Json<ActionResponse>, ApiError> {
     act(app, name, Action::Restart, "restart").await
 }
 
@@ -85,12 +118,15 @@ const MAX_LINES: u32 = 10_000;
 
 pub fn log_query(name: &str, p: &LogParams, default_tail: u32) -> Result<LogQuery, ApiError> {
     if let Some(since) = &p.since {
-        chrono::DateTime::parse_from_rfc3339(since)
-            .map_err(|e| ApiError::bad_request(format!("since: not an RFC 3339 time: {e}")).field("since"))?;
+        chrono::DateTime::parse_from_rfc3339(since).map_err(|e| {
+            ApiError::bad_request(format!("since: not an RFC 3339 time: {e}")).field("since")
+        })?;
     }
     for (field, v) in [("tail", p.tail), ("limit", p.limit)] {
         if v.is_some_and(|v| v > MAX_LINES) {
-            return Err(ApiError::bad_request(format!("{field}: at most {MAX_LINES}")).field(field));
+            return Err(
+                ApiError::bad_request(format!("{field}: at most {MAX_LINES}")).field(field),
+            );
         }
     }
     let since = p.since.as_deref().map(|s| {
@@ -100,12 +136,24 @@ pub fn log_query(name: &str, p: &LogParams, default_tail: u32) -> Result<LogQuer
     });
     let (tail, limit) = match (p.after_id, p.tail) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request("tail and after_id cannot be combined").field("tail"));
+            return Err(
+                ApiError::bad_request("tail and after_id cannot be combined").field("tail"),
+            );
         }
         (Some(_), None) => (None, p.limit.unwrap_or(MAX_LINES)),
-        (None, tail) => (Some(tail.unwrap_or(default_tail)), p.limit.unwrap_or(MAX_LINES)),
+        (None, tail) => (
+            Some(tail.unwrap_or(default_tail)),
+            p.limit.unwrap_or(MAX_LINES),
+        ),
     };
-    Ok(LogQuery { service: name.to_string(), stream: p.stream, since, after_id: p.after_id, tail, limit })
+    Ok(LogQuery {
+        service: name.to_string(),
+        stream: p.stream,
+        since,
+        after_id: p.after_id,
+        tail,
+        limit,
+    })
 }
 
 #[derive(serde::Serialize)]
@@ -145,7 +193,9 @@ pub async fn events(
 ) -> Result<Json<EventsResponse>, ApiError> {
     app.sup.get(&name)?;
     let limit = p.limit.unwrap_or(100).min(MAX_LINES);
-    Ok(Json(EventsResponse { events: app.sup.events(Some(&name), limit).await? }))
+    Ok(Json(EventsResponse {
+        events: app.sup.events(Some(&name), limit).await?,
+    }))
 }
 
 pub async fn health(

@@ -94,11 +94,19 @@ pub async fn follow_logs(
                 _ = tx.closed() => return,
             };
             let lines = match got {
-                Ok(l) if l.service == name && first.stream.is_none_or(|s| s == l.stream) => vec![(*l).clone()],
+                Ok(l) if l.service == name && first.stream.is_none_or(|s| s == l.stream) => {
+                    vec![(*l).clone()]
+                }
                 Ok(_) => continue,
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     // Fell behind the live feed: catch up from the store.
-                    let q = LogQuery { after_id: Some(last), tail: None, limit: 10_000, since: None, ..first.clone() };
+                    let q = LogQuery {
+                        after_id: Some(last),
+                        tail: None,
+                        limit: 10_000,
+                        since: None,
+                        ..first.clone()
+                    };
                     store.query_logs(&q).await.unwrap_or_default()
                 }
                 Err(broadcast::error::RecvError::Closed) => return,

@@ -32,7 +32,11 @@ pub async fn run(ctx: &Ctx, command: &PluginCommand) -> Result<(), CliError> {
                 return out_raw(&answer);
             }
             let plugins: Vec<PluginInfo> = answer.parse()?;
-            out(&if plugins.is_empty() { "no plugins\n".to_string() } else { plugins_table(&plugins) })
+            out(&if plugins.is_empty() {
+                "no plugins\n".to_string()
+            } else {
+                plugins_table(&plugins)
+            })
         }
         PluginCommand::Info { name } => {
             let answer = ctx.client.get(&["api", "plugins", name], &[]).await?;
@@ -42,7 +46,10 @@ pub async fn run(ctx: &Ctx, command: &PluginCommand) -> Result<(), CliError> {
             out(&plugin_details(&answer.parse()?))
         }
         PluginCommand::Reload => {
-            let answer = ctx.client.send(Method::POST, &["api", "plugins", "reload"], None).await?;
+            let answer = ctx
+                .client
+                .send(Method::POST, &["api", "plugins", "reload"], None)
+                .await?;
             let report: ReloadReport = answer.parse()?;
             if ctx.json {
                 out_raw(&answer)?;
@@ -51,7 +58,9 @@ pub async fn run(ctx: &Ctx, command: &PluginCommand) -> Result<(), CliError> {
             }
             match report.rejected().count() {
                 0 => Ok(()),
-                n => Err(CliError::Other(anyhow::anyhow!("{n} plugin(s) rejected; see above"))),
+                n => Err(CliError::Other(anyhow::anyhow!(
+                    "{n} plugin(s) rejected; see above"
+                ))),
             }
         }
     }
@@ -97,15 +106,32 @@ pub fn plugins_table(plugins: &[PluginInfo]) -> String {
             ]
         })
         .collect();
-    table(&["NAME", "WORLD", "VERSION", "SOURCE", "CALLS", "FAILURES", "STATE"], &rows)
+    table(
+        &[
+            "NAME", "WORLD", "VERSION", "SOURCE", "CALLS", "FAILURES", "STATE",
+        ],
+        &rows,
+    )
 }
 
 fn or_dash(s: &str) -> String {
-    if s.is_empty() { "-".into() } else { s.to_string() }
+    if s.is_empty() {
+        "-".into()
+    } else {
+        s.to_string()
+    }
 }
 
 fn list_or_dash<T: AsRef<str>>(items: &[T]) -> String {
-    if items.is_empty() { "-".into() } else { items.iter().map(|i| i.as_ref()).collect::<Vec<_>>().join(", ") }
+    if items.is_empty() {
+        "-".into()
+    } else {
+        items
+            .iter()
+            .map(|i| i.as_ref())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// The bucket bound below which `q` of the calls fell, as "<= 250us"; `None` without calls.
@@ -145,19 +171,39 @@ pub fn plugin_details(p: &PluginInfo) -> String {
         ("version", or_dash(&p.version)),
         ("description", or_dash(&p.description)),
         ("source", p.source.label().to_string()),
-        ("path", p.path.as_ref().map_or_else(|| "- (embedded)".to_string(), |p| p.display().to_string())),
+        (
+            "path",
+            p.path
+                .as_ref()
+                .map_or_else(|| "- (embedded)".to_string(), |p| p.display().to_string()),
+        ),
         ("sha256", or_dash(&p.sha256)),
     ];
     if !p.loaded_at.is_empty() {
-        let how = if p.from_cache { "compiled code from the cache" } else { "compiled" };
+        let how = if p.from_cache {
+            "compiled code from the cache"
+        } else {
+            "compiled"
+        };
         lines.push(("loaded", format!("{} ({how})", p.loaded_at)));
     }
-    let paths: Vec<String> = p.grants.paths.iter().map(|p| p.display().to_string()).collect();
+    let paths: Vec<String> = p
+        .grants
+        .paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
     lines.push(("hosts", list_or_dash(&p.grants.hosts)));
     lines.push(("paths", list_or_dash(&paths)));
     lines.push(("env", list_or_dash(&p.grants.env)));
     let l = &p.limits;
-    lines.push(("limits", format!("{} MiB, {} ms, responses up to {} bytes", l.memory_mb, l.timeout_ms, l.max_response_bytes)));
+    lines.push((
+        "limits",
+        format!(
+            "{} MiB, {} ms, responses up to {} bytes",
+            l.memory_mb, l.timeout_ms, l.max_response_bytes
+        ),
+    ));
     let s = &p.stats;
     let mut calls = format!("{} ({} ok", s.calls, s.ok);
     for (kind, n) in &s.failures {
@@ -170,7 +216,10 @@ pub fn plugin_details(p: &PluginInfo) -> String {
         lines.push(("latency", format!("p50 {p50}, p99 {p99}")));
     }
     if let Some(until) = &p.suspended_until {
-        lines.push(("suspended", format!("until {until} ({} traps in a row)", s.consecutive_traps)));
+        lines.push((
+            "suspended",
+            format!("until {until} ({} traps in a row)", s.consecutive_traps),
+        ));
     }
     if let Some(r) = &p.rejected {
         lines.push(("rejected", format!("{} at {}", r.reason, r.time)));
@@ -204,7 +253,12 @@ pub fn reload_report(r: &ReloadReport) -> String {
                 ReloadAction::Rejected => "rejected",
                 ReloadAction::Removed => "removed",
             };
-            vec![e.name.clone(), action.to_string(), e.source.label().to_string(), e.reason.clone().unwrap_or_default()]
+            vec![
+                e.name.clone(),
+                action.to_string(),
+                e.source.label().to_string(),
+                e.reason.clone().unwrap_or_default(),
+            ]
         })
         .collect();
     table(&["NAME", "RESULT", "SOURCE", "REASON"], &rows)
@@ -215,7 +269,10 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::wire::{PluginCallError, PluginGrants, PluginLimits, PluginRejection, PluginSource, PluginStats, ReloadEntry};
+    use crate::wire::{
+        PluginCallError, PluginGrants, PluginLimits, PluginRejection, PluginSource, PluginStats,
+        ReloadEntry,
+    };
 
     fn info(name: &str) -> PluginInfo {
         PluginInfo {
@@ -227,8 +284,16 @@ mod tests {
             source: PluginSource::Builtin,
             path: None,
             sha256: "ab12".into(),
-            grants: PluginGrants { hosts: vec!["$target".into()], paths: vec![], env: vec![] },
-            limits: PluginLimits { memory_mb: 32, timeout_ms: 5000, max_response_bytes: 1024 },
+            grants: PluginGrants {
+                hosts: vec!["$target".into()],
+                paths: vec![],
+                env: vec![],
+            },
+            limits: PluginLimits {
+                memory_mb: 32,
+                timeout_ms: 5000,
+                max_response_bytes: 1024,
+            },
             config: serde_json::json!({}),
             from_cache: true,
             loaded_at: "2026-01-01T00:00:00.000000Z".into(),
@@ -238,7 +303,10 @@ mod tests {
                 failures: BTreeMap::from([("trap".into(), 2)]),
                 denials: 1,
                 consecutive_traps: 2,
-                latency: LatencyHistogram { bounds_us: vec![50, 1000], counts: vec![3, 0, 1] },
+                latency: LatencyHistogram {
+                    bounds_us: vec![50, 1000],
+                    counts: vec![3, 0, 1],
+                },
                 last_errors: vec![PluginCallError {
                     time: "2026-01-01T00:00:01.000000Z".into(),
                     kind: "trap".into(),
@@ -267,7 +335,11 @@ mod tests {
     #[test]
     fn details_show_grants_stats_and_rejection() {
         let mut p = info("http");
-        p.rejected = Some(PluginRejection { time: "T".into(), reason: "wrong world: x".into(), sha256: None });
+        p.rejected = Some(PluginRejection {
+            time: "T".into(),
+            reason: "wrong world: x".into(),
+            sha256: None,
+        });
         p.suspended_until = Some("U".into());
         let text = plugin_details(&p);
         for needle in [
@@ -298,7 +370,12 @@ mod tests {
         let r = ReloadReport {
             plugins: vec![
                 entry("a", ReloadAction::Loaded, None, false),
-                entry("b", ReloadAction::Rejected, Some("not a WebAssembly file"), true),
+                entry(
+                    "b",
+                    ReloadAction::Rejected,
+                    Some("not a WebAssembly file"),
+                    true,
+                ),
                 entry("c", ReloadAction::Removed, None, false),
             ],
         };
@@ -314,7 +391,10 @@ mod tests {
 
     #[test]
     fn percentiles_come_from_bucket_bounds() {
-        let h = LatencyHistogram { bounds_us: vec![50, 1000, 2_000_000], counts: vec![0, 99, 0, 1] };
+        let h = LatencyHistogram {
+            bounds_us: vec![50, 1000, 2_000_000],
+            counts: vec![0, 99, 0, 1],
+        };
         assert_eq!(percentile(&h, 0.5).as_deref(), Some("<= 1ms"));
         assert_eq!(percentile(&h, 0.99).as_deref(), Some("<= 1ms"));
         assert_eq!(percentile(&h, 1.0).as_deref(), Some("> 2s"));

@@ -5,7 +5,13 @@ fn policy(restart: RestartPolicy, max_restarts: u32) -> Policy {
     Policy {
         restart,
         max_restarts,
-        backoff: Backoff { initial_delay_ms: 100, max_delay_ms: 1000, multiplier: 2.0, jitter: 0.0, reset_after_s: 10 },
+        backoff: Backoff {
+            initial_delay_ms: 100,
+            max_delay_ms: 1000,
+            multiplier: 2.0,
+            jitter: 0.0,
+            reset_after_s: 10,
+        },
     }
 }
 
@@ -19,14 +25,24 @@ fn records(fx: &[Effect]) -> Vec<(Status, Status)> {
 }
 
 fn running(t0: Instant) -> Machine {
-    Machine { state: State::Running { pid: 7, since: t0 }, attempt: 0, restart_count: 0 }
+    Machine {
+        state: State::Running { pid: 7, since: t0 },
+        attempt: 0,
+        restart_count: 0,
+    }
 }
 
 #[test]
 fn start_spawns_and_spawned_runs() {
     let p = policy(RestartPolicy::Always, 3);
     let t0 = Instant::now();
-    let (m, fx) = step(Machine::default(), &p, Input::Start { reason: "start requested".into() });
+    let (m, fx) = step(
+        Machine::default(),
+        &p,
+        Input::Start {
+            reason: "start requested".into(),
+        },
+    );
     assert_eq!(m.state, State::Starting);
     assert_eq!(records(&fx), vec![(Status::Stopped, Status::Starting)]);
     assert!(fx.contains(&Effect::Spawn));
@@ -38,7 +54,9 @@ fn start_spawns_and_spawned_runs() {
 #[test]
 fn backoff_grows_and_caps() {
     let b = policy(RestartPolicy::Always, 10).backoff;
-    let ms: Vec<u128> = (1..=6).map(|n| backoff_delay(&b, n, 0.0).as_millis()).collect();
+    let ms: Vec<u128> = (1..=6)
+        .map(|n| backoff_delay(&b, n, 0.0).as_millis())
+        .collect();
     assert_eq!(ms, vec![100, 200, 400, 800, 1000, 1000]);
 }
 
@@ -48,7 +66,11 @@ fn jitter_spreads_within_bounds() {
     b.jitter = 0.5;
     assert_eq!(backoff_delay(&b, 1, 1.0).as_millis(), 150);
     assert_eq!(backoff_delay(&b, 1, -1.0).as_millis(), 50);
-    assert_eq!(backoff_delay(&b, 1, 7.0).as_millis(), 150, "samples are clamped");
+    assert_eq!(
+        backoff_delay(&b, 1, 7.0).as_millis(),
+        150,
+        "samples are clamped"
+    );
 }
 
 #[test]
@@ -59,9 +81,23 @@ fn crash_backs_off_then_restarts_then_gives_up() {
     let mut delays = Vec::new();
     for round in 0..2 {
         let at = t0 + Duration::from_millis(10);
-        let (m2, fx) = step(m, &p, Input::Exited { exit: Exit::Code(1), at, jitter: 0.0 });
-        assert_eq!(records(&fx), vec![(Status::Running, Status::Backoff)], "round {round}");
-        let State::Backoff { until } = m2.state else { panic!("not backoff: {:?}", m2.state) };
+        let (m2, fx) = step(
+            m,
+            &p,
+            Input::Exited {
+                exit: Exit::Code(1),
+                at,
+                jitter: 0.0,
+            },
+        );
+        assert_eq!(
+            records(&fx),
+            vec![(Status::Running, Status::Backoff)],
+            "round {round}"
+        );
+        let State::Backoff { until } = m2.state else {
+            panic!("not backoff: {:?}", m2.state)
+        };
         delays.push((until - at).as_millis());
         assert!(fx.contains(&Effect::WakeAt(until)));
         // Too early: nothing.
@@ -74,11 +110,25 @@ fn crash_backs_off_then_restarts_then_gives_up() {
     }
     assert_eq!(delays, vec![100, 200]);
     assert_eq!(m.restart_count, 2);
-    let (m, fx) = step(m, &p, Input::Exited { exit: Exit::Code(1), at: t0, jitter: 0.0 });
+    let (m, fx) = step(
+        m,
+        &p,
+        Input::Exited {
+            exit: Exit::Code(1),
+            at: t0,
+            jitter: 0.0,
+        },
+    );
     assert_eq!(m.state, State::Fatal);
     assert_eq!(records(&fx), vec![(Status::Running, Status::Fatal)]);
-    let Effect::Record(t) = &fx[0] else { unreachable!() };
-    assert!(t.reason.contains("gave up after 2 restarts"), "{}", t.reason);
+    let Effect::Record(t) = &fx[0] else {
+        unreachable!()
+    };
+    assert!(
+        t.reason.contains("gave up after 2 restarts"),
+        "{}",
+        t.reason
+    );
     assert_eq!(t.exit, Some(Exit::Code(1)));
 }
 
@@ -89,9 +139,19 @@ fn stable_run_resets_the_backoff() {
     let mut m = running(t0);
     m.attempt = 4;
     let at = t0 + Duration::from_secs(11);
-    let (m, _) = step(m, &p, Input::Exited { exit: Exit::Code(1), at, jitter: 0.0 });
+    let (m, _) = step(
+        m,
+        &p,
+        Input::Exited {
+            exit: Exit::Code(1),
+            at,
+            jitter: 0.0,
+        },
+    );
     assert_eq!(m.attempt, 1);
-    let State::Backoff { until } = m.state else { panic!() };
+    let State::Backoff { until } = m.state else {
+        panic!()
+    };
     assert_eq!((until - at).as_millis(), 100);
 }
 
@@ -99,18 +159,67 @@ fn stable_run_resets_the_backoff() {
 fn on_failure_and_never_policies() {
     let t0 = Instant::now();
     let p = policy(RestartPolicy::OnFailure, 3);
-    let (m, fx) = step(running(t0), &p, Input::Exited { exit: Exit::Code(0), at: t0, jitter: 0.0 });
-    assert_eq!((m.state, records(&fx)), (State::Exited, vec![(Status::Running, Status::Exited)]));
-    let (m, _) = step(running(t0), &p, Input::Exited { exit: Exit::Code(2), at: t0, jitter: 0.0 });
+    let (m, fx) = step(
+        running(t0),
+        &p,
+        Input::Exited {
+            exit: Exit::Code(0),
+            at: t0,
+            jitter: 0.0,
+        },
+    );
+    assert_eq!(
+        (m.state, records(&fx)),
+        (State::Exited, vec![(Status::Running, Status::Exited)])
+    );
+    let (m, _) = step(
+        running(t0),
+        &p,
+        Input::Exited {
+            exit: Exit::Code(2),
+            at: t0,
+            jitter: 0.0,
+        },
+    );
     assert!(matches!(m.state, State::Backoff { .. }));
-    let (m, _) = step(running(t0), &p, Input::Exited { exit: Exit::Signal(Signal::SIGSEGV), at: t0, jitter: 0.0 });
-    assert!(matches!(m.state, State::Backoff { .. }), "a signal death is a failure");
+    let (m, _) = step(
+        running(t0),
+        &p,
+        Input::Exited {
+            exit: Exit::Signal(Signal::SIGSEGV),
+            at: t0,
+            jitter: 0.0,
+        },
+    );
+    assert!(
+        matches!(m.state, State::Backoff { .. }),
+        "a signal death is a failure"
+    );
     let p = policy(RestartPolicy::Never, 3);
-    let (m, _) = step(running(t0), &p, Input::Exited { exit: Exit::Code(1), at: t0, jitter: 0.0 });
+    let (m, _) = step(
+        running(t0),
+        &p,
+        Input::Exited {
+            exit: Exit::Code(1),
+            at: t0,
+            jitter: 0.0,
+        },
+    );
     assert_eq!(m.state, State::Exited);
     let p = policy(RestartPolicy::Always, 3);
-    let (m, _) = step(running(t0), &p, Input::Exited { exit: Exit::Code(0), at: t0, jitter: 0.0 });
-    assert!(matches!(m.state, State::Backoff { .. }), "always restarts clean exits too");
+    let (m, _) = step(
+        running(t0),
+        &p,
+        Input::Exited {
+            exit: Exit::Code(0),
+            at: t0,
+            jitter: 0.0,
+        },
+    );
+    assert!(
+        matches!(m.state, State::Backoff { .. }),
+        "always restarts clean exits too"
+    );
 }
 
 #[test]
@@ -118,18 +227,60 @@ fn stop_and_restart() {
     let p = policy(RestartPolicy::Always, 3);
     let t0 = Instant::now();
     let (m, fx) = step(running(t0), &p, Input::Stop);
-    assert_eq!(m.state, State::Stopping { pid: 7, then: AfterStop::Stay });
+    assert_eq!(
+        m.state,
+        State::Stopping {
+            pid: 7,
+            then: AfterStop::Stay
+        }
+    );
     assert!(fx.contains(&Effect::Terminate));
-    let (m, fx) = step(m, &p, Input::TreeGone { exit: Some(Exit::Signal(Signal::SIGKILL)), killed: true, at: t0, jitter: 0.0 });
+    let (m, fx) = step(
+        m,
+        &p,
+        Input::TreeGone {
+            exit: Some(Exit::Signal(Signal::SIGKILL)),
+            killed: true,
+            at: t0,
+            jitter: 0.0,
+        },
+    );
     assert_eq!(m.state, State::Stopped);
-    let Effect::Record(t) = &fx[0] else { unreachable!() };
-    assert!(t.reason.contains("SIGKILL after stop timeout"), "{}", t.reason);
+    let Effect::Record(t) = &fx[0] else {
+        unreachable!()
+    };
+    assert!(
+        t.reason.contains("SIGKILL after stop timeout"),
+        "{}",
+        t.reason
+    );
 
     let (m, _) = step(running(t0), &p, Input::Restart);
-    assert_eq!(m.state, State::Stopping { pid: 7, then: AfterStop::Start });
-    let (m, fx) = step(m, &p, Input::TreeGone { exit: Some(Exit::Code(0)), killed: false, at: t0, jitter: 0.0 });
+    assert_eq!(
+        m.state,
+        State::Stopping {
+            pid: 7,
+            then: AfterStop::Start
+        }
+    );
+    let (m, fx) = step(
+        m,
+        &p,
+        Input::TreeGone {
+            exit: Some(Exit::Code(0)),
+            killed: false,
+            at: t0,
+            jitter: 0.0,
+        },
+    );
     assert_eq!(m.state, State::Starting);
-    assert_eq!(records(&fx), vec![(Status::Stopping, Status::Stopped), (Status::Stopped, Status::Starting)]);
+    assert_eq!(
+        records(&fx),
+        vec![
+            (Status::Stopping, Status::Stopped),
+            (Status::Stopped, Status::Starting)
+        ]
+    );
     assert!(fx.contains(&Effect::Spawn));
 }
 
@@ -137,9 +288,16 @@ fn stop_and_restart() {
 fn stop_during_backoff_and_redundant_inputs() {
     let p = policy(RestartPolicy::Always, 3);
     let t0 = Instant::now();
-    let backoff = Machine { state: State::Backoff { until: t0 }, attempt: 1, restart_count: 1 };
+    let backoff = Machine {
+        state: State::Backoff { until: t0 },
+        attempt: 1,
+        restart_count: 1,
+    };
     let (m, fx) = step(backoff, &p, Input::Stop);
-    assert_eq!((m.state, records(&fx)), (State::Stopped, vec![(Status::Backoff, Status::Stopped)]));
+    assert_eq!(
+        (m.state, records(&fx)),
+        (State::Stopped, vec![(Status::Backoff, Status::Stopped)])
+    );
     // Stale wake-up after the stop does nothing.
     let (m2, fx) = step(m, &p, Input::BackoffElapsed { at: t0 });
     assert_eq!((m2, fx.len()), (m, 0));
@@ -149,17 +307,40 @@ fn stop_during_backoff_and_redundant_inputs() {
     let (m, fx) = step(Machine::default(), &p, Input::Stop);
     assert_eq!((m, fx.len()), (Machine::default(), 0));
     // A start while stopping turns the stop into a restart.
-    let stopping = Machine { state: State::Stopping { pid: 7, then: AfterStop::Stay }, ..Machine::default() };
+    let stopping = Machine {
+        state: State::Stopping {
+            pid: 7,
+            then: AfterStop::Stay,
+        },
+        ..Machine::default()
+    };
     let (m, _) = step(stopping, &p, Input::Start { reason: "x".into() });
-    assert_eq!(m.state, State::Stopping { pid: 7, then: AfterStop::Start });
+    assert_eq!(
+        m.state,
+        State::Stopping {
+            pid: 7,
+            then: AfterStop::Start
+        }
+    );
 }
 
 #[test]
 fn spawn_failure_counts_as_a_failed_run() {
     let p = policy(RestartPolicy::Always, 0);
     let t0 = Instant::now();
-    let starting = Machine { state: State::Starting, ..Machine::default() };
-    let (m, fx) = step(starting, &p, Input::SpawnFailed { error: "no such file".into(), at: t0, jitter: 0.0 });
+    let starting = Machine {
+        state: State::Starting,
+        ..Machine::default()
+    };
+    let (m, fx) = step(
+        starting,
+        &p,
+        Input::SpawnFailed {
+            error: "no such file".into(),
+            at: t0,
+            jitter: 0.0,
+        },
+    );
     assert_eq!(m.state, State::Fatal);
     assert_eq!(records(&fx), vec![(Status::Starting, Status::Fatal)]);
 }
@@ -168,16 +349,39 @@ fn spawn_failure_counts_as_a_failed_run() {
 fn unhealthy_restarts_like_a_crash_unless_policy_is_never() {
     let t0 = Instant::now();
     let p = policy(RestartPolicy::OnFailure, 3);
-    let (m, fx) = step(running(t0), &p, Input::Unhealthy { reason: "health check failed 3 times".into() });
-    assert_eq!(m.state, State::Stopping { pid: 7, then: AfterStop::Fail });
+    let (m, fx) = step(
+        running(t0),
+        &p,
+        Input::Unhealthy {
+            reason: "health check failed 3 times".into(),
+        },
+    );
+    assert_eq!(
+        m.state,
+        State::Stopping {
+            pid: 7,
+            then: AfterStop::Fail
+        }
+    );
     assert!(fx.contains(&Effect::Terminate));
-    let gone = Input::TreeGone { exit: Some(Exit::Signal(Signal::SIGTERM)), killed: false, at: t0, jitter: 0.0 };
+    let gone = Input::TreeGone {
+        exit: Some(Exit::Signal(Signal::SIGTERM)),
+        killed: false,
+        at: t0,
+        jitter: 0.0,
+    };
     let (m, fx) = step(m, &p, gone);
     assert!(matches!(m.state, State::Backoff { .. }), "{:?}", m.state);
     assert_eq!(m.restart_count, 1);
     assert_eq!(records(&fx), vec![(Status::Stopping, Status::Backoff)]);
-    let Effect::Record(t) = &fx[0] else { unreachable!() };
-    assert!(t.reason.starts_with("unhealthy; killed by SIGTERM"), "{}", t.reason);
+    let Effect::Record(t) = &fx[0] else {
+        unreachable!()
+    };
+    assert!(
+        t.reason.starts_with("unhealthy; killed by SIGTERM"),
+        "{}",
+        t.reason
+    );
 
     let never = policy(RestartPolicy::Never, 3);
     let (m, fx) = step(running(t0), &never, Input::Unhealthy { reason: "x".into() });

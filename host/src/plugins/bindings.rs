@@ -43,7 +43,13 @@ pub enum World {
 }
 
 impl World {
-    pub const ALL: [World; 5] = [World::Probe, World::CommandPolicy, World::ProxyConfig, World::Fixer, World::Onboarder];
+    pub const ALL: [World; 5] = [
+        World::Probe,
+        World::CommandPolicy,
+        World::ProxyConfig,
+        World::Fixer,
+        World::Onboarder,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {

@@ -63,7 +63,12 @@ impl Cache {
                 None
             }
         };
-        Cache { dir, engine_key, store, compiles: AtomicU64::new(0) }
+        Cache {
+            dir,
+            engine_key,
+            store,
+            compiles: AtomicU64::new(0),
+        }
     }
 
     /// Components compiled (not taken from the cache) since this cache was opened.
@@ -77,28 +82,47 @@ impl Cache {
 
     /// The compiled component for `wasm`, and whether it came from the cache. Blocking work runs on
     /// the blocking pool. The error is a reason for people ("not a component: ...").
-    pub async fn component(&self, engine: &Engine, wasm_sha256: &str, wasm: Arc<[u8]>) -> Result<(Component, bool), String> {
+    pub async fn component(
+        &self,
+        engine: &Engine,
+        wasm_sha256: &str,
+        wasm: Arc<[u8]>,
+    ) -> Result<(Component, bool), String> {
         let file = self.file_name(wasm_sha256);
         if let Some(dir) = &self.dir {
             match self.store.plugin_cache_sha256(&file).await {
                 Ok(Some(expected)) => {
                     let (engine, path) = (engine.clone(), dir.join(&file));
-                    let loaded = tokio::task::spawn_blocking(move || load_verified(&engine, &path, &expected)).await;
+                    let loaded = tokio::task::spawn_blocking(move || {
+                        load_verified(&engine, &path, &expected)
+                    })
+                    .await;
                     match loaded {
                         Ok(Ok(c)) => return Ok((c, true)),
-                        Ok(Err(e)) => tracing::warn!(file, error = %e, "ignoring plugin cache file; recompiling"),
-                        Err(e) => tracing::warn!(file, error = %e, "plugin cache load failed; recompiling"),
+                        Ok(Err(e)) => {
+                            tracing::warn!(file, error = %e, "ignoring plugin cache file; recompiling")
+                        }
+                        Err(e) => {
+                            tracing::warn!(file, error = %e, "plugin cache load failed; recompiling")
+                        }
                     }
                 }
                 Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "cannot read the plugin cache ledger; recompiling"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the plugin cache ledger; recompiling")
+                }
             }
         }
         let engine2 = engine.clone();
         let compiled = tokio::task::spawn_blocking(move || Component::from_binary(&engine2, &wasm))
             .await
             .map_err(|e| format!("compilation crashed: {e}"))?
-            .map_err(|e| format!("not a valid WebAssembly component: {}", first_line(&format!("{e:#}"))))?;
+            .map_err(|e| {
+                format!(
+                    "not a valid WebAssembly component: {}",
+                    first_line(&format!("{e:#}"))
+                )
+            })?;
         self.compiles.fetch_add(1, Ordering::Relaxed);
         if let Some(dir) = &self.dir {
             let (c, path) = (compiled.clone(), dir.join(&file));
@@ -123,12 +147,19 @@ fn first_line(s: &str) -> &str {
 /// Creates the cache dir (0700) or checks that an existing one is a real directory of ours, and
 /// removes temp files a crash left behind.
 fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
-    fs::DirBuilder::new().mode(0o700).recursive(true).create(dir)?;
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .recursive(true)
+        .create(dir)?;
     let meta = fs::symlink_metadata(dir)?;
     anyhow::ensure!(meta.is_dir(), "{} is not a directory", dir.display());
     // SAFETY: geteuid has no preconditions and cannot fail (POSIX).
     let me = unsafe { libc::geteuid() };
-    anyhow::ensure!(meta.uid() == me, "{} is owned by another user", dir.display());
+    anyhow::ensure!(
+        meta.uid() == me,
+        "{} is owned by another user",
+        dir.display()
+    );
     if meta.mode() & 0o077 != 0 {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
     }
@@ -143,7 +174,10 @@ fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
 fn load_verified(engine: &Engine, path: &Path, expected_sha256: &str) -> anyhow::Result<Component> {
     let bytes = fs::read(path)?;
     let actual = sha256_hex(&bytes);
-    anyhow::ensure!(actual == expected_sha256, "content hash {actual} differs from the recorded {expected_sha256}");
+    anyhow::ensure!(
+        actual == expected_sha256,
+        "content hash {actual} differs from the recorded {expected_sha256}"
+    );
     // SAFETY: `deserialize` loads native code and trusts its input to be `Component::serialize`
     // output of a compatible engine. These bytes are exactly what this daemon serialized: they hash
     // to the sha256 recorded in our own SQLite ledger when we wrote the file (a file we did not
@@ -158,8 +192,16 @@ fn load_verified(engine: &Engine, path: &Path, expected_sha256: &str) -> anyhow:
 /// Serializes `component` to `path` through a temp file and rename; returns the content's sha256.
 fn write_atomically(component: &Component, path: &Path) -> anyhow::Result<String> {
     let bytes = component.serialize()?;
-    let tmp = path.with_extension(format!("{}-{:08x}.tmp", std::process::id(), rand::random::<u32>()));
-    let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+    let tmp = path.with_extension(format!(
+        "{}-{:08x}.tmp",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
     let written = f.write_all(&bytes).and_then(|()| f.sync_all());
     if let Err(e) = written.and_then(|()| fs::rename(&tmp, path)) {
         let _ = fs::remove_file(&tmp);

@@ -18,7 +18,12 @@ const GRACE: Duration = Duration::from_millis(250);
 const MAX_ERROR: usize = 1000;
 
 /// Runs `body` on a fresh store for `ctx`; returns its result or how it failed, and the call's trace.
-pub async fn guarded<R, F, Fut>(rt: &Handle, engine: &Engine, ctx: CallCtx, body: F) -> (Result<R, Failure>, Trace)
+pub async fn guarded<R, F, Fut>(
+    rt: &Handle,
+    engine: &Engine,
+    ctx: CallCtx,
+    body: F,
+) -> (Result<R, Failure>, Trace)
 where
     F: FnOnce(Store<CallState>) -> Fut,
     Fut: Future<Output = wasmtime::Result<R>> + Send + 'static,
@@ -33,15 +38,28 @@ where
     let result = match tokio::time::timeout_at(deadline + GRACE, task).await {
         Ok(Ok(Ok(Ok(r)))) => Ok(r),
         Ok(Ok(Ok(Err(e)))) => Err(from_error(&e)),
-        Ok(Ok(Err(_elapsed))) => Err(Failure { error: "wall-clock timeout".into(), interrupted: true, ..Failure::default() }),
-        Ok(Err(join)) => Err(Failure { error: format!("the call was cancelled or crashed the host task: {join}"), ..Failure::default() }),
+        Ok(Ok(Err(_elapsed))) => Err(Failure {
+            error: "wall-clock timeout".into(),
+            interrupted: true,
+            ..Failure::default()
+        }),
+        Ok(Err(join)) => Err(Failure {
+            error: format!("the call was cancelled or crashed the host task: {join}"),
+            ..Failure::default()
+        }),
         Err(_) => {
             abort.abort();
-            Err(Failure { error: "wall-clock timeout (plugin runtime overloaded)".into(), interrupted: true, ..Failure::default() })
+            Err(Failure {
+                error: "wall-clock timeout (plugin runtime overloaded)".into(),
+                interrupted: true,
+                ..Failure::default()
+            })
         }
     };
     let result = result.map_err(|mut f| {
-        f.memory_refused = trace.memory_refused.load(std::sync::atomic::Ordering::Relaxed);
+        f.memory_refused = trace
+            .memory_refused
+            .load(std::sync::atomic::Ordering::Relaxed);
         f.first_denial = trace.denials().into_iter().next();
         f
     });
@@ -54,10 +72,11 @@ fn from_error(e: &wasmtime::Error) -> Failure {
         Some(t) => format!("{t}"),
         None => format!("{e:#}"),
     };
-    if let Some(frame) = e.downcast_ref::<wasmtime::WasmBacktrace>().and_then(|bt| bt.frames().first()) {
-        if let Some(func) = frame.func_name() {
-            error = format!("{error} (in {func})");
-        }
+    let frame = e
+        .downcast_ref::<wasmtime::WasmBacktrace>()
+        .and_then(|bt| bt.frames().first());
+    if let Some(func) = frame.and_then(|f| f.func_name()) {
+        error = format!("{error} (in {func})");
     }
     if error.len() > MAX_ERROR {
         let mut end = MAX_ERROR;
@@ -66,5 +85,9 @@ fn from_error(e: &wasmtime::Error) -> Failure {
         }
         error.truncate(end);
     }
-    Failure { error, interrupted: matches!(trap, Some(Trap::Interrupt)), ..Failure::default() }
+    Failure {
+        error,
+        interrupted: matches!(trap, Some(Trap::Interrupt)),
+        ..Failure::default()
+    }
 }

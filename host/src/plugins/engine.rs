@@ -18,7 +18,9 @@ pub fn new_engine() -> anyhow::Result<Engine> {
     // Guest recursion fails with a stack-overflow trap long before it could hurt the host.
     config.max_wasm_stack(1 << 20);
     config.async_stack_size(2 << 20);
-    Engine::new(&config).map_err(anyhow::Error::from).context("cannot set up the WebAssembly engine")
+    Engine::new(&config)
+        .map_err(anyhow::Error::from)
+        .context("cannot set up the WebAssembly engine")
 }
 
 /// Stops the ticker thread when dropped or when `stop` is called.

@@ -30,7 +30,9 @@ impl HostPattern {
         } else {
             (s, None)
         };
-        let port = port.map(|p| p.parse::<u16>().map_err(|_| bad())).transpose()?;
+        let port = port
+            .map(|p| p.parse::<u16>().map_err(|_| bad()))
+            .transpose()?;
         let host = normalize_host(host);
         let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':');
         if host.is_empty() || !host.chars().all(valid) {
@@ -52,7 +54,10 @@ impl HostPattern {
             (Some(a), Some(b)) if a != b => return None,
             (a, b) => a.or(b),
         };
-        Some(HostPattern { host: self.host.clone(), port })
+        Some(HostPattern {
+            host: self.host.clone(),
+            port,
+        })
     }
 }
 
@@ -67,7 +72,10 @@ impl std::fmt::Display for HostPattern {
 }
 
 fn normalize_host(h: &str) -> String {
-    h.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase()
+    h.trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim_end_matches('.')
+        .to_ascii_lowercase()
 }
 
 /// The host and port of the service a call checks: what `$target` stands for.
@@ -91,18 +99,25 @@ pub struct EffectiveGrants {
 impl EffectiveGrants {
     pub fn new(asked: &ManifestGrants, settings: &PluginSettings) -> EffectiveGrants {
         let mut g = EffectiveGrants::default();
-        // Settings were validated by whoever built them; an unparsable entry allows nothing.
-        let daemon: Vec<HostPattern> = settings.allow_hosts.iter().filter_map(|h| HostPattern::parse(h).ok()).collect();
+        // `PluginHost::start` validated the settings; an unparsable entry would allow nothing.
+        let daemon: Vec<HostPattern> = settings
+            .allow_hosts
+            .iter()
+            .filter_map(|h| HostPattern::parse(h).ok())
+            .collect();
         for h in &asked.hosts {
             if h == "$target" {
                 if daemon.is_empty() {
-                    g.narrowed.push("host $target (the daemon allows no hosts)".into());
+                    g.narrowed
+                        .push("host $target (the daemon allows no hosts)".into());
                 } else {
                     g.target = Some(daemon.clone());
                 }
                 continue;
             }
-            let Ok(want) = HostPattern::parse(h) else { continue };
+            let Ok(want) = HostPattern::parse(h) else {
+                continue;
+            };
             let before = g.hosts.len();
             for d in &daemon {
                 if let Some(both) = want.intersect(d).filter(|p| !g.hosts.contains(p)) {
@@ -152,7 +167,10 @@ impl EffectiveGrants {
     pub fn to_wire(&self) -> PluginGrants {
         let target = self.target.as_ref().map(|_| "$target".to_string());
         PluginGrants {
-            hosts: target.into_iter().chain(self.hosts.iter().map(|h| h.to_string())).collect(),
+            hosts: target
+                .into_iter()
+                .chain(self.hosts.iter().map(|h| h.to_string()))
+                .collect(),
             paths: self.paths.clone(),
             env: self.env.clone(),
         }
@@ -183,15 +201,24 @@ mod tests {
     use super::*;
 
     fn asked(hosts: &[&str]) -> ManifestGrants {
-        ManifestGrants { hosts: hosts.iter().map(|s| s.to_string()).collect(), ..Default::default() }
+        ManifestGrants {
+            hosts: hosts.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
     }
 
     fn settings(hosts: &[&str]) -> PluginSettings {
-        PluginSettings { allow_hosts: hosts.iter().map(|s| s.to_string()).collect(), ..Default::default() }
+        PluginSettings {
+            allow_hosts: hosts.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
     }
 
     fn target(host: &str, port: Option<u16>) -> TargetAddr {
-        TargetAddr { host: host.into(), port }
+        TargetAddr {
+            host: host.into(),
+            port,
+        }
     }
 
     #[test]
@@ -204,7 +231,11 @@ mod tests {
             ("[::1]:8080", "[::1]:8080"),
             ("example.org.", "example.org"),
         ] {
-            assert_eq!(HostPattern::parse(input).unwrap().to_string(), shown, "{input}");
+            assert_eq!(
+                HostPattern::parse(input).unwrap().to_string(),
+                shown,
+                "{input}"
+            );
         }
         for bad in ["", "a:b", "a:70000", "[::1", "[::1]x", "a b", "a/b"] {
             assert!(HostPattern::parse(bad).is_err(), "{bad:?}");
@@ -233,11 +264,20 @@ mod tests {
         assert_eq!(g.to_wire().hosts, ["$target"]);
         let t = target("127.0.0.1", Some(8080));
         assert!(g.permits("127.0.0.1", 8080, Some(&t)));
-        assert!(!g.permits("127.0.0.1", 8081, Some(&t)), "other port of the target host");
+        assert!(
+            !g.permits("127.0.0.1", 8081, Some(&t)),
+            "other port of the target host"
+        );
         assert!(!g.permits("127.0.0.1", 8080, None), "no target, no $target");
-        assert!(g.permits("::1", 1, Some(&target("[::1]", None))), "portless target: any port");
+        assert!(
+            g.permits("::1", 1, Some(&target("[::1]", None))),
+            "portless target: any port"
+        );
         let outside = target("10.0.0.1", Some(80));
-        assert!(!g.permits("10.0.0.1", 80, Some(&outside)), "target outside the daemon's allowlist");
+        assert!(
+            !g.permits("10.0.0.1", 80, Some(&outside)),
+            "target outside the daemon's allowlist"
+        );
 
         let none = EffectiveGrants::new(&asked(&["$target"]), &settings(&[]));
         assert!(!none.any_host());
@@ -252,9 +292,18 @@ mod tests {
         std::fs::create_dir_all(allowed.join("sub")).unwrap();
         std::fs::create_dir_all(&secret).unwrap();
         std::os::unix::fs::symlink(&secret, allowed.join("link")).unwrap();
-        let s = PluginSettings { allow_paths: vec![allowed.clone()], allow_env: vec!["A".into()], ..Default::default() };
+        let s = PluginSettings {
+            allow_paths: vec![allowed.clone()],
+            allow_env: vec!["A".into()],
+            ..Default::default()
+        };
         let m = ManifestGrants {
-            paths: vec![allowed.join("sub"), allowed.join("link"), secret.clone(), allowed.join("missing")],
+            paths: vec![
+                allowed.join("sub"),
+                allowed.join("link"),
+                secret.clone(),
+                allowed.join("missing"),
+            ],
             env: vec!["A".into(), "B".into()],
             ..Default::default()
         };
@@ -267,8 +316,26 @@ mod tests {
 
     #[test]
     fn limits_are_capped_by_the_daemon() {
-        let s = PluginSettings { max_memory_mb: 64, max_timeout_ms: 1000, ..Default::default() };
-        let l = effective_limits(&ManifestLimits { memory_mb: 128, timeout_ms: 500, max_response_bytes: 7 }, &s);
-        assert_eq!(l, PluginLimits { memory_mb: 64, timeout_ms: 500, max_response_bytes: 7 });
+        let s = PluginSettings {
+            max_memory_mb: 64,
+            max_timeout_ms: 1000,
+            ..Default::default()
+        };
+        let l = effective_limits(
+            &ManifestLimits {
+                memory_mb: 128,
+                timeout_ms: 500,
+                max_response_bytes: 7,
+            },
+            &s,
+        );
+        assert_eq!(
+            l,
+            PluginLimits {
+                memory_mb: 64,
+                timeout_ms: 500,
+                max_response_bytes: 7
+            }
+        );
     }
 }

@@ -40,7 +40,11 @@ fn loaded(p: &LoadedPlugin, rejected: Option<&Rejected>, now: SystemTime) -> Plu
     let suspended = stats.suspended(now);
     PluginInfo {
         name: p.name.to_string(),
-        state: if suspended.is_some() { PluginState::Suspended } else { PluginState::Loaded },
+        state: if suspended.is_some() {
+            PluginState::Suspended
+        } else {
+            PluginState::Loaded
+        },
         world: p.world.name().into(),
         version: p.manifest.version.clone(),
         description: p.manifest.description.clone(),
@@ -60,8 +64,13 @@ fn loaded(p: &LoadedPlugin, rejected: Option<&Rejected>, now: SystemTime) -> Plu
 
 fn rejected_only(name: &str, r: &Rejected, settings: &PluginSettings) -> PluginInfo {
     let m = r.manifest.as_ref();
-    let grants = m.map(|m| EffectiveGrants::new(&m.grants, settings)).unwrap_or_default();
-    let limits = effective_limits(m.map(|m| &m.limits).unwrap_or(&ManifestLimits::default()), settings);
+    let grants = m
+        .map(|m| EffectiveGrants::new(&m.grants, settings))
+        .unwrap_or_default();
+    let limits = effective_limits(
+        m.map(|m| &m.limits).unwrap_or(&ManifestLimits::default()),
+        settings,
+    );
     PluginInfo {
         name: name.to_string(),
         state: PluginState::Rejected,
@@ -73,7 +82,9 @@ fn rejected_only(name: &str, r: &Rejected, settings: &PluginSettings) -> PluginI
         sha256: r.rejection.sha256.clone().unwrap_or_default(),
         grants: grants.to_wire(),
         limits,
-        config: m.map(|m| m.config.clone()).unwrap_or_else(|| serde_json::json!({})),
+        config: m
+            .map(|m| m.config.clone())
+            .unwrap_or_else(|| serde_json::json!({})),
         from_cache: false,
         loaded_at: String::new(),
         stats: Stats::default().to_wire(),

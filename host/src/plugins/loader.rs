@@ -28,7 +28,7 @@ use crate::wire::{PluginLimits, PluginSource};
 pub enum Exports {
     Probe(probe::ProbePre<CallState>),
     /// Worlds whose calls arrive with later features; their exports are checked all the same.
-    Other(InstancePre<CallState>),
+    Other,
 }
 
 pub struct LoadedPlugin {
@@ -61,14 +61,21 @@ pub struct LoadEnv<'a> {
 pub async fn load(env: &LoadEnv<'_>, c: &Candidate) -> Result<LoadedPlugin, String> {
     let manifest = Manifest::parse(&c.manifest)?;
     check_magic(&c.wasm)?;
-    let (component, from_cache) = env.cache.component(env.engine, &c.wasm_sha256, c.wasm.clone()).await?;
+    let (component, from_cache) = env
+        .cache
+        .component(env.engine, &c.wasm_sha256, c.wasm.clone())
+        .await?;
     let grants = EffectiveGrants::new(&manifest.grants, env.settings);
     if !grants.narrowed.is_empty() {
         tracing::info!(plugin = %c.name, narrowed = ?grants.narrowed, "grants narrowed to what the daemon allows");
     }
     let limits = effective_limits(&manifest.limits, env.settings);
     check_imports(env, &component, &grants, &manifest)?;
-    let linker = if grants.any_host() { &env.linkers.full } else { &env.linkers.offline };
+    let linker = if grants.any_host() {
+        &env.linkers.full
+    } else {
+        &env.linkers.offline
+    };
     let pre = linker
         .instantiate_pre(&component)
         .map_err(|e| format!("imports something tend does not offer: {}", flat(&e)))?;
@@ -109,7 +116,12 @@ fn check_magic(wasm: &[u8]) -> Result<(), String> {
 
 /// `http`/`net` imports need some host to be reachable: refuse them up front with the reason, rather
 /// than as a link error about a missing instance.
-fn check_imports(env: &LoadEnv<'_>, component: &Component, grants: &EffectiveGrants, manifest: &Manifest) -> Result<(), String> {
+fn check_imports(
+    env: &LoadEnv<'_>,
+    component: &Component,
+    grants: &EffectiveGrants,
+    manifest: &Manifest,
+) -> Result<(), String> {
     if grants.any_host() {
         return Ok(());
     }
@@ -126,24 +138,30 @@ fn check_imports(env: &LoadEnv<'_>, component: &Component, grants: &EffectiveGra
 }
 
 fn check_exports(world: World, pre: InstancePre<CallState>) -> Result<Exports, String> {
-    let wrong = |e: wasmtime::Error| format!("wrong world: the component does not implement world `{}`: {}", world.name(), flat(&e));
+    let wrong = |e: wasmtime::Error| {
+        format!(
+            "wrong world: the component does not implement world `{}`: {}",
+            world.name(),
+            flat(&e)
+        )
+    };
     Ok(match world {
         World::Probe => Exports::Probe(probe::ProbePre::new(pre).map_err(wrong)?),
         World::CommandPolicy => {
-            command_policy::CommandPolicyPre::new(pre.clone()).map_err(wrong)?;
-            Exports::Other(pre)
+            command_policy::CommandPolicyPre::new(pre).map_err(wrong)?;
+            Exports::Other
         }
         World::ProxyConfig => {
-            proxy_config::ProxyConfigPre::new(pre.clone()).map_err(wrong)?;
-            Exports::Other(pre)
+            proxy_config::ProxyConfigPre::new(pre).map_err(wrong)?;
+            Exports::Other
         }
         World::Fixer => {
-            fixer::FixerPre::new(pre.clone()).map_err(wrong)?;
-            Exports::Other(pre)
+            fixer::FixerPre::new(pre).map_err(wrong)?;
+            Exports::Other
         }
         World::Onboarder => {
-            onboarder::OnboarderPre::new(pre.clone()).map_err(wrong)?;
-            Exports::Other(pre)
+            onboarder::OnboarderPre::new(pre).map_err(wrong)?;
+            Exports::Other
         }
     })
 }
@@ -166,10 +184,11 @@ async fn self_test(
         shared: env.shared.clone(),
     };
     let pre = pre.clone();
-    let (result, trace) = call::guarded(env.runtime, env.engine, ctx, move |mut store| async move {
-        pre.instantiate_async(&mut store).await.map(drop)
-    })
-    .await;
+    let (result, trace) =
+        call::guarded(env.runtime, env.engine, ctx, move |mut store| async move {
+            pre.instantiate_async(&mut store).await.map(drop)
+        })
+        .await;
     trace.emit_output(name);
     result.map_err(|f| format!("self-test failed (instantiation): {}", classify::<()>(f)))
 }
@@ -182,8 +201,15 @@ mod tests {
     #[test]
     fn magic_tells_modules_components_and_junk_apart() {
         assert!(check_magic(b"\0asm\x0d\0\x01\0rest").is_ok());
-        assert!(check_magic(b"\0asm\x01\0\0\0rest").unwrap_err().contains("core WebAssembly module"));
-        assert_eq!(check_magic(b"#!/bin/sh\n").unwrap_err(), "not a WebAssembly file");
+        assert!(
+            check_magic(b"\0asm\x01\0\0\0rest")
+                .unwrap_err()
+                .contains("core WebAssembly module")
+        );
+        assert_eq!(
+            check_magic(b"#!/bin/sh\n").unwrap_err(),
+            "not a WebAssembly file"
+        );
         assert_eq!(check_magic(b"").unwrap_err(), "not a WebAssembly file");
     }
 

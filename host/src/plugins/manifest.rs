@@ -44,7 +44,11 @@ pub struct ManifestLimits {
 
 impl Default for ManifestLimits {
     fn default() -> Self {
-        ManifestLimits { memory_mb: 32, timeout_ms: 5000, max_response_bytes: 1 << 20 }
+        ManifestLimits {
+            memory_mb: 32,
+            timeout_ms: 5000,
+            max_response_bytes: 1 << 20,
+        }
     }
 }
 
@@ -58,7 +62,8 @@ const MEMORY_MB_CEILING: u64 = 4096;
 impl Manifest {
     /// Parses and validates; the error says what is wrong and where.
     pub fn parse(text: &str) -> Result<Manifest, String> {
-        let m: Manifest = toml::from_str(text).map_err(|e| format!("bad manifest: {}", e.to_string().trim_end()))?;
+        let m: Manifest = toml::from_str(text)
+            .map_err(|e| format!("bad manifest: {}", e.to_string().trim_end()))?;
         m.validate().map_err(|e| format!("bad manifest: {e}"))?;
         Ok(m)
     }
@@ -71,7 +76,11 @@ impl Manifest {
     fn validate(&self) -> Result<(), String> {
         if World::parse(&self.world).is_none() {
             let known: Vec<&str> = World::ALL.iter().map(|w| w.name()).collect();
-            return Err(format!("unknown world {:?} (known: {})", self.world, known.join(", ")));
+            return Err(format!(
+                "unknown world {:?} (known: {})",
+                self.world,
+                known.join(", ")
+            ));
         }
         if self.version.trim().is_empty() {
             return Err("`version` is empty".into());
@@ -83,14 +92,21 @@ impl Manifest {
         }
         for p in &self.grants.paths {
             if !p.is_absolute() || p.to_str().is_none() {
-                return Err(format!("grants.paths: {} is not an absolute UTF-8 path", p.display()));
+                return Err(format!(
+                    "grants.paths: {} is not an absolute UTF-8 path",
+                    p.display()
+                ));
             }
         }
         for e in &self.grants.env {
             let mut chars = e.chars();
-            let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+            let first_ok = chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
             if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(format!("grants.env: {e:?} is not an environment variable name"));
+                return Err(format!(
+                    "grants.env: {e:?} is not an environment variable name"
+                ));
             }
         }
         let l = &self.limits;
@@ -131,8 +147,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.world(), World::Probe);
-        assert_eq!(m.limits, ManifestLimits { memory_mb: 32, timeout_ms: 2000, max_response_bytes: 1 << 20 });
-        assert_eq!(m.config, serde_json::json!({ "path": "/health", "expect": { "status": 200 } }));
+        assert_eq!(
+            m.limits,
+            ManifestLimits {
+                memory_mb: 32,
+                timeout_ms: 2000,
+                max_response_bytes: 1 << 20
+            }
+        );
+        assert_eq!(
+            m.config,
+            serde_json::json!({ "path": "/health", "expect": { "status": 200 } })
+        );
         assert_eq!(m.grants.env, ["HOME", "_X1"]);
     }
 
@@ -149,12 +175,27 @@ mod tests {
     fn mistakes_are_named() {
         for (text, needle) in [
             ("world = \"probe\"", "version"),
-            ("world = \"nope\"\nversion = \"1\"", "unknown world \"nope\""),
+            (
+                "world = \"nope\"\nversion = \"1\"",
+                "unknown world \"nope\"",
+            ),
             ("world = \"probe\"\nversion = \"1\"\nwrold = 1", "wrold"),
-            ("world = \"probe\"\nversion = \"1\"\n[grants]\nhosts = [\"a:b\"]", "grants.hosts"),
-            ("world = \"probe\"\nversion = \"1\"\n[grants]\npaths = [\"rel\"]", "absolute"),
-            ("world = \"probe\"\nversion = \"1\"\n[grants]\nenv = [\"A-B\"]", "grants.env"),
-            ("world = \"probe\"\nversion = \"1\"\n[limits]\nmemory_mb = 0", "memory_mb"),
+            (
+                "world = \"probe\"\nversion = \"1\"\n[grants]\nhosts = [\"a:b\"]",
+                "grants.hosts",
+            ),
+            (
+                "world = \"probe\"\nversion = \"1\"\n[grants]\npaths = [\"rel\"]",
+                "absolute",
+            ),
+            (
+                "world = \"probe\"\nversion = \"1\"\n[grants]\nenv = [\"A-B\"]",
+                "grants.env",
+            ),
+            (
+                "world = \"probe\"\nversion = \"1\"\n[limits]\nmemory_mb = 0",
+                "memory_mb",
+            ),
             ("world = \"probe\"\nversion = \" \"", "version"),
             ("not toml at all", "bad manifest"),
         ] {

@@ -7,7 +7,7 @@
 //! Map: `bindings` (the one `bindgen!`), `imports/` (one module per host interface), `manifest`,
 //! `grants`, `settings`, `discover`, `cache`, `loader`, `registry` (snapshot + reload), `sandbox`
 //! (per-call store), `call` (guarded execution), `outcome`, `stats`, `output`, `engine`, `watcher`,
-//! `info`, `builtin`.
+//! `info`, `builtin`, `runtime`.
 
 mod bindings;
 mod builtin;
@@ -21,11 +21,12 @@ mod info;
 mod loader;
 mod manifest;
 mod outcome;
+mod output;
 mod registry;
+mod runtime;
 mod sandbox;
 mod settings;
 mod stats;
-mod output;
 mod watcher;
 
 #[cfg(test)]
@@ -34,26 +35,22 @@ mod tests;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
-use tokio::runtime::{Handle, Runtime};
 use wasmtime::Engine;
 
 pub use outcome::{Health, HealthStatus, Outcome, ProbeTarget};
 pub use settings::PluginSettings;
 
 use crate::store::Store;
-use crate::wire::{PluginInfo, ReloadReport};
+use crate::wire::{PluginInfo, ReloadAction, ReloadReport};
 use bindings::probe::tend::plugin::types::Target;
 use grants::TargetAddr;
 use loader::{Exports, LoadEnv};
 use sandbox::{CallCtx, Shared};
 use stats::CallRecord;
-
-/// Worker threads of the runtime that runs guest code (apart from the daemon's own runtime).
-const PLUGIN_THREADS: usize = 2;
 
 /// The plugin host; cheap to clone.
 #[derive(Clone)]
@@ -69,40 +66,16 @@ struct Inner {
     shared: Arc<Shared>,
     user_dir: PathBuf,
     registry: registry::Registry,
-    runtime: PluginRuntime,
+    runtime: runtime::PluginRuntime,
     ticker: engine::Ticker,
-    watcher: Mutex<Option<watcher::Watcher>>,
+    /// Ends the watcher task.
+    stop_watching: Arc<tokio::sync::Notify>,
     closed: AtomicBool,
 }
 
-/// The runtime guest code runs on. Shut down in the background when dropped, which is allowed from
-/// within another runtime (a plain drop is not).
-struct PluginRuntime {
-    handle: Handle,
-    runtime: Mutex<Option<Runtime>>,
-}
-
-impl PluginRuntime {
-    fn new() -> anyhow::Result<PluginRuntime> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(PLUGIN_THREADS)
-            .thread_name("tend-plugin")
-            .enable_all()
-            .build()
-            .context("cannot start the plugin runtime")?;
-        Ok(PluginRuntime { handle: runtime.handle().clone(), runtime: Mutex::new(Some(runtime)) })
-    }
-
-    fn shutdown(&self) {
-        if let Some(rt) = self.runtime.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            rt.shutdown_background();
-        }
-    }
-}
-
-impl Drop for PluginRuntime {
+impl Drop for Inner {
     fn drop(&mut self) {
-        self.shutdown();
+        self.stop_watching.notify_one();
     }
 }
 
@@ -110,11 +83,19 @@ impl PluginHost {
     /// Loads built-ins (embedded) and user plugins from `<data_dir>/plugins`, starts the epoch
     /// ticker and the file watcher. Refused plugins are logged and reported by `info`; they do not
     /// stop the start.
-    pub async fn start(store: Store, data_dir: &Path, settings: PluginSettings) -> anyhow::Result<PluginHost> {
+    pub async fn start(
+        store: Store,
+        data_dir: &Path,
+        settings: PluginSettings,
+    ) -> anyhow::Result<PluginHost> {
+        settings
+            .validate()
+            .map_err(|e| anyhow::anyhow!("invalid plugin settings: {e}"))?;
         let engine = engine::new_engine()?;
         let ticker = engine::Ticker::start(engine.clone())?;
-        let runtime = PluginRuntime::new()?;
-        let linkers = imports::linkers(&engine).map_err(|e| anyhow::anyhow!("cannot link the plugin interfaces: {e:#}"))?;
+        let runtime = runtime::PluginRuntime::new()?;
+        let linkers = imports::linkers(&engine)
+            .map_err(|e| anyhow::anyhow!("cannot link the plugin interfaces: {e:#}"))?;
         let user_dir = data_dir.join("plugins");
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -122,7 +103,10 @@ impl PluginHost {
             .create(&user_dir)
             .with_context(|| format!("cannot create {}", user_dir.display()))?;
         let cache = cache::Cache::open(&engine, data_dir, store.clone());
-        let shared = Arc::new(Shared { store, http: imports::http_client()? });
+        let shared = Arc::new(Shared {
+            store,
+            http: imports::http_client()?,
+        });
         let inner = Arc::new(Inner {
             engine,
             linkers,
@@ -133,7 +117,7 @@ impl PluginHost {
             registry: registry::Registry::default(),
             runtime,
             ticker,
-            watcher: Mutex::new(None),
+            stop_watching: Arc::default(),
             closed: AtomicBool::new(false),
         });
         let host = PluginHost { inner };
@@ -148,28 +132,35 @@ impl PluginHost {
         Ok(host)
     }
 
-    /// Reloads on every burst of changes in the user plugin dir, from a task that holds the host
+    /// Reloads after every burst of changes in the user plugin dir, from a task that holds the host
     /// only weakly (so dropping every `PluginHost` still frees it).
     fn start_watcher(&self) {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-        match watcher::watch(&self.inner.user_dir, move || {
-            let _ = tx.send(());
-        }) {
-            Ok(w) => *self.inner.watcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(w),
+        let mut watcher = match watcher::watch(&self.inner.user_dir) {
+            Ok(w) => w,
             Err(e) => {
-                tracing::warn!(error = %format!("{e:#}"), "plugin hot reload disabled; use POST /api/plugins/reload");
+                let error = format!("{e:#}");
+                tracing::warn!(%error, "plugin hot reload disabled; use POST /api/plugins/reload");
                 return;
             }
-        }
+        };
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        let stop = self.inner.stop_watching.clone();
         tokio::spawn(async move {
-            while rx.recv().await.is_some() {
-                while rx.try_recv().is_ok() {}
+            loop {
+                tokio::select! {
+                    changed = watcher.changed() => if changed.is_none() { break },
+                    _ = stop.notified() => break,
+                }
                 let Some(inner) = weak.upgrade() else { break };
-                let host = PluginHost { inner };
-                let report = host.reload().await;
-                let changed = report.plugins.iter().filter(|e| e.action != crate::wire::ReloadAction::Unchanged).count();
-                tracing::info!(changed, "plugin dir changed; reloaded");
+                let report = PluginHost { inner }.reload().await;
+                let changed = report
+                    .plugins
+                    .iter()
+                    .filter(|e| e.action != ReloadAction::Unchanged)
+                    .count();
+                if changed > 0 {
+                    tracing::info!(changed, "plugin dir changed; reloaded");
+                }
             }
         });
     }
@@ -183,7 +174,10 @@ impl PluginHost {
             return Outcome::NotFound;
         };
         let Exports::Probe(pre) = &p.exports else {
-            return Outcome::WrongWorld(format!("plugin {plugin} implements world `{}`, not `probe`", p.world.name()));
+            return Outcome::WrongWorld(format!(
+                "plugin {plugin} implements world `{}`, not `probe`",
+                p.world.name()
+            ));
         };
         {
             let mut stats = p.stats.lock().unwrap_or_else(|e| e.into_inner());
@@ -192,12 +186,17 @@ impl PluginHost {
                 return Outcome::Suspended { until };
             }
         }
-        let timeout = target.timeout.min(Duration::from_millis(p.limits.timeout_ms));
+        let timeout = target
+            .timeout
+            .min(Duration::from_millis(p.limits.timeout_ms));
         let started = Instant::now();
         let ctx = CallCtx {
             plugin: p.name.clone(),
             grants: p.grants.clone(),
-            target: Some(TargetAddr { host: target.host.clone(), port: target.port }),
+            target: Some(TargetAddr {
+                host: target.host.clone(),
+                port: target.port,
+            }),
             deadline: started + timeout,
             memory_mb: p.limits.memory_mb,
             max_response_bytes: p.limits.max_response_bytes,
@@ -211,10 +210,15 @@ impl PluginHost {
             timeout_ms: u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX),
         };
         let pre = pre.clone();
-        let (result, trace) = call::guarded(&self.inner.runtime.handle, &self.inner.engine, ctx, move |mut store| async move {
-            let probe = pre.instantiate_async(&mut store).await?;
-            probe.call_check(&mut store, &wit_target).await
-        })
+        let (result, trace) = call::guarded(
+            &self.inner.runtime.handle,
+            &self.inner.engine,
+            ctx,
+            move |mut store| async move {
+                let probe = pre.instantiate_async(&mut store).await?;
+                probe.call_check(&mut store, &wit_target).await
+            },
+        )
         .await;
         let latency = started.elapsed();
         trace.emit_output(plugin);
@@ -226,7 +230,13 @@ impl PluginHost {
         outcome
     }
 
-    fn record<T>(&self, p: &loader::LoadedPlugin, outcome: &Outcome<T>, latency: Duration, denials: &[String]) {
+    fn record<T>(
+        &self,
+        p: &loader::LoadedPlugin,
+        outcome: &Outcome<T>,
+        latency: Duration,
+        denials: &[String],
+    ) {
         let error = match outcome {
             Outcome::Ok(_) => None,
             other => Some(other.to_string()),
@@ -234,7 +244,13 @@ impl PluginHost {
         if let Some(e) = &error {
             tracing::warn!(target: "plugin", plugin = %p.name, kind = outcome.kind(), "plugin call failed: {e}");
         }
-        let call = CallRecord { kind: outcome.kind(), error, is_trap: outcome.is_trap(), latency, denials };
+        let call = CallRecord {
+            kind: outcome.kind(),
+            error,
+            is_trap: outcome.is_trap(),
+            latency,
+            denials,
+        };
         let suspended = p.stats.lock().unwrap_or_else(|e| e.into_inner()).record(
             call,
             SystemTime::now(),
@@ -260,7 +276,11 @@ impl PluginHost {
             return ReloadReport::default();
         }
         let dir = self.inner.user_dir.clone();
-        let offers = match tokio::task::spawn_blocking(move || discover::scan(builtin::BUILTINS, &dir)).await {
+        let offers = match tokio::task::spawn_blocking(move || {
+            discover::scan(builtin::BUILTINS, &dir)
+        })
+        .await
+        {
             Ok(offers) => offers,
             Err(e) => {
                 tracing::error!(error = %e, "plugin dir scan failed");
@@ -283,7 +303,7 @@ impl PluginHost {
     /// answer `NotFound`; calls in flight end as cancelled.
     pub fn shutdown(&self) {
         self.inner.closed.store(true, Ordering::Relaxed);
-        self.inner.watcher.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.inner.stop_watching.notify_one();
         self.inner.ticker.stop();
         self.inner.registry.clear();
         self.inner.runtime.shutdown();

@@ -30,7 +30,9 @@ pub enum Outcome<T> {
     /// The guest trapped after the sandbox refused it a capability (the first refusal).
     Denied(String),
     /// The plugin trapped too often in a row; no call is made until then.
-    Suspended { until: SystemTime },
+    Suspended {
+        until: SystemTime,
+    },
     /// No plugin with that name is loaded.
     NotFound,
     /// The plugin implements another world than the call needs.
@@ -55,7 +57,10 @@ impl<T> Outcome<T> {
 
     /// Traps of any cause: these count towards suspension.
     pub fn is_trap(&self) -> bool {
-        matches!(self, Outcome::Trap(_) | Outcome::Timeout | Outcome::OutOfMemory | Outcome::Denied(_))
+        matches!(
+            self,
+            Outcome::Trap(_) | Outcome::Timeout | Outcome::OutOfMemory | Outcome::Denied(_)
+        )
     }
 }
 
@@ -70,7 +75,11 @@ impl<T> fmt::Display for Outcome<T> {
             Outcome::Denied(m) => write!(f, "plugin failed after being denied: {m}"),
             Outcome::Suspended { until } => {
                 let until = chrono::DateTime::<chrono::Utc>::from(*until);
-                write!(f, "plugin suspended after repeated traps until {}", crate::store::fmt_time(until))
+                write!(
+                    f,
+                    "plugin suspended after repeated traps until {}",
+                    crate::store::fmt_time(until)
+                )
             }
             Outcome::NotFound => f.write_str("no such plugin is loaded"),
             Outcome::WrongWorld(m) => write!(f, "wrong world: {m}"),
@@ -116,7 +125,11 @@ impl From<wit::Health> for Health {
             wit::HealthStatus::Degraded => HealthStatus::Degraded,
             wit::HealthStatus::Unhealthy => HealthStatus::Unhealthy,
         };
-        Health { status, message: h.message, latency_ms: h.latency_ms }
+        Health {
+            status,
+            message: h.message,
+            latency_ms: h.latency_ms,
+        }
     }
 }
 
@@ -184,11 +197,20 @@ mod tests {
             memory_refused,
             first_denial: denial.map(String::from),
         };
-        assert_eq!(classify::<()>(f(false, false, None)), Outcome::Trap("unreachable".into()));
+        assert_eq!(
+            classify::<()>(f(false, false, None)),
+            Outcome::Trap("unreachable".into())
+        );
         assert_eq!(classify::<()>(f(true, false, None)), Outcome::Timeout);
         assert_eq!(classify::<()>(f(true, true, None)), Outcome::OutOfMemory);
-        assert_eq!(classify::<()>(f(false, false, Some("http x"))), Outcome::Denied("http x".into()));
-        assert_eq!(classify::<()>(f(true, false, Some("http x"))), Outcome::Timeout);
+        assert_eq!(
+            classify::<()>(f(false, false, Some("http x"))),
+            Outcome::Denied("http x".into())
+        );
+        assert_eq!(
+            classify::<()>(f(true, false, Some("http x"))),
+            Outcome::Timeout
+        );
     }
 
     #[test]
@@ -200,16 +222,32 @@ mod tests {
             Outcome::Timeout,
             Outcome::OutOfMemory,
             Outcome::Denied("d".into()),
-            Outcome::Suspended { until: SystemTime::UNIX_EPOCH },
+            Outcome::Suspended {
+                until: SystemTime::UNIX_EPOCH,
+            },
             Outcome::NotFound,
             Outcome::WrongWorld("w".into()),
         ];
         let kinds: Vec<&str> = all.iter().map(|o| o.kind()).collect();
         assert_eq!(
             kinds,
-            ["ok", "plugin_error", "trap", "timeout", "out_of_memory", "denied", "suspended", "not_found", "wrong_world"]
+            [
+                "ok",
+                "plugin_error",
+                "trap",
+                "timeout",
+                "out_of_memory",
+                "denied",
+                "suspended",
+                "not_found",
+                "wrong_world"
+            ]
         );
-        let traps: Vec<&str> = all.iter().filter(|o| o.is_trap()).map(|o| o.kind()).collect();
+        let traps: Vec<&str> = all
+            .iter()
+            .filter(|o| o.is_trap())
+            .map(|o| o.kind())
+            .collect();
         assert_eq!(traps, ["trap", "timeout", "out_of_memory", "denied"]);
         assert_eq!(all[7].to_string(), "no such plugin is loaded");
         assert!(all[6].to_string().contains("1970-01-01T00:00:00"));
@@ -217,7 +255,8 @@ mod tests {
 
     #[test]
     fn service_config_is_merged_over_manifest_defaults() {
-        let base = serde_json::json!({ "path": "/health", "expect": { "status": 200, "body": "ok" } });
+        let base =
+            serde_json::json!({ "path": "/health", "expect": { "status": 200, "body": "ok" } });
         let over = serde_json::json!({ "expect": { "status": 204 }, "extra": true });
         assert_eq!(
             merge_config(&base, &over),
@@ -228,7 +267,11 @@ mod tests {
 
     #[test]
     fn health_serializes_snake_case() {
-        let h = Health { status: HealthStatus::Degraded, message: "m".into(), latency_ms: 3 };
+        let h = Health {
+            status: HealthStatus::Degraded,
+            message: "m".into(),
+            latency_ms: 3,
+        };
         assert_eq!(
             serde_json::to_value(&h).unwrap(),
             serde_json::json!({ "status": "degraded", "message": "m", "latency_ms": 3 })

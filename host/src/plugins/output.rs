@@ -37,7 +37,8 @@ impl Capture {
 
     /// Writes what was captured to the daemon's log, one event per line, and empties the pipe.
     pub fn emit(&self, plugin: &str, stream: &'static str) {
-        let Captured { buf, dropped } = std::mem::take(&mut *self.inner.lock().unwrap_or_else(|p| p.into_inner()));
+        let Captured { buf, dropped } =
+            std::mem::take(&mut *self.inner.lock().unwrap_or_else(|p| p.into_inner()));
         for line in String::from_utf8_lossy(&buf).lines() {
             let line = truncate(line, MAX_LINE);
             tracing::info!(target: "plugin", plugin, stream, "{line}");
@@ -101,7 +102,11 @@ impl OutputStream for Capture {
 }
 
 impl tokio::io::AsyncWrite for Capture {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         self.append(buf);
         Poll::Ready(Ok(buf.len()))
     }

@@ -42,7 +42,10 @@ pub struct Registry {
 
 impl Registry {
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<LoadedPlugin>> {
@@ -82,7 +85,13 @@ impl Registry {
     }
 }
 
-async fn reload_one(env: &LoadEnv<'_>, old: &Snapshot, next: &mut Snapshot, name: &str, offer: Offer) -> Option<ReloadEntry> {
+async fn reload_one(
+    env: &LoadEnv<'_>,
+    old: &Snapshot,
+    next: &mut Snapshot,
+    name: &str,
+    offer: Offer,
+) -> Option<ReloadEntry> {
     let current = old.plugins.get(name);
     let (primary, fallback) = match (offer.user, offer.builtin) {
         (Some(user), builtin) => (user, builtin),
@@ -90,7 +99,13 @@ async fn reload_one(env: &LoadEnv<'_>, old: &Snapshot, next: &mut Snapshot, name
         (None, None) => return None,
     };
     let entry = |action, source, reason: Option<String>, previous_kept| {
-        Some(ReloadEntry { name: name.to_string(), action, source, reason, previous_kept })
+        Some(ReloadEntry {
+            name: name.to_string(),
+            action,
+            source,
+            reason,
+            previous_kept,
+        })
     };
     let (rejected, source) = match primary {
         Found::Ok(c) => {
@@ -98,7 +113,10 @@ async fn reload_one(env: &LoadEnv<'_>, old: &Snapshot, next: &mut Snapshot, name
                 next.plugins.insert(name.to_string(), cur.clone());
                 return entry(ReloadAction::Unchanged, c.source, None, false);
             }
-            let known = old.rejected.get(name).filter(|r| r.fingerprint.as_deref() == Some(c.fingerprint.as_str()));
+            let known = old
+                .rejected
+                .get(name)
+                .filter(|r| r.fingerprint.as_deref() == Some(c.fingerprint.as_str()));
             let rejected = match known {
                 Some(r) => r.clone(),
                 None => match load(env, &c).await {
@@ -115,7 +133,11 @@ async fn reload_one(env: &LoadEnv<'_>, old: &Snapshot, next: &mut Snapshot, name
         Found::Broken(b) => {
             let r = Rejected {
                 fingerprint: None,
-                rejection: PluginRejection { time: fmt_time(SystemTime::now().into()), reason: b.reason, sha256: b.sha256 },
+                rejection: PluginRejection {
+                    time: fmt_time(SystemTime::now().into()),
+                    reason: b.reason,
+                    sha256: b.sha256,
+                },
                 source: PluginSource::User,
                 path: Some(b.path),
                 manifest: None,
@@ -124,7 +146,10 @@ async fn reload_one(env: &LoadEnv<'_>, old: &Snapshot, next: &mut Snapshot, name
         }
     };
     let reason = rejected.rejection.reason.clone();
-    let fresh = !old.rejected.get(name).is_some_and(|r| r.fingerprint.is_some() && r.fingerprint == rejected.fingerprint);
+    let fresh = !old
+        .rejected
+        .get(name)
+        .is_some_and(|r| r.fingerprint.is_some() && r.fingerprint == rejected.fingerprint);
     if fresh {
         tracing::warn!(plugin = %name, reason = %reason, "plugin rejected");
     }
@@ -137,8 +162,14 @@ async fn reload_one(env: &LoadEnv<'_>, old: &Snapshot, next: &mut Snapshot, name
         match load(env, &builtin).await {
             Ok(loaded) => {
                 tracing::warn!(plugin = %name, "using the built-in plugin instead of the rejected user plugin");
-                next.plugins.insert(name.to_string(), Arc::new(adopt(loaded, None)));
-                return entry(ReloadAction::Rejected, source, Some(format!("{reason} (the built-in is used instead)")), true);
+                next.plugins
+                    .insert(name.to_string(), Arc::new(adopt(loaded, None)));
+                return entry(
+                    ReloadAction::Rejected,
+                    source,
+                    Some(format!("{reason} (the built-in is used instead)")),
+                    true,
+                );
             }
             Err(e) => tracing::error!(plugin = %name, reason = %e, "built-in plugin rejected"),
         }
@@ -164,7 +195,11 @@ fn rejection_of(c: &Candidate, reason: String) -> Rejected {
 fn adopt(mut loaded: LoadedPlugin, previous: Option<&Arc<LoadedPlugin>>) -> LoadedPlugin {
     if let Some(prev) = previous {
         loaded.stats = prev.stats.clone();
-        loaded.stats.lock().unwrap_or_else(|p| p.into_inner()).forgive();
+        loaded
+            .stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .forgive();
     }
     if loaded.source == PluginSource::UserOverridesBuiltin {
         tracing::warn!(plugin = %loaded.name, "user plugin overrides the built-in plugin of the same name");

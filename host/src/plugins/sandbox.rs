@@ -44,7 +44,10 @@ pub struct Trace {
 
 impl Trace {
     pub fn denials(&self) -> Vec<String> {
-        self.denials.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.denials
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Writes the captured output to the daemon's log.
@@ -69,7 +72,11 @@ impl CallState {
     /// Records a refused capability; no connection or access was made.
     pub fn deny(&self, what: String) {
         tracing::warn!(target: "plugin", plugin = %self.ctx.plugin, "denied: {what}");
-        self.trace.denials.lock().unwrap_or_else(|p| p.into_inner()).push(what);
+        self.trace
+            .denials
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(what);
     }
 
     /// Time left before the call's deadline.
@@ -80,7 +87,10 @@ impl CallState {
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -91,7 +101,12 @@ struct Limiter {
 }
 
 impl ResourceLimiter for Limiter {
-    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let ok = self.limits.memory_growing(current, desired, maximum)?;
         if !ok {
             self.refused.store(true, Ordering::Relaxed);
@@ -99,7 +114,12 @@ impl ResourceLimiter for Limiter {
         Ok(ok)
     }
 
-    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let ok = self.limits.table_growing(current, desired, maximum)?;
         if !ok {
             self.refused.store(true, Ordering::Relaxed);
@@ -124,7 +144,8 @@ impl ResourceLimiter for Limiter {
 pub fn new_store(engine: &Engine, ctx: CallCtx) -> Store<CallState> {
     let trace = Trace::default();
     let mut wasi = WasiCtxBuilder::new();
-    wasi.stdout(trace.stdout.clone()).stderr(trace.stderr.clone());
+    wasi.stdout(trace.stdout.clone())
+        .stderr(trace.stderr.clone());
     for name in &ctx.grants.env {
         if let Ok(value) = std::env::var(name) {
             wasi.env(name, value);
@@ -138,7 +159,10 @@ pub fn new_store(engine: &Engine, ctx: CallCtx) -> Store<CallState> {
     // wasi:sockets is never granted (plugins use `http`/`net`); attempts are refused and recorded.
     let denials = trace.denials.clone();
     wasi.socket_addr_check(move |addr, usage| {
-        denials.lock().unwrap_or_else(|p| p.into_inner()).push(format!("wasi:sockets {usage:?} {addr}"));
+        denials
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(format!("wasi:sockets {usage:?} {addr}"));
         Box::pin(async { false })
     });
     wasi.allow_ip_name_lookup(false);
@@ -147,14 +171,28 @@ pub fn new_store(engine: &Engine, ctx: CallCtx) -> Store<CallState> {
         .memory_size(usize::try_from(ctx.memory_mb << 20).unwrap_or(usize::MAX))
         .trap_on_grow_failure(false)
         .build();
-    let limiter = Limiter { limits, refused: trace.memory_refused.clone() };
+    let limiter = Limiter {
+        limits,
+        refused: trace.memory_refused.clone(),
+    };
     let deadline = ctx.deadline;
-    let state = CallState { wasi: wasi.build(), table: ResourceTable::new(), limiter, ctx, trace, log_lines: 0 };
+    let state = CallState {
+        wasi: wasi.build(),
+        table: ResourceTable::new(),
+        limiter,
+        ctx,
+        trace,
+        log_lines: 0,
+    };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limiter);
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |_| {
-        Ok(if Instant::now() >= deadline { UpdateDeadline::Interrupt } else { UpdateDeadline::Yield(1) })
+        Ok(if Instant::now() >= deadline {
+            UpdateDeadline::Interrupt
+        } else {
+            UpdateDeadline::Yield(1)
+        })
     });
     store
 }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::grants::HostPattern;
+
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PluginSettings {
@@ -22,6 +24,25 @@ pub struct PluginSettings {
     pub suspend_after_traps: u32,
 }
 
+impl PluginSettings {
+    /// Rejects entries that could never match, so a typo does not silently allow nothing.
+    pub fn validate(&self) -> Result<(), String> {
+        for h in &self.allow_hosts {
+            HostPattern::parse(h).map_err(|e| format!("plugins.allow_hosts: {e}"))?;
+        }
+        if let Some(p) = self.allow_paths.iter().find(|p| !p.is_absolute()) {
+            return Err(format!(
+                "plugins.allow_paths: {} is not absolute",
+                p.display()
+            ));
+        }
+        if self.max_memory_mb == 0 || self.max_timeout_ms == 0 {
+            return Err("plugins.max_memory_mb and plugins.max_timeout_ms must be positive".into());
+        }
+        Ok(())
+    }
+}
+
 impl Default for PluginSettings {
     fn default() -> Self {
         PluginSettings {
@@ -32,5 +53,38 @@ impl Default for PluginSettings {
             max_timeout_ms: 60_000,
             suspend_after_traps: 3,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_typos_are_not() {
+        assert_eq!(PluginSettings::default().validate(), Ok(()));
+        let bad = PluginSettings {
+            allow_hosts: vec!["localhost:http".into()],
+            ..Default::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("plugins.allow_hosts"));
+        let rel = PluginSettings {
+            allow_paths: vec!["etc".into()],
+            ..Default::default()
+        };
+        assert!(rel.validate().unwrap_err().contains("not absolute"));
+        let zero = PluginSettings {
+            max_timeout_ms: 0,
+            ..Default::default()
+        };
+        assert!(zero.validate().is_err());
+        let parsed: PluginSettings = toml::from_str("allow_env = [\"HOME\"]").unwrap();
+        assert_eq!(
+            parsed,
+            PluginSettings {
+                allow_env: vec!["HOME".into()],
+                ..Default::default()
+            }
+        );
     }
 }

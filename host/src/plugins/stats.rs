@@ -9,8 +9,8 @@ use crate::wire::{LatencyHistogram, PluginCallError, PluginStats};
 
 /// Upper bounds of the latency buckets, in microseconds (one more bucket counts the rest).
 const BOUNDS_US: [u64; 17] = [
-    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000,
-    5_000_000, 10_000_000,
+    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
+    1_000_000, 2_500_000, 5_000_000, 10_000_000,
 ];
 const LAST_ERRORS: usize = 10;
 const FIRST_SUSPENSION: Duration = Duration::from_secs(10);
@@ -69,14 +69,23 @@ impl Stats {
     }
 
     /// Counts a call; returns `Some(until)` when this call got the plugin suspended.
-    pub fn record(&mut self, call: CallRecord<'_>, now: SystemTime, suspend_after: u32) -> Option<SystemTime> {
+    pub fn record(
+        &mut self,
+        call: CallRecord<'_>,
+        now: SystemTime,
+        suspend_after: u32,
+    ) -> Option<SystemTime> {
         self.calls += 1;
         let us = u64::try_from(call.latency.as_micros()).unwrap_or(u64::MAX);
         self.latency[BOUNDS_US.partition_point(|b| *b < us)] += 1;
         let time = crate::store::fmt_time(now.into());
         for d in call.denials {
             self.denials += 1;
-            self.push_error(PluginCallError { time: time.clone(), kind: "denied".into(), message: d.clone() });
+            self.push_error(PluginCallError {
+                time: time.clone(),
+                kind: "denied".into(),
+                message: d.clone(),
+            });
         }
         match call.error {
             None => {
@@ -87,7 +96,11 @@ impl Stats {
             }
             Some(message) => {
                 *self.failures.entry(call.kind).or_default() += 1;
-                self.push_error(PluginCallError { time, kind: call.kind.into(), message });
+                self.push_error(PluginCallError {
+                    time,
+                    kind: call.kind.into(),
+                    message,
+                });
                 if !call.is_trap {
                     return None;
                 }
@@ -95,7 +108,9 @@ impl Stats {
                 if suspend_after == 0 || self.consecutive_traps < suspend_after {
                     return None;
                 }
-                let backoff = FIRST_SUSPENSION.saturating_mul(1 << self.suspensions.min(16)).min(LONGEST_SUSPENSION);
+                let backoff = FIRST_SUSPENSION
+                    .saturating_mul(1 << self.suspensions.min(16))
+                    .min(LONGEST_SUSPENSION);
                 self.suspensions += 1;
                 let until = now + backoff;
                 self.suspended_until = Some(until);
@@ -122,10 +137,17 @@ impl Stats {
         PluginStats {
             calls: self.calls,
             ok: self.ok,
-            failures: self.failures.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            failures: self
+                .failures
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
             denials: self.denials,
             consecutive_traps: self.consecutive_traps,
-            latency: LatencyHistogram { bounds_us: BOUNDS_US.to_vec(), counts: self.latency.to_vec() },
+            latency: LatencyHistogram {
+                bounds_us: BOUNDS_US.to_vec(),
+                counts: self.latency.to_vec(),
+            },
             last_errors: self.last_errors.iter().cloned().collect(),
         }
     }
@@ -136,11 +158,23 @@ mod tests {
     use super::*;
 
     fn trap() -> CallRecord<'static> {
-        CallRecord { kind: "trap", error: Some("unreachable".into()), is_trap: true, latency: Duration::from_micros(70), denials: &[] }
+        CallRecord {
+            kind: "trap",
+            error: Some("unreachable".into()),
+            is_trap: true,
+            latency: Duration::from_micros(70),
+            denials: &[],
+        }
     }
 
     fn ok(latency: Duration) -> CallRecord<'static> {
-        CallRecord { kind: "ok", error: None, is_trap: false, latency, denials: &[] }
+        CallRecord {
+            kind: "ok",
+            error: None,
+            is_trap: false,
+            latency,
+            denials: &[],
+        }
     }
 
     #[test]
@@ -151,7 +185,11 @@ mod tests {
         assert_eq!(s.record(trap(), t0, 3), None);
         assert_eq!(s.record(trap(), t0, 3), Some(t0 + Duration::from_secs(10)));
         assert_eq!(s.suspended(t0), Some(t0 + Duration::from_secs(10)));
-        assert_eq!(s.suspended(t0 + Duration::from_secs(10)), None, "over when the time comes");
+        assert_eq!(
+            s.suspended(t0 + Duration::from_secs(10)),
+            None,
+            "over when the time comes"
+        );
         // On probation: the next trap suspends again, for twice as long.
         let t1 = t0 + Duration::from_secs(11);
         assert_eq!(s.record(trap(), t1, 3), Some(t1 + Duration::from_secs(20)));
@@ -172,11 +210,21 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH;
         let mut s = Stats::default();
         for _ in 0..5 {
-            let e = CallRecord { kind: "plugin_error", error: Some("no".into()), is_trap: false, latency: Duration::ZERO, denials: &[] };
+            let e = CallRecord {
+                kind: "plugin_error",
+                error: Some("no".into()),
+                is_trap: false,
+                latency: Duration::ZERO,
+                denials: &[],
+            };
             assert_eq!(s.record(e, now, 1), None);
         }
         assert_eq!(s.suspended(now), None);
-        assert_eq!(Stats::default().record(trap(), now, 0), None, "0 disables suspension");
+        assert_eq!(
+            Stats::default().record(trap(), now, 0),
+            None,
+            "0 disables suspension"
+        );
     }
 
     #[test]
@@ -187,7 +235,14 @@ mod tests {
         s.record(ok(Duration::from_micros(51)), now, 3);
         s.record(ok(Duration::from_secs(11)), now, 3);
         let denials = ["http 10.0.0.1:80".to_string()];
-        s.record(CallRecord { denials: &denials, ..ok(Duration::from_millis(3)) }, now, 3);
+        s.record(
+            CallRecord {
+                denials: &denials,
+                ..ok(Duration::from_millis(3))
+            },
+            now,
+            3,
+        );
         for _ in 0..12 {
             s.record(trap(), now, 100);
         }
@@ -196,14 +251,20 @@ mod tests {
         assert_eq!(w.calls, 17);
         assert_eq!(w.ok, 4);
         assert_eq!(w.denials, 1);
-        assert_eq!(w.failures, BTreeMap::from([("trap".into(), 12), ("suspended".into(), 1)]));
+        assert_eq!(
+            w.failures,
+            BTreeMap::from([("trap".into(), 12), ("suspended".into(), 1)])
+        );
         assert_eq!(w.latency.counts.len(), w.latency.bounds_us.len() + 1);
         assert_eq!(w.latency.counts[0], 1, "50us is within the first bucket");
         assert_eq!(w.latency.counts[1], 13, "51us and the 70us traps");
-        assert_eq!(w.latency.counts[5], 1, "3 ms");
+        assert_eq!(w.latency.counts[6], 1, "3 ms is within 5 ms");
         assert_eq!(*w.latency.counts.last().unwrap(), 1, "over 10 s");
         assert_eq!(w.last_errors.len(), 10);
-        assert!(w.last_errors.iter().all(|e| e.kind == "trap"), "the denial was pushed out");
+        assert!(
+            w.last_errors.iter().all(|e| e.kind == "trap"),
+            "the denial was pushed out"
+        );
         assert_eq!(w.consecutive_traps, 12);
     }
 }

@@ -20,7 +20,8 @@ pub struct NewEvent {
     pub reason: String,
 }
 
-const COLUMNS: &str = "id, service, time, from_state, to_state, pid, exit_code, signal, reason, kind, health";
+const COLUMNS: &str =
+    "id, service, time, from_state, to_state, pid, exit_code, signal, reason, kind, health";
 
 fn kind_str(k: EventKind) -> &'static str {
     match k {
@@ -38,7 +39,11 @@ fn to_event(r: sqlx::sqlite::SqliteRow) -> Result<Event> {
     let health: Option<String> = r.get(10);
     Ok(Event {
         id: r.get(0),
-        kind: if kind == "health" { EventKind::Health } else { EventKind::Lifecycle },
+        kind: if kind == "health" {
+            EventKind::Health
+        } else {
+            EventKind::Lifecycle
+        },
         service: r.get(1),
         time: r.get(2),
         from: status(3)?,

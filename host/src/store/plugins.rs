@@ -17,7 +17,13 @@ impl Store {
 
     /// Stores `value` under `key`. Returns `false` (and stores nothing) when `key` is new and the
     /// plugin already has `max_keys` keys; the check and the write are one statement.
-    pub async fn plugin_kv_set(&self, plugin: &str, key: &str, value: &[u8], max_keys: u32) -> Result<bool> {
+    pub async fn plugin_kv_set(
+        &self,
+        plugin: &str,
+        key: &str,
+        value: &[u8],
+        max_keys: u32,
+    ) -> Result<bool> {
         let done = sqlx::query(
             "INSERT INTO plugin_kv (plugin, key, value, updated_at)
              SELECT ?1, ?2, ?3, ?4
@@ -82,15 +88,30 @@ mod tests {
     async fn kv_is_private_per_plugin_and_bounded_in_keys() {
         let (_dir, s) = store().await;
         assert!(s.plugin_kv_set("a", "k", b"1", 2).await.unwrap());
-        assert_eq!(s.plugin_kv_get("a", "k").await.unwrap().as_deref(), Some(&b"1"[..]));
+        assert_eq!(
+            s.plugin_kv_get("a", "k").await.unwrap().as_deref(),
+            Some(&b"1"[..])
+        );
         assert_eq!(s.plugin_kv_get("b", "k").await.unwrap(), None);
         assert!(s.plugin_kv_set("a", "k2", b"2", 2).await.unwrap());
-        assert!(!s.plugin_kv_set("a", "k3", b"3", 2).await.unwrap(), "third key refused");
-        assert!(s.plugin_kv_set("a", "k", b"new", 2).await.unwrap(), "overwrite allowed when full");
-        assert_eq!(s.plugin_kv_get("a", "k").await.unwrap().as_deref(), Some(&b"new"[..]));
+        assert!(
+            !s.plugin_kv_set("a", "k3", b"3", 2).await.unwrap(),
+            "third key refused"
+        );
+        assert!(
+            s.plugin_kv_set("a", "k", b"new", 2).await.unwrap(),
+            "overwrite allowed when full"
+        );
+        assert_eq!(
+            s.plugin_kv_get("a", "k").await.unwrap().as_deref(),
+            Some(&b"new"[..])
+        );
         s.plugin_kv_delete("a", "k").await.unwrap();
         assert_eq!(s.plugin_kv_get("a", "k").await.unwrap(), None);
-        assert!(s.plugin_kv_set("a", "k3", b"3", 2).await.unwrap(), "room again after delete");
+        assert!(
+            s.plugin_kv_set("a", "k3", b"3", 2).await.unwrap(),
+            "room again after delete"
+        );
     }
 
     #[tokio::test]
@@ -99,6 +120,9 @@ mod tests {
         assert_eq!(s.plugin_cache_sha256("x.cwasm").await.unwrap(), None);
         s.plugin_cache_record("x.cwasm", "aa").await.unwrap();
         s.plugin_cache_record("x.cwasm", "bb").await.unwrap();
-        assert_eq!(s.plugin_cache_sha256("x.cwasm").await.unwrap().as_deref(), Some("bb"));
+        assert_eq!(
+            s.plugin_cache_sha256("x.cwasm").await.unwrap().as_deref(),
+            Some("bb")
+        );
     }
 }

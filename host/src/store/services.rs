@@ -54,7 +54,8 @@ impl Store {
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| parse_row(r.get(0), r.get(1), r.get(2))).transpose()
+        row.map(|r| parse_row(r.get(0), r.get(1), r.get(2)))
+            .transpose()
     }
 
     /// Inserts a new service; returns false (and changes nothing) if the name is taken.

@@ -1,7 +1,7 @@
 //! One task per service: owns its process tree and drives `lifecycle::step` with everything that can
 //! wake it (a command, the leader's exit, the backoff timer), executing the effects the machine asks for.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -19,7 +19,10 @@ use crate::wire::{ExitInfo, HealthState, ServiceSpec, ServiceState};
 
 /// Requests to a service actor; each answers with the state once the request is carried out.
 pub enum Cmd {
-    Start { reason: &'static str, reply: oneshot::Sender<ServiceState> },
+    Start {
+        reason: &'static str,
+        reply: oneshot::Sender<ServiceState>,
+    },
     Stop(oneshot::Sender<ServiceState>),
     Restart(oneshot::Sender<ServiceState>),
     /// Replace the spec; a running service restarts with it.
@@ -68,7 +71,11 @@ enum Wake {
 }
 
 pub fn policy_of(spec: &ServiceSpec) -> Policy {
-    Policy { restart: spec.restart, max_restarts: spec.max_restarts, backoff: spec.backoff.clone() }
+    Policy {
+        restart: spec.restart,
+        max_restarts: spec.max_restarts,
+        backoff: spec.backoff.clone(),
+    }
 }
 
 fn jitter() -> f64 {
@@ -85,7 +92,10 @@ impl Actor {
             name: spec.name.clone(),
             policy: policy_of(&spec),
             spec,
-            m: Machine { restart_count, ..Machine::default() },
+            m: Machine {
+                restart_count,
+                ..Machine::default()
+            },
             run: None,
             runs: 0,
             last_exit: None,
@@ -102,7 +112,8 @@ impl Actor {
             };
             // A due (or zero) delay must not pay the timer wheel's millisecond granularity.
             if wake_at.is_some_and(|t| t <= Instant::now()) {
-                self.feed(Input::BackoffElapsed { at: Instant::now() }).await;
+                self.feed(Input::BackoffElapsed { at: Instant::now() })
+                    .await;
                 continue;
             }
             let mut exit_rx = self.run.as_mut().and_then(|r| r.exit.take());
@@ -129,7 +140,10 @@ impl Actor {
                     }
                 }
                 Wake::Exit(exit) => self.on_exit(exit).await,
-                Wake::Timer => self.feed(Input::BackoffElapsed { at: Instant::now() }).await,
+                Wake::Timer => {
+                    self.feed(Input::BackoffElapsed { at: Instant::now() })
+                        .await
+                }
                 Wake::Health(report) => self.on_health(report).await,
             }
         }
@@ -139,7 +153,10 @@ impl Actor {
     async fn handle(&mut self, cmd: Cmd) -> bool {
         match cmd {
             Cmd::Start { reason, reply } => {
-                self.feed(Input::Start { reason: reason.into() }).await;
+                self.feed(Input::Start {
+                    reason: reason.into(),
+                })
+                .await;
                 let _ = reply.send(self.state());
             }
             Cmd::Stop(reply) => {
@@ -169,16 +186,27 @@ impl Actor {
 
     /// The leader exited on its own: clean up what is left of its tree, then let the machine decide.
     async fn on_exit(&mut self, exit: Option<Exit>) {
-        let at = Instant::now();
         let exit = exit.unwrap_or(Exit::Signal(Signal::SIGKILL));
         if let Some(run) = self.run.take() {
-            if !run.tree.members().is_empty() {
+            if !run.tree.scan().is_empty() {
                 let sig = spec::parse_signal(&self.spec.stop_signal).unwrap_or(Signal::SIGTERM);
-                kill_remaining(&run.tree, sig, self.stop_timeout()).await;
+                stop_tree(
+                    &run.tree,
+                    sig,
+                    BTreeSet::new(),
+                    Instant::now() + self.stop_timeout(),
+                )
+                .await;
             }
             let _ = tokio::time::timeout(Duration::from_millis(500), run.capture.finished()).await;
         }
-        self.feed(Input::Exited { exit, at, jitter: jitter() }).await;
+        // The backoff delay counts from here, when the old run is completely gone.
+        self.feed(Input::Exited {
+            exit,
+            at: Instant::now(),
+            jitter: jitter(),
+        })
+        .await;
     }
 
     async fn on_health(&mut self, report: Report) {
@@ -188,13 +216,24 @@ impl Actor {
         }
         self.shared.health_check(&self.name, report.check.clone());
         let retries = self.spec.effective_health().map_or(1, |h| h.retries);
-        let change = self.health.observe(&report.check, report.in_start_period, retries);
-        self.shared.set_health(&self.name, Some(self.health.state), self.health.failures);
+        let change = self
+            .health
+            .observe(&report.check, report.in_start_period, retries);
+        self.shared
+            .set_health(&self.name, Some(self.health.state), self.health.failures);
         if let Some(change) = change {
             tracing::info!(service = %self.name, reason = %change.reason, "health");
-            self.shared.health_event(&self.name, self.m.state.status(), change.to, change.reason.clone());
+            self.shared.health_event(
+                &self.name,
+                self.m.state.status(),
+                change.to,
+                change.reason.clone(),
+            );
             if change.restart {
-                self.feed(Input::Unhealthy { reason: change.reason }).await;
+                self.feed(Input::Unhealthy {
+                    reason: change.reason,
+                })
+                .await;
             }
         }
     }
@@ -223,7 +262,13 @@ impl Actor {
     fn spawn(&mut self) -> Input {
         let env = match spec::service_env(&self.spec) {
             Ok(env) => env,
-            Err(e) => return Input::SpawnFailed { error: e.to_string(), at: Instant::now(), jitter: jitter() },
+            Err(e) => {
+                return Input::SpawnFailed {
+                    error: e.to_string(),
+                    at: Instant::now(),
+                    jitter: jitter(),
+                };
+            }
         };
         self.runs += 1;
         let instance = format!("{}.{}.{}", self.shared.node, self.name, self.runs);
@@ -237,7 +282,10 @@ impl Actor {
         };
         match process::spawn(&spawn) {
             Ok(child) => {
-                let capture = self.shared.hub.capture(&self.name, child.stdout, child.stderr);
+                let capture = self
+                    .shared
+                    .hub
+                    .capture(&self.name, child.stdout, child.stderr);
                 self.health = Tracker::default();
                 let checker = self.spec.effective_health().map(|h| {
                     AbortOnDrop(health::spawn_checker(
@@ -250,13 +298,16 @@ impl Actor {
                     ))
                 });
                 self.run = Some(Run {
-                    tree: Tree { leader: child.pid, leader_start: child.start_ticks, instance },
+                    tree: Tree::new(child.pid, child.start_ticks, instance),
                     exit: Some(child.exit),
                     capture,
                     _checker: checker,
                 });
                 self.running_since = Some(SystemTime::now());
-                Input::Spawned { pid: child.pid, at: Instant::now() }
+                Input::Spawned {
+                    pid: child.pid,
+                    at: Instant::now(),
+                }
             }
             Err(e) => Input::SpawnFailed {
                 error: format!("{}: {e}", spawn.argv[0]),
@@ -269,11 +320,16 @@ impl Actor {
     /// Stops the whole tree: stop signal, SIGKILL after `stop_timeout_s`, done when nothing is left.
     async fn terminate(&mut self) -> Input {
         let Some(mut run) = self.run.take() else {
-            return Input::TreeGone { exit: None, killed: false, at: Instant::now(), jitter: jitter() };
+            return Input::TreeGone {
+                exit: None,
+                killed: false,
+                at: Instant::now(),
+                jitter: jitter(),
+            };
         };
         let sig = spec::parse_signal(&self.spec.stop_signal).unwrap_or(Signal::SIGTERM);
         let deadline = Instant::now() + self.stop_timeout();
-        run.tree.signal(sig);
+        let signalled: BTreeSet<u32> = run.tree.signal(sig).members.into_iter().collect();
         let mut killed = false;
         let mut exit = None;
         if let Some(mut rx) = run.exit.take() {
@@ -286,9 +342,14 @@ impl Actor {
                 }
             }
         }
-        killed |= kill_remaining_until(&run.tree, deadline).await;
+        killed |= stop_tree(&run.tree, sig, signalled, deadline).await;
         let _ = tokio::time::timeout(Duration::from_millis(500), run.capture.finished()).await;
-        Input::TreeGone { exit, killed, at: Instant::now(), jitter: jitter() }
+        Input::TreeGone {
+            exit,
+            killed,
+            at: Instant::now(),
+            jitter: jitter(),
+        }
     }
 
     fn state(&self) -> ServiceState {
@@ -337,31 +398,48 @@ impl Actor {
     }
 }
 
-/// After the leader is gone: signal what is left, SIGKILL after `grace`, return when nothing is left.
-async fn kill_remaining(tree: &Tree, sig: Signal, grace: Duration) {
-    tree.signal(sig);
-    kill_remaining_until(tree, Instant::now() + grace).await;
-}
-
-/// Waits for the tree to empty; SIGKILLs it once `deadline` passes. Returns whether SIGKILL was needed.
-async fn kill_remaining_until(tree: &Tree, deadline: Instant) -> bool {
+/// Drives a tree to empty: every member not yet `signalled` gets `sig`, everything left gets SIGKILL once
+/// `deadline` passes. Returns whether SIGKILL was needed. Descendants that are not our children cannot be
+/// waited for, so this looks at `/proc` again, backing off from 1 ms to 20 ms.
+async fn stop_tree(
+    tree: &Tree,
+    sig: Signal,
+    mut signalled: BTreeSet<u32>,
+    deadline: Instant,
+) -> bool {
     let mut killed = false;
     let give_up = deadline + Duration::from_secs(10);
     let mut pause = Duration::from_millis(1);
+    // Processes whose environment stays unreadable this long are not ours (or are stuck).
+    let mut uncertain_since: BTreeMap<u32, Instant> = BTreeMap::new();
     loop {
-        if tree.members().is_empty() {
+        let scan = tree.scan();
+        let now = Instant::now();
+        for &pid in &scan.members {
+            if signalled.insert(pid) {
+                process::signal_pid(pid, sig);
+            }
+        }
+        uncertain_since.retain(|pid, _| scan.uncertain.contains(pid));
+        for &pid in &scan.uncertain {
+            uncertain_since.entry(pid).or_insert(now);
+        }
+        let waiting_on_uncertain = uncertain_since
+            .values()
+            .any(|&t| now.duration_since(t) < Duration::from_secs(1));
+        if scan.members.is_empty() && !waiting_on_uncertain {
             return killed;
         }
-        let now = Instant::now();
-        if now >= deadline {
+        if now >= deadline && !scan.members.is_empty() {
             killed = true;
-            tree.signal(Signal::SIGKILL);
+            for &pid in &scan.members {
+                process::signal_pid(pid, Signal::SIGKILL);
+            }
         }
         if now >= give_up {
-            tracing::error!(instance = %tree.instance, "processes survive SIGKILL (uninterruptible sleep?)");
+            tracing::error!(instance = %tree.instance, left = ?scan.members, "processes survive SIGKILL (uninterruptible sleep?)");
             return killed;
         }
-        // Descendants outside our children cannot be waited for; poll /proc, backing off to 20 ms.
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(20));
     }

@@ -36,13 +36,21 @@ pub struct Tracker {
 
 impl Default for Tracker {
     fn default() -> Self {
-        Tracker { state: HealthState::Unknown, failures: 0 }
+        Tracker {
+            state: HealthState::Unknown,
+            failures: 0,
+        }
     }
 }
 
 impl Tracker {
     /// Applies one check result. Failures during the start period do not count; a pass ends it.
-    pub fn observe(&mut self, check: &HealthCheck, in_start_period: bool, retries: u32) -> Option<Change> {
+    pub fn observe(
+        &mut self,
+        check: &HealthCheck,
+        in_start_period: bool,
+        retries: u32,
+    ) -> Option<Change> {
         let from = self.state;
         if check.passed {
             self.failures = 0;
@@ -121,7 +129,11 @@ pub fn spawn_checker(
                     latency_ms: called.elapsed().as_millis().min(u32::MAX as u128) as u32,
                 },
             };
-            let report = Report { run, check, in_start_period: started.elapsed() < start_period };
+            let report = Report {
+                run,
+                check,
+                in_start_period: started.elapsed() < start_period,
+            };
             if tx.send(report).await.is_err() {
                 return;
             }
@@ -147,8 +159,15 @@ mod tests {
     fn becomes_healthy_on_the_first_pass() {
         let mut t = Tracker::default();
         let c = t.observe(&check(true), false, 3).unwrap();
-        assert_eq!((c.from, c.to, c.restart), (HealthState::Unknown, HealthState::Healthy, false));
-        assert_eq!(t.observe(&check(true), false, 3), None, "no change, no event");
+        assert_eq!(
+            (c.from, c.to, c.restart),
+            (HealthState::Unknown, HealthState::Healthy, false)
+        );
+        assert_eq!(
+            t.observe(&check(true), false, 3),
+            None,
+            "no change, no event"
+        );
     }
 
     #[test]
@@ -160,7 +179,11 @@ mod tests {
         let c = t.observe(&check(false), false, 3).unwrap();
         assert_eq!((c.to, c.restart), (HealthState::Unhealthy, true));
         assert!(c.reason.contains("3 consecutive"), "{}", c.reason);
-        assert_eq!(t.observe(&check(false), false, 3), None, "already unhealthy");
+        assert_eq!(
+            t.observe(&check(false), false, 3),
+            None,
+            "already unhealthy"
+        );
     }
 
     #[test]

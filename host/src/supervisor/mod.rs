@@ -21,7 +21,10 @@ use crate::plugins::PluginHost;
 use crate::process::{self, Tree};
 use crate::spec::{self, FieldError};
 use crate::store::{NewEvent, RuntimeRecord, Store, StoreError, fmt_time, now_rfc3339};
-use crate::wire::{Event, EventKind, HealthCheck, HealthReport, HealthState, ServiceSpec, ServiceState, ServiceView, Source, Status, StatusResponse, SupervisorStatus};
+use crate::wire::{
+    Event, EventKind, HealthCheck, HealthReport, HealthState, ServiceSpec, ServiceState,
+    ServiceView, Source, Status, StatusResponse, SupervisorStatus,
+};
 use actor::{Actor, Cmd};
 use recorder::Recorder;
 
@@ -80,7 +83,12 @@ impl Shared {
             instance: tree.map(|t| t.instance.clone()),
             restart_count: state.restart_count,
         };
-        if let Some(entry) = self.registry.lock().unwrap_or_else(|e| e.into_inner()).get_mut(name) {
+        if let Some(entry) = self
+            .registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(name)
+        {
             entry.state = state;
             entry.state_at = Instant::now();
         }
@@ -105,7 +113,12 @@ impl Shared {
 
 impl Shared {
     fn set_health(&self, name: &str, state: Option<HealthState>, failures: u32) {
-        if let Some(entry) = self.registry.lock().unwrap_or_else(|e| e.into_inner()).get_mut(name) {
+        if let Some(entry) = self
+            .registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(name)
+        {
             entry.state.health = state;
             entry.health_failures = failures;
         }
@@ -166,7 +179,14 @@ impl Supervisor {
     ) -> anyhow::Result<Supervisor> {
         reconcile_file(&store, &file_services).await?;
         let recorder = Recorder::start(store.clone());
-        let shared = Arc::new(Shared { store, hub, plugins, node, recorder, registry: Mutex::new(BTreeMap::new()) });
+        let shared = Arc::new(Shared {
+            store,
+            hub,
+            plugins,
+            node,
+            recorder,
+            registry: Mutex::new(BTreeMap::new()),
+        });
         let sup = Supervisor {
             shared,
             started: SystemTime::now(),
@@ -180,7 +200,11 @@ impl Supervisor {
             sup.add_actor(s.spec.clone(), s.source, 0);
         }
         for s in services.into_iter().filter(|s| s.spec.enabled) {
-            sup.send(&s.spec.name, |reply| Cmd::Start { reason: "daemon boot", reply }).await?;
+            sup.send(&s.spec.name, |reply| Cmd::Start {
+                reason: "daemon boot",
+                reply,
+            })
+            .await?;
         }
         Ok(sup)
     }
@@ -192,13 +216,23 @@ impl Supervisor {
         let records = self.shared.store.list_runtime().await?;
         let mut victims: Vec<u32> = process::marked_with_prefix(&format!("{}.", self.shared.node));
         for r in &records {
-            let (Some(pid), Some(start)) = (r.pid, r.pid_start) else { continue };
-            let tree = Tree { leader: pid, leader_start: start, instance: r.instance.clone().unwrap_or_default() };
-            let leader_is_ours = process::stat(pid).is_some_and(|s| s.start_ticks == start && s.state != b'Z');
-            let members = if leader_is_ours || r.instance.is_some() { tree.members() } else { Vec::new() };
+            let (Some(pid), Some(start)) = (r.pid, r.pid_start) else {
+                continue;
+            };
+            let tree = Tree::new(pid, start, r.instance.clone().unwrap_or_default());
+            let leader_is_ours =
+                process::stat(pid).is_some_and(|s| s.start_ticks == start && s.state != b'Z');
+            let members = if leader_is_ours || r.instance.is_some() {
+                tree.scan().members
+            } else {
+                Vec::new()
+            };
             if !members.is_empty() {
                 let from = Status::parse(&r.status).unwrap_or(Status::Running);
-                let reason = format!("left running by a daemon that died ({} processes); stopped", members.len());
+                let reason = format!(
+                    "left running by a daemon that died ({} processes); stopped",
+                    members.len()
+                );
                 tracing::warn!(service = %r.service, pid, "{reason}");
                 self.shared.recorder.record(
                     NewEvent {
@@ -213,7 +247,11 @@ impl Supervisor {
                         health: None,
                         reason,
                     },
-                    RuntimeRecord { service: r.service.clone(), status: "stopped".into(), ..Default::default() },
+                    RuntimeRecord {
+                        service: r.service.clone(),
+                        status: "stopped".into(),
+                        ..Default::default()
+                    },
                 );
             }
             victims.extend(members);
@@ -231,8 +269,15 @@ impl Supervisor {
         while victims.iter().any(|&p| process::alive(p)) {
             let now = Instant::now();
             if now >= give_up {
-                let left: Vec<u32> = victims.iter().copied().filter(|&p| process::alive(p)).collect();
-                tracing::error!(?left, "leftover processes survive SIGKILL (uninterruptible sleep?); continuing");
+                let left: Vec<u32> = victims
+                    .iter()
+                    .copied()
+                    .filter(|&p| process::alive(p))
+                    .collect();
+                tracing::error!(
+                    ?left,
+                    "leftover processes survive SIGKILL (uninterruptible sleep?); continuing"
+                );
                 break;
             }
             if now >= deadline {
@@ -251,11 +296,24 @@ impl Supervisor {
         let name = spec.name.clone();
         let actor = Actor::new(spec.clone(), self.shared.clone(), restart_count);
         tokio::spawn(actor.run(rx));
-        self.registry().insert(name, Entry { state: stopped_state(&spec, restart_count), spec, source, state_at: Instant::now(), health_failures: 0, tx });
+        self.registry().insert(
+            name,
+            Entry {
+                state: stopped_state(&spec, restart_count),
+                spec,
+                source,
+                state_at: Instant::now(),
+                health_failures: 0,
+                tx,
+            },
+        );
     }
 
     fn registry(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Entry>> {
-        self.shared.registry.lock().unwrap_or_else(|e| e.into_inner())
+        self.shared
+            .registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     async fn send(
@@ -269,12 +327,18 @@ impl Supervisor {
             .map(|e| e.tx.clone())
             .ok_or_else(|| SupervisorError::NotFound(name.into()))?;
         let (reply, rx) = oneshot::channel();
-        tx.send(cmd(reply)).await.map_err(|_| SupervisorError::NotFound(name.into()))?;
+        tx.send(cmd(reply))
+            .await
+            .map_err(|_| SupervisorError::NotFound(name.into()))?;
         rx.await.map_err(|_| SupervisorError::NotFound(name.into()))
     }
 
     fn check_open(&self) -> Result<()> {
-        if self.closing.load(Ordering::SeqCst) { Err(SupervisorError::ShuttingDown) } else { Ok(()) }
+        if self.closing.load(Ordering::SeqCst) {
+            Err(SupervisorError::ShuttingDown)
+        } else {
+            Ok(())
+        }
     }
 
     pub fn list(&self) -> Vec<ServiceView> {
@@ -282,20 +346,31 @@ impl Supervisor {
     }
 
     pub fn get(&self, name: &str) -> Result<ServiceView> {
-        self.registry().get(name).map(view).ok_or_else(|| SupervisorError::NotFound(name.into()))
+        self.registry()
+            .get(name)
+            .map(view)
+            .ok_or_else(|| SupervisorError::NotFound(name.into()))
     }
 
     pub async fn create(&self, spec: ServiceSpec) -> Result<ServiceView> {
         self.check_open()?;
         spec::validate(&spec)?;
         let name = spec.name.clone();
-        if self.registry().contains_key(&name) || !self.shared.store.insert_service(&spec, Source::Api).await? {
-            return Err(SupervisorError::Conflict(format!("a service named {name:?} already exists")));
+        if self.registry().contains_key(&name)
+            || !self.shared.store.insert_service(&spec, Source::Api).await?
+        {
+            return Err(SupervisorError::Conflict(format!(
+                "a service named {name:?} already exists"
+            )));
         }
         let enabled = spec.enabled;
         self.add_actor(spec, Source::Api, 0);
         if enabled {
-            self.send(&name, |reply| Cmd::Start { reason: "start requested", reply }).await?;
+            self.send(&name, |reply| Cmd::Start {
+                reason: "start requested",
+                reply,
+            })
+            .await?;
         }
         self.get(&name)
     }
@@ -319,7 +394,8 @@ impl Supervisor {
         if let Some(e) = self.registry().get_mut(&name) {
             e.spec = spec.clone();
         }
-        self.send(&name, |reply| Cmd::Update(Box::new(spec), reply)).await?;
+        self.send(&name, |reply| Cmd::Update(Box::new(spec), reply))
+            .await?;
         self.get(&name)
     }
 
@@ -335,7 +411,13 @@ impl Supervisor {
     pub async fn act(&self, name: &str, action: Action) -> Result<ServiceState> {
         self.check_open()?;
         match action {
-            Action::Start => self.send(name, |reply| Cmd::Start { reason: "start requested", reply }).await,
+            Action::Start => {
+                self.send(name, |reply| Cmd::Start {
+                    reason: "start requested",
+                    reply,
+                })
+                .await
+            }
             Action::Stop => self.send(name, Cmd::Stop).await,
             Action::Restart => self.send(name, Cmd::Restart).await,
         }
@@ -344,12 +426,20 @@ impl Supervisor {
     pub async fn health(&self, name: &str, limit: u32) -> Result<HealthReport> {
         let (check, state, failures) = {
             let registry = self.registry();
-            let e = registry.get(name).ok_or_else(|| SupervisorError::NotFound(name.into()))?;
+            let e = registry
+                .get(name)
+                .ok_or_else(|| SupervisorError::NotFound(name.into()))?;
             (e.spec.effective_health(), e.state.health, e.health_failures)
         };
         self.shared.recorder.flush().await;
         let history = self.shared.store.list_health_checks(name, limit).await?;
-        Ok(HealthReport { service: name.into(), check, state, consecutive_failures: failures, history })
+        Ok(HealthReport {
+            service: name.into(),
+            check,
+            state,
+            consecutive_failures: failures,
+            history,
+        })
     }
 
     pub fn subscribe_events(&self) -> broadcast::Receiver<Event> {
@@ -367,13 +457,20 @@ impl Supervisor {
         let services: BTreeMap<String, ServiceState> = registry
             .iter()
             .map(|(name, e)| {
-                *counts.entry(e.state.status.as_str().to_string()).or_insert(0) += 1;
+                *counts
+                    .entry(e.state.status.as_str().to_string())
+                    .or_insert(0) += 1;
                 (name.clone(), live_state(e))
             })
             .collect();
         StatusResponse {
             supervisor: SupervisorStatus {
-                status: if self.closing.load(Ordering::SeqCst) { "stopping" } else { "running" }.into(),
+                status: if self.closing.load(Ordering::SeqCst) {
+                    "stopping"
+                } else {
+                    "running"
+                }
+                .into(),
                 version: env!("CARGO_PKG_VERSION").into(),
                 pid: std::process::id(),
                 uptime_s: self.started_mono.elapsed().as_secs_f64(),
@@ -411,7 +508,11 @@ fn live_state(e: &Entry) -> ServiceState {
 }
 
 fn view(e: &Entry) -> ServiceView {
-    ServiceView { spec: e.spec.clone(), source: e.source, state: live_state(e) }
+    ServiceView {
+        spec: e.spec.clone(),
+        source: e.source,
+        state: live_state(e),
+    }
 }
 
 /// Makes the store agree with the config file: file services are upserted as `config`, config services no

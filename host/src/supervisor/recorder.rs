@@ -48,7 +48,9 @@ impl Recorder {
     }
 
     pub fn record(&self, event: NewEvent, runtime: RuntimeRecord) {
-        let _ = self.tx.send(Msg::Transition(Box::new(event), Box::new(runtime)));
+        let _ = self
+            .tx
+            .send(Msg::Transition(Box::new(event), Box::new(runtime)));
     }
 
     /// An event that changes no runtime record (health changes).

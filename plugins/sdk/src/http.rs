@@ -1,6 +1,6 @@
 //! Outbound HTTP, performed by the host, only to hosts on the plugin's allowlist.
 
-use crate::worlds::probe::tend::plugin::http as host;
+use crate::bindings::tend::plugin::http as host;
 pub use host::{Error, Request, Response};
 
 /// Sends a request; redirects are not followed.

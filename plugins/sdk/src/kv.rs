@@ -1,6 +1,6 @@
 //! A small persistent key-value store private to the plugin, kept by the daemon across restarts.
 
-use crate::worlds::probe::tend::plugin::kv as host;
+use crate::bindings::tend::plugin::kv as host;
 
 pub fn get(key: &str) -> Option<Vec<u8>> {
     host::get(key)

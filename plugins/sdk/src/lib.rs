@@ -15,8 +15,12 @@
 //! ```
 //!
 //! The host functions are wrapped in [`log`], [`kv`], [`http`] and [`net`]; they are the only I/O a
-//! probe needs, and the daemon enforces the plugin's grants on every call. Components of tend's other
-//! worlds use the raw bindings in [`worlds`] (and the same helper modules).
+//! probe needs, and the daemon enforces the plugin's grants on every call.
+//!
+//! Only the `probe` world is generated here. Components of tend's other worlds run
+//! `wit_bindgen::generate!` on the same `wit/` themselves: a world's bindings put its world-level
+//! types into every component that links them, so bundling all worlds would give each probe the
+//! types of `command-policy`, `fixer`, ... as imports.
 
 mod health;
 pub mod http;
@@ -30,82 +34,21 @@ pub use serde_json;
 // Lets the generated code name this crate by the path its users see, from inside and outside.
 extern crate self as tend_plugin_sdk;
 
-/// The generated bindings of every world in `tend:plugin@0.1.0`. A probe needs none of this directly
-/// (see the crate root); a component of another world uses its module here, e.g.
-/// `worlds::command_policy::{Guest, ...}` and `worlds::command_policy::export!(MyType)`.
-///
-/// The shared interfaces (`types`, `log`, `kv`, `http`, `net`) are generated once, in `probe`, so the
-/// helper modules of this crate work in every world. wit-component drops the imports a component
-/// does not use, and only the world whose `export!` a crate invokes adds exports.
+/// The generated bindings of the `probe` world. Public for [`export_probe!`]; use the re-exports and
+/// helper modules instead.
+#[doc(hidden)]
 // Generated code: the canonical ABI passes flattened records as many arguments.
 #[allow(clippy::too_many_arguments)]
-pub mod worlds {
-    pub mod probe {
-        wit_bindgen::generate!({
-            world: "probe",
-            path: "../../wit",
-            pub_export_macro: true,
-            default_bindings_module: "tend_plugin_sdk::worlds::probe",
-        });
-    }
-
-    pub mod command_policy {
-        wit_bindgen::generate!({
-            world: "command-policy",
-            path: "../../wit",
-            pub_export_macro: true,
-            default_bindings_module: "tend_plugin_sdk::worlds::command_policy",
-            with: {
-                "tend:plugin/types@0.1.0": tend_plugin_sdk::worlds::probe::tend::plugin::types,
-                "tend:plugin/log@0.1.0": tend_plugin_sdk::worlds::probe::tend::plugin::log,
-            },
-        });
-    }
-
-    pub mod proxy_config {
-        wit_bindgen::generate!({
-            world: "proxy-config",
-            path: "../../wit",
-            pub_export_macro: true,
-            default_bindings_module: "tend_plugin_sdk::worlds::proxy_config",
-            with: {
-                "tend:plugin/types@0.1.0": tend_plugin_sdk::worlds::probe::tend::plugin::types,
-                "tend:plugin/log@0.1.0": tend_plugin_sdk::worlds::probe::tend::plugin::log,
-            },
-        });
-    }
-
-    pub mod fixer {
-        wit_bindgen::generate!({
-            world: "fixer",
-            path: "../../wit",
-            pub_export_macro: true,
-            default_bindings_module: "tend_plugin_sdk::worlds::fixer",
-            with: {
-                "tend:plugin/types@0.1.0": tend_plugin_sdk::worlds::probe::tend::plugin::types,
-                "tend:plugin/log@0.1.0": tend_plugin_sdk::worlds::probe::tend::plugin::log,
-                "tend:plugin/kv@0.1.0": tend_plugin_sdk::worlds::probe::tend::plugin::kv,
-                "tend:plugin/http@0.1.0": tend_plugin_sdk::worlds::probe::tend::plugin::http,
-            },
-        });
-    }
-
-    pub mod onboarder {
-        wit_bindgen::generate!({
-            world: "onboarder",
-            path: "../../wit",
-            pub_export_macro: true,
-            default_bindings_module: "tend_plugin_sdk::worlds::onboarder",
-            with: {
-                "tend:plugin/types@0.1.0": tend_plugin_sdk::worlds::probe::tend::plugin::types,
-                "tend:plugin/log@0.1.0": tend_plugin_sdk::worlds::probe::tend::plugin::log,
-                "tend:plugin/http@0.1.0": tend_plugin_sdk::worlds::probe::tend::plugin::http,
-            },
-        });
-    }
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "probe",
+        path: "../../wit",
+        pub_export_macro: true,
+        default_bindings_module: "tend_plugin_sdk::bindings",
+    });
 }
 
-pub use worlds::probe::tend::plugin::types::{Health, HealthStatus, Level, Target};
+pub use bindings::tend::plugin::types::{Health, HealthStatus, Level, Target};
 
 /// A health probe: the daemon calls `check` once per health check of a service.
 ///
@@ -114,7 +57,7 @@ pub trait Probe {
     fn check(target: Target) -> Health;
 }
 
-impl<P: Probe> worlds::probe::Guest for P {
+impl<P: Probe> bindings::Guest for P {
     fn check(target: Target) -> Health {
         P::check(target)
     }
@@ -124,6 +67,6 @@ impl<P: Probe> worlds::probe::Guest for P {
 #[macro_export]
 macro_rules! export_probe {
     ($probe:ident) => {
-        $crate::worlds::probe::export!($probe with_types_in $crate::worlds::probe);
+        $crate::bindings::export!($probe with_types_in $crate::bindings);
     };
 }

@@ -1,7 +1,7 @@
 //! Log lines in the daemon's log, tagged with the plugin's name.
 
 pub use crate::Level;
-use crate::worlds::probe::tend::plugin::log::log;
+use crate::bindings::tend::plugin::log::log;
 
 pub fn write(level: Level, message: &str) {
     log(level, message);

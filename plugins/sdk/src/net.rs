@@ -1,6 +1,6 @@
 //! Outbound TCP connection checks, under the same allowlist as [`http`](crate::http).
 
-use crate::worlds::probe::tend::plugin::net as host;
+use crate::bindings::tend::plugin::net as host;
 pub use host::Error;
 
 /// Connects to `host:port` and closes at once; returns the connect time in milliseconds.

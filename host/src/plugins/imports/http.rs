@@ -22,14 +22,22 @@ pub fn client() -> anyhow::Result<reqwest::Client> {
 
 impl http::Host for CallState {
     async fn send(&mut self, request: Request) -> Result<Response, Error> {
-        let url = reqwest::Url::parse(&request.url).map_err(|e| Error::Invalid(format!("url {:?}: {e}", request.url)))?;
+        let url = reqwest::Url::parse(&request.url)
+            .map_err(|e| Error::Invalid(format!("url {:?}: {e}", request.url)))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(Error::Invalid(format!("scheme {:?} is not http or https", url.scheme())));
+            return Err(Error::Invalid(format!(
+                "scheme {:?} is not http or https",
+                url.scheme()
+            )));
         }
         let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
             return Err(Error::Invalid(format!("url {:?} has no host", request.url)));
         };
-        if !self.ctx.grants.permits(host, port, self.ctx.target.as_ref()) {
+        if !self
+            .ctx
+            .grants
+            .permits(host, port, self.ctx.target.as_ref())
+        {
             let what = format!("http {host}:{port} is not on the plugin's allowlist");
             self.deny(what.clone());
             return Err(Error::Denied(what));
@@ -38,11 +46,17 @@ impl http::Host for CallState {
             .map_err(|_| Error::Invalid(format!("method {:?}", request.method)))?;
         let mut headers = HeaderMap::new();
         for (k, v) in &request.headers {
-            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| Error::Invalid(format!("header name {k:?}")))?;
-            let value = HeaderValue::from_str(v).map_err(|_| Error::Invalid(format!("header {k} value")))?;
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| Error::Invalid(format!("header name {k:?}")))?;
+            let value = HeaderValue::from_str(v)
+                .map_err(|_| Error::Invalid(format!("header {k} value")))?;
             headers.append(name, value);
         }
-        let asked = if request.timeout_ms == 0 { Duration::MAX } else { Duration::from_millis(request.timeout_ms.into()) };
+        let asked = if request.timeout_ms == 0 {
+            Duration::MAX
+        } else {
+            Duration::from_millis(request.timeout_ms.into())
+        };
         let budget = asked.min(self.remaining());
         if budget.is_zero() {
             return Err(Error::Timeout);
@@ -68,7 +82,12 @@ async fn exchange(builder: reqwest::RequestBuilder, cap: u64) -> Result<Response
     let headers = resp
         .headers()
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let mut body = Vec::new();
     while let Some(chunk) = resp.chunk().await.map_err(transport)? {
@@ -77,7 +96,11 @@ async fn exchange(builder: reqwest::RequestBuilder, cap: u64) -> Result<Response
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(Response { status, headers, body })
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn transport(e: reqwest::Error) -> Error {

@@ -11,7 +11,13 @@ const MAX_KEYS: u32 = 1024;
 
 impl kv::Host for CallState {
     async fn get(&mut self, key: String) -> Option<Vec<u8>> {
-        match self.ctx.shared.store.plugin_kv_get(&self.ctx.plugin, &key).await {
+        match self
+            .ctx
+            .shared
+            .store
+            .plugin_kv_get(&self.ctx.plugin, &key)
+            .await
+        {
             Ok(v) => v,
             Err(e) => {
                 tracing::error!(target: "plugin", plugin = %self.ctx.plugin, error = %e, "kv get failed");
@@ -27,7 +33,13 @@ impl kv::Host for CallState {
         if value.len() > MAX_VALUE_BYTES {
             return Err(format!("values must be at most {MAX_VALUE_BYTES} bytes"));
         }
-        match self.ctx.shared.store.plugin_kv_set(&self.ctx.plugin, &key, &value, MAX_KEYS).await {
+        match self
+            .ctx
+            .shared
+            .store
+            .plugin_kv_set(&self.ctx.plugin, &key, &value, MAX_KEYS)
+            .await
+        {
             Ok(true) => Ok(()),
             Ok(false) => Err(format!("the plugin already has {MAX_KEYS} keys")),
             Err(e) => {
@@ -38,7 +50,13 @@ impl kv::Host for CallState {
     }
 
     async fn delete(&mut self, key: String) {
-        if let Err(e) = self.ctx.shared.store.plugin_kv_delete(&self.ctx.plugin, &key).await {
+        if let Err(e) = self
+            .ctx
+            .shared
+            .store
+            .plugin_kv_delete(&self.ctx.plugin, &key)
+            .await
+        {
             tracing::error!(target: "plugin", plugin = %self.ctx.plugin, error = %e, "kv delete failed");
         }
     }

@@ -24,7 +24,10 @@ pub struct Linkers {
 }
 
 pub fn linkers(engine: &Engine) -> anyhow::Result<Linkers> {
-    Ok(Linkers { full: linker(engine, true)?, offline: linker(engine, false)? })
+    Ok(Linkers {
+        full: linker(engine, true)?,
+        offline: linker(engine, false)?,
+    })
 }
 
 fn linker(engine: &Engine, network: bool) -> anyhow::Result<Linker<CallState>> {

@@ -7,8 +7,17 @@ use crate::plugins::bindings::probe::tend::plugin::net::{self, Error};
 use crate::plugins::sandbox::CallState;
 
 impl net::Host for CallState {
-    async fn tcp_connect(&mut self, host: String, port: u16, timeout_ms: u32) -> Result<u32, Error> {
-        if !self.ctx.grants.permits(&host, port, self.ctx.target.as_ref()) {
+    async fn tcp_connect(
+        &mut self,
+        host: String,
+        port: u16,
+        timeout_ms: u32,
+    ) -> Result<u32, Error> {
+        if !self
+            .ctx
+            .grants
+            .permits(&host, port, self.ctx.target.as_ref())
+        {
             let what = format!("net tcp-connect {host}:{port} is not on the plugin's allowlist");
             self.deny(what.clone());
             return Err(Error::Denied(what));

@@ -12,8 +12,15 @@ use crate::plugins::cache::{Cache, sha256_hex};
 use crate::plugins::{Outcome, engine};
 
 fn cache_file(h: &Harness, wasm: &[u8]) -> PathBuf {
-    let cache = Cache::open(&engine::new_engine().unwrap(), h.dir.path(), h.store.clone());
-    h.dir.path().join("plugin-cache").join(cache.file_name(&sha256_hex(wasm)))
+    let cache = Cache::open(
+        &engine::new_engine().unwrap(),
+        h.dir.path(),
+        h.store.clone(),
+    );
+    h.dir
+        .path()
+        .join("plugin-cache")
+        .join(cache.file_name(&sha256_hex(wasm)))
 }
 
 #[tokio::test]
@@ -28,14 +35,27 @@ async fn a_restart_loads_compiled_code_from_the_cache() {
 
     let second = h.start().await;
     assert_eq!(second.compiles(), 0, "nothing recompiled after a restart");
-    assert!(second.list().iter().all(|p| p.from_cache), "{:?}", second.list());
-    assert!(matches!(second.check("trivial", target(json!({}))).await, Outcome::Ok(_)));
+    assert!(
+        second.list().iter().all(|p| p.from_cache),
+        "{:?}",
+        second.list()
+    );
+    assert!(matches!(
+        second.check("trivial", target(json!({}))).await,
+        Outcome::Ok(_)
+    ));
 
     let dir = h.dir.path().join("plugin-cache");
-    assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
     let (wasm, _) = fixture("trivial");
     let file = cache_file(&h, &wasm);
-    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 }
 
 #[tokio::test]
@@ -53,7 +73,10 @@ async fn tampered_cache_files_are_ignored_and_recompiled() {
     let host = h.start().await;
     assert_eq!(host.compiles(), 1, "the changed file was not trusted");
     assert!(!host.info("trivial").unwrap().from_cache);
-    assert!(matches!(host.check("trivial", target(json!({}))).await, Outcome::Ok(_)));
+    assert!(matches!(
+        host.check("trivial", target(json!({}))).await,
+        Outcome::Ok(_)
+    ));
 }
 
 #[tokio::test]
@@ -71,9 +94,20 @@ async fn files_the_daemon_did_not_write_are_never_deserialized() {
         let file = cache_file(&h, &wasm);
         std::fs::write(&file, &planted).unwrap();
         let host = h.start().await;
-        assert_eq!(host.compiles(), BUILTINS.len() as u64 + 1, "the planted file was compiled over");
+        assert_eq!(
+            host.compiles(),
+            BUILTINS.len() as u64 + 1,
+            "the planted file was compiled over"
+        );
         assert!(!host.info("trivial").unwrap().from_cache);
-        assert!(matches!(host.check("trivial", target(json!({}))).await, Outcome::Ok(_)));
-        assert_ne!(std::fs::read(&file).unwrap(), b"not a cwasm at all", "replaced by our own artifact");
+        assert!(matches!(
+            host.check("trivial", target(json!({}))).await,
+            Outcome::Ok(_)
+        ));
+        assert_ne!(
+            std::fs::read(&file).unwrap(),
+            b"not a cwasm at all",
+            "replaced by our own artifact"
+        );
     }
 }

@@ -32,9 +32,20 @@ async fn trivial_answers_and_is_counted() {
     let host = h.start().await;
     healthy(&host.check("trivial", target(json!({}))).await);
     let info = host.info("trivial").unwrap();
-    assert_eq!((info.state, info.world.as_str(), info.stats.calls, info.stats.ok), (PluginState::Loaded, "probe", 1, 1));
+    assert_eq!(
+        (
+            info.state,
+            info.world.as_str(),
+            info.stats.calls,
+            info.stats.ok
+        ),
+        (PluginState::Loaded, "probe", 1, 1)
+    );
     assert_eq!(info.stats.latency.counts.iter().sum::<u64>(), 1);
-    assert_eq!(host.check("nope", target(json!({}))).await, Outcome::NotFound);
+    assert_eq!(
+        host.check("nope", target(json!({}))).await,
+        Outcome::NotFound
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -48,7 +59,10 @@ async fn a_spinning_plugin_times_out_without_holding_up_other_calls() {
         async move { host.check("spin", target(json!({}))).await }
     });
     healthy(&host.check("trivial", target(json!({}))).await);
-    assert!(!spinning.is_finished(), "the spinning call must still be running while others complete");
+    assert!(
+        !spinning.is_finished(),
+        "the spinning call must still be running while others complete"
+    );
     assert_eq!(spinning.await.unwrap(), Outcome::Timeout);
 
     // The call's own budget counts too, and is enforced promptly.
@@ -56,7 +70,11 @@ async fn a_spinning_plugin_times_out_without_holding_up_other_calls() {
     short.timeout = Duration::from_millis(200);
     let started = Instant::now();
     assert_eq!(host.check("spin", short).await, Outcome::Timeout);
-    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
     let info = host.info("spin").unwrap();
     assert_eq!(info.stats.failures.get("timeout"), Some(&2));
 }
@@ -66,15 +84,30 @@ async fn a_memory_hog_runs_out_of_memory() {
     let h = Harness::new().await;
     h.install("hog", "hog");
     let host = h.start().await;
-    assert_eq!(host.check("hog", target(json!({}))).await, Outcome::OutOfMemory);
-    assert_eq!(host.info("hog").unwrap().stats.failures.get("out_of_memory"), Some(&1));
+    assert_eq!(
+        host.check("hog", target(json!({}))).await,
+        Outcome::OutOfMemory
+    );
+    assert_eq!(
+        host.info("hog")
+            .unwrap()
+            .stats
+            .failures
+            .get("out_of_memory"),
+        Some(&1)
+    );
 }
 
 #[tokio::test]
 async fn traps_in_a_row_suspend_the_plugin() {
     let h = Harness::new().await;
     h.install("trapper", "trapper");
-    let host = h.start_with(PluginSettings { suspend_after_traps: 3, ..Default::default() }).await;
+    let host = h
+        .start_with(PluginSettings {
+            suspend_after_traps: 3,
+            ..Default::default()
+        })
+        .await;
     for _ in 0..3 {
         match host.check("trapper", target(json!({}))).await {
             Outcome::Trap(m) => assert!(m.contains("unreachable") || m.contains("trap"), "{m}"),
@@ -90,7 +123,11 @@ async fn traps_in_a_row_suspend_the_plugin() {
     assert!(info.suspended_until.is_some());
     assert_eq!(info.stats.consecutive_traps, 3);
     assert_eq!(info.stats.failures.get("suspended"), Some(&1));
-    assert_eq!(info.stats.last_errors.len(), 4);
+    assert_eq!(
+        info.stats.last_errors.len(),
+        3,
+        "refusals while suspended are counted, not listed"
+    );
 }
 
 #[tokio::test]
@@ -101,15 +138,22 @@ async fn denied_http_and_tcp_make_no_connection_and_are_counted() {
     let h = Harness::new().await;
     h.install("sneaky", "sneaky");
     let host = h.start().await;
-    let config = json!({ "url": format!("http://127.0.0.1:{port}/"), "host": "127.0.0.1", "port": port });
+    let config =
+        json!({ "url": format!("http://127.0.0.1:{port}/"), "host": "127.0.0.1", "port": port });
     let outcome = host.check("sneaky", target(config)).await;
     let message = unhealthy(&outcome);
     assert_eq!(message.matches("denied").count(), 2, "{message}");
-    let err = listener.accept().expect_err("no connection may reach the listener");
+    let err = listener
+        .accept()
+        .expect_err("no connection may reach the listener");
     assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
     let info = host.info("sneaky").unwrap();
     assert_eq!((info.stats.ok, info.stats.denials), (1, 2));
-    assert!(info.stats.last_errors.iter().all(|e| e.kind == "denied"), "{:?}", info.stats.last_errors);
+    assert!(
+        info.stats.last_errors.iter().all(|e| e.kind == "denied"),
+        "{:?}",
+        info.stats.last_errors
+    );
 }
 
 #[tokio::test]
@@ -123,12 +167,19 @@ async fn files_are_visible_only_under_granted_paths() {
     let paths = format!("[{:?}]", granted.to_str().unwrap());
     h.install_with("reader", "reader", |m| set_key(m, "paths", &paths));
     let host = h
-        .start_with(PluginSettings { allow_paths: vec![granted.clone()], ..Default::default() })
+        .start_with(PluginSettings {
+            allow_paths: vec![granted.clone()],
+            ..Default::default()
+        })
         .await;
     let read = |p: std::path::PathBuf| target(json!({ "path": p }));
     let msg = healthy(&host.check("reader", read(granted.join("hello.txt"))).await).to_string();
     assert!(msg.contains("read 2 bytes"), "{msg}");
-    unhealthy(&host.check("reader", read(files.path().join("secret.txt"))).await);
+    unhealthy(
+        &host
+            .check("reader", read(files.path().join("secret.txt")))
+            .await,
+    );
     unhealthy(&host.check("reader", read("/etc/passwd".into())).await);
 
     // The same manifest without the daemon's consent sees nothing.
@@ -158,26 +209,56 @@ impl std::io::Write for Buffer {
 async fn wasi_context_is_empty_unless_granted_and_output_goes_to_the_log() {
     let buffer = Buffer::default();
     let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt().json().with_writer(move || writer.clone()).finish();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(move || writer.clone())
+        .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let h = Harness::new().await;
     h.install_with("chatty", "chatty", |m| set_key(m, "env", "[\"PATH\"]"));
     let host = h.start().await;
     let msg = healthy(&host.check("chatty", target(json!({ "env": "PATH" }))).await).to_string();
-    assert!(msg.contains("PATH unset"), "env passes only with the daemon's consent: {msg}");
-    let clock: u64 = msg.split("clock=").nth(1).and_then(|s| s.split(' ').next()).unwrap().parse().unwrap();
+    assert!(
+        msg.contains("PATH unset"),
+        "env passes only with the daemon's consent: {msg}"
+    );
+    let clock: u64 = msg
+        .split("clock=")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(clock > 1_600_000_000, "the wall clock works: {msg}");
 
     let h2 = Harness::new().await;
     h2.install_with("chatty", "chatty", |m| set_key(m, "env", "[\"PATH\"]"));
-    let host2 = h2.start_with(PluginSettings { allow_env: vec!["PATH".into()], ..Default::default() }).await;
-    let msg = healthy(&host2.check("chatty", target(json!({ "env": "PATH" }))).await).to_string();
-    assert!(msg.contains(&format!("PATH={}", std::env::var("PATH").unwrap())), "{msg}");
+    let host2 = h2
+        .start_with(PluginSettings {
+            allow_env: vec!["PATH".into()],
+            ..Default::default()
+        })
+        .await;
+    let msg = healthy(
+        &host2
+            .check("chatty", target(json!({ "env": "PATH" })))
+            .await,
+    )
+    .to_string();
+    assert!(
+        msg.contains(&format!("PATH={}", std::env::var("PATH").unwrap())),
+        "{msg}"
+    );
 
     let mut log = String::new();
-    (&buffer.0.lock().unwrap()[..]).read_to_string(&mut log).unwrap();
-    let lines: Vec<serde_json::Value> = log.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    (&buffer.0.lock().unwrap()[..])
+        .read_to_string(&mut log)
+        .unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
     for stream in ["stdout", "stderr"] {
         let hello = format!("chatty: hello on {stream} from web");
         assert!(
@@ -193,7 +274,9 @@ async fn wasi_context_is_empty_unless_granted_and_output_goes_to_the_log() {
 #[tokio::test]
 async fn a_plugin_of_another_world_cannot_be_called_as_a_probe() {
     let h = Harness::new().await;
-    h.install_with("notworld", "policy", |m| set_key(m, "world", "\"command-policy\""));
+    h.install_with("notworld", "policy", |m| {
+        set_key(m, "world", "\"command-policy\"")
+    });
     let host = h.start().await;
     assert_eq!(host.info("policy").unwrap().world, "command-policy");
     match host.check("policy", target(json!({}))).await {
@@ -206,7 +289,9 @@ async fn a_plugin_of_another_world_cannot_be_called_as_a_probe() {
 async fn serve_once_per_connection(listener: tokio::net::TcpListener, response: &'static str) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     loop {
-        let Ok((mut conn, _)) = listener.accept().await else { return };
+        let Ok((mut conn, _)) = listener.accept().await else {
+            return;
+        };
         tokio::spawn(async move {
             let mut buf = [0u8; 4096];
             let _ = conn.read(&mut buf).await;
@@ -219,10 +304,15 @@ async fn serve_once_per_connection(listener: tokio::net::TcpListener, response: 
 async fn the_builtin_http_probe_reaches_its_target_and_only_it() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    tokio::spawn(serve_once_per_connection(listener, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"));
+    tokio::spawn(serve_once_per_connection(
+        listener,
+        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+    ));
     let h = Harness::new().await;
     let host = h.start().await;
-    let info = host.info("http").expect("the built-in http probe is embedded");
+    let info = host
+        .info("http")
+        .expect("the built-in http probe is embedded");
     assert_eq!(info.grants.hosts, ["$target"]);
     let mut t = target(json!({ "path": "/health" }));
     t.port = Some(port);
@@ -233,4 +323,50 @@ async fn the_builtin_http_probe_reaches_its_target_and_only_it() {
     let msg = unhealthy(&host.check("http", t).await).to_string();
     assert!(msg.contains("denied"), "{msg}");
     assert_eq!(host.info("http").unwrap().stats.denials, 1);
+}
+
+#[tokio::test]
+async fn http_responses_are_capped_and_requests_time_out() {
+    let big = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let big_port = big.local_addr().unwrap().port();
+    tokio::spawn(serve_once_per_connection(
+        big,
+        "HTTP/1.1 200 OK\r\ncontent-length: 64\r\nconnection: close\r\n\r\n0123456789012345678901234567890123456789012345678901234567890123",
+    ));
+    // Accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((conn, _)) = silent.accept().await {
+            open.push(conn);
+        }
+    });
+
+    let http = crate::plugins::builtin::BUILTINS
+        .iter()
+        .find(|b| b.name == "http")
+        .expect("built-in http probe");
+    let h = Harness::new().await;
+    h.install_raw(
+        "smallhttp",
+        http.wasm,
+        &set_key(http.manifest.to_string(), "max_response_bytes", "16"),
+    );
+    let host = h.start().await;
+
+    let mut t = target(json!({}));
+    t.port = Some(big_port);
+    let msg = unhealthy(&host.check("smallhttp", t.clone()).await).to_string();
+    assert!(msg.contains("too large"), "{msg}");
+
+    t.port = Some(silent_port);
+    t.config = json!({ "timeout_ms": 100 });
+    let started = Instant::now();
+    let msg = unhealthy(&host.check("smallhttp", t).await).to_string();
+    assert!(msg.contains("timed out"), "{msg}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the request's own timeout applies"
+    );
 }

@@ -25,7 +25,10 @@ pub fn fixture(name: &str) -> (Vec<u8>, String) {
     let read = |ext: &str| {
         let path = dir.join(format!("{name}.{ext}"));
         std::fs::read(&path).unwrap_or_else(|e| {
-            panic!("test fixture {} is missing ({e}): run `cargo xtask build-plugins` first", path.display())
+            panic!(
+                "test fixture {} is missing ({e}): run `cargo xtask build-plugins` first",
+                path.display()
+            )
         })
     };
     let manifest = String::from_utf8(read("toml")).expect("fixture manifest is UTF-8");
@@ -57,7 +60,12 @@ impl Harness {
     }
 
     /// Installs fixture `fixture` as `name` with `edit` applied to its manifest.
-    pub fn install_with(&self, fixture_name: &str, name: &str, edit: impl FnOnce(String) -> String) {
+    pub fn install_with(
+        &self,
+        fixture_name: &str,
+        name: &str,
+        edit: impl FnOnce(String) -> String,
+    ) {
         let (wasm, manifest) = fixture(fixture_name);
         self.install_raw(name, &wasm, &edit(manifest));
     }
@@ -75,7 +83,9 @@ impl Harness {
     }
 
     pub async fn start_with(&self, settings: PluginSettings) -> PluginHost {
-        PluginHost::start(self.store.clone(), self.dir.path(), settings).await.unwrap()
+        PluginHost::start(self.store.clone(), self.dir.path(), settings)
+            .await
+            .unwrap()
     }
 }
 

@@ -1,0 +1,478 @@
+//! Health checks: the built-in `http` and `tcp` probes against real local services, health states in
+//! the API and as events, restarts of unhealthy services under their restart policy, the start
+//! period, the `health_check_url` shorthand, and validation of the `health` block.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use tend_tests::{
+    Daemon, HttpServer, Value, free_port, json, pid_alive, rfc3339_ms, secs, wait_for,
+};
+
+/// The real python3 binary (not a version-manager shim), so services start fast.
+fn python3() -> &'static str {
+    static PY: OnceLock<String> = OnceLock::new();
+    PY.get_or_init(|| {
+        let mut cmd = std::process::Command::new("python3");
+        cmd.args(["-c", "import sys; print(sys.executable)"]);
+        let out = tend_tests::run_with_deadline(cmd, secs(30));
+        assert!(out.status.success(), "python3 is needed for these tests");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    })
+}
+
+/// An HTTP service: answers 500 while `<flag>` exists, 200 otherwise.
+const FLAG_SERVER: &str = r#"
+import http.server, os, sys
+port, flag = int(sys.argv[1]), sys.argv[2]
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        sick = os.path.exists(flag)
+        body = b"sick\n" if sick else b"fine\n"
+        self.send_response(500 if sick else 200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer.allow_reuse_address = True
+http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+"#;
+
+/// A service that listens on a TCP port and accepts (and drops) connections.
+const TCP_SERVER: &str = r#"
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(16)
+while True:
+    s.accept()[0].close()
+"#;
+
+fn script(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write script");
+    path.to_string_lossy().into_owned()
+}
+
+/// `health:<state>` for health events, `<from>-><to>` for lifecycle ones.
+fn compact(ev: &Value) -> String {
+    if ev["kind"] == "health" {
+        format!("health:{}", ev["health"].as_str().unwrap_or("?"))
+    } else {
+        format!(
+            "{}->{}",
+            ev["from"].as_str().unwrap_or("?"),
+            ev["to"].as_str().unwrap_or("?")
+        )
+    }
+}
+
+fn compact_all(events: &[Value]) -> Vec<String> {
+    events.iter().map(compact).collect()
+}
+
+fn pid(view: &Value) -> u64 {
+    view["pid"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no pid: {view}"))
+}
+
+/// Waits until the service's `health` (in its view) is `state`; returns the view.
+fn wait_health(d: &Daemon, name: &str, state: &str, timeout_s: u64) -> Value {
+    wait_for(secs(timeout_s), || {
+        let v = d.view(name);
+        if v["health"] == state {
+            Ok(v)
+        } else {
+            Err(format!(
+                "{v}\nevents: {:?}\nhealth: {}",
+                compact_all(&d.events(name)),
+                d.health(name)
+            ))
+        }
+    })
+    .unwrap_or_else(|e| panic!("{name} never became {state}: {e}"))
+}
+
+/// Waits until the service's events contain `ev` (compact form); returns all events.
+fn wait_event(d: &Daemon, name: &str, ev: &str, timeout_s: u64) -> Vec<Value> {
+    wait_for(secs(timeout_s), || {
+        let events = d.events(name);
+        if compact_all(&events).iter().any(|e| e == ev) {
+            Ok(events)
+        } else {
+            Err(format!(
+                "{:?}\nhealth: {}",
+                compact_all(&events),
+                d.health(name)
+            ))
+        }
+    })
+    .unwrap_or_else(|e| panic!("{name}: no {ev} event: {e}"))
+}
+
+fn history(report: &Value) -> Vec<Value> {
+    report["history"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("no history array: {report}"))
+}
+
+fn time_ms(v: &Value) -> f64 {
+    rfc3339_ms(v["time"].as_str().unwrap_or_else(|| panic!("no time: {v}")))
+}
+
+#[test]
+fn http_probe_turns_unhealthy_restarts_and_recovers() {
+    let d = Daemon::start();
+    let dir = d.scratch();
+    let flag = dir.join("sick");
+    let port = free_port();
+    let server = script(&dir, "server.py", FLAG_SERVER);
+    let spec = d.service_with(
+        "web",
+        json!([python3(), server, port.to_string(), flag.to_string_lossy()]),
+        json!({
+            "port": port,
+            "health": {"probe": "http", "config": {"path": "/"}, "interval_s": 1, "timeout_s": 1, "retries": 2},
+            "backoff": {"initial_delay_ms": 100, "jitter": 0.0},
+        }),
+    );
+    let created = d.create(&spec);
+    assert_eq!(
+        created["health"], "unknown",
+        "no check has run yet: {created}"
+    );
+
+    let healthy = wait_health(&d, "web", "healthy", 10);
+    let first = pid(&healthy);
+    let (code, status) = d.get("/api/status");
+    assert_eq!(code, 200, "{status}");
+    assert_eq!(status["services"]["web"]["health"], "healthy", "{status}");
+
+    std::fs::write(&flag, "").unwrap();
+    let events = wait_event(&d, "web", "health:unhealthy", 10);
+    // The new run's first check comes one interval after its start: plenty of time to recover.
+    std::fs::remove_file(&flag).unwrap();
+
+    let want = [
+        "stopped->starting",
+        "starting->running",
+        "health:healthy",
+        "health:unhealthy",
+        "running->stopping",
+        "stopping->backoff",
+        "backoff->starting",
+        "starting->running",
+        "health:healthy",
+    ];
+    let events = wait_for(secs(15), || {
+        let events = d.events("web");
+        if events.len() >= want.len() {
+            Ok(events)
+        } else {
+            Err(format!("{:?}", compact_all(&events)))
+        }
+    })
+    .unwrap_or_else(|e| panic!("no recovery ({e}); events at unhealthy: {events:?}"));
+    assert_eq!(compact_all(&events), want, "{events:#?}");
+
+    let unhealthy = &events[3];
+    assert_eq!(unhealthy["from"], "running", "{unhealthy}");
+    assert_eq!(unhealthy["to"], "running", "{unhealthy}");
+    assert!(
+        unhealthy["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("unhealthy")),
+        "{unhealthy}"
+    );
+    let stopping = &events[4];
+    assert_eq!(stopping["pid"], first, "{stopping}");
+    assert!(
+        stopping["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("unhealthy")),
+        "the stop says why: {stopping}"
+    );
+
+    let view = wait_health(&d, "web", "healthy", 5);
+    assert_eq!(view["status"], "running", "{view}");
+    assert_ne!(pid(&view), first, "restarted: a new process");
+    assert!(!pid_alive(first as u32), "the unhealthy process was stopped");
+    assert_eq!(view["restart_count"], 1, "{view}");
+
+    let report = d.health("web");
+    assert_eq!(report["service"], "web", "{report}");
+    assert_eq!(report["state"], "healthy", "{report}");
+    assert_eq!(report["consecutive_failures"], 0, "{report}");
+    assert_eq!(report["check"]["probe"], "http", "{report}");
+    assert_eq!(report["check"]["retries"], 2, "{report}");
+    let hist = history(&report);
+    let failed: Vec<&Value> = hist.iter().filter(|c| c["passed"] == false).collect();
+    assert_eq!(
+        failed.len(),
+        2,
+        "exactly `retries` failures before the restart: {report:#}"
+    );
+    for c in &failed {
+        assert_eq!(c["result"], "unhealthy", "{c}");
+        assert!(
+            c["message"].as_str().is_some_and(|m| m.contains("500")),
+            "the failure names the status: {c}"
+        );
+    }
+    assert_eq!(hist.last().unwrap()["passed"], true, "{report:#}");
+    assert!(
+        hist.windows(2).all(|w| time_ms(&w[0]) <= time_ms(&w[1])),
+        "history is oldest first: {report:#}"
+    );
+}
+
+#[test]
+fn tcp_probe_follows_whether_the_port_listens() {
+    let d = Daemon::start();
+    let dir = d.scratch();
+    let listening = free_port();
+    let server = script(&dir, "listen.py", TCP_SERVER);
+    let health = json!({"probe": "tcp", "interval_s": 1, "timeout_s": 1, "retries": 2});
+    let backoff = json!({"initial_delay_ms": 100, "jitter": 0.0});
+    d.create(&d.service_with(
+        "listens",
+        json!([python3(), server, listening.to_string()]),
+        json!({"port": listening, "health": health}),
+    ));
+    d.create(&d.service_with(
+        "deaf",
+        json!(["sleep", "1000"]),
+        json!({"port": free_port(), "health": health, "backoff": backoff}),
+    ));
+    d.create(&d.service_with(
+        "deaf-kept",
+        json!(["sleep", "1000"]),
+        json!({"port": free_port(), "health": health, "restart": "never"}),
+    ));
+    let kept_pid = pid(&d.wait_status("deaf-kept", "running", secs(5)));
+
+    // A service that never listens is restarted under its policy ...
+    let events = wait_event(&d, "deaf", "stopping->backoff", 10);
+    let shown = compact_all(&events);
+    let at = shown.iter().position(|e| e == "health:unhealthy");
+    assert!(
+        at.is_some_and(|i| shown[i + 1] == "running->stopping"),
+        "{shown:?}"
+    );
+    let report = d.health("deaf");
+    let failed = history(&report);
+    assert!(
+        failed.len() >= 2 && failed.iter().all(|c| c["passed"] == false),
+        "{report:#}"
+    );
+
+    // ... unless it is `never`: then it stays running, unhealthy.
+    let view = wait_health(&d, "deaf-kept", "unhealthy", 10);
+    assert_eq!(view["status"], "running", "{view}");
+    let (_, status) = d.get("/api/status");
+    assert_eq!(
+        status["services"]["deaf-kept"]["health"], "unhealthy",
+        "{status}"
+    );
+    // Two more failed checks later, still the same process and no stop.
+    let seen = history(&d.health("deaf-kept")).len();
+    wait_for(secs(5), || {
+        let n = history(&d.health("deaf-kept")).len();
+        if n >= seen + 2 {
+            Ok(())
+        } else {
+            Err(format!("{n} checks"))
+        }
+    })
+    .unwrap();
+    let view = d.view("deaf-kept");
+    assert_eq!(
+        (view["status"].as_str(), view["health"].as_str(), pid(&view)),
+        (Some("running"), Some("unhealthy"), kept_pid),
+        "{view}"
+    );
+    let shown = compact_all(&d.events("deaf-kept"));
+    assert_eq!(
+        shown,
+        ["stopped->starting", "starting->running", "health:unhealthy"],
+        "one health change, no restart"
+    );
+    let report = d.health("deaf-kept");
+    assert!(
+        report["consecutive_failures"].as_u64() >= Some(4),
+        "{report:#}"
+    );
+
+    // The listening one is healthy, and its checks pass.
+    let view = wait_health(&d, "listens", "healthy", 5);
+    assert_eq!(view["restart_count"], 0, "{view}");
+    let report = d.health("listens");
+    assert!(
+        history(&report).iter().all(|c| c["passed"] == true),
+        "{report:#}"
+    );
+    assert_eq!(report["check"]["probe"], "tcp", "{report}");
+}
+
+#[test]
+fn failures_in_the_start_period_do_not_count() {
+    let d = Daemon::start();
+    let health = |start_period_s: u64| {
+        json!({"probe": "tcp", "interval_s": 1, "timeout_s": 1, "retries": 1, "start_period_s": start_period_s})
+    };
+    for (name, period) in [("patient", 3), ("eager", 0)] {
+        d.create(&d.service_with(
+            name,
+            json!(["sleep", "1000"]),
+            json!({"port": free_port(), "health": health(period), "restart": "never"}),
+        ));
+    }
+    let unhealthy_after = |name: &str| {
+        let events = wait_event(&d, name, "health:unhealthy", 10);
+        let running = events
+            .iter()
+            .find(|e| compact(e) == "starting->running")
+            .unwrap();
+        let sick = events
+            .iter()
+            .find(|e| compact(e) == "health:unhealthy")
+            .unwrap();
+        (time_ms(sick) - time_ms(running), time_ms(sick))
+    };
+
+    let (eager, _) = unhealthy_after("eager");
+    assert!(
+        eager < 2500.0,
+        "without a start period the first failure counts (retries 1): {eager:.0} ms"
+    );
+
+    let (patient, sick_at) = unhealthy_after("patient");
+    assert!(
+        patient >= 2900.0,
+        "unhealthy {patient:.0} ms after the start, inside its 3 s start period"
+    );
+    let report = d.health("patient");
+    let before: Vec<Value> = history(&report)
+        .into_iter()
+        .filter(|c| time_ms(c) < sick_at - 100.0)
+        .collect();
+    assert!(
+        before.len() >= 2 && before.iter().all(|c| c["passed"] == false),
+        "the checks in the start period failed, yet did not count: {report:#}"
+    );
+}
+
+#[test]
+fn health_check_url_is_shorthand_for_the_http_probe() {
+    let d = Daemon::start();
+    let server = HttpServer::start(200);
+    let url = server.url("/ready");
+    let created = d.create(&d.service_with(
+        "legacy",
+        json!(["sleep", "1000"]),
+        json!({"port": server.port(), "health_check_url": url}),
+    ));
+    assert_eq!(created["health_check_url"], url.as_str(), "{created}");
+
+    let report = d.health("legacy");
+    let check = &report["check"];
+    assert_eq!(check["probe"], "http", "{report}");
+    assert_eq!(check["config"]["url"], url.as_str(), "{report}");
+    assert_eq!(
+        report["state"], "unknown",
+        "no check yet (default interval 10 s): {report}"
+    );
+
+    // The shorthand has the default interval (10 s): the first check comes 10 s after the start.
+    let view = wait_health(&d, "legacy", "healthy", 20);
+    assert_eq!(view["status"], "running", "{view}");
+    let requests = server.requests();
+    assert!(
+        requests.iter().any(|r| r.starts_with("GET /ready ")),
+        "the http probe did GET the URL: {requests:?}"
+    );
+    let report = d.health("legacy");
+    assert_eq!(report["history"][0]["result"], "healthy", "{report}");
+}
+
+#[test]
+fn bad_health_blocks_are_rejected_naming_the_field() {
+    let d = Daemon::start();
+    let base = |patch: Value| d.service_with("checked", json!(["sleep", "1000"]), patch);
+    let h = |patch: Value| tend_tests::merge(json!({"probe": "tcp"}), patch);
+    let cases = [
+        (
+            json!({"health": h(json!({"retries": 0}))}),
+            422,
+            "health.retries",
+        ),
+        (
+            json!({"health": h(json!({"interval_s": 0}))}),
+            422,
+            "health.interval_s",
+        ),
+        (
+            json!({"health": h(json!({"timeout_s": 0}))}),
+            422,
+            "health.timeout_s",
+        ),
+        (
+            json!({"health": h(json!({"probe": "Not A Plugin"}))}),
+            422,
+            "health.probe",
+        ),
+        (
+            json!({"health": h(json!({"config": "url=x"}))}),
+            422,
+            "health.config",
+        ),
+        (
+            json!({"health_check_url": "ftp://example.test/"}),
+            422,
+            "health_check_url",
+        ),
+        (
+            json!({"health": h(json!({"bogus": 1}))}),
+            400,
+            "health.bogus",
+        ),
+        (
+            json!({"health": h(json!({"retries": "two"}))}),
+            400,
+            "health.retries",
+        ),
+        (
+            json!({"health": {"interval_s": 1}}),
+            400,
+            "health.probe",
+        ),
+    ];
+    for (patch, status, field) in cases {
+        let spec = base(patch);
+        let before = d.list();
+        let (got, body) = d.post("/api/services", &spec);
+        assert_eq!(got, status, "{spec} answered {body}");
+        let want_code = if status == 422 { "invalid" } else { "bad_request" };
+        assert_eq!(body["error"]["code"], want_code, "{body}");
+        assert_eq!(body["error"]["field"], field, "{spec} answered {body}");
+        assert_eq!(d.list(), before, "a rejected spec changed the list");
+    }
+
+    // The same check on PUT leaves the existing definition alone.
+    d.create(&base(json!({"enabled": false})));
+    let before = d.view("checked");
+    let (got, body) = d.put(
+        "/api/services/checked",
+        &base(json!({"health": h(json!({"retries": 0}))})),
+    );
+    assert_eq!(
+        (got, body["error"]["field"].as_str()),
+        (422, Some("health.retries")),
+        "{body}"
+    );
+    assert_eq!(d.view("checked"), before);
+}
