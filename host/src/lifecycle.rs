@@ -75,7 +75,7 @@ pub enum Input {
         reason: String,
     },
     Stop,
-    Restart,
+    Restart { reason: String },
     Spawned {
         pid: u32,
         at: Instant,
@@ -180,16 +180,16 @@ pub fn step(m: Machine, policy: &Policy, input: Input) -> (Machine, Vec<Effect>)
             fx.push(record(&from, &next.state, None, None, reason));
             fx.push(Effect::Spawn);
         }
-        Input::Restart if idle => {
+        Input::Restart { reason } if idle => {
             next = Machine {
                 state: State::Starting,
                 attempt: 0,
                 restart_count: 0,
             };
-            fx.push(record(&from, &next.state, None, None, "restart requested"));
+            fx.push(record(&from, &next.state, None, None, reason));
             fx.push(Effect::Spawn);
         }
-        Input::Restart => match from {
+        Input::Restart { reason } => match from {
             State::Running { pid, .. } => {
                 next.state = State::Stopping {
                     pid,
@@ -200,7 +200,7 @@ pub fn step(m: Machine, policy: &Policy, input: Input) -> (Machine, Vec<Effect>)
                     &next.state,
                     Some(pid),
                     None,
-                    "restart requested",
+                    reason,
                 ));
                 fx.push(Effect::Terminate);
             }

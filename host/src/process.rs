@@ -18,7 +18,7 @@ use std::sync::{Mutex, OnceLock};
 
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill, killpg};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 use tokio::sync::oneshot;
 
@@ -58,7 +58,23 @@ impl std::fmt::Display for Exit {
     }
 }
 
-type Waiters = HashMap<i32, oneshot::Sender<Exit>>;
+/// Resources a child used, as `wait4` reports them: its own and those of the descendants it waited for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rusage {
+    pub user_us: u64,
+    pub system_us: u64,
+    /// Peak resident set size, in KiB.
+    pub max_rss_kb: u64,
+}
+
+/// A reaped child: how it ended and what it used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ended {
+    pub exit: Exit,
+    pub usage: Rusage,
+}
+
+type Waiters = HashMap<i32, oneshot::Sender<Ended>>;
 
 fn waiters() -> &'static Mutex<Waiters> {
     static WAITERS: OnceLock<Mutex<Waiters>> = OnceLock::new();
@@ -89,18 +105,37 @@ pub fn init() -> io::Result<()> {
 fn reap_all() {
     let mut waiters = waiters().lock().unwrap_or_else(|e| e.into_inner());
     loop {
-        let (pid, exit) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(pid, code)) => (pid, Exit::Code(code)),
-            Ok(WaitStatus::Signaled(pid, sig, _)) => (pid, Exit::Signal(sig)),
-            Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return,
-            Ok(_) | Err(Errno::EINTR) => continue,
-            Err(e) => {
-                tracing::error!(error = %e, "waitpid failed");
-                return;
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is a valid value of this plain C struct.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: wait4 writes only into the two out-pointers, which are valid for the call.
+        let pid = unsafe { libc::wait4(-1, &mut status, libc::WNOHANG, &mut ru) };
+        if pid == 0 {
+            return;
+        }
+        if pid < 0 {
+            match Errno::last() {
+                Errno::EINTR => continue,
+                Errno::ECHILD => return,
+                e => {
+                    tracing::error!(error = %e, "wait4 failed");
+                    return;
+                }
             }
+        }
+        let exit = match WaitStatus::from_raw(Pid::from_raw(pid), status) {
+            Ok(WaitStatus::Exited(_, code)) => Exit::Code(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => Exit::Signal(sig),
+            _ => continue,
         };
-        if let Some(tx) = waiters.remove(&pid.as_raw()) {
-            let _ = tx.send(exit);
+        let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+        let usage = Rusage {
+            user_us: micros(ru.ru_utime),
+            system_us: micros(ru.ru_stime),
+            max_rss_kb: ru.ru_maxrss.max(0) as u64,
+        };
+        if let Some(tx) = waiters.remove(&pid) {
+            let _ = tx.send(Ended { exit, usage });
         }
     }
 }
@@ -123,7 +158,7 @@ pub struct Child {
     /// Start time in clock ticks since boot (`/proc/<pid>/stat` field 22): with the pid, identifies the
     /// process across pid reuse.
     pub start_ticks: u64,
-    pub exit: oneshot::Receiver<Exit>,
+    pub exit: oneshot::Receiver<Ended>,
     pub stdout: OwnedFd,
     pub stderr: OwnedFd,
 }
@@ -290,6 +325,11 @@ impl Tree {
         scan
     }
 
+    /// Current resource use of the live members (see `usage_of`).
+    pub fn usage(&self) -> Usage {
+        usage_of(&self.scan().members)
+    }
+
     /// Sends `sig` to the process group and to every member. Returns the scan it acted on.
     pub fn signal(&self, sig: Signal) -> Scan {
         let _ = killpg(Pid::from_raw(self.leader as i32), sig);
@@ -299,6 +339,65 @@ impl Tree {
         }
         scan
     }
+}
+
+/// Resource use of a set of live processes, summed, from `/proc`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub processes: u32,
+    /// Resident set size, bytes.
+    pub rss_bytes: u64,
+    /// User + system CPU time so far, in clock ticks (`ticks_per_second()` per second).
+    pub cpu_ticks: u64,
+    pub threads: u64,
+    pub open_fds: u64,
+    pub read_bytes: u64,
+    pub write_bytes: u64,
+}
+
+/// Clock ticks per second of `/proc` CPU times.
+pub fn ticks_per_second() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 { t as u64 } else { 100 }
+}
+
+fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if p > 0 { p as u64 } else { 4096 }
+}
+
+/// Sums the use of `pids`; processes that vanish meanwhile are skipped.
+pub fn usage_of(pids: &[u32]) -> Usage {
+    let mut u = Usage::default();
+    let page = page_size();
+    for &pid in pids {
+        let Ok(text) = std::fs::read(format!("/proc/{pid}/stat")) else { continue };
+        let Some(close) = text.iter().rposition(|&b| b == b')') else { continue };
+        let Ok(rest) = std::str::from_utf8(&text[close + 1..]) else { continue };
+        let f: Vec<&str> = rest.split_ascii_whitespace().collect();
+        // Fields counted from 3 (state): utime 14, stime 15, num_threads 20, rss 24.
+        let field = |n: usize| f.get(n - 3).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        u.processes += 1;
+        u.cpu_ticks += field(14) + field(15);
+        u.threads += field(20);
+        u.rss_bytes += field(24) * page;
+        u.open_fds += std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count() as u64).unwrap_or(0);
+        if let Ok(io) = std::fs::read_to_string(format!("/proc/{pid}/io")) {
+            for line in io.lines() {
+                let mut parts = line.split(':');
+                let (Some(k), Some(v)) = (parts.next(), parts.next()) else { continue };
+                let v = v.trim().parse::<u64>().unwrap_or(0);
+                match k {
+                    "read_bytes" => u.read_bytes += v,
+                    "write_bytes" => u.write_bytes += v,
+                    _ => {}
+                }
+            }
+        }
+    }
+    u
 }
 
 /// Processes left by an earlier daemon on this data dir: they carry a marker starting with `prefix`.
@@ -346,6 +445,14 @@ mod tests {
     fn reads_own_stat() {
         let st = stat(std::process::id()).unwrap();
         assert!(st.start_ticks > 0);
+    }
+
+    #[test]
+    fn usage_of_self_is_plausible() {
+        let u = usage_of(&[std::process::id()]);
+        assert_eq!(u.processes, 1);
+        assert!(u.rss_bytes > 1024 * 1024, "{u:?}");
+        assert!(u.threads >= 1 && u.open_fds >= 3, "{u:?}");
     }
 
     #[test]

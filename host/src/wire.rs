@@ -95,6 +95,9 @@ pub struct ServiceSpec {
     pub stop_timeout_s: u64,
     #[serde(default)]
     pub watch_dirs: Vec<PathBuf>,
+    /// Restart the service when its process tree's RSS stays above this many MiB (see metrics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_memory_mb: Option<u64>,
     // Stored and echoed now; their features arrive with later issues.
     #[serde(default)]
     pub expose_caddy: bool,
@@ -276,6 +279,12 @@ pub struct ServiceState {
     /// Health of the current run, for services with a health check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthState>,
+    /// Resident memory of the whole process tree at the last sample, MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<f64>,
+    /// CPU use of the whole process tree over the last sample interval, % of one core.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_percent: Option<f64>,
 }
 
 /// `GET /api/services/{name}` and list entries: the spec plus its runtime state.

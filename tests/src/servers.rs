@@ -130,7 +130,8 @@ fn read_head(stream: &mut TcpStream) -> Option<String> {
     (!buf.is_empty()).then(|| String::from_utf8_lossy(&buf).into_owned())
 }
 
-/// A TCP listener on 127.0.0.1 that accepts, records and closes every connection.
+/// A TCP listener on 127.0.0.1 that accepts and records every connection, then closes it (or, when
+/// `holding`, keeps it open and silent until the listener is dropped: a hung service).
 pub struct RecordingListener {
     acceptor: Acceptor,
     peers: Arc<Mutex<Vec<SocketAddr>>>,
@@ -138,11 +139,23 @@ pub struct RecordingListener {
 
 impl RecordingListener {
     pub fn start() -> RecordingListener {
+        RecordingListener::new(false)
+    }
+
+    /// Accepts but never answers nor closes: every request to it hangs.
+    pub fn holding() -> RecordingListener {
+        RecordingListener::new(true)
+    }
+
+    fn new(hold: bool) -> RecordingListener {
         let peers = Arc::new(Mutex::new(Vec::new()));
         let seen = peers.clone();
+        let mut held = Vec::new();
         let acceptor = Acceptor::start(move |stream, peer| {
             seen.lock().unwrap().push(peer);
-            drop(stream);
+            if hold {
+                held.push(stream);
+            }
         });
         RecordingListener { acceptor, peers }
     }

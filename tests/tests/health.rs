@@ -6,7 +6,8 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use tend_tests::{
-    Daemon, HttpServer, Value, free_port, json, pid_alive, rfc3339_ms, secs, wait_for,
+    Daemon, HttpServer, RecordingListener, Value, free_port, json, pid_alive, rfc3339_ms, secs,
+    wait_for,
 };
 
 /// The real python3 binary (not a version-manager shim), so services start fast.
@@ -200,7 +201,10 @@ fn http_probe_turns_unhealthy_restarts_and_recovers() {
     let view = wait_health(&d, "web", "healthy", 5);
     assert_eq!(view["status"], "running", "{view}");
     assert_ne!(pid(&view), first, "restarted: a new process");
-    assert!(!pid_alive(first as u32), "the unhealthy process was stopped");
+    assert!(
+        !pid_alive(first as u32),
+        "the unhealthy process was stopped"
+    );
     assert_eq!(view["restart_count"], 1, "{view}");
 
     let report = d.health("web");
@@ -243,10 +247,11 @@ fn tcp_probe_follows_whether_the_port_listens() {
         json!([python3(), server, listening.to_string()]),
         json!({"port": listening, "health": health}),
     ));
+    let sse = d.sse("/api/events");
     d.create(&d.service_with(
         "deaf",
         json!(["sleep", "1000"]),
-        json!({"port": free_port(), "health": health, "backoff": backoff}),
+        json!({"port": free_port(), "health": health, "backoff": backoff, "max_restarts": 1}),
     ));
     d.create(&d.service_with(
         "deaf-kept",
@@ -255,24 +260,43 @@ fn tcp_probe_follows_whether_the_port_listens() {
     ));
     let kept_pid = pid(&d.wait_status("deaf-kept", "running", secs(5)));
 
-    // A service that never listens is restarted under its policy ...
-    let events = wait_event(&d, "deaf", "stopping->backoff", 10);
-    let shown = compact_all(&events);
-    let at = shown.iter().position(|e| e == "health:unhealthy");
-    assert!(
-        at.is_some_and(|i| shown[i + 1] == "running->stopping"),
-        "{shown:?}"
-    );
+    // A service that never listens is restarted under its policy, up to `max_restarts`.
+    d.wait_status("deaf", "fatal", secs(15));
+    let shown = compact_all(&d.events("deaf"));
+    let run = ["starting->running", "health:unhealthy", "running->stopping"];
+    let want: Vec<&str> = std::iter::once("stopped->starting")
+        .chain(run)
+        .chain(["stopping->backoff", "backoff->starting"])
+        .chain(run)
+        .chain(["stopping->fatal"])
+        .collect();
+    assert_eq!(shown, want);
     let report = d.health("deaf");
     let failed = history(&report);
     assert!(
-        failed.len() >= 2 && failed.iter().all(|c| c["passed"] == false),
+        failed.len() >= 4 && failed.iter().all(|c| c["passed"] == false),
+        "{report:#}"
+    );
+    assert!(
+        failed.iter().all(|c| c["result"] == "unhealthy"),
         "{report:#}"
     );
 
     // ... unless it is `never`: then it stays running, unhealthy.
     let view = wait_health(&d, "deaf-kept", "unhealthy", 10);
     assert_eq!(view["status"], "running", "{view}");
+    let streamed = sse
+        .wait_for(secs(5), |ev| {
+            let data = ev.json();
+            data["service"] == "deaf-kept" && data["kind"] == "health"
+        })
+        .unwrap()
+        .json();
+    assert_eq!(
+        (&streamed["health"], &streamed["from"], &streamed["to"]),
+        (&json!("unhealthy"), &json!("running"), &json!("running")),
+        "health changes are streamed on /api/events too: {streamed}"
+    );
     let (_, status) = d.get("/api/status");
     assert_eq!(
         status["services"]["deaf-kept"]["health"], "unhealthy",
@@ -306,6 +330,19 @@ fn tcp_probe_follows_whether_the_port_listens() {
         report["consecutive_failures"].as_u64() >= Some(4),
         "{report:#}"
     );
+    let (code, limited) = d.get("/api/services/deaf-kept/health?limit=2");
+    assert_eq!(code, 200, "{limited}");
+    let limited = history(&limited);
+    let full = history(&d.health("deaf-kept"));
+    assert!(
+        limited.len() == 2
+            && full
+                .windows(2)
+                .rposition(|w| w == limited.as_slice())
+                .is_some_and(|at| at + 3 >= full.len()),
+        "?limit=2 gives the newest two checks (one more may have come since): {limited:#?}\n{full:#?}"
+    );
+    assert!(time_ms(&limited[0]) < time_ms(&limited[1]));
 
     // The listening one is healthy, and its checks pass.
     let view = wait_health(&d, "listens", "healthy", 5);
@@ -321,9 +358,7 @@ fn tcp_probe_follows_whether_the_port_listens() {
 #[test]
 fn failures_in_the_start_period_do_not_count() {
     let d = Daemon::start();
-    let health = |start_period_s: u64| {
-        json!({"probe": "tcp", "interval_s": 1, "timeout_s": 1, "retries": 1, "start_period_s": start_period_s})
-    };
+    let health = |start_period_s: u64| json!({"probe": "tcp", "interval_s": 1, "timeout_s": 1, "retries": 1, "start_period_s": start_period_s});
     for (name, period) in [("patient", 3), ("eager", 0)] {
         d.create(&d.service_with(
             name,
@@ -371,21 +406,24 @@ fn health_check_url_is_shorthand_for_the_http_probe() {
     let d = Daemon::start();
     let server = HttpServer::start(200);
     let url = server.url("/ready");
-    let created = d.create(&d.service_with(
-        "legacy",
-        json!(["sleep", "1000"]),
-        json!({"port": server.port(), "health_check_url": url}),
-    ));
-    assert_eq!(created["health_check_url"], url.as_str(), "{created}");
-
-    let report = d.health("legacy");
-    let check = &report["check"];
-    assert_eq!(check["probe"], "http", "{report}");
-    assert_eq!(check["config"]["url"], url.as_str(), "{report}");
-    assert_eq!(
-        report["state"], "unknown",
-        "no check yet (default interval 10 s): {report}"
-    );
+    // The seed's usual spelling names the service's own port on `localhost`.
+    let by_name = format!("http://localhost:{}/named", server.port());
+    for (name, url) in [("legacy", &url), ("by-name", &by_name)] {
+        let created = d.create(&d.service_with(
+            name,
+            json!(["sleep", "1000"]),
+            json!({"port": server.port(), "health_check_url": url}),
+        ));
+        assert_eq!(created["health_check_url"], url.as_str(), "{created}");
+        let report = d.health(name);
+        let check = &report["check"];
+        assert_eq!(check["probe"], "http", "{report}");
+        assert_eq!(check["config"]["url"], url.as_str(), "{report}");
+        assert_eq!(
+            report["state"], "unknown",
+            "no check yet (default interval 10 s): {report}"
+        );
+    }
 
     // The shorthand has the default interval (10 s): the first check comes 10 s after the start.
     let view = wait_health(&d, "legacy", "healthy", 20);
@@ -397,6 +435,27 @@ fn health_check_url_is_shorthand_for_the_http_probe() {
     );
     let report = d.health("legacy");
     assert_eq!(report["history"][0]["result"], "healthy", "{report}");
+
+    let first = wait_for(secs(5), || {
+        let report = d.health("by-name");
+        match report["history"].get(0) {
+            Some(c) => Ok(c.clone()),
+            None => Err(report.to_string()),
+        }
+    })
+    .unwrap();
+    assert_eq!(
+        first["result"], "healthy",
+        "a localhost URL on the service's own port is the service itself: {first}"
+    );
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.starts_with("GET /named ")),
+        "{:?}",
+        server.requests()
+    );
 }
 
 #[test]
@@ -445,25 +504,42 @@ fn bad_health_blocks_are_rejected_naming_the_field() {
             400,
             "health.retries",
         ),
-        (
-            json!({"health": {"interval_s": 1}}),
-            400,
-            "health.probe",
-        ),
+        (json!({"health": {"interval_s": 1}}), 400, "health.probe"),
     ];
     for (patch, status, field) in cases {
         let spec = base(patch);
         let before = d.list();
         let (got, body) = d.post("/api/services", &spec);
         assert_eq!(got, status, "{spec} answered {body}");
-        let want_code = if status == 422 { "invalid" } else { "bad_request" };
+        let want_code = if status == 422 {
+            "invalid"
+        } else {
+            "bad_request"
+        };
         assert_eq!(body["error"]["code"], want_code, "{body}");
         assert_eq!(body["error"]["field"], field, "{spec} answered {body}");
         assert_eq!(d.list(), before, "a rejected spec changed the list");
     }
 
     // The same check on PUT leaves the existing definition alone.
-    d.create(&base(json!({"enabled": false})));
+    let created = d.create(&base(json!({"enabled": false})));
+    assert!(
+        created.get("health").is_none_or(Value::is_null),
+        "no health check, no health state: {created}"
+    );
+    let report = d.health("checked");
+    assert!(
+        report.get("check").is_none_or(Value::is_null)
+            && report["history"] == json!([])
+            && report["consecutive_failures"] == 0,
+        "{report}"
+    );
+    let (code, body) = d.get("/api/services/nope/health");
+    assert_eq!(
+        (code, &body["error"]["code"]),
+        (404, &json!("not_found")),
+        "{body}"
+    );
     let before = d.view("checked");
     let (got, body) = d.put(
         "/api/services/checked",
@@ -475,4 +551,92 @@ fn bad_health_blocks_are_rejected_naming_the_field() {
         "{body}"
     );
     assert_eq!(d.view("checked"), before);
+}
+
+/// A service that accepts connections but never answers fails its own checks; the built-in probe
+/// it shares with every other service must stay usable (a hung service is not a broken plugin).
+#[test]
+fn a_hung_service_does_not_take_the_http_probe_away_from_others() {
+    let d = Daemon::start();
+    let hung = RecordingListener::holding();
+    d.create(&d.service_with(
+        "stuck",
+        json!(["sleep", "1000"]),
+        json!({"port": hung.port(), "restart": "never",
+               "health": {"probe": "http", "interval_s": 1, "timeout_s": 1, "retries": 1000}}),
+    ));
+    // More failed checks in a row than the plugin host tolerates traps (3 by default).
+    let failed = wait_for(secs(10), || {
+        let hist = history(&d.health("stuck"));
+        if hist.len() >= 4 {
+            Ok(hist)
+        } else {
+            Err(format!("{hist:?}"))
+        }
+    })
+    .unwrap();
+    assert!(hung.connections() >= 1, "the probe did connect");
+    assert!(failed.iter().all(|c| c["passed"] == false), "{failed:#?}");
+    let http = d.plugin("http");
+    assert_eq!(
+        http["state"], "loaded",
+        "one hung service got the shared http probe suspended: {http:#}\nchecks: {failed:#?}"
+    );
+
+    let server = HttpServer::start(200);
+    d.create(&d.service_with(
+        "fine",
+        json!(["sleep", "1000"]),
+        json!({"port": server.port(), "restart": "never",
+               "health": {"probe": "http", "interval_s": 1, "retries": 1}}),
+    ));
+    let view = wait_health(&d, "fine", "healthy", 5);
+    assert_eq!(view["status"], "running", "{view}");
+}
+
+/// `health = { ... }` in `tend.toml`, as the issue spells it; a bad block stops the daemon, naming it.
+#[test]
+fn health_blocks_in_the_config_file() {
+    let port = free_port();
+    let b = Daemon::builder();
+    let dir = tempfile::tempdir().unwrap();
+    let listener = script(dir.path(), "listen.py", TCP_SERVER);
+    let text = format!(
+        r#"
+[services.filed]
+command = [{py:?}, {listener:?}, "{port}"]
+env = {{ TEND_TEST_ID = "{marker}" }}
+port = {port}
+health = {{ probe = "tcp", interval_s = 1, timeout_s = 1, retries = 1 }}
+"#,
+        py = python3(),
+        marker = b.marker(),
+    );
+    let d = b.config_toml(&text).start();
+    let view = wait_health(&d, "filed", "healthy", 10);
+    assert_eq!(view["source"], "config", "{view}");
+    assert_eq!(d.health("filed")["check"]["probe"], "tcp");
+
+    let broken = tempfile::tempdir().unwrap();
+    std::fs::write(
+        broken.path().join("tend.toml"),
+        "[services.web]\ncommand = \"sleep 1\"\nhealth = { probe = \"tcp\", retries = 0 }\n",
+    )
+    .unwrap();
+    let mut cmd = tend_tests::tend_cmd();
+    cmd.arg("daemon")
+        .arg("--data-dir")
+        .arg(broken.path())
+        .arg("--port")
+        .arg("0");
+    let out = tend_tests::run_with_deadline(cmd, secs(20));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a bad health block is refused: {err}"
+    );
+    assert!(
+        err.contains("web") && err.contains("health.retries"),
+        "the error names the service and the field: {err}"
+    );
 }

@@ -21,7 +21,7 @@ use anyhow::{Context, bail};
 
 use crate::{root, target_dir};
 use component::{Worlds, componentize};
-use toolchain::Toolchain;
+use toolchain::{Artifact, Toolchain};
 
 /// Every plugin the workspace builds. A crate directory under `plugins/` missing here is an error.
 const PLUGINS: &[Plugin] = &[
@@ -136,49 +136,14 @@ pub fn build() -> anyhow::Result<()> {
         .with_context(|| format!("cannot create {}", out.display()))?;
     println!("==> plugins: into {}", out.display());
     for (plugin, artifact) in PLUGINS.iter().zip(artifacts) {
-        let context = || {
+        let line = place(plugin, &artifact, &worlds, &source, &out).with_context(|| {
             format!(
                 "plugin `{}` (plugins/{})",
                 plugin.name,
                 plugin.dir().display()
             )
-        };
-        let built = fs::read(&artifact.path)
-            .with_context(|| format!("cannot read {}", artifact.path.display()))
-            .with_context(context)?;
-        let component = if wasmparser::Parser::is_component(&built) {
-            built
-        } else {
-            componentize(&built, artifact.adapter)
-                .context("cannot make a component of the core module")
-                .with_context(context)?
-        };
-        let shape = worlds
-            .check(&component, plugin.world, artifact.wasi)
-            .with_context(|| format!("not a component of world `{}`", plugin.world))
-            .with_context(context)?;
-        let manifest = source.join(plugin.dir()).join("plugin.toml");
-        let manifest = fs::read(&manifest)
-            .with_context(|| format!("cannot read {}", manifest.display()))
-            .with_context(context)?;
-        let target = plugin.output(&out);
-        let wrote_wasm = write_if_changed(&target.with_extension("wasm"), &component)?;
-        let wrote_toml = write_if_changed(&target.with_extension("toml"), &manifest)?;
-        let shown = target
-            .strip_prefix(&out)
-            .unwrap_or(&target)
-            .display()
-            .to_string();
-        println!(
-            "    {shown:<18} {:>7.1} KiB  {:<9}  imports: {}",
-            component.len() as f64 / 1024.0,
-            if wrote_wasm || wrote_toml {
-                "written"
-            } else {
-                "unchanged"
-            },
-            shape.imports.join(" ")
-        );
+        })?;
+        println!("    {line}");
     }
     remove_stale(&out)?;
     println!(
@@ -187,6 +152,50 @@ pub fn build() -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Componentizes (if need be) and checks one build artifact, then writes it with its manifest into
+/// `out`. Returns a line for the build report.
+fn place(
+    plugin: &Plugin,
+    artifact: &Artifact,
+    worlds: &Worlds,
+    source: &Path,
+    out: &Path,
+) -> anyhow::Result<String> {
+    let built = fs::read(&artifact.path)
+        .with_context(|| format!("cannot read {}", artifact.path.display()))?;
+    let component = if wasmparser::Parser::is_component(&built) {
+        built
+    } else {
+        componentize(&built, artifact.adapter)
+            .context("cannot make a component of the core module")?
+    };
+    let shape = worlds
+        .check(&component, plugin.world, artifact.wasi)
+        .with_context(|| format!("not a component of world `{}`", plugin.world))?;
+    let manifest = source.join(plugin.dir()).join("plugin.toml");
+    let manifest =
+        fs::read(&manifest).with_context(|| format!("cannot read {}", manifest.display()))?;
+    let target = plugin.output(out);
+    let wrote_wasm = write_if_changed(&target.with_extension("wasm"), &component)?;
+    let wrote_toml = write_if_changed(&target.with_extension("toml"), &manifest)?;
+    let shown = target.strip_prefix(out).unwrap_or(&target).display();
+    let imports = if shape.imports.is_empty() {
+        "(none)".to_string()
+    } else {
+        shape.imports.join(" ")
+    };
+    Ok(format!(
+        "{:<18} {:>7.1} KiB  {:<9}  imports: {imports}",
+        shown.to_string(),
+        component.len() as f64 / 1024.0,
+        if wrote_wasm || wrote_toml {
+            "written"
+        } else {
+            "unchanged"
+        },
+    ))
 }
 
 /// Every crate directory under `plugins/` (but the SDK) must be in `PLUGINS`, or it would silently

@@ -255,7 +255,7 @@ fn stop_and_restart() {
         t.reason
     );
 
-    let (m, _) = step(running(t0), &p, Input::Restart);
+    let (m, _) = step(running(t0), &p, Input::Restart { reason: "restart requested".into() });
     assert_eq!(
         m.state,
         State::Stopping {

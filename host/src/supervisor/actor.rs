@@ -12,7 +12,7 @@ use super::Shared;
 use super::health::{self, Report, Tracker};
 use crate::lifecycle::{self, Effect, Input, Machine, Policy, State, Transition};
 use crate::logs::Capture;
-use crate::process::{self, Exit, SpawnSpec, Tree};
+use crate::process::{self, Ended, Exit, SpawnSpec, Tree};
 use crate::spec;
 use crate::store::fmt_time;
 use crate::wire::{ExitInfo, HealthState, ServiceSpec, ServiceState};
@@ -24,7 +24,7 @@ pub enum Cmd {
         reply: oneshot::Sender<ServiceState>,
     },
     Stop(oneshot::Sender<ServiceState>),
-    Restart(oneshot::Sender<ServiceState>),
+    Restart { reason: String, reply: oneshot::Sender<ServiceState> },
     /// Replace the spec; a running service restarts with it.
     Update(Box<ServiceSpec>, oneshot::Sender<ServiceState>),
     /// Stop and end the actor (service removed, or daemon shutting down).
@@ -33,8 +33,8 @@ pub enum Cmd {
 
 /// The process tree of the current run.
 struct Run {
-    tree: Tree,
-    exit: Option<oneshot::Receiver<Exit>>,
+    tree: Arc<Tree>,
+    exit: Option<oneshot::Receiver<Ended>>,
     capture: Capture,
     _checker: Option<AbortOnDrop>,
 }
@@ -120,7 +120,7 @@ impl Actor {
             let far = Instant::now() + Duration::from_secs(86_400 * 365);
             let wake = tokio::select! {
                 cmd = rx.recv() => Wake::Cmd(cmd),
-                exit = async { exit_rx.as_mut().expect("guarded").await.ok() }, if exit_rx.is_some() => Wake::Exit(exit),
+                exit = async { exit_rx.as_mut().expect("guarded").await.ok().map(|e| e.exit) }, if exit_rx.is_some() => Wake::Exit(exit),
                 _ = tokio::time::sleep_until(wake_at.unwrap_or(far).into()), if wake_at.is_some() => Wake::Timer,
                 Some(report) = self.health_rx.recv() => Wake::Health(report),
             };
@@ -163,15 +163,15 @@ impl Actor {
                 self.feed(Input::Stop).await;
                 let _ = reply.send(self.state());
             }
-            Cmd::Restart(reply) => {
-                self.feed(Input::Restart).await;
+            Cmd::Restart { reason, reply } => {
+                self.feed(Input::Restart { reason }).await;
                 let _ = reply.send(self.state());
             }
             Cmd::Update(spec, reply) => {
                 self.spec = *spec;
                 self.policy = policy_of(&self.spec);
                 if matches!(self.m.state, State::Running { .. } | State::Backoff { .. }) {
-                    self.feed(Input::Restart).await;
+                    self.feed(Input::Restart { reason: "restart to apply the new definition".into() }).await;
                 }
                 let _ = reply.send(self.state());
             }
@@ -187,7 +187,7 @@ impl Actor {
     /// The leader exited on its own: clean up what is left of its tree, then let the machine decide.
     async fn on_exit(&mut self, exit: Option<Exit>) {
         let exit = exit.unwrap_or(Exit::Signal(Signal::SIGKILL));
-        if let Some(run) = self.run.take() {
+        if let Some(run) = self.take_run() {
             if !run.tree.scan().is_empty() {
                 let sig = spec::parse_signal(&self.spec.stop_signal).unwrap_or(Signal::SIGTERM);
                 stop_tree(
@@ -238,6 +238,14 @@ impl Actor {
         }
     }
 
+    fn take_run(&mut self) -> Option<Run> {
+        let run = self.run.take();
+        if run.is_some() {
+            self.shared.set_tree(&self.name, None);
+        }
+        run
+    }
+
     fn stop_timeout(&self) -> Duration {
         Duration::from_secs(self.spec.stop_timeout_s)
     }
@@ -286,6 +294,8 @@ impl Actor {
                     .shared
                     .hub
                     .capture(&self.name, child.stdout, child.stderr);
+                let tree = Arc::new(Tree::new(child.pid, child.start_ticks, instance));
+                self.shared.set_tree(&self.name, Some(tree.clone()));
                 self.health = Tracker::default();
                 let checker = self.spec.effective_health().map(|h| {
                     AbortOnDrop(health::spawn_checker(
@@ -298,7 +308,7 @@ impl Actor {
                     ))
                 });
                 self.run = Some(Run {
-                    tree: Tree::new(child.pid, child.start_ticks, instance),
+                    tree: tree.clone(),
                     exit: Some(child.exit),
                     capture,
                     _checker: checker,
@@ -319,7 +329,7 @@ impl Actor {
 
     /// Stops the whole tree: stop signal, SIGKILL after `stop_timeout_s`, done when nothing is left.
     async fn terminate(&mut self) -> Input {
-        let Some(mut run) = self.run.take() else {
+        let Some(mut run) = self.take_run() else {
             return Input::TreeGone {
                 exit: None,
                 killed: false,
@@ -334,11 +344,11 @@ impl Actor {
         let mut exit = None;
         if let Some(mut rx) = run.exit.take() {
             match tokio::time::timeout_at(deadline.into(), &mut rx).await {
-                Ok(res) => exit = res.ok(),
+                Ok(res) => exit = res.ok().map(|e| e.exit),
                 Err(_) => {
                     killed = true;
                     run.tree.signal(Signal::SIGKILL);
-                    exit = rx.await.ok();
+                    exit = rx.await.ok().map(|e| e.exit);
                 }
             }
         }
@@ -381,6 +391,8 @@ impl Actor {
             last_exit: self.last_exit.clone(),
             next_start_at,
             health,
+            memory_mb: None,
+            cpu_percent: None,
         }
     }
 
@@ -394,7 +406,7 @@ impl Actor {
         }
         let state = self.state();
         let tree = self.run.as_ref().map(|r| &r.tree);
-        self.shared.transition(&self.name, t, state, tree);
+        self.shared.transition(&self.name, t, state, tree.map(|t| &**t));
     }
 }
 

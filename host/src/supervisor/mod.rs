@@ -58,6 +58,8 @@ struct Entry {
     /// When `state` was taken, to age its uptime.
     state_at: Instant,
     health_failures: u32,
+    /// The process tree of the current run, for samplers.
+    tree: Option<Arc<Tree>>,
     tx: mpsc::Sender<Cmd>,
 }
 
@@ -112,6 +114,12 @@ impl Shared {
 }
 
 impl Shared {
+    fn set_tree(&self, name: &str, tree: Option<Arc<Tree>>) {
+        if let Some(entry) = self.registry.lock().unwrap_or_else(|e| e.into_inner()).get_mut(name) {
+            entry.tree = tree;
+        }
+    }
+
     fn set_health(&self, name: &str, state: Option<HealthState>, failures: u32) {
         if let Some(entry) = self
             .registry
@@ -163,6 +171,8 @@ fn stopped_state(spec: &ServiceSpec, restart_count: u32) -> ServiceState {
         last_exit: None,
         next_start_at: None,
         health: spec.effective_health().map(|_| HealthState::Unknown),
+        memory_mb: None,
+        cpu_percent: None,
     }
 }
 
@@ -304,6 +314,7 @@ impl Supervisor {
                 source,
                 state_at: Instant::now(),
                 health_failures: 0,
+                tree: None,
                 tx,
             },
         );
@@ -419,8 +430,35 @@ impl Supervisor {
                 .await
             }
             Action::Stop => self.send(name, Cmd::Stop).await,
-            Action::Restart => self.send(name, Cmd::Restart).await,
+            Action::Restart => self.restart_because(name, "restart requested").await,
         }
+    }
+
+    /// Restarts a service, recording `reason` (e.g. a memory limit) on the transition.
+    pub async fn restart_because(&self, name: &str, reason: &str) -> Result<ServiceState> {
+        self.check_open()?;
+        self.send(name, |reply| Cmd::Restart { reason: reason.into(), reply }).await
+    }
+
+    /// Records the latest resource sample of a service's tree (shown in its state until the next
+    /// transition).
+    pub fn set_usage(&self, name: &str, memory_mb: f64, cpu_percent: f64) {
+        if let Some(e) = self.registry().get_mut(name)
+            && e.tree.is_some()
+        {
+            e.state.memory_mb = Some(memory_mb);
+            e.state.cpu_percent = Some(cpu_percent);
+        }
+    }
+
+    /// The process trees of every running service, for samplers.
+    pub fn running_trees(&self) -> Vec<(String, Arc<Tree>)> {
+        self.registry().iter().filter_map(|(n, e)| Some((n.clone(), e.tree.clone()?))).collect()
+    }
+
+    /// Specs of every service, for samplers that need per-service settings.
+    pub fn specs(&self) -> Vec<ServiceSpec> {
+        self.registry().values().map(|e| e.spec.clone()).collect()
     }
 
     pub async fn health(&self, name: &str, limit: u32) -> Result<HealthReport> {

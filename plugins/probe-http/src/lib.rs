@@ -2,7 +2,7 @@
 //! the body contains the expected text. Config (JSON, all optional):
 //! `url`, or `port` (default: the service's) and `path` (default "/") on the service's host;
 //! `expect_status: [lo, hi]` (inclusive, default [200, 399]); `body_contains`; `timeout_ms`
-//! (default: the check's budget). I/O only through the host's `http` import.
+//! (default and cap: nine tenths of the check's budget). I/O only through the host's `http` import.
 
 use serde::Deserialize;
 use tend_plugin_sdk::{Health, Probe, Target, http};
@@ -39,7 +39,7 @@ fn check(target: &Target) -> Result<Health, Health> {
             "invalid probe config: expect_status [{lo}, {hi}] is an empty range"
         )));
     }
-    let timeout_ms = config.timeout_ms.unwrap_or(target.timeout_ms);
+    let timeout_ms = target.io_timeout_ms(config.timeout_ms);
     let response = http::get(&url, timeout_ms)
         .map_err(|e| Health::unhealthy(format!("GET {url}: {}", e.describe())))?;
     let status = response.status;

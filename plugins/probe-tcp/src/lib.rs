@@ -1,6 +1,6 @@
 //! The built-in `tcp` probe: healthy when a TCP connection to the service's host and port succeeds.
-//! Config (JSON, all optional): `port` (default: the service's), `timeout_ms` (default: the check's
-//! budget). I/O only through the host's `net` import.
+//! Config (JSON, all optional): `port` (default: the service's), `timeout_ms` (default and cap:
+//! nine tenths of the check's budget). I/O only through the host's `net` import.
 
 use serde::Deserialize;
 use tend_plugin_sdk::{Health, Probe, Target, net};
@@ -26,7 +26,7 @@ impl Probe for TcpProbe {
             );
         };
         let address = target.address(port);
-        let timeout_ms = config.timeout_ms.unwrap_or(target.timeout_ms);
+        let timeout_ms = target.io_timeout_ms(config.timeout_ms);
         match net::tcp_connect(&target.host, port, timeout_ms) {
             Ok(ms) => {
                 Health::healthy(format!("connected to {address} in {ms} ms")).with_latency(ms)

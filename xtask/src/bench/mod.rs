@@ -3,6 +3,7 @@
 //! by a deadline so a broken daemon fails the bench instead of hanging it.
 
 mod core;
+mod plugins;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,8 @@ use serde_json::Value;
 pub fn main(args: &[String]) -> anyhow::Result<()> {
     match args {
         [name] if name == "core" => core::main(),
-        _ => bail!("usage: cargo xtask bench core"),
+        [name] if name == "plugins" => plugins::main(),
+        _ => bail!("usage: cargo xtask bench core|plugins"),
     }
 }
 

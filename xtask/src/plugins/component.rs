@@ -9,7 +9,7 @@ use wasi_preview1_component_adapter_provider::{
     WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
 };
 use wit_component::{ComponentEncoder, DecodedWasm};
-use wit_parser::{PackageId, Resolve, WorldId, WorldItem};
+use wit_parser::{PackageId, Resolve, WorldId, WorldItem, WorldKey};
 
 /// Turns a core module carrying wit-bindgen's type sections into a component; `adapter` adapts its
 /// `wasi_snapshot_preview1` imports to WASI 0.2.
@@ -25,10 +25,11 @@ pub fn componentize(core: &[u8], adapter: bool) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The imports and exports of a world or component: interface names (`tend:plugin/http@0.1.0`) and
-/// function names, sorted.
+/// function names, sorted; and apart, the world-level types it imports (`target`, `health`).
 pub struct Shape {
     pub imports: Vec<String>,
     pub exports: Vec<String>,
+    pub types: Vec<String>,
 }
 
 /// The worlds of the repository's WIT package.
@@ -70,22 +71,31 @@ impl Worlds {
         if !foreign.is_empty() {
             bail!("imports {foreign:?}, which world `{world}` does not offer");
         }
+        let foreign: Vec<&String> = actual
+            .types
+            .iter()
+            .filter(|t| !expected.types.contains(t))
+            .collect();
+        if !foreign.is_empty() {
+            bail!("imports the types {foreign:?}, which world `{world}` does not define");
+        }
         Ok(actual)
     }
 }
 
 fn shape(resolve: &Resolve, world: WorldId) -> Shape {
-    let names = |items: &mut dyn Iterator<Item = (&wit_parser::WorldKey, &WorldItem)>| {
+    let world = &resolve.worlds[world];
+    let names = |items: &mut dyn Iterator<Item = (&WorldKey, &WorldItem)>, types: bool| {
         let mut names: Vec<String> = items
-            .filter(|(_, item)| !matches!(item, WorldItem::Type { .. }))
+            .filter(|(_, item)| matches!(item, WorldItem::Type { .. }) == types)
             .map(|(key, _)| resolve.name_world_key(key))
             .collect();
         names.sort();
         names
     };
-    let world = &resolve.worlds[world];
     Shape {
-        imports: names(&mut world.imports.iter()),
-        exports: names(&mut world.exports.iter()),
+        imports: names(&mut world.imports.iter(), false),
+        exports: names(&mut world.exports.iter(), false),
+        types: names(&mut world.imports.iter(), true),
     }
 }
