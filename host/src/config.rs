@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use crate::logs::LogSettings;
+use crate::metrics::MetricsSettings;
 use crate::plugins::PluginSettings;
 use crate::wire::ServiceSpec;
 
@@ -41,6 +42,10 @@ pub struct DaemonArgs {
     /// Days of log lines kept in the database (default 7).
     #[arg(long, env = "LOG_RETENTION_DAYS")]
     pub log_retention_days: Option<u32>,
+    /// Seconds between two resource samples of every service and running job (default 10, at least
+    /// 1; `[metrics] interval_s` in the file).
+    #[arg(long, env = "MONITOR_INTERVAL")]
+    pub monitor_interval: Option<u64>,
 }
 
 /// The `[daemon]` table of `tend.toml`: same keys as the flags.
@@ -65,6 +70,8 @@ struct ConfigFile {
     services: BTreeMap<String, toml::Table>,
     #[serde(default)]
     plugins: PluginSettings,
+    #[serde(default)]
+    metrics: MetricsSettings,
 }
 
 /// Everything the daemon needs to run, resolved.
@@ -78,6 +85,8 @@ pub struct Settings {
     pub logs: LogSettings,
     /// What plugins may be granted at most (`[plugins]` table).
     pub plugins: PluginSettings,
+    /// The metrics sampler (`[metrics]` table, `--monitor-interval`).
+    pub metrics: MetricsSettings,
     /// Services declared in the config file, validated.
     pub file_services: Vec<ServiceSpec>,
 }
@@ -123,6 +132,11 @@ impl Settings {
                 logs.max_bytes
             );
         }
+        let metrics = MetricsSettings {
+            interval_s: args.monitor_interval.unwrap_or(file.metrics.interval_s),
+            ..file.metrics
+        };
+        metrics.validate().map_err(|e| anyhow::anyhow!(e))?;
         let mut file_services = Vec::new();
         for (name, table) in file.services {
             let mut table = table;
@@ -163,6 +177,7 @@ impl Settings {
                 .unwrap_or_else(|| "info".into()),
             logs,
             plugins: file.plugins,
+            metrics,
             file_services,
         })
     }
@@ -241,6 +256,35 @@ mod tests {
             s.plugins.max_timeout_ms,
             PluginSettings::default().max_timeout_ms
         );
+    }
+
+    #[test]
+    fn monitor_interval_flag_beats_the_metrics_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "[metrics]\ninterval_s = 30\npublic = true\ndisk_interval_s = 60\n",
+        );
+        let args = DaemonArgs {
+            config: Some(p),
+            data_dir: Some(dir.path().into()),
+            ..Default::default()
+        };
+        let s = Settings::resolve(args.clone()).unwrap();
+        assert_eq!((s.metrics.interval_s, s.metrics.public), (30, true));
+        assert_eq!(s.metrics.disk_interval_s, 60);
+        let s = Settings::resolve(DaemonArgs {
+            monitor_interval: Some(1),
+            ..args.clone()
+        })
+        .unwrap();
+        assert_eq!(s.metrics.interval_s, 1);
+        let err = Settings::resolve(DaemonArgs {
+            monitor_interval: Some(0),
+            ..args
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("interval"), "{err:#}");
     }
 
     #[test]

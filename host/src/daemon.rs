@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch};
 use crate::api::{self, AppState};
 use crate::config::{DaemonArgs, Settings};
 use crate::logs::{self, LogHub};
+use crate::metrics::Metrics;
 use crate::plugins::PluginHost;
 use crate::process;
 use crate::store::Store;
@@ -86,6 +87,12 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     )
     .await
     .context("cannot start the supervisor")?;
+    let metrics = Metrics::start(
+        settings.metrics.clone(),
+        store.clone(),
+        sup.clone(),
+        plugins.clone(),
+    );
 
     let (shutdown_tx, mut shutdown_rx) = mpsc::channel(1);
     let (closing_tx, closing_rx) = watch::channel(false);
@@ -94,6 +101,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         store: store.clone(),
         hub: hub.clone(),
         plugins: plugins.clone(),
+        metrics: metrics.clone(),
         token,
         data_dir: data_dir.clone(),
         shutdown: shutdown_tx,
@@ -116,6 +124,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         _ = shutdown_rx.recv() => tracing::info!("shutdown requested through the API"),
     }
     tracing::info!("stopping every service");
+    metrics.shutdown().await;
     sup.shutdown().await;
     hub.shutdown().await;
     plugins.shutdown();

@@ -6,6 +6,7 @@ pub mod config;
 pub mod daemon;
 pub mod lifecycle;
 pub mod logs;
+pub mod metrics;
 pub mod plugins;
 pub mod process;
 pub mod spec;

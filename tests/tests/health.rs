@@ -576,7 +576,12 @@ fn a_hung_service_does_not_take_the_http_probe_away_from_others() {
     })
     .unwrap();
     assert!(hung.connections() >= 1, "the probe did connect");
-    assert!(failed.iter().all(|c| c["passed"] == false), "{failed:#?}");
+    assert!(
+        failed
+            .iter()
+            .all(|c| c["passed"] == false && c["result"] != "suspended"),
+        "{failed:#?}"
+    );
     let http = d.plugin("http");
     assert_eq!(
         http["state"], "loaded",

@@ -28,6 +28,24 @@ fn steps() -> Vec<Step> {
         // `tend` embeds the built-in plugins, and the tests load the fixtures.
         step("build plugins", crate::plugins::command()),
         step("format", cargo_with(&["fmt", "--all", "--", "--check"])),
+        // plugins/ is its own workspace (built for wasm); lint it on the host target.
+        step(
+            "format plugins",
+            cargo_with(&["fmt", "--manifest-path", "plugins/Cargo.toml", "--all", "--", "--check"]),
+        ),
+        step(
+            "clippy plugins",
+            cargo_with(&[
+                "clippy",
+                "--manifest-path",
+                "plugins/Cargo.toml",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        ),
         step(
             "clippy",
             cargo_with(&[

@@ -3,6 +3,7 @@
 
 mod error;
 mod extract;
+mod metrics;
 mod plugins;
 mod services;
 mod sse;
@@ -25,6 +26,7 @@ pub use error::ApiError;
 use extract::Query;
 
 use crate::logs::LogHub;
+use crate::metrics::Metrics;
 use crate::plugins::PluginHost;
 use crate::store::Store;
 use crate::supervisor::Supervisor;
@@ -39,6 +41,7 @@ pub struct AppState {
     pub store: Store,
     pub hub: LogHub,
     pub plugins: PluginHost,
+    pub metrics: Metrics,
     pub token: Arc<str>,
     pub data_dir: PathBuf,
     /// Asks the daemon to shut down (`POST /api/supervisor/shutdown`).
@@ -63,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .route("/services/{name}/logs/follow", get(sse::follow_logs))
         .route("/services/{name}/events", get(services::events))
         .route("/services/{name}/health", get(services::health))
+        .route("/services/{name}/metrics", get(metrics::history))
         .route("/plugins", get(plugins::list))
         .route("/plugins/reload", post(plugins::reload))
         .route("/plugins/{name}", get(plugins::get))
@@ -75,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::prometheus))
         .nest("/api", api)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -116,7 +121,12 @@ async fn method_not_allowed() -> ApiError {
 }
 
 async fn status(State(app): State<AppState>) -> Json<StatusResponse> {
-    Json(app.sup.status())
+    let mut status = app.sup.status();
+    if let Some((memory_mb, cpu_percent)) = app.metrics.own_usage() {
+        status.supervisor.memory_mb = Some(memory_mb);
+        status.supervisor.cpu_percent = Some(cpu_percent);
+    }
+    Json(status)
 }
 
 #[derive(Debug, Default, Deserialize)]

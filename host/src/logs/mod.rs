@@ -23,6 +23,7 @@ mod tests;
 pub use capture::Capture;
 pub use daemon_log::{DAEMON_LOG_FILE, DaemonLogGuard, init_daemon_log, read_daemon_log};
 pub use hub::LogHub;
+pub(crate) use split::LineSplitter;
 
 /// Limits for service logs (and rotation of `tend.log`).
 #[derive(Clone, Debug, PartialEq)]

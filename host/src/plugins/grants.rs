@@ -78,6 +78,16 @@ fn normalize_host(h: &str) -> String {
         .to_ascii_lowercase()
 }
 
+/// Whether two host names denote the same host: equal after normalizing, or both loopback names, so a
+/// service on 127.0.0.1 is its own `$target` when a URL says `localhost`.
+fn same_host(a: &str, b: &str) -> bool {
+    let (a, b) = (normalize_host(a), normalize_host(b));
+    let loopback = |h: &str| {
+        h == "localhost" || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    };
+    a == b || (loopback(&a) && loopback(&b))
+}
+
 /// The host and port of the service a call checks: what `$target` stands for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TargetAddr {
@@ -156,7 +166,7 @@ impl EffectiveGrants {
         }
         match (&self.target, target) {
             (Some(daemon), Some(t)) => {
-                normalize_host(&t.host) == normalize_host(host)
+                same_host(&t.host, host)
                     && t.port.is_none_or(|p| p == port)
                     && daemon.iter().any(|d| d.matches(host, port))
             }
@@ -273,6 +283,14 @@ mod tests {
             g.permits("::1", 1, Some(&target("[::1]", None))),
             "portless target: any port"
         );
+        let with_localhost =
+            EffectiveGrants::new(&asked(&["$target"]), &settings(&["127.0.0.1", "localhost"]));
+        assert!(
+            with_localhost.permits("localhost", 8080, Some(&t)),
+            "localhost is the same host as a 127.0.0.1 target"
+        );
+        assert!(!with_localhost.permits("localhost", 8081, Some(&t)), "but not another port");
+        assert!(!g.permits("localhost", 8080, Some(&t)), "the daemon's allowlist still applies");
         let outside = target("10.0.0.1", Some(80));
         assert!(
             !g.permits("10.0.0.1", 80, Some(&outside)),

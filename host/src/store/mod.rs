@@ -1,8 +1,10 @@
 //! The SQLite store. **Only this module speaks SQL.** It owns the schema (`host/migrations`), opens the
 //! database in WAL mode and offers typed functions; callers never see rows or queries.
 
+mod cron;
 mod events;
 mod logs;
+mod metrics;
 mod plugins;
 mod services;
 
@@ -14,8 +16,10 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use cron::{ExecutionEnd, NewExecution, StoredCronJob};
 pub use events::NewEvent;
 pub use logs::{LogQuery, NewLogLine};
+pub use metrics::{MetricBucket, MetricSample};
 
 pub use services::{RuntimeRecord, StoredService};
 

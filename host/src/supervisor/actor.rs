@@ -242,6 +242,11 @@ impl Actor {
         let run = self.run.take();
         if run.is_some() {
             self.shared.set_tree(&self.name, None);
+            // Health belongs to a run: the next one starts from unknown.
+            self.health = Tracker::default();
+            if self.spec.effective_health().is_some() {
+                self.shared.set_health(&self.name, Some(HealthState::Unknown), 0);
+            }
         }
         run
     }

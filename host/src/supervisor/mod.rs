@@ -516,6 +516,9 @@ impl Supervisor {
                 data_dir: self.data_dir.clone(),
                 managed_services: services.len(),
                 counts,
+                // The daemon's own figures come from the metrics sampler (see `api::status`).
+                memory_mb: None,
+                cpu_percent: None,
             },
             services,
         }

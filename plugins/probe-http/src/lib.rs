@@ -43,19 +43,22 @@ fn check(target: &Target) -> Result<Health, Health> {
     let response = http::get(&url, timeout_ms)
         .map_err(|e| Health::unhealthy(format!("GET {url}: {}", e.describe())))?;
     let status = response.status;
+    let latency = response.elapsed_ms;
     if !(lo..=hi).contains(&status) {
         return Ok(Health::unhealthy(format!(
             "GET {url}: status {status}, expected {lo}-{hi}"
-        )));
+        ))
+        .with_latency(latency));
     }
     if let Some(needle) = &config.body_contains
         && !contains(&response.body, needle.as_bytes())
     {
         return Ok(Health::unhealthy(format!(
             "GET {url}: status {status}, but the body does not contain {needle:?}"
-        )));
+        ))
+        .with_latency(latency));
     }
-    Ok(Health::healthy(format!("GET {url}: status {status}")))
+    Ok(Health::healthy(format!("GET {url}: status {status}")).with_latency(latency))
 }
 
 /// The URL to check: `url` as given, else `http://<service host>:<port><path>`.

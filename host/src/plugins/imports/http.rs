@@ -74,6 +74,7 @@ impl http::Host for CallState {
 }
 
 async fn exchange(builder: reqwest::RequestBuilder, cap: u64) -> Result<Response, Error> {
+    let started = std::time::Instant::now();
     let mut resp = builder.send().await.map_err(transport)?;
     if resp.content_length().is_some_and(|n| n > cap) {
         return Err(Error::TooLarge);
@@ -100,6 +101,7 @@ async fn exchange(builder: reqwest::RequestBuilder, cap: u64) -> Result<Response
         status,
         headers,
         body,
+        elapsed_ms: started.elapsed().as_millis().min(u128::from(u32::MAX)) as u32,
     })
 }
 

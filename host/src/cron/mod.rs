@@ -1,0 +1,459 @@
+//! Cron jobs: the registry of jobs, the event-driven scheduler and the bookkeeping of every execution.
+//! The API calls only `Scheduler` methods (this module knows nothing of HTTP); processes are started
+//! and signalled only through `process`; rows are written only through `store`.
+//!
+//! - `schedule` parses expressions and computes fire times (pure, with the DST rules); `describe`
+//!   renders them in plain English; `tz` finds zones.
+//! - `plan` holds the rules: overlap, catch-up, tick, retries, statuses (pure).
+//! - `engine` is the one timer task; `runner` turns fires into executions and records their ends;
+//!   `exec`, `output` and `stop` run one execution; `boot` loads jobs and catches up at startup.
+//!
+//! A fire time is claimed in the store before it runs (`Store::claim_slot`), so a slot runs at most
+//! once whoever fires it: the scheduler, `POST /api/cron/tick`, or catch-up after a restart.
+
+mod boot;
+mod describe;
+mod engine;
+mod exec;
+mod job;
+mod output;
+mod plan;
+mod runner;
+mod schedule;
+mod stop;
+mod tz;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+pub use schedule::{Schedule, ScheduleError};
+pub use tz::{local_zone, parse_zone};
+
+use crate::process::Tree;
+use crate::spec::FieldError;
+use crate::store::{Store, StoreError, fmt_time};
+use crate::wire::{
+    CronActionResponse, CronJobSpec, CronJobState, CronJobStatus, CronJobView, CronStatus,
+    Execution, ExecutionsPage, LastRun, Source, Trigger, ValidateResponse,
+};
+use exec::RunControl;
+use job::Compiled;
+use plan::StopReason;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CronError {
+    #[error("cron job {0:?} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the daemon is shutting down")]
+    ShuttingDown,
+}
+
+pub type Result<T, E = CronError> = std::result::Result<T, E>;
+
+/// The next fire of a job: its fire time and when to run it (later by the job's jitter).
+#[derive(Clone, Copy, Debug)]
+struct Due {
+    slot: DateTime<Utc>,
+    at: DateTime<Utc>,
+}
+
+/// An execution waiting for its turn (overlap `queue`); its row exists with status `queued`.
+#[derive(Clone, Debug)]
+struct Queued {
+    id: i64,
+    trigger: Trigger,
+    scheduled_at: Option<String>,
+    attempt: u32,
+}
+
+struct Job {
+    spec: CronJobSpec,
+    source: Source,
+    compiled: Compiled,
+    next: Option<Due>,
+    running: BTreeMap<i64, Arc<RunControl>>,
+    queue: VecDeque<Queued>,
+    last: Option<LastRun>,
+}
+
+impl Job {
+    fn new(spec: CronJobSpec, source: Source, compiled: Compiled, now: DateTime<Utc>) -> Job {
+        let mut job = Job {
+            spec,
+            source,
+            compiled,
+            next: None,
+            running: BTreeMap::new(),
+            queue: VecDeque::new(),
+            last: None,
+        };
+        job.plan_next(now);
+        job
+    }
+
+    /// Sets `next` to the first fire time after `after` (none while disabled).
+    fn plan_next(&mut self, after: DateTime<Utc>) {
+        self.next = if self.spec.enabled {
+            self.compiled
+                .schedule
+                .next_after(self.compiled.tz, after)
+                .map(|slot| Due {
+                    slot,
+                    at: slot + jitter(self.spec.jitter_s),
+                })
+        } else {
+            None
+        };
+    }
+
+    fn state(&self) -> CronJobState {
+        CronJobState {
+            effective_timezone: self.compiled.tz.name().to_string(),
+            next_run_at: self.next.map(|d| fmt_time(d.slot)),
+            running: self.running.keys().copied().collect(),
+            queued: self.queue.len() as u32,
+            last_run: self.last.clone(),
+        }
+    }
+
+    fn view(&self) -> CronJobView {
+        CronJobView {
+            spec: self.spec.clone(),
+            source: self.source,
+            state: self.state(),
+        }
+    }
+}
+
+fn jitter(max_s: u64) -> chrono::Duration {
+    if max_s == 0 {
+        chrono::Duration::zero()
+    } else {
+        chrono::Duration::milliseconds(rand::random_range(0..=max_s as i64 * 1000))
+    }
+}
+
+/// State shared by the handle, the engine and execution tasks.
+struct Inner {
+    store: Store,
+    /// Prefix of every `TEND_INSTANCE` marker this data dir's daemon hands out.
+    node: String,
+    /// `<data_dir>/logs/cron`.
+    logs_dir: PathBuf,
+    default_tz: Tz,
+    jobs: Mutex<BTreeMap<String, Job>>,
+    /// Wakes the engine when fire times change.
+    wake: Notify,
+    closing: AtomicBool,
+}
+
+impl Inner {
+    fn jobs(&self) -> MutexGuard<'_, BTreeMap<String, Job>> {
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
+    }
+}
+
+/// Handle to the cron subsystem; cheap to clone.
+#[derive(Clone)]
+pub struct Scheduler {
+    inner: Arc<Inner>,
+    engine: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl Scheduler {
+    fn check_open(&self) -> Result<()> {
+        if self.inner.closing() {
+            Err(CronError::ShuttingDown)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn list(&self) -> Vec<CronJobView> {
+        self.inner.jobs().values().map(Job::view).collect()
+    }
+
+    pub fn get(&self, name: &str) -> Result<CronJobView> {
+        self.inner
+            .jobs()
+            .get(name)
+            .map(Job::view)
+            .ok_or_else(|| CronError::NotFound(name.into()))
+    }
+
+    pub async fn create(&self, spec: CronJobSpec) -> Result<CronJobView> {
+        self.check_open()?;
+        let compiled = job::validate(&spec, self.inner.default_tz, Utc::now())?;
+        let name = spec.name.clone();
+        let conflict = || CronError::Conflict(format!("a cron job named {name:?} already exists"));
+        if self.inner.jobs().contains_key(&name) {
+            return Err(conflict());
+        }
+        if !self.inner.store.insert_cron_job(&spec, Source::Api).await? {
+            return Err(conflict());
+        }
+        let job = Job::new(spec, Source::Api, compiled, Utc::now());
+        let view = job.view();
+        self.inner.jobs().insert(name, job);
+        self.inner.wake.notify_one();
+        Ok(view)
+    }
+
+    fn owned_by_api(&self, name: &str) -> Result<()> {
+        match self.inner.jobs().get(name) {
+            None => Err(CronError::NotFound(name.into())),
+            Some(j) if j.source == Source::Config => Err(CronError::Conflict(format!(
+                "cron job {name:?} is defined in the config file; change it there"
+            ))),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Replaces a job's definition. Running executions go on with the old one; fire times are
+    /// recomputed from now.
+    pub async fn update(&self, spec: CronJobSpec) -> Result<CronJobView> {
+        self.check_open()?;
+        let name = spec.name.clone();
+        self.owned_by_api(&name)?;
+        let compiled = job::validate(&spec, self.inner.default_tz, Utc::now())?;
+        self.inner.store.upsert_cron_job(&spec, Source::Api).await?;
+        let view = {
+            let mut jobs = self.inner.jobs();
+            let job = jobs
+                .get_mut(&name)
+                .ok_or_else(|| CronError::NotFound(name.clone()))?;
+            job.spec = spec;
+            job.compiled = compiled;
+            job.plan_next(Utc::now());
+            job.view()
+        };
+        self.inner.wake.notify_one();
+        Ok(view)
+    }
+
+    /// Stops the job's executions (their trees are gone when this returns) and removes it; its
+    /// executions stay in the history.
+    pub async fn remove(&self, name: &str) -> Result<CronActionResponse> {
+        self.check_open()?;
+        self.owned_by_api(name)?;
+        let Some(job) = self.inner.jobs().remove(name) else {
+            return Err(CronError::NotFound(name.into()));
+        };
+        self.inner.wake.notify_one();
+        let ids = runner::stop_all(&self.inner, job, StopReason::Removed).await;
+        self.inner.store.delete_cron_job(name).await?;
+        Ok(CronActionResponse {
+            name: name.into(),
+            action: "delete".into(),
+            executions: ids,
+        })
+    }
+
+    /// Runs the job now (trigger `manual`), under its overlap policy. Returns the execution as it
+    /// stands once started (or queued, or skipped).
+    pub async fn run(&self, name: &str) -> Result<Execution> {
+        self.check_open()?;
+        if !self.inner.jobs().contains_key(name) {
+            return Err(CronError::NotFound(name.into()));
+        }
+        let id = runner::fire_now(&self.inner, name, Trigger::Manual, None, 0).await?;
+        self.execution(id).await
+    }
+
+    /// Stops every running execution of the job and cancels its queued ones; returns once their
+    /// process trees are gone.
+    pub async fn stop(&self, name: &str) -> Result<CronActionResponse> {
+        let (running, queued) = {
+            let mut jobs = self.inner.jobs();
+            let job = jobs
+                .get_mut(name)
+                .ok_or_else(|| CronError::NotFound(name.into()))?;
+            let running: Vec<_> = job.running.values().cloned().collect();
+            (running, std::mem::take(&mut job.queue))
+        };
+        let ids = runner::stop_runs(&self.inner, running, queued, StopReason::Requested).await;
+        Ok(CronActionResponse {
+            name: name.into(),
+            action: "stop".into(),
+            executions: ids,
+        })
+    }
+
+    async fn execution(&self, id: i64) -> Result<Execution> {
+        self.inner
+            .store
+            .get_execution(id)
+            .await?
+            .ok_or_else(|| CronError::Store(StoreError::Corrupt(format!("execution {id} vanished"))))
+    }
+
+    /// A page of the job's executions, newest first.
+    pub async fn executions(
+        &self,
+        name: &str,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<ExecutionsPage> {
+        if !self.inner.jobs().contains_key(name) {
+            return Err(CronError::NotFound(name.into()));
+        }
+        let executions = self
+            .inner
+            .store
+            .list_executions(name, before_id, limit)
+            .await?;
+        let next_before_id = if executions.len() == limit as usize {
+            executions.last().map(|e| e.id)
+        } else {
+            None
+        };
+        Ok(ExecutionsPage {
+            executions,
+            next_before_id,
+        })
+    }
+
+    pub fn status(&self) -> CronStatus {
+        let jobs = self.inner.jobs();
+        let next_fire_at = jobs
+            .values()
+            .filter_map(|j| j.next.map(|d| d.slot))
+            .min()
+            .map(fmt_time);
+        CronStatus {
+            timezone: self.inner.default_tz.name().to_string(),
+            next_fire_at,
+            running: jobs.values().map(|j| j.running.len()).sum(),
+            jobs: jobs
+                .iter()
+                .map(|(name, j)| {
+                    let status = CronJobStatus {
+                        enabled: j.spec.enabled,
+                        schedule: j.spec.schedule.clone(),
+                        state: j.state(),
+                    };
+                    (name.clone(), status)
+                })
+                .collect(),
+        }
+    }
+
+    /// Checks a schedule (in `timezone`, else the daemon's zone): its next `count` fire times and a
+    /// description. Errors name the field (`schedule` or `timezone`).
+    pub fn validate(
+        &self,
+        schedule: &str,
+        timezone: Option<&str>,
+        count: usize,
+    ) -> Result<ValidateResponse, FieldError> {
+        validate_schedule(schedule, timezone, self.inner.default_tz, Utc::now(), count)
+    }
+
+    /// `POST /api/cron/tick`: fires every enabled job whose latest fire time within the last minute
+    /// has not run yet. Never runs a fire time twice.
+    pub async fn tick(&self) -> Result<Vec<Execution>> {
+        self.check_open()?;
+        let ids = runner::tick(&self.inner, Utc::now()).await?;
+        let mut fired = Vec::with_capacity(ids.len());
+        for id in ids {
+            fired.push(self.execution(id).await?);
+        }
+        Ok(fired)
+    }
+
+    /// The process trees of running executions as `(job, execution id, tree)`, for samplers.
+    pub fn running_trees(&self) -> Vec<(String, i64, Arc<Tree>)> {
+        self.inner
+            .jobs()
+            .iter()
+            .flat_map(|(name, j)| {
+                j.running
+                    .values()
+                    .filter_map(|c| Some((name.clone(), c.id, c.tree()?)))
+            })
+            .collect()
+    }
+
+    /// Stops the engine, then every running execution (each tree within its grace period); queued
+    /// executions are cancelled. Returns when all are recorded.
+    pub async fn shutdown(&self) {
+        let (running, queued) = {
+            let mut jobs = self.inner.jobs();
+            self.inner.closing.store(true, Ordering::SeqCst);
+            let mut running = Vec::new();
+            let mut queued = VecDeque::new();
+            for job in jobs.values_mut() {
+                running.extend(job.running.values().cloned());
+                queued.extend(std::mem::take(&mut job.queue));
+            }
+            (running, queued)
+        };
+        self.inner.wake.notify_one();
+        let engine = self
+            .engine
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(engine) = engine {
+            let _ = engine.await;
+        }
+        runner::stop_runs(&self.inner, running, queued, StopReason::Shutdown).await;
+    }
+}
+
+/// The pure part of `GET /api/cron/validate`.
+pub fn validate_schedule(
+    schedule: &str,
+    timezone: Option<&str>,
+    default_tz: Tz,
+    now: DateTime<Utc>,
+    count: usize,
+) -> Result<ValidateResponse, FieldError> {
+    let field = |field: &str, message: String| FieldError {
+        field: field.into(),
+        message,
+    };
+    let parsed = Schedule::parse(schedule).map_err(|e| field("schedule", e.0))?;
+    let tz = match timezone {
+        Some(name) => parse_zone(name).map_err(|m| field("timezone", m))?,
+        None => default_tz,
+    };
+    let next: Vec<String> = parsed
+        .upcoming(tz, now, count)
+        .into_iter()
+        .map(|t| {
+            t.with_timezone(&tz)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        })
+        .collect();
+    if next.is_empty() {
+        return Err(field(
+            "schedule",
+            format!("{schedule:?} never fires from now on"),
+        ));
+    }
+    Ok(ValidateResponse {
+        schedule: schedule.to_string(),
+        normalized: parsed.normalized(),
+        timezone: tz.name().to_string(),
+        description: describe::describe(parsed.fields()),
+        next,
+    })
+}

@@ -1,0 +1,261 @@
+//! An execution's output: both pipes drained concurrently into the first and last 64 KiB of each
+//! stream (what the store keeps) and, line by line in the service log format
+//! (`<time> <stdout|stderr>[+] <text>`), into the execution's own log file, which keeps everything.
+//! Knows nothing of processes beyond the pipe ends it is handed.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::net::unix::pipe;
+use tokio::task::JoinHandle;
+
+use crate::logs::LineSplitter;
+use crate::store::now_rfc3339;
+use crate::wire::{CapturedOutput, Stream};
+
+/// Bytes kept in the store from each end of a stream.
+pub const KEEP: usize = 64 * 1024;
+/// Longer lines are written to the file as pieces marked `+`, as in service logs.
+const MAX_LINE: usize = 16 * 1024;
+
+/// The first and last `KEEP` bytes of a stream and its total size.
+#[derive(Debug, Default)]
+pub struct HeadTail {
+    head: Vec<u8>,
+    tail: VecDeque<u8>,
+    bytes: u64,
+}
+
+impl HeadTail {
+    pub fn push(&mut self, mut data: &[u8]) {
+        self.bytes += data.len() as u64;
+        if self.head.len() < KEEP {
+            let n = (KEEP - self.head.len()).min(data.len());
+            self.head.extend_from_slice(&data[..n]);
+            data = &data[n..];
+        }
+        if data.len() >= KEEP {
+            self.tail.clear();
+            self.tail.extend(&data[data.len() - KEEP..]);
+        } else {
+            self.tail.extend(data);
+            let over = self.tail.len().saturating_sub(KEEP);
+            self.tail.drain(..over);
+        }
+    }
+
+    pub fn finish(&self) -> CapturedOutput {
+        let (a, b) = self.tail.as_slices();
+        if self.bytes <= (2 * KEEP) as u64 {
+            let mut all = self.head.clone();
+            all.extend_from_slice(a);
+            all.extend_from_slice(b);
+            CapturedOutput {
+                text: String::from_utf8_lossy(&all).into_owned(),
+                tail: String::new(),
+                bytes: self.bytes,
+                truncated: false,
+            }
+        } else {
+            let tail: Vec<u8> = a.iter().chain(b).copied().collect();
+            CapturedOutput {
+                text: String::from_utf8_lossy(&self.head).into_owned(),
+                tail: String::from_utf8_lossy(&tail).into_owned(),
+                bytes: self.bytes,
+                truncated: true,
+            }
+        }
+    }
+}
+
+/// The execution's log file; write errors are logged once and otherwise ignored.
+struct LogFile {
+    out: Option<BufWriter<File>>,
+}
+
+impl LogFile {
+    fn open(path: Option<&Path>) -> LogFile {
+        let out = path.and_then(|p| {
+            let opened = p
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| File::create(p));
+            match opened {
+                Ok(f) => Some(BufWriter::with_capacity(64 * 1024, f)),
+                Err(e) => {
+                    tracing::error!(path = %p.display(), error = %e, "cannot create the execution log file");
+                    None
+                }
+            }
+        });
+        LogFile { out }
+    }
+
+    fn write(&mut self, prefix: &[u8], text: &[u8], partial: bool) {
+        let sep: &[u8] = if partial { b"+ " } else { b" " };
+        if let Some(out) = &mut self.out {
+            let result = [prefix, sep, text, b"\n"]
+                .iter()
+                .try_for_each(|part| out.write_all(part));
+            if let Err(e) = result {
+                tracing::error!(error = %e, "writing an execution log file failed; giving up on it");
+                self.out = None;
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some(out) = &mut self.out
+            && let Err(e) = out.flush()
+        {
+            tracing::error!(error = %e, "flushing an execution log file failed");
+        }
+    }
+}
+
+struct StreamState {
+    kept: HeadTail,
+    splitter: LineSplitter,
+    stream: Stream,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Feeds a chunk (`None`: end of stream) to the kept bytes and the file.
+fn take(state: &Mutex<StreamState>, file: &Mutex<LogFile>, chunk: Option<&[u8]>) {
+    let mut s = lock(state);
+    let s = &mut *s;
+    if let Some(chunk) = chunk {
+        s.kept.push(chunk);
+    }
+    let mut prefix = now_rfc3339().into_bytes();
+    prefix.push(b' ');
+    prefix.extend_from_slice(s.stream.as_str().as_bytes());
+    let mut f = lock(file);
+    let mut emit = |text: &[u8], partial: bool| f.write(&prefix, text, partial);
+    match chunk {
+        Some(chunk) => s.splitter.feed(chunk, &mut emit),
+        None => s.splitter.finish(&mut emit),
+    }
+}
+
+/// The capture of one execution's stdout and stderr.
+pub struct OutputCapture {
+    streams: [Arc<Mutex<StreamState>>; 2],
+    file: Arc<Mutex<LogFile>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl OutputCapture {
+    pub fn start(stdout: OwnedFd, stderr: OwnedFd, log_file: Option<&Path>) -> OutputCapture {
+        let file = Arc::new(Mutex::new(LogFile::open(log_file)));
+        let state = |stream| {
+            Arc::new(Mutex::new(StreamState {
+                kept: HeadTail::default(),
+                splitter: LineSplitter::new(MAX_LINE),
+                stream,
+            }))
+        };
+        let streams = [state(Stream::Stdout), state(Stream::Stderr)];
+        let tasks = [stdout, stderr]
+            .into_iter()
+            .zip(&streams)
+            .map(|(fd, state)| tokio::spawn(drain(fd, state.clone(), file.clone())))
+            .collect();
+        OutputCapture {
+            streams,
+            file,
+            tasks,
+        }
+    }
+
+    /// Waits up to `within` for both pipes to close (a process that escaped the tree could hold them
+    /// open), then returns what was kept of stdout and stderr with the file flushed.
+    pub async fn finish(self, within: Duration) -> (CapturedOutput, CapturedOutput) {
+        let deadline = tokio::time::Instant::now() + within;
+        for task in self.tasks {
+            let abort = task.abort_handle();
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                abort.abort();
+            }
+        }
+        for state in &self.streams {
+            take(state, &self.file, None);
+        }
+        lock(&self.file).flush();
+        let [out, err] = &self.streams;
+        let finished = |s: &Arc<Mutex<StreamState>>| lock(s).kept.finish();
+        (finished(out), finished(err))
+    }
+}
+
+async fn drain(fd: OwnedFd, state: Arc<Mutex<StreamState>>, file: Arc<Mutex<LogFile>>) {
+    let mut pipe = match pipe::Receiver::from_owned_fd(fd) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read an execution's output");
+            return;
+        }
+    };
+    let mut buf = vec![0u8; KEEP];
+    loop {
+        match pipe.read(&mut buf).await {
+            Ok(0) => return,
+            Ok(n) => take(&state, &file, Some(&buf[..n])),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                tracing::error!(error = %e, "reading an execution's output failed");
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_output_is_kept_whole() {
+        let mut h = HeadTail::default();
+        h.push(b"hello\n");
+        h.push(&vec![b'x'; KEEP]);
+        h.push(b"end");
+        let out = h.finish();
+        assert!(!out.truncated);
+        assert_eq!(out.bytes, (6 + KEEP + 3) as u64);
+        assert!(out.text.starts_with("hello\nxxx") && out.text.ends_with("xend"));
+        assert!(out.tail.is_empty());
+    }
+
+    #[test]
+    fn large_output_keeps_both_ends() {
+        let mut h = HeadTail::default();
+        h.push(b"first");
+        for _ in 0..10 {
+            h.push(&vec![b'm'; 50_000]);
+        }
+        h.push(b"last");
+        let out = h.finish();
+        assert!(out.truncated);
+        assert_eq!(out.bytes, 5 + 500_000 + 4);
+        assert_eq!(out.text.len(), KEEP);
+        assert_eq!(out.tail.len(), KEEP);
+        assert!(out.text.starts_with("firstmmm"));
+        assert!(out.tail.ends_with("mmmlast"));
+        // One push larger than KEEP replaces the whole tail.
+        let mut h = HeadTail::default();
+        h.push(&vec![b'a'; KEEP]);
+        h.push(&vec![b'b'; 3 * KEEP]);
+        let out = h.finish();
+        assert!(out.text.bytes().all(|b| b == b'a') && out.tail.bytes().all(|b| b == b'b'));
+    }
+}

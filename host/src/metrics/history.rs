@@ -1,0 +1,393 @@
+//! The metrics history: which tier keeps which age of data, the roll-up and pruning schedule, and reads
+//! (`since`/`step` parsing, stitching the tiers together, step aggregation). SQL is `store`'s.
+//!
+//! Tiers: raw samples (every `interval_s`) for `raw_retention_hours` (24 h), one-minute averages for
+//! `minute_retention_days` (7 d), fifteen-minute averages for `retention_days` (90 d). Roll-ups run
+//! once a minute on complete buckets, so a coarser tier always covers the time its finer tier was
+//! pruned from. A read takes each part of its range from the finest tier that still holds it; a step
+//! that straddles two tiers merges their rows weighted by sample counts.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::MetricsSettings;
+use crate::store::{MetricBucket, Store, StoreError};
+
+pub const MINUTE_MS: i64 = 60_000;
+pub const QUARTER_MS: i64 = 15 * MINUTE_MS;
+/// Most points one read may return.
+pub const MAX_POINTS: i64 = 10_000;
+/// Range read when `since` is not given.
+const DEFAULT_RANGE_MS: i64 = 3_600_000;
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// `GET /api/services/{name}/metrics`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MetricsHistory {
+    /// `service` or `job`.
+    pub kind: String,
+    pub name: String,
+    /// RFC 3339, UTC: the range read.
+    pub since: String,
+    pub until: String,
+    /// Width of each point, seconds.
+    pub step_s: u64,
+    /// The sampling interval of raw data, seconds.
+    pub interval_s: u64,
+    /// Oldest first; steps without samples are left out.
+    pub points: Vec<MetricPoint>,
+}
+
+/// One step: averages over its samples, unless named `_max`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricPoint {
+    /// Start of the step, RFC 3339, UTC.
+    pub time: String,
+    /// Raw samples behind this point.
+    pub samples: u64,
+    /// % of one core.
+    pub cpu_percent: f64,
+    pub cpu_percent_max: f64,
+    /// Resident memory of the whole process tree, MiB.
+    pub memory_mb: f64,
+    pub memory_mb_max: f64,
+    pub processes: f64,
+    pub threads: f64,
+    pub open_fds: f64,
+    /// Storage I/O, bytes per second.
+    pub read_bytes_per_s: f64,
+    pub write_bytes_per_s: f64,
+    /// Disk usage of the watch_dirs (largest in the step), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_bytes: Option<u64>,
+    /// True when a disk walk behind `disk_bytes` hit its deadline.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disk_partial: bool,
+}
+
+/// A bad query parameter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+/// A parsed `?since=&step=`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HistoryQuery {
+    pub since_ms: i64,
+    pub until_ms: i64,
+    pub step_ms: i64,
+}
+
+/// `90`, `90s`, `15m`, `2h`, `7d` -> milliseconds.
+fn parse_duration(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: i64 = digits.parse().ok()?;
+    let unit_ms = match unit {
+        "s" => 1000,
+        "m" => MINUTE_MS,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(unit_ms)
+}
+
+impl HistoryQuery {
+    /// `since`: an RFC 3339 time or a duration back from now (`90s`, `15m`, `24h`, `7d`; default
+    /// `1h`). `step`: a duration (default: the sampling interval, widened to at most 1000 points).
+    pub fn parse(
+        since: Option<&str>,
+        step: Option<&str>,
+        now: DateTime<Utc>,
+        interval_s: u64,
+    ) -> Result<HistoryQuery, QueryError> {
+        let until_ms = now.timestamp_millis();
+        let since_ms = match since {
+            None => until_ms - DEFAULT_RANGE_MS,
+            Some(s) => match DateTime::parse_from_rfc3339(s) {
+                Ok(t) => t.timestamp_millis(),
+                Err(_) => until_ms
+                    - parse_duration(s).ok_or_else(|| QueryError {
+                        field: "since",
+                        message: format!(
+                            "since: {s:?} is neither an RFC 3339 time nor a duration like 15m, 24h, 7d"
+                        ),
+                    })?,
+            },
+        };
+        if since_ms >= until_ms {
+            return Err(QueryError {
+                field: "since",
+                message: "since: must be in the past".into(),
+            });
+        }
+        let range = until_ms - since_ms;
+        let step_ms = match step {
+            Some(s) => {
+                let ms = parse_duration(s).filter(|&ms| ms >= 1000).ok_or_else(|| QueryError {
+                    field: "step",
+                    message: format!(
+                        "step: {s:?} is not a duration of at least one second (like 60, 5m, 1h)"
+                    ),
+                })?;
+                if range / ms > MAX_POINTS {
+                    return Err(QueryError {
+                        field: "step",
+                        message: format!(
+                            "step: {s} over this range gives {} points; at most {MAX_POINTS}",
+                            range / ms
+                        ),
+                    });
+                }
+                ms
+            }
+            None => {
+                let widest = (range + 999) / 1000;
+                let ms = (interval_s as i64 * 1000).max(widest);
+                // Whole seconds.
+                (ms + 999) / 1000 * 1000
+            }
+        };
+        Ok(HistoryQuery {
+            since_ms,
+            until_ms,
+            step_ms,
+        })
+    }
+}
+
+fn floor_to(t: i64, unit: i64) -> i64 {
+    t.div_euclid(unit) * unit
+}
+
+/// Where each tier's data begins, seen at `now_ms` (aligned to the coarser tier's buckets, so tiers
+/// partition time exactly). Pruning uses the same boundaries.
+pub fn horizons(settings: &MetricsSettings, now_ms: i64) -> [i64; 3] {
+    let raw = floor_to(
+        now_ms - settings.raw_retention_hours as i64 * 3_600_000,
+        MINUTE_MS,
+    );
+    let minute = floor_to(
+        now_ms - settings.minute_retention_days as i64 * 86_400_000,
+        QUARTER_MS,
+    );
+    let quarter = floor_to(
+        now_ms - settings.retention_days as i64 * 86_400_000,
+        QUARTER_MS,
+    );
+    [raw, minute, quarter]
+}
+
+/// The `(tier, since, until)` reads that cover `q`, oldest first.
+pub fn segments(q: &HistoryQuery, settings: &MetricsSettings) -> Vec<(u8, i64, i64)> {
+    let [raw, minute, horizon] = horizons(settings, q.until_ms);
+    let since = q.since_ms.max(horizon);
+    let until = q.until_ms + 1;
+    let mut out = Vec::new();
+    if since < minute {
+        out.push((2, since, minute));
+    }
+    if since < raw {
+        out.push((1, since.max(minute), raw));
+    }
+    out.push((0, since.max(raw), until));
+    out
+}
+
+/// Merges buckets with the same start (from different tiers) and turns them into points.
+pub fn points(mut buckets: Vec<MetricBucket>) -> Vec<MetricPoint> {
+    buckets.sort_by_key(|b| b.t);
+    let mut merged: Vec<MetricBucket> = Vec::with_capacity(buckets.len());
+    for b in buckets {
+        match merged.last_mut() {
+            Some(m) if m.t == b.t => {
+                m.samples += b.samples;
+                m.cpu_sum += b.cpu_sum;
+                m.cpu_max = m.cpu_max.max(b.cpu_max);
+                m.rss_sum += b.rss_sum;
+                m.rss_max = m.rss_max.max(b.rss_max);
+                m.processes_sum += b.processes_sum;
+                m.threads_sum += b.threads_sum;
+                m.fds_sum += b.fds_sum;
+                m.read_sum += b.read_sum;
+                m.write_sum += b.write_sum;
+                m.disk_bytes = m.disk_bytes.max(b.disk_bytes);
+                m.disk_partial |= b.disk_partial;
+            }
+            _ => merged.push(b),
+        }
+    }
+    merged
+        .into_iter()
+        .filter(|b| b.samples > 0)
+        .map(|b| {
+            let n = b.samples as f64;
+            MetricPoint {
+                time: rfc3339_ms(b.t),
+                samples: b.samples as u64,
+                cpu_percent: b.cpu_sum / n,
+                cpu_percent_max: b.cpu_max,
+                memory_mb: b.rss_sum / n / MIB,
+                memory_mb_max: b.rss_max as f64 / MIB,
+                processes: b.processes_sum / n,
+                threads: b.threads_sum / n,
+                open_fds: b.fds_sum / n,
+                read_bytes_per_s: b.read_sum / n,
+                write_bytes_per_s: b.write_sum / n,
+                disk_bytes: b.disk_bytes.map(|d| d.max(0) as u64),
+                disk_partial: b.disk_partial,
+            }
+        })
+        .collect()
+}
+
+pub fn rfc3339_ms(ms: i64) -> String {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Reads the history of one target.
+pub async fn read(
+    store: &Store,
+    settings: &MetricsSettings,
+    kind: &str,
+    name: &str,
+    q: HistoryQuery,
+) -> Result<MetricsHistory, StoreError> {
+    let mut buckets = Vec::new();
+    for (tier, since, until) in segments(&q, settings) {
+        if since < until {
+            buckets.extend(
+                store
+                    .metric_buckets(tier, kind, name, since, until, q.step_ms)
+                    .await?,
+            );
+        }
+    }
+    Ok(MetricsHistory {
+        kind: kind.into(),
+        name: name.into(),
+        since: rfc3339_ms(q.since_ms),
+        until: rfc3339_ms(q.until_ms),
+        step_s: (q.step_ms / 1000) as u64,
+        interval_s: settings.interval_s,
+        points: points(buckets),
+    })
+}
+
+/// Roll-ups and pruning, resumable: remembers how far each coarser tier has been rolled up.
+#[derive(Debug, Default)]
+pub struct Maintenance {
+    rolled: [Option<i64>; 2],
+}
+
+impl Maintenance {
+    /// Rolls complete buckets up into tiers 1 and 2, then prunes every tier at its horizon.
+    pub async fn run(
+        &mut self,
+        store: &Store,
+        settings: &MetricsSettings,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        for (i, (from, to, bucket)) in [(0u8, 1u8, MINUTE_MS), (1, 2, QUARTER_MS)]
+            .into_iter()
+            .enumerate()
+        {
+            let since = match self.rolled[i] {
+                Some(t) => t,
+                // After a restart: redo the newest bucket (it may have been incomplete), else begin
+                // with the oldest data of the finer tier.
+                None => match store.newest_metric_time(to).await? {
+                    Some(t) => t,
+                    None => 0,
+                },
+            };
+            let until = floor_to(now_ms, bucket);
+            if until > since {
+                store.rollup_metrics(from, to, bucket, since, until).await?;
+                self.rolled[i] = Some(until);
+            }
+        }
+        let [raw, minute, quarter] = horizons(settings, now_ms);
+        store.prune_metrics(0, raw).await?;
+        store.prune_metrics(1, minute).await?;
+        store.prune_metrics(2, quarter).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2030-01-10T12:00:30Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn parses_since_and_step() {
+        let q = HistoryQuery::parse(Some("15m"), Some("60"), now(), 10).unwrap();
+        assert_eq!(q.until_ms - q.since_ms, 15 * MINUTE_MS);
+        assert_eq!(q.step_ms, 60_000);
+        let q = HistoryQuery::parse(Some("2030-01-10T11:00:30Z"), None, now(), 10).unwrap();
+        assert_eq!(q.until_ms - q.since_ms, 3_600_000);
+        assert_eq!(q.step_ms, 10_000);
+        // 7 days at the default step would exceed 1000 points: the step widens.
+        let q = HistoryQuery::parse(Some("7d"), None, now(), 1).unwrap();
+        assert_eq!(q.step_ms, 605_000);
+        let e = HistoryQuery::parse(Some("yesterday"), None, now(), 10).unwrap_err();
+        assert_eq!(e.field, "since");
+        let e = HistoryQuery::parse(Some("2031-01-01T00:00:00Z"), None, now(), 10).unwrap_err();
+        assert_eq!(e.field, "since");
+        let e = HistoryQuery::parse(None, Some("0"), now(), 10).unwrap_err();
+        assert_eq!(e.field, "step");
+        let e = HistoryQuery::parse(Some("90d"), Some("1s"), now(), 10).unwrap_err();
+        assert!(e.message.contains("at most"), "{e:?}");
+    }
+
+    #[test]
+    fn segments_partition_the_range_by_tier() {
+        let s = MetricsSettings::default();
+        let q = HistoryQuery::parse(Some("30d"), Some("1d"), now(), 10).unwrap();
+        let seg = segments(&q, &s);
+        assert_eq!(seg.len(), 3);
+        assert_eq!(seg[0].0, 2);
+        assert_eq!(seg[0].1, q.since_ms);
+        assert_eq!((seg[0].2, seg[1].0), (seg[1].1, 1));
+        assert_eq!((seg[1].2, seg[2].0), (seg[2].1, 0));
+        assert_eq!(seg[1].1 % QUARTER_MS, 0);
+        assert_eq!(seg[2].1 % MINUTE_MS, 0);
+        let q = HistoryQuery::parse(Some("1h"), None, now(), 10).unwrap();
+        assert_eq!(segments(&q, &s), [(0, q.since_ms, q.until_ms + 1)]);
+    }
+
+    #[test]
+    fn buckets_of_two_tiers_merge_by_weight() {
+        let b = |t, samples, cpu_sum| MetricBucket {
+            t,
+            samples,
+            cpu_sum,
+            cpu_max: cpu_sum,
+            rss_sum: samples as f64 * MIB,
+            rss_max: 2 * 1024 * 1024,
+            ..Default::default()
+        };
+        let p = points(vec![b(60_000, 1, 90.0), b(0, 60, 600.0), b(60_000, 3, 30.0)]);
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].time, "1970-01-01T00:00:00.000Z");
+        assert_eq!(p[1].samples, 4);
+        assert_eq!(p[1].cpu_percent, 30.0);
+        assert_eq!(p[1].cpu_percent_max, 90.0);
+        assert_eq!((p[1].memory_mb, p[1].memory_mb_max), (1.0, 2.0));
+    }
+}

@@ -1,0 +1,89 @@
+//! `MetricsSettings`: the sampling interval (`--monitor-interval` / `MONITOR_INTERVAL` /
+//! `[metrics] interval_s`) and the rest of the `[metrics]` table of `tend.toml`. Plain data with the
+//! documented defaults (README, "Metrics"); `config` merges the sources, `validate` rejects nonsense.
+
+use serde::Deserialize;
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Seconds between two samples of every running service and watched job (at least 1).
+    pub interval_s: u64,
+    /// Serve `GET /metrics` without the bearer token.
+    pub public: bool,
+    /// Seconds between two disk-usage walks of a service's `watch_dirs`.
+    pub disk_interval_s: u64,
+    /// Longest one service's disk walk may take; a walk cut short reports what it counted as partial.
+    pub disk_timeout_s: u64,
+    /// Consecutive samples over `max_memory_mb` that restart a service.
+    pub memory_limit_samples: u32,
+    /// Hours raw samples are kept.
+    pub raw_retention_hours: u64,
+    /// Days one-minute averages are kept.
+    pub minute_retention_days: u64,
+    /// Days fifteen-minute averages are kept (the whole history's horizon).
+    pub retention_days: u64,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        MetricsSettings {
+            interval_s: 10,
+            public: false,
+            disk_interval_s: 300,
+            disk_timeout_s: 10,
+            memory_limit_samples: 3,
+            raw_retention_hours: 24,
+            minute_retention_days: 7,
+            retention_days: 90,
+        }
+    }
+}
+
+impl MetricsSettings {
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("interval_s (--monitor-interval, MONITOR_INTERVAL)", self.interval_s),
+            ("disk_interval_s", self.disk_interval_s),
+            ("disk_timeout_s", self.disk_timeout_s),
+            ("memory_limit_samples", u64::from(self.memory_limit_samples)),
+            ("raw_retention_hours", self.raw_retention_hours),
+            ("minute_retention_days", self.minute_retention_days),
+            ("retention_days", self.retention_days),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("metrics.{name} must be at least 1"));
+        }
+        if self.interval_s > 86_400 {
+            return Err("metrics.interval_s (--monitor-interval) must be at most 86400".into());
+        }
+        if self.raw_retention_hours > self.minute_retention_days * 24
+            || self.minute_retention_days > self.retention_days
+        {
+            return Err("metrics retention must not shrink with coarser data: raw_retention_hours <= \
+                 minute_retention_days * 24 and minute_retention_days <= retention_days"
+                .into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_zero_is_not() {
+        assert_eq!(MetricsSettings::default().validate(), Ok(()));
+        let s = MetricsSettings {
+            interval_s: 0,
+            ..Default::default()
+        };
+        assert!(s.validate().unwrap_err().contains("interval_s"));
+        let s = MetricsSettings {
+            raw_retention_hours: 24 * 30,
+            ..Default::default()
+        };
+        assert!(s.validate().unwrap_err().contains("retention"));
+    }
+}

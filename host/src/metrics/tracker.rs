@@ -1,0 +1,198 @@
+//! One sampled process tree (a service's run or a watched job execution): which processes belong to it
+//! and what each had used at the previous sample, so that CPU time and I/O become per-interval deltas.
+//!
+//! Membership without scanning `/proc`: a tree is its leader, every descendant reached through the
+//! `children` files of known members, and the orphans the daemon adopted as subreaper that carry the
+//! tree's group or `TEND_INSTANCE` marker (`Adoptions`). Because the daemon is a child subreaper,
+//! every process that leaves its parent ends up as one of those, so nothing escapes. Kernels without
+//! `children` files fall back to `Tree::scan` (a full `/proc` pass) on every sample.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::procfs::{self, Stat};
+use crate::process::Tree;
+
+/// What a member had used at the previous sample.
+#[derive(Clone, Copy, Debug)]
+struct Seen {
+    start_ticks: u64,
+    cpu_ticks: u64,
+    read_bytes: u64,
+    write_bytes: u64,
+}
+
+/// Figures of one tree at one sample.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Reading {
+    pub processes: u64,
+    pub rss_bytes: u64,
+    /// % of one core since the previous sample (over the tree's lifetime at its first sample).
+    pub cpu_percent: f64,
+    /// CPU seconds used since the previous sample.
+    pub cpu_seconds: f64,
+    pub threads: u64,
+    pub open_fds: u64,
+    /// Storage bytes read / written since the previous sample.
+    pub read_bytes: u64,
+    pub write_bytes: u64,
+    /// Seconds since the previous sample (0 at the first).
+    pub elapsed_s: f64,
+}
+
+/// Clock and kernel facts shared by all trees of one sample.
+pub struct Clock {
+    /// Now, in clock ticks since boot.
+    pub now_ticks: u64,
+    pub ticks_per_second: u64,
+    pub page_size: u64,
+    pub children_supported: bool,
+}
+
+pub struct Tracker {
+    pub tree: Arc<Tree>,
+    seen: HashMap<u32, Seen>,
+    /// `Clock::now_ticks` of the previous sample.
+    last_ticks: Option<u64>,
+}
+
+impl Tracker {
+    pub fn new(tree: Arc<Tree>) -> Tracker {
+        Tracker {
+            tree,
+            seen: HashMap::new(),
+            last_ticks: None,
+        }
+    }
+
+    /// Reads every member, starting from the leader and the `adopted` roots.
+    pub fn sample(&mut self, clock: &Clock, adopted: &[u32], buf: &mut Vec<u8>) -> Reading {
+        let mut queue: Vec<u32> = if clock.children_supported {
+            let mut q = vec![self.tree.leader];
+            q.extend_from_slice(adopted);
+            q
+        } else {
+            self.tree.scan().members
+        };
+        let mut now: HashMap<u32, Seen> = HashMap::with_capacity(self.seen.len() + 1);
+        let mut r = Reading::default();
+        let mut cpu_delta = 0u64;
+        let mut lifetime_cpu = 0u64;
+        while let Some(pid) = queue.pop() {
+            if now.contains_key(&pid) {
+                continue;
+            }
+            let Some(st) = procfs::stat(pid, buf) else { continue };
+            // Zombies hold nothing; anything older than the leader is a reused pid, not a member.
+            if st.is_dead() || st.start_ticks < self.tree.leader_start {
+                continue;
+            }
+            if pid == self.tree.leader && st.start_ticks != self.tree.leader_start {
+                continue;
+            }
+            let (read, write) = procfs::io(pid, buf);
+            let seen = Seen {
+                start_ticks: st.start_ticks,
+                cpu_ticks: st.cpu_ticks,
+                read_bytes: read,
+                write_bytes: write,
+            };
+            let before = self.baseline(pid, &st);
+            cpu_delta += seen.cpu_ticks.saturating_sub(before.cpu_ticks);
+            lifetime_cpu += seen.cpu_ticks;
+            r.read_bytes += seen.read_bytes.saturating_sub(before.read_bytes);
+            r.write_bytes += seen.write_bytes.saturating_sub(before.write_bytes);
+            r.processes += 1;
+            r.rss_bytes += st.rss_pages * clock.page_size;
+            r.threads += st.threads;
+            r.open_fds += procfs::open_fds(pid);
+            now.insert(pid, seen);
+            if clock.children_supported {
+                procfs::children(pid, st.threads, buf, &mut queue);
+            }
+        }
+        let tps = clock.ticks_per_second.max(1) as f64;
+        match self.last_ticks {
+            Some(last) => {
+                r.elapsed_s = clock.now_ticks.saturating_sub(last) as f64 / tps;
+                r.cpu_seconds = cpu_delta as f64 / tps;
+                if r.elapsed_s > 0.0 {
+                    r.cpu_percent = r.cpu_seconds / r.elapsed_s * 100.0;
+                }
+            }
+            None => {
+                // No previous sample: the average over the tree's life is the best estimate.
+                let lived = clock.now_ticks.saturating_sub(self.tree.leader_start) as f64 / tps;
+                r.cpu_seconds = lifetime_cpu as f64 / tps;
+                if lived > 0.0 {
+                    r.cpu_percent = r.cpu_seconds / lived * 100.0;
+                }
+            }
+        }
+        self.seen = now;
+        self.last_ticks = Some(clock.now_ticks);
+        r
+    }
+
+    /// What `pid` had used at the previous sample. A process not seen then counts from zero when it
+    /// started since (its whole use falls in this interval), else from now (it was found late, and its
+    /// earlier use cannot be placed in time).
+    fn baseline(&self, pid: u32, st: &Stat) -> Seen {
+        let zero = Seen {
+            start_ticks: st.start_ticks,
+            cpu_ticks: 0,
+            read_bytes: 0,
+            write_bytes: 0,
+        };
+        match (self.seen.get(&pid), self.last_ticks) {
+            (Some(s), _) if s.start_ticks == st.start_ticks => *s,
+            (_, Some(last)) if st.start_ticks >= last => zero,
+            (_, None) => zero,
+            _ => Seen {
+                start_ticks: st.start_ticks,
+                cpu_ticks: st.cpu_ticks,
+                read_bytes: u64::MAX,
+                write_bytes: u64::MAX,
+            },
+        }
+    }
+}
+
+/// The daemon's adopted orphans (children that are not leaders), each assigned to the tree it belongs
+/// to by process group or marker. Remembered by pid and start time so each environment is read once.
+#[derive(Default)]
+pub struct Adoptions {
+    known: HashMap<u32, (u64, String)>,
+}
+
+impl Adoptions {
+    /// Orphans per tree instance. `trees` are the trees being sampled.
+    pub fn assign(&mut self, trees: &[Arc<Tree>], buf: &mut Vec<u8>) -> HashMap<String, Vec<u32>> {
+        let leaders: HashMap<u32, &Tree> = trees.iter().map(|t| (t.leader, &**t)).collect();
+        let mut out: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut still = HashMap::new();
+        for pid in procfs::own_children(buf) {
+            if leaders.contains_key(&pid) {
+                continue;
+            }
+            let Some(st) = procfs::stat(pid, buf) else { continue };
+            if st.is_dead() {
+                continue;
+            }
+            let instance = match self.known.remove(&pid) {
+                Some((start, instance)) if start == st.start_ticks => Some(instance),
+                _ => match leaders.get(&(st.pgrp as u32)) {
+                    Some(t) if st.start_ticks >= t.leader_start => Some(t.instance.clone()),
+                    _ => procfs::instance_of(pid, buf),
+                },
+            };
+            // Not remembered when unknown: the environment reads empty while a process is in execve.
+            if let Some(i) = instance {
+                out.entry(i.clone()).or_default().push(pid);
+                still.insert(pid, (st.start_ticks, i));
+            }
+        }
+        self.known = still;
+        out
+    }
+}
