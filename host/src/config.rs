@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::logs::LogSettings;
 use crate::metrics::MetricsSettings;
 use crate::plugins::PluginSettings;
-use crate::wire::ServiceSpec;
+use crate::wire::{CronJobSpec, ServiceSpec};
 
 /// Flags of `tend daemon`. Every flag has an environment variable; unset ones fall back to the
 /// `[daemon]` table of the config file, then to the defaults.
@@ -72,6 +72,9 @@ struct ConfigFile {
     plugins: PluginSettings,
     #[serde(default)]
     metrics: MetricsSettings,
+    /// `[cron.<name>]`: cron jobs, the spec without `name`.
+    #[serde(default)]
+    cron: BTreeMap<String, toml::Table>,
 }
 
 /// Everything the daemon needs to run, resolved.
@@ -89,6 +92,8 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// Services declared in the config file, validated.
     pub file_services: Vec<ServiceSpec>,
+    /// Cron jobs declared in the config file, validated.
+    pub file_cron_jobs: Vec<CronJobSpec>,
 }
 
 /// The data dir used when neither flag nor env names one.
@@ -166,6 +171,7 @@ impl Settings {
             })?;
             file_services.push(spec);
         }
+        let file_cron_jobs = file_cron_jobs(file.cron, config_path.as_deref())?;
         Ok(Settings {
             host: args.host.or(d.host).unwrap_or(IpAddr::from([127, 0, 0, 1])),
             port: args.port.or(d.port).unwrap_or(crate::wire::DEFAULT_PORT),
@@ -179,8 +185,44 @@ impl Settings {
             plugins: file.plugins,
             metrics,
             file_services,
+            file_cron_jobs,
         })
     }
+}
+
+/// `[cron.<name>]` tables as validated specs; relative working dirs are taken from the file's dir.
+fn file_cron_jobs(
+    tables: BTreeMap<String, toml::Table>,
+    config_path: Option<&Path>,
+) -> anyhow::Result<Vec<CronJobSpec>> {
+    let mut jobs = Vec::new();
+    for (name, mut table) in tables {
+        if table.contains_key("name") {
+            bail!(
+                "cron job {name:?} in the config file: `name` comes from the table key; remove it"
+            );
+        }
+        table.insert("name".into(), toml::Value::String(name.clone()));
+        let mut spec: CronJobSpec = toml::Value::Table(table)
+            .try_into()
+            .with_context(|| format!("cron job {name:?} in the config file"))?;
+        if let (Some(dir), Some(file)) = (&spec.working_dir, config_path)
+            && dir.is_relative()
+        {
+            let base = file.parent().unwrap_or(Path::new("."));
+            let base = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
+            spec.working_dir = Some(base.join(dir));
+        }
+        crate::cron::validate_spec(&spec).map_err(|e| {
+            anyhow::anyhow!(
+                "cron job {name:?} in the config file: {}: {}",
+                e.field,
+                e.message
+            )
+        })?;
+        jobs.push(spec);
+    }
+    Ok(jobs)
 }
 
 fn load_file(path: &Path) -> anyhow::Result<ConfigFile> {
@@ -320,5 +362,43 @@ mod tests {
         })
         .unwrap_err();
         assert!(format!("{err:#}").contains("name"), "{err:#}");
+    }
+
+    #[test]
+    fn cron_tables_become_validated_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("jobs")).unwrap();
+        let p = write(
+            dir.path(),
+            "[cron.backup]\ncommand = \"true\"\nschedule = \"0 2 * * *\"\nworking_dir = \"jobs\"\noverlap = \"queue\"\n",
+        );
+        let s = Settings::resolve(DaemonArgs {
+            config: Some(p),
+            data_dir: Some(dir.path().into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(s.file_cron_jobs.len(), 1);
+        let job = &s.file_cron_jobs[0];
+        assert_eq!(job.name, "backup");
+        assert_eq!(job.overlap, crate::wire::Overlap::Queue);
+        assert_eq!(
+            job.working_dir.as_deref(),
+            Some(dir.path().join("jobs").as_path())
+        );
+        let p = write(
+            dir.path(),
+            "[cron.bad]\ncommand = \"true\"\nschedule = \"61 * * * *\"\n",
+        );
+        let err = Settings::resolve(DaemonArgs {
+            config: Some(p),
+            data_dir: Some(dir.path().into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("bad") && format!("{err:#}").contains("schedule"),
+            "{err:#}"
+        );
     }
 }

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::api::{self, AppState};
 use crate::config::{DaemonArgs, Settings};
+use crate::cron::Scheduler;
 use crate::logs::{self, LogHub};
 use crate::metrics::Metrics;
 use crate::plugins::PluginHost;
@@ -81,12 +82,20 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         store.clone(),
         hub.clone(),
         plugins.clone(),
-        node,
+        node.clone(),
         data_dir.clone(),
         settings.file_services.clone(),
     )
     .await
     .context("cannot start the supervisor")?;
+    let cron = Scheduler::boot(
+        store.clone(),
+        node,
+        &data_dir,
+        settings.file_cron_jobs.clone(),
+    )
+    .await
+    .context("cannot start the cron scheduler")?;
     let metrics = Metrics::start(
         settings.metrics.clone(),
         store.clone(),
@@ -101,6 +110,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         store: store.clone(),
         hub: hub.clone(),
         plugins: plugins.clone(),
+        cron: cron.clone(),
         metrics: metrics.clone(),
         token,
         data_dir: data_dir.clone(),
@@ -125,6 +135,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     }
     tracing::info!("stopping every service");
     metrics.shutdown().await;
+    cron.shutdown().await;
     sup.shutdown().await;
     hub.shutdown().await;
     plugins.shutdown();

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod cron;
 pub mod daemon;
 pub mod lifecycle;
 pub mod logs;

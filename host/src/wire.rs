@@ -287,6 +287,21 @@ pub struct ServiceState {
     pub cpu_percent: Option<f64>,
 }
 
+/// Fields a `ServiceView` adds to its spec. They are read-only: a `PUT` body may carry them (so a GET,
+/// edit, PUT round trip works) and they are ignored.
+pub const VIEW_ONLY_FIELDS: &[&str] = &[
+    "source",
+    "status",
+    "pid",
+    "uptime_s",
+    "restart_count",
+    "last_exit",
+    "next_start_at",
+    "health",
+    "memory_mb",
+    "cpu_percent",
+];
+
 /// `GET /api/services/{name}` and list entries: the spec plus its runtime state.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ServiceView {
@@ -932,4 +947,33 @@ pub struct ValidateResponse {
     pub description: String,
     /// The next fire times, RFC 3339 in `timezone`.
     pub next: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn view_only_fields_are_exactly_what_a_view_adds() {
+        let state = ServiceState {
+            status: Status::Running,
+            pid: Some(1),
+            uptime_s: Some(1.0),
+            restart_count: 0,
+            last_exit: Some(ExitInfo { code: Some(0), signal: None, at: String::new() }),
+            next_start_at: Some(String::new()),
+            health: Some(HealthState::Healthy),
+            memory_mb: Some(1.0),
+            cpu_percent: Some(1.0),
+        };
+        let mut fields: Vec<String> = match serde_json::to_value(&state).unwrap() {
+            serde_json::Value::Object(m) => m.keys().cloned().collect(),
+            _ => unreachable!(),
+        };
+        fields.push("source".into());
+        fields.sort();
+        let mut expected: Vec<String> = VIEW_ONLY_FIELDS.iter().map(|s| s.to_string()).collect();
+        expected.sort();
+        assert_eq!(fields, expected);
+    }
 }

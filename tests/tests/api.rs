@@ -325,6 +325,21 @@ fn create_get_put_delete_round_trip() {
         "the new process runs the new spec"
     );
 
+    // The view itself, runtime fields and all, can be edited and PUT back.
+    let mut view = d.view("web");
+    view["port"] = json!(8082);
+    let (code, updated) = d.put("/api/services/web", &view);
+    assert_eq!(code, 200, "GET, edit, PUT round trip: {updated}");
+    assert_eq!(updated["port"], 8082, "{updated}");
+    let rerun = tend_tests::wait_for(secs(10), || {
+        let v = d.view("web");
+        match v["pid"].as_u64() {
+            Some(pid) if pid as u32 != rerun && v["status"] == "running" => Ok(pid as u32),
+            _ => Err(v.to_string()),
+        }
+    })
+    .unwrap();
+
     // A name in the body must match the path.
     let mut mismatched = changed.clone();
     mismatched["name"] = json!("other");

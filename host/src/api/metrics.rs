@@ -61,7 +61,10 @@ pub async fn prometheus(State(app): State<AppState>, headers: HeaderMap) -> Resp
     }
     let body = app.metrics.prometheus();
     (
-        [(CONTENT_TYPE, HeaderValue::from_static(PROMETHEUS_CONTENT_TYPE))],
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static(PROMETHEUS_CONTENT_TYPE),
+        )],
         body,
     )
         .into_response()

@@ -1,6 +1,7 @@
 //! The REST API. **Only this module knows HTTP.** Routes, bearer-token auth, body limits and the
 //! mapping of errors to status codes; all behaviour is delegated to `Supervisor`, `Store` and `LogHub`.
 
+mod cron;
 mod error;
 mod extract;
 mod metrics;
@@ -41,6 +42,7 @@ pub struct AppState {
     pub store: Store,
     pub hub: LogHub,
     pub plugins: PluginHost,
+    pub cron: crate::cron::Scheduler,
     pub metrics: Metrics,
     pub token: Arc<str>,
     pub data_dir: PathBuf,
@@ -67,6 +69,17 @@ pub fn router(state: AppState) -> Router {
         .route("/services/{name}/events", get(services::events))
         .route("/services/{name}/health", get(services::health))
         .route("/services/{name}/metrics", get(metrics::history))
+        .route("/cron", get(cron::list).post(cron::create))
+        .route("/cron/tick", post(cron::tick))
+        .route("/cron/status", get(cron::status))
+        .route("/cron/validate", get(cron::validate))
+        .route(
+            "/cron/{name}",
+            get(cron::get).put(cron::replace).delete(cron::delete),
+        )
+        .route("/cron/{name}/run", post(cron::run))
+        .route("/cron/{name}/stop", post(cron::stop))
+        .route("/cron/{name}/executions", get(cron::executions))
         .route("/plugins", get(plugins::list))
         .route("/plugins/reload", post(plugins::reload))
         .route("/plugins/{name}", get(plugins::get))

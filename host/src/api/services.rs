@@ -36,9 +36,15 @@ pub async fn replace(
     Name(name): Name,
     JsonBody(mut body): JsonBody,
 ) -> Result<Json<ServiceView>, ApiError> {
+    // Ownership first: a service defined in the config file cannot be changed here, whatever the body.
+    app.sup.check_editable(&name)?;
     let Some(obj) = body.as_object_mut() else {
         return Err(ApiError::bad_request("expected a JSON object"));
     };
+    // The view's read-only fields are accepted and ignored, so GET, edit, PUT works.
+    for field in crate::wire::VIEW_ONLY_FIELDS {
+        obj.remove(*field);
+    }
     match obj.get("name") {
         None => {
             obj.insert("name".into(), name.clone().into());
@@ -51,8 +57,6 @@ pub async fn replace(
             .field("name"));
         }
     }
-    // Make sure the service exists before judging the body, so a typo in the path reads as 404.
-    app.sup.get(&name)?;
     let spec: ServiceSpec = typed(body)?;
     Ok(Json(app.sup.update(spec).await?))
 }

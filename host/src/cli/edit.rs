@@ -7,16 +7,8 @@ use serde_json::{Map, Value};
 
 use super::client::CliError;
 
-/// Fields of a `ServiceView` that describe the running state, not the spec; `PUT` would reject them.
-const RUNTIME_FIELDS: &[&str] = &[
-    "status",
-    "pid",
-    "uptime_s",
-    "restart_count",
-    "last_exit",
-    "next_start_at",
-    "source",
-];
+/// Fields of a `ServiceView` that describe the running state, not the spec.
+const RUNTIME_FIELDS: &[&str] = crate::wire::VIEW_ONLY_FIELDS;
 
 /// One `--set FIELD=VALUE`: a dotted path and the text after `=`.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,6 +6,7 @@
 mod add;
 mod client;
 mod commands;
+mod cron;
 mod edit;
 mod plugin;
 mod render;
@@ -100,6 +101,11 @@ enum Command {
         #[command(subcommand)]
         command: plugin::PluginCommand,
     },
+    /// Cron jobs: ls, add, rm, run, stop, history, validate
+    Cron {
+        #[command(subcommand)]
+        command: cron::CronCommand,
+    },
 }
 
 /// Entry point of the `tend` binary.
@@ -170,6 +176,7 @@ async fn run(global: GlobalArgs, command: Command) -> Result<(), client::CliErro
         Command::Edit { name, set } => ctx.edit_set(&name, &set).await,
         Command::Logs(args) => ctx.logs(&args).await,
         Command::Plugin { command } => plugin::run(&ctx, &command).await,
+        Command::Cron { command } => cron::run(&ctx, &command).await,
     }
 }
 

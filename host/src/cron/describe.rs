@@ -74,7 +74,7 @@ fn time_parts(f: &Fields) -> Vec<String> {
         }];
     }
     let mut parts = Vec::new();
-    let star = |v: &str| v == "*" || v == "?";
+    let star = |v: &str| v == "*" || v == "?" || v == "*/1";
     match f.second.as_str() {
         "0" => {}
         v if star(v) => parts.push("every second".to_string()),
@@ -82,8 +82,13 @@ fn time_parts(f: &Fields) -> Vec<String> {
     }
     let every_second = star(&f.second);
     match f.minute.as_str() {
-        v if star(v) && every_second => {}
-        v if star(v) => parts.push("every minute".into()),
+        v if star(v) && f.second == "0" => parts.push("every minute".into()),
+        v if star(v) && !every_second && number(&f.second).is_some() => {
+            if let Some(last) = parts.last_mut() {
+                last.push_str(" of every minute");
+            }
+        }
+        v if star(v) => {}
         v if f.second == "0" && star(&f.hour) && number(v).is_some() => {
             parts.push(format!("at minute {v} of every hour"));
             return parts;
@@ -220,21 +225,34 @@ mod tests {
             ("* * * * *", "Every minute"),
             ("*/1 * * * * *", "Every second"),
             ("*/10 * * * * *", "Every 10 seconds"),
+            ("5 * * * * *", "At second 5 of every minute"),
             ("0 9 * * 1", "At 09:00, on Monday"),
-            ("30 8 * * 1-5", "At 08:30, on weekdays (Monday through Friday)"),
+            (
+                "30 8 * * 1-5",
+                "At 08:30, on weekdays (Monday through Friday)",
+            ),
             ("0 9 * * 0,6", "At 09:00, on weekends"),
             ("0 9 * * 1,3,5", "At 09:00, on Monday, Wednesday and Friday"),
-            ("0 0 13 * 5", "At 00:00, on day 13 of the month or on Friday"),
+            (
+                "0 0 13 * 5",
+                "At 00:00, on day 13 of the month or on Friday",
+            ),
             ("0 2 * * *", "At 02:00, every day"),
-            ("15 10 30 * * *", "At 10:15:30, every day"),
+            ("30 15 10 * * *", "At 10:15:30, every day"),
             ("5 * * * *", "At minute 5 of every hour"),
             (
                 "0 */5 9-17 * * MON-FRI",
                 "Every 5 minutes, hours 9 through 17, on weekdays (Monday through Friday)",
             ),
-            ("0 12 1 1,7 *", "At 12:00, on day 1 of the month, in January and July"),
+            (
+                "0 12 1 1,7 *",
+                "At 12:00, on day 1 of the month, in January and July",
+            ),
             ("0 0 1-7 * *", "At 00:00, on days 1 through 7 of the month"),
-            ("0 0 0 1 JAN * 2030", "At 00:00, on day 1 of the month, in January, in 2030"),
+            (
+                "0 0 0 1 JAN * 2030",
+                "At 00:00, on day 1 of the month, in January, in 2030",
+            ),
             ("@weekly", "Once a week, at 00:00 on Sunday"),
             ("@midnight", "Every day at 00:00"),
         ];

@@ -39,7 +39,12 @@ pub struct RunControl {
 }
 
 impl RunControl {
-    pub fn new(id: i64, trigger: Trigger, scheduled_at: Option<String>, attempt: u32) -> RunControl {
+    pub fn new(
+        id: i64,
+        trigger: Trigger,
+        scheduled_at: Option<String>,
+        attempt: u32,
+    ) -> RunControl {
         RunControl {
             id,
             trigger,
@@ -75,12 +80,20 @@ impl RunControl {
     }
 
     pub fn started_at(&self) -> Option<String> {
-        self.started_at.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.started_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The process tree while it runs, for samplers.
     pub fn tree(&self) -> Option<Arc<Tree>> {
         self.tree.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The stop reason, if a stop was asked for.
+    pub fn stop_reason(&self) -> Option<StopReason> {
+        self.stop_tx.borrow().clone()
     }
 
     /// Resolves with the stop reason once one is given (at once if one was given already).
@@ -171,11 +184,7 @@ async fn sample(tree: Arc<Tree>, peak: Arc<Mutex<Peak>>) {
 
 /// Waits for the execution to end on its own, at its timeout, or on request; stops what is left of its
 /// tree; returns the record of its end.
-pub async fn supervise(
-    s: Spawned,
-    control: &RunControl,
-    timeout: Duration,
-) -> ExecutionEnd {
+pub async fn supervise(s: Spawned, control: &RunControl, timeout: Duration) -> ExecutionEnd {
     let peak = Arc::new(Mutex::new(Peak::default()));
     let sampler = tokio::spawn(sample(s.tree.clone(), peak.clone()));
     let mut exit = Some(s.exit);
@@ -203,7 +212,9 @@ pub async fn supervise(
     sampler.abort();
     let (stdout, stderr) = s.capture.finish(OUTPUT_GRACE).await;
     let peak = *peak.lock().unwrap_or_else(|e| e.into_inner());
-    record(control.id, &ending, killed, ended, s.started, peak, stdout, stderr)
+    record(
+        control.id, &ending, killed, ended, s.started, peak, stdout, stderr,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -253,5 +264,15 @@ pub fn spawn_failed(id: i64, why: String) -> ExecutionEnd {
         max_rss_bytes: None,
         cpu_time_ms: None,
         message,
+    }
+}
+
+/// The record of an execution stopped before it started.
+pub fn never_started(id: i64, reason: &StopReason) -> ExecutionEnd {
+    let (status, message) = plan::status_of(&Ending::Stopped(reason.clone()), false);
+    ExecutionEnd {
+        status,
+        message,
+        ..spawn_failed(id, String::new())
     }
 }

@@ -170,10 +170,22 @@ mod tests {
     #[test]
     fn rejects_bad_fields_by_name() {
         let cases = [
-            (serde_json::json!({"name": "A", "command": "x", "schedule": "@daily"}), "name"),
-            (serde_json::json!({"name": "a", "command": "", "schedule": "@daily"}), "command"),
-            (serde_json::json!({"name": "a", "command": "x", "schedule": "61 * * * *"}), "schedule"),
-            (serde_json::json!({"name": "a", "command": "x", "schedule": "0 0 30 2 *"}), "schedule"),
+            (
+                serde_json::json!({"name": "A", "command": "x", "schedule": "@daily"}),
+                "name",
+            ),
+            (
+                serde_json::json!({"name": "a", "command": "", "schedule": "@daily"}),
+                "command",
+            ),
+            (
+                serde_json::json!({"name": "a", "command": "x", "schedule": "61 * * * *"}),
+                "schedule",
+            ),
+            (
+                serde_json::json!({"name": "a", "command": "x", "schedule": "0 0 30 2 *"}),
+                "schedule",
+            ),
             (
                 serde_json::json!({"name": "a", "command": "x", "schedule": "@daily", "timezone": "Nowhere/Land"}),
                 "timezone",
@@ -190,8 +202,14 @@ mod tests {
                 serde_json::json!({"name": "a", "command": "x", "schedule": "@daily", "env_vars": {"A=B": "1"}}),
                 "env_vars",
             ),
-            (serde_json::json!({"name": "a", "command": "x", "schedule": "@daily", "timeout": 0}), "timeout"),
-            (serde_json::json!({"name": "a", "command": "x", "schedule": "@daily", "retries": 1000}), "retries"),
+            (
+                serde_json::json!({"name": "a", "command": "x", "schedule": "@daily", "timeout": 0}),
+                "timeout",
+            ),
+            (
+                serde_json::json!({"name": "a", "command": "x", "schedule": "@daily", "retries": 1000}),
+                "retries",
+            ),
         ];
         for (json, field) in cases {
             let e = validate(&spec(json.clone()), chrono_tz::UTC, now()).unwrap_err();

@@ -79,6 +79,14 @@ struct Queued {
     attempt: u32,
 }
 
+/// A failed attempt to run again at `at`.
+#[derive(Clone, Debug)]
+struct PendingRetry {
+    at: DateTime<Utc>,
+    scheduled_at: Option<String>,
+    attempt: u32,
+}
+
 struct Job {
     spec: CronJobSpec,
     source: Source,
@@ -86,7 +94,10 @@ struct Job {
     next: Option<Due>,
     running: BTreeMap<i64, Arc<RunControl>>,
     queue: VecDeque<Queued>,
+    retries: Vec<PendingRetry>,
     last: Option<LastRun>,
+    /// Executions ended since old ones were last pruned.
+    ended_since_prune: u32,
 }
 
 impl Job {
@@ -98,7 +109,9 @@ impl Job {
             next: None,
             running: BTreeMap::new(),
             queue: VecDeque::new(),
+            retries: Vec::new(),
             last: None,
+            ended_since_prune: 0,
         };
         job.plan_next(now);
         job
@@ -297,11 +310,9 @@ impl Scheduler {
     }
 
     async fn execution(&self, id: i64) -> Result<Execution> {
-        self.inner
-            .store
-            .get_execution(id)
-            .await?
-            .ok_or_else(|| CronError::Store(StoreError::Corrupt(format!("execution {id} vanished"))))
+        self.inner.store.get_execution(id).await?.ok_or_else(|| {
+            CronError::Store(StoreError::Corrupt(format!("execution {id} vanished")))
+        })
     }
 
     /// A page of the job's executions, newest first.
@@ -406,16 +417,17 @@ impl Scheduler {
             (running, queued)
         };
         self.inner.wake.notify_one();
-        let engine = self
-            .engine
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let engine = self.engine.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(engine) = engine {
             let _ = engine.await;
         }
         runner::stop_runs(&self.inner, running, queued, StopReason::Shutdown).await;
     }
+}
+
+/// Validates a spec as `POST /api/cron` would (for `[cron.<name>]` tables in the config file).
+pub fn validate_spec(spec: &CronJobSpec) -> Result<(), FieldError> {
+    job::validate(spec, local_zone(), Utc::now()).map(|_| ())
 }
 
 /// The pure part of `GET /api/cron/validate`.
@@ -440,7 +452,7 @@ pub fn validate_schedule(
         .into_iter()
         .map(|t| {
             t.with_timezone(&tz)
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
         })
         .collect();
     if next.is_empty() {

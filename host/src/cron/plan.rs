@@ -35,9 +35,9 @@ pub fn on_fire(overlap: Overlap, running: &[i64], queued: usize) -> Decision {
         Overlap::Allow => Decision::Start,
         Overlap::Skip if running.is_empty() => Decision::Start,
         Overlap::Skip => Decision::Skip(busy(" (overlap: skip)")),
-        Overlap::Queue if queued >= MAX_QUEUE => {
-            Decision::Skip(format!("{queued} executions are queued already (overlap: queue)"))
-        }
+        Overlap::Queue if queued >= MAX_QUEUE => Decision::Skip(format!(
+            "{queued} executions are queued already (overlap: queue)"
+        )),
         Overlap::Queue => Decision::Queue,
         Overlap::Replace if running.is_empty() => Decision::Start,
         Overlap::Replace => Decision::Replace(running.to_vec()),
@@ -103,23 +103,24 @@ pub enum Ending {
 
 /// The status and message an ending is recorded with.
 pub fn status_of(ending: &Ending, killed: bool) -> (ExecutionStatus, Option<String>) {
-    let sigkill = if killed {
-        "; SIGKILL was needed"
-    } else {
-        ""
-    };
+    let sigkill = if killed { "; SIGKILL was needed" } else { "" };
     match ending {
         Ending::Exited(exit) if exit.success() => (ExecutionStatus::Succeeded, None),
         Ending::Exited(exit) => (ExecutionStatus::Failed, Some(format!("{exit}"))),
         Ending::Stopped(StopReason::TimedOut) => (
             ExecutionStatus::TimedOut,
-            Some(format!("ran past its timeout; its process tree was stopped{sigkill}")),
+            Some(format!(
+                "ran past its timeout; its process tree was stopped{sigkill}"
+            )),
         ),
         Ending::Stopped(reason) => (
             ExecutionStatus::Stopped,
             Some(format!("{}{sigkill}", reason.message())),
         ),
-        Ending::SpawnFailed(why) => (ExecutionStatus::Failed, Some(format!("cannot start: {why}"))),
+        Ending::SpawnFailed(why) => (
+            ExecutionStatus::Failed,
+            Some(format!("cannot start: {why}")),
+        ),
     }
 }
 
@@ -189,15 +190,27 @@ mod tests {
     #[test]
     fn statuses_and_retries() {
         use ExecutionStatus::*;
-        assert_eq!(status_of(&Ending::Exited(Exit::Code(0)), false).0, Succeeded);
+        assert_eq!(
+            status_of(&Ending::Exited(Exit::Code(0)), false).0,
+            Succeeded
+        );
         let (s, m) = status_of(&Ending::Exited(Exit::Code(3)), false);
         assert_eq!((s, m.as_deref()), (Failed, Some("exited with code 3")));
-        assert_eq!(status_of(&Ending::Exited(Exit::Signal(Signal::SIGSEGV)), false).0, Failed);
+        assert_eq!(
+            status_of(&Ending::Exited(Exit::Signal(Signal::SIGSEGV)), false).0,
+            Failed
+        );
         let (s, m) = status_of(&Ending::Stopped(StopReason::TimedOut), true);
         assert_eq!(s, TimedOut);
         assert!(m.unwrap().contains("SIGKILL"));
-        assert_eq!(status_of(&Ending::Stopped(StopReason::Requested), false).0, Stopped);
-        assert_eq!(status_of(&Ending::SpawnFailed("nope".into()), false).0, Failed);
+        assert_eq!(
+            status_of(&Ending::Stopped(StopReason::Requested), false).0,
+            Stopped
+        );
+        assert_eq!(
+            status_of(&Ending::SpawnFailed("nope".into()), false).0,
+            Failed
+        );
         assert!(should_retry(Failed, 0, 2));
         assert!(should_retry(TimedOut, 1, 2));
         assert!(!should_retry(Failed, 2, 2));

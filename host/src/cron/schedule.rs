@@ -128,12 +128,12 @@ impl Schedule {
             )
         };
         // Standard cron: when both day fields are restricted, a day matching either one fires.
-        let alternatives = if is_restricted(&fields.day_of_month) && is_restricted(&fields.day_of_week)
-        {
-            vec![expr(&fields.day_of_month, "*"), expr("*", &dow)]
-        } else {
-            vec![expr(&fields.day_of_month, &dow)]
-        };
+        let alternatives =
+            if is_restricted(&fields.day_of_month) && is_restricted(&fields.day_of_week) {
+                vec![expr(&fields.day_of_month, "*"), expr("*", &dow)]
+            } else {
+                vec![expr(&fields.day_of_month, &dow)]
+            };
         let parts = alternatives
             .iter()
             .map(|e| cron::Schedule::from_str(e).map_err(|err| bad(crate_message(&err))))
@@ -363,12 +363,19 @@ fn check_fields(f: &Fields) -> Result<(), ScheduleError> {
         ("second", &f.second, format!("{} * * * * *", f.second)),
         ("minute", &f.minute, format!("0 {} * * * *", f.minute)),
         ("hour", &f.hour, format!("0 0 {} * * *", f.hour)),
-        ("day-of-month", &f.day_of_month, format!("0 0 0 {} * *", f.day_of_month)),
+        (
+            "day-of-month",
+            &f.day_of_month,
+            format!("0 0 0 {} * *", f.day_of_month),
+        ),
         ("month", &f.month, format!("0 0 0 * {} *", f.month)),
     ];
     for (name, value, expr) in checks {
         if let Err(e) = cron::Schedule::from_str(&expr) {
-            return Err(bad(format!("{name} field {value:?}: {}", crate_message(&e))));
+            return Err(bad(format!(
+                "{name} field {value:?}: {}",
+                crate_message(&e)
+            )));
         }
     }
     if let Some(year) = &f.year

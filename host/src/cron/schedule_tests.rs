@@ -95,7 +95,14 @@ fn day_of_week_uses_standard_numbering() {
         next("0 0 9 * * 1", UTC, "2024-06-02T10:00:00Z"),
         utc("2024-06-03T09:00:00Z")
     );
-    let days = |e: &str| sched(e).fields().weekdays.iter().copied().collect::<Vec<_>>();
+    let days = |e: &str| {
+        sched(e)
+            .fields()
+            .weekdays
+            .iter()
+            .copied()
+            .collect::<Vec<_>>()
+    };
     assert_eq!(days("0 9 * * MON-FRI"), [1, 2, 3, 4, 5]);
     assert_eq!(days("0 9 * * 5-7"), [0, 5, 6]);
     assert_eq!(days("0 9 * * */2"), [0, 2, 4, 6]);
@@ -166,7 +173,10 @@ fn errors_name_the_field() {
     ];
     for (expr, want) in cases {
         let e = error(expr);
-        assert!(e.contains(want), "{expr:?}: {e:?} does not contain {want:?}");
+        assert!(
+            e.contains(want),
+            "{expr:?}: {e:?} does not contain {want:?}"
+        );
     }
 }
 
@@ -228,7 +238,11 @@ fn every_second_is_continuous_across_both_transitions() {
     ] {
         let times = sched("* * * * * *").upcoming(zone, utc(around), 20);
         for pair in times.windows(2) {
-            assert_eq!((pair[1] - pair[0]).num_seconds(), 1, "{zone} {around}: {times:?}");
+            assert_eq!(
+                (pair[1] - pair[0]).num_seconds(),
+                1,
+                "{zone} {around}: {times:?}"
+            );
         }
     }
 }
@@ -262,37 +276,64 @@ fn london_transitions() {
 fn latest_between_finds_the_last_missed_fire() {
     let s = sched("* * * * *");
     assert_eq!(
-        s.latest_between(UTC, utc("2024-06-03T10:00:30Z"), utc("2024-06-03T10:05:10Z")),
+        s.latest_between(
+            UTC,
+            utc("2024-06-03T10:00:30Z"),
+            utc("2024-06-03T10:05:10Z")
+        ),
         Some(utc("2024-06-03T10:05:00Z"))
     );
     // The bound itself counts; the start does not.
     assert_eq!(
-        s.latest_between(UTC, utc("2024-06-03T10:05:00Z"), utc("2024-06-03T10:05:00Z")),
+        s.latest_between(
+            UTC,
+            utc("2024-06-03T10:05:00Z"),
+            utc("2024-06-03T10:05:00Z")
+        ),
         None
     );
     assert_eq!(
-        s.latest_between(UTC, utc("2024-06-03T10:04:00Z"), utc("2024-06-03T10:05:00Z")),
+        s.latest_between(
+            UTC,
+            utc("2024-06-03T10:04:00Z"),
+            utc("2024-06-03T10:05:00Z")
+        ),
         Some(utc("2024-06-03T10:05:00Z"))
     );
     assert_eq!(
-        s.latest_between(UTC, utc("2024-06-03T10:05:00Z"), utc("2024-06-03T10:05:59Z")),
+        s.latest_between(
+            UTC,
+            utc("2024-06-03T10:05:00Z"),
+            utc("2024-06-03T10:05:59Z")
+        ),
         None
     );
     // Years of downtime for an every-second job cost a bisection, not a walk.
     let every = sched("* * * * * *");
     let started = std::time::Instant::now();
     assert_eq!(
-        every.latest_between(UTC, utc("2001-01-01T00:00:00Z"), utc("2024-06-03T10:05:10.5Z")),
+        every.latest_between(
+            UTC,
+            utc("2001-01-01T00:00:00Z"),
+            utc("2024-06-03T10:05:10.5Z")
+        ),
         Some(utc("2024-06-03T10:05:10Z"))
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(1));
     assert_eq!(
-        sched("@yearly").latest_between(NEW_YORK, utc("2020-06-01T00:00:00Z"), utc("2024-06-01T00:00:00Z")),
+        sched("@yearly").latest_between(
+            NEW_YORK,
+            utc("2020-06-01T00:00:00Z"),
+            utc("2024-06-01T00:00:00Z")
+        ),
         Some(utc("2024-01-01T05:00:00Z"))
     );
 }
 
 #[test]
 fn impossible_dates_never_fire() {
-    assert_eq!(sched("0 0 30 2 *").next_after(UTC, utc("2024-01-01T00:00:00Z")), None);
+    assert_eq!(
+        sched("0 0 30 2 *").next_after(UTC, utc("2024-01-01T00:00:00Z")),
+        None
+    );
 }

@@ -60,8 +60,15 @@ mod tests {
     #[test]
     fn names_and_paths() {
         assert_eq!(parse_zone("Europe/London"), Ok(chrono_tz::Europe::London));
-        assert!(parse_zone("Mars/Olympus").unwrap_err().contains("Mars/Olympus"));
-        assert_eq!(from_tz_var(":America/New_York"), Some(chrono_tz::America::New_York));
+        assert!(
+            parse_zone("Mars/Olympus")
+                .unwrap_err()
+                .contains("Mars/Olympus")
+        );
+        assert_eq!(
+            from_tz_var(":America/New_York"),
+            Some(chrono_tz::America::New_York)
+        );
         assert_eq!(from_tz_var(""), None);
         assert_eq!(
             zone_from_path(Path::new("/usr/share/zoneinfo/Asia/Tokyo")),

@@ -24,30 +24,54 @@ pub fn render(inner: &Inner) -> String {
 
     // ---- the supervisor ----
     let sup = &status.supervisor;
-    e.family("tend_supervisor_info", Type::Gauge, "Always 1; labels describe the daemon.")
-        .sample(&[("version", &sup.version)], 1.0);
-    e.family("tend_supervisor_uptime_seconds", Type::Gauge, "Seconds since the daemon started.")
-        .sample(&[], sup.uptime_s);
+    e.family(
+        "tend_supervisor_info",
+        Type::Gauge,
+        "Always 1; labels describe the daemon.",
+    )
+    .sample(&[("version", &sup.version)], 1.0);
+    e.family(
+        "tend_supervisor_uptime_seconds",
+        Type::Gauge,
+        "Seconds since the daemon started.",
+    )
+    .sample(&[], sup.uptime_s);
     if let Some(own) = current.own {
-        e.family("tend_supervisor_memory_bytes", Type::Gauge, "Resident memory of the daemon.")
-            .sample(&[], own.rss_bytes as f64);
+        e.family(
+            "tend_supervisor_memory_bytes",
+            Type::Gauge,
+            "Resident memory of the daemon.",
+        )
+        .sample(&[], own.rss_bytes as f64);
         e.family(
             "tend_supervisor_cpu_percent",
             Type::Gauge,
             "CPU use of the daemon over the last sample interval, % of one core.",
         )
         .sample(&[], own.cpu_percent);
-        e.family("tend_supervisor_cpu_seconds_total", Type::Counter, "CPU time of the daemon.")
-            .sample(&[], own.cpu_seconds);
+        e.family(
+            "tend_supervisor_cpu_seconds_total",
+            Type::Counter,
+            "CPU time of the daemon.",
+        )
+        .sample(&[], own.cpu_seconds);
     }
-    let mut f = e.family("tend_supervisor_services", Type::Gauge, "Services in each status.");
+    let mut f = e.family(
+        "tend_supervisor_services",
+        Type::Gauge,
+        "Services in each status.",
+    );
     for s in STATUSES {
         let n = sup.counts.get(s.as_str()).copied().unwrap_or(0);
         f.sample(&[("status", s.as_str())], n as f64);
     }
     let sm = current.sampler;
-    e.family("tend_metrics_samples_total", Type::Counter, "Samples taken by the metrics sampler.")
-        .sample(&[], sm.samples as f64);
+    e.family(
+        "tend_metrics_samples_total",
+        Type::Counter,
+        "Samples taken by the metrics sampler.",
+    )
+    .sample(&[], sm.samples as f64);
     e.family(
         "tend_metrics_sample_cpu_seconds_total",
         Type::Counter,
@@ -60,13 +84,25 @@ pub fn render(inner: &Inner) -> String {
         "Wall time of the last sample's /proc reads.",
     )
     .sample(&[], sm.last_duration_s);
-    e.family("tend_metrics_sampled_processes", Type::Gauge, "Processes read by the last sample.")
-        .sample(&[], sm.last_processes as f64);
+    e.family(
+        "tend_metrics_sampled_processes",
+        Type::Gauge,
+        "Processes read by the last sample.",
+    )
+    .sample(&[], sm.last_processes as f64);
 
     // ---- services ----
-    let mut f = e.family("tend_service_up", Type::Gauge, "1 when the service is running.");
+    let mut f = e.family(
+        "tend_service_up",
+        Type::Gauge,
+        "1 when the service is running.",
+    );
     for (name, s) in &status.services {
-        let up = if s.status == Status::Running { 1.0 } else { 0.0 };
+        let up = if s.status == Status::Running {
+            1.0
+        } else {
+            0.0
+        };
         f.sample(&[("service", name)], up);
     }
     let mut f = e.family(
@@ -108,8 +144,11 @@ pub fn render(inner: &Inner) -> String {
         };
         f.sample(&[("service", name)], v);
     }
-    let services: Vec<(&str, &Figures)> =
-        current.services.iter().map(|(n, f)| (n.as_str(), f)).collect();
+    let services: Vec<(&str, &Figures)> = current
+        .services
+        .iter()
+        .map(|(n, f)| (n.as_str(), f))
+        .collect();
     figures(&mut e, "service", "service", &services);
     totals(&mut e, &current, Kind::Service, "service");
     let mut f = e.family(
@@ -224,7 +263,9 @@ fn figures(e: &mut Exposition, subject: &str, label: &str, rows: &[(&str, &Figur
             "Resident memory of the whole process tree.",
             |f| f.rss_bytes as f64,
         ),
-        ("processes", "Processes in the tree.", |f| f.processes as f64),
+        ("processes", "Processes in the tree.", |f| {
+            f.processes as f64
+        }),
         ("threads", "Threads in the tree.", |f| f.threads as f64),
         ("open_fds", "Open file descriptors in the tree.", |f| {
             f.open_fds as f64
@@ -252,14 +293,32 @@ fn figures(e: &mut Exposition, subject: &str, label: &str, rows: &[(&str, &Figur
 fn totals(e: &mut Exposition, current: &Current, kind: Kind, label: &str) {
     let names: [(&str, &str); 3] = match kind {
         Kind::Service => [
-            ("tend_service_cpu_seconds_total", "CPU time of the service's process trees."),
-            ("tend_service_read_bytes_total", "Storage bytes read by the service's trees."),
-            ("tend_service_write_bytes_total", "Storage bytes written by the service's trees."),
+            (
+                "tend_service_cpu_seconds_total",
+                "CPU time of the service's process trees.",
+            ),
+            (
+                "tend_service_read_bytes_total",
+                "Storage bytes read by the service's trees.",
+            ),
+            (
+                "tend_service_write_bytes_total",
+                "Storage bytes written by the service's trees.",
+            ),
         ],
         Kind::Job => [
-            ("tend_job_cpu_seconds_total", "CPU time of the job's executions."),
-            ("tend_job_read_bytes_total", "Storage bytes read by the job's executions."),
-            ("tend_job_write_bytes_total", "Storage bytes written by the job's executions."),
+            (
+                "tend_job_cpu_seconds_total",
+                "CPU time of the job's executions.",
+            ),
+            (
+                "tend_job_read_bytes_total",
+                "Storage bytes read by the job's executions.",
+            ),
+            (
+                "tend_job_write_bytes_total",
+                "Storage bytes written by the job's executions.",
+            ),
         ],
     };
     for (i, (name, help)) in names.into_iter().enumerate() {

@@ -112,13 +112,12 @@ impl HistoryQuery {
             None => until_ms - DEFAULT_RANGE_MS,
             Some(s) => match DateTime::parse_from_rfc3339(s) {
                 Ok(t) => t.timestamp_millis(),
-                Err(_) => until_ms
-                    - parse_duration(s).ok_or_else(|| QueryError {
-                        field: "since",
-                        message: format!(
-                            "since: {s:?} is neither an RFC 3339 time nor a duration like 15m, 24h, 7d"
-                        ),
-                    })?,
+                Err(_) => until_ms - parse_duration(s).ok_or_else(|| QueryError {
+                    field: "since",
+                    message: format!(
+                        "since: {s:?} is neither an RFC 3339 time nor a duration like 15m, 24h, 7d"
+                    ),
+                })?,
             },
         };
         if since_ms >= until_ms {
@@ -128,32 +127,33 @@ impl HistoryQuery {
             });
         }
         let range = until_ms - since_ms;
-        let step_ms = match step {
-            Some(s) => {
-                let ms = parse_duration(s).filter(|&ms| ms >= 1000).ok_or_else(|| QueryError {
+        let step_ms =
+            match step {
+                Some(s) => {
+                    let ms = parse_duration(s).filter(|&ms| ms >= 1000).ok_or_else(|| QueryError {
                     field: "step",
                     message: format!(
                         "step: {s:?} is not a duration of at least one second (like 60, 5m, 1h)"
                     ),
                 })?;
-                if range / ms > MAX_POINTS {
-                    return Err(QueryError {
-                        field: "step",
-                        message: format!(
-                            "step: {s} over this range gives {} points; at most {MAX_POINTS}",
-                            range / ms
-                        ),
-                    });
+                    if range / ms > MAX_POINTS {
+                        return Err(QueryError {
+                            field: "step",
+                            message: format!(
+                                "step: {s} over this range gives {} points; at most {MAX_POINTS}",
+                                range / ms
+                            ),
+                        });
+                    }
+                    ms
                 }
-                ms
-            }
-            None => {
-                let widest = (range + 999) / 1000;
-                let ms = (interval_s as i64 * 1000).max(widest);
-                // Whole seconds.
-                (ms + 999) / 1000 * 1000
-            }
-        };
+                None => {
+                    let widest = (range + 999) / 1000;
+                    let ms = (interval_s as i64 * 1000).max(widest);
+                    // Whole seconds.
+                    (ms + 999) / 1000 * 1000
+                }
+            };
         Ok(HistoryQuery {
             since_ms,
             until_ms,
@@ -382,7 +382,11 @@ mod tests {
             rss_max: 2 * 1024 * 1024,
             ..Default::default()
         };
-        let p = points(vec![b(60_000, 1, 90.0), b(0, 60, 600.0), b(60_000, 3, 30.0)]);
+        let p = points(vec![
+            b(60_000, 1, 90.0),
+            b(0, 60, 600.0),
+            b(60_000, 3, 30.0),
+        ]);
         assert_eq!(p.len(), 2);
         assert_eq!(p[0].time, "1970-01-01T00:00:00.000Z");
         assert_eq!(p[1].samples, 4);

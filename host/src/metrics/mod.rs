@@ -278,7 +278,8 @@ impl Metrics {
     pub async fn shutdown(&self) {
         self.inner.stopping.store(true, Ordering::Relaxed);
         let _ = self.inner.stop.send(true);
-        let tasks = std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        let tasks =
+            std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner()));
         for t in tasks {
             let _ = t.await;
         }

@@ -218,9 +218,11 @@ mod tests {
     fn reads_own_process() {
         let mut buf = Vec::new();
         let st = stat(std::process::id(), &mut buf).unwrap();
-        assert!(st.threads >= 1 && st.rss_pages > 0 && st.start_ticks > 0, "{st:?}");
+        assert!(
+            st.threads >= 1 && st.rss_pages > 0 && st.start_ticks > 0,
+            "{st:?}"
+        );
         assert!(open_fds(std::process::id()) >= 3);
         assert!(uptime_ticks(100) >= st.start_ticks);
     }
-
 }

@@ -363,8 +363,7 @@ pub(super) async fn run_disk(inner: Arc<Inner>, mut stop: watch::Receiver<bool>)
     let every = Duration::from_secs(inner.settings.disk_interval_s);
     let budget = Duration::from_secs(inner.settings.disk_timeout_s);
     // Due walks are looked for at the sampling pace, so a new service is walked soon after it appears.
-    let mut ticker =
-        tokio::time::interval(Duration::from_secs(inner.settings.interval_s.min(60)));
+    let mut ticker = tokio::time::interval(Duration::from_secs(inner.settings.interval_s.min(60)));
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut walked: HashMap<String, (Vec<PathBuf>, Instant)> = HashMap::new();
     loop {

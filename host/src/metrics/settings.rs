@@ -43,7 +43,10 @@ impl Default for MetricsSettings {
 impl MetricsSettings {
     pub fn validate(&self) -> Result<(), String> {
         let positive = [
-            ("interval_s (--monitor-interval, MONITOR_INTERVAL)", self.interval_s),
+            (
+                "interval_s (--monitor-interval, MONITOR_INTERVAL)",
+                self.interval_s,
+            ),
             ("disk_interval_s", self.disk_interval_s),
             ("disk_timeout_s", self.disk_timeout_s),
             ("memory_limit_samples", u64::from(self.memory_limit_samples)),
@@ -60,9 +63,11 @@ impl MetricsSettings {
         if self.raw_retention_hours > self.minute_retention_days * 24
             || self.minute_retention_days > self.retention_days
         {
-            return Err("metrics retention must not shrink with coarser data: raw_retention_hours <= \
+            return Err(
+                "metrics retention must not shrink with coarser data: raw_retention_hours <= \
                  minute_retention_days * 24 and minute_retention_days <= retention_days"
-                .into());
+                    .into(),
+            );
         }
         Ok(())
     }

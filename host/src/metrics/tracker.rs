@@ -82,7 +82,9 @@ impl Tracker {
             if now.contains_key(&pid) {
                 continue;
             }
-            let Some(st) = procfs::stat(pid, buf) else { continue };
+            let Some(st) = procfs::stat(pid, buf) else {
+                continue;
+            };
             // Zombies hold nothing; anything older than the leader is a reused pid, not a member.
             if st.is_dead() || st.start_ticks < self.tree.leader_start {
                 continue;
@@ -175,7 +177,9 @@ impl Adoptions {
             if leaders.contains_key(&pid) {
                 continue;
             }
-            let Some(st) = procfs::stat(pid, buf) else { continue };
+            let Some(st) = procfs::stat(pid, buf) else {
+                continue;
+            };
             if st.is_dead() {
                 continue;
             }
@@ -194,5 +198,44 @@ impl Adoptions {
         }
         self.known = still;
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clock() -> Clock {
+        let tps = crate::process::ticks_per_second();
+        Clock {
+            now_ticks: procfs::uptime_ticks(tps),
+            ticks_per_second: tps,
+            page_size: procfs::page_size(),
+            children_supported: procfs::children_supported(),
+        }
+    }
+
+    #[test]
+    fn counts_cpu_between_samples_as_a_delta() {
+        let me = std::process::id();
+        let mut buf = Vec::new();
+        let start = procfs::stat(me, &mut buf).unwrap().start_ticks;
+        let mut t = Tracker::new(Arc::new(Tree::new(me, start, "test".into())));
+        let first = t.sample(&clock(), &[], &mut buf);
+        assert!(first.processes >= 1 && first.rss_bytes > 0 && first.threads >= 1);
+        assert_eq!(first.elapsed_s, 0.0);
+        // Burn ~200 ms of CPU, then sample again.
+        let busy = std::time::Instant::now();
+        let mut x = 0u64;
+        while busy.elapsed() < std::time::Duration::from_millis(300) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        let second = t.sample(&clock(), &[], &mut buf);
+        assert!(second.elapsed_s > 0.2, "{second:?}");
+        assert!(second.cpu_seconds > 0.1, "{second:?}");
+        assert!(second.cpu_percent > 20.0, "{second:?}");
+        // A tree whose leader's start time does not match is a reused pid: nothing is counted.
+        let mut stale = Tracker::new(Arc::new(Tree::new(me, start + 1, "test".into())));
+        assert_eq!(stale.sample(&clock(), &[], &mut buf).processes, 0);
     }
 }

@@ -296,7 +296,10 @@ impl Store {
 
     pub async fn get_execution(&self, id: i64) -> Result<Option<Execution>> {
         let sql = format!("SELECT {EXECUTION_COLUMNS} FROM cron_executions WHERE id = ?");
-        let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(execution_row).transpose()
     }
 
@@ -361,5 +364,95 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(files.into_iter().flatten().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new(job: &str, slot: Option<&str>) -> NewExecution {
+        NewExecution {
+            job: job.into(),
+            trigger: Trigger::Schedule,
+            attempt: 0,
+            scheduled_at: slot.map(Into::into),
+            status: ExecutionStatus::Queued,
+            message: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_fire_time_is_claimed_once_and_only_forward() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+        let (a, b) = ("2024-01-01T00:00:01.000000Z", "2024-01-01T00:00:02.000000Z");
+        let racing = new("j", Some(a));
+        let claims =
+            futures_util::future::join_all((0..8).map(|_| store.claim_slot(a, &racing))).await;
+        let won: Vec<i64> = claims.into_iter().filter_map(|c| c.unwrap()).collect();
+        assert_eq!(won.len(), 1, "{won:?}");
+        assert!(
+            store
+                .claim_slot(b, &new("j", Some(b)))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        // An older fire time can no longer be claimed; another job's can.
+        assert!(
+            store
+                .claim_slot(a, &new("j", Some(a)))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .claim_slot(a, &new("k", Some(a)))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(store.list_executions("j", None, 10).await.unwrap().len(), 2);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn pruning_keeps_the_newest_and_what_still_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+        let mut ids = Vec::new();
+        for _ in 0..5 {
+            ids.push(store.insert_execution(&new("j", None)).await.unwrap());
+        }
+        for &id in &ids[1..] {
+            store
+                .mark_execution_started(
+                    id,
+                    "2024-01-01T00:00:00Z",
+                    1,
+                    Some(&format!("/x/{id}.log")),
+                )
+                .await
+                .unwrap();
+            store.mark_execution_skipped(id, "done").await.unwrap();
+        }
+        // ids[0] is still queued: never pruned.
+        let files = store.prune_executions("j", 2).await.unwrap();
+        assert_eq!(
+            files,
+            vec![format!("/x/{}.log", ids[1]), format!("/x/{}.log", ids[2])]
+        );
+        let left: Vec<i64> = store
+            .list_executions("j", None, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(left, vec![ids[4], ids[3], ids[0]]);
+        assert_eq!(store.close_abandoned_executions("gone").await.unwrap(), 1);
+        store.close().await;
     }
 }

@@ -218,15 +218,27 @@ mod tests {
         assert_eq!(store.newest_metric_time(1).await.unwrap(), None);
 
         // Two one-minute buckets for web, one for db; redoing the roll-up changes nothing.
-        assert_eq!(store.rollup_metrics(0, 1, 60_000, 0, 120_000).await.unwrap(), 3);
-        store.rollup_metrics(0, 1, 60_000, 0, 120_000).await.unwrap();
+        assert_eq!(
+            store
+                .rollup_metrics(0, 1, 60_000, 0, 120_000)
+                .await
+                .unwrap(),
+            3
+        );
+        store
+            .rollup_metrics(0, 1, 60_000, 0, 120_000)
+            .await
+            .unwrap();
         let minutes = store
             .metric_buckets(1, "service", "web", 0, i64::MAX, 60_000)
             .await
             .unwrap();
         assert_eq!(minutes.len(), 2);
         assert_eq!(minutes[0].samples, 60);
-        assert!((minutes[0].cpu_sum / 60.0 - 29.5).abs() < 1e-9, "{minutes:?}");
+        assert!(
+            (minutes[0].cpu_sum / 60.0 - 29.5).abs() < 1e-9,
+            "{minutes:?}"
+        );
         assert_eq!(minutes[1].cpu_max, 119.0);
         assert_eq!(minutes[1].rss_max, 1119);
         assert_eq!(minutes[0].disk_bytes, Some(100));
@@ -236,7 +248,10 @@ mod tests {
             .metric_buckets(0, "service", "web", 10_000, 70_000, 30_000)
             .await
             .unwrap();
-        assert_eq!(steps.iter().map(|b| b.t).collect::<Vec<_>>(), [0, 30_000, 60_000]);
+        assert_eq!(
+            steps.iter().map(|b| b.t).collect::<Vec<_>>(),
+            [0, 30_000, 60_000]
+        );
         assert_eq!(steps[0].samples, 20);
         assert_eq!(steps[1].cpu_sum, (30..60).sum::<i64>() as f64);
 

@@ -386,6 +386,11 @@ impl Supervisor {
         self.get(&name)
     }
 
+    /// Whether `update`/`remove` may touch the service: it exists and the API owns it.
+    pub fn check_editable(&self, name: &str) -> Result<()> {
+        self.owned_by_api(name)
+    }
+
     fn owned_by_api(&self, name: &str) -> Result<()> {
         match self.registry().get(name) {
             None => Err(SupervisorError::NotFound(name.into())),

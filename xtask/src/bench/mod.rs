@@ -3,6 +3,8 @@
 //! by a deadline so a broken daemon fails the bench instead of hanging it.
 
 mod core;
+mod cron;
+mod metrics;
 mod plugins;
 
 use std::fs::File;
@@ -17,7 +19,9 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
     match args {
         [name] if name == "core" => core::main(),
         [name] if name == "plugins" => plugins::main(),
-        _ => bail!("usage: cargo xtask bench core|plugins"),
+        [name] if name == "cron" => cron::main(),
+        [name] if name == "metrics" => metrics::main(),
+        _ => bail!("usage: cargo xtask bench core|plugins|metrics|cron"),
     }
 }
 

@@ -1,0 +1,823 @@
+//! Cron jobs through the real daemon: per-second fires (each slot once), the four overlap policies with
+//! a job that outlives its interval, timeouts and stops that take the whole tree, environments, retries,
+//! output capture, catch-up across a restart, the compat tick under concurrency, validation errors, the
+//! config-file ownership rule, and the `tend cron` CLI.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, SubsecRound, Timelike, Utc};
+use tend_tests::{Daemon, Value, json, merge, pid_alive, rfc3339_ms, secs, wait_for, wait_until};
+
+/// A job spec in UTC carrying the daemon's marker, so leftovers are found and killed.
+fn job(d: &Daemon, name: &str, command: impl Into<Value>, schedule: &str, patch: Value) -> Value {
+    let base = json!({
+        "name": name, "command": command.into(), "schedule": schedule, "timezone": "UTC",
+        "env_vars": {tend_tests::MARKER_VAR: d.marker()},
+    });
+    merge(base, patch)
+}
+
+fn create(d: &Daemon, spec: &Value) -> Value {
+    let (status, body) = d.post("/api/cron", spec);
+    assert_eq!(status, 201, "creating {spec} answered {body}");
+    body
+}
+
+/// Every execution of a job, newest first.
+fn executions(d: &Daemon, name: &str) -> Vec<Value> {
+    let (status, body) = d.get(&format!("/api/cron/{name}/executions?limit=500"));
+    assert_eq!(status, 200, "executions of {name}: {body}");
+    body["executions"].as_array().cloned().unwrap_or_default()
+}
+
+fn finished(execs: &[Value]) -> Vec<Value> {
+    execs
+        .iter()
+        .filter(|e| !matches!(e["status"].as_str(), Some("running" | "queued")))
+        .cloned()
+        .collect()
+}
+
+fn with_status<'a>(execs: &'a [Value], status: &str) -> Vec<&'a Value> {
+    execs.iter().filter(|e| e["status"] == status).collect()
+}
+
+fn ms(e: &Value, field: &str) -> f64 {
+    rfc3339_ms(
+        e[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{field} missing: {e}")),
+    )
+}
+
+fn brief(execs: &[Value]) -> String {
+    execs
+        .iter()
+        .map(|e| {
+            format!(
+                "#{} {} {} sched={} start={} end={} {}",
+                e["id"],
+                e["trigger"],
+                e["status"],
+                e["scheduled_at"],
+                e["started_at"],
+                e["ended_at"],
+                e["message"]
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Waits until `cond` holds for the job's executions; returns them (newest first).
+fn wait_execs(
+    d: &Daemon,
+    name: &str,
+    timeout: Duration,
+    what: &str,
+    cond: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    wait_for(timeout, || {
+        let e = executions(d, name);
+        if cond(&e) {
+            Ok(e)
+        } else {
+            Err(format!("{what}; executions:\n{}", brief(&e)))
+        }
+    })
+    .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// `POST /api/cron/{name}/run`, asserting 202; returns the execution id.
+fn run_now(d: &Daemon, name: &str) -> i64 {
+    let (status, body) = d.post_empty(&format!("/api/cron/{name}/run"));
+    assert_eq!(status, 202, "run {name}: {body}");
+    body["id"].as_i64().unwrap()
+}
+
+fn wait_final(d: &Daemon, name: &str, id: i64) -> Value {
+    let execs = wait_execs(d, name, secs(30), "execution to end", |e| {
+        e.iter()
+            .any(|x| x["id"] == id && !matches!(x["status"].as_str(), Some("running" | "queued")))
+    });
+    execs.into_iter().find(|x| x["id"] == id).unwrap()
+}
+
+fn read_pid(path: &Path) -> u32 {
+    wait_for(secs(10), || {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(|| format!("{} not written yet", path.display()))
+    })
+    .unwrap()
+}
+
+/// A 6-field expression (plus year) naming exactly the second `t`, UTC.
+fn at_second(t: DateTime<Utc>) -> String {
+    format!(
+        "{} {} {} {} {} * {}",
+        t.second(),
+        t.minute(),
+        t.hour(),
+        t.day(),
+        t.month(),
+        t.year()
+    )
+}
+
+#[test]
+fn every_second_job_fires_each_slot_once() {
+    let d = Daemon::start();
+    create(
+        &d,
+        &job(
+            &d,
+            "tick",
+            "echo at=$TEND_SCHEDULED_AT",
+            "*/1 * * * * *",
+            json!({}),
+        ),
+    );
+    let execs = wait_execs(&d, "tick", secs(20), "6 finished executions", |e| {
+        finished(e).len() >= 6
+    });
+    let done = finished(&execs);
+    let mut slots: Vec<f64> = done.iter().map(|e| ms(e, "scheduled_at")).collect();
+    slots.sort_by(f64::total_cmp);
+    let distinct: BTreeSet<i64> = slots.iter().map(|s| *s as i64).collect();
+    assert_eq!(
+        distinct.len(),
+        slots.len(),
+        "a slot fired twice:\n{}",
+        brief(&execs)
+    );
+    for pair in slots.windows(2) {
+        assert_eq!(
+            pair[1] - pair[0],
+            1000.0,
+            "slots are not consecutive seconds:\n{}",
+            brief(&execs)
+        );
+    }
+    for e in &done {
+        assert_eq!(e["trigger"], "schedule", "{e}");
+        assert_eq!(e["status"], "succeeded", "{e}");
+        assert_eq!(
+            ms(e, "scheduled_at") % 1000.0,
+            0.0,
+            "slots are whole seconds: {e}"
+        );
+        assert!(
+            ms(e, "started_at") >= ms(e, "scheduled_at"),
+            "started before its slot: {e}"
+        );
+        let want = format!("at={}\n", e["scheduled_at"].as_str().unwrap());
+        assert_eq!(e["stdout"]["text"], want.as_str(), "{e}");
+        // The whole output is in the execution's log file, in the service log format.
+        let file = e["log_file"].as_str().expect("log_file");
+        let text = std::fs::read_to_string(file).unwrap_or_else(|err| panic!("{file}: {err}"));
+        assert!(
+            text.ends_with(&format!(" stdout {want}")),
+            "{file}: {text:?}"
+        );
+    }
+    let (_, status) = d.get("/api/cron/status");
+    assert!(
+        status["jobs"]["tick"]["next_run_at"].is_string(),
+        "{status}"
+    );
+}
+
+fn intervals(execs: &[&Value]) -> Vec<(f64, f64)> {
+    let mut v: Vec<(f64, f64)> = execs
+        .iter()
+        .map(|e| (ms(e, "started_at"), ms(e, "ended_at")))
+        .collect();
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    v
+}
+
+#[test]
+fn overlap_skip_records_skipped_fires_and_never_overlaps() {
+    let d = Daemon::start();
+    create(
+        &d,
+        &job(
+            &d,
+            "slow",
+            "sleep 2.2",
+            "*/1 * * * * *",
+            json!({"overlap": "skip"}),
+        ),
+    );
+    let execs = wait_execs(&d, "slow", secs(30), "2 runs and 2 skips", |e| {
+        with_status(e, "succeeded").len() >= 2 && with_status(e, "skipped").len() >= 2
+    });
+    for s in with_status(&execs, "skipped") {
+        assert!(
+            s["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("still running"),
+            "{s}"
+        );
+        assert!(s.get("started_at").is_none_or(Value::is_null), "{s}");
+    }
+    let runs = intervals(&with_status(&execs, "succeeded"));
+    for pair in runs.windows(2) {
+        assert!(pair[1].0 >= pair[0].1, "runs overlap:\n{}", brief(&execs));
+    }
+}
+
+#[test]
+fn overlap_queue_runs_every_fire_one_after_another() {
+    let d = Daemon::start();
+    create(
+        &d,
+        &job(
+            &d,
+            "q",
+            "sleep 1.4",
+            "*/1 * * * * *",
+            json!({"overlap": "queue"}),
+        ),
+    );
+    let execs = wait_execs(&d, "q", secs(30), "3 runs with a queue behind them", |e| {
+        with_status(e, "succeeded").len() >= 3 && !with_status(e, "queued").is_empty()
+    });
+    assert!(
+        with_status(&execs, "skipped").is_empty(),
+        "nothing is skipped:\n{}",
+        brief(&execs)
+    );
+    let done = with_status(&execs, "succeeded");
+    let runs = intervals(&done);
+    for pair in runs.windows(2) {
+        assert!(
+            pair[1].0 >= pair[0].1,
+            "queued runs overlap:\n{}",
+            brief(&execs)
+        );
+    }
+    // Queued runs start when their predecessor ends, well after their own fire time.
+    assert!(
+        done.iter()
+            .any(|e| ms(e, "started_at") - ms(e, "scheduled_at") > 300.0),
+        "no run waited in the queue:\n{}",
+        brief(&execs)
+    );
+    // Removing the job cancels what is still queued.
+    let (status, body) = d.delete("/api/cron/q");
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn overlap_allow_runs_alongside() {
+    let d = Daemon::start();
+    create(
+        &d,
+        &job(
+            &d,
+            "par",
+            "sleep 2.5",
+            "*/1 * * * * *",
+            json!({"overlap": "allow"}),
+        ),
+    );
+    wait_until(secs(20), "two executions running at once", || {
+        let (_, v) = d.get("/api/cron/par");
+        v["running"].as_array().is_some_and(|r| r.len() >= 2)
+    })
+    .unwrap();
+    let execs = wait_execs(&d, "par", secs(30), "2 finished runs", |e| {
+        with_status(e, "succeeded").len() >= 2
+    });
+    let runs = intervals(&with_status(&execs, "succeeded"));
+    assert!(
+        runs.windows(2).any(|p| p[1].0 < p[0].1),
+        "no two runs overlapped:\n{}",
+        brief(&execs)
+    );
+    assert!(
+        with_status(&execs, "skipped").is_empty(),
+        "{}",
+        brief(&execs)
+    );
+}
+
+#[test]
+fn overlap_replace_stops_the_running_one_first() {
+    let d = Daemon::start();
+    create(
+        &d,
+        &job(
+            &d,
+            "rep",
+            "sleep 30",
+            "*/1 * * * * *",
+            json!({"overlap": "replace"}),
+        ),
+    );
+    let execs = wait_execs(&d, "rep", secs(30), "2 replaced runs", |e| {
+        with_status(e, "stopped").len() >= 2
+    });
+    for s in with_status(&execs, "stopped") {
+        let msg = s["message"].as_str().unwrap_or("");
+        let by: i64 = msg
+            .strip_prefix("replaced by execution ")
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("not replaced: {s}"));
+        let successor = execs
+            .iter()
+            .find(|e| e["id"] == by)
+            .unwrap_or_else(|| panic!("no execution {by}:\n{}", brief(&execs)));
+        assert_eq!(s["signal"], "SIGTERM", "{s}");
+        assert!(
+            ms(successor, "started_at") >= ms(s, "ended_at"),
+            "the successor started before the old tree was gone:\n{}",
+            brief(&execs)
+        );
+    }
+}
+
+#[test]
+fn timeout_and_stop_kill_the_whole_tree() {
+    let d = Daemon::start();
+    let dir = d.scratch();
+    // The leader waits for a shell that starts a grandchild and a setsid'd grandchild.
+    let tree = |tag: &str| {
+        format!(
+            "sh -c 'sleep 300 & echo $! > {dir}/{tag}.gc; setsid sleep 300 & echo $! > {dir}/{tag}.sid; wait'; echo never",
+            dir = dir.display()
+        )
+    };
+    create(
+        &d,
+        &job(&d, "slow", tree("t"), "@yearly", json!({"timeout": 1})),
+    );
+    let id = run_now(&d, "slow");
+    let (gc, sid) = (read_pid(&dir.join("t.gc")), read_pid(&dir.join("t.sid")));
+    let e = wait_final(&d, "slow", id);
+    assert_eq!(e["status"], "timed_out", "{e}");
+    assert!(e["duration_ms"].as_u64().unwrap() >= 1000, "{e}");
+    assert!(!pid_alive(gc), "grandchild {gc} outlived the timeout");
+    assert!(
+        !pid_alive(sid),
+        "setsid'd grandchild {sid} outlived the timeout"
+    );
+    assert!(
+        !e["stdout"]["text"].as_str().unwrap().contains("never"),
+        "{e}"
+    );
+
+    create(&d, &job(&d, "held", tree("s"), "@yearly", json!({})));
+    let id = run_now(&d, "held");
+    let (gc, sid) = (read_pid(&dir.join("s.gc")), read_pid(&dir.join("s.sid")));
+    let (status, body) = d.post_empty("/api/cron/held/stop");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["executions"], json!([id]), "{body}");
+    // The answer comes once the tree is gone.
+    assert!(
+        !pid_alive(gc) && !pid_alive(sid),
+        "stop left {gc} or {sid} running"
+    );
+    let e = wait_final(&d, "held", id);
+    assert_eq!(e["status"], "stopped", "{e}");
+    assert_eq!(e["message"], "stopped on request", "{e}");
+}
+
+#[test]
+fn env_file_quotes_comments_export_and_env_vars_override() {
+    let d = Daemon::start();
+    let dir = d.scratch();
+    std::fs::write(
+        dir.join("job.env"),
+        "# a comment\nexport A=1\nB=\"two words\"\nC='single $quoted'\nD=from_file\n#E=commented\n",
+    )
+    .unwrap();
+    let print = r#"printf '%s|%s|%s|%s|%s|%s\n' "$A" "$B" "$C" "$D" "${E-unset}" "$TEND_CRON_JOB""#;
+    create(
+        &d,
+        &job(
+            &d,
+            "env",
+            print,
+            "@yearly",
+            json!({
+                "working_dir": dir, "env_file": "job.env", "env_vars": {"D": "from_vars"}
+            }),
+        ),
+    );
+    let e = wait_final(&d, "env", run_now(&d, "env"));
+    assert_eq!(e["status"], "succeeded", "{e}");
+    assert_eq!(e["trigger"], "manual", "{e}");
+    assert_eq!(
+        e["stdout"]["text"], "1|two words|single $quoted|from_vars|unset|env\n",
+        "{e}"
+    );
+}
+
+#[test]
+fn retries_failed_runs_and_records_resources() {
+    let d = Daemon::start();
+    create(
+        &d,
+        &job(
+            &d,
+            "flaky",
+            "echo oops >&2; exit 3",
+            "@yearly",
+            json!({"retries": 2, "retry_delay_s": 0}),
+        ),
+    );
+    run_now(&d, "flaky");
+    let execs = wait_execs(&d, "flaky", secs(20), "3 failed attempts", |e| {
+        with_status(e, "failed").len() == 3
+    });
+    let mut attempts: Vec<(u64, String)> = execs
+        .iter()
+        .map(|e| {
+            (
+                e["attempt"].as_u64().unwrap(),
+                e["trigger"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    attempts.sort();
+    assert_eq!(
+        attempts,
+        [
+            (0, "manual".into()),
+            (1, "retry".into()),
+            (2, "retry".into())
+        ],
+        "{}",
+        brief(&execs)
+    );
+    for e in &execs {
+        assert_eq!(e["exit_code"], 3, "{e}");
+        assert_eq!(e["stderr"]["text"], "oops\n", "{e}");
+    }
+
+    // A grandchild that allocates 100 MiB and a loop that burns CPU count for the tree.
+    let busy = "sh -c 'dd if=/dev/zero of=/dev/null bs=100M count=1 2>/dev/null'; i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done";
+    create(&d, &job(&d, "busy", busy, "@yearly", json!({})));
+    let e = wait_final(&d, "busy", run_now(&d, "busy"));
+    assert_eq!(e["status"], "succeeded", "{e}");
+    assert!(e["max_rss_bytes"].as_u64().unwrap() >= 100 << 20, "{e}");
+    assert!(e["cpu_time_ms"].as_u64().unwrap() >= 100, "{e}");
+}
+
+#[test]
+fn large_output_keeps_both_ends_in_the_store_and_all_in_the_file() {
+    let d = Daemon::start();
+    let lines = "i=0; while [ $i -lt 30000 ]; do echo \"line $i\"; i=$((i+1)); done";
+    create(&d, &job(&d, "loud", lines, "@yearly", json!({})));
+    let e = wait_final(&d, "loud", run_now(&d, "loud"));
+    let out = &e["stdout"];
+    assert_eq!(out["truncated"], true, "{out}");
+    assert_eq!(out["text"].as_str().unwrap().len(), 64 * 1024);
+    assert_eq!(out["tail"].as_str().unwrap().len(), 64 * 1024);
+    assert!(
+        out["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("line 0\nline 1\n")
+    );
+    assert!(out["tail"].as_str().unwrap().ends_with("line 29999\n"));
+    let total: u64 = (0..30000)
+        .map(|i: u64| format!("line {i}\n").len() as u64)
+        .sum();
+    assert_eq!(out["bytes"], total);
+    let file = std::fs::read_to_string(e["log_file"].as_str().unwrap()).unwrap();
+    assert_eq!(file.lines().count(), 30000);
+    assert!(file.lines().all(|l| l.contains(" stdout line ")));
+}
+
+#[test]
+fn catch_up_runs_the_missed_fire_once_after_downtime() {
+    let mut d = Daemon::start();
+    let slot = (Utc::now() + chrono::Duration::seconds(5)).trunc_subsecs(0);
+    let schedule = at_second(slot);
+    create(
+        &d,
+        &job(
+            &d,
+            "late",
+            "echo caught",
+            &schedule,
+            json!({"catch_up": "latest"}),
+        ),
+    );
+    create(
+        &d,
+        &job(
+            &d,
+            "lost",
+            "echo caught",
+            &schedule,
+            json!({"catch_up": "none"}),
+        ),
+    );
+    assert!(d.stop().success());
+    assert!(
+        Utc::now() < slot,
+        "the daemon stopped after the fire time; the test is void"
+    );
+    wait_until(secs(10), "the fire time to pass", || {
+        Utc::now() > slot + chrono::Duration::milliseconds(500)
+    })
+    .unwrap();
+    d.restart();
+    let want = slot.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let execs = wait_execs(&d, "late", secs(20), "a catch-up run", |e| {
+        e.iter().any(|x| x["status"] == "succeeded")
+    });
+    assert_eq!(execs.len(), 1, "{}", brief(&execs));
+    assert_eq!(execs[0]["trigger"], "catch_up", "{}", brief(&execs));
+    assert_eq!(execs[0]["scheduled_at"], want.as_str());
+    assert!(executions(&d, "lost").is_empty(), "catch_up none ran");
+    // Another restart neither loses nor repeats it.
+    d.restart();
+    let (status, _) = d.get("/api/cron/late");
+    assert_eq!(status, 200);
+    assert_eq!(
+        executions(&d, "late").len(),
+        1,
+        "catch-up repeated after a restart"
+    );
+    assert!(executions(&d, "lost").is_empty());
+}
+
+#[test]
+fn daemon_shutdown_stops_running_executions() {
+    let mut d = Daemon::start();
+    let dir = d.scratch();
+    let cmd = format!("sleep 300 & echo $! > {}/gc; wait", dir.display());
+    create(&d, &job(&d, "long", cmd, "@yearly", json!({})));
+    let id = run_now(&d, "long");
+    let gc = read_pid(&dir.join("gc"));
+    assert!(d.stop().success());
+    assert!(!pid_alive(gc), "an execution outlived the daemon");
+    d.restart();
+    let e = executions(&d, "long")
+        .into_iter()
+        .find(|e| e["id"] == id)
+        .unwrap();
+    assert_eq!(e["status"], "stopped", "{e}");
+    assert_eq!(e["message"], "the daemon shut down", "{e}");
+}
+
+#[test]
+fn tick_fires_a_due_slot_once_even_when_called_concurrently() {
+    let d = Daemon::start();
+    let slot = (Utc::now() - chrono::Duration::seconds(3)).trunc_subsecs(0);
+    // Created after its fire time, so only a tick can run it (the scheduler's next is next year).
+    let schedule = format!(
+        "{} {} {} {} {} *",
+        slot.second(),
+        slot.minute(),
+        slot.hour(),
+        slot.day(),
+        slot.month()
+    );
+    let names = ["t1", "t2", "t3"];
+    for n in names {
+        create(&d, &job(&d, n, "true", &schedule, json!({})));
+    }
+    let barrier = std::sync::Barrier::new(6);
+    let fired: Vec<Value> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    let (status, body) = d.post_empty("/api/cron/tick");
+                    assert_eq!(status, 200, "{body}");
+                    body["fired"].as_array().cloned().unwrap_or_default()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let want = slot.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let mut jobs: Vec<&str> = fired.iter().map(|e| e["job"].as_str().unwrap()).collect();
+    jobs.sort_unstable();
+    assert_eq!(jobs, names, "{fired:?}");
+    for n in names {
+        let execs = executions(&d, n);
+        assert_eq!(execs.len(), 1, "{n}: {}", brief(&execs));
+        assert_eq!(execs[0]["trigger"], "tick");
+        assert_eq!(execs[0]["scheduled_at"], want.as_str());
+    }
+    let (_, again) = d.post_empty("/api/cron/tick");
+    assert_eq!(again["fired"], json!([]), "{again}");
+}
+
+#[test]
+fn invalid_schedules_and_zones_are_rejected_naming_the_field() {
+    let d = Daemon::start();
+    let cases = [
+        ("schedule=61%20*%20*%20*%20*", "schedule", "minute"),
+        ("schedule=*%20*%20*%20*%208", "schedule", "day-of-week"),
+        ("schedule=%40reboot", "schedule", "macro"),
+        ("schedule=*%20*%20*", "schedule", "5 fields"),
+        (
+            "schedule=%40daily&timezone=Mars%2FOlympus",
+            "timezone",
+            "Mars/Olympus",
+        ),
+        ("timezone=UTC", "schedule", "required"),
+    ];
+    for (query, field, words) in cases {
+        let (status, body) = d.get(&format!("/api/cron/validate?{query}"));
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["error"]["field"], field, "{query}: {body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(words),
+            "{query}: {body}"
+        );
+    }
+    let (status, body) = d.get("/api/cron/validate?schedule=0%209%20*%20*%201&timezone=UTC");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["description"], "At 09:00, on Monday");
+    let next = body["next"].as_array().unwrap();
+    assert_eq!(next.len(), 5);
+    for t in next {
+        let t = chrono::DateTime::parse_from_rfc3339(t.as_str().unwrap()).unwrap();
+        assert_eq!((t.weekday(), t.hour()), (chrono::Weekday::Mon, 9), "{body}");
+    }
+
+    let bad = [
+        (json!({"schedule": "* 25 * * *"}), 422, "schedule"),
+        (json!({"timezone": "Nowhere/Land"}), 422, "timezone"),
+        (json!({"overlap": "sometimes"}), 400, "overlap"),
+        (json!({"bogus": 1}), 400, "bogus"),
+        (json!({"timeout": 0}), 422, "timeout"),
+        (json!({"working_dir": "/no/such/dir"}), 422, "working_dir"),
+    ];
+    for (patch, code, field) in bad {
+        let spec = job(&d, "bad", "true", "@daily", patch.clone());
+        let (status, body) = d.post("/api/cron", &spec);
+        assert_eq!(status, code, "{patch}: {body}");
+        assert_eq!(body["error"]["field"], field, "{patch}: {body}");
+    }
+    let (_, list) = d.get("/api/cron");
+    assert_eq!(list, json!([]), "a rejected request changed the store");
+}
+
+#[test]
+fn crud_pagination_and_config_file_ownership() {
+    let d = Daemon::builder()
+        .config_toml("[cron.filejob]\ncommand = \"true\"\nschedule = \"@daily\"\n")
+        .start();
+    let spec = job(
+        &d,
+        "api",
+        "true",
+        "0 3 * * *",
+        json!({"overlap": "allow", "enabled": false}),
+    );
+    let view = create(&d, &spec);
+    assert_eq!(view["source"], "api");
+    assert!(
+        view.get("next_run_at").is_none_or(Value::is_null),
+        "disabled: {view}"
+    );
+    assert_eq!(d.post("/api/cron", &spec).0, 409);
+    let (status, v) = d.put(
+        "/api/cron/api",
+        &merge(
+            spec.clone(),
+            json!({"enabled": true, "schedule": "0 4 * * *"}),
+        ),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert!(
+        v["next_run_at"]
+            .as_str()
+            .unwrap()
+            .ends_with("T04:00:00.000000Z"),
+        "{v}"
+    );
+    let (status, list) = d.get("/api/cron");
+    assert_eq!(status, 200);
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["api", "filejob"]);
+
+    for _ in 0..3 {
+        run_now(&d, "api");
+    }
+    wait_execs(&d, "api", secs(20), "3 finished runs", |e| {
+        finished(e).len() == 3
+    });
+    let (_, page) = d.get("/api/cron/api/executions?limit=2");
+    assert_eq!(page["executions"].as_array().unwrap().len(), 2, "{page}");
+    let before = page["next_before_id"].as_i64().expect("a next page");
+    let (_, rest) = d.get(&format!(
+        "/api/cron/api/executions?limit=2&before_id={before}"
+    ));
+    assert_eq!(rest["executions"].as_array().unwrap().len(), 1, "{rest}");
+    assert!(
+        rest.get("next_before_id").is_none_or(Value::is_null),
+        "{rest}"
+    );
+
+    let file_spec = job(&d, "filejob", "false", "@daily", json!({}));
+    assert_eq!(d.put("/api/cron/filejob", &file_spec).0, 409);
+    assert_eq!(d.delete("/api/cron/filejob").0, 409);
+    assert_eq!(d.get("/api/cron/filejob").1["source"], "config");
+
+    assert_eq!(d.delete("/api/cron/api").0, 200);
+    assert_eq!(d.get("/api/cron/api").0, 404);
+    assert_eq!(d.post_empty("/api/cron/api/run").0, 404);
+    assert_eq!(d.get("/api/cron/Bad%20Name").0, 400);
+}
+
+fn out(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn cli_cron_commands() {
+    let d = Daemon::start();
+    let ok = |args: &[&str]| {
+        let o = d.cli(args);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}{}",
+            out(&o),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        out(&o)
+    };
+    let text = ok(&[
+        "cron",
+        "add",
+        "hello",
+        "--schedule",
+        "@yearly",
+        "--timezone",
+        "UTC",
+        "--shell",
+        "echo hello from cron",
+    ]);
+    assert!(
+        text.starts_with("added cron job hello, next run in "),
+        "{text}"
+    );
+    let text = ok(&["cron", "ls"]);
+    assert!(
+        text.starts_with("NAME   SCHEDULE  TIMEZONE  NEXT"),
+        "{text}"
+    );
+    assert!(text.contains("hello  @yearly   UTC"), "{text}");
+    let text = ok(&["cron", "run", "hello"]);
+    assert!(text.starts_with("started execution "), "{text}");
+    wait_execs(&d, "hello", secs(20), "the run to end", |e| {
+        finished(e).len() == 1
+    });
+    let text = ok(&["cron", "history", "hello", "--output"]);
+    assert!(text.contains("manual   succeeded"), "{text}");
+    assert!(text.contains("hello from cron"), "{text}");
+    let json: Value = serde_json::from_str(&ok(&["--json", "cron", "history", "hello"])).unwrap();
+    assert_eq!(json["executions"][0]["status"], "succeeded");
+    let text = ok(&[
+        "cron",
+        "validate",
+        "*/15 * * * *",
+        "--timezone",
+        "UTC",
+        "-n",
+        "2",
+    ]);
+    assert!(text.starts_with("Every 15 minutes\n"), "{text}");
+    assert_eq!(text.lines().count(), 5, "{text}");
+    let text = ok(&["cron", "stop", "hello"]);
+    assert_eq!(text, "nothing of hello was running\n");
+    let text = ok(&["cron", "rm", "hello"]);
+    assert_eq!(text, "removed cron job hello\n");
+
+    let bad = d.cli(&["cron", "validate", "61 * * * *"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("minute field"),
+        "{bad:?}"
+    );
+    assert_eq!(d.cli(&["cron", "rm", "hello"]).status.code(), Some(3));
+    assert_eq!(
+        d.cli(&["cron", "add", "x", "--", "true"]).status.code(),
+        Some(2)
+    );
+}
