@@ -276,8 +276,9 @@ pub struct ServiceState {
     /// When in `backoff`: RFC 3339 time of the next start attempt.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_start_at: Option<String>,
-    /// Health of the current run, for services with a health check.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Health of the current run, for services with a health check. (`health_status` on the wire: in a
+    /// service view, `health` is the check's configuration.)
+    #[serde(rename = "health_status", default, skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthState>,
     /// Resident memory of the whole process tree at the last sample, MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -297,7 +298,7 @@ pub const VIEW_ONLY_FIELDS: &[&str] = &[
     "restart_count",
     "last_exit",
     "next_start_at",
-    "health",
+    "health_status",
     "memory_mb",
     "cpu_percent",
 ];

@@ -609,7 +609,7 @@ fn tick_fires_a_due_slot_once_even_when_called_concurrently() {
     let want = slot.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let mut jobs: Vec<&str> = fired.iter().map(|e| e["job"].as_str().unwrap()).collect();
     jobs.sort_unstable();
-    assert_eq!(jobs, names, "{fired:?}");
+    assert_eq!(jobs, names, "{}", brief(&fired));
     for n in names {
         let execs = executions(&d, n);
         assert_eq!(execs.len(), 1, "{n}: {}", brief(&execs));

@@ -84,7 +84,7 @@ fn pid(view: &Value) -> u64 {
 fn wait_health(d: &Daemon, name: &str, state: &str, timeout_s: u64) -> Value {
     wait_for(secs(timeout_s), || {
         let v = d.view(name);
-        if v["health"] == state {
+        if v["health_status"] == state {
             Ok(v)
         } else {
             Err(format!(
@@ -143,7 +143,7 @@ fn http_probe_turns_unhealthy_restarts_and_recovers() {
     );
     let created = d.create(&spec);
     assert_eq!(
-        created["health"], "unknown",
+        created["health_status"], "unknown",
         "no check has run yet: {created}"
     );
 
@@ -151,7 +151,7 @@ fn http_probe_turns_unhealthy_restarts_and_recovers() {
     let first = pid(&healthy);
     let (code, status) = d.get("/api/status");
     assert_eq!(code, 200, "{status}");
-    assert_eq!(status["services"]["web"]["health"], "healthy", "{status}");
+    assert_eq!(status["services"]["web"]["health_status"], "healthy", "{status}");
 
     std::fs::write(&flag, "").unwrap();
     let events = wait_event(&d, "web", "health:unhealthy", 10);
@@ -299,7 +299,7 @@ fn tcp_probe_follows_whether_the_port_listens() {
     );
     let (_, status) = d.get("/api/status");
     assert_eq!(
-        status["services"]["deaf-kept"]["health"], "unhealthy",
+        status["services"]["deaf-kept"]["health_status"], "unhealthy",
         "{status}"
     );
     // Two more failed checks later, still the same process and no stop.
@@ -315,7 +315,7 @@ fn tcp_probe_follows_whether_the_port_listens() {
     .unwrap();
     let view = d.view("deaf-kept");
     assert_eq!(
-        (view["status"].as_str(), view["health"].as_str(), pid(&view)),
+        (view["status"].as_str(), view["health_status"].as_str(), pid(&view)),
         (Some("running"), Some("unhealthy"), kept_pid),
         "{view}"
     );
@@ -524,7 +524,7 @@ fn bad_health_blocks_are_rejected_naming_the_field() {
     // The same check on PUT leaves the existing definition alone.
     let created = d.create(&base(json!({"enabled": false})));
     assert!(
-        created.get("health").is_none_or(Value::is_null),
+        created.get("health_status").is_none_or(Value::is_null),
         "no health check, no health state: {created}"
     );
     let report = d.health("checked");

@@ -31,6 +31,9 @@ fn spec_of(view: &Value) -> Value {
         "restart_count",
         "last_exit",
         "next_start_at",
+        "health_status",
+        "memory_mb",
+        "cpu_percent",
     ] {
         v.as_object_mut().unwrap().remove(runtime);
     }

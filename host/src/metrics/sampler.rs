@@ -19,6 +19,9 @@ use crate::process::{Tree, ticks_per_second};
 use crate::store::MetricSample;
 
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
+/// Longest time between two searches for a tree's new descendants (see `Tracker::sample`); with the
+/// default 10 s interval every sample searches.
+const WALK_EVERY_S: u64 = 5;
 const MIB: f64 = 1024.0 * 1024.0;
 
 /// One tree to read this tick.
@@ -87,6 +90,7 @@ impl Core {
             ticks_per_second: self.ticks_per_second,
             page_size: self.page_size,
             children_supported: self.children_supported,
+            walk_every_ticks: WALK_EVERY_S * self.ticks_per_second,
         };
         let trees: Vec<Arc<Tree>> = targets.iter().map(|t| t.tree.clone()).collect();
         let adopted = if self.children_supported {
@@ -164,21 +168,14 @@ fn targets(inner: &Inner) -> Vec<Target> {
 }
 
 fn figures(r: &Reading) -> Figures {
-    let per_s = |bytes: u64| {
-        if r.elapsed_s > 0.0 {
-            bytes as f64 / r.elapsed_s
-        } else {
-            0.0
-        }
-    };
     Figures {
         processes: r.processes,
         rss_bytes: r.rss_bytes,
         cpu_percent: r.cpu_percent,
         threads: r.threads,
         open_fds: r.open_fds,
-        read_bps: per_s(r.read_bytes),
-        write_bps: per_s(r.write_bytes),
+        read_bps: r.read_bps,
+        write_bps: r.write_bps,
     }
 }
 

@@ -36,6 +36,9 @@ pub struct Reading {
     /// Storage bytes read / written since the previous sample.
     pub read_bytes: u64,
     pub write_bytes: u64,
+    /// Storage bytes read / written per second over the interval.
+    pub read_bps: f64,
+    pub write_bps: f64,
     /// Seconds since the previous sample (0 at the first).
     pub elapsed_s: f64,
 }
@@ -47,6 +50,8 @@ pub struct Clock {
     pub ticks_per_second: u64,
     pub page_size: u64,
     pub children_supported: bool,
+    /// Look for new descendants (read every member's `children`) at least this often, in ticks.
+    pub walk_every_ticks: u64,
 }
 
 pub struct Tracker {
@@ -54,6 +59,10 @@ pub struct Tracker {
     seen: HashMap<u32, Seen>,
     /// `Clock::now_ticks` of the previous sample.
     last_ticks: Option<u64>,
+    /// `Clock::now_ticks` of the last walk through the `children` files.
+    last_walk: Option<u64>,
+    /// A member seen before was gone at the last sample: the tree is changing, walk again.
+    lost_member: bool,
 }
 
 impl Tracker {
@@ -62,14 +71,27 @@ impl Tracker {
             tree,
             seen: HashMap::new(),
             last_ticks: None,
+            last_walk: None,
+            lost_member: false,
         }
     }
 
-    /// Reads every member, starting from the leader and the `adopted` roots.
+    /// Reads every member: the leader, the `adopted` roots and the members known from before; and, on
+    /// a walk, every descendant reachable through `children` files. Walks happen at the first sample,
+    /// every `walk_every_ticks`, and after a member vanished; between walks new processes are found
+    /// only as adopted orphans. (The `children` reads are a third of a sample's cost.)
     pub fn sample(&mut self, clock: &Clock, adopted: &[u32], buf: &mut Vec<u8>) -> Reading {
+        let walk = clock.children_supported
+            && (self.lost_member
+                || self
+                    .last_walk
+                    .is_none_or(|w| clock.now_ticks.saturating_sub(w) >= clock.walk_every_ticks));
         let mut queue: Vec<u32> = if clock.children_supported {
             let mut q = vec![self.tree.leader];
             q.extend_from_slice(adopted);
+            if !walk {
+                q.extend(self.seen.keys());
+            }
             q
         } else {
             self.tree.scan().members
@@ -78,6 +100,8 @@ impl Tracker {
         let mut r = Reading::default();
         let mut cpu_delta = 0u64;
         let mut lifetime_cpu = 0u64;
+        // Use within this interval (for rates): `cpu_delta` minus what late finds used before it.
+        let (mut cpu_rate, mut read_rate, mut write_rate) = (0.0, 0.0, 0.0);
         while let Some(pid) = queue.pop() {
             if now.contains_key(&pid) {
                 continue;
@@ -99,17 +123,23 @@ impl Tracker {
                 read_bytes: read,
                 write_bytes: write,
             };
-            let before = self.baseline(pid, &st);
-            cpu_delta += seen.cpu_ticks.saturating_sub(before.cpu_ticks);
+            let (before, share) = self.baseline(pid, &st, clock.now_ticks);
+            let cpu = seen.cpu_ticks.saturating_sub(before.cpu_ticks);
+            let read = seen.read_bytes.saturating_sub(before.read_bytes);
+            let write = seen.write_bytes.saturating_sub(before.write_bytes);
+            cpu_delta += cpu;
             lifetime_cpu += seen.cpu_ticks;
-            r.read_bytes += seen.read_bytes.saturating_sub(before.read_bytes);
-            r.write_bytes += seen.write_bytes.saturating_sub(before.write_bytes);
+            r.read_bytes += read;
+            r.write_bytes += write;
+            cpu_rate += cpu as f64 * share;
+            read_rate += read as f64 * share;
+            write_rate += write as f64 * share;
             r.processes += 1;
             r.rss_bytes += st.rss_pages * clock.page_size;
             r.threads += st.threads;
             r.open_fds += procfs::open_fds(pid);
             now.insert(pid, seen);
-            if clock.children_supported {
+            if walk {
                 procfs::children(pid, st.threads, buf, &mut queue);
             }
         }
@@ -119,7 +149,9 @@ impl Tracker {
                 r.elapsed_s = clock.now_ticks.saturating_sub(last) as f64 / tps;
                 r.cpu_seconds = cpu_delta as f64 / tps;
                 if r.elapsed_s > 0.0 {
-                    r.cpu_percent = r.cpu_seconds / r.elapsed_s * 100.0;
+                    r.cpu_percent = cpu_rate / tps / r.elapsed_s * 100.0;
+                    r.read_bps = read_rate / r.elapsed_s;
+                    r.write_bps = write_rate / r.elapsed_s;
                 }
             }
             None => {
@@ -131,31 +163,53 @@ impl Tracker {
                 }
             }
         }
+        self.lost_member = self.seen.keys().any(|pid| !now.contains_key(pid));
         self.seen = now;
         self.last_ticks = Some(clock.now_ticks);
+        // A full `/proc` scan (no `children` files) is a walk too.
+        if walk || !clock.children_supported {
+            self.last_walk = Some(clock.now_ticks);
+        }
         r
     }
 
-    /// What `pid` had used at the previous sample. A process not seen then counts from zero when it
-    /// started since (its whole use falls in this interval), else from now (it was found late, and its
-    /// earlier use cannot be placed in time).
-    fn baseline(&self, pid: u32, st: &Stat) -> Seen {
+    /// What `pid` had used at the previous sample, and the share of its use since then that falls
+    /// in this interval. A process not seen then counts from zero when it started after the last walk
+    /// (nothing of it was ever counted): all of it when it started in this interval, else the share of
+    /// its life this interval is. Otherwise it was missed by a walk, and counts from now.
+    fn baseline(&self, pid: u32, st: &Stat, now_ticks: u64) -> (Seen, f64) {
         let zero = Seen {
             start_ticks: st.start_ticks,
             cpu_ticks: 0,
             read_bytes: 0,
             write_bytes: 0,
         };
-        match (self.seen.get(&pid), self.last_ticks) {
-            (Some(s), _) if s.start_ticks == st.start_ticks => *s,
-            (_, Some(last)) if st.start_ticks >= last => zero,
-            (_, None) => zero,
-            _ => Seen {
+        if let Some(s) = self
+            .seen
+            .get(&pid)
+            .filter(|s| s.start_ticks == st.start_ticks)
+        {
+            return (*s, 1.0);
+        }
+        let (Some(last), Some(walked)) = (self.last_ticks, self.last_walk) else {
+            return (zero, 1.0);
+        };
+        if st.start_ticks >= last {
+            (zero, 1.0)
+        } else if st.start_ticks >= walked {
+            let lived = now_ticks.saturating_sub(st.start_ticks).max(1) as f64;
+            (
+                zero,
+                (now_ticks.saturating_sub(last) as f64 / lived).min(1.0),
+            )
+        } else {
+            let now = Seen {
                 start_ticks: st.start_ticks,
                 cpu_ticks: st.cpu_ticks,
                 read_bytes: u64::MAX,
                 write_bytes: u64::MAX,
-            },
+            };
+            (now, 1.0)
         }
     }
 }
@@ -187,7 +241,7 @@ impl Adoptions {
                 Some((start, instance)) if start == st.start_ticks => Some(instance),
                 _ => match leaders.get(&(st.pgrp as u32)) {
                     Some(t) if st.start_ticks >= t.leader_start => Some(t.instance.clone()),
-                    _ => procfs::instance_of(pid, buf),
+                    _ => procfs::instance_of(pid),
                 },
             };
             // Not remembered when unknown: the environment reads empty while a process is in execve.
@@ -212,6 +266,7 @@ mod tests {
             ticks_per_second: tps,
             page_size: procfs::page_size(),
             children_supported: procfs::children_supported(),
+            walk_every_ticks: 0,
         }
     }
 
