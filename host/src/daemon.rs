@@ -32,26 +32,25 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let result = runtime.block_on(run(settings, terminate_signal()));
+    let result = runtime.block_on(async { run(settings, terminate_signal()?).await });
     if let Err(e) = &result {
         tracing::error!(error = %format!("{e:#}"), "daemon failed");
     }
     result
 }
 
-async fn terminate_signal() {
+/// Registers the SIGTERM/SIGINT handlers now (before anything is started, so an early signal is never
+/// fatal) and returns the future that resolves on the first of them.
+fn terminate_signal() -> anyhow::Result<impl Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop the daemon through the API");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = int.recv() => tracing::info!("SIGINT received"),
-    }
+    let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+        }
+    })
 }
 
 /// Runs the daemon until `shutdown` resolves or the API asks it to stop.
