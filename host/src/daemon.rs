@@ -101,6 +101,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         sup.clone(),
         plugins.clone(),
     );
+    cron.attach_metrics(metrics.clone());
 
     let (shutdown_tx, mut shutdown_rx) = mpsc::channel(1);
     let (closing_tx, closing_rx) = watch::channel(false);

@@ -75,7 +75,9 @@ pub enum Input {
         reason: String,
     },
     Stop,
-    Restart { reason: String },
+    Restart {
+        reason: String,
+    },
     Spawned {
         pid: u32,
         at: Instant,
@@ -99,8 +101,9 @@ pub enum Input {
         at: Instant,
         jitter: f64,
     },
-    /// Health checks failed `retries` times in a row after the start period.
-    Unhealthy {
+    /// The service is failing although its process lives (health checks failed `retries` times, or it
+    /// stayed over its memory limit): restart it like a crash, under the restart policy and backoff.
+    Failing {
         reason: String,
     },
     BackoffElapsed {
@@ -195,13 +198,7 @@ pub fn step(m: Machine, policy: &Policy, input: Input) -> (Machine, Vec<Effect>)
                     pid,
                     then: AfterStop::Start,
                 };
-                fx.push(record(
-                    &from,
-                    &next.state,
-                    Some(pid),
-                    None,
-                    reason,
-                ));
+                fx.push(record(&from, &next.state, Some(pid), None, reason));
                 fx.push(Effect::Terminate);
             }
             State::Stopping { pid, .. } => {
@@ -304,7 +301,7 @@ pub fn step(m: Machine, policy: &Policy, input: Input) -> (Machine, Vec<Effect>)
                 }
             }
         }
-        Input::Unhealthy { reason } => {
+        Input::Failing { reason } => {
             if let State::Running { pid, .. } = from {
                 let restart = match policy.restart {
                     RestartPolicy::Always | RestartPolicy::OnFailure => true,
@@ -345,7 +342,7 @@ pub fn step(m: Machine, policy: &Policy, input: Input) -> (Machine, Vec<Effect>)
                     policy,
                     Some(pid),
                     exit,
-                    format!("unhealthy; {how}"),
+                    format!("stopped after a failure, {how}"),
                     at,
                     jitter,
                     &mut fx,

@@ -9,11 +9,10 @@
 //!   process group (setsid) are still found in `/proc` and killed with their tree.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsString;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::{Mutex, OnceLock};
 
 use nix::errno::Errno;
@@ -21,6 +20,8 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 use tokio::sync::oneshot;
+
+mod posix_spawn;
 
 /// How a process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,48 +164,34 @@ pub struct Child {
     pub stderr: OwnedFd,
 }
 
-/// Starts `spec` as the leader of a new session with stdin on /dev/null and stdout/stderr on pipes.
+/// Starts `spec` as the leader of a new session with stdin on /dev/null and stdout/stderr on pipes. The
+/// environment is the daemon's, then `spec.env`, then `TEND_INSTANCE`.
 pub fn spawn(spec: &SpawnSpec) -> io::Result<Child> {
-    let Some((program, args)) = spec.argv.split_first() else {
+    if spec.argv.is_empty() {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
-    };
-    let mut cmd = std::process::Command::new(program);
-    cmd.args(args)
-        .envs(&spec.env)
-        .env("TEND_INSTANCE", &spec.instance)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(dir) = &spec.cwd {
-        cmd.current_dir(dir);
     }
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::setsid() == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    // Hold the reaper's lock across fork so an immediate exit cannot be reaped before we registered it.
+    let mut env: BTreeMap<OsString, OsString> = std::env::vars_os().collect();
+    env.extend(
+        spec.env
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v))),
+    );
+    env.insert("TEND_INSTANCE".into(), spec.instance.clone().into());
+    let env: Vec<(OsString, OsString)> = env.into_iter().collect();
+    // Hold the reaper's lock across the spawn so an immediate exit cannot be reaped before we registered it.
     let mut waiters = waiters().lock().unwrap_or_else(|e| e.into_inner());
-    let mut child = cmd.spawn()?;
-    let pid = child.id();
+    let started = posix_spawn::spawn_session(&spec.argv, spec.cwd.as_deref(), &env)?;
     let (tx, rx) = oneshot::channel();
-    waiters.insert(pid as i32, tx);
+    waiters.insert(started.pid as i32, tx);
+    // Still under the lock: the child cannot have been reaped, so even an instant exit leaves its stat.
+    let start_ticks = stat(started.pid).map(|s| s.start_ticks).unwrap_or(0);
     drop(waiters);
-    let stdout = child.stdout.take().map(OwnedFd::from);
-    let stderr = child.stderr.take().map(OwnedFd::from);
-    let (Some(stdout), Some(stderr)) = (stdout, stderr) else {
-        return Err(io::Error::other("child pipes missing"));
-    };
     Ok(Child {
-        pid,
-        start_ticks: stat(pid).map(|s| s.start_ticks).unwrap_or(0),
+        pid: started.pid,
+        start_ticks,
         exit: rx,
-        stdout,
-        stderr,
+        stdout: started.stdout,
+        stderr: started.stderr,
     })
 }
 
@@ -373,21 +360,35 @@ pub fn usage_of(pids: &[u32]) -> Usage {
     let mut u = Usage::default();
     let page = page_size();
     for &pid in pids {
-        let Ok(text) = std::fs::read(format!("/proc/{pid}/stat")) else { continue };
-        let Some(close) = text.iter().rposition(|&b| b == b')') else { continue };
-        let Ok(rest) = std::str::from_utf8(&text[close + 1..]) else { continue };
+        let Ok(text) = std::fs::read(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(close) = text.iter().rposition(|&b| b == b')') else {
+            continue;
+        };
+        let Ok(rest) = std::str::from_utf8(&text[close + 1..]) else {
+            continue;
+        };
         let f: Vec<&str> = rest.split_ascii_whitespace().collect();
         // Fields counted from 3 (state): utime 14, stime 15, num_threads 20, rss 24.
-        let field = |n: usize| f.get(n - 3).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let field = |n: usize| {
+            f.get(n - 3)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
         u.processes += 1;
         u.cpu_ticks += field(14) + field(15);
         u.threads += field(20);
         u.rss_bytes += field(24) * page;
-        u.open_fds += std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count() as u64).unwrap_or(0);
+        u.open_fds += std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|d| d.count() as u64)
+            .unwrap_or(0);
         if let Ok(io) = std::fs::read_to_string(format!("/proc/{pid}/io")) {
             for line in io.lines() {
                 let mut parts = line.split(':');
-                let (Some(k), Some(v)) = (parts.next(), parts.next()) else { continue };
+                let (Some(k), Some(v)) = (parts.next(), parts.next()) else {
+                    continue;
+                };
                 let v = v.trim().parse::<u64>().unwrap_or(0);
                 match k {
                     "read_bytes" => u.read_bytes += v,

@@ -278,7 +278,11 @@ pub struct ServiceState {
     pub next_start_at: Option<String>,
     /// Health of the current run, for services with a health check. (`health_status` on the wire: in a
     /// service view, `health` is the check's configuration.)
-    #[serde(rename = "health_status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "health_status",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub health: Option<HealthState>,
     /// Resident memory of the whole process tree at the last sample, MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -883,6 +887,17 @@ pub struct CronJobState {
     pub last_run: Option<LastRun>,
 }
 
+/// Fields of a `CronJobView` that are not part of the spec: `PUT /api/cron/{name}` ignores them, so a
+/// view can be edited and sent back.
+pub const CRON_VIEW_ONLY_FIELDS: &[&str] = &[
+    "source",
+    "effective_timezone",
+    "next_run_at",
+    "running",
+    "queued",
+    "last_run",
+];
+
 /// `GET /api/cron/{name}` and list entries.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CronJobView {
@@ -961,7 +976,11 @@ mod tests {
             pid: Some(1),
             uptime_s: Some(1.0),
             restart_count: 0,
-            last_exit: Some(ExitInfo { code: Some(0), signal: None, at: String::new() }),
+            last_exit: Some(ExitInfo {
+                code: Some(0),
+                signal: None,
+                at: String::new(),
+            }),
             next_start_at: Some(String::new()),
             health: Some(HealthState::Healthy),
             memory_mb: Some(1.0),

@@ -151,7 +151,10 @@ fn http_probe_turns_unhealthy_restarts_and_recovers() {
     let first = pid(&healthy);
     let (code, status) = d.get("/api/status");
     assert_eq!(code, 200, "{status}");
-    assert_eq!(status["services"]["web"]["health_status"], "healthy", "{status}");
+    assert_eq!(
+        status["services"]["web"]["health_status"], "healthy",
+        "{status}"
+    );
 
     std::fs::write(&flag, "").unwrap();
     let events = wait_event(&d, "web", "health:unhealthy", 10);
@@ -315,7 +318,11 @@ fn tcp_probe_follows_whether_the_port_listens() {
     .unwrap();
     let view = d.view("deaf-kept");
     assert_eq!(
-        (view["status"].as_str(), view["health_status"].as_str(), pid(&view)),
+        (
+            view["status"].as_str(),
+            view["health_status"].as_str(),
+            pid(&view)
+        ),
         (Some("running"), Some("unhealthy"), kept_pid),
         "{view}"
     );

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use reqwest::Method;
-use tend_tests::{Daemon, Value, free_port, json, secs, wait_for};
+use tend_tests::{Daemon, MARKER_VAR, Value, free_port, json, secs, wait_for};
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -422,9 +422,12 @@ fn parse_exposition(text: &str) -> Result<BTreeMap<String, Family>, String> {
     Ok(families)
 }
 
+type Labels = BTreeMap<String, String>;
+/// Per label set: (upper bound, cumulative count) of each bucket, and `_count`.
+type HistogramSeries = BTreeMap<Labels, (Vec<(f64, f64)>, Option<f64>)>;
+
 fn check_histogram(name: &str, fam: &Family) -> Result<(), String> {
-    let mut series: BTreeMap<BTreeMap<String, String>, (Vec<(f64, f64)>, Option<f64>)> =
-        BTreeMap::new();
+    let mut series = HistogramSeries::new();
     for (sample, labels, value) in &fam.samples {
         let mut labels = labels.clone();
         if sample.ends_with("_bucket") {
@@ -573,7 +576,7 @@ fn metrics_endpoint_needs_the_token_unless_public() {
         .request_anonymous(Method::GET, "/metrics")
         .bearer_auth("not-the-token");
     assert_eq!(tend_tests::send(wrong).0, 401);
-    assert_eq!(scrape(&d).1.is_empty(), false);
+    assert!(!scrape(&d).1.is_empty());
 
     let open = Daemon::builder()
         .config_toml("[metrics]\npublic = true\n")
@@ -582,4 +585,37 @@ fn metrics_endpoint_needs_the_token_unless_public() {
     // Opening /metrics opens nothing else.
     assert_eq!(anonymous(&open, "/api/status"), 401);
     assert_eq!(anonymous(&open, "/api/services/x/metrics"), 401);
+}
+
+#[test]
+fn a_running_cron_execution_is_sampled_as_a_job() {
+    let d = sampled_daemon();
+    let job = json!({
+        "name": "crunch",
+        "command": ["python3", "-c", "b = bytearray(64 << 20); import time; time.sleep(30)"],
+        "schedule": "@yearly",
+        "env_vars": {MARKER_VAR: d.marker()},
+    });
+    let (code, body) = d.post("/api/cron", &job);
+    assert_eq!(code, 201, "{body}");
+    let (code, body) = d.post("/api/cron/crunch/run", &json!({}));
+    assert!(code == 200 || code == 202, "{code} {body}");
+    let rss = tend_tests::wait_for(secs(15), || {
+        let (_, text) = scrape(&d);
+        let families = parse_exposition(&text)?;
+        match (
+            value_of(&families, "tend_job_running", ("cron_job", "crunch")),
+            value_of(&families, "tend_job_memory_bytes", ("cron_job", "crunch")),
+        ) {
+            (Some(running), Some(rss)) if running >= 1.0 && rss > 60.0 * 1048576.0 => Ok(rss),
+            other => Err(format!("not sampled yet: {other:?}")),
+        }
+    })
+    .unwrap();
+    assert!(
+        rss < 200.0 * 1048576.0,
+        "RSS {rss} is far above the 64 MiB the job allocates"
+    );
+    let (code, _) = d.post("/api/cron/crunch/stop", &json!({}));
+    assert_eq!(code, 200);
 }

@@ -31,7 +31,14 @@ fn steps() -> Vec<Step> {
         // plugins/ is its own workspace (built for wasm); lint it on the host target.
         step(
             "format plugins",
-            cargo_with(&["fmt", "--manifest-path", "plugins/Cargo.toml", "--all", "--", "--check"]),
+            cargo_with(&[
+                "fmt",
+                "--manifest-path",
+                "plugins/Cargo.toml",
+                "--all",
+                "--",
+                "--check",
+            ]),
         ),
         step(
             "clippy plugins",

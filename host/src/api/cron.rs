@@ -60,9 +60,15 @@ pub async fn replace(
     Name(name): Name,
     JsonBody(mut body): JsonBody,
 ) -> Result<Json<CronJobView>, ApiError> {
+    // Ownership first (404, or 409 for a job from the config file), whatever the body.
+    app.cron.check_editable(&name)?;
     let Some(obj) = body.as_object_mut() else {
         return Err(ApiError::bad_request("expected a JSON object"));
     };
+    // The view's read-only fields are accepted and ignored, so GET, edit, PUT works.
+    for field in crate::wire::CRON_VIEW_ONLY_FIELDS {
+        obj.remove(*field);
+    }
     match obj.get("name") {
         None => {
             obj.insert("name".into(), name.clone().into());
@@ -75,8 +81,6 @@ pub async fn replace(
             .field("name"));
         }
     }
-    // A typo in the path reads as 404 before the body is judged.
-    app.cron.get(&name)?;
     let spec: CronJobSpec = typed(body)?;
     Ok(Json(app.cron.update(spec).await?))
 }

@@ -74,6 +74,7 @@ impl Scheduler {
             jobs: Mutex::new(jobs),
             wake: Notify::new(),
             closing: AtomicBool::new(false),
+            metrics: std::sync::OnceLock::new(),
         });
         let engine = tokio::spawn(engine::run(inner.clone()));
         for (name, slot) in catch_up {

@@ -125,10 +125,16 @@ pub struct Spawned {
     tree: Arc<Tree>,
     exit: oneshot::Receiver<Ended>,
     capture: OutputCapture,
+    /// Keeps the execution's tree in the metrics sampler until the execution is over.
+    _watch: Option<crate::metrics::WatchGuard>,
 }
 
 /// Starts the command; the error says why it could not.
-pub fn spawn(launch: &Launch, control: &RunControl) -> Result<Spawned, String> {
+pub fn spawn(
+    launch: &Launch,
+    control: &RunControl,
+    metrics: Option<&crate::metrics::Metrics>,
+) -> Result<Spawned, String> {
     let env = job_env(launch.spec, control.id, control.scheduled_at.as_deref())
         .map_err(|e| e.to_string())?;
     let argv = launch.spec.command.argv();
@@ -149,6 +155,8 @@ pub fn spawn(launch: &Launch, control: &RunControl) -> Result<Spawned, String> {
     *control.tree.lock().unwrap_or_else(|e| e.into_inner()) = Some(tree.clone());
     *control.started_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(started_at.clone());
     let capture = OutputCapture::start(child.stdout, child.stderr, Some(&launch.log_file));
+    let watch =
+        metrics.map(|m| m.watch(crate::metrics::Kind::Job, &launch.spec.name, tree.clone()));
     Ok(Spawned {
         pid: child.pid,
         started_at,
@@ -156,6 +164,7 @@ pub fn spawn(launch: &Launch, control: &RunControl) -> Result<Spawned, String> {
         tree,
         exit: child.exit,
         capture,
+        _watch: watch,
     })
 }
 

@@ -171,6 +171,8 @@ struct Inner {
     /// Wakes the engine when fire times change.
     wake: Notify,
     closing: AtomicBool,
+    /// The metrics sampler, once the daemon has started it: executions' trees are watched by it.
+    metrics: std::sync::OnceLock<crate::metrics::Metrics>,
 }
 
 impl Inner {
@@ -197,6 +199,11 @@ impl Scheduler {
         } else {
             Ok(())
         }
+    }
+
+    /// Hands the scheduler the metrics sampler, which then samples every execution's process tree.
+    pub fn attach_metrics(&self, metrics: crate::metrics::Metrics) {
+        let _ = self.inner.metrics.set(metrics);
     }
 
     pub fn list(&self) -> Vec<CronJobView> {
@@ -229,7 +236,8 @@ impl Scheduler {
         Ok(view)
     }
 
-    fn owned_by_api(&self, name: &str) -> Result<()> {
+    /// `NotFound`, or `Conflict` for a job defined in the config file.
+    pub fn check_editable(&self, name: &str) -> Result<()> {
         match self.inner.jobs().get(name) {
             None => Err(CronError::NotFound(name.into())),
             Some(j) if j.source == Source::Config => Err(CronError::Conflict(format!(
@@ -244,7 +252,7 @@ impl Scheduler {
     pub async fn update(&self, spec: CronJobSpec) -> Result<CronJobView> {
         self.check_open()?;
         let name = spec.name.clone();
-        self.owned_by_api(&name)?;
+        self.check_editable(&name)?;
         let compiled = job::validate(&spec, self.inner.default_tz, Utc::now())?;
         self.inner.store.upsert_cron_job(&spec, Source::Api).await?;
         let view = {
@@ -265,7 +273,7 @@ impl Scheduler {
     /// executions stay in the history.
     pub async fn remove(&self, name: &str) -> Result<CronActionResponse> {
         self.check_open()?;
-        self.owned_by_api(name)?;
+        self.check_editable(name)?;
         let Some(job) = self.inner.jobs().remove(name) else {
             return Err(CronError::NotFound(name.into()));
         };
@@ -468,4 +476,56 @@ pub fn validate_schedule(
         description: describe::describe(parsed.fields()),
         next,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: serde_json::Value) -> CronJobSpec {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn next_fire_respects_enabled_and_jitter() {
+        let now = DateTime::parse_from_rfc3339("2024-06-03T12:00:00.5Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let s = spec(
+            serde_json::json!({"name": "j", "command": "true", "schedule": "*/10 * * * * *",
+            "timezone": "UTC", "jitter_s": 3}),
+        );
+        let compiled = job::compile(&s, chrono_tz::UTC).unwrap();
+        for _ in 0..50 {
+            let j = Job::new(s.clone(), Source::Api, compiled.clone(), now);
+            let due = j.next.unwrap();
+            assert_eq!(fmt_time(due.slot), "2024-06-03T12:00:10.000000Z");
+            let delay = due.at - due.slot;
+            assert!(delay >= chrono::Duration::zero() && delay <= chrono::Duration::seconds(3));
+        }
+        let off = spec(
+            serde_json::json!({"name": "j", "command": "true", "schedule": "@daily",
+            "enabled": false}),
+        );
+        let j = Job::new(off, Source::Api, compiled, now);
+        assert!(j.next.is_none());
+        assert_eq!(j.state().next_run_at, None);
+    }
+
+    #[test]
+    fn validate_reports_the_bad_field() {
+        let now = Utc::now();
+        let e = validate_schedule("* * * * 9", None, chrono_tz::UTC, now, 5).unwrap_err();
+        assert_eq!(e.field, "schedule");
+        let e = validate_schedule("@daily", Some("Nope/Nope"), chrono_tz::UTC, now, 5).unwrap_err();
+        assert_eq!(e.field, "timezone");
+        let ok = validate_schedule("@daily", Some("Asia/Tokyo"), chrono_tz::UTC, now, 3).unwrap();
+        assert_eq!(ok.next.len(), 3);
+        assert!(
+            ok.next.iter().all(|t| t.ends_with("T00:00:00+09:00")),
+            "{:?}",
+            ok.next
+        );
+        assert_eq!(ok.normalized, "0 0 0 * * *");
+    }
 }

@@ -202,7 +202,7 @@ async fn begin(
             .join(name)
             .join(format!("{}.log", control.id)),
     };
-    match exec::spawn(&launch, control) {
+    match exec::spawn(&launch, control, inner.metrics.get()) {
         Ok(s) => {
             let log_file = launch.log_file.to_str();
             if let Err(e) = inner

@@ -255,7 +255,13 @@ fn stop_and_restart() {
         t.reason
     );
 
-    let (m, _) = step(running(t0), &p, Input::Restart { reason: "restart requested".into() });
+    let (m, _) = step(
+        running(t0),
+        &p,
+        Input::Restart {
+            reason: "restart requested".into(),
+        },
+    );
     assert_eq!(
         m.state,
         State::Stopping {
@@ -352,7 +358,7 @@ fn unhealthy_restarts_like_a_crash_unless_policy_is_never() {
     let (m, fx) = step(
         running(t0),
         &p,
-        Input::Unhealthy {
+        Input::Failing {
             reason: "health check failed 3 times".into(),
         },
     );
@@ -378,12 +384,13 @@ fn unhealthy_restarts_like_a_crash_unless_policy_is_never() {
         unreachable!()
     };
     assert!(
-        t.reason.starts_with("unhealthy; killed by SIGTERM"),
+        t.reason
+            .starts_with("stopped after a failure, killed by SIGTERM"),
         "{}",
         t.reason
     );
 
     let never = policy(RestartPolicy::Never, 3);
-    let (m, fx) = step(running(t0), &never, Input::Unhealthy { reason: "x".into() });
+    let (m, fx) = step(running(t0), &never, Input::Failing { reason: "x".into() });
     assert_eq!((m, fx.len()), (running(t0), 0));
 }

@@ -305,10 +305,7 @@ impl Maintenance {
                 Some(t) => t,
                 // After a restart: redo the newest bucket (it may have been incomplete), else begin
                 // with the oldest data of the finer tier.
-                None => match store.newest_metric_time(to).await? {
-                    Some(t) => t,
-                    None => 0,
-                },
+                None => store.newest_metric_time(to).await?.unwrap_or_default(),
             };
             let until = floor_to(now_ms, bucket);
             if until > since {

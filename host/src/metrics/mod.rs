@@ -2,11 +2,12 @@
 //! watched job at `MONITOR_INTERVAL`, the history of those samples in SQLite, the Prometheus export,
 //! and the `max_memory_mb` restarts. It owns no processes: trees come from the supervisor
 //! (`Supervisor::running_trees`) and from watchers (`Metrics::watch`); it only reads `/proc`, and asks
-//! the supervisor to restart (`Supervisor::restart_because`). It must not signal anything itself.
+//! the supervisor to restart (`Supervisor::restart_after_failure`, which applies the restart policy and backoff). It must not signal anything itself.
 //!
-//! Watching something that is not a service (a cron job's execution):
+//! Watching something that is not a service (a cron job's execution; the daemon starts `Metrics` after
+//! the supervisor and hands it out, e.g. as `AppState::metrics`):
 //!
-//! ```ignore
+//! ```text
 //! let guard = metrics.watch(Kind::Job, "backup", tree.clone()); // sampled from the next tick on
 //! // ... the execution runs ...
 //! let used = guard.summary(); // samples, peak RSS, CPU seconds of the whole tree so far
@@ -14,7 +15,9 @@
 //! ```
 //!
 //! Executions of one job that run at the same time are summed into one series (`kind = job`, the job's
-//! name): in the history and in `tend_job_*` Prometheus series.
+//! name): in the history (`Metrics::history(Kind::Job, name, query)`) and in the `tend_job_*`
+//! Prometheus series (label `cron_job`). An execution shorter than the interval may never be sampled;
+//! its rusage from `process` is the better record of such runs.
 
 mod disk;
 mod export;
@@ -245,11 +248,6 @@ impl Metrics {
             .current()
             .own
             .map(|o| (o.rss_bytes as f64 / (1024.0 * 1024.0), o.cpu_percent))
-    }
-
-    /// The latest figures of a running service.
-    pub fn service_figures(&self, name: &str) -> Option<Figures> {
-        self.inner.current().services.get(name).copied()
     }
 
     /// The stored history of one target.

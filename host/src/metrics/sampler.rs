@@ -341,7 +341,7 @@ fn restart(inner: &Inner, name: &str, reason: String) {
     let sup = inner.sup.clone();
     let name = name.to_string();
     tokio::spawn(async move {
-        if let Err(e) = sup.restart_because(&name, &reason).await {
+        if let Err(e) = sup.restart_after_failure(&name, &reason).await {
             tracing::warn!(service = %name, error = %e, "memory-limit restart failed");
         }
     });

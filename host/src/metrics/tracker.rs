@@ -4,8 +4,10 @@
 //! Membership without scanning `/proc`: a tree is its leader, every descendant reached through the
 //! `children` files of known members, and the orphans the daemon adopted as subreaper that carry the
 //! tree's group or `TEND_INSTANCE` marker (`Adoptions`). Because the daemon is a child subreaper,
-//! every process that leaves its parent ends up as one of those, so nothing escapes. Kernels without
-//! `children` files fall back to `Tree::scan` (a full `/proc` pass) on every sample.
+//! every process that leaves its parent ends up as one of those, so nothing escapes. The `children`
+//! files are walked at most every few seconds (`Clock::walk_every_ticks`); in between, the known
+//! members are re-read and late finds are accounted so totals stay exact and rates stay plausible.
+//! Kernels without `children` files fall back to `Tree::scan` (a full `/proc` pass) on every sample.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -83,7 +83,9 @@ fn normalize_host(h: &str) -> String {
 fn same_host(a: &str, b: &str) -> bool {
     let (a, b) = (normalize_host(a), normalize_host(b));
     let loopback = |h: &str| {
-        h == "localhost" || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        h == "localhost"
+            || h.parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
     };
     a == b || (loopback(&a) && loopback(&b))
 }
@@ -289,8 +291,14 @@ mod tests {
             with_localhost.permits("localhost", 8080, Some(&t)),
             "localhost is the same host as a 127.0.0.1 target"
         );
-        assert!(!with_localhost.permits("localhost", 8081, Some(&t)), "but not another port");
-        assert!(!g.permits("localhost", 8080, Some(&t)), "the daemon's allowlist still applies");
+        assert!(
+            !with_localhost.permits("localhost", 8081, Some(&t)),
+            "but not another port"
+        );
+        assert!(
+            !g.permits("localhost", 8080, Some(&t)),
+            "the daemon's allowlist still applies"
+        );
         let outside = target("10.0.0.1", Some(80));
         assert!(
             !g.permits("10.0.0.1", 80, Some(&outside)),

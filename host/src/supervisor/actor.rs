@@ -24,7 +24,15 @@ pub enum Cmd {
         reply: oneshot::Sender<ServiceState>,
     },
     Stop(oneshot::Sender<ServiceState>),
-    Restart { reason: String, reply: oneshot::Sender<ServiceState> },
+    Restart {
+        reason: String,
+        reply: oneshot::Sender<ServiceState>,
+    },
+    /// The service is failing while running (e.g. over its memory limit): restart it like a crash.
+    Fail {
+        reason: String,
+        reply: oneshot::Sender<ServiceState>,
+    },
     /// Replace the spec; a running service restarts with it.
     Update(Box<ServiceSpec>, oneshot::Sender<ServiceState>),
     /// Stop and end the actor (service removed, or daemon shutting down).
@@ -167,11 +175,18 @@ impl Actor {
                 self.feed(Input::Restart { reason }).await;
                 let _ = reply.send(self.state());
             }
+            Cmd::Fail { reason, reply } => {
+                self.feed(Input::Failing { reason }).await;
+                let _ = reply.send(self.state());
+            }
             Cmd::Update(spec, reply) => {
                 self.spec = *spec;
                 self.policy = policy_of(&self.spec);
                 if matches!(self.m.state, State::Running { .. } | State::Backoff { .. }) {
-                    self.feed(Input::Restart { reason: "restart to apply the new definition".into() }).await;
+                    self.feed(Input::Restart {
+                        reason: "restart to apply the new definition".into(),
+                    })
+                    .await;
                 }
                 let _ = reply.send(self.state());
             }
@@ -230,7 +245,7 @@ impl Actor {
                 change.reason.clone(),
             );
             if change.restart {
-                self.feed(Input::Unhealthy {
+                self.feed(Input::Failing {
                     reason: change.reason,
                 })
                 .await;
@@ -245,7 +260,8 @@ impl Actor {
             // Health belongs to a run: the next one starts from unknown.
             self.health = Tracker::default();
             if self.spec.effective_health().is_some() {
-                self.shared.set_health(&self.name, Some(HealthState::Unknown), 0);
+                self.shared
+                    .set_health(&self.name, Some(HealthState::Unknown), 0);
             }
         }
         run
@@ -411,7 +427,8 @@ impl Actor {
         }
         let state = self.state();
         let tree = self.run.as_ref().map(|r| &r.tree);
-        self.shared.transition(&self.name, t, state, tree.map(|t| &**t));
+        self.shared
+            .transition(&self.name, t, state, tree.map(|t| &**t));
     }
 }
 

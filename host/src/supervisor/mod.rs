@@ -115,7 +115,12 @@ impl Shared {
 
 impl Shared {
     fn set_tree(&self, name: &str, tree: Option<Arc<Tree>>) {
-        if let Some(entry) = self.registry.lock().unwrap_or_else(|e| e.into_inner()).get_mut(name) {
+        if let Some(entry) = self
+            .registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(name)
+        {
             entry.tree = tree;
         }
     }
@@ -442,7 +447,11 @@ impl Supervisor {
     /// Restarts a service, recording `reason` (e.g. a memory limit) on the transition.
     pub async fn restart_because(&self, name: &str, reason: &str) -> Result<ServiceState> {
         self.check_open()?;
-        self.send(name, |reply| Cmd::Restart { reason: reason.into(), reply }).await
+        self.send(name, |reply| Cmd::Restart {
+            reason: reason.into(),
+            reply,
+        })
+        .await
     }
 
     /// Records the latest resource sample of a service's tree (shown in its state until the next
@@ -456,9 +465,23 @@ impl Supervisor {
         }
     }
 
+    /// Restarts a running service that is failing (over its memory limit, ...) like a crash: under its
+    /// restart policy, with backoff, counting towards `max_restarts`.
+    pub async fn restart_after_failure(&self, name: &str, reason: &str) -> Result<ServiceState> {
+        self.check_open()?;
+        self.send(name, |reply| Cmd::Fail {
+            reason: reason.into(),
+            reply,
+        })
+        .await
+    }
+
     /// The process trees of every running service, for samplers.
     pub fn running_trees(&self) -> Vec<(String, Arc<Tree>)> {
-        self.registry().iter().filter_map(|(n, e)| Some((n.clone(), e.tree.clone()?))).collect()
+        self.registry()
+            .iter()
+            .filter_map(|(n, e)| Some((n.clone(), e.tree.clone()?)))
+            .collect()
     }
 
     /// Specs of every service, for samplers that need per-service settings.

@@ -45,10 +45,10 @@ fn check(target: &Target) -> Result<Health, Health> {
     let status = response.status;
     let latency = response.elapsed_ms;
     if !(lo..=hi).contains(&status) {
-        return Ok(Health::unhealthy(format!(
-            "GET {url}: status {status}, expected {lo}-{hi}"
-        ))
-        .with_latency(latency));
+        return Ok(
+            Health::unhealthy(format!("GET {url}: status {status}, expected {lo}-{hi}"))
+                .with_latency(latency),
+        );
     }
     if let Some(needle) = &config.body_contains
         && !contains(&response.body, needle.as_bytes())

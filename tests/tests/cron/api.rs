@@ -120,8 +120,16 @@ fn crud_pagination_and_config_file_ownership() {
         "{rest}"
     );
 
+    // A view can be edited and sent back: its read-only fields are ignored.
+    let (_, mut view) = d.get("/api/cron/api");
+    view["timeout"] = json!(42);
+    let (status, v) = d.put("/api/cron/api", &view);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["timeout"], 42);
+
     let file_spec = job(&d, "filejob", "false", "@daily", json!({}));
     assert_eq!(d.put("/api/cron/filejob", &file_spec).0, 409);
+    assert_eq!(d.put("/api/cron/filejob", &json!({"bogus": 1})).0, 409);
     assert_eq!(d.delete("/api/cron/filejob").0, 409);
     assert_eq!(d.get("/api/cron/filejob").1["source"], "config");
 

@@ -135,25 +135,40 @@ fn overlap_replace_stops_the_running_one_first() {
             json!({"overlap": "replace"}),
         ),
     );
-    let execs = wait_execs(&d, "rep", secs(30), "2 replaced runs", |e| {
-        with_status(e, "stopped").len() >= 2
-    });
-    for s in with_status(&execs, "stopped") {
-        let msg = s["message"].as_str().unwrap_or("");
-        let by: i64 = msg
-            .strip_prefix("replaced by execution ")
-            .and_then(|r| r.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("not replaced: {s}"));
-        let successor = execs
-            .iter()
-            .find(|e| e["id"] == by)
-            .unwrap_or_else(|| panic!("no execution {by}:\n{}", brief(&execs)));
-        assert_eq!(s["signal"], "SIGTERM", "{s}");
+    let execs = wait_execs(
+        &d,
+        "rep",
+        secs(30),
+        "2 replaced runs whose successors started",
+        |e| replacements(e).len() >= 2,
+    );
+    for (old, new) in replacements(&execs) {
+        assert_eq!(old["signal"], "SIGTERM", "{old}");
         assert!(
-            ms(successor, "started_at") >= ms(s, "ended_at"),
+            ms(&new, "started_at") >= ms(&old, "ended_at"),
             "the successor started before the old tree was gone:\n{}",
             brief(&execs)
         );
     }
+}
+
+/// `(replaced, successor)` pairs where both started (a successor can itself be replaced before it
+/// starts, or not have recorded its start yet).
+fn replacements(execs: &[Value]) -> Vec<(Value, Value)> {
+    let started = |e: &Value| e["started_at"].is_string();
+    with_status(execs, "stopped")
+        .into_iter()
+        .filter(|s| started(s))
+        .filter_map(|s| {
+            let by: i64 = s["message"]
+                .as_str()?
+                .strip_prefix("replaced by execution ")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()?;
+            let successor = execs.iter().find(|e| e["id"] == by && started(e))?;
+            Some((s.clone(), successor.clone()))
+        })
+        .collect()
 }
