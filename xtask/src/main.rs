@@ -17,8 +17,9 @@ usage: cargo xtask <command>
 commands:
   test                     the whole suite, exactly what CI runs (plugins, fmt, clippy, build, tests)
   run [-- DAEMON ARGS...]  build tend in release mode and run `tend daemon` with the given flags
-  bench core               build tend in release mode and measure restart latency, idle cost and log
-                           capture against their goals (figures also in target/bench/core.json)
+  bench core|plugins|cron|metrics
+                           build tend in release mode and measure against the goals of that area
+                           (figures also in target/bench/<area>.json)
   build-plugins            build the wasm plugins into target/plugins/ (built-ins) and fixtures/";
 
 fn main() -> ExitCode {
