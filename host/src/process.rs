@@ -8,12 +8,13 @@
 //! - Every process of a run carries `TEND_INSTANCE=<id>` in its environment, so descendants that left the
 //!   process group (setsid) are still found in `/proc` and killed with their tree.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill, killpg};
@@ -325,6 +326,82 @@ impl Tree {
             let _ = kill(Pid::from_raw(pid as i32), sig);
         }
         scan
+    }
+}
+
+impl Tree {
+    /// Stops the whole tree: `sig` to the group and every member, SIGKILL to everything once `grace` has
+    /// passed, done only when nothing of the tree is left. `exit` is the leader's pending exit, if it has
+    /// not been reaped yet. Returns the leader's end and whether SIGKILL was needed.
+    pub async fn stop(
+        &self,
+        sig: Signal,
+        exit: Option<oneshot::Receiver<Ended>>,
+        grace: Duration,
+    ) -> (Option<Ended>, bool) {
+        let deadline = Instant::now() + grace;
+        let signalled: BTreeSet<u32> = self.signal(sig).members.into_iter().collect();
+        let mut killed = false;
+        let mut ended = None;
+        if let Some(mut rx) = exit {
+            match tokio::time::timeout_at(deadline.into(), &mut rx).await {
+                Ok(res) => ended = res.ok(),
+                Err(_) => {
+                    killed = true;
+                    self.signal(Signal::SIGKILL);
+                    ended = rx.await.ok();
+                }
+            }
+        }
+        killed |= self.drain(sig, signalled, deadline).await;
+        (ended, killed)
+    }
+
+    /// Drives the tree to empty: members not in `signalled` get `sig`, everything left gets SIGKILL once
+    /// `deadline` passes. Returns whether SIGKILL was needed. Descendants that are not our children cannot
+    /// be waited for, so this looks at `/proc` again, backing off from 1 ms to 20 ms.
+    pub async fn drain(
+        &self,
+        sig: Signal,
+        mut signalled: BTreeSet<u32>,
+        deadline: Instant,
+    ) -> bool {
+        let mut killed = false;
+        let give_up = deadline + Duration::from_secs(10);
+        let mut pause = Duration::from_millis(1);
+        // Processes whose environment stays unreadable this long are not ours (or are stuck).
+        let mut uncertain_since: BTreeMap<u32, Instant> = BTreeMap::new();
+        loop {
+            let scan = self.scan();
+            let now = Instant::now();
+            for &pid in &scan.members {
+                if signalled.insert(pid) {
+                    signal_pid(pid, sig);
+                }
+            }
+            uncertain_since.retain(|pid, _| scan.uncertain.contains(pid));
+            for &pid in &scan.uncertain {
+                uncertain_since.entry(pid).or_insert(now);
+            }
+            let waiting = uncertain_since
+                .values()
+                .any(|&t| now.duration_since(t) < Duration::from_secs(1));
+            if scan.members.is_empty() && !waiting {
+                return killed;
+            }
+            if now >= deadline && !scan.members.is_empty() {
+                killed = true;
+                for &pid in &scan.members {
+                    signal_pid(pid, Signal::SIGKILL);
+                }
+            }
+            if now >= give_up {
+                tracing::error!(instance = %self.instance, left = ?scan.members, "processes survive SIGKILL (uninterruptible sleep?)");
+                return killed;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! One task per service: owns its process tree and drives `lifecycle::step` with everything that can
 //! wake it (a command, the leader's exit, the backoff timer), executing the effects the machine asks for.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -205,13 +205,9 @@ impl Actor {
         if let Some(run) = self.take_run() {
             if !run.tree.scan().is_empty() {
                 let sig = spec::parse_signal(&self.spec.stop_signal).unwrap_or(Signal::SIGTERM);
-                stop_tree(
-                    &run.tree,
-                    sig,
-                    BTreeSet::new(),
-                    Instant::now() + self.stop_timeout(),
-                )
-                .await;
+                run.tree
+                    .drain(sig, BTreeSet::new(), Instant::now() + self.stop_timeout())
+                    .await;
             }
             let _ = tokio::time::timeout(Duration::from_millis(500), run.capture.finished()).await;
         }
@@ -359,21 +355,11 @@ impl Actor {
             };
         };
         let sig = spec::parse_signal(&self.spec.stop_signal).unwrap_or(Signal::SIGTERM);
-        let deadline = Instant::now() + self.stop_timeout();
-        let signalled: BTreeSet<u32> = run.tree.signal(sig).members.into_iter().collect();
-        let mut killed = false;
-        let mut exit = None;
-        if let Some(mut rx) = run.exit.take() {
-            match tokio::time::timeout_at(deadline.into(), &mut rx).await {
-                Ok(res) => exit = res.ok().map(|e| e.exit),
-                Err(_) => {
-                    killed = true;
-                    run.tree.signal(Signal::SIGKILL);
-                    exit = rx.await.ok().map(|e| e.exit);
-                }
-            }
-        }
-        killed |= stop_tree(&run.tree, sig, signalled, deadline).await;
+        let (ended, killed) = run
+            .tree
+            .stop(sig, run.exit.take(), self.stop_timeout())
+            .await;
+        let exit = ended.map(|e| e.exit);
         let _ = tokio::time::timeout(Duration::from_millis(500), run.capture.finished()).await;
         Input::TreeGone {
             exit,
@@ -429,52 +415,5 @@ impl Actor {
         let tree = self.run.as_ref().map(|r| &r.tree);
         self.shared
             .transition(&self.name, t, state, tree.map(|t| &**t));
-    }
-}
-
-/// Drives a tree to empty: every member not yet `signalled` gets `sig`, everything left gets SIGKILL once
-/// `deadline` passes. Returns whether SIGKILL was needed. Descendants that are not our children cannot be
-/// waited for, so this looks at `/proc` again, backing off from 1 ms to 20 ms.
-async fn stop_tree(
-    tree: &Tree,
-    sig: Signal,
-    mut signalled: BTreeSet<u32>,
-    deadline: Instant,
-) -> bool {
-    let mut killed = false;
-    let give_up = deadline + Duration::from_secs(10);
-    let mut pause = Duration::from_millis(1);
-    // Processes whose environment stays unreadable this long are not ours (or are stuck).
-    let mut uncertain_since: BTreeMap<u32, Instant> = BTreeMap::new();
-    loop {
-        let scan = tree.scan();
-        let now = Instant::now();
-        for &pid in &scan.members {
-            if signalled.insert(pid) {
-                process::signal_pid(pid, sig);
-            }
-        }
-        uncertain_since.retain(|pid, _| scan.uncertain.contains(pid));
-        for &pid in &scan.uncertain {
-            uncertain_since.entry(pid).or_insert(now);
-        }
-        let waiting_on_uncertain = uncertain_since
-            .values()
-            .any(|&t| now.duration_since(t) < Duration::from_secs(1));
-        if scan.members.is_empty() && !waiting_on_uncertain {
-            return killed;
-        }
-        if now >= deadline && !scan.members.is_empty() {
-            killed = true;
-            for &pid in &scan.members {
-                process::signal_pid(pid, Signal::SIGKILL);
-            }
-        }
-        if now >= give_up {
-            tracing::error!(instance = %tree.instance, left = ?scan.members, "processes survive SIGKILL (uninterruptible sleep?)");
-            return killed;
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(20));
     }
 }
