@@ -155,6 +155,23 @@ fn http_probe_turns_unhealthy_restarts_and_recovers() {
         status["services"]["web"]["health_status"], "healthy",
         "{status}"
     );
+    let out = d.cli(&["status"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("web "))
+        .unwrap_or_default();
+    assert!(
+        row.contains("healthy"),
+        "`tend status` shows the health:\n{text}"
+    );
+    let out = d.cli(&["status", "web"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("health") && l.contains("healthy")),
+        "{text}"
+    );
 
     std::fs::write(&flag, "").unwrap();
     let events = wait_event(&d, "web", "health:unhealthy", 10);

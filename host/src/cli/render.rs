@@ -72,6 +72,19 @@ fn uptime(state: &ServiceState) -> String {
     or_dash(state.uptime_s.map(duration))
 }
 
+fn health(state: &ServiceState) -> String {
+    or_dash(state.health.map(|h| h.as_str()))
+}
+
+/// "12.3 MiB / 4.0%" from the last metrics sample.
+fn usage(state: &ServiceState) -> String {
+    match (state.memory_mb, state.cpu_percent) {
+        (Some(m), Some(c)) => format!("{m:.1} MiB / {c:.1}%"),
+        (Some(m), None) => format!("{m:.1} MiB"),
+        _ => "-".to_string(),
+    }
+}
+
 /// "code 1, 3m ago", "SIGKILL, 10s ago".
 pub fn last_exit(exit: &ExitInfo, now: DateTime<Utc>) -> String {
     let how = match (&exit.code, &exit.signal) {
@@ -144,6 +157,8 @@ pub fn status(status: &StatusResponse, services: &[ServiceView], now: DateTime<U
                 st.status.as_str().to_string(),
                 or_dash(st.pid),
                 uptime(st),
+                health(st),
+                usage(st),
                 st.restart_count.to_string(),
                 or_dash(st.last_exit.as_ref().map(|e| last_exit(e, now))),
                 command(name),
@@ -160,6 +175,8 @@ pub fn status(status: &StatusResponse, services: &[ServiceView], now: DateTime<U
                 "STATUS",
                 "PID",
                 "UPTIME",
+                "HEALTH",
+                "MEM / CPU",
                 "RESTARTS",
                 "LAST EXIT",
                 "COMMAND",
@@ -185,6 +202,12 @@ pub fn service_details(v: &ServiceView, events: &[Event], now: DateTime<Utc>) ->
     fields.push(("status", status));
     if let Some(at) = &st.next_start_at {
         fields.push(("next start", format!("{} ({at})", relative(at, now))));
+    }
+    if let Some(h) = st.health {
+        fields.push(("health", h.as_str().to_string()));
+    }
+    if st.memory_mb.is_some() {
+        fields.push(("memory / cpu", usage(st)));
     }
     fields.push(("restarts", st.restart_count.to_string()));
     if let Some(e) = &st.last_exit {
