@@ -101,6 +101,11 @@ pub fn main() -> anyhow::Result<()> {
             Goal::Below(idle.rss_mb, 20.0, "MB"),
         ),
         Row::new(
+            "  of it private (heap, stacks; the rest is the binary's shared pages)",
+            format!("{:.1} MB", idle.anon_mb),
+            Goal::None,
+        ),
+        Row::new(
             format!("idle CPU, {IDLE_SERVICES} services (% of one core)"),
             format!("{:.3} %", idle.cpu_percent),
             Goal::Below(idle.cpu_percent, 0.2, "%"),
@@ -145,7 +150,7 @@ pub fn main() -> anyhow::Result<()> {
         "restart_latency_ms": {"median": restart.median_ms, "p95": restart.p95_ms, "samples": restart.samples},
         "restart_floor_ms": {"median": floor.median_ms, "p95": floor.p95_ms, "samples": floor.samples},
         "idle": {"services": IDLE_SERVICES, "seconds": IDLE_SAMPLE.as_secs(), "rss_mb": idle.rss_mb,
-                 "rss_mb_before": idle.rss_before_mb, "cpu_percent": idle.cpu_percent},
+                 "rss_mb_before": idle.rss_before_mb, "anon_mb": idle.anon_mb, "cpu_percent": idle.cpu_percent},
         "log_burst": {"lines": BURST_LINES, "complete_ms": burst.complete_ms, "writer_ms": burst.writer_ms,
                       "writer_devnull_ms": devnull, "slowdown": slowdown, "lost_file": burst.lost,
                       "lost_api": api_lost},
@@ -285,6 +290,8 @@ fn restart_stats(file: &Path) -> anyhow::Result<Restart> {
 struct Idle {
     rss_before_mb: f64,
     rss_mb: f64,
+    /// Private memory (heap, stacks), without the binary's clean shared pages.
+    anon_mb: f64,
     cpu_percent: f64,
 }
 
@@ -300,15 +307,20 @@ fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
 }
 
 fn rss_mb(pid: u32) -> anyhow::Result<f64> {
+    status_mb(pid, "VmRSS:")
+}
+
+/// A `kB` figure of `/proc/<pid>/status`, in MB.
+fn status_mb(pid: u32, key: &str) -> anyhow::Result<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .context("no VmRSS")?;
+        .find(|l| l.starts_with(key))
+        .with_context(|| format!("no {key}"))?;
     let kb: f64 = line
         .split_whitespace()
         .nth(1)
-        .context("malformed VmRSS")?
+        .with_context(|| format!("malformed {key}"))?
         .parse()?;
     Ok(kb * 1024.0 / 1e6)
 }
@@ -349,6 +361,7 @@ fn idle_cost(daemon: &Daemon) -> anyhow::Result<Idle> {
     }
     let ticks = cpu_ticks(daemon.pid)? - ticks0;
     let cpu_percent = ticks as f64 / ticks_per_s / t0.elapsed().as_secs_f64() * 100.0;
+    let anon_mb = status_mb(daemon.pid, "RssAnon:")?;
     if running()? != IDLE_SERVICES {
         bail!("idle services stopped running during the measurement");
     }
@@ -358,6 +371,7 @@ fn idle_cost(daemon: &Daemon) -> anyhow::Result<Idle> {
     Ok(Idle {
         rss_before_mb,
         rss_mb: rss,
+        anon_mb,
         cpu_percent,
     })
 }
