@@ -2,6 +2,7 @@
 //! backoff, the daemon's idle cost with 100 services, and log capture (latency, writer slowdown,
 //! loss, sustained throughput). Prints a table with each goal and writes target/bench/core.json.
 
+use super::table::{Goal, Row, print_table};
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -633,73 +634,4 @@ fn devnull_duration_ms(child: &Path, work: &Path, lines: u64, width: u64) -> any
         best = best.min((v[1] - v[0]) as f64 / 1e6);
     }
     Ok(best)
-}
-
-enum Goal {
-    Below(f64, f64, &'static str),
-    Above(f64, f64, &'static str),
-    Zero(u64),
-    None,
-}
-
-impl Goal {
-    fn describe(&self) -> String {
-        match self {
-            Goal::Below(_, limit, unit) => format!("< {limit} {unit}"),
-            Goal::Above(_, limit, unit) => format!("> {limit} {unit}"),
-            Goal::Zero(_) => "0".into(),
-            Goal::None => "-".into(),
-        }
-    }
-
-    fn met(&self) -> Option<bool> {
-        match *self {
-            Goal::Below(v, limit, _) => Some(v < limit),
-            Goal::Above(v, limit, _) => Some(v > limit),
-            Goal::Zero(v) => Some(v == 0),
-            Goal::None => None,
-        }
-    }
-}
-
-struct Row {
-    figure: String,
-    value: String,
-    goal: Goal,
-}
-
-impl Row {
-    fn new(figure: impl Into<String>, value: String, goal: Goal) -> Row {
-        Row {
-            figure: figure.into(),
-            value,
-            goal,
-        }
-    }
-}
-
-fn print_table(rows: &[Row]) {
-    let w0 = rows.iter().map(|r| r.figure.len()).max().unwrap_or(0);
-    let w1 = rows
-        .iter()
-        .map(|r| r.value.len())
-        .max()
-        .unwrap_or(0)
-        .max("value".len());
-    println!();
-    println!("{:w0$}  {:>w1$}  {:10}  result", "figure", "value", "goal");
-    for r in rows {
-        let verdict = match r.goal.met() {
-            Some(true) => "ok",
-            Some(false) => "MISSED",
-            None => "",
-        };
-        println!(
-            "{:w0$}  {:>w1$}  {:10}  {verdict}",
-            r.figure,
-            r.value,
-            r.goal.describe()
-        );
-    }
-    println!();
 }

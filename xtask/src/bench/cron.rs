@@ -3,6 +3,7 @@
 //! 1,000 scheduled jobs waiting for their next fire. Prints a table with each goal and writes
 //! target/bench/cron.json.
 
+use super::table::{Goal, Row, print_table};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -273,72 +274,6 @@ fn idle_cost(daemon: &Daemon) -> anyhow::Result<Idle> {
         rss_before_mb,
         create_ms,
     })
-}
-
-enum Goal {
-    Below(f64, f64, &'static str),
-    Zero(u64),
-    None,
-}
-
-impl Goal {
-    fn describe(&self) -> String {
-        match self {
-            Goal::Below(_, limit, unit) => format!("< {limit} {unit}"),
-            Goal::Zero(_) => "0".into(),
-            Goal::None => "-".into(),
-        }
-    }
-
-    fn met(&self) -> Option<bool> {
-        match *self {
-            Goal::Below(v, limit, _) => Some(v < limit),
-            Goal::Zero(v) => Some(v == 0),
-            Goal::None => None,
-        }
-    }
-}
-
-struct Row {
-    figure: String,
-    value: String,
-    goal: Goal,
-}
-
-impl Row {
-    fn new(figure: String, value: String, goal: Goal) -> Row {
-        Row {
-            figure,
-            value,
-            goal,
-        }
-    }
-}
-
-fn print_table(rows: &[Row]) {
-    let w0 = rows.iter().map(|r| r.figure.len()).max().unwrap_or(0);
-    let w1 = rows
-        .iter()
-        .map(|r| r.value.len())
-        .max()
-        .unwrap_or(0)
-        .max("value".len());
-    println!();
-    println!("{:w0$}  {:>w1$}  {:10}  result", "figure", "value", "goal");
-    for r in rows {
-        let verdict = match r.goal.met() {
-            Some(true) => "ok",
-            Some(false) => "MISSED",
-            None => "",
-        };
-        println!(
-            "{:w0$}  {:>w1$}  {:10}  {verdict}",
-            r.figure,
-            r.value,
-            r.goal.describe()
-        );
-    }
-    println!();
 }
 
 #[cfg(test)]

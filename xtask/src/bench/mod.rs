@@ -6,6 +6,7 @@ mod core;
 mod cron;
 mod metrics;
 mod plugins;
+mod table;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
