@@ -91,7 +91,7 @@ impl PluginHost {
         settings
             .validate()
             .map_err(|e| anyhow::anyhow!("invalid plugin settings: {e}"))?;
-        let engine = engine::new_engine()?;
+        let engine = engine::new_engine(settings.max_memory_mb)?;
         let ticker = engine::Ticker::start(engine.clone())?;
         let runtime = runtime::PluginRuntime::new()?;
         let linkers = imports::linkers(&engine)

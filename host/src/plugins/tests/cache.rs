@@ -13,7 +13,7 @@ use crate::plugins::{Outcome, engine};
 
 fn cache_file(h: &Harness, wasm: &[u8]) -> PathBuf {
     let cache = Cache::open(
-        &engine::new_engine().unwrap(),
+        &engine::new_engine(256).unwrap(),
         h.dir.path(),
         h.store.clone(),
     );
