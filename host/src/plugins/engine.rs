@@ -12,7 +12,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 pub const TICK: Duration = Duration::from_millis(10);
 
 /// Instances (and their memories and fiber stacks) kept ready for reuse: calls in flight at once.
-const POOLED_CALLS: u32 = 256;
+pub const POOLED_CALLS: u32 = 256;
 
 pub fn new_engine(max_memory_mb: u64) -> anyhow::Result<Engine> {
     let mut config = Config::new();

@@ -71,6 +71,8 @@ struct Inner {
     /// Ends the watcher task.
     stop_watching: Arc<tokio::sync::Notify>,
     closed: AtomicBool,
+    /// One permit per pooled instance: calls beyond the pool wait for a slot instead of failing.
+    slots: tokio::sync::Semaphore,
 }
 
 impl Drop for Inner {
@@ -119,6 +121,7 @@ impl PluginHost {
             ticker,
             stop_watching: Arc::default(),
             closed: AtomicBool::new(false),
+            slots: tokio::sync::Semaphore::new(engine::POOLED_CALLS as usize),
         });
         let host = PluginHost { inner };
         let report = host.reload().await;
@@ -189,6 +192,10 @@ impl PluginHost {
         let timeout = target
             .timeout
             .min(Duration::from_millis(p.limits.timeout_ms));
+        // The budget starts once a pooled instance is free.
+        let Ok(_slot) = self.inner.slots.acquire().await else {
+            return Outcome::NotFound;
+        };
         let started = Instant::now();
         let ctx = CallCtx {
             plugin: p.name.clone(),
