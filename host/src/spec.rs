@@ -53,21 +53,29 @@ pub fn parse_signal(s: &str) -> Option<Signal> {
     full.parse::<Signal>().ok()
 }
 
-pub fn validate(spec: &ServiceSpec) -> Result<(), FieldError> {
-    validate_name(&spec.name)?;
-    match &spec.command {
-        CommandLine::Shell(s) if s.trim().is_empty() => {
-            return Err(err("command", "must not be empty"));
-        }
+/// The command of a service or cron job: not empty, no NUL bytes.
+pub fn validate_command(command: &CommandLine) -> Result<(), FieldError> {
+    match command {
+        CommandLine::Shell(s) if s.trim().is_empty() => Err(err("command", "must not be empty")),
         CommandLine::Argv(v) if v.is_empty() || v[0].is_empty() => {
-            return Err(err("command", "must not be empty (argv[0] is the program)"));
+            Err(err("command", "must not be empty (argv[0] is the program)"))
         }
         CommandLine::Argv(v) if v.iter().any(|a| a.contains('\0')) => {
-            return Err(err("command", "arguments must not contain NUL bytes"));
+            Err(err("command", "arguments must not contain NUL bytes"))
         }
-        _ => {}
+        _ => Ok(()),
     }
-    if let Some(dir) = &spec.working_dir {
+}
+
+/// Where a service or cron job runs and its environment: an existing absolute `working_dir`, valid
+/// variable names in the map called `env_field`, a readable `env_file` (relative to `working_dir`).
+pub fn validate_environment<'a>(
+    working_dir: Option<&Path>,
+    env_keys: impl IntoIterator<Item = &'a String>,
+    env_field: &str,
+    env_file: Option<&Path>,
+) -> Result<(), FieldError> {
+    if let Some(dir) = working_dir {
         if !dir.is_absolute() {
             return Err(err(
                 "working_dir",
@@ -81,13 +89,16 @@ pub fn validate(spec: &ServiceSpec) -> Result<(), FieldError> {
             ));
         }
     }
-    for key in spec.env.keys() {
+    for key in env_keys {
         if key.is_empty() || key.contains('=') || key.contains('\0') {
-            return Err(err("env", format!("{key:?} is not a valid variable name")));
+            return Err(err(
+                env_field,
+                format!("{key:?} is not a valid variable name"),
+            ));
         }
     }
-    if let Some(file) = &spec.env_file {
-        let path = resolve_env_file(spec, file);
+    if let Some(file) = env_file {
+        let path = env_file_path(working_dir, file);
         if !path.is_file() {
             return Err(err(
                 "env_file",
@@ -96,6 +107,26 @@ pub fn validate(spec: &ServiceSpec) -> Result<(), FieldError> {
         }
         read_env_file(&path).map_err(|m| err("env_file", m))?;
     }
+    Ok(())
+}
+
+/// An `env_file` as read: a relative path is taken from `working_dir`.
+pub fn env_file_path(working_dir: Option<&Path>, file: &Path) -> PathBuf {
+    match working_dir {
+        Some(dir) if file.is_relative() => dir.join(file),
+        _ => file.to_path_buf(),
+    }
+}
+
+pub fn validate(spec: &ServiceSpec) -> Result<(), FieldError> {
+    validate_name(&spec.name)?;
+    validate_command(&spec.command)?;
+    validate_environment(
+        spec.working_dir.as_deref(),
+        spec.env.keys(),
+        "env",
+        spec.env_file.as_deref(),
+    )?;
     if spec.port == Some(0) {
         return Err(err("port", "must be between 1 and 65535"));
     }
@@ -175,13 +206,6 @@ pub fn validate(spec: &ServiceSpec) -> Result<(), FieldError> {
     Ok(())
 }
 
-fn resolve_env_file(spec: &ServiceSpec, file: &Path) -> PathBuf {
-    match &spec.working_dir {
-        Some(dir) if file.is_relative() => dir.join(file),
-        _ => file.to_path_buf(),
-    }
-}
-
 /// Reads a dotenv file (comments, quotes, `export` prefix).
 pub fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, String> {
     let iter = dotenvy::from_path_iter(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -193,7 +217,7 @@ pub fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, String> {
 pub fn service_env(spec: &ServiceSpec) -> Result<BTreeMap<String, String>, FieldError> {
     let mut env = BTreeMap::new();
     if let Some(file) = &spec.env_file {
-        let path = resolve_env_file(spec, file);
+        let path = env_file_path(spec.working_dir.as_deref(), file);
         for (k, v) in read_env_file(&path).map_err(|m| err("env_file", m))? {
             env.insert(k, v);
         }

@@ -2,15 +2,16 @@
 //! execution. Pure apart from looking at the file system for `working_dir` and `env_file`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use super::schedule::Schedule;
 use super::tz::parse_zone;
-use crate::spec::{FieldError, read_env_file, validate_name};
-use crate::wire::{CommandLine, CronJobSpec};
+use crate::spec::{
+    FieldError, env_file_path, read_env_file, validate_command, validate_environment, validate_name,
+};
+use crate::wire::CronJobSpec;
 
 /// Longest accepted `timeout`: a week.
 const MAX_TIMEOUT_S: u64 = 7 * 86_400;
@@ -47,18 +48,7 @@ pub fn validate(
     now: DateTime<Utc>,
 ) -> Result<Compiled, FieldError> {
     validate_name(&spec.name)?;
-    match &spec.command {
-        CommandLine::Shell(s) if s.trim().is_empty() => {
-            return Err(err("command", "must not be empty"));
-        }
-        CommandLine::Argv(v) if v.is_empty() || v[0].is_empty() => {
-            return Err(err("command", "must not be empty (argv[0] is the program)"));
-        }
-        CommandLine::Argv(v) if v.iter().any(|a| a.contains('\0')) => {
-            return Err(err("command", "arguments must not contain NUL bytes"));
-        }
-        _ => {}
-    }
+    validate_command(&spec.command)?;
     let compiled = compile(spec, default_tz)?;
     if compiled.schedule.next_after(compiled.tz, now).is_none() {
         return Err(err(
@@ -66,38 +56,12 @@ pub fn validate(
             format!("{:?} never fires from now on", spec.schedule),
         ));
     }
-    if let Some(dir) = &spec.working_dir {
-        if !dir.is_absolute() {
-            return Err(err(
-                "working_dir",
-                format!("{} is not an absolute path", dir.display()),
-            ));
-        }
-        if !dir.is_dir() {
-            return Err(err(
-                "working_dir",
-                format!("{} does not exist or is not a directory", dir.display()),
-            ));
-        }
-    }
-    for key in spec.env_vars.keys() {
-        if key.is_empty() || key.contains('=') || key.contains('\0') {
-            return Err(err(
-                "env_vars",
-                format!("{key:?} is not a valid variable name"),
-            ));
-        }
-    }
-    if let Some(file) = &spec.env_file {
-        let path = env_file_path(spec, file);
-        if !path.is_file() {
-            return Err(err(
-                "env_file",
-                format!("{} does not exist", path.display()),
-            ));
-        }
-        read_env_file(&path).map_err(|m| err("env_file", m))?;
-    }
+    validate_environment(
+        spec.working_dir.as_deref(),
+        spec.env_vars.keys(),
+        "env_vars",
+        spec.env_file.as_deref(),
+    )?;
     if spec.timeout == 0 || spec.timeout > MAX_TIMEOUT_S {
         return Err(err(
             "timeout",
@@ -116,13 +80,6 @@ pub fn validate(
     Ok(compiled)
 }
 
-fn env_file_path(spec: &CronJobSpec, file: &Path) -> PathBuf {
-    match &spec.working_dir {
-        Some(dir) if file.is_relative() => dir.join(file),
-        _ => file.to_path_buf(),
-    }
-}
-
 /// What an execution gets on top of the daemon's environment: `env_file`, then `env_vars`, then the
 /// job's own variables.
 pub fn job_env(
@@ -132,7 +89,7 @@ pub fn job_env(
 ) -> Result<BTreeMap<String, String>, FieldError> {
     let mut env = BTreeMap::new();
     if let Some(file) = &spec.env_file {
-        let path = env_file_path(spec, file);
+        let path = env_file_path(spec.working_dir.as_deref(), file);
         env.extend(read_env_file(&path).map_err(|m| err("env_file", m))?);
     }
     env.extend(spec.env_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
