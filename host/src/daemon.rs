@@ -18,9 +18,11 @@ use crate::cron::Scheduler;
 use crate::logs::{self, LogHub};
 use crate::metrics::Metrics;
 use crate::plugins::PluginHost;
+use crate::policy::Policy;
 use crate::process;
 use crate::store::Store;
 use crate::supervisor::Supervisor;
+use crate::workflow::Workflows;
 
 /// Runs `tend daemon` to completion: serves until SIGTERM/SIGINT or `POST /api/supervisor/shutdown`,
 /// then stops every service and returns.
@@ -102,6 +104,8 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         plugins.clone(),
     );
     cron.attach_metrics(metrics.clone());
+    let policy = Policy::new(plugins.clone(), store.clone());
+    let workflows = Workflows::new(sup.clone(), policy.clone(), store.clone());
 
     let (shutdown_tx, mut shutdown_rx) = mpsc::channel(1);
     let (closing_tx, closing_rx) = watch::channel(false);
@@ -112,6 +116,8 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         plugins: plugins.clone(),
         cron: cron.clone(),
         metrics: metrics.clone(),
+        policy: policy.clone(),
+        workflows: workflows.clone(),
         token,
         data_dir: data_dir.clone(),
         shutdown: shutdown_tx,

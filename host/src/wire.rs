@@ -997,3 +997,13 @@ mod tests {
         assert_eq!(fields, expected);
     }
 }
+
+// Later features keep their types in their own files.
+mod caddy;
+mod control;
+mod policy;
+mod workflow;
+pub use caddy::*;
+pub use control::*;
+pub use policy::*;
+pub use workflow::*;

@@ -44,6 +44,8 @@ pub struct AppState {
     pub plugins: PluginHost,
     pub cron: crate::cron::Scheduler,
     pub metrics: Metrics,
+    pub policy: crate::policy::Policy,
+    pub workflows: crate::workflow::Workflows,
     pub token: Arc<str>,
     pub data_dir: PathBuf,
     /// Asks the daemon to shut down (`POST /api/supervisor/shutdown`).

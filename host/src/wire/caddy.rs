@@ -1,0 +1,2 @@
+//! The Caddy integration (`/api/caddy/*`, `tend caddy`).
+
