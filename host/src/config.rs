@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+use crate::control::ControlSettings;
 use crate::logs::LogSettings;
 use crate::metrics::MetricsSettings;
 use crate::plugins::PluginSettings;
@@ -46,6 +47,13 @@ pub struct DaemonArgs {
     /// 1; `[metrics] interval_s` in the file).
     #[arg(long, env = "MONITOR_INTERVAL")]
     pub monitor_interval: Option<u64>,
+    /// TCP control port on the API's host (default 9901; 0 disables it; `[control] port` in the file).
+    #[arg(long, env = "TEND_CONTROL_PORT")]
+    pub control_port: Option<u16>,
+    /// The daemon's environment name for the command policy (default "development"; "production"
+    /// requires commands declared allowed_in_production; `[policy] environment` in the file).
+    #[arg(long, env = "TEND_ENVIRONMENT")]
+    pub environment: Option<String>,
 }
 
 /// The `[daemon]` table of `tend.toml`: same keys as the flags.
@@ -75,6 +83,15 @@ struct ConfigFile {
     /// `[cron.<name>]`: cron jobs, the spec without `name`.
     #[serde(default)]
     cron: BTreeMap<String, toml::Table>,
+    /// `[control]`: the TCP control port.
+    #[serde(default)]
+    control: ControlSettings,
+    /// `[policy]`: the command-safety policy.
+    #[serde(default)]
+    policy: crate::policy::PolicySettings,
+    /// `[caddy]`: the Caddy integration (the `CADDY_*` variables beat it).
+    #[serde(default)]
+    caddy: crate::caddy::CaddyFile,
 }
 
 /// Everything the daemon needs to run, resolved.
@@ -94,6 +111,12 @@ pub struct Settings {
     pub file_services: Vec<ServiceSpec>,
     /// Cron jobs declared in the config file, validated.
     pub file_cron_jobs: Vec<CronJobSpec>,
+    /// The TCP control port (`[control]` table, `--control-port`).
+    pub control: ControlSettings,
+    /// The command-safety policy (`[policy]` table, `--environment`).
+    pub policy: crate::policy::PolicySettings,
+    /// The Caddy integration (`[caddy]` table, `CADDY_*`).
+    pub caddy: crate::caddy::CaddySettings,
 }
 
 /// The data dir used when neither flag nor env names one.
@@ -172,6 +195,16 @@ impl Settings {
             file_services.push(spec);
         }
         let file_cron_jobs = file_cron_jobs(file.cron, config_path.as_deref())?;
+        let control = ControlSettings {
+            port: args.control_port.unwrap_or(file.control.port),
+            ..file.control
+        };
+        control.validate().map_err(anyhow::Error::msg)?;
+        let policy = file.policy.with_env(args.environment);
+        policy.validate().map_err(anyhow::Error::msg)?;
+        let caddy =
+            crate::caddy::CaddySettings::resolve(file.caddy, |k| std::env::var(k).ok(), &data_dir)
+                .map_err(anyhow::Error::msg)?;
         Ok(Settings {
             host: args.host.or(d.host).unwrap_or(IpAddr::from([127, 0, 0, 1])),
             port: args.port.or(d.port).unwrap_or(crate::wire::DEFAULT_PORT),
@@ -186,6 +219,9 @@ impl Settings {
             metrics,
             file_services,
             file_cron_jobs,
+            control,
+            policy,
+            caddy,
         })
     }
 }

@@ -13,7 +13,9 @@ use anyhow::{Context, bail};
 use tokio::sync::{mpsc, watch};
 
 use crate::api::{self, AppState};
+use crate::caddy::Caddy;
 use crate::config::{DaemonArgs, Settings};
+use crate::control::{self, ControlServer};
 use crate::cron::Scheduler;
 use crate::logs::{self, LogHub};
 use crate::metrics::Metrics;
@@ -75,6 +77,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         .await
         .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
     let addr = listener.local_addr()?;
+    let control_listener = control::bind(settings.host, &settings.control).await?;
     let hub = LogHub::start(store.clone(), data_dir.join("logs"), settings.logs.clone());
     let plugins = PluginHost::start(store.clone(), &data_dir, settings.plugins.clone())
         .await
@@ -104,11 +107,33 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         plugins.clone(),
     );
     cron.attach_metrics(metrics.clone());
-    let policy = Policy::new(plugins.clone(), store.clone());
+    let policy = Policy::new(plugins.clone(), store.clone(), settings.policy.clone());
     let workflows = Workflows::new(sup.clone(), policy.clone(), store.clone());
+    workflows
+        .recover()
+        .await
+        .context("cannot recover the custom-restart jobs of the previous daemon")?;
+    let caddy = Caddy::start(settings.caddy.clone(), sup.clone(), plugins.clone())
+        .context("cannot start the Caddy integration")?;
 
     let (shutdown_tx, mut shutdown_rx) = mpsc::channel(1);
     let (closing_tx, closing_rx) = watch::channel(false);
+    let control = match control_listener {
+        Some(listener) => Some(ControlServer::start(
+            listener,
+            settings.control.clone(),
+            token.clone(),
+            control::Ops {
+                sup: sup.clone(),
+                store: store.clone(),
+                metrics: metrics.clone(),
+                workflows: workflows.clone(),
+                shutdown: shutdown_tx.clone(),
+            },
+            closing_rx.clone(),
+        )?),
+        None => None,
+    };
     let app = api::router(AppState {
         sup: sup.clone(),
         store: store.clone(),
@@ -118,6 +143,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         metrics: metrics.clone(),
         policy: policy.clone(),
         workflows: workflows.clone(),
+        caddy: caddy.clone(),
         token,
         data_dir: data_dir.clone(),
         shutdown: shutdown_tx,
@@ -132,7 +158,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
             .await
     });
     let url = format!("http://{addr}");
-    write_daemon_json(&data_dir, &url)?;
+    write_daemon_json(&data_dir, &url, control.as_ref().map(ControlServer::addr))?;
     tracing::info!(%url, data_dir = %data_dir.display(), "tend is ready");
 
     tokio::select! {
@@ -140,12 +166,17 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         _ = shutdown_rx.recv() => tracing::info!("shutdown requested through the API"),
     }
     tracing::info!("stopping every service");
+    caddy.shutdown().await;
     metrics.shutdown().await;
     cron.shutdown().await;
+    workflows.shutdown().await;
     sup.shutdown().await;
     hub.shutdown().await;
     plugins.shutdown();
     let _ = closing_tx.send(true);
+    if let Some(control) = control {
+        control.stopped().await;
+    }
     match tokio::time::timeout(Duration::from_secs(5), server).await {
         Ok(Ok(Err(e))) => tracing::error!(error = %e, "API server error"),
         Err(_) => tracing::warn!("API connections still open after 5 s; closing anyway"),
@@ -215,8 +246,15 @@ fn load_or_create_secret(path: &Path, bytes: usize) -> anyhow::Result<String> {
     Ok(secret)
 }
 
-fn write_daemon_json(dir: &Path, url: &str) -> anyhow::Result<()> {
-    let body = serde_json::json!({ "pid": std::process::id(), "url": url });
+fn write_daemon_json(
+    dir: &Path,
+    url: &str,
+    control: Option<std::net::SocketAddr>,
+) -> anyhow::Result<()> {
+    let mut body = serde_json::json!({ "pid": std::process::id(), "url": url });
+    if let Some(control) = control {
+        body["control"] = control.to_string().into();
+    }
     let tmp = dir.join("daemon.json.tmp");
     fs::write(&tmp, serde_json::to_vec_pretty(&body)?)?;
     fs::rename(&tmp, dir.join("daemon.json"))?;

@@ -1,8 +1,10 @@
 //! tend: a service supervisor. See ARCHITECTURE.md for the map of this crate.
 
 pub mod api;
+pub mod caddy;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod cron;
 pub mod daemon;
 pub mod lifecycle;

@@ -110,6 +110,65 @@ pub fn validate_environment<'a>(
     Ok(())
 }
 
+/// The Caddy fields: an exposed service needs a `port` (the upstream) and a routable name; a
+/// `caddy_path` is a prefix like `/app`; `caddy_headers` are header names and single-line values.
+fn validate_caddy(spec: &ServiceSpec) -> Result<(), FieldError> {
+    if let Some(p) = &spec.caddy_path {
+        let ok = p.len() > 1
+            && p.len() <= 200
+            && p.starts_with('/')
+            && !p.ends_with('/')
+            && !p.contains("//")
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/-._~".contains(&b));
+        if !ok {
+            return Err(err(
+                "caddy_path",
+                format!(
+                    "{p:?} is not a path prefix: use /segment[/segment...] of a-z, A-Z, 0-9, '-', '.', '_', '~', without a trailing '/'"
+                ),
+            ));
+        }
+    }
+    for (name, value) in &spec.caddy_headers {
+        let token = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if !token {
+            return Err(err(
+                "caddy_headers",
+                format!("{name:?} is not an HTTP header name"),
+            ));
+        }
+        if value.chars().any(|c| c.is_control() && c != '\t') {
+            return Err(err(
+                "caddy_headers",
+                format!("the value of {name} must be one line without control characters"),
+            ));
+        }
+    }
+    if !spec.expose_caddy {
+        return Ok(());
+    }
+    if spec.port.is_none() {
+        return Err(err(
+            "port",
+            "expose_caddy needs the port the service listens on (Caddy proxies to 127.0.0.1:<port>)",
+        ));
+    }
+    if spec.caddy_subdomain.is_none() && spec.caddy_path.is_none() && spec.name.contains('_') {
+        return Err(err(
+            "caddy_subdomain",
+            format!(
+                "the service name {:?} is not a DNS label and no caddy_subdomain or caddy_path is set",
+                spec.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// An `env_file` as read: a relative path is taken from `working_dir`.
 pub fn env_file_path(working_dir: Option<&Path>, file: &Path) -> PathBuf {
     match working_dir {
@@ -177,6 +236,7 @@ pub fn validate(spec: &ServiceSpec) -> Result<(), FieldError> {
             ));
         }
     }
+    validate_caddy(spec)?;
     if let Some(h) = &spec.health {
         validate_name(&h.probe).map_err(|e| err("health.probe", e.message))?;
         if !h.config.is_object() {

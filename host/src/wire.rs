@@ -98,17 +98,21 @@ pub struct ServiceSpec {
     /// Restart the service when its process tree's RSS stays above this many MiB (see metrics).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_memory_mb: Option<u64>,
-    // Stored and echoed now; their features arrive with later issues.
+    /// Route to this service through Caddy (needs `port`; see `caddy` and README, "Caddy reverse proxy").
     #[serde(default)]
     pub expose_caddy: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caddy_subdomain: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caddy_path: Option<String>,
+    /// Request headers Caddy sets on the way to the service (`expose_caddy`; see README, "Caddy").
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub caddy_headers: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check_url: Option<String>,
+    /// Stored and echoed only, for now: its feature arrives with a later issue.
     #[serde(default)]
     pub depends_on: Vec<String>,
 }
@@ -325,6 +329,9 @@ pub enum EventKind {
     Lifecycle,
     /// A health change; `from` = `to` = the lifecycle status at the time, `health` the new health.
     Health,
+    /// The Caddy integration failed to apply, or recovered, for this exposed service's route;
+    /// `from` = `to` = the lifecycle status at the time.
+    Caddy,
 }
 
 /// One lifecycle transition or health change, as stored in the events table.
@@ -428,6 +435,9 @@ pub struct SupervisorStatus {
     /// CPU use of the daemon itself over the last sample interval, % of one core.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_percent: Option<f64>,
+    /// The Caddy integration (see `CaddyStatus`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caddy: Option<CaddyStatus>,
 }
 
 /// `POST /api/services/{name}/{start,stop,restart}` and `DELETE` answer with the resulting state.

@@ -34,6 +34,17 @@ const SCRUBBED_ENV: &[&str] = &[
     "LOG_MAX_BYTES",
     "LOG_BACKUP_COUNT",
     "LOG_RETENTION_DAYS",
+    "TEND_CONTROL_PORT",
+    "CADDY_ENABLED",
+    "CADDY_ADMIN_URL",
+    "CADDY_BASE_DOMAIN",
+    "CADDY_DOMAIN",
+    "CADDY_PORT",
+    "CADDY_BIND",
+    "CADDY_TLS",
+    "CADDY_SUPERVISOR_FILE",
+    "CADDY_PLUGIN",
+    "CADDY_MAINTENANCE",
 ];
 
 /// The `tend` binary under test: `$TEND_BIN`, else `tend` next to the test executable's `deps/` dir.
@@ -87,9 +98,34 @@ pub struct DaemonBuilder {
     config: Option<String>,
     data_dir: Option<PathBuf>,
     plugins: Vec<(String, String)>,
+    control: ControlPort,
+}
+
+/// Whether the fixture's daemon gets a TCP control port. Daemons run in parallel, so the default
+/// (9901) would collide: it is off unless a test asks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ControlPort {
+    /// `--control-port 0`.
+    Off,
+    /// `--control-port <a free port>`.
+    Free,
+    /// No flag: `TEND_CONTROL_PORT` or `[control] port` decide.
+    Unset,
 }
 
 impl DaemonBuilder {
+    /// Enables the TCP control port on a free port (see [`Daemon::control_addr`]).
+    pub fn control(mut self) -> Self {
+        self.control = ControlPort::Free;
+        self
+    }
+
+    /// Passes no `--control-port` at all, for tests of `TEND_CONTROL_PORT` and `[control] port`.
+    pub fn control_port_unset(mut self) -> Self {
+        self.control = ControlPort::Unset;
+        self
+    }
+
     /// The marker the daemon will have (for config files written before it starts).
     pub fn marker(&self) -> &str {
         &self.marker
@@ -135,11 +171,21 @@ impl DaemonBuilder {
         for (fixture, as_name) in &self.plugins {
             crate::plugins::install(&data_dir, fixture, as_name);
         }
+        let mut args = self.args;
+        let explicit = args.iter().any(|a| a.starts_with("--control-port"));
+        match self.control {
+            _ if explicit => {}
+            ControlPort::Off => args.extend(["--control-port".into(), "0".into()]),
+            ControlPort::Free => {
+                args.extend(["--control-port".into(), crate::free_port().to_string()]);
+            }
+            ControlPort::Unset => {}
+        }
         let mut d = Daemon {
             marker: self.marker,
             root,
             data_dir,
-            args: self.args,
+            args,
             env: self.env,
             child: None,
             url: String::new(),
@@ -182,6 +228,7 @@ impl Daemon {
             config: None,
             data_dir: None,
             plugins: Vec::new(),
+            control: ControlPort::Off,
         }
     }
 
@@ -284,6 +331,23 @@ impl Daemon {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The control port's address as the daemon wrote it in `daemon.json` (`control`), if enabled.
+    pub fn control_addr_opt(&self) -> Option<std::net::SocketAddr> {
+        let text = std::fs::read_to_string(self.data_dir.join("daemon.json")).ok()?;
+        let v: Value = serde_json::from_str(&text).ok()?;
+        let addr = v["control"].as_str()?;
+        Some(
+            addr.parse()
+                .unwrap_or_else(|e| panic!("daemon.json control {addr:?}: {e}")),
+        )
+    }
+
+    /// The control port's address; panics when the daemon has none (see [`DaemonBuilder::control`]).
+    pub fn control_addr(&self) -> std::net::SocketAddr {
+        self.control_addr_opt()
+            .expect("daemon.json names no control port: build the daemon with .control()")
     }
 
     pub fn token(&self) -> &str {

@@ -9,6 +9,8 @@
 //! `TEND_TEST_DAEMON=<marker>` (inherited by every child it spawns, even ones the test did not build), so
 //! leak checks and the cleanup on drop can find every process a test is responsible for.
 
+pub mod caddy;
+pub mod control;
 mod daemon;
 pub mod plugins;
 mod procs;
@@ -16,6 +18,7 @@ pub mod servers;
 mod sse;
 mod wait;
 
+pub use control::{Control, assert_error};
 pub use daemon::{Daemon, DaemonBuilder, send, tend_bin, tend_cmd};
 pub use plugins::{Fixture, fixture};
 pub use procs::{

@@ -27,6 +27,14 @@ use toolchain::{Artifact, Toolchain};
 const PLUGINS: &[Plugin] = &[
     Plugin::builtin("http", "probe-http"),
     Plugin::builtin("tcp", "probe-tcp"),
+    Plugin {
+        world: "proxy-config",
+        ..Plugin::builtin("caddy", "caddy")
+    },
+    Plugin {
+        world: "command-policy",
+        ..Plugin::builtin("policy", "policy")
+    },
     Plugin::fixture("spin"),
     Plugin::fixture("hog"),
     Plugin::fixture("sneaky"),
@@ -44,6 +52,22 @@ const PLUGINS: &[Plugin] = &[
     Plugin {
         world: "command-policy",
         ..Plugin::fixture("notworld")
+    },
+    Plugin {
+        world: "proxy-config",
+        ..Plugin::fixture("proxy-alt")
+    },
+    Plugin {
+        world: "command-policy",
+        ..Plugin::fixture("policy-trap")
+    },
+    Plugin {
+        world: "command-policy",
+        ..Plugin::fixture("policy-spin")
+    },
+    Plugin {
+        world: "command-policy",
+        ..Plugin::fixture("policy-strict")
     },
 ];
 

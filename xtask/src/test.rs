@@ -64,10 +64,34 @@ fn steps() -> Vec<Step> {
                 "warnings",
             ]),
         ),
+        // The Caddy integration tests run a real Caddy (their own instance, on loopback ports).
+        step("install caddy", install_caddy()),
         // The black-box suite in tests/ drives target/debug/tend, which `cargo test` alone does not build.
         step("build tend", cargo_with(&["build", "--package", "tend"])),
         step("tests", cargo_with(&["test", "--workspace"])),
     ]
+}
+
+/// Installs Debian's `caddy` when it is not on PATH. Its postinst would start the system service; a
+/// `policy-rc.d` that refuses (only while installing, and only if the machine has none) keeps it
+/// stopped: the tests never use the system instance.
+fn install_caddy() -> Command {
+    const SCRIPT: &str = r#"set -eu
+if command -v caddy >/dev/null 2>&1; then echo "caddy present: $(caddy version)"; exit 0; fi
+if [ "$(id -u)" != 0 ]; then
+    echo "caddy is missing and installing it needs root: run apt-get install caddy" >&2; exit 1
+fi
+guard=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; guard=1
+fi
+trap 'if [ -n "$guard" ]; then rm -f /usr/sbin/policy-rc.d; fi' EXIT
+apt-get update
+DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends caddy
+"#;
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", SCRIPT]);
+    cmd
 }
 
 pub fn main(args: &[String]) -> anyhow::Result<()> {

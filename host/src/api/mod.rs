@@ -1,9 +1,12 @@
 //! The REST API. **Only this module knows HTTP.** Routes, bearer-token auth, body limits and the
 //! mapping of errors to status codes; all behaviour is delegated to `Supervisor`, `Store` and `LogHub`.
 
+mod audit;
+mod caddy;
 mod cron;
 mod error;
 mod extract;
+mod jobs;
 mod metrics;
 mod plugins;
 mod services;
@@ -46,6 +49,7 @@ pub struct AppState {
     pub metrics: Metrics,
     pub policy: crate::policy::Policy,
     pub workflows: crate::workflow::Workflows,
+    pub caddy: crate::caddy::Caddy,
     pub token: Arc<str>,
     pub data_dir: PathBuf,
     /// Asks the daemon to shut down (`POST /api/supervisor/shutdown`).
@@ -71,6 +75,12 @@ pub fn router(state: AppState) -> Router {
         .route("/services/{name}/events", get(services::events))
         .route("/services/{name}/health", get(services::health))
         .route("/services/{name}/metrics", get(metrics::history))
+        .route(
+            "/services/{name}/custom-restart",
+            post(jobs::custom_restart),
+        )
+        .route("/jobs", get(jobs::list))
+        .route("/jobs/{id}", get(jobs::get))
         .route("/cron", get(cron::list).post(cron::create))
         .route("/cron/tick", post(cron::tick))
         .route("/cron/status", get(cron::status))
@@ -87,6 +97,10 @@ pub fn router(state: AppState) -> Router {
         .route("/plugins/{name}", get(plugins::get))
         .route("/events", get(sse::events))
         .route("/status", get(status))
+        .route("/caddy/config", get(caddy::config))
+        .route("/caddy/reload", post(caddy::reload))
+        .route("/audit", get(audit::list))
+        .route("/policy/evaluate", post(audit::evaluate))
         .route("/supervisor/logs", get(supervisor_logs))
         .route("/supervisor/shutdown", post(shutdown))
         .fallback(not_found)
@@ -141,6 +155,7 @@ async fn status(State(app): State<AppState>) -> Json<StatusResponse> {
         status.supervisor.memory_mb = Some(memory_mb);
         status.supervisor.cpu_percent = Some(cpu_percent);
     }
+    status.supervisor.caddy = Some(app.caddy.status());
     Json(status)
 }
 

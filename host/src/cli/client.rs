@@ -189,7 +189,11 @@ impl Client {
         segments: &[&str],
         query: &[(&str, String)],
     ) -> reqwest::RequestBuilder {
-        let req = self.http.request(method, self.url(segments, query));
+        let req = self
+            .http
+            .request(method, self.url(segments, query))
+            // So that what the CLI starts (custom-restart jobs) is recorded with origin `cli`.
+            .header(crate::wire::CLIENT_HEADER, "cli");
         match &self.ep.token {
             Some(t) => req.header(AUTH_HEADER, format!("Bearer {t}")),
             None => req,

@@ -4,13 +4,16 @@
 //! `daemon.json` and `token`.
 
 mod add;
+mod caddy;
 mod client;
 mod commands;
 mod cron;
 mod edit;
 mod plugin;
+mod policy;
 mod render;
 mod sse;
+mod workflow;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -101,11 +104,33 @@ enum Command {
         #[command(subcommand)]
         command: plugin::PluginCommand,
     },
+    /// The Caddy reverse proxy: show what tend generates, reload it now
+    Caddy {
+        #[command(subcommand)]
+        command: caddy::CaddyCommand,
+    },
+    /// The command policy's decisions, newest first
+    Audit(policy::AuditArgs),
+    /// The command-safety policy: `tend policy check -- COMMAND...`
+    Policy {
+        #[command(subcommand)]
+        command: policy::PolicyCommand,
+    },
     /// Cron jobs: ls, add, rm, run, stop, history, validate
     Cron {
         #[command(subcommand)]
         command: cron::CronCommand,
     },
+    /// Run pre-commands, restart with extra args for that run only, run post-commands (a background
+    /// job, followed until it ends unless --detach)
+    CustomRestart(workflow::CustomRestartArgs),
+    /// Show one background job and its steps
+    Job {
+        /// Job id
+        id: String,
+    },
+    /// List background jobs, newest first
+    Jobs(workflow::JobsArgs),
 }
 
 /// Entry point of the `tend` binary.
@@ -176,7 +201,13 @@ async fn run(global: GlobalArgs, command: Command) -> Result<(), client::CliErro
         Command::Edit { name, set } => ctx.edit_set(&name, &set).await,
         Command::Logs(args) => ctx.logs(&args).await,
         Command::Plugin { command } => plugin::run(&ctx, &command).await,
+        Command::Caddy { command } => caddy::run(&ctx, &command).await,
+        Command::Audit(args) => policy::audit(&ctx, &args).await,
+        Command::Policy { command } => policy::run(&ctx, &command).await,
         Command::Cron { command } => cron::run(&ctx, &command).await,
+        Command::CustomRestart(args) => workflow::custom_restart(&ctx, &args).await,
+        Command::Job { id } => workflow::show_job(&ctx, &id).await,
+        Command::Jobs(args) => workflow::list_jobs(&ctx, &args).await,
     }
 }
 

@@ -27,6 +27,8 @@ use crate::wire::{PluginLimits, PluginSource};
 /// The world-specific entry points, type-checked at load.
 pub enum Exports {
     Probe(probe::ProbePre<CallState>),
+    ProxyConfig(proxy_config::ProxyConfigPre<CallState>),
+    CommandPolicy(command_policy::CommandPolicyPre<CallState>),
     /// Worlds whose calls arrive with later features; their exports are checked all the same.
     Other,
 }
@@ -148,12 +150,10 @@ fn check_exports(world: World, pre: InstancePre<CallState>) -> Result<Exports, S
     Ok(match world {
         World::Probe => Exports::Probe(probe::ProbePre::new(pre).map_err(wrong)?),
         World::CommandPolicy => {
-            command_policy::CommandPolicyPre::new(pre).map_err(wrong)?;
-            Exports::Other
+            Exports::CommandPolicy(command_policy::CommandPolicyPre::new(pre).map_err(wrong)?)
         }
         World::ProxyConfig => {
-            proxy_config::ProxyConfigPre::new(pre).map_err(wrong)?;
-            Exports::Other
+            Exports::ProxyConfig(proxy_config::ProxyConfigPre::new(pre).map_err(wrong)?)
         }
         World::Fixer => {
             fixer::FixerPre::new(pre).map_err(wrong)?;

@@ -22,6 +22,8 @@ mod loader;
 mod manifest;
 mod outcome;
 mod output;
+mod policy_call;
+mod proxy;
 mod registry;
 mod runtime;
 mod sandbox;
@@ -42,6 +44,8 @@ use anyhow::Context;
 use wasmtime::Engine;
 
 pub use outcome::{Health, HealthStatus, Outcome, ProbeTarget};
+pub use policy_call::{PolicyAnswer, PolicyCall, PolicyRequest};
+pub use proxy::{ProxyConfig, ProxyService};
 pub use settings::PluginSettings;
 
 use crate::store::Store;

@@ -1,14 +1,20 @@
-//! The command-safety policy: asks the `command-policy` plugin about every command tend runs on
-//! someone's behalf, fails closed, and audits every decision in the store.
-//!
-//! INTERFACE SKELETON (owned by the policy work): `evaluate` must call the plugin and audit.
+//! The command-safety policy: asks the `command-policy` plugin (`[policy] plugin`, the built-in
+//! `policy` by default) about every command tend runs on someone's behalf, fails closed (a missing,
+//! wrong-world, suspended, trapping or slow plugin means deny, with a reason saying which), and
+//! records every decision in the audit trail *before* the caller can act on it. It runs nothing and
+//! knows no HTTP; what the rules are is the plugin's business (`plugins/policy`).
+
+mod settings;
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
-use crate::plugins::PluginHost;
-use crate::store::Store;
-use crate::wire::WorkflowCommand;
+pub use settings::{ENVIRONMENT_VAR, PolicySettings};
+
+use crate::plugins::{Outcome, PluginHost, PolicyAnswer, PolicyRequest};
+use crate::store::{NewAudit, Store};
+use crate::wire::{CommandType, Decision, WorkflowCommand};
 
 /// What is asked about one command.
 pub struct Ask<'a> {
@@ -29,29 +35,211 @@ pub struct Verdict {
     pub allowed: bool,
     /// Why it was denied (empty when allowed).
     pub reason: String,
-    /// The audit row recording this decision.
+    /// The audit row recording this decision (0 when it could not be written: then it is a denial).
     pub audit_id: i64,
+}
+
+/// A verdict with who gave it, for the dry run's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Detailed {
+    pub verdict: Verdict,
+    pub plugin: String,
+    pub plugin_version: Option<String>,
 }
 
 #[derive(Clone)]
 pub struct Policy {
-    #[allow(dead_code)]
     plugins: PluginHost,
-    #[allow(dead_code)]
     store: Store,
+    settings: PolicySettings,
 }
 
 impl Policy {
-    pub fn new(plugins: PluginHost, store: Store) -> Policy {
-        Policy { plugins, store }
+    pub fn new(plugins: PluginHost, store: Store, settings: PolicySettings) -> Policy {
+        Policy {
+            plugins,
+            store,
+            settings,
+        }
+    }
+
+    pub fn settings(&self) -> &PolicySettings {
+        &self.settings
     }
 
     /// Asks the policy plugin; a trap, timeout or missing plugin means deny.
-    pub async fn evaluate(&self, _ask: Ask<'_>) -> Verdict {
-        Verdict {
-            allowed: false,
-            reason: "no command policy is wired yet".into(),
-            audit_id: 0,
+    pub async fn evaluate(&self, ask: Ask<'_>) -> Verdict {
+        let service = ask.service;
+        self.evaluate_detailed(ask, Some(service)).await.verdict
+    }
+
+    /// `evaluate`, saying which plugin (and version) answered. `service` is what the audit records
+    /// (`None` for a dry run without a service).
+    pub async fn evaluate_detailed(&self, ask: Ask<'_>, service: Option<&str>) -> Detailed {
+        let s = &self.settings;
+        let cwd = ask.cwd.to_string_lossy().into_owned();
+        let request = PolicyRequest {
+            argv: ask.argv.to_vec(),
+            shell: (ask.command.command_type == CommandType::Shell)
+                .then(|| ask.command.command.clone()),
+            command_type: ask.command.command_type.as_str().into(),
+            cwd: cwd.clone(),
+            service: ask.service.into(),
+            environment: s.environment.clone(),
+            production: s.production(),
+            is_safe: ask.command.is_safe,
+            allowed_in_production: ask.command.allowed_in_production,
+            allow_unsafe: s.allow_unsafe,
+            vars: ask
+                .vars
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            origin: ask.origin.into(),
+        };
+        let call = self
+            .plugins
+            .evaluate_policy(&s.plugin, request, Duration::from_millis(s.timeout_ms))
+            .await;
+        let (allowed, reason) = match call.outcome {
+            Outcome::Ok(PolicyAnswer::Allow) => (true, String::new()),
+            Outcome::Ok(PolicyAnswer::Deny(reason)) if reason.trim().is_empty() => (
+                false,
+                format!("denied by policy plugin `{}` (no reason given)", s.plugin),
+            ),
+            Outcome::Ok(PolicyAnswer::Deny(reason)) => (false, reason),
+            failed => (false, failure(&s.plugin, &failed, s.timeout_ms)),
+        };
+        let decision = if allowed {
+            Decision::Allow
+        } else {
+            Decision::Deny
+        };
+        let written = self
+            .store
+            .insert_audit(&NewAudit {
+                origin: ask.origin,
+                service,
+                command_type: ask.command.command_type,
+                command: &ask.command.command,
+                argv: ask.argv,
+                cwd: &cwd,
+                environment: &s.environment,
+                is_safe: ask.command.is_safe,
+                allowed_in_production: ask.command.allowed_in_production,
+                decision,
+                reason: &reason,
+                plugin: &s.plugin,
+                plugin_version: call.version.as_deref(),
+            })
+            .await;
+        let verdict = match written {
+            Ok(audit_id) => Verdict {
+                allowed,
+                reason,
+                audit_id,
+            },
+            // An unrecorded decision is not one to act on.
+            Err(e) => {
+                tracing::error!(error = %e, "cannot write the policy audit record; denying");
+                Verdict {
+                    allowed: false,
+                    reason: format!("the decision could not be audited ({e}); denied"),
+                    audit_id: 0,
+                }
+            }
+        };
+        if !verdict.allowed {
+            tracing::info!(
+                service = ask.service,
+                origin = ask.origin,
+                command = %ask.command.command,
+                reason = %verdict.reason,
+                "command denied by the policy"
+            );
         }
+        Detailed {
+            verdict,
+            plugin: s.plugin.clone(),
+            plugin_version: call.version,
+        }
+    }
+}
+
+/// Why a plugin call that gave no answer is a denial.
+fn failure(plugin: &str, outcome: &Outcome<PolicyAnswer>, timeout_ms: u64) -> String {
+    let what = match outcome {
+        Outcome::Ok(_) => return String::new(),
+        Outcome::NotFound => {
+            "is not loaded (see `tend plugin ls`); every command is denied until it is".to_string()
+        }
+        Outcome::Trap(m) => format!("trapped: {m}"),
+        Outcome::Timeout => format!(
+            "timed out (policy.timeout_ms = {timeout_ms}, or the plugin's limits.timeout_ms)"
+        ),
+        Outcome::OutOfMemory => "ran out of memory (limits.memory_mb)".to_string(),
+        Outcome::Denied(m) => format!("failed after being denied a capability: {m}"),
+        Outcome::WrongWorld(m) => format!("is not a command policy: {m}"),
+        Outcome::PluginError(m) => format!("failed: {m}"),
+        suspended @ Outcome::Suspended { .. } => {
+            format!("is {}", suspended.to_string().trim_start_matches("plugin "))
+        }
+    };
+    format!("policy plugin `{plugin}` {what}; the command is denied")
+}
+
+/// What a command executes: `shell` as `/bin/sh -c COMMAND`, `make` as `make` plus the words of
+/// COMMAND, `exec` as the words of COMMAND (shell-like quoting, no shell). The same rule as the
+/// workflow runner's; an error names what is wrong with `command`.
+pub fn argv_of(c: &WorkflowCommand) -> Result<Vec<String>, String> {
+    if c.command.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    if c.command.contains('\0') {
+        return Err("must not contain NUL".into());
+    }
+    let words = || {
+        shlex::split(&c.command)
+            .ok_or_else(|| "unbalanced quotes or a trailing backslash".to_string())
+    };
+    Ok(match c.command_type {
+        CommandType::Shell => vec!["/bin/sh".into(), "-c".into(), c.command.clone()],
+        CommandType::Make => std::iter::once("make".to_string())
+            .chain(words()?)
+            .collect(),
+        CommandType::Exec => words()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(t: CommandType, c: &str) -> WorkflowCommand {
+        WorkflowCommand {
+            command_type: t,
+            command: c.into(),
+            is_safe: true,
+            allowed_in_production: false,
+            timeout_s: None,
+        }
+    }
+
+    #[test]
+    fn argv_per_command_type() {
+        assert_eq!(
+            argv_of(&cmd(CommandType::Shell, "echo 'a b' && x")).unwrap(),
+            ["/bin/sh", "-c", "echo 'a b' && x"]
+        );
+        assert_eq!(
+            argv_of(&cmd(CommandType::Make, "clean 'all tests'")).unwrap(),
+            ["make", "clean", "all tests"]
+        );
+        assert_eq!(
+            argv_of(&cmd(CommandType::Exec, "touch \"a b\" c")).unwrap(),
+            ["touch", "a b", "c"]
+        );
+        assert!(argv_of(&cmd(CommandType::Exec, "  ")).is_err());
+        assert!(argv_of(&cmd(CommandType::Exec, "echo 'open")).is_err());
     }
 }

@@ -27,6 +27,7 @@ fn kind_str(k: EventKind) -> &'static str {
     match k {
         EventKind::Lifecycle => "lifecycle",
         EventKind::Health => "health",
+        EventKind::Caddy => "caddy",
     }
 }
 
@@ -39,10 +40,10 @@ fn to_event(r: sqlx::sqlite::SqliteRow) -> Result<Event> {
     let health: Option<String> = r.get(10);
     Ok(Event {
         id: r.get(0),
-        kind: if kind == "health" {
-            EventKind::Health
-        } else {
-            EventKind::Lifecycle
+        kind: match kind.as_str() {
+            "health" => EventKind::Health,
+            "caddy" => EventKind::Caddy,
+            _ => EventKind::Lifecycle,
         },
         service: r.get(1),
         time: r.get(2),

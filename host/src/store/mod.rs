@@ -1,8 +1,10 @@
 //! The SQLite store. **Only this module speaks SQL.** It owns the schema (`host/migrations`), opens the
 //! database in WAL mode and offers typed functions; callers never see rows or queries.
 
+mod audit;
 mod cron;
 mod events;
+mod jobs;
 mod logs;
 mod metrics;
 mod plugins;
@@ -16,8 +18,10 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use audit::{AuditQuery, NewAudit};
 pub use cron::{ExecutionEnd, NewExecution, StoredCronJob};
 pub use events::NewEvent;
+pub use jobs::{JobQuery, NewJob};
 pub use logs::{LogQuery, NewLogLine};
 pub use metrics::{MetricBucket, MetricSample};
 

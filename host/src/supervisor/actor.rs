@@ -28,6 +28,12 @@ pub enum Cmd {
         reason: String,
         reply: oneshot::Sender<ServiceState>,
     },
+    /// Restart with `args` appended to the command of the next run only (a custom restart).
+    RestartWithArgs {
+        reason: String,
+        args: Vec<String>,
+        reply: oneshot::Sender<ServiceState>,
+    },
     /// The service is failing while running (e.g. over its memory limit): restart it like a crash.
     Fail {
         reason: String,
@@ -69,6 +75,8 @@ pub struct Actor {
     health_tx: mpsc::Sender<Report>,
     health_rx: mpsc::Receiver<Report>,
     shared: Arc<Shared>,
+    /// Extra args for the spawn of the restart being carried out; never outlives that command.
+    once_args: Option<Vec<String>>,
 }
 
 enum Wake {
@@ -109,6 +117,7 @@ impl Actor {
             last_exit: None,
             running_since: None,
             shared,
+            once_args: None,
         }
     }
 
@@ -173,6 +182,17 @@ impl Actor {
             }
             Cmd::Restart { reason, reply } => {
                 self.feed(Input::Restart { reason }).await;
+                let _ = reply.send(self.state());
+            }
+            Cmd::RestartWithArgs {
+                reason,
+                args,
+                reply,
+            } => {
+                self.once_args = Some(args);
+                self.feed(Input::Restart { reason }).await;
+                // A spawn that failed (backoff) retries later with the normal command.
+                self.once_args = None;
                 let _ = reply.send(self.state());
             }
             Cmd::Fail { reason, reply } => {
@@ -299,8 +319,12 @@ impl Actor {
         let instance = format!("{}.{}.{}", self.shared.node, self.name, self.runs);
         let mut env = env;
         env.insert("TEND_SERVICE".into(), self.name.clone());
+        let argv = match self.once_args.take() {
+            Some(args) => crate::workflow::argv_with_args(&self.spec.command, &args),
+            None => self.spec.command.argv(),
+        };
         let spawn = SpawnSpec {
-            argv: self.spec.command.argv(),
+            argv,
             cwd: self.spec.working_dir.clone(),
             env,
             instance: instance.clone(),

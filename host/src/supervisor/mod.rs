@@ -165,6 +165,8 @@ pub struct Supervisor {
     started_mono: Instant,
     data_dir: PathBuf,
     closing: Arc<AtomicBool>,
+    /// Bumped whenever a service is created, updated or removed (see `watch_changes`).
+    changes: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 fn stopped_state(spec: &ServiceSpec, restart_count: u32) -> ServiceState {
@@ -208,6 +210,7 @@ impl Supervisor {
             started_mono: Instant::now(),
             data_dir,
             closing: Arc::new(AtomicBool::new(false)),
+            changes: Arc::new(tokio::sync::watch::channel(0).0),
         };
         sup.stop_leftovers().await?;
         let services = sup.shared.store.list_services().await?;
@@ -388,6 +391,7 @@ impl Supervisor {
             })
             .await?;
         }
+        self.changed();
         self.get(&name)
     }
 
@@ -417,6 +421,7 @@ impl Supervisor {
         }
         self.send(&name, |reply| Cmd::Update(Box::new(spec), reply))
             .await?;
+        self.changed();
         self.get(&name)
     }
 
@@ -426,6 +431,7 @@ impl Supervisor {
         let state = self.send(name, Cmd::Finish).await?;
         self.shared.store.delete_service(name).await?;
         self.registry().remove(name);
+        self.changed();
         Ok(state)
     }
 
@@ -452,6 +458,30 @@ impl Supervisor {
             reply,
         })
         .await
+    }
+
+    /// Restarts a service (starts it if it is not running) with `args` appended to its command for
+    /// that run only; later runs (crash restarts, plain restarts) use the spec's command. Answers once
+    /// the new run is spawned (or the spawn failed).
+    pub async fn restart_with_args(
+        &self,
+        name: &str,
+        args: Vec<String>,
+        reason: &str,
+    ) -> Result<ServiceState> {
+        self.check_open()?;
+        self.send(name, |reply| Cmd::RestartWithArgs {
+            reason: reason.into(),
+            args,
+            reply,
+        })
+        .await
+    }
+
+    /// Prefix of every `TEND_INSTANCE` marker of this data dir: processes the daemon starts for other
+    /// purposes (job commands) carry `<node>.<...>` so a later daemon finds what a killed one left.
+    pub fn node(&self) -> &str {
+        &self.shared.node
     }
 
     /// Records the latest resource sample of a service's tree (shown in its state until the next
@@ -508,6 +538,35 @@ impl Supervisor {
         })
     }
 
+    /// Changes when a service is created, updated or removed (its value counts the changes).
+    pub fn watch_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// Records an event of another part of the daemon about a service (e.g. `EventKind::Caddy`), with
+    /// the service's current status as `from` and `to`. Unknown services are ignored.
+    pub fn note(&self, name: &str, kind: EventKind, reason: String) {
+        let Some(status) = self.registry().get(name).map(|e| e.state.status) else {
+            return;
+        };
+        self.shared.recorder.event(NewEvent {
+            kind,
+            service: name.to_string(),
+            time: now_rfc3339(),
+            from: status,
+            to: status,
+            pid: None,
+            exit_code: None,
+            signal: None,
+            health: None,
+            reason,
+        });
+    }
+
     pub fn subscribe_events(&self) -> broadcast::Receiver<Event> {
         self.shared.recorder.subscribe()
     }
@@ -547,6 +606,7 @@ impl Supervisor {
                 // The daemon's own figures come from the metrics sampler (see `api::status`).
                 memory_mb: None,
                 cpu_percent: None,
+                caddy: None,
             },
             services,
         }

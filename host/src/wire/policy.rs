@@ -1,3 +1,77 @@
-//! The command-safety policy's decisions and their audit trail (`GET /api/audit`).
+//! The command-safety policy's decisions and their audit trail (`GET /api/audit`), and the dry run
+//! `POST /api/policy/evaluate` ("would this command be allowed?").
+
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+
+use super::{CommandType, Decision, WorkflowCommand};
+
+/// One decision of the command policy, as recorded before the answer was used.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    /// RFC 3339, UTC.
+    pub time: String,
+    /// Who asked: `rest`, `tcp`, `cli`, `fixer`.
+    pub origin: String,
+    /// The service the command was for (none for a dry run without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    pub command_type: CommandType,
+    /// The command as given.
+    pub command: String,
+    /// What it would execute.
+    pub argv: Vec<String>,
+    pub cwd: String,
+    /// The daemon's environment at the time (`[policy] environment`).
+    pub environment: String,
+    pub is_safe: bool,
+    pub allowed_in_production: bool,
+    pub decision: Decision,
+    /// Why it was denied (empty when allowed).
+    pub reason: String,
+    /// The policy plugin asked.
+    pub plugin: String,
+    /// Its manifest version; absent when no plugin of that name was loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin_version: Option<String>,
+}
+
+/// `GET /api/audit`: newest first; `next_before_id` pages on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_before_id: Option<i64>,
+}
+
+/// `POST /api/policy/evaluate`: asks the policy about a command without running it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyCheckRequest {
+    /// A registered service: its working dir and environment are used, as for its workflow steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    pub command: WorkflowCommand,
+    /// Overrides the working dir (absolute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<PathBuf>,
+}
+
+/// The dry run's answer (already audited, with origin `rest`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PolicyCheckResponse {
+    pub allowed: bool,
+    pub decision: Decision,
+    /// Why it was denied (empty when allowed).
+    pub reason: String,
+    pub plugin: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin_version: Option<String>,
+    /// The audit record of this decision.
+    pub audit_id: i64,
+    /// What would run, and where.
+    pub argv: Vec<String>,
+    pub cwd: String,
+}

@@ -52,3 +52,163 @@ pub struct CustomRestartRequest {
     #[serde(default)]
     pub args: Vec<String>,
 }
+
+/// Where a background job is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    /// The daemon stopped (or died) while the job was queued or running.
+    Interrupted,
+}
+
+impl JobStatus {
+    pub const ALL: [JobStatus; 5] = [
+        JobStatus::Queued,
+        JobStatus::Running,
+        JobStatus::Succeeded,
+        JobStatus::Failed,
+        JobStatus::Interrupted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Failed => "failed",
+            JobStatus::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobStatus> {
+        JobStatus::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// Succeeded, failed or interrupted: nothing will change any more.
+    pub fn is_final(self) -> bool {
+        !matches!(self, JobStatus::Queued | JobStatus::Running)
+    }
+}
+
+/// The part of a custom restart a step belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepPhase {
+    Pre,
+    Restart,
+    Post,
+}
+
+impl StepPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepPhase::Pre => "pre",
+            StepPhase::Restart => "restart",
+            StepPhase::Post => "post",
+        }
+    }
+}
+
+/// The command policy's answer for a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Allow,
+    Deny,
+}
+
+/// How a step went. `pending` and `running` change; the others are final.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Pending,
+    Running,
+    Ok,
+    Failed,
+    /// The policy said no: the command never started.
+    Denied,
+    /// Killed (with its whole tree) at its timeout.
+    TimedOut,
+    /// Not run because an earlier step failed.
+    Skipped,
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Pending => "pending",
+            StepStatus::Running => "running",
+            StepStatus::Ok => "ok",
+            StepStatus::Failed => "failed",
+            StepStatus::Denied => "denied",
+            StepStatus::TimedOut => "timed_out",
+            StepStatus::Skipped => "skipped",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        !matches!(self, StepStatus::Pending | StepStatus::Running)
+    }
+}
+
+/// One step of a job: a pre- or post-command, or the restart itself.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobStep {
+    pub phase: StepPhase,
+    /// Position within its phase (0 for the restart).
+    pub index: u32,
+    /// The command as given (for the restart: the service's command with the extra args).
+    pub command: String,
+    /// Absent for the restart step.
+    pub command_type: Option<CommandType>,
+    /// What is (or was) executed.
+    pub argv: Vec<String>,
+    /// The policy's decision; absent for the restart and for steps that never got that far.
+    pub decision: Option<Decision>,
+    /// Why the policy denied the command.
+    pub reason: Option<String>,
+    pub status: StepStatus,
+    pub exit_code: Option<i32>,
+    pub signal: Option<String>,
+    /// The command's pid, or the service's new pid after the restart.
+    pub pid: Option<u32>,
+    pub started_at: Option<String>,
+    pub duration_ms: Option<u64>,
+    /// The last lines of stdout and stderr, merged in arrival order (at most 64 lines, 8 KiB).
+    pub output_tail: String,
+    /// A one-line summary of how the step ended (`exited with code 3`, `timed out after 2 s`, ...).
+    pub message: Option<String>,
+}
+
+/// A background job (`GET /api/jobs/{id}`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobView {
+    pub id: String,
+    /// `custom-restart`.
+    pub kind: String,
+    pub service: String,
+    /// Who asked: `rest`, `cli`, `tcp`.
+    pub origin: String,
+    pub status: JobStatus,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub request: CustomRestartRequest,
+    pub steps: Vec<JobStep>,
+    /// Why the job failed or was interrupted.
+    pub error: Option<String>,
+}
+
+/// `GET /api/jobs`: newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobsPage {
+    pub jobs: Vec<JobView>,
+}
+
+/// Header by which the `tend` CLI identifies itself (`x-tend-client: cli`), so jobs it starts are
+/// recorded with origin `cli` rather than `rest`.
+pub const CLIENT_HEADER: &str = "x-tend-client";

@@ -1,12 +1,36 @@
 //! Custom-restart workflows, run as background jobs: pre-commands (each asked of the policy first),
-//! a restart with extra args for that run only, post-commands; every step reported.
+//! a restart with extra args for that run only, post-commands; every step reported and recorded.
 //!
-//! INTERFACE SKELETON (owned by the workflow work).
+//! `Workflows` is what the API and the TCP control port call. It validates a request completely before
+//! anything is recorded, allows one job per service at a time, and runs each job on its own task
+//! (`runner`). Commands are spawned only through `process` (`step`); the store keeps every job, so a
+//! job outlives the daemon that ran it (jobs it left unfinished are marked `interrupted` at the next
+//! boot). Knows nothing of HTTP.
+
+mod output;
+mod plan;
+mod runner;
+mod step;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use plan::argv_with_args;
 
 use crate::policy::Policy;
-use crate::store::Store;
+use crate::store::{JobQuery, NewJob, Store, StoreError, now_rfc3339};
 use crate::supervisor::Supervisor;
-use crate::wire::CustomRestartRequest;
+use crate::wire::{CustomRestartRequest, JobStatus, JobView, StepStatus};
+
+/// The kind of every job this module runs.
+pub const KIND: &str = "custom-restart";
+/// How long shutdown waits for running jobs to stop their commands and record the interruption.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(20);
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkflowError {
@@ -14,33 +38,221 @@ pub enum WorkflowError {
     NotFound(String),
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
-    #[error("not implemented yet")]
+    /// The daemon is shutting down and takes no new jobs.
+    #[error("the daemon is shutting down")]
     Unavailable,
+    /// A job of the same service is queued or running.
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The job a service is busy with.
+struct Active {
+    job: String,
+    cancel: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+pub(crate) struct Inner {
+    sup: Supervisor,
+    policy: Policy,
+    store: Store,
+    /// Service name -> its queued or running job.
+    active: Mutex<HashMap<String, Active>>,
+    closing: AtomicBool,
+}
+
+impl Inner {
+    fn active(&self) -> std::sync::MutexGuard<'_, HashMap<String, Active>> {
+        self.active.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes a job's progress; a failed write is logged (the job goes on: its processes matter more).
+    async fn save(&self, job: &JobView) {
+        if let Err(e) = self.store.save_job(job).await {
+            tracing::error!(job = %job.id, error = %e, "cannot record a job's progress");
+        }
+    }
 }
 
 #[derive(Clone)]
 pub struct Workflows {
-    #[allow(dead_code)]
-    sup: Supervisor,
-    #[allow(dead_code)]
-    policy: Policy,
-    #[allow(dead_code)]
-    store: Store,
+    inner: Arc<Inner>,
 }
 
 impl Workflows {
     pub fn new(sup: Supervisor, policy: Policy, store: Store) -> Workflows {
-        Workflows { sup, policy, store }
+        Workflows {
+            inner: Arc::new(Inner {
+                sup,
+                policy,
+                store,
+                active: Mutex::new(HashMap::new()),
+                closing: AtomicBool::new(false),
+            }),
+        }
     }
 
     /// Validates the request, records a job and starts it in the background; returns the job's id
-    /// at once. `origin` is who asks (`rest`, `tcp`, `cli`).
+    /// at once. `origin` is who asks (`rest`, `tcp`, `cli`). A rejected request records nothing.
     pub async fn submit(
         &self,
-        _service: &str,
-        _request: CustomRestartRequest,
-        _origin: &str,
+        service: &str,
+        request: CustomRestartRequest,
+        origin: &str,
     ) -> Result<String, WorkflowError> {
-        Err(WorkflowError::Unavailable)
+        Ok(self.start(service, request, origin).await?.id)
+    }
+
+    /// `submit`, answering the job as it was queued.
+    pub async fn start(
+        &self,
+        service: &str,
+        request: CustomRestartRequest,
+        origin: &str,
+    ) -> Result<JobView, WorkflowError> {
+        let inner = &self.inner;
+        if inner.closing.load(Ordering::SeqCst) {
+            return Err(WorkflowError::Unavailable);
+        }
+        let view = inner
+            .sup
+            .get(service)
+            .map_err(|_| WorkflowError::NotFound(service.into()))?;
+        let planned = plan::plan(&request).map_err(|e| WorkflowError::Invalid {
+            field: e.field,
+            message: e.message,
+        })?;
+        let steps =
+            plan::initial_steps(&planned, argv_with_args(&view.spec.command, &request.args));
+        let (cancel, cancel_rx) = watch::channel(false);
+        {
+            let mut active = inner.active();
+            if let Some(busy) = active.get(service) {
+                return Err(WorkflowError::Conflict(format!(
+                    "a custom restart of {service:?} is already in progress (job {}); wait for it to finish",
+                    busy.job
+                )));
+            }
+            active.insert(
+                service.to_string(),
+                Active {
+                    job: String::new(),
+                    cancel,
+                    task: None,
+                },
+            );
+        }
+        let created_at = now_rfc3339();
+        let inserted = inner
+            .store
+            .insert_job(&NewJob {
+                kind: KIND,
+                service,
+                origin,
+                created_at: &created_at,
+                request: &request,
+                steps: &steps,
+            })
+            .await;
+        let id = match inserted {
+            Ok(id) => id,
+            Err(e) => {
+                inner.active().remove(service);
+                return Err(e.into());
+            }
+        };
+        tracing::info!(job = %id, service, origin, "custom restart queued");
+        let job = JobView {
+            id: id.clone(),
+            kind: KIND.into(),
+            service: service.into(),
+            origin: origin.into(),
+            status: JobStatus::Queued,
+            created_at,
+            started_at: None,
+            finished_at: None,
+            request,
+            steps,
+            error: None,
+        };
+        let queued = job.clone();
+        let me = inner.clone();
+        let service_name = service.to_string();
+        let job_id = id.clone();
+        // Registered before the task may run, so the task's own removal cannot be overtaken.
+        let mut active = inner.active();
+        let task = tokio::spawn(async move {
+            runner::run(me.clone(), job, planned, cancel_rx).await;
+            let mut active = me.active();
+            if active.get(&service_name).is_some_and(|a| a.job == job_id) {
+                active.remove(&service_name);
+            }
+        });
+        if let Some(a) = active.get_mut(service) {
+            a.job = id.clone();
+            a.task = Some(task);
+        }
+        Ok(queued)
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<JobView>, WorkflowError> {
+        Ok(self.inner.store.get_job(id).await?)
+    }
+
+    /// Jobs, newest first.
+    pub async fn list(&self, query: &JobQuery) -> Result<Vec<JobView>, WorkflowError> {
+        Ok(self.inner.store.list_jobs(query).await?)
+    }
+
+    /// At boot, before any job is taken: jobs a previous daemon left queued or running are marked
+    /// `interrupted` (their commands' processes were stopped with the other leftovers, by marker).
+    pub async fn recover(&self) -> Result<usize, StoreError> {
+        let jobs = self.inner.store.unfinished_jobs().await?;
+        let n = jobs.len();
+        for mut job in jobs {
+            let was = job.status.as_str();
+            for step in &mut job.steps {
+                match step.status {
+                    StepStatus::Running => {
+                        step.status = StepStatus::Failed;
+                        step.message = Some("interrupted: the daemon stopped".into());
+                    }
+                    StepStatus::Pending => step.status = StepStatus::Skipped,
+                    _ => {}
+                }
+            }
+            job.status = JobStatus::Interrupted;
+            job.finished_at = Some(now_rfc3339());
+            job.error = Some(format!(
+                "the daemon stopped while the job was {was}; it was not resumed"
+            ));
+            tracing::warn!(job = %job.id, service = %job.service, "custom restart interrupted by a daemon stop");
+            self.inner.store.save_job(&job).await?;
+        }
+        Ok(n)
+    }
+
+    /// Takes no more jobs, stops the commands of running ones (their whole trees) and waits until
+    /// they recorded their interruption.
+    pub async fn shutdown(&self) {
+        self.inner.closing.store(true, Ordering::SeqCst);
+        let tasks: Vec<JoinHandle<()>> = self
+            .inner
+            .active()
+            .values_mut()
+            .filter_map(|a| {
+                a.cancel.send_replace(true);
+                a.task.take()
+            })
+            .collect();
+        let all = futures_util::future::join_all(tasks);
+        if tokio::time::timeout(SHUTDOWN_WAIT, all).await.is_err() {
+            tracing::warn!(
+                "custom-restart jobs still running after {SHUTDOWN_WAIT:?}; closing anyway"
+            );
+        }
     }
 }

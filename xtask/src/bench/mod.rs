@@ -82,6 +82,9 @@ impl Daemon {
         cmd.arg("daemon")
             .arg("--port")
             .arg("0")
+            // Benches may run several daemons at once: none takes the default control port 9901.
+            .arg("--control-port")
+            .arg("0")
             .arg("--data-dir")
             .arg(data_dir)
             .args(extra);

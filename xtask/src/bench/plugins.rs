@@ -335,6 +335,8 @@ impl Spawned {
         cmd.arg("daemon")
             .arg("--port")
             .arg(port.to_string())
+            .arg("--control-port")
+            .arg("0")
             .arg("--data-dir")
             .arg(data_dir);
         // The caller's settings must not leak into the measured daemon.

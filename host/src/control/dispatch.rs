@@ -1,0 +1,139 @@
+//! Carries out a parsed request with the same operations the REST handlers call, and maps their
+//! errors to the same codes (`not_found`, `conflict`, `invalid`, `shutting_down`, ...). Session verbs
+//! (`auth`, `help`, `quit`) belong to the connection, not here.
+
+use tokio::sync::mpsc;
+
+use crate::metrics::Metrics;
+use crate::store::{LogQuery, Store};
+use crate::supervisor::{Action, Supervisor, SupervisorError};
+use crate::wire::{ActionResponse, ControlBody, ControlJob, ControlRequest, ControlResponse};
+use crate::workflow::{WorkflowError, Workflows};
+
+/// Everything requests act on; cheap to clone (handles).
+#[derive(Clone)]
+pub struct Ops {
+    pub sup: Supervisor,
+    pub store: Store,
+    pub metrics: Metrics,
+    pub workflows: Workflows,
+    /// The daemon's shutdown trigger, shared with `POST /api/supervisor/shutdown`.
+    pub shutdown: mpsc::Sender<()>,
+}
+
+impl Ops {
+    pub async fn run(&self, request: ControlRequest) -> ControlResponse {
+        match self.body(request).await {
+            Ok(body) => ControlResponse::new(body),
+            Err(e) => e,
+        }
+    }
+
+    async fn body(&self, request: ControlRequest) -> Result<ControlBody, ControlResponse> {
+        Ok(match request {
+            ControlRequest::Status { name: None } => {
+                let mut status = self.sup.status();
+                if let Some((memory_mb, cpu_percent)) = self.metrics.own_usage() {
+                    status.supervisor.memory_mb = Some(memory_mb);
+                    status.supervisor.cpu_percent = Some(cpu_percent);
+                }
+                ControlBody::Status(status)
+            }
+            ControlRequest::Status { name: Some(name) } => {
+                ControlBody::Service(Box::new(self.sup.get(&name).map_err(supervisor_error)?))
+            }
+            ControlRequest::Start { name } => self.act(name, Action::Start, "start").await?,
+            ControlRequest::Stop { name } => self.act(name, Action::Stop, "stop").await?,
+            ControlRequest::Restart { name } => self.act(name, Action::Restart, "restart").await?,
+            ControlRequest::Logs { name, n } => {
+                self.sup.get(&name).map_err(supervisor_error)?;
+                let mut q = LogQuery::new(name);
+                q.tail = Some(n);
+                q.limit = n;
+                let lines = self.store.query_logs(&q).await.map_err(|e| {
+                    tracing::error!(error = %e, "log query failed");
+                    internal()
+                })?;
+                ControlBody::Lines(lines)
+            }
+            ControlRequest::CustomRestart { name, request } => {
+                let id = self
+                    .workflows
+                    .submit(&name, request, "tcp")
+                    .await
+                    .map_err(workflow_error)?;
+                ControlBody::Job(ControlJob {
+                    follow: format!("GET /api/jobs/{id}"),
+                    id,
+                })
+            }
+            ControlRequest::Shutdown => {
+                // Full means a shutdown is already under way: the answer is the same.
+                let _ = self.shutdown.try_send(());
+                ControlBody::Message(
+                    "shutting down: every service is being stopped; the connection closes when the \
+                     daemon is done"
+                        .into(),
+                )
+            }
+            ControlRequest::Auth { .. } | ControlRequest::Help | ControlRequest::Quit => {
+                // Handled by the connection; reaching here is a bug, answered rather than panicked on.
+                return Err(internal());
+            }
+        })
+    }
+
+    async fn act(
+        &self,
+        name: String,
+        action: Action,
+        label: &str,
+    ) -> Result<ControlBody, ControlResponse> {
+        let state = self
+            .sup
+            .act(&name, action)
+            .await
+            .map_err(supervisor_error)?;
+        Ok(ControlBody::Result(ActionResponse {
+            name,
+            action: label.into(),
+            state,
+        }))
+    }
+}
+
+fn internal() -> ControlResponse {
+    ControlResponse::error("internal", "internal error; see the daemon log")
+}
+
+/// As the REST mapping (`api::ApiError: From<SupervisorError>`), without the HTTP status.
+fn supervisor_error(e: SupervisorError) -> ControlResponse {
+    match e {
+        SupervisorError::NotFound(_) => ControlResponse::error("not_found", e.to_string()),
+        SupervisorError::Conflict(m) => ControlResponse::error("conflict", m),
+        SupervisorError::Invalid(f) => {
+            ControlResponse::error_field("invalid", f.message, Some(f.field))
+        }
+        SupervisorError::ShuttingDown => ControlResponse::error("shutting_down", e.to_string()),
+        SupervisorError::Store(e) => {
+            tracing::error!(error = %e, "store error");
+            internal()
+        }
+    }
+}
+
+/// As the REST mapping (`api::ApiError: From<WorkflowError>`), without the HTTP status.
+fn workflow_error(e: WorkflowError) -> ControlResponse {
+    match e {
+        WorkflowError::NotFound(_) => ControlResponse::error("not_found", e.to_string()),
+        WorkflowError::Invalid { field, message } => {
+            ControlResponse::error_field("invalid", format!("{field}: {message}"), Some(field))
+        }
+        WorkflowError::Conflict(m) => ControlResponse::error("conflict", m),
+        WorkflowError::Unavailable => ControlResponse::error("shutting_down", e.to_string()),
+        WorkflowError::Store(e) => {
+            tracing::error!(error = %e, "store error");
+            internal()
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! One job from start to end: pre-commands in order (each asked of the policy first), the restart with
+//! the extra args, post-commands; the record rewritten as each step moves. The first step that does not
+//! end `ok` ends the job: the steps after it are `skipped` (so a failed pre-command leaves the service
+//! untouched).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{broadcast, watch};
+
+use super::Inner;
+use super::plan::{Planned, argv_with_args, display};
+use super::step::{self, Launch, cancelled};
+use crate::policy::Ask;
+use crate::store::now_rfc3339;
+use crate::wire::{
+    Decision, Event, HealthSpec, HealthState, JobStatus, JobStep, JobView, Status, StepPhase,
+    StepStatus,
+};
+
+/// How a job's steps went, for the job's end.
+enum Verdict {
+    Done,
+    Failed(String),
+    Interrupted(String),
+}
+
+pub(super) async fn run(
+    inner: Arc<Inner>,
+    mut job: JobView,
+    planned: Vec<Planned>,
+    cancel: watch::Receiver<bool>,
+) {
+    job.status = JobStatus::Running;
+    job.started_at = Some(now_rfc3339());
+    inner.save(&job).await;
+    let mut commands = planned.into_iter();
+    let mut verdict = Verdict::Done;
+    for i in 0..job.steps.len() {
+        let planned = match job.steps[i].phase {
+            StepPhase::Restart => None,
+            StepPhase::Pre | StepPhase::Post => commands.next(),
+        };
+        if !matches!(verdict, Verdict::Done) {
+            job.steps[i].status = StepStatus::Skipped;
+            continue;
+        }
+        if *cancel.borrow() {
+            job.steps[i].status = StepStatus::Skipped;
+            verdict = Verdict::Interrupted("the daemon shut down before the job finished".into());
+            continue;
+        }
+        job.steps[i].status = StepStatus::Running;
+        job.steps[i].started_at = Some(now_rfc3339());
+        inner.save(&job).await;
+        let started = Instant::now();
+        match &planned {
+            Some(p) => command(&inner, &job, p, cancel.clone())
+                .await
+                .apply(&mut job.steps[i]),
+            None => restart(&inner, &job, cancel.clone())
+                .await
+                .apply(&mut job.steps[i]),
+        }
+        let step = &mut job.steps[i];
+        step.duration_ms
+            .get_or_insert(started.elapsed().as_millis() as u64);
+        if step.status != StepStatus::Ok {
+            let what = step_name(step);
+            let why = step.message.clone().unwrap_or_default();
+            verdict = if *cancel.borrow() {
+                Verdict::Interrupted(format!("the daemon shut down during {what}"))
+            } else {
+                Verdict::Failed(format!("{what}: {why}"))
+            };
+        }
+        inner.save(&job).await;
+    }
+    job.finished_at = Some(now_rfc3339());
+    (job.status, job.error) = match verdict {
+        Verdict::Done => (JobStatus::Succeeded, None),
+        Verdict::Failed(e) => (JobStatus::Failed, Some(e)),
+        Verdict::Interrupted(e) => (JobStatus::Interrupted, Some(e)),
+    };
+    tracing::info!(job = %job.id, service = %job.service, status = job.status.as_str(), error = ?job.error, "custom restart finished");
+    inner.save(&job).await;
+}
+
+/// `pre_commands[1]`, `restart`, `post_commands[0]`.
+pub fn step_name(step: &JobStep) -> String {
+    match step.phase {
+        StepPhase::Pre => format!("pre_commands[{}]", step.index),
+        StepPhase::Post => format!("post_commands[{}]", step.index),
+        StepPhase::Restart => "restart".into(),
+    }
+}
+
+/// What a finished step adds to its record.
+#[derive(Default)]
+struct Outcome {
+    status: Option<StepStatus>,
+    decision: Option<Decision>,
+    reason: Option<String>,
+    argv: Option<Vec<String>>,
+    exit_code: Option<i32>,
+    signal: Option<String>,
+    pid: Option<u32>,
+    duration_ms: Option<u64>,
+    output_tail: String,
+    message: String,
+}
+
+impl Outcome {
+    fn failed(message: impl Into<String>) -> Outcome {
+        Outcome {
+            status: Some(StepStatus::Failed),
+            message: message.into(),
+            ..Outcome::default()
+        }
+    }
+
+    fn apply(self, step: &mut JobStep) {
+        step.status = self.status.unwrap_or(StepStatus::Failed);
+        step.decision = self.decision;
+        step.reason = self.reason;
+        if let Some(argv) = self.argv {
+            step.command = display(&argv);
+            step.argv = argv;
+        }
+        step.exit_code = self.exit_code;
+        step.signal = self.signal;
+        step.pid = self.pid;
+        step.duration_ms = self.duration_ms;
+        step.output_tail = self.output_tail;
+        step.message = Some(self.message);
+    }
+}
+
+async fn command(
+    inner: &Inner,
+    job: &JobView,
+    planned: &Planned,
+    cancel: watch::Receiver<bool>,
+) -> Outcome {
+    // The service's current definition: its working dir and environment, as its own runs get them.
+    let Ok(view) = inner.sup.get(&job.service) else {
+        return Outcome::failed("the service was removed");
+    };
+    let spec = &view.spec;
+    let mut env = match crate::spec::service_env(spec) {
+        Ok(env) => env,
+        Err(e) => return Outcome::failed(format!("{}: {}", e.field, e.message)),
+    };
+    env.insert("TEND_SERVICE".into(), job.service.clone());
+    env.insert("TEND_JOB_ID".into(), job.id.clone());
+    // For post-commands, the new run's pid.
+    if let Some(pid) = view.state.pid {
+        env.insert("TEND_SERVICE_PID".into(), pid.to_string());
+    }
+    let cwd = spec
+        .working_dir
+        .clone()
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_else(|| "/".into());
+    let verdict = inner
+        .policy
+        .evaluate(Ask {
+            command: &planned.command,
+            argv: &planned.argv,
+            cwd: &cwd,
+            service: &job.service,
+            vars: &env,
+            origin: &job.origin,
+        })
+        .await;
+    if !verdict.allowed {
+        tracing::warn!(job = %job.id, service = %job.service, command = %planned.command.command, reason = %verdict.reason, "command denied by the policy");
+        return Outcome {
+            status: Some(StepStatus::Denied),
+            decision: Some(Decision::Deny),
+            message: format!("denied by the command policy: {}", verdict.reason),
+            reason: Some(verdict.reason),
+            duration_ms: Some(0),
+            ..Outcome::default()
+        };
+    }
+    let instance = format!(
+        "{}.job{}.{}{}",
+        inner.sup.node(),
+        job.id,
+        planned.phase.as_str(),
+        planned.index
+    );
+    let ran = step::run(
+        Launch {
+            argv: &planned.argv,
+            cwd: Some(cwd),
+            env,
+            instance,
+            timeout: planned.timeout,
+        },
+        cancel,
+    )
+    .await;
+    Outcome {
+        status: Some(ran.status),
+        decision: Some(Decision::Allow),
+        exit_code: ran.exit_code,
+        signal: ran.signal,
+        pid: ran.pid,
+        duration_ms: Some(ran.duration_ms),
+        output_tail: ran.output_tail,
+        message: ran.message,
+        ..Outcome::default()
+    }
+}
+
+async fn restart(inner: &Inner, job: &JobView, mut cancel: watch::Receiver<bool>) -> Outcome {
+    let Ok(view) = inner.sup.get(&job.service) else {
+        return Outcome::failed("the service was removed");
+    };
+    let args = job.request.args.clone();
+    let argv = argv_with_args(&view.spec.command, &args);
+    let reason = format!("custom-restart job {}", job.id);
+    // Subscribed before the restart so that no health change of the new run can be missed.
+    let events = inner.sup.subscribe_events();
+    let answer = tokio::select! {
+        a = inner.sup.restart_with_args(&job.service, args, &reason) => a,
+        _ = cancelled(&mut cancel) => return Outcome {
+            argv: Some(argv),
+            ..Outcome::failed("stopped: the daemon is shutting down")
+        },
+    };
+    match answer {
+        Ok(state) if state.status == Status::Running => {
+            let pid = state.pid.unwrap_or_default();
+            let Some(health) = view.spec.effective_health() else {
+                return Outcome {
+                    status: Some(StepStatus::Ok),
+                    argv: Some(argv),
+                    pid: Some(pid),
+                    message: format!("running with pid {pid}"),
+                    ..Outcome::default()
+                };
+            };
+            let waited = wait_healthy(inner, &job.service, pid, &health, events, cancel).await;
+            Outcome {
+                status: Some(if waited.is_ok() {
+                    StepStatus::Ok
+                } else {
+                    StepStatus::Failed
+                }),
+                argv: Some(argv),
+                pid: Some(pid),
+                message: waited.unwrap_or_else(|e| e),
+                ..Outcome::default()
+            }
+        }
+        Ok(state) => {
+            let last = state
+                .last_exit
+                .map(|e| match (e.code, e.signal) {
+                    (Some(c), _) => format!(" (last exit: code {c})"),
+                    (None, Some(s)) => format!(" (last exit: {s})"),
+                    _ => String::new(),
+                })
+                .unwrap_or_default();
+            Outcome {
+                argv: Some(argv),
+                ..Outcome::failed(format!(
+                    "the service is {} instead of running{last}; see its events",
+                    state.status.as_str()
+                ))
+            }
+        }
+        Err(e) => Outcome {
+            argv: Some(argv),
+            ..Outcome::failed(e.to_string())
+        },
+    }
+}
+
+/// After a restart of a service with a health check: waits until the new run (`pid`) is healthy, so
+/// post-commands meet a service that is up. Bounded by what the check itself allows: the start
+/// period plus `retries + 1` intervals and probe timeouts. Ok and Err both carry the step's message.
+async fn wait_healthy(
+    inner: &Inner,
+    service: &str,
+    pid: u32,
+    health: &HealthSpec,
+    mut events: broadcast::Receiver<Event>,
+    mut cancel: watch::Receiver<bool>,
+) -> Result<String, String> {
+    let bound = Duration::from_secs(
+        health.start_period_s
+            + (u64::from(health.retries) + 1) * (health.interval_s + health.timeout_s)
+            + 5,
+    );
+    let deadline = tokio::time::Instant::now() + bound;
+    loop {
+        let Ok(view) = inner.sup.get(service) else {
+            return Err("the service was removed".into());
+        };
+        let state = view.state;
+        if state.status != Status::Running || state.pid != Some(pid) {
+            return Err(format!(
+                "the new run (pid {pid}) ended before it turned healthy; the service is {}",
+                state.status.as_str()
+            ));
+        }
+        if state.health == Some(HealthState::Healthy) {
+            return Ok(format!("running with pid {pid}, healthy"));
+        }
+        // Any event of the service may be the one that matters; the registry says what it was.
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Ok(e) if e.service != service => continue,
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return Err("the daemon is shutting down".into()),
+            },
+            _ = tokio::time::sleep_until(deadline) => {
+                return Err(format!(
+                    "running with pid {pid}, but not healthy within {} s (health: {})",
+                    bound.as_secs(),
+                    state.health.map_or("unknown", HealthState::as_str)
+                ));
+            }
+            _ = cancelled(&mut cancel) => return Err("stopped: the daemon is shutting down".into()),
+        }
+    }
+}

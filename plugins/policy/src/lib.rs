@@ -1,0 +1,139 @@
+//! tend's built-in command-safety policy (plugin `policy`, world `command-policy`).
+//!
+//! A command is denied when its text does something destructive or escaping (see `rules`), when
+//! the daemon runs in production and the command is not declared `allowed_in_production`, or when
+//! it is declared `is_safe: false` and the operator did not set `[policy] allow_unsafe`. The text is
+//! read by a small shell analyser (`lex` -> `parse` -> `analyse` with `expand`), which follows
+//! quoting, `;`/`&&`/`||`/`|`/`&`, `$(..)`, backticks, `sh -c`, `eval`, `xargs`, `env`, `sudo` and
+//! variables (from the request and from assignments earlier in the command). What it cannot know in
+//! a place where it matters (an unresolved variable as a delete target, code from a download) is a
+//! denial: the policy fails closed.
+
+// Generated code: the canonical ABI passes flattened records as many arguments.
+#![allow(clippy::too_many_arguments)]
+
+pub mod analyse;
+pub mod expand;
+pub mod lex;
+pub mod parse;
+pub mod paths;
+pub mod rules;
+
+use analyse::{Analyser, Binding, Frame};
+use expand::Field;
+
+/// What the policy needs of a request (the WIT record, without the bindings' types).
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    pub argv: Vec<String>,
+    pub shell: Option<String>,
+    pub command_type: String,
+    pub cwd: String,
+    pub production: bool,
+    pub is_safe: bool,
+    pub allowed_in_production: bool,
+    pub allow_unsafe: bool,
+    pub vars: Vec<(String, String)>,
+}
+
+/// `None` to allow, or the reason to deny.
+pub fn decide(r: &Request) -> Option<String> {
+    if let Some(reason) = content(r) {
+        return Some(reason);
+    }
+    if r.production && !r.allowed_in_production {
+        return Some(
+            "the daemon's environment is production and the command is not declared allowed_in_production"
+                .into(),
+        );
+    }
+    if !r.is_safe && !r.allow_unsafe {
+        return Some(
+            "the command is declared is_safe: false and unsafe commands are not allowed ([policy] allow_unsafe = false)"
+                .into(),
+        );
+    }
+    None
+}
+
+/// The destructive and escaping patterns, over the command's text.
+pub fn content(r: &Request) -> Option<String> {
+    let mut an = Analyser::new(&r.cwd);
+    let mut frame = Frame {
+        dir: an.cwd.clone(),
+        ..Frame::default()
+    };
+    for (k, v) in &r.vars {
+        frame
+            .vars
+            .insert(k.clone(), Binding::Known(vec![v.clone()]));
+    }
+    match r.command_type.as_str() {
+        "shell" => {
+            let shell = match (&r.shell, r.argv.as_slice()) {
+                (Some(s), _) => s.clone(),
+                (None, [sh, c, s]) if c == "-c" && paths::basename(sh).ends_with("sh") => s.clone(),
+                _ => return Some("a `shell` command without its shell text".into()),
+            };
+            if shell.trim().is_empty() {
+                return Some("an empty command".into());
+            }
+            an.script(&shell, &mut frame);
+        }
+        "exec" | "make" => {
+            if r.argv.is_empty() || r.argv[0].is_empty() {
+                return Some("an empty command".into());
+            }
+            let total: usize = r.argv.iter().map(String::len).sum();
+            if total > analyse::MAX_LEN {
+                return Some(format!(
+                    "command longer than {} bytes; too long to analyse",
+                    analyse::MAX_LEN
+                ));
+            }
+            let argv: Vec<Field> = r.argv.iter().map(|a| Field::known(a.clone())).collect();
+            an.command_in(&argv, &mut frame, &analyse::Stdin::Inherit, &[]);
+        }
+        other => {
+            return Some(format!(
+                "unknown command type {other:?} (expected shell, make or exec)"
+            ));
+        }
+    }
+    an.findings.into_iter().next()
+}
+
+#[cfg(target_arch = "wasm32")]
+mod component {
+    wit_bindgen::generate!({
+        world: "command-policy",
+        path: "../../wit",
+    });
+
+    struct Policy;
+
+    impl Guest for Policy {
+        fn evaluate(request: CommandRequest) -> Decision {
+            let r = super::Request {
+                argv: request.argv,
+                shell: request.shell,
+                command_type: request.command_type,
+                cwd: request.cwd,
+                production: request.production,
+                is_safe: request.is_safe,
+                allowed_in_production: request.allowed_in_production,
+                allow_unsafe: request.allow_unsafe,
+                vars: request.vars,
+            };
+            match super::decide(&r) {
+                None => Decision::Allow,
+                Some(reason) => Decision::Deny(reason),
+            }
+        }
+    }
+
+    export!(Policy);
+}
+
+#[cfg(test)]
+mod tests;
