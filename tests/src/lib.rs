@@ -23,6 +23,7 @@ pub use daemon::{Daemon, DaemonBuilder, send, tend_bin, tend_cmd};
 pub use plugins::{Fixture, fixture};
 pub use procs::{
     pid_alive, proc_environ, processes_with_env, processes_with_marker, run_with_deadline,
+    service_environ,
 };
 pub use serde_json::{Value, json};
 pub use servers::{HttpServer, RecordingListener, free_port};

@@ -29,6 +29,22 @@ pub fn proc_environ(pid: u32) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The environment of a process tend started, once it has one: right after the spawn, until the
+/// child has exec'd, `/proc/<pid>/environ` still shows the spawner's (without `TEND_INSTANCE`), so
+/// this polls (up to 5 s) for the service's own environment.
+pub fn service_environ(pid: u32) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let env = proc_environ(pid);
+        if env.iter().any(|kv| kv.starts_with("TEND_INSTANCE="))
+            || std::time::Instant::now() > deadline
+        {
+            return env;
+        }
+        std::thread::yield_now();
+    }
+}
+
 /// Live (non-zombie) processes whose environment satisfies `pred`, excluding this test process.
 pub fn processes_with_env(pred: impl Fn(&[String]) -> bool) -> Vec<u32> {
     let me = std::process::id();

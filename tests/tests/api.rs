@@ -2,7 +2,7 @@
 //! answer the contract's status and error code and change nothing.
 
 use reqwest::Method;
-use tend_tests::{Daemon, Value, json, pid_alive, proc_environ, secs, send};
+use tend_tests::{Daemon, Value, json, pid_alive, secs, send};
 
 /// A daemon holding one disabled service, so the list is non-empty and stable between calls.
 fn daemon_with_a_service() -> Daemon {
@@ -321,7 +321,9 @@ fn create_get_put_delete_round_trip() {
     .unwrap();
     assert!(!pid_alive(first), "the old process survived the PUT");
     assert!(
-        proc_environ(rerun).iter().any(|kv| kv == "VERSION=2"),
+        tend_tests::service_environ(rerun)
+            .iter()
+            .any(|kv| kv == "VERSION=2"),
         "the new process runs the new spec"
     );
 
@@ -383,7 +385,7 @@ fn env_file_then_env_then_contract_variables() {
     );
     d.create(&spec);
     let view = d.wait_status("envy", "running", secs(10));
-    let env = proc_environ(view["pid"].as_u64().unwrap() as u32);
+    let env = tend_tests::service_environ(view["pid"].as_u64().unwrap() as u32);
     for want in ["FROM_FILE=file", "OVERRIDDEN=env", "TEND_SERVICE=envy"] {
         assert!(
             env.iter().any(|kv| kv == want),

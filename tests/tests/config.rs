@@ -119,7 +119,7 @@ fn file_changes_apply_after_a_restart() {
     assert_eq!(web["port"], 8081, "the file's change is applied: {web}");
     assert_eq!(web["env"]["VERSION"], "2", "{web}");
     assert_eq!(web["source"], "config");
-    let env = tend_tests::proc_environ(web["pid"].as_u64().unwrap() as u32);
+    let env = tend_tests::service_environ(web["pid"].as_u64().unwrap() as u32);
     assert!(
         env.iter().any(|kv| kv == "VERSION=2"),
         "web runs the new spec: {env:?}"

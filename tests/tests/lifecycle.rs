@@ -2,8 +2,7 @@
 //! `/api/events` stream.
 
 use tend_tests::{
-    Daemon, Value, json, pid_alive, proc_environ, processes_with_marker, rfc3339_ms, secs,
-    transition, wait_for,
+    Daemon, Value, json, pid_alive, processes_with_marker, rfc3339_ms, secs, transition, wait_for,
 };
 
 /// Milliseconds between each `running->backoff` event and the `backoff->starting` that follows it.
@@ -209,7 +208,7 @@ fn start_stop_restart_through_the_api() {
         .as_u64()
         .unwrap_or_else(|| panic!("no pid: {started}")) as u32;
     assert_eq!(processes_with_marker(d.marker()), vec![first]);
-    let env = proc_environ(first);
+    let env = tend_tests::service_environ(first);
     assert!(env.iter().any(|kv| kv == "TEND_SERVICE=sleeper"), "{env:?}");
     assert!(
         env.iter()
