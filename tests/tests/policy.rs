@@ -721,6 +721,10 @@ fn cli_checks_commands_and_lists_the_audit() {
     let usage = d.cli(&["policy", "check"]);
     assert_eq!(usage.status.code(), Some(2), "{}", stderr(&usage));
 
+    // The CLI says who it is: its checks are audited as `cli`, not `rest`.
+    assert_eq!(audit(&d, "origin=cli").len(), 4);
+    assert!(audit(&d, "origin=rest").is_empty());
+
     let list = d.cli(&["audit", "-n", "10"]);
     assert!(list.status.success(), "{}", stderr(&list));
     let text = stdout(&list);

@@ -53,6 +53,16 @@ fn steps() -> Vec<Step> {
                 "warnings",
             ]),
         ),
+        // The plugins' own unit tests (e.g. the policy's shell analyser), on the host target.
+        step(
+            "test plugins",
+            cargo_with(&[
+                "test",
+                "--manifest-path",
+                "plugins/Cargo.toml",
+                "--workspace",
+            ]),
+        ),
         step(
             "clippy",
             cargo_with(&[

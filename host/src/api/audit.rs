@@ -12,10 +12,11 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{JsonBody, Query, typed};
-use crate::policy::{Ask, argv_of};
+use super::extract::{JsonBody, Origin, Query, typed};
+use crate::policy::Ask;
 use crate::store::AuditQuery;
 use crate::wire::{AuditPage, Decision, PolicyCheckRequest, PolicyCheckResponse};
+use crate::workflow::command_argv;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,10 +78,11 @@ fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
 /// environment), without running anything.
 pub async fn evaluate(
     State(app): State<AppState>,
+    Origin(origin): Origin,
     JsonBody(body): JsonBody,
 ) -> Result<Json<PolicyCheckResponse>, ApiError> {
     let req: PolicyCheckRequest = typed(body)?;
-    let argv = argv_of(&req.command).map_err(|m| invalid("command.command", m))?;
+    let argv = command_argv(&req.command).map_err(|m| invalid("command.command", m))?;
     if let Some(cwd) = &req.cwd
         && !cwd.is_absolute()
     {
@@ -117,7 +119,7 @@ pub async fn evaluate(
                 cwd: &cwd,
                 service: req.service.as_deref().unwrap_or(""),
                 vars: &vars,
-                origin: "rest",
+                origin,
             },
             req.service.as_deref(),
         )

@@ -124,3 +124,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Name {
         Ok(Name(name))
     }
 }
+
+/// Who is asking, for audit and job records: `cli` when the `tend` CLI says so in its client header
+/// (`x-tend-client: cli`), else `rest`.
+pub struct Origin(pub &'static str);
+
+impl<S: Send + Sync> FromRequestParts<S> for Origin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let cli = parts
+            .headers
+            .get(crate::wire::CLIENT_HEADER)
+            .is_some_and(|v| v.as_bytes() == b"cli");
+        Ok(Origin(if cli { "cli" } else { "rest" }))
+    }
+}

@@ -4,15 +4,15 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header::LOCATION;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{JsonBody, Name, Query, typed};
+use super::extract::{JsonBody, Name, Origin, Query, typed};
 use crate::store::JobQuery;
-use crate::wire::{CLIENT_HEADER, CustomRestartRequest, JobStatus, JobView, JobsPage};
+use crate::wire::{CustomRestartRequest, JobStatus, JobView, JobsPage};
 use crate::workflow::WorkflowError;
 
 /// Jobs listed when no `limit` is given, and the most one page may hold.
@@ -43,26 +43,15 @@ impl From<WorkflowError> for ApiError {
     }
 }
 
-/// `cli` when the `tend` CLI says so in its client header, else `rest`.
-fn origin(headers: &HeaderMap) -> &'static str {
-    match headers.get(CLIENT_HEADER).and_then(|v| v.to_str().ok()) {
-        Some("cli") => "cli",
-        _ => "rest",
-    }
-}
-
 /// 202 with the queued job and `Location: /api/jobs/{id}`.
 pub async fn custom_restart(
     State(app): State<AppState>,
     Name(name): Name,
-    headers: HeaderMap,
+    Origin(origin): Origin,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let request: CustomRestartRequest = typed(body)?;
-    let job = app
-        .workflows
-        .start(&name, request, origin(&headers))
-        .await?;
+    let job = app.workflows.start(&name, request, origin).await?;
     let location = HeaderValue::from_str(&format!("/api/jobs/{}", job.id))
         .map_err(|_| ApiError::internal())?;
     Ok((StatusCode::ACCEPTED, [(LOCATION, location)], Json(job)).into_response())

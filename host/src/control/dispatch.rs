@@ -4,6 +4,7 @@
 
 use tokio::sync::mpsc;
 
+use crate::api::ApiError;
 use crate::metrics::Metrics;
 use crate::store::{LogQuery, Store};
 use crate::supervisor::{Action, Supervisor, SupervisorError};
@@ -106,34 +107,16 @@ fn internal() -> ControlResponse {
     ControlResponse::error("internal", "internal error; see the daemon log")
 }
 
-/// As the REST mapping (`api::ApiError: From<SupervisorError>`), without the HTTP status.
+/// The REST mapping of an error (`ApiError`), without its HTTP status: both interfaces answer the same
+/// code, message and field for the same failure.
 fn supervisor_error(e: SupervisorError) -> ControlResponse {
-    match e {
-        SupervisorError::NotFound(_) => ControlResponse::error("not_found", e.to_string()),
-        SupervisorError::Conflict(m) => ControlResponse::error("conflict", m),
-        SupervisorError::Invalid(f) => {
-            ControlResponse::error_field("invalid", f.message, Some(f.field))
-        }
-        SupervisorError::ShuttingDown => ControlResponse::error("shutting_down", e.to_string()),
-        SupervisorError::Store(e) => {
-            tracing::error!(error = %e, "store error");
-            internal()
-        }
-    }
+    from_api(ApiError::from(e))
 }
 
-/// As the REST mapping (`api::ApiError: From<WorkflowError>`), without the HTTP status.
 fn workflow_error(e: WorkflowError) -> ControlResponse {
-    match e {
-        WorkflowError::NotFound(_) => ControlResponse::error("not_found", e.to_string()),
-        WorkflowError::Invalid { field, message } => {
-            ControlResponse::error_field("invalid", format!("{field}: {message}"), Some(field))
-        }
-        WorkflowError::Conflict(m) => ControlResponse::error("conflict", m),
-        WorkflowError::Unavailable => ControlResponse::error("shutting_down", e.to_string()),
-        WorkflowError::Store(e) => {
-            tracing::error!(error = %e, "store error");
-            internal()
-        }
-    }
+    from_api(ApiError::from(e))
+}
+
+fn from_api(e: ApiError) -> ControlResponse {
+    ControlResponse::error_field(e.code, e.message, e.field)
 }

@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use plan::argv_with_args;
+pub use plan::{argv_with_args, command_argv};
 
 use crate::policy::Policy;
 use crate::store::{JobQuery, NewJob, Store, StoreError, now_rfc3339};

@@ -61,7 +61,9 @@ pub fn plan(req: &CustomRestartRequest) -> Result<Vec<Planned>, Invalid> {
             planned.push(Planned {
                 phase,
                 index: i as u32,
-                argv: command_argv(command).map_err(|m| invalid(format!("{field}.command"), m))?,
+                argv: within_limit(command)
+                    .and_then(|()| command_argv(command))
+                    .map_err(|m| invalid(format!("{field}.command"), m))?,
                 timeout: timeout_of(command)
                     .map_err(|m| invalid(format!("{field}.timeout_s"), m))?,
                 command: command.clone(),
@@ -88,14 +90,19 @@ pub fn plan(req: &CustomRestartRequest) -> Result<Vec<Planned>, Invalid> {
     Ok(planned)
 }
 
+fn within_limit(c: &WorkflowCommand) -> Result<(), String> {
+    if c.command.len() > MAX_COMMAND_BYTES {
+        return Err(format!("at most {MAX_COMMAND_BYTES} bytes"));
+    }
+    Ok(())
+}
+
 /// What a command executes: `shell` as `/bin/sh -c COMMAND`, `make` as `make` plus the words of
-/// COMMAND, `exec` as the words of COMMAND (split with shell-like quoting, no shell involved).
+/// COMMAND, `exec` as the words of COMMAND (split with shell-like quoting, no shell involved). Used by
+/// the runner and by the policy's dry run (`POST /api/policy/evaluate`), so both ask about the same argv.
 pub fn command_argv(c: &WorkflowCommand) -> Result<Vec<String>, String> {
     if c.command.trim().is_empty() {
         return Err("must not be empty".into());
-    }
-    if c.command.len() > MAX_COMMAND_BYTES {
-        return Err(format!("at most {MAX_COMMAND_BYTES} bytes"));
     }
     if c.command.contains('\0') {
         return Err("must not contain NUL".into());

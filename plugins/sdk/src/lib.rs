@@ -2,7 +2,7 @@
 //!
 //! A probe is a type implementing [`Probe`], exported once per crate with [`export_probe!`]:
 //!
-//! ```ignore
+//! ```no_run
 //! use tend_plugin_sdk::{Health, Probe, Target};
 //!
 //! struct Up;
