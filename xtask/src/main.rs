@@ -17,7 +17,7 @@ usage: cargo xtask <command>
 commands:
   test                     the whole suite, exactly what CI runs (plugins, fmt, clippy, build, tests)
   run [-- DAEMON ARGS...]  build tend in release mode and run `tend daemon` with the given flags
-  bench core|plugins|cron|metrics
+  bench core|plugins|cron|metrics|control
                            build tend in release mode and measure against the goals of that area
                            (figures also in target/bench/<area>.json)
   build-plugins            build the wasm plugins into target/plugins/ (built-ins) and fixtures/";

@@ -30,14 +30,28 @@ pub async fn bind(host: IpAddr, settings: &ControlSettings) -> anyhow::Result<Op
     if settings.port == 0 {
         return Ok(None);
     }
-    let listener = TcpListener::bind((host, settings.port))
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on the control port {host}:{} (set --control-port 0 to disable it)",
-                settings.port
-            )
-        })?;
+    let addr = std::net::SocketAddr::new(host, settings.port);
+    // The accept queue holds a burst of `max_connections` clients (tokio's default of 128 would drop
+    // connects, which clients retry only after a second).
+    let backlog = u32::try_from(settings.max_connections)
+        .unwrap_or(u32::MAX)
+        .max(128);
+    let listen = || -> std::io::Result<TcpListener> {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(backlog)
+    };
+    let listener = listen().with_context(|| {
+        format!(
+            "cannot listen on the control port {host}:{} (set --control-port 0 to disable it)",
+            settings.port
+        )
+    })?;
     Ok(Some(listener))
 }
 

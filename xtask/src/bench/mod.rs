@@ -2,6 +2,7 @@
 //! plus the fixture they share: a daemon on port 0 in a temp data dir, always stopped, every wait bounded
 //! by a deadline so a broken daemon fails the bench instead of hanging it.
 
+mod control;
 mod core;
 mod cron;
 mod metrics;
@@ -22,7 +23,8 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
         [name] if name == "plugins" => plugins::main(),
         [name] if name == "cron" => cron::main(),
         [name] if name == "metrics" => metrics::main(),
-        _ => bail!("usage: cargo xtask bench core|plugins|metrics|cron"),
+        [name] if name == "control" => control::main(),
+        _ => bail!("usage: cargo xtask bench core|plugins|metrics|cron|control"),
     }
 }
 
@@ -82,12 +84,14 @@ impl Daemon {
         cmd.arg("daemon")
             .arg("--port")
             .arg("0")
-            // Benches may run several daemons at once: none takes the default control port 9901.
-            .arg("--control-port")
-            .arg("0")
             .arg("--data-dir")
             .arg(data_dir)
             .args(extra);
+        // Benches may run several daemons at once: none takes the default control port 9901. A bench
+        // that measures the port passes its own (clap rejects the flag given twice).
+        if !extra.contains(&"--control-port") {
+            cmd.arg("--control-port").arg("0");
+        }
         // The caller's settings must not leak into the measured daemon.
         for var in [
             "TEND_HOST",
