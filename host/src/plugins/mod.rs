@@ -34,6 +34,7 @@ mod watcher;
 #[cfg(test)]
 mod tests;
 
+use std::future::Future;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,6 +51,7 @@ pub use settings::PluginSettings;
 
 use crate::store::Store;
 use crate::wire::{PluginInfo, ReloadAction, ReloadReport};
+use bindings::World;
 use bindings::probe::tend::plugin::types::Target;
 use grants::TargetAddr;
 use loader::{Exports, LoadEnv};
@@ -174,71 +176,106 @@ impl PluginHost {
 
     /// Calls `check` of a probe plugin. Never blocks the async runtime; never panics.
     pub async fn check(&self, plugin: &str, target: ProbeTarget) -> Outcome<Health> {
+        let addr = TargetAddr {
+            host: target.host.clone(),
+            port: target.port,
+        };
+        let (outcome, _) = self
+            .call_export(
+                plugin,
+                World::Probe,
+                target.timeout,
+                Some(addr),
+                |p, timeout| {
+                    let Exports::Probe(pre) = &p.exports else {
+                        return None;
+                    };
+                    let pre = pre.clone();
+                    let wit_target = Target {
+                        config: outcome::merge_config(&p.manifest.config, &target.config)
+                            .to_string(),
+                        service: target.service,
+                        host: target.host,
+                        port: target.port,
+                        timeout_ms: u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX),
+                    };
+                    Some(
+                        move |mut store: wasmtime::Store<sandbox::CallState>| async move {
+                            let probe = pre.instantiate_async(&mut store).await?;
+                            let health = probe.call_check(&mut store, &wit_target).await?;
+                            Ok(Outcome::Ok(Health::from(health)))
+                        },
+                    )
+                },
+            )
+            .await;
+        outcome
+    }
+
+    /// The path every call of an export takes: lookup, world check, suspension, a pooled instance,
+    /// the guarded call under the deadline (`timeout` capped by the plugin's `limits.timeout_ms`,
+    /// counted once an instance is free), the call's output to the log, and the plugin's stats.
+    /// `prepare` gets the loaded plugin and the effective timeout, and returns the body to run on a
+    /// fresh store (whose answer may itself be an error of the plugin's own, e.g. `PluginError`), or
+    /// `None` when the plugin's exports are not of `world`. Also answers the plugin's manifest
+    /// version, when one was loaded.
+    async fn call_export<T, B, Fut>(
+        &self,
+        plugin: &str,
+        world: World,
+        timeout: Duration,
+        target: Option<TargetAddr>,
+        prepare: impl FnOnce(&loader::LoadedPlugin, Duration) -> Option<B>,
+    ) -> (Outcome<T>, Option<String>)
+    where
+        B: FnOnce(wasmtime::Store<sandbox::CallState>) -> Fut,
+        Fut: Future<Output = wasmtime::Result<Outcome<T>>> + Send + 'static,
+        T: Send + 'static,
+    {
         if self.inner.closed.load(Ordering::Relaxed) {
-            return Outcome::NotFound;
+            return (Outcome::NotFound, None);
         }
         let Some(p) = self.inner.registry.get(plugin) else {
-            return Outcome::NotFound;
+            return (Outcome::NotFound, None);
         };
-        let Exports::Probe(pre) = &p.exports else {
-            return Outcome::WrongWorld(format!(
-                "plugin {plugin} implements world `{}`, not `probe`",
-                p.world.name()
-            ));
+        let version = Some(p.manifest.version.clone());
+        let timeout = timeout.min(Duration::from_millis(p.limits.timeout_ms));
+        let Some(body) = prepare(&p, timeout) else {
+            let wrong = format!(
+                "plugin {plugin} implements world `{}`, not `{}`",
+                p.world.name(),
+                world.name()
+            );
+            return (Outcome::WrongWorld(wrong), version);
         };
         {
             let mut stats = p.stats.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(until) = stats.suspended(SystemTime::now()) {
                 stats.record_refused();
-                return Outcome::Suspended { until };
+                return (Outcome::Suspended { until }, version);
             }
         }
-        let timeout = target
-            .timeout
-            .min(Duration::from_millis(p.limits.timeout_ms));
         // The budget starts once a pooled instance is free.
         let Ok(_slot) = self.inner.slots.acquire().await else {
-            return Outcome::NotFound;
+            return (Outcome::NotFound, version);
         };
         let started = Instant::now();
         let ctx = CallCtx {
             plugin: p.name.clone(),
             grants: p.grants.clone(),
-            target: Some(TargetAddr {
-                host: target.host.clone(),
-                port: target.port,
-            }),
+            target,
             deadline: started + timeout,
             memory_mb: p.limits.memory_mb,
             max_response_bytes: p.limits.max_response_bytes,
             shared: self.inner.shared.clone(),
         };
-        let wit_target = Target {
-            config: outcome::merge_config(&p.manifest.config, &target.config).to_string(),
-            service: target.service,
-            host: target.host,
-            port: target.port,
-            timeout_ms: u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX),
-        };
-        let pre = pre.clone();
-        let (result, trace) = call::guarded(
-            &self.inner.runtime.handle,
-            &self.inner.engine,
-            ctx,
-            move |mut store| async move {
-                let probe = pre.instantiate_async(&mut store).await?;
-                probe.call_check(&mut store, &wit_target).await
-            },
-        )
-        .await;
+        let (result, trace) =
+            call::guarded(&self.inner.runtime.handle, &self.inner.engine, ctx, body).await;
         let latency = started.elapsed();
         trace.emit_output(plugin);
-        let outcome = match result {
-            Ok(h) => Outcome::Ok(Health::from(h)),
-            Err(f) => outcome::classify(f),
-        };
+        let outcome = result.unwrap_or_else(outcome::classify);
         self.record(&p, &outcome, latency, &trace.denials());
-        outcome
+        (outcome, version)
     }
 
     fn record<T>(

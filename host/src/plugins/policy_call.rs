@@ -1,14 +1,15 @@
 //! Calling `command-policy` plugins: `PluginHost::evaluate_policy` (as `check` is for probes) and the
 //! plain data its callers see, so that nothing outside `plugins` names a WIT type.
 
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
-use super::bindings::command_policy as wit;
+use wasmtime::Store;
+
+use super::PluginHost;
+use super::bindings::{World, command_policy as wit};
 use super::loader::Exports;
-use super::outcome::{self, Outcome};
-use super::sandbox::CallCtx;
-use super::{PluginHost, call};
+use super::outcome::Outcome;
+use super::sandbox::CallState;
 
 /// One question to a `command-policy` plugin (the WIT `command-request`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -50,51 +51,6 @@ impl PluginHost {
         request: PolicyRequest,
         timeout: Duration,
     ) -> PolicyCall {
-        let refused = |outcome| PolicyCall {
-            outcome,
-            version: None,
-        };
-        if self.inner.closed.load(Ordering::Relaxed) {
-            return refused(Outcome::NotFound);
-        }
-        let Some(p) = self.inner.registry.get(plugin) else {
-            return refused(Outcome::NotFound);
-        };
-        let version = Some(p.manifest.version.clone());
-        let Exports::CommandPolicy(pre) = &p.exports else {
-            return PolicyCall {
-                outcome: Outcome::WrongWorld(format!(
-                    "plugin {plugin} implements world `{}`, not `command-policy`",
-                    p.world.name()
-                )),
-                version,
-            };
-        };
-        {
-            let mut stats = p.stats.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(until) = stats.suspended(SystemTime::now()) {
-                stats.record_refused();
-                return PolicyCall {
-                    outcome: Outcome::Suspended { until },
-                    version,
-                };
-            }
-        }
-        let timeout = timeout.min(Duration::from_millis(p.limits.timeout_ms));
-        // The budget starts once a pooled instance is free.
-        let Ok(_slot) = self.inner.slots.acquire().await else {
-            return refused(Outcome::NotFound);
-        };
-        let started = Instant::now();
-        let ctx = CallCtx {
-            plugin: p.name.clone(),
-            grants: p.grants.clone(),
-            target: None,
-            deadline: started + timeout,
-            memory_mb: p.limits.memory_mb,
-            max_response_bytes: p.limits.max_response_bytes,
-            shared: self.inner.shared.clone(),
-        };
         let wit_request = wit::CommandRequest {
             argv: request.argv,
             shell: request.shell,
@@ -109,25 +65,23 @@ impl PluginHost {
             vars: request.vars,
             origin: request.origin,
         };
-        let pre = pre.clone();
-        let (result, trace) = call::guarded(
-            &self.inner.runtime.handle,
-            &self.inner.engine,
-            ctx,
-            move |mut store| async move {
-                let policy = pre.instantiate_async(&mut store).await?;
-                policy.call_evaluate(&mut store, &wit_request).await
-            },
-        )
-        .await;
-        let latency = started.elapsed();
-        trace.emit_output(plugin);
-        let outcome = match result {
-            Ok(wit::Decision::Allow) => Outcome::Ok(PolicyAnswer::Allow),
-            Ok(wit::Decision::Deny(reason)) => Outcome::Ok(PolicyAnswer::Deny(reason)),
-            Err(f) => outcome::classify(f),
-        };
-        self.record(&p, &outcome, latency, &trace.denials());
+        let (outcome, version) = self
+            .call_export(plugin, World::CommandPolicy, timeout, None, |p, _| {
+                let Exports::CommandPolicy(pre) = &p.exports else {
+                    return None;
+                };
+                let pre = pre.clone();
+                Some(move |mut store: Store<CallState>| async move {
+                    let policy = pre.instantiate_async(&mut store).await?;
+                    Ok(Outcome::Ok(
+                        match policy.call_evaluate(&mut store, &wit_request).await? {
+                            wit::Decision::Allow => PolicyAnswer::Allow,
+                            wit::Decision::Deny(reason) => PolicyAnswer::Deny(reason),
+                        },
+                    ))
+                })
+            })
+            .await;
         PolicyCall { outcome, version }
     }
 }

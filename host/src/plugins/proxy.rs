@@ -1,14 +1,15 @@
 //! Calling `proxy-config` plugins: `PluginHost::generate` (as `check` is for probes) and the plain data
 //! its callers see, so that nothing outside `plugins` names a WIT type.
 
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
-use super::bindings::proxy_config as wit;
+use wasmtime::Store;
+
+use super::PluginHost;
+use super::bindings::{World, proxy_config as wit};
 use super::loader::Exports;
-use super::outcome::{self, Outcome};
-use super::sandbox::CallCtx;
-use super::{PluginHost, call};
+use super::outcome::Outcome;
+use super::sandbox::CallState;
 
 /// One exposed service, as a `proxy-config` plugin sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -41,38 +42,6 @@ impl PluginHost {
         services: &[ProxyService],
         settings_json: String,
     ) -> Outcome<ProxyConfig> {
-        if self.inner.closed.load(Ordering::Relaxed) {
-            return Outcome::NotFound;
-        }
-        let Some(p) = self.inner.registry.get(plugin) else {
-            return Outcome::NotFound;
-        };
-        let Exports::ProxyConfig(pre) = &p.exports else {
-            return Outcome::WrongWorld(format!(
-                "plugin {plugin} implements world `{}`, not `proxy-config`",
-                p.world.name()
-            ));
-        };
-        {
-            let mut stats = p.stats.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(until) = stats.suspended(SystemTime::now()) {
-                stats.record_refused();
-                return Outcome::Suspended { until };
-            }
-        }
-        let Ok(_slot) = self.inner.slots.acquire().await else {
-            return Outcome::NotFound;
-        };
-        let started = Instant::now();
-        let ctx = CallCtx {
-            plugin: p.name.clone(),
-            grants: p.grants.clone(),
-            target: None,
-            deadline: started + Duration::from_millis(p.limits.timeout_ms),
-            memory_mb: p.limits.memory_mb,
-            max_response_bytes: p.limits.max_response_bytes,
-            shared: self.inner.shared.clone(),
-        };
         let services: Vec<wit::ExposedService> = services
             .iter()
             .map(|s| wit::ExposedService {
@@ -88,30 +57,27 @@ impl PluginHost {
         let settings = wit::Settings {
             json: settings_json,
         };
-        let pre = pre.clone();
-        let (result, trace) = call::guarded(
-            &self.inner.runtime.handle,
-            &self.inner.engine,
-            ctx,
-            move |mut store| async move {
-                let generator = pre.instantiate_async(&mut store).await?;
-                generator
-                    .call_generate(&mut store, &services, &settings)
-                    .await
-            },
-        )
-        .await;
-        let latency = started.elapsed();
-        trace.emit_output(plugin);
-        let outcome = match result {
-            Ok(Ok(g)) => Outcome::Ok(ProxyConfig {
-                config_json: g.config_json,
-                rendered: g.rendered,
-            }),
-            Ok(Err(message)) => Outcome::PluginError(message),
-            Err(f) => outcome::classify(f),
-        };
-        self.record(&p, &outcome, latency, &trace.denials());
+        let (outcome, _) = self
+            .call_export(plugin, World::ProxyConfig, Duration::MAX, None, |p, _| {
+                let Exports::ProxyConfig(pre) = &p.exports else {
+                    return None;
+                };
+                let pre = pre.clone();
+                Some(move |mut store: Store<CallState>| async move {
+                    let generator = pre.instantiate_async(&mut store).await?;
+                    let generated = generator
+                        .call_generate(&mut store, &services, &settings)
+                        .await?;
+                    Ok(match generated {
+                        Ok(g) => Outcome::Ok(ProxyConfig {
+                            config_json: g.config_json,
+                            rendered: g.rendered,
+                        }),
+                        Err(message) => Outcome::PluginError(message),
+                    })
+                })
+            })
+            .await;
         outcome
     }
 }
