@@ -22,7 +22,7 @@ pub use control::{Control, assert_error};
 pub use daemon::{Daemon, DaemonBuilder, send, tend_bin, tend_cmd};
 pub use plugins::{Fixture, fixture};
 pub use procs::{
-    pid_alive, proc_environ, processes_with_env, processes_with_marker, run_with_deadline,
+    pid_alive, proc_environ, processes_with_env, processes_with_marker, python3, run_with_deadline,
     service_environ,
 };
 pub use serde_json::{Value, json};

@@ -102,3 +102,15 @@ pub fn run_with_deadline(mut cmd: Command, timeout: Duration) -> Output {
         stderr: err.join().expect("stderr reader"),
     }
 }
+
+/// The real python3 binary (not a version-manager shim), so services written in Python start fast.
+pub fn python3() -> &'static str {
+    static PY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PY.get_or_init(|| {
+        let mut cmd = std::process::Command::new("python3");
+        cmd.args(["-c", "import sys; print(sys.executable)"]);
+        let out = run_with_deadline(cmd, std::time::Duration::from_secs(30));
+        assert!(out.status.success(), "python3 is needed for these tests");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    })
+}

@@ -5,22 +5,8 @@
 //! the readable Caddyfile is written, bad specs are refused. Generator output is compared with
 //! committed snapshots (`tests/snapshots/caddy/`), and a user plugin replaces the built-in generator.
 
-use std::sync::OnceLock;
-
 use tend_tests::caddy::{CaddyProxy, OUTSIDE_BODY, OUTSIDE_HOST, assert_snapshot};
-use tend_tests::{Daemon, Value, free_port, json, merge, secs, wait_for};
-
-/// The real python3 binary (not a version-manager shim), so services start fast.
-fn python3() -> &'static str {
-    static PY: OnceLock<String> = OnceLock::new();
-    PY.get_or_init(|| {
-        let mut cmd = std::process::Command::new("python3");
-        cmd.args(["-c", "import sys; print(sys.executable)"]);
-        let out = tend_tests::run_with_deadline(cmd, secs(30));
-        assert!(out.status.success(), "python3 is needed for these tests");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    })
-}
+use tend_tests::{Daemon, Value, free_port, json, merge, python3, secs, wait_for};
 
 /// An HTTP service that names itself, the path it got and the `X-Env` header it was sent.
 const SERVER: &str = r#"

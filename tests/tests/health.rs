@@ -3,24 +3,11 @@
 //! period, the `health_check_url` shorthand, and validation of the `health` block.
 
 use std::path::Path;
-use std::sync::OnceLock;
 
 use tend_tests::{
-    Daemon, HttpServer, RecordingListener, Value, free_port, json, pid_alive, rfc3339_ms, secs,
-    wait_for,
+    Daemon, HttpServer, RecordingListener, Value, free_port, json, pid_alive, python3, rfc3339_ms,
+    secs, wait_for,
 };
-
-/// The real python3 binary (not a version-manager shim), so services start fast.
-fn python3() -> &'static str {
-    static PY: OnceLock<String> = OnceLock::new();
-    PY.get_or_init(|| {
-        let mut cmd = std::process::Command::new("python3");
-        cmd.args(["-c", "import sys; print(sys.executable)"]);
-        let out = tend_tests::run_with_deadline(cmd, secs(30));
-        assert!(out.status.success(), "python3 is needed for these tests");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    })
-}
 
 /// An HTTP service: answers 500 while `<flag>` exists, 200 otherwise.
 const FLAG_SERVER: &str = r#"

@@ -2,13 +2,13 @@
 //! their human renderings (pure functions of the wire types, tested below).
 
 use std::fmt::Write as _;
-use std::io::Write;
 
 use clap::Subcommand;
 use reqwest::Method;
 
 use super::client::CliError;
 use super::commands::Ctx;
+use super::commands::out;
 use crate::wire::{CaddyConfigView, CaddyReloadReport, CaddyStatus};
 
 #[derive(Debug, Subcommand)]
@@ -76,13 +76,6 @@ fn generation_failed(view: &CaddyConfigView) -> CliError {
 
 fn pretty(v: &serde_json::Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
-}
-
-fn out(text: &str) -> Result<(), CliError> {
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(text.as_bytes())?;
-    stdout.flush()?;
-    Ok(())
 }
 
 fn status_lines(s: &CaddyStatus) -> String {

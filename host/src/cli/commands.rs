@@ -53,7 +53,8 @@ pub struct Ctx {
     pub json: bool,
 }
 
-fn out(text: &str) -> Result<(), CliError> {
+/// Writes `text` to stdout (an error when stdout is gone, e.g. a closed pipe).
+pub(super) fn out(text: &str) -> Result<(), CliError> {
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(text.as_bytes())?;
     stdout.flush()?;
@@ -61,7 +62,7 @@ fn out(text: &str) -> Result<(), CliError> {
 }
 
 /// A JSON document as received, on its own line(s).
-fn out_raw(answer: &Answer) -> Result<(), CliError> {
+pub(super) fn out_raw(answer: &Answer) -> Result<(), CliError> {
     out(&format!("{}\n", answer.text.trim_end()))
 }
 

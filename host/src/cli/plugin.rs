@@ -1,13 +1,12 @@
 //! `tend plugin ls | info NAME | reload`: client commands for the daemon's WebAssembly plugins, and
 //! their human renderings (pure functions of the wire types, tested below).
 
-use std::io::Write;
-
 use clap::Subcommand;
 use reqwest::Method;
 
-use super::client::{Answer, CliError};
+use super::client::CliError;
 use super::commands::Ctx;
+use super::commands::{out, out_raw};
 use super::render::table;
 use crate::wire::{LatencyHistogram, PluginInfo, PluginState, ReloadAction, ReloadReport};
 
@@ -64,17 +63,6 @@ pub async fn run(ctx: &Ctx, command: &PluginCommand) -> Result<(), CliError> {
             }
         }
     }
-}
-
-fn out(text: &str) -> Result<(), CliError> {
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(text.as_bytes())?;
-    stdout.flush()?;
-    Ok(())
-}
-
-fn out_raw(answer: &Answer) -> Result<(), CliError> {
-    out(&format!("{}\n", answer.text.trim_end()))
 }
 
 fn state_label(p: &PluginInfo) -> &'static str {

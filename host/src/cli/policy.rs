@@ -2,13 +2,12 @@
 //! the policy allow this command?), and their renderings (pure functions of the wire types, tested
 //! below).
 
-use std::io::Write;
-
 use clap::{Args, Subcommand, ValueEnum};
 use reqwest::Method;
 
-use super::client::{Answer, CliError};
+use super::client::CliError;
 use super::commands::Ctx;
+use super::commands::{out, out_raw};
 use super::render::table;
 use crate::wire::{AuditEntry, AuditPage, CommandType, Decision, PolicyCheckResponse};
 
@@ -150,17 +149,6 @@ async fn check(ctx: &Ctx, args: &CheckArgs) -> Result<(), CliError> {
             "the command policy denies this command"
         )))
     }
-}
-
-fn out(text: &str) -> Result<(), CliError> {
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(text.as_bytes())?;
-    stdout.flush()?;
-    Ok(())
-}
-
-fn out_raw(answer: &Answer) -> Result<(), CliError> {
-    out(&format!("{}\n", answer.text.trim_end()))
 }
 
 fn plugin_label(plugin: &str, version: Option<&str>) -> String {
