@@ -1,12 +1,15 @@
 //! Embeds the built-in plugins into the `tend` binary: every `<dir>/*.wasm` with its `<name>.toml`,
 //! where `<dir>` is `$TEND_PLUGIN_DIR` or the workspace's `target/plugins` (written by
-//! `cargo xtask build-plugins`). Fixtures (`<dir>/fixtures/`) are never embedded.
+//! `cargo xtask build-plugins`). Fixtures (`<dir>/fixtures/`) are never embedded. Also makes a new
+//! migration in `migrations/` rebuild the crate (they are embedded by `sqlx::migrate!`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 fn main() {
     println!("cargo::rerun-if-env-changed=TEND_PLUGIN_DIR");
+    // `sqlx::migrate!` embeds host/migrations at compile time: a new migration must rebuild the crate.
+    println!("cargo::rerun-if-changed=migrations");
     let manifest_dir = PathBuf::from(
         std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
     );

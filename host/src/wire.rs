@@ -332,6 +332,9 @@ pub enum EventKind {
     /// The Caddy integration failed to apply, or recovered, for this exposed service's route;
     /// `from` = `to` = the lifecycle status at the time.
     Caddy,
+    /// A custom-restart job of this service started, finished a step (`exit_code` of its command) or
+    /// ended; `from` = `to` = the lifecycle status at the time.
+    Job,
 }
 
 /// One lifecycle transition or health change, as stored in the events table.

@@ -1,11 +1,14 @@
 //! Custom-restart workflows through the real daemon: pre-commands in order, the restart with extra args
 //! for that run only, post-commands that meet the new run; a failing, timed-out or denied pre-command
 //! that leaves the old process running. Jobs as records (refused requests, listing, daemon restarts) and
-//! the CLI are in `custom_restart/jobs.rs`; the helpers shared by both are here.
+//! the CLI are in `custom_restart/jobs.rs`, cancelling jobs and their events in `custom_restart/cancel.rs`;
+//! the helpers shared by them are here.
 //!
 //! Commands are judged by the daemon's built-in command policy, which allows ordinary commands declared
 //! `is_safe` and denies destructive ones.
 
+#[path = "custom_restart/cancel.rs"]
+mod cancel;
 #[path = "custom_restart/jobs.rs"]
 mod jobs;
 
@@ -43,7 +46,7 @@ fn job(d: &Daemon, id: &str) -> Value {
     body
 }
 
-/// Waits until the job is over (succeeded, failed or interrupted); returns it.
+/// Waits until the job is over (succeeded, failed, interrupted or cancelled); returns it.
 fn finished_job(d: &Daemon, id: &str) -> Value {
     wait_for(JOB_TIMEOUT, || {
         let j = job(d, id);

@@ -1,5 +1,6 @@
 //! Handlers for custom restarts and background jobs: `POST /api/services/{name}/custom-restart`,
-//! `GET /api/jobs`, `GET /api/jobs/{id}`. Behaviour lives in `crate::workflow::Workflows`.
+//! `GET /api/jobs`, `GET /api/jobs/{id}`, `POST /api/jobs/{id}/cancel`. Behaviour lives in
+//! `crate::workflow::Workflows`.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -13,7 +14,7 @@ use super::error::ApiError;
 use super::extract::{JsonBody, Name, Origin, Query, typed};
 use crate::store::JobQuery;
 use crate::wire::{CustomRestartRequest, JobStatus, JobView, JobsPage};
-use crate::workflow::WorkflowError;
+use crate::workflow::{Cancelled, WorkflowError};
 
 /// Jobs listed when no `limit` is given, and the most one page may hold.
 const DEFAULT_LIMIT: u32 = 50;
@@ -22,7 +23,9 @@ const MAX_LIMIT: u32 = 1000;
 impl From<WorkflowError> for ApiError {
     fn from(e: WorkflowError) -> ApiError {
         match e {
-            WorkflowError::NotFound(_) => ApiError::not_found(e.to_string()),
+            WorkflowError::NotFound(_) | WorkflowError::JobNotFound(_) => {
+                ApiError::not_found(e.to_string())
+            }
             WorkflowError::Invalid { field, message } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid",
@@ -66,6 +69,18 @@ pub async fn get(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("no job with id {id:?}")))
+}
+
+/// 200 with the job once it ended `cancelled`; 202 with it while it is still stopping (a restart in
+/// progress runs to its end); 409 when it had already ended.
+pub async fn cancel(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(match app.workflows.cancel(&id).await? {
+        Cancelled::Ended(job) => (StatusCode::OK, Json(job)).into_response(),
+        Cancelled::Stopping(job) => (StatusCode::ACCEPTED, Json(job)).into_response(),
+    })
 }
 
 #[derive(Debug, Default, Deserialize)]

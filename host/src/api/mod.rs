@@ -81,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/jobs", get(jobs::list))
         .route("/jobs/{id}", get(jobs::get))
+        .route("/jobs/{id}/cancel", post(jobs::cancel))
         .route("/cron", get(cron::list).post(cron::create))
         .route("/cron/tick", post(cron::tick))
         .route("/cron/status", get(cron::status))

@@ -124,10 +124,14 @@ enum Command {
     /// Run pre-commands, restart with extra args for that run only, run post-commands (a background
     /// job, followed until it ends unless --detach)
     CustomRestart(workflow::CustomRestartArgs),
-    /// Show one background job and its steps
+    /// Show one background job and its steps; with --cancel, cancel it
     Job {
         /// Job id
         id: String,
+        /// Cancel the job: stop its running command's process tree and skip the rest (a restart in
+        /// progress is let finish)
+        #[arg(long)]
+        cancel: bool,
     },
     /// List background jobs, newest first
     Jobs(workflow::JobsArgs),
@@ -206,7 +210,8 @@ async fn run(global: GlobalArgs, command: Command) -> Result<(), client::CliErro
         Command::Policy { command } => policy::run(&ctx, &command).await,
         Command::Cron { command } => cron::run(&ctx, &command).await,
         Command::CustomRestart(args) => workflow::custom_restart(&ctx, &args).await,
-        Command::Job { id } => workflow::show_job(&ctx, &id).await,
+        Command::Job { id, cancel: false } => workflow::show_job(&ctx, &id).await,
+        Command::Job { id, cancel: true } => workflow::cancel_job(&ctx, &id).await,
         Command::Jobs(args) => workflow::list_jobs(&ctx, &args).await,
     }
 }

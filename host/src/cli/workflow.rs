@@ -1,6 +1,7 @@
-//! `tend custom-restart`, `tend job ID` and `tend jobs`: custom-restart workflows and the background
-//! jobs they run as. `custom-restart` follows its job (polling `GET /api/jobs/{id}`) and prints each
-//! step as it completes, unless `--detach`. The renderings are pure functions of the wire types.
+//! `tend custom-restart`, `tend job ID [--cancel]` and `tend jobs`: custom-restart workflows and the
+//! background jobs they run as. `custom-restart` follows its job (polling `GET /api/jobs/{id}`) and
+//! prints each step as it completes, unless `--detach`; Ctrl-C stops following (the job goes on) and
+//! says how to cancel it. The renderings are pure functions of the wire types.
 //!
 //! The `--pre*`/`--post*` flags of different kinds keep the order they were typed in, which clap's
 //! derive cannot express; so the arguments' `Args` impl is written out here around a derived `Raw`.
@@ -149,7 +150,7 @@ pub struct JobsArgs {
     #[arg(long)]
     service: Option<String>,
     /// Only jobs with this status
-    #[arg(long, value_parser = ["queued", "running", "succeeded", "failed", "interrupted"])]
+    #[arg(long, value_parser = ["queued", "running", "succeeded", "failed", "interrupted", "cancelled"])]
     status: Option<String>,
     /// How many jobs (newest first)
     #[arg(short = 'n', long, default_value_t = 20)]
@@ -212,6 +213,9 @@ pub async fn custom_restart(ctx: &Ctx, args: &CustomRestartArgs) -> Result<(), C
         ))?;
     }
     let mut shown = 0;
+    // One listener for the whole follow, so a Ctrl-C during a request is not missed.
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     loop {
         while let Some(step) = job.steps.get(shown).filter(|s| s.status.is_final()) {
             if !ctx.json {
@@ -222,7 +226,15 @@ pub async fn custom_restart(ctx: &Ctx, args: &CustomRestartArgs) -> Result<(), C
         if job.status.is_final() {
             break;
         }
-        tokio::time::sleep(POLL).await;
+        tokio::select! {
+            _ = tokio::time::sleep(POLL) => {}
+            _ = &mut ctrl_c => {
+                return Err(CliError::Other(anyhow::anyhow!(
+                    "stopped following job {id}; it keeps running (`tend job {id}` shows it, `tend job {id} --cancel` cancels it)",
+                    id = job.id
+                )));
+            }
+        }
         answer = ctx.client.get(&["api", "jobs", &job.id], &[]).await?;
         job = answer.parse()?;
     }
@@ -240,6 +252,27 @@ pub async fn show_job(ctx: &Ctx, id: &str) -> Result<(), CliError> {
         return raw(&answer);
     }
     print(&job_details(&answer.parse()?, Utc::now()))
+}
+
+/// `tend job ID --cancel`: prints the job as the cancel left it (ended, or still stopping).
+pub async fn cancel_job(ctx: &Ctx, id: &str) -> Result<(), CliError> {
+    let answer = ctx
+        .client
+        .send(Method::POST, &["api", "jobs", id, "cancel"], None)
+        .await?;
+    if ctx.json {
+        return raw(&answer);
+    }
+    let job: JobView = answer.parse()?;
+    let head = if job.status.is_final() {
+        format!("job {} cancelled\n", job.id)
+    } else {
+        format!(
+            "job {} is being cancelled (a restart in progress runs to its end); `tend job {}` shows it\n",
+            job.id, job.id
+        )
+    };
+    print(&format!("{head}{}", job_details(&job, Utc::now())))
 }
 
 pub async fn list_jobs(ctx: &Ctx, args: &JobsArgs) -> Result<(), CliError> {

@@ -28,6 +28,7 @@ fn kind_str(k: EventKind) -> &'static str {
         EventKind::Lifecycle => "lifecycle",
         EventKind::Health => "health",
         EventKind::Caddy => "caddy",
+        EventKind::Job => "job",
     }
 }
 
@@ -43,6 +44,7 @@ fn to_event(r: sqlx::sqlite::SqliteRow) -> Result<Event> {
         kind: match kind.as_str() {
             "health" => EventKind::Health,
             "caddy" => EventKind::Caddy,
+            "job" => EventKind::Job,
             _ => EventKind::Lifecycle,
         },
         service: r.get(1),

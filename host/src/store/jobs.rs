@@ -223,5 +223,12 @@ mod tests {
         for bad in ["", "x", "-1", "1.0", " 1", "99999999999999999999"] {
             assert!(store.get_job(bad).await.unwrap().is_none(), "{bad:?}");
         }
+
+        // Every status the wire knows is one the table accepts (its CHECK constraint).
+        for status in JobStatus::ALL {
+            job.status = status;
+            store.save_job(&job).await.unwrap();
+            assert_eq!(store.get_job(&a).await.unwrap().unwrap().status, status);
+        }
     }
 }

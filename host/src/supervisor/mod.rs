@@ -550,6 +550,19 @@ impl Supervisor {
     /// Records an event of another part of the daemon about a service (e.g. `EventKind::Caddy`), with
     /// the service's current status as `from` and `to`. Unknown services are ignored.
     pub fn note(&self, name: &str, kind: EventKind, reason: String) {
+        self.note_with(name, kind, reason, None, None, None);
+    }
+
+    /// `note`, with the pid and the exit of a process the event is about (a job's command).
+    pub fn note_with(
+        &self,
+        name: &str,
+        kind: EventKind,
+        reason: String,
+        pid: Option<u32>,
+        exit_code: Option<i32>,
+        signal: Option<String>,
+    ) {
         let Some(status) = self.registry().get(name).map(|e| e.state.status) else {
             return;
         };
@@ -559,9 +572,9 @@ impl Supervisor {
             time: now_rfc3339(),
             from: status,
             to: status,
-            pid: None,
-            exit_code: None,
-            signal: None,
+            pid,
+            exit_code,
+            signal,
             health: None,
             reason,
         });

@@ -1,5 +1,6 @@
 //! Custom-restart workflows and background jobs (`POST /api/services/{name}/custom-restart`,
-//! `GET /api/jobs/{id}`, the TCP verb `custom-restart`, `tend custom-restart`).
+//! `GET /api/jobs/{id}`, `POST /api/jobs/{id}/cancel`, the TCP verb `custom-restart`,
+//! `tend custom-restart`).
 
 use serde::{Deserialize, Serialize};
 
@@ -63,15 +64,19 @@ pub enum JobStatus {
     Failed,
     /// The daemon stopped (or died) while the job was queued or running.
     Interrupted,
+    /// Cancelled on request (`POST /api/jobs/{id}/cancel`): the running command's tree was stopped,
+    /// the steps after it skipped.
+    Cancelled,
 }
 
 impl JobStatus {
-    pub const ALL: [JobStatus; 5] = [
+    pub const ALL: [JobStatus; 6] = [
         JobStatus::Queued,
         JobStatus::Running,
         JobStatus::Succeeded,
         JobStatus::Failed,
         JobStatus::Interrupted,
+        JobStatus::Cancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -81,6 +86,7 @@ impl JobStatus {
             JobStatus::Succeeded => "succeeded",
             JobStatus::Failed => "failed",
             JobStatus::Interrupted => "interrupted",
+            JobStatus::Cancelled => "cancelled",
         }
     }
 
@@ -88,7 +94,7 @@ impl JobStatus {
         JobStatus::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
-    /// Succeeded, failed or interrupted: nothing will change any more.
+    /// Succeeded, failed, interrupted or cancelled: nothing will change any more.
     pub fn is_final(self) -> bool {
         !matches!(self, JobStatus::Queued | JobStatus::Running)
     }
@@ -133,8 +139,10 @@ pub enum StepStatus {
     Denied,
     /// Killed (with its whole tree) at its timeout.
     TimedOut,
-    /// Not run because an earlier step failed.
+    /// Not run because an earlier step failed or the job was cancelled.
     Skipped,
+    /// Stopped (with its whole tree) because the job was cancelled.
+    Cancelled,
 }
 
 impl StepStatus {
@@ -147,6 +155,7 @@ impl StepStatus {
             StepStatus::Denied => "denied",
             StepStatus::TimedOut => "timed_out",
             StepStatus::Skipped => "skipped",
+            StepStatus::Cancelled => "cancelled",
         }
     }
 
@@ -199,7 +208,7 @@ pub struct JobView {
     pub finished_at: Option<String>,
     pub request: CustomRestartRequest,
     pub steps: Vec<JobStep>,
-    /// Why the job failed or was interrupted.
+    /// Why the job failed, was interrupted or was cancelled.
     pub error: Option<String>,
 }
 

@@ -2,10 +2,10 @@
 //! a restart with extra args for that run only, post-commands; every step reported and recorded.
 //!
 //! `Workflows` is what the API and the TCP control port call. It validates a request completely before
-//! anything is recorded, allows one job per service at a time, and runs each job on its own task
-//! (`runner`). Commands are spawned only through `process` (`step`); the store keeps every job, so a
-//! job outlives the daemon that ran it (jobs it left unfinished are marked `interrupted` at the next
-//! boot). Knows nothing of HTTP.
+//! anything is recorded, allows one job per service at a time, runs each job on its own task
+//! (`runner`) and cancels one on request. Commands are spawned only through `process` (`step`); the
+//! store keeps every job, so a job outlives the daemon that ran it (jobs it left unfinished are marked
+//! `interrupted` at the next boot). Knows nothing of HTTP.
 
 mod output;
 mod plan;
@@ -21,6 +21,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use plan::{argv_with_args, command_argv};
+use step::Stop;
 
 use crate::policy::Policy;
 use crate::store::{JobQuery, NewJob, Store, StoreError, now_rfc3339};
@@ -31,17 +32,22 @@ use crate::wire::{CustomRestartRequest, JobStatus, JobView, StepStatus};
 pub const KIND: &str = "custom-restart";
 /// How long shutdown waits for running jobs to stop their commands and record the interruption.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(20);
+/// How long a cancel waits for the job to end before answering that it is still stopping: enough
+/// for a command's tree to go (SIGTERM, SIGKILL after 5 s) and its output to be read.
+const CANCEL_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkflowError {
     #[error("no service named {0:?}")]
     NotFound(String),
+    #[error("no job with id {0:?}")]
+    JobNotFound(String),
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
     /// The daemon is shutting down and takes no new jobs.
     #[error("the daemon is shutting down")]
     Unavailable,
-    /// A job of the same service is queued or running.
+    /// A job of the same service is queued or running; a cancel of a job that already ended.
     #[error("{0}")]
     Conflict(String),
     #[error(transparent)]
@@ -51,8 +57,19 @@ pub enum WorkflowError {
 /// The job a service is busy with.
 struct Active {
     job: String,
-    cancel: watch::Sender<bool>,
+    stop: watch::Sender<Option<Stop>>,
+    /// Closed when the job's task ends (after its final record).
+    done: watch::Receiver<()>,
     task: Option<JoinHandle<()>>,
+}
+
+/// What a cancel achieved.
+#[derive(Debug)]
+pub enum Cancelled {
+    /// The job ended `cancelled`.
+    Ended(JobView),
+    /// Asked; the job is still stopping (a restart in progress runs to its end).
+    Stopping(JobView),
 }
 
 pub(crate) struct Inner {
@@ -127,7 +144,8 @@ impl Workflows {
         })?;
         let steps =
             plan::initial_steps(&planned, argv_with_args(&view.spec.command, &request.args));
-        let (cancel, cancel_rx) = watch::channel(false);
+        let (stop, stop_rx) = watch::channel(None);
+        let (done_tx, done) = watch::channel(());
         {
             let mut active = inner.active();
             if let Some(busy) = active.get(service) {
@@ -140,7 +158,8 @@ impl Workflows {
                 service.to_string(),
                 Active {
                     job: String::new(),
-                    cancel,
+                    stop,
+                    done,
                     task: None,
                 },
             );
@@ -185,11 +204,12 @@ impl Workflows {
         // Registered before the task may run, so the task's own removal cannot be overtaken.
         let mut active = inner.active();
         let task = tokio::spawn(async move {
-            runner::run(me.clone(), job, planned, cancel_rx).await;
+            runner::run(me.clone(), job, planned, stop_rx).await;
             let mut active = me.active();
             if active.get(&service_name).is_some_and(|a| a.job == job_id) {
                 active.remove(&service_name);
             }
+            drop(done_tx);
         });
         if let Some(a) = active.get_mut(service) {
             a.job = id.clone();
@@ -200,6 +220,46 @@ impl Workflows {
 
     pub async fn get(&self, id: &str) -> Result<Option<JobView>, WorkflowError> {
         Ok(self.inner.store.get_job(id).await?)
+    }
+
+    /// Cancels a queued or running job: the running command's whole tree is stopped, the steps after
+    /// it are skipped and the job ends `cancelled`; a restart in progress is let finish and the
+    /// post-commands skipped. Waits a while for the job to end. A job that already ended (or that
+    /// ended on its own before the cancel took effect) is a `Conflict` naming its status.
+    pub async fn cancel(&self, id: &str) -> Result<Cancelled, WorkflowError> {
+        let done = self.inner.active().values().find(|a| a.job == id).map(|a| {
+            // A shutdown (or cancel) already under way stays the reason.
+            a.stop.send_if_modified(|s| {
+                if s.is_some() {
+                    return false;
+                }
+                *s = Some(Stop::Cancel);
+                true
+            });
+            a.done.clone()
+        });
+        let asked = done.is_some();
+        if let Some(mut done) = done {
+            tracing::info!(job = %id, "custom restart cancel requested");
+            // Err once the job's task has ended: nothing is ever sent.
+            let _ = tokio::time::timeout(CANCEL_WAIT, done.changed()).await;
+        }
+        let job = self
+            .get(id)
+            .await?
+            .ok_or_else(|| WorkflowError::JobNotFound(id.into()))?;
+        match job.status {
+            JobStatus::Cancelled if asked => Ok(Cancelled::Ended(job)),
+            s if s.is_final() => Err(WorkflowError::Conflict(format!(
+                "job {id} already ended: {}",
+                s.as_str()
+            ))),
+            _ if asked => Ok(Cancelled::Stopping(job)),
+            s => Err(WorkflowError::Conflict(format!(
+                "job {id} is {} but not run by this daemon",
+                s.as_str()
+            ))),
+        }
     }
 
     /// Jobs, newest first.
@@ -244,7 +304,7 @@ impl Workflows {
             .active()
             .values_mut()
             .filter_map(|a| {
-                a.cancel.send_replace(true);
+                a.stop.send_replace(Some(Stop::Shutdown));
                 a.task.take()
             })
             .collect();

@@ -1,21 +1,23 @@
 //! One job from start to end: pre-commands in order (each asked of the policy first), the restart with
 //! the extra args, post-commands; the record rewritten as each step moves. The first step that does not
 //! end `ok` ends the job: the steps after it are `skipped` (so a failed pre-command leaves the service
-//! untouched).
+//! untouched). A cancel stops the running command's tree and skips the rest, but lets a restart in
+//! progress (and its health wait) finish, so the service is never left half-restarted. The job's start,
+//! each final step and its end are recorded as events of the service (kind `job`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 
 use super::Inner;
 use super::plan::{Planned, argv_with_args, display};
-use super::step::{self, Launch, cancelled};
+use super::step::{self, Launch, Stop, StopRx, shutting_down};
 use crate::policy::Ask;
 use crate::store::now_rfc3339;
 use crate::wire::{
-    Decision, Event, HealthSpec, HealthState, JobStatus, JobStep, JobView, Status, StepPhase,
-    StepStatus,
+    Decision, Event, EventKind, HealthSpec, HealthState, JobStatus, JobStep, JobView, Status,
+    StepPhase, StepStatus,
 };
 
 /// How a job's steps went, for the job's end.
@@ -23,17 +25,23 @@ enum Verdict {
     Done,
     Failed(String),
     Interrupted(String),
+    Cancelled(String),
 }
 
-pub(super) async fn run(
-    inner: Arc<Inner>,
-    mut job: JobView,
-    planned: Vec<Planned>,
-    cancel: watch::Receiver<bool>,
-) {
+pub(super) async fn run(inner: Arc<Inner>, mut job: JobView, planned: Vec<Planned>, stop: StopRx) {
     job.status = JobStatus::Running;
     job.started_at = Some(now_rfc3339());
     inner.save(&job).await;
+    note(
+        &inner,
+        &job,
+        format!(
+            "custom-restart job {} started ({} steps)",
+            job.id,
+            job.steps.len()
+        ),
+        None,
+    );
     let mut commands = planned.into_iter();
     let mut verdict = Verdict::Done;
     for i in 0..job.steps.len() {
@@ -42,12 +50,20 @@ pub(super) async fn run(
             StepPhase::Pre | StepPhase::Post => commands.next(),
         };
         if !matches!(verdict, Verdict::Done) {
-            job.steps[i].status = StepStatus::Skipped;
+            skip(&inner, &mut job, i);
             continue;
         }
-        if *cancel.borrow() {
-            job.steps[i].status = StepStatus::Skipped;
-            verdict = Verdict::Interrupted("the daemon shut down before the job finished".into());
+        // Read once: a cancel that arrives during a step is seen after it (a restart runs to its end).
+        let asked = *stop.borrow();
+        if let Some(why) = asked {
+            let what = step_name(&job.steps[i]);
+            verdict = match why {
+                Stop::Cancel => Verdict::Cancelled(format!("cancelled before {what}")),
+                Stop::Shutdown => {
+                    Verdict::Interrupted("the daemon shut down before the job finished".into())
+                }
+            };
+            skip(&inner, &mut job, i);
             continue;
         }
         job.steps[i].status = StepStatus::Running;
@@ -55,10 +71,10 @@ pub(super) async fn run(
         inner.save(&job).await;
         let started = Instant::now();
         match &planned {
-            Some(p) => command(&inner, &job, p, cancel.clone())
+            Some(p) => command(&inner, &job, p, stop.clone())
                 .await
                 .apply(&mut job.steps[i]),
-            None => restart(&inner, &job, cancel.clone())
+            None => restart(&inner, &job, stop.clone())
                 .await
                 .apply(&mut job.steps[i]),
         }
@@ -68,22 +84,89 @@ pub(super) async fn run(
         if step.status != StepStatus::Ok {
             let what = step_name(step);
             let why = step.message.clone().unwrap_or_default();
-            verdict = if *cancel.borrow() {
-                Verdict::Interrupted(format!("the daemon shut down during {what}"))
-            } else {
-                Verdict::Failed(format!("{what}: {why}"))
+            verdict = match (step.status, *stop.borrow()) {
+                (StepStatus::Cancelled, _) => Verdict::Cancelled(format!(
+                    "cancelled during {what}; its process tree was stopped"
+                )),
+                (_, Some(Stop::Shutdown)) => {
+                    Verdict::Interrupted(format!("the daemon shut down during {what}"))
+                }
+                _ => Verdict::Failed(format!("{what}: {why}")),
             };
         }
         inner.save(&job).await;
+        note_step(&inner, &job, i);
     }
     job.finished_at = Some(now_rfc3339());
     (job.status, job.error) = match verdict {
         Verdict::Done => (JobStatus::Succeeded, None),
         Verdict::Failed(e) => (JobStatus::Failed, Some(e)),
         Verdict::Interrupted(e) => (JobStatus::Interrupted, Some(e)),
+        Verdict::Cancelled(e) => (JobStatus::Cancelled, Some(e)),
     };
     tracing::info!(job = %job.id, service = %job.service, status = job.status.as_str(), error = ?job.error, "custom restart finished");
     inner.save(&job).await;
+    let mut reason = format!("custom-restart job {} {}", job.id, job.status.as_str());
+    if let Some(e) = &job.error {
+        reason.push_str(&format!(": {e}"));
+    }
+    note(&inner, &job, reason, None);
+}
+
+/// Marks step `i` skipped and records that as the step's event.
+fn skip(inner: &Inner, job: &mut JobView, i: usize) {
+    job.steps[i].status = StepStatus::Skipped;
+    note_step(inner, job, i);
+}
+
+/// A job event of the service (kind `job`), in the service's event stream.
+fn note(inner: &Inner, job: &JobView, reason: String, step: Option<&JobStep>) {
+    let (pid, exit_code, signal) = step.map_or((None, None, None), |s| {
+        (s.pid, s.exit_code, s.signal.clone())
+    });
+    inner
+        .sup
+        .note_with(&job.service, EventKind::Job, reason, pid, exit_code, signal);
+}
+
+/// The event of step `i` once it is final: `custom-restart job 4 pre[0] ok: `make build` (policy
+/// allow, exit code 0)`; the step's pid, exit code and signal go in the event's own fields.
+fn note_step(inner: &Inner, job: &JobView, i: usize) {
+    let s = &job.steps[i];
+    let label = match s.phase {
+        StepPhase::Restart => "restart".to_string(),
+        p => format!("{}[{}]", p.as_str(), s.index),
+    };
+    let mut details: Vec<String> = Vec::new();
+    if let Some(d) = s.decision {
+        details.push(format!(
+            "policy {}",
+            match d {
+                Decision::Allow => "allow",
+                Decision::Deny => "deny",
+            }
+        ));
+    }
+    if let Some(code) = s.exit_code {
+        details.push(format!("exit code {code}"));
+    } else if let Some(sig) = &s.signal {
+        details.push(format!("killed by {sig}"));
+    }
+    if !matches!(s.status, StepStatus::Ok | StepStatus::Skipped)
+        && let Some(m) = s.reason.as_ref().or(s.message.as_ref())
+    {
+        details.push(m.clone());
+    }
+    let mut reason = format!(
+        "custom-restart job {} {label} {}: `{}`",
+        job.id,
+        s.status.as_str(),
+        s.command
+    );
+    if !details.is_empty() {
+        reason.push_str(&format!(" ({})", details.join(", ")));
+    }
+    note(inner, job, reason, Some(s));
 }
 
 /// `pre_commands[1]`, `restart`, `post_commands[0]`.
@@ -136,12 +219,7 @@ impl Outcome {
     }
 }
 
-async fn command(
-    inner: &Inner,
-    job: &JobView,
-    planned: &Planned,
-    cancel: watch::Receiver<bool>,
-) -> Outcome {
+async fn command(inner: &Inner, job: &JobView, planned: &Planned, stop: StopRx) -> Outcome {
     // The service's current definition: its working dir and environment, as its own runs get them.
     let Ok(view) = inner.sup.get(&job.service) else {
         return Outcome::failed("the service was removed");
@@ -199,7 +277,7 @@ async fn command(
             instance,
             timeout: planned.timeout,
         },
-        cancel,
+        stop,
     )
     .await;
     Outcome {
@@ -215,7 +293,7 @@ async fn command(
     }
 }
 
-async fn restart(inner: &Inner, job: &JobView, mut cancel: watch::Receiver<bool>) -> Outcome {
+async fn restart(inner: &Inner, job: &JobView, mut stop: StopRx) -> Outcome {
     let Ok(view) = inner.sup.get(&job.service) else {
         return Outcome::failed("the service was removed");
     };
@@ -226,7 +304,7 @@ async fn restart(inner: &Inner, job: &JobView, mut cancel: watch::Receiver<bool>
     let events = inner.sup.subscribe_events();
     let answer = tokio::select! {
         a = inner.sup.restart_with_args(&job.service, args, &reason) => a,
-        _ = cancelled(&mut cancel) => return Outcome {
+        _ = shutting_down(&mut stop) => return Outcome {
             argv: Some(argv),
             ..Outcome::failed("stopped: the daemon is shutting down")
         },
@@ -243,7 +321,7 @@ async fn restart(inner: &Inner, job: &JobView, mut cancel: watch::Receiver<bool>
                     ..Outcome::default()
                 };
             };
-            let waited = wait_healthy(inner, &job.service, pid, &health, events, cancel).await;
+            let waited = wait_healthy(inner, &job.service, pid, &health, events, stop).await;
             Outcome {
                 status: Some(if waited.is_ok() {
                     StepStatus::Ok
@@ -289,7 +367,7 @@ async fn wait_healthy(
     pid: u32,
     health: &HealthSpec,
     mut events: broadcast::Receiver<Event>,
-    mut cancel: watch::Receiver<bool>,
+    mut stop: StopRx,
 ) -> Result<String, String> {
     let bound = Duration::from_secs(
         health.start_period_s
@@ -325,7 +403,7 @@ async fn wait_healthy(
                     state.health.map_or("unknown", HealthState::as_str)
                 ));
             }
-            _ = cancelled(&mut cancel) => return Err("stopped: the daemon is shutting down".into()),
+            _ = shutting_down(&mut stop) => return Err("stopped: the daemon is shutting down".into()),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! One command of a job, once the policy allowed it: spawned through `process` in its own session
 //! with the service's environment and a `TEND_INSTANCE` marker, its output's tail kept, and its whole
-//! tree stopped at the timeout, on cancellation, or when the leader exits leaving descendants behind.
+//! tree stopped at the timeout, on cancellation or shutdown (`Stop`), or when the leader exits leaving
+//! descendants behind.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -39,15 +40,37 @@ pub struct Ran {
     pub message: String,
 }
 
+/// Why a job is told to stop before its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// `POST /api/jobs/{id}/cancel`.
+    Cancel,
+    /// The daemon is shutting down (overrides a cancel).
+    Shutdown,
+}
+
+/// What a job's runner watches: `None` until it is told to stop.
+pub type StopRx = watch::Receiver<Option<Stop>>;
+
 enum End {
     Exited(Option<Ended>),
     TimedOut,
-    Cancelled,
+    Stopped(Stop),
 }
 
-/// Resolves once `cancel` turns true (never, if its sender is gone).
-pub async fn cancelled(cancel: &mut watch::Receiver<bool>) {
-    if cancel.wait_for(|c| *c).await.is_err() {
+/// Resolves once the job is told to stop, with why (never, if the sender is gone).
+pub async fn stopped(stop: &mut StopRx) -> Stop {
+    let why = stop.wait_for(Option::is_some).await.map(|s| *s);
+    match why {
+        Ok(s) => s.unwrap_or(Stop::Shutdown),
+        Err(_) => std::future::pending().await,
+    }
+}
+
+/// Resolves once the daemon shuts down (never, if the sender is gone): what a restart in progress
+/// gives way to, where a cancel lets it finish.
+pub async fn shutting_down(stop: &mut StopRx) {
+    if stop.wait_for(|s| *s == Some(Stop::Shutdown)).await.is_err() {
         std::future::pending::<()>().await;
     }
 }
@@ -60,7 +83,7 @@ fn seconds(d: Duration) -> String {
     }
 }
 
-pub async fn run(launch: Launch<'_>, mut cancel: watch::Receiver<bool>) -> Ran {
+pub async fn run(launch: Launch<'_>, mut stop: StopRx) -> Ran {
     let started = Instant::now();
     let spec = SpawnSpec {
         argv: launch.argv.to_vec(),
@@ -91,7 +114,7 @@ pub async fn run(launch: Launch<'_>, mut cancel: watch::Receiver<bool>) -> Ran {
         tokio::select! {
             res = rx => End::Exited(res.ok()),
             _ = tokio::time::sleep(launch.timeout) => End::TimedOut,
-            _ = cancelled(&mut cancel) => End::Cancelled,
+            why = stopped(&mut stop) => End::Stopped(why),
         }
     };
     let ended = match &end {
@@ -103,7 +126,7 @@ pub async fn run(launch: Launch<'_>, mut cancel: watch::Receiver<bool>) -> Ran {
             }
             *ended
         }
-        End::TimedOut | End::Cancelled => tree.stop(Signal::SIGTERM, exit.take(), GRACE).await.0,
+        End::TimedOut | End::Stopped(_) => tree.stop(Signal::SIGTERM, exit.take(), GRACE).await.0,
     };
     let output_tail = capture.finish(OUTPUT_GRACE).await;
     let exit = ended.map(|e| e.exit);
@@ -120,7 +143,11 @@ pub async fn run(launch: Launch<'_>, mut cancel: watch::Receiver<bool>) -> Ran {
                 seconds(launch.timeout)
             ),
         ),
-        End::Cancelled => (
+        End::Stopped(Stop::Cancel) => (
+            StepStatus::Cancelled,
+            "cancelled: its process tree was stopped".to_string(),
+        ),
+        End::Stopped(Stop::Shutdown) => (
             StepStatus::Failed,
             "stopped: the daemon is shutting down".to_string(),
         ),
