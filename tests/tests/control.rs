@@ -121,6 +121,8 @@ fn each_verb_acts_on_real_services() {
             "stop",
             "restart",
             "custom-restart",
+            "job",
+            "cancel",
             "logs",
             "shutdown",
             "help",
@@ -141,23 +143,45 @@ fn each_verb_acts_on_real_services() {
 }
 
 #[test]
-fn custom_restart_reaches_the_workflow_and_answers_one_line() {
+fn custom_restart_runs_a_job_that_job_and_cancel_follow() {
     let d = daemon_with_ticker();
     let mut c = d.control_authed();
-    let r = c.request(r#"custom-restart web {"args": []}"#);
-    // What the job does is the workflow's business; here: one clean JSON answer naming a job, or a
-    // clean error from the workflow.
-    if r["ok"] == true {
-        let id = r["job"]["id"].as_str().unwrap_or_else(|| panic!("{r}"));
-        assert!(!id.is_empty(), "{r}");
-        assert_eq!(r["job"]["follow"], format!("GET /api/jobs/{id}"), "{r}");
-    } else {
-        let code = r["error"]["code"].as_str().unwrap_or_else(|| panic!("{r}"));
-        assert!(
-            ["conflict", "shutting_down", "invalid"].contains(&code),
-            "unexpected error {r}"
-        );
-    }
+    let before = d.view("web")["pid"].as_u64().unwrap();
+    let r = c.ok(r#"custom-restart web {"args": []}"#);
+    let id = r["job"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r}"))
+        .to_string();
+    assert_eq!(r["job"]["service"], "web", "{r}");
+    assert_eq!(r["job"]["origin"], "tcp", "{r}");
+    // `job <id>` follows it on the same connection, as GET /api/jobs/{id} would.
+    let done = wait_for(secs(20), || {
+        let j = c.ok(&format!("job {id}"));
+        match j["job"]["status"].as_str() {
+            Some("succeeded") => Ok(j),
+            _ => Err(j.to_string()),
+        }
+    })
+    .unwrap();
+    let steps = done["job"]["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 1, "{done}");
+    assert_eq!(steps[0]["phase"], "restart", "{done}");
+    let (code, rest) = d.get(&format!("/api/jobs/{id}"));
+    assert_eq!(code, 200);
+    assert_eq!(
+        rest, done["job"],
+        "the control port and REST show the same job"
+    );
+    let after = d.view("web");
+    assert_ne!(after["pid"].as_u64().unwrap(), before, "{after}");
+
+    let e = c.error(&format!("cancel {id}"), "conflict");
+    assert!(e["message"].as_str().unwrap().contains("succeeded"), "{e}");
+    c.error("job 999999", "not_found");
+    c.error("cancel 999999", "not_found");
+    c.error("job", "bad_request");
+    c.error("cancel 1 2", "bad_request");
+
     c.error(r#"custom-restart nosuch {}"#, "not_found");
     let e = c.error("custom-restart web {not json", "bad_request");
     assert!(

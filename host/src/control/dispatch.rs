@@ -8,8 +8,8 @@ use crate::api::ApiError;
 use crate::metrics::Metrics;
 use crate::store::{LogQuery, Store};
 use crate::supervisor::{Action, Supervisor, SupervisorError};
-use crate::wire::{ActionResponse, ControlBody, ControlJob, ControlRequest, ControlResponse};
-use crate::workflow::{WorkflowError, Workflows};
+use crate::wire::{ActionResponse, ControlBody, ControlRequest, ControlResponse};
+use crate::workflow::{Cancelled, WorkflowError, Workflows};
 
 /// Everything requests act on; cheap to clone (handles).
 #[derive(Clone)]
@@ -58,15 +58,27 @@ impl Ops {
                 ControlBody::Lines(lines)
             }
             ControlRequest::CustomRestart { name, request } => {
-                let id = self
+                let job = self
                     .workflows
-                    .submit(&name, request, "tcp")
+                    .start(&name, request, "tcp")
                     .await
                     .map_err(workflow_error)?;
-                ControlBody::Job(ControlJob {
-                    follow: format!("GET /api/jobs/{id}"),
-                    id,
-                })
+                ControlBody::Job(Box::new(job))
+            }
+            ControlRequest::Job { id } => match self.workflows.get(&id).await {
+                Ok(Some(job)) => ControlBody::Job(Box::new(job)),
+                Ok(None) => {
+                    return Err(from_api(ApiError::not_found(format!(
+                        "no job with id {id:?}"
+                    ))));
+                }
+                Err(e) => return Err(workflow_error(e)),
+            },
+            ControlRequest::Cancel { id } => {
+                let job = match self.workflows.cancel(&id).await.map_err(workflow_error)? {
+                    Cancelled::Ended(job) | Cancelled::Stopping(job) => job,
+                };
+                ControlBody::Job(Box::new(job))
             }
             ControlRequest::Shutdown => {
                 // Full means a shutdown is already under way: the answer is the same.

@@ -105,6 +105,17 @@ pub fn parse_args(verb: ControlVerb, rest: &str) -> Result<ControlRequest, Parse
             let request = custom_restart_body(json)?;
             ControlRequest::CustomRestart { name, request }
         }
+        ControlVerb::Job | ControlVerb::Cancel => {
+            let [id] = words[..] else {
+                return Err(usage(verb));
+            };
+            let id = id.to_string();
+            if verb == ControlVerb::Job {
+                ControlRequest::Job { id }
+            } else {
+                ControlRequest::Cancel { id }
+            }
+        }
         ControlVerb::Logs => {
             let n = match words.len() {
                 1 => DEFAULT_LOG_LINES,

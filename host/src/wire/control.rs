@@ -9,7 +9,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ActionResponse, CustomRestartRequest, ErrorDetail, LogLine, ServiceView, StatusResponse,
+    ActionResponse, CustomRestartRequest, ErrorDetail, JobView, LogLine, ServiceView,
+    StatusResponse,
 };
 
 /// Default TCP control port (`--control-port`, `TEND_CONTROL_PORT`, `[control] port`; 0 disables).
@@ -25,6 +26,8 @@ pub enum ControlVerb {
     Stop,
     Restart,
     CustomRestart,
+    Job,
+    Cancel,
     Logs,
     Shutdown,
     Help,
@@ -32,13 +35,15 @@ pub enum ControlVerb {
 }
 
 impl ControlVerb {
-    pub const ALL: [ControlVerb; 10] = [
+    pub const ALL: [ControlVerb; 12] = [
         ControlVerb::Auth,
         ControlVerb::Status,
         ControlVerb::Start,
         ControlVerb::Stop,
         ControlVerb::Restart,
         ControlVerb::CustomRestart,
+        ControlVerb::Job,
+        ControlVerb::Cancel,
         ControlVerb::Logs,
         ControlVerb::Shutdown,
         ControlVerb::Help,
@@ -53,6 +58,8 @@ impl ControlVerb {
             ControlVerb::Stop => "stop",
             ControlVerb::Restart => "restart",
             ControlVerb::CustomRestart => "custom-restart",
+            ControlVerb::Job => "job",
+            ControlVerb::Cancel => "cancel",
             ControlVerb::Logs => "logs",
             ControlVerb::Shutdown => "shutdown",
             ControlVerb::Help => "help",
@@ -76,6 +83,8 @@ impl ControlVerb {
             ControlVerb::Stop => "stop <name>",
             ControlVerb::Restart => "restart <name>",
             ControlVerb::CustomRestart => "custom-restart <name> <json>",
+            ControlVerb::Job => "job <id>",
+            ControlVerb::Cancel => "cancel <id>",
             ControlVerb::Logs => "logs <name> [n]",
             ControlVerb::Shutdown => "shutdown",
             ControlVerb::Help => "help",
@@ -92,7 +101,11 @@ impl ControlVerb {
             ControlVerb::Restart => "restart a service; answers after the new spawn",
             ControlVerb::CustomRestart => {
                 "start a custom-restart workflow (JSON: pre_commands, post_commands, args); \
-                 answers the job id (follow it with GET /api/jobs/{id})"
+                 answers the queued job (follow it with `job <id>`)"
+            }
+            ControlVerb::Job => "a custom-restart job: its status and every step so far",
+            ControlVerb::Cancel => {
+                "cancel a job: its running command's tree is stopped, the rest skipped"
             }
             ControlVerb::Logs => "the last n (default 100, at most 10000) log lines, oldest first",
             ControlVerb::Shutdown => {
@@ -135,6 +148,12 @@ pub enum ControlRequest {
         name: String,
         request: CustomRestartRequest,
     },
+    Job {
+        id: String,
+    },
+    Cancel {
+        id: String,
+    },
     Logs {
         name: String,
         n: u32,
@@ -153,6 +172,8 @@ impl ControlRequest {
             ControlRequest::Stop { .. } => ControlVerb::Stop,
             ControlRequest::Restart { .. } => ControlVerb::Restart,
             ControlRequest::CustomRestart { .. } => ControlVerb::CustomRestart,
+            ControlRequest::Job { .. } => ControlVerb::Job,
+            ControlRequest::Cancel { .. } => ControlVerb::Cancel,
             ControlRequest::Logs { .. } => ControlVerb::Logs,
             ControlRequest::Shutdown => ControlVerb::Shutdown,
             ControlRequest::Help => ControlVerb::Help,
@@ -170,6 +191,7 @@ impl ControlRequest {
             | ControlRequest::Start { name }
             | ControlRequest::Stop { name }
             | ControlRequest::Restart { name } => format!("{verb} {name}"),
+            ControlRequest::Job { id } | ControlRequest::Cancel { id } => format!("{verb} {id}"),
             ControlRequest::CustomRestart { name, request } => format!(
                 "{verb} {name} {}",
                 serde_json::to_string(request).unwrap_or_else(|_| "{}".into())
@@ -204,19 +226,11 @@ pub enum ControlBody {
     Result(ActionResponse),
     /// `logs`: oldest first, as `GET /api/services/{name}/logs`.
     Lines(Vec<LogLine>),
-    /// `custom-restart`: the job that runs the workflow.
-    Job(ControlJob),
+    /// `custom-restart` (the queued job), `job`, `cancel`: as `GET /api/jobs/{id}`.
+    Job(Box<JobView>),
     /// `help`: the verbs allowed on this connection.
     Verbs(Vec<VerbHelp>),
     Error(ErrorDetail),
-}
-
-/// A job started through the control port.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ControlJob {
-    pub id: String,
-    /// Where to follow it: `GET /api/jobs/{id}`.
-    pub follow: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -284,12 +298,21 @@ mod tests {
         let back: ControlResponse = serde_json::from_slice(&err.to_line()).unwrap();
         assert!(!back.ok);
         assert!(matches!(back.body, ControlBody::Error(e) if e.code == "not_found"));
-        let job = ControlResponse::new(ControlBody::Job(ControlJob {
-            id: "j1".into(),
-            follow: "GET /api/jobs/j1".into(),
-        }));
+        let job = ControlResponse::new(ControlBody::Job(Box::new(JobView {
+            id: "7".into(),
+            kind: "custom-restart".into(),
+            service: "web".into(),
+            origin: "tcp".into(),
+            status: crate::wire::JobStatus::Queued,
+            created_at: "2026-01-01T00:00:00Z".into(),
+            started_at: None,
+            finished_at: None,
+            request: CustomRestartRequest::default(),
+            steps: Vec::new(),
+            error: None,
+        })));
         let back: ControlResponse = serde_json::from_slice(&job.to_line()).unwrap();
-        assert!(back.ok && matches!(back.body, ControlBody::Job(j) if j.id == "j1"));
+        assert!(back.ok && matches!(back.body, ControlBody::Job(j) if j.id == "7"));
     }
 
     #[test]

@@ -112,18 +112,8 @@ impl Workflows {
         }
     }
 
-    /// Validates the request, records a job and starts it in the background; returns the job's id
-    /// at once. `origin` is who asks (`rest`, `tcp`, `cli`). A rejected request records nothing.
-    pub async fn submit(
-        &self,
-        service: &str,
-        request: CustomRestartRequest,
-        origin: &str,
-    ) -> Result<String, WorkflowError> {
-        Ok(self.start(service, request, origin).await?.id)
-    }
-
-    /// `submit`, answering the job as it was queued.
+    /// Validates the request, records a job and starts it in the background; answers the job as it
+    /// was queued. `origin` is who asks (`rest`, `tcp`, `cli`). A rejected request records nothing.
     pub async fn start(
         &self,
         service: &str,
