@@ -112,9 +112,14 @@ fn wait_lines(path: &Path, n: usize) -> Vec<String> {
     .unwrap_or_else(|e| panic!("{} never had {n} lines: {e}", path.display()))
 }
 
-/// A plain long-running service in the scratch dir.
+/// A plain long-running service in the scratch dir; extra args of a custom restart become its
+/// positional parameters (ignored), so it survives any.
 fn sleeper(d: &Daemon, name: &str) -> u64 {
-    let spec = d.service_with(name, "exec sleep 300", json!({"working_dir": d.scratch()}));
+    let spec = d.service_with(
+        name,
+        json!(["/bin/sh", "-c", "exec sleep 300", "svc"]),
+        json!({"working_dir": d.scratch()}),
+    );
     d.create(&spec);
     pid_of(d, name)
 }
@@ -294,6 +299,53 @@ fn args_apply_to_the_custom_run_only() {
     // SAFETY: kill(2) on the service's own pid.
     unsafe { libc::kill(pid as i32, libc::SIGKILL) };
     assert_eq!(wait_lines(&argv_log, 4)[3], "0:");
+}
+
+#[test]
+fn a_new_run_that_dies_at_once_fails_the_restart_step() {
+    let d = Daemon::start();
+    // Dies with code 4 when given `--bad`, runs otherwise.
+    let spec = d.service_with(
+        "picky",
+        json!([
+            "/bin/sh",
+            "-c",
+            "[ \"$1\" = --bad ] && exit 4; exec sleep 300",
+            "svc"
+        ]),
+        json!({"restart": "never"}),
+    );
+    d.create(&spec);
+    d.wait_status("picky", "running", secs(10));
+    let marker = d.scratch().join("post-ran");
+    let id = start_job(
+        &d,
+        "picky",
+        &json!({
+            "args": ["--bad"],
+            "post_commands": [shell(&format!("touch {}", marker.display()))],
+        }),
+    );
+    let j = finished_job(&d, &id);
+    assert_eq!(j["status"], "failed", "{j:#}");
+    let restart = step(&j, "restart", 0);
+    assert_eq!(restart["status"], "failed", "{j:#}");
+    let message = restart["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("did not stay up") && message.contains("code 4"),
+        "{restart}"
+    );
+    assert_eq!(step(&j, "post", 0)["status"], "skipped", "{j:#}");
+    assert!(
+        !marker.exists(),
+        "a post-command ran after a failed restart"
+    );
+
+    // Without `--bad` the same service passes the step once it has stayed up.
+    let id = start_job(&d, "picky", &json!({}));
+    let j = finished_job(&d, &id);
+    assert_eq!(j["status"], "succeeded", "{j:#}");
+    assert_eq!(step(&j, "restart", 0)["status"], "ok", "{j:#}");
 }
 
 #[test]

@@ -16,8 +16,8 @@ use super::step::{self, Launch, Stop, StopRx, shutting_down};
 use crate::policy::Ask;
 use crate::store::now_rfc3339;
 use crate::wire::{
-    Decision, Event, EventKind, HealthSpec, HealthState, JobStatus, JobStep, JobView, Status,
-    StepPhase, StepStatus,
+    Decision, Event, EventKind, HealthSpec, HealthState, JobStatus, JobStep, JobView, ServiceState,
+    Status, StepPhase, StepStatus,
 };
 
 /// How a job's steps went, for the job's end.
@@ -312,16 +312,10 @@ async fn restart(inner: &Inner, job: &JobView, mut stop: StopRx) -> Outcome {
     match answer {
         Ok(state) if state.status == Status::Running => {
             let pid = state.pid.unwrap_or_default();
-            let Some(health) = view.spec.effective_health() else {
-                return Outcome {
-                    status: Some(StepStatus::Ok),
-                    argv: Some(argv),
-                    pid: Some(pid),
-                    message: format!("running with pid {pid}"),
-                    ..Outcome::default()
-                };
+            let waited = match view.spec.effective_health() {
+                Some(health) => wait_healthy(inner, &job.service, pid, &health, events, stop).await,
+                None => wait_settled(inner, &job.service, pid, events, stop).await,
             };
-            let waited = wait_healthy(inner, &job.service, pid, &health, events, stop).await;
             Outcome {
                 status: Some(if waited.is_ok() {
                     StepStatus::Ok
@@ -335,14 +329,7 @@ async fn restart(inner: &Inner, job: &JobView, mut stop: StopRx) -> Outcome {
             }
         }
         Ok(state) => {
-            let last = state
-                .last_exit
-                .map(|e| match (e.code, e.signal) {
-                    (Some(c), _) => format!(" (last exit: code {c})"),
-                    (None, Some(s)) => format!(" (last exit: {s})"),
-                    _ => String::new(),
-                })
-                .unwrap_or_default();
+            let last = last_exit(&state).map_or(String::new(), |e| format!(" (last exit: {e})"));
             Outcome {
                 argv: Some(argv),
                 ..Outcome::failed(format!(
@@ -355,6 +342,58 @@ async fn restart(inner: &Inner, job: &JobView, mut stop: StopRx) -> Outcome {
             argv: Some(argv),
             ..Outcome::failed(e.to_string())
         },
+    }
+}
+
+/// How the service's last run ended: `code 3`, `SIGKILL`.
+fn last_exit(state: &ServiceState) -> Option<String> {
+    let e = state.last_exit.as_ref()?;
+    match (e.code, &e.signal) {
+        (Some(c), _) => Some(format!("code {c}")),
+        (None, Some(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// How long the new run of a service without a health check must stay up for the restart step to
+/// count as done (supervisord's `startsecs`): a program that dies at once on its new args fails the
+/// step instead of passing it.
+const SETTLE: Duration = Duration::from_secs(1);
+
+/// After a restart of a service without a health check: the new run (`pid`) must still be running
+/// after `SETTLE`. Ok and Err both carry the step's message.
+async fn wait_settled(
+    inner: &Inner,
+    service: &str,
+    pid: u32,
+    mut events: broadcast::Receiver<Event>,
+    mut stop: StopRx,
+) -> Result<String, String> {
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    loop {
+        let Ok(view) = inner.sup.get(service) else {
+            return Err("the service was removed".into());
+        };
+        let state = view.state;
+        if state.status != Status::Running || state.pid != Some(pid) {
+            let last = last_exit(&state).map_or(String::new(), |e| format!(", last exit: {e}"));
+            return Err(format!(
+                "the new run (pid {pid}) did not stay up for {} s (the service is {}{last}); see its logs",
+                SETTLE.as_secs(),
+                state.status.as_str()
+            ));
+        }
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Ok(e) if e.service != service => continue,
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return Err("the daemon is shutting down".into()),
+            },
+            _ = tokio::time::sleep_until(deadline) => {
+                return Ok(format!("running with pid {pid} (up {} s)", SETTLE.as_secs()));
+            }
+            _ = shutting_down(&mut stop) => return Err("stopped: the daemon is shutting down".into()),
+        }
     }
 }
 
