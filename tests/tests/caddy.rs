@@ -5,25 +5,8 @@
 //! the readable Caddyfile is written, bad specs are refused. Generator output is compared with
 //! committed snapshots (`tests/snapshots/caddy/`), and a user plugin replaces the built-in generator.
 
-use tend_tests::caddy::{CaddyProxy, OUTSIDE_BODY, OUTSIDE_HOST, assert_snapshot};
+use tend_tests::caddy::{CaddyProxy, NAMING_SERVER, OUTSIDE_BODY, OUTSIDE_HOST, assert_snapshot};
 use tend_tests::{Daemon, Value, free_port, json, merge, python3, secs, wait_for};
-
-/// An HTTP service that names itself, the path it got and the `X-Env` header it was sent.
-const SERVER: &str = r#"
-import http.server, sys
-port, name = int(sys.argv[1]), sys.argv[2]
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = ("%s path=%s x-env=%s\n" % (name, self.path, self.headers.get("X-Env", "-"))).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-http.server.HTTPServer.allow_reuse_address = True
-http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
-"#;
 
 const BASE: &str = "example.test";
 
@@ -36,11 +19,11 @@ fn caddy_toml(admin_url: &str, http_port: u16, extra: &str) -> String {
     )
 }
 
-/// A spec running [`SERVER`] as `name` on `port`, exposed through Caddy, deep-merged with `patch`.
+/// A spec running [`NAMING_SERVER`] as `name` on `port`, exposed through Caddy, deep-merged with `patch`.
 fn web(d: &Daemon, name: &str, port: u16, patch: Value) -> Value {
     d.service_with(
         name,
-        json!([python3(), "-c", SERVER, port.to_string(), name]),
+        json!([python3(), "-c", NAMING_SERVER, port.to_string(), name]),
         merge(json!({"port": port, "expose_caddy": true}), patch),
     )
 }

@@ -1,7 +1,8 @@
 //! Caddy's admin API, as tend uses it: replace the one route group tend owns (`@id: tend-routes`),
 //! or insert it into the server listening on the configured port, or create tend's own server; the same
-//! for the TLS policy (`@id: tend-tls`). Nothing else in Caddy's configuration is written: other
-//! routes, servers and apps are only read, to find where the group goes.
+//! for the TLS policy (`@id: tend-tls`), which goes first among the automation policies. Nothing else
+//! in Caddy's configuration is written: other routes, servers and apps are only read, to find where
+//! the group and the policy go.
 
 use std::time::Duration;
 
@@ -82,9 +83,20 @@ impl Admin {
         })
     }
 
-    /// Puts `plan` in force; answers what it did.
+    /// Puts `plan` in force; answers what it did. The TLS policy is widened before the routes change
+    /// and narrowed (or removed) after: Caddy must never route one of tend's hosts without the policy,
+    /// or it would turn to the public ACME issuers for that host.
     pub async fn apply(&self, plan: &Plan, port: u16) -> Result<String, AdminError> {
-        let tls = self.apply_tls(plan.tls_policy.as_ref()).await?;
+        let tls_now = self.get(&format!("/id/{TLS_ID}")).await?;
+        let bridge = plan
+            .tls_policy
+            .as_ref()
+            .map(|new| widened(new, tls_now.as_ref()));
+        if let Some(b) = &bridge
+            && tls_now.as_ref() != Some(b)
+        {
+            self.write_tls(b, tls_now.is_some()).await?;
+        }
         let routes = if self.get(&format!("/id/{GROUP_ID}")).await?.is_some() {
             self.send(Method::PATCH, &format!("/id/{GROUP_ID}"), &plan.route)
                 .await?;
@@ -92,8 +104,22 @@ impl Admin {
         } else {
             self.insert_group(plan, port).await?
         };
+        let tls = match (&plan.tls_policy, &bridge, &tls_now) {
+            (Some(new), Some(b), _) if b != new => {
+                self.write_tls(new, true).await?;
+                Some("replaced")
+            }
+            (Some(_), _, None) => Some("added"),
+            (Some(_), Some(b), Some(now)) if b != now => Some("replaced"),
+            (None, _, Some(_)) => {
+                self.request(Method::DELETE, &format!("/id/{TLS_ID}"), None)
+                    .await?;
+                Some("removed")
+            }
+            _ => None,
+        };
         Ok(match tls {
-            Some(t) => format!("{routes}; {t}"),
+            Some(t) => format!("{routes}; {t} TLS policy {TLS_ID}"),
             None => routes,
         })
     }
@@ -147,24 +173,23 @@ impl Admin {
         Ok(format!("created server {name} with route group {GROUP_ID}"))
     }
 
-    async fn apply_tls(&self, policy: Option<&Value>) -> Result<Option<String>, AdminError> {
-        let path = format!("/id/{TLS_ID}");
-        let exists = self.get(&path).await?.is_some();
-        match (policy, exists) {
-            (Some(p), true) => {
-                self.send(Method::PATCH, &path, p).await?;
-                Ok(Some(format!("replaced TLS policy {TLS_ID}")))
-            }
-            (Some(p), false) => {
-                self.send(Method::POST, "/config/apps/tls/automation/policies", p)
-                    .await?;
-                Ok(Some(format!("added TLS policy {TLS_ID}")))
-            }
-            (None, true) => {
-                self.request(Method::DELETE, &path, None).await?;
-                Ok(Some(format!("removed TLS policy {TLS_ID}")))
-            }
-            (None, false) => Ok(None),
+    /// Replaces tend's TLS policy (`exists`) or inserts it first among the automation policies, so no
+    /// catch-all policy before it takes tend's hosts. A POST would not do: Caddy refuses it below a
+    /// missing `apps/tls`, and it sets rather than appends when there is no policy list yet.
+    async fn write_tls(&self, policy: &Value, exists: bool) -> Result<(), AdminError> {
+        if exists {
+            return self
+                .send(Method::PATCH, &format!("/id/{TLS_ID}"), policy)
+                .await;
+        }
+        let config = self.get("/config/").await?.unwrap_or(Value::Null);
+        let path = "/config/apps/tls/automation/policies";
+        if config["apps"]["tls"]["automation"]["policies"].is_array() {
+            self.send(Method::PUT, &format!("{path}/0"), policy).await
+        } else {
+            // PUT creates the missing keys on the way.
+            self.send(Method::PUT, path, &Value::Array(vec![policy.clone()]))
+                .await
         }
     }
 
@@ -249,6 +274,30 @@ fn error_message(text: &str) -> String {
         .unwrap_or_else(|| text.trim().chars().take(500).collect())
 }
 
+/// `new` with the `subjects` of `now` added (sorted, deduplicated): the policy that covers the hosts
+/// routed before and after a change.
+fn widened(new: &Value, now: Option<&Value>) -> Value {
+    let subjects = |p: Option<&Value>| -> Vec<String> {
+        p.and_then(|p| p["subjects"].as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut all = subjects(Some(new));
+    all.extend(subjects(now));
+    all.sort();
+    all.dedup();
+    let mut out = new.clone();
+    if let Some(obj) = out.as_object_mut() {
+        obj.insert("subjects".into(), all.into());
+    }
+    out
+}
+
 /// Whether a server's `listen` addresses include `port` (`:443`, `127.0.0.1:8080`, `tcp/[::1]:80`,
 /// ranges `:8000-8010`).
 pub fn listens_on(server: &Value, port: u16) -> bool {
@@ -286,6 +335,17 @@ mod tests {
         assert!(!listens_on(&s(json!([":8000-8010"])), 8011));
         assert!(!listens_on(&s(json!(["unix//run/x.sock"])), 443));
         assert!(!listens_on(&json!({}), 443));
+    }
+
+    #[test]
+    fn the_bridging_policy_covers_the_hosts_before_and_after() {
+        let new = json!({"@id": TLS_ID, "subjects": ["b.test", "c.test"], "issuers": []});
+        let now = json!({"@id": TLS_ID, "subjects": ["a.test", "b.test"], "issuers": []});
+        assert_eq!(
+            widened(&new, Some(&now)),
+            json!({"@id": TLS_ID, "subjects": ["a.test", "b.test", "c.test"], "issuers": []})
+        );
+        assert_eq!(widened(&new, None), new);
     }
 
     #[test]
