@@ -46,7 +46,8 @@ async fn main() -> anyhow::Result<()> {
         })?;
     }
     let store = Store::open(&data.path().join("tend.db")).await?;
-    let host = PluginHost::start(store, data.path(), PluginSettings::default()).await?;
+    let bus = tend::events::Bus::start(store.clone()).await?;
+    let host = PluginHost::start(store, bus, data.path(), PluginSettings::default()).await?;
     let result = measure(&host, calls).await;
     host.shutdown();
     println!("{}", result?);

@@ -17,6 +17,7 @@ use crate::caddy::Caddy;
 use crate::config::{DaemonArgs, Settings};
 use crate::control::{self, ControlServer};
 use crate::cron::Scheduler;
+use crate::events::Bus;
 use crate::logs::{self, LogHub};
 use crate::metrics::Metrics;
 use crate::plugins::PluginHost;
@@ -79,13 +80,22 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     let addr = listener.local_addr()?;
     let control_listener = control::bind(settings.host, &settings.control).await?;
     let hub = LogHub::start(store.clone(), data_dir.join("logs"), settings.logs.clone());
-    let plugins = PluginHost::start(store.clone(), &data_dir, settings.plugins.clone())
+    let bus = Bus::start(store.clone())
         .await
-        .context("cannot start the plugin host")?;
+        .context("cannot start the event bus")?;
+    let plugins = PluginHost::start(
+        store.clone(),
+        bus.clone(),
+        &data_dir,
+        settings.plugins.clone(),
+    )
+    .await
+    .context("cannot start the plugin host")?;
     let sup = Supervisor::boot(
         store.clone(),
         hub.clone(),
         plugins.clone(),
+        bus.clone(),
         node.clone(),
         data_dir.clone(),
         settings.file_services.clone(),
@@ -94,6 +104,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     .context("cannot start the supervisor")?;
     let cron = Scheduler::boot(
         store.clone(),
+        bus.clone(),
         node,
         &data_dir,
         settings.file_cron_jobs.clone(),
@@ -105,16 +116,27 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         store.clone(),
         sup.clone(),
         plugins.clone(),
+        bus.clone(),
     );
     cron.attach_metrics(metrics.clone());
-    let policy = Policy::new(plugins.clone(), store.clone(), settings.policy.clone());
-    let workflows = Workflows::new(sup.clone(), policy.clone(), store.clone());
+    let policy = Policy::new(
+        plugins.clone(),
+        store.clone(),
+        bus.clone(),
+        settings.policy.clone(),
+    );
+    let workflows = Workflows::new(sup.clone(), policy.clone(), store.clone(), bus.clone());
     workflows
         .recover()
         .await
         .context("cannot recover the custom-restart jobs of the previous daemon")?;
-    let caddy = Caddy::start(settings.caddy.clone(), sup.clone(), plugins.clone())
-        .context("cannot start the Caddy integration")?;
+    let caddy = Caddy::start(
+        settings.caddy.clone(),
+        sup.clone(),
+        plugins.clone(),
+        bus.clone(),
+    )
+    .context("cannot start the Caddy integration")?;
 
     let (shutdown_tx, mut shutdown_rx) = mpsc::channel(1);
     let (closing_tx, closing_rx) = watch::channel(false);
@@ -144,6 +166,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         policy: policy.clone(),
         workflows: workflows.clone(),
         caddy: caddy.clone(),
+        bus: bus.clone(),
         token,
         data_dir: data_dir.clone(),
         shutdown: shutdown_tx,
@@ -173,6 +196,8 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     sup.shutdown().await;
     hub.shutdown().await;
     plugins.shutdown();
+    // Everything that publishes has stopped: what it published is stored before streams end.
+    bus.flush().await;
     let _ = closing_tx.send(true);
     if let Some(control) = control {
         control.stopped().await;

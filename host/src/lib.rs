@@ -7,6 +7,7 @@ pub mod config;
 pub mod control;
 pub mod cron;
 pub mod daemon;
+pub mod events;
 pub mod lifecycle;
 pub mod logs;
 pub mod metrics;

@@ -1012,10 +1012,12 @@ mod tests {
 }
 
 // Later features keep their types in their own files.
+mod bus;
 mod caddy;
 mod control;
 mod policy;
 mod workflow;
+pub use bus::*;
 pub use caddy::*;
 pub use control::*;
 pub use policy::*;

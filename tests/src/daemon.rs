@@ -540,13 +540,24 @@ impl Daemon {
 
     /// Opens an SSE stream; returns once the response headers arrived.
     pub fn sse(&self, path: &str) -> Sse {
+        self.sse_from(path, None)
+    }
+
+    /// Opens an SSE stream as a reconnecting client does, with `Last-Event-ID: last_id`.
+    pub fn sse_resume(&self, path: &str, last_id: &str) -> Sse {
+        self.sse_from(path, Some(last_id))
+    }
+
+    fn sse_from(&self, path: &str, last_id: Option<&str>) -> Sse {
         let client = Client::builder().timeout(None).build().expect("sse client");
-        let resp = client
+        let mut req = client
             .get(format!("{}{path}", self.url))
             .bearer_auth(&self.token)
-            .header("accept", "text/event-stream")
-            .send()
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+            .header("accept", "text/event-stream");
+        if let Some(id) = last_id {
+            req = req.header("last-event-id", id);
+        }
+        let resp = req.send().unwrap_or_else(|e| panic!("GET {path}: {e}"));
         assert_eq!(resp.status(), 200, "GET {path} (SSE)");
         let ct = resp
             .headers()

@@ -267,7 +267,7 @@ fn events_stream_delivers_the_transitions_of_a_start() {
     d.create(&d.service("streamed", json!(["sleep", "1000"])));
     let is = |ev: &tend_tests::SseEvent, from: &str, to: &str| {
         let data = ev.json();
-        ev.event == "transition"
+        ev.event == "lifecycle"
             && data["service"] == "streamed"
             && data["from"] == from
             && data["to"] == to

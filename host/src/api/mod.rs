@@ -50,6 +50,7 @@ pub struct AppState {
     pub policy: crate::policy::Policy,
     pub workflows: crate::workflow::Workflows,
     pub caddy: crate::caddy::Caddy,
+    pub bus: crate::events::Bus,
     pub token: Arc<str>,
     pub data_dir: PathBuf,
     /// Asks the daemon to shut down (`POST /api/supervisor/shutdown`).

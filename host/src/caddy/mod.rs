@@ -23,12 +23,13 @@ use tokio::task::JoinHandle;
 
 pub use settings::{CaddyFile, CaddySettings, ENV_VARS, TlsMode};
 
+use crate::events::{Bus, Note};
 use crate::plugins::{Outcome, PluginHost, ProxyService};
 use crate::store::{fmt_time, now_rfc3339};
 use crate::supervisor::Supervisor;
 use crate::wire::{
-    CaddyConfigView, CaddyService, CaddyState, CaddyStatus, EventKind, HealthState, ServiceView,
-    Status,
+    CaddyConfigView, CaddyEvent, CaddyService, CaddyState, CaddyStatus, EventKind, HealthState,
+    Payload, ServiceView, Status,
 };
 use admin::{Admin, Plan};
 
@@ -55,6 +56,7 @@ pub struct Caddy {
 struct Inner {
     settings: CaddySettings,
     sup: Supervisor,
+    bus: Bus,
     plugins: PluginHost,
     admin: Admin,
     state: Mutex<State>,
@@ -92,6 +94,7 @@ impl Caddy {
         settings: CaddySettings,
         sup: Supervisor,
         plugins: PluginHost,
+        bus: Bus,
     ) -> anyhow::Result<Caddy> {
         let admin = Admin::new(&settings.admin_url)?;
         let state = State {
@@ -104,6 +107,7 @@ impl Caddy {
                 settings,
                 sup,
                 plugins,
+                bus,
                 admin,
                 state: Mutex::new(state),
                 applying: tokio::sync::Mutex::new(()),
@@ -135,7 +139,7 @@ impl Caddy {
 
     async fn run(self) {
         let mut changes = self.inner.sup.watch_changes();
-        let mut events = self.inner.sup.subscribe_events();
+        let mut events = self.inner.bus.subscribe();
         loop {
             if self.refresh_active() {
                 self.sync(false).await.ok();
@@ -268,6 +272,7 @@ impl Caddy {
         self.succeeded(generated, services, file_error);
         if action != "unchanged" {
             tracing::info!(target: "caddy", %action, "proxy config applied");
+            self.published("applied", None);
         }
         Ok(action)
     }
@@ -293,15 +298,34 @@ impl Caddy {
         }
         if recovered_after > 0 {
             for s in &services {
-                self.inner.sup.note(
+                self.note(
                     &s.name,
-                    EventKind::Caddy,
                     format!(
                         "caddy: proxy config applied after {recovered_after} failed attempt(s)"
                     ),
                 );
             }
         }
+    }
+
+    /// A `caddy` event of an exposed service, with its status at the time.
+    fn note(&self, service: &str, reason: String) {
+        if let Some(status) = self.inner.sup.status_of(service) {
+            self.inner
+                .bus
+                .note(service, status, EventKind::Caddy, Note::reason(reason));
+        }
+    }
+
+    /// The daemon-wide `caddy` event of an attempt that changed something or failed.
+    fn published(&self, result: &str, error: Option<String>) {
+        let services = self.exposed().into_iter().map(|s| s.name).collect();
+        self.inner.bus.publish(Payload::Caddy(CaddyEvent {
+            time: now_rfc3339(),
+            result: result.into(),
+            services,
+            error,
+        }));
     }
 
     /// Records a failed attempt and schedules the retry; returns the error.
@@ -318,11 +342,11 @@ impl Caddy {
             st.failures == 1
         };
         tracing::warn!(target: "caddy", %error, "proxy config not applied; the last good one stays in force");
+        self.published("failed", Some(error.clone()));
         if first {
             for s in &services {
-                self.inner.sup.note(
+                self.note(
                     &s.name,
-                    EventKind::Caddy,
                     format!(
                         "caddy: proxy config not applied (the last good one stays in force; retrying): {error}"
                     ),

@@ -45,6 +45,9 @@ struct EventsPage {
     events: Vec<Event>,
 }
 
+/// The bus topics whose events are a service's own (`Event`): what `tend status --watch` prints.
+const SERVICE_TOPICS: [&str; 4] = ["lifecycle", "health", "caddy", "job"];
+
 /// How many transitions `tend status NAME` shows.
 const RECENT_EVENTS: usize = 5;
 
@@ -147,9 +150,14 @@ impl Ctx {
             // Fail with "not found" now rather than wait silently for a service that does not exist.
             self.client.get(&["api", "services", name], &[]).await?;
         }
+        // The service events (the daemon filters by service too).
+        let mut query = vec![("topics", SERVICE_TOPICS.join(","))];
+        if let Some(name) = name {
+            query.push(("service", name.to_string()));
+        }
         self.client
-            .follow(&["api", "events"], &[], |ev| {
-                if ev.event != "transition" && ev.event != "message" {
+            .follow(&["api", "events"], &query, |ev| {
+                if !SERVICE_TOPICS.contains(&ev.event.as_str()) {
                     return Ok(());
                 }
                 let event: Event = parse_event(&ev)?;

@@ -18,6 +18,7 @@ impl Scheduler {
     /// predecessor left running (that includes executions: they carry this node's marker).
     pub async fn boot(
         store: Store,
+        bus: crate::events::Bus,
         node: String,
         data_dir: &Path,
         file_jobs: Vec<CronJobSpec>,
@@ -75,6 +76,7 @@ impl Scheduler {
             wake: Notify::new(),
             closing: AtomicBool::new(false),
             metrics: std::sync::OnceLock::new(),
+            bus,
         });
         let engine = tokio::spawn(engine::run(inner.clone()));
         for (name, slot) in catch_up {

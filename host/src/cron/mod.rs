@@ -73,6 +73,7 @@ struct Due {
 /// An execution waiting for its turn (overlap `queue`); its row exists with status `queued`.
 #[derive(Clone, Debug)]
 struct Queued {
+    job: String,
     id: i64,
     trigger: Trigger,
     scheduled_at: Option<String>,
@@ -173,6 +174,8 @@ struct Inner {
     closing: AtomicBool,
     /// The metrics sampler, once the daemon has started it: executions' trees are watched by it.
     metrics: std::sync::OnceLock<crate::metrics::Metrics>,
+    /// Executions queued, started, skipped and finished go out as `cron` events.
+    bus: crate::events::Bus,
 }
 
 impl Inner {

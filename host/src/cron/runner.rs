@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use super::exec::{self, Launch, RunControl, Spawned};
 use super::plan::{self, Decision, StopReason};
 use super::{Inner, Job, PendingRetry, Queued, Result};
-use crate::store::{ExecutionEnd, NewExecution, fmt_time};
-use crate::wire::{CronJobSpec, ExecutionStatus, LastRun, Trigger};
+use crate::store::{ExecutionEnd, NewExecution, fmt_time, now_rfc3339};
+use crate::wire::{CronEvent, CronJobSpec, CronPhase, ExecutionStatus, LastRun, Payload, Trigger};
 
 /// Executions kept per job; older ones (and their log files) are pruned.
 const KEEP_EXECUTIONS: u32 = 1000;
@@ -114,6 +114,7 @@ async fn admit(
                     }
                     Decision::Queue => {
                         job.queue.push_back(Queued {
+                            job: name.to_string(),
                             id,
                             trigger,
                             scheduled_at: scheduled_at.clone(),
@@ -137,11 +138,17 @@ async fn admit(
     };
     match decision {
         Admit::Start(control, spec) => launch(inner, name, spec, control).await,
-        Admit::Queue => {}
+        Admit::Queue => {
+            let e = cron_event(name, id, trigger, attempt, scheduled_at, CronPhase::Queued);
+            inner.bus.publish(Payload::Cron(e));
+        }
         Admit::Skip(why) => {
             if let Err(e) = inner.store.mark_execution_skipped(id, &why).await {
                 tracing::error!(job = name, id, error = %e, "cannot record a skipped execution");
             }
+            let mut e = cron_event(name, id, trigger, attempt, scheduled_at, CronPhase::Skipped);
+            e.message = Some(why);
+            inner.bus.publish(Payload::Cron(e));
         }
         Admit::Replace(old, control, spec) => {
             for o in &old {
@@ -212,6 +219,9 @@ async fn begin(
             {
                 tracing::error!(job = name, id = control.id, error = %e, "cannot record an execution's start");
             }
+            let mut e = control_event(name, control, CronPhase::Started);
+            e.pid = Some(s.pid);
+            inner.bus.publish(Payload::Cron(e));
             Ok(s)
         }
         Err(why) => {
@@ -238,6 +248,13 @@ async fn finish(
         status = end.status.as_str(),
         "cron execution ended"
     );
+    let mut e = control_event(name, control, CronPhase::Finished);
+    e.status = end.status;
+    e.exit_code = end.exit_code;
+    e.signal = end.signal.clone();
+    e.duration_ms = end.duration_ms;
+    e.message = end.message.clone();
+    inner.bus.publish(Payload::Cron(e));
     let (mut retry_armed, mut prune_now) = (false, false);
     let next = {
         let mut jobs = inner.jobs();
@@ -324,6 +341,10 @@ pub(super) async fn stop_runs(
         if let Err(e) = inner.store.mark_execution_skipped(q.id, &cancelled).await {
             tracing::error!(id = q.id, error = %e, "cannot record a cancelled execution");
         }
+        let (trigger, at) = (q.trigger, q.scheduled_at.clone());
+        let mut e = cron_event(&q.job, q.id, trigger, q.attempt, at, CronPhase::Skipped);
+        e.message = Some(cancelled.clone());
+        inner.bus.publish(Payload::Cron(e));
     }
     for c in &running {
         c.done().await;
@@ -341,4 +362,39 @@ pub(super) async fn stop_runs(
 pub(super) async fn stop_all(inner: &Inner, job: Job, reason: StopReason) -> Vec<i64> {
     let running = job.running.values().cloned().collect();
     stop_runs(inner, running, job.queue, reason).await
+}
+
+/// A `cron` event of execution `id`; the status follows from the phase (`finished` callers set it).
+fn cron_event(
+    job: &str,
+    id: i64,
+    trigger: Trigger,
+    attempt: u32,
+    scheduled_at: Option<String>,
+    phase: CronPhase,
+) -> CronEvent {
+    CronEvent {
+        time: now_rfc3339(),
+        job: job.to_string(),
+        execution: id,
+        phase,
+        trigger,
+        attempt,
+        scheduled_at,
+        status: match phase {
+            CronPhase::Queued => ExecutionStatus::Queued,
+            CronPhase::Started | CronPhase::Finished => ExecutionStatus::Running,
+            CronPhase::Skipped => ExecutionStatus::Skipped,
+        },
+        pid: None,
+        exit_code: None,
+        signal: None,
+        duration_ms: None,
+        message: None,
+    }
+}
+
+fn control_event(job: &str, c: &RunControl, phase: CronPhase) -> CronEvent {
+    let at = c.scheduled_at.clone();
+    cron_event(job, c.id, c.trigger, c.attempt, at, phase)
 }

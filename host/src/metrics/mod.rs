@@ -137,6 +137,8 @@ struct Inner {
     store: Store,
     sup: Supervisor,
     plugins: PluginHost,
+    /// Each service's figures go out as a live `metrics` event at every sample.
+    bus: crate::events::Bus,
     watched: Mutex<HashMap<u64, Watched>>,
     next_watch: AtomicU64,
     current: Mutex<Current>,
@@ -193,6 +195,7 @@ impl Metrics {
         store: Store,
         sup: Supervisor,
         plugins: PluginHost,
+        bus: crate::events::Bus,
     ) -> Metrics {
         let (stop, stop_rx) = watch::channel(false);
         let inner = Arc::new(Inner {
@@ -200,6 +203,7 @@ impl Metrics {
             store,
             sup,
             plugins,
+            bus,
             watched: Mutex::new(HashMap::new()),
             next_watch: AtomicU64::new(1),
             current: Mutex::new(Current::default()),

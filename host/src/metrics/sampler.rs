@@ -17,6 +17,7 @@ use super::tracker::{Adoptions, Clock, Reading, Tracker};
 use super::{Current, Figures, Inner, Kind, Own, disk};
 use crate::process::{Tree, ticks_per_second};
 use crate::store::MetricSample;
+use crate::wire::{MetricsEvent, Payload};
 
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
 /// Longest time between two searches for a tree's new descendants (see `Tracker::sample`); with the
@@ -254,6 +255,13 @@ fn publish(
                 None => {
                     let memory_mb = r.rss_bytes as f64 / MIB;
                     inner.sup.set_usage(&t.name, memory_mb, r.cpu_percent);
+                    inner.bus.publish(Payload::Metrics(MetricsEvent {
+                        time: crate::store::fmt_time(tick.at.into()),
+                        kind: "service".into(),
+                        name: t.name.clone(),
+                        memory_mb,
+                        cpu_percent: r.cpu_percent,
+                    }));
                     let limit = limit_of.get(&t.name).copied().flatten();
                     let needed = inner.settings.memory_limit_samples;
                     if let Some(reason) =

@@ -50,7 +50,7 @@ pub use proxy::{ProxyConfig, ProxyService};
 pub use settings::PluginSettings;
 
 use crate::store::Store;
-use crate::wire::{PluginInfo, ReloadAction, ReloadReport};
+use crate::wire::{PluginAction, PluginEvent, PluginInfo, ReloadAction, ReloadReport};
 use bindings::World;
 use bindings::probe::tend::plugin::types::Target;
 use grants::TargetAddr;
@@ -79,6 +79,8 @@ struct Inner {
     closed: AtomicBool,
     /// One permit per pooled instance: calls beyond the pool wait for a slot instead of failing.
     slots: tokio::sync::Semaphore,
+    /// Loads, rejections, removals and suspensions are published as `plugin` events.
+    bus: crate::events::Bus,
 }
 
 impl Drop for Inner {
@@ -93,6 +95,7 @@ impl PluginHost {
     /// stop the start.
     pub async fn start(
         store: Store,
+        bus: crate::events::Bus,
         data_dir: &Path,
         settings: PluginSettings,
     ) -> anyhow::Result<PluginHost> {
@@ -128,6 +131,7 @@ impl PluginHost {
             stop_watching: Arc::default(),
             closed: AtomicBool::new(false),
             slots: tokio::sync::Semaphore::new(engine::POOLED_CALLS as usize),
+            bus,
         });
         let host = PluginHost { inner };
         let report = host.reload().await;
@@ -307,6 +311,12 @@ impl PluginHost {
         if let Some(until) = suspended {
             let until = crate::store::fmt_time(until.into());
             tracing::warn!(target: "plugin", plugin = %p.name, %until, "plugin suspended after trapping repeatedly");
+            self.publish(
+                &p.name,
+                PluginAction::Suspended,
+                Some(p.manifest.version.clone()),
+                format!("trapped repeatedly; calls are refused until {until}"),
+            );
         }
     }
 
@@ -344,7 +354,49 @@ impl PluginHost {
             shared: &i.shared,
             runtime: &i.runtime.handle,
         };
-        i.registry.reload(&env, offers).await
+        let report = i.registry.reload(&env, offers).await;
+        for e in &report.plugins {
+            let action = match e.action {
+                ReloadAction::Unchanged => continue,
+                ReloadAction::Loaded => PluginAction::Loaded,
+                ReloadAction::Rejected => PluginAction::Rejected,
+                ReloadAction::Removed => PluginAction::Removed,
+            };
+            let version = (action == PluginAction::Loaded)
+                .then(|| {
+                    self.inner
+                        .registry
+                        .snapshot()
+                        .plugins
+                        .get(&e.name)
+                        .map(|p| p.manifest.version.clone())
+                })
+                .flatten();
+            let mut message = e.reason.clone().unwrap_or_default();
+            if e.previous_kept {
+                message.push_str(" (the previous version stays loaded)");
+            }
+            self.publish(&e.name, action, version, message);
+        }
+        report
+    }
+
+    fn publish(
+        &self,
+        plugin: &str,
+        action: PluginAction,
+        version: Option<String>,
+        message: String,
+    ) {
+        self.inner
+            .bus
+            .publish(crate::wire::Payload::Plugin(PluginEvent {
+                time: crate::store::now_rfc3339(),
+                plugin: plugin.to_string(),
+                action,
+                version,
+                message,
+            }));
     }
 
     /// Stops the ticker, the watcher and the plugin runtime, and unloads every plugin: later calls

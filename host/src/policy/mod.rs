@@ -14,7 +14,7 @@ pub use settings::{ENVIRONMENT_VAR, PolicySettings};
 
 use crate::plugins::{Outcome, PluginHost, PolicyAnswer, PolicyRequest};
 use crate::store::{NewAudit, Store};
-use crate::wire::{CommandType, Decision, WorkflowCommand};
+use crate::wire::{CommandType, Decision, Payload, PolicyEvent, WorkflowCommand};
 
 /// What is asked about one command.
 pub struct Ask<'a> {
@@ -51,14 +51,22 @@ pub struct Detailed {
 pub struct Policy {
     plugins: PluginHost,
     store: Store,
+    /// Every audited decision is also published as a `policy` event.
+    bus: crate::events::Bus,
     settings: PolicySettings,
 }
 
 impl Policy {
-    pub fn new(plugins: PluginHost, store: Store, settings: PolicySettings) -> Policy {
+    pub fn new(
+        plugins: PluginHost,
+        store: Store,
+        bus: crate::events::Bus,
+        settings: PolicySettings,
+    ) -> Policy {
         Policy {
             plugins,
             store,
+            bus,
             settings,
         }
     }
@@ -149,6 +157,17 @@ impl Policy {
                 }
             }
         };
+        if verdict.audit_id > 0 {
+            self.bus.publish(Payload::Policy(PolicyEvent {
+                time: crate::store::now_rfc3339(),
+                audit_id: verdict.audit_id,
+                origin: ask.origin.to_string(),
+                service: service.map(str::to_string),
+                command: ask.command.command.clone(),
+                decision,
+                reason: verdict.reason.clone(),
+            }));
+        }
         if !verdict.allowed {
             tracing::info!(
                 service = ask.service,

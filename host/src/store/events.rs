@@ -1,9 +1,10 @@
-//! The events table: every lifecycle transition.
+//! The events table: every stored topic of the event bus under one id sequence. Service events
+//! (lifecycle, health, caddy, job) have columns of their own; other topics keep their payload as JSON.
 
 use sqlx::Row;
 
 use super::{Result, Store, StoreError};
-use crate::wire::{Event, EventKind, HealthCheck, HealthState, Status};
+use crate::wire::{BusEvent, Event, EventKind, HealthCheck, HealthState, Payload, Status, Topic};
 
 /// An event before it has an id.
 #[derive(Clone, Debug)]
@@ -20,8 +21,28 @@ pub struct NewEvent {
     pub reason: String,
 }
 
+impl From<&Event> for NewEvent {
+    fn from(e: &Event) -> NewEvent {
+        NewEvent {
+            kind: e.kind,
+            service: e.service.clone(),
+            time: e.time.clone(),
+            from: e.from,
+            to: e.to,
+            pid: e.pid,
+            exit_code: e.exit_code,
+            signal: e.signal.clone(),
+            health: e.health,
+            reason: e.reason.clone(),
+        }
+    }
+}
+
 const COLUMNS: &str =
-    "id, service, time, from_state, to_state, pid, exit_code, signal, reason, kind, health";
+    "id, service, time, from_state, to_state, pid, exit_code, signal, reason, kind, health, data";
+
+/// The kinds that are service events (`Event`); the other stored topics have a JSON payload.
+const SERVICE_KINDS: &str = "('lifecycle', 'health', 'caddy', 'job')";
 
 fn kind_str(k: EventKind) -> &'static str {
     match k {
@@ -32,9 +53,10 @@ fn kind_str(k: EventKind) -> &'static str {
     }
 }
 
-fn to_event(r: sqlx::sqlite::SqliteRow) -> Result<Event> {
+fn to_event(r: &sqlx::sqlite::SqliteRow) -> Result<Event> {
     let status = |i: usize| -> Result<Status> {
-        let s: String = r.get(i);
+        let s: Option<String> = r.get(i);
+        let s = s.unwrap_or_default();
         Status::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("unknown status {s:?}")))
     };
     let kind: String = r.get(9);
@@ -47,7 +69,7 @@ fn to_event(r: sqlx::sqlite::SqliteRow) -> Result<Event> {
             "job" => EventKind::Job,
             _ => EventKind::Lifecycle,
         },
-        service: r.get(1),
+        service: r.get::<Option<String>, _>(1).unwrap_or_default(),
         time: r.get(2),
         from: status(3)?,
         to: status(4)?,
@@ -98,7 +120,7 @@ impl Store {
         let rows = match service {
             Some(s) => {
                 sqlx::query(&format!(
-                    "SELECT {COLUMNS} FROM (SELECT {COLUMNS} FROM events WHERE service = ? ORDER BY id DESC LIMIT ?) ORDER BY id"
+                    "SELECT {COLUMNS} FROM (SELECT {COLUMNS} FROM events WHERE service = ? AND kind IN {SERVICE_KINDS} ORDER BY id DESC LIMIT ?) ORDER BY id"
                 ))
                 .bind(s)
                 .bind(i64::from(limit))
@@ -107,15 +129,123 @@ impl Store {
             }
             None => {
                 sqlx::query(&format!(
-                    "SELECT {COLUMNS} FROM (SELECT {COLUMNS} FROM events ORDER BY id DESC LIMIT ?) ORDER BY id"
+                    "SELECT {COLUMNS} FROM (SELECT {COLUMNS} FROM events WHERE kind IN {SERVICE_KINDS} ORDER BY id DESC LIMIT ?) ORDER BY id"
                 ))
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?
             }
         };
-        rows.into_iter().map(to_event).collect()
+        rows.iter().map(to_event).collect()
     }
+
+    /// Stores an event of a topic that is not a service event (its payload as JSON); returns its id.
+    pub async fn insert_bus_event(&self, payload: &Payload) -> Result<i64> {
+        let data = match payload {
+            Payload::Service(_) | Payload::Metrics(_) => {
+                return Err(StoreError::Corrupt(format!(
+                    "{} events are not stored as JSON",
+                    payload.topic()
+                )));
+            }
+            Payload::Cron(e) => serde_json::to_string(e),
+            Payload::Caddy(e) => serde_json::to_string(e),
+            Payload::Plugin(e) => serde_json::to_string(e),
+            Payload::Policy(e) => serde_json::to_string(e),
+            Payload::Agent(e) => serde_json::to_string(e),
+        }
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode an event: {e}")))?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO events (service, time, kind, data) VALUES (?, ?, ?, ?) RETURNING id",
+        )
+        .bind(payload.service())
+        .bind(payload.time())
+        .bind(payload.topic().as_str())
+        .bind(data)
+        .fetch_one(&self.pool)
+        .await?
+        .get(0);
+        Ok(id)
+    }
+
+    /// Stored events with an id greater than `after`, oldest first, at most `limit`, of the given
+    /// topics (stored ones only) and, if given, about one service.
+    pub async fn events_after(
+        &self,
+        after: i64,
+        topics: &[Topic],
+        service: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<BusEvent>> {
+        let kinds: Vec<&str> = topics
+            .iter()
+            .filter(|t| t.persisted())
+            .map(|t| t.as_str())
+            .collect();
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; kinds.len()].join(", ");
+        let service_clause = if service.is_some() {
+            " AND service = ?"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM events WHERE id > ? AND kind IN ({marks}){service_clause} ORDER BY id LIMIT ?"
+        );
+        let mut q = sqlx::query(&sql).bind(after);
+        for k in &kinds {
+            q = q.bind(*k);
+        }
+        if let Some(s) = service {
+            q = q.bind(s);
+        }
+        let rows = q.bind(i64::from(limit)).fetch_all(&self.pool).await?;
+        rows.iter().map(to_bus_event).collect()
+    }
+
+    /// The greatest event id stored (0 when there is none).
+    pub async fn last_event_id(&self) -> Result<i64> {
+        let id: Option<i64> = sqlx::query("SELECT MAX(id) FROM events")
+            .fetch_one(&self.pool)
+            .await?
+            .get(0);
+        Ok(id.unwrap_or(0))
+    }
+}
+
+fn to_bus_event(r: &sqlx::sqlite::SqliteRow) -> Result<BusEvent> {
+    let id: i64 = r.get(0);
+    let kind: String = r.get(9);
+    let topic = Topic::parse(&kind)
+        .ok_or_else(|| StoreError::Corrupt(format!("event {id}: unknown kind {kind:?}")))?;
+    let data = || -> Result<String> {
+        r.get::<Option<String>, _>(11)
+            .ok_or_else(|| StoreError::Corrupt(format!("event {id} ({kind}) has no data")))
+    };
+    fn decode<T: serde::de::DeserializeOwned>(id: i64, text: &str) -> Result<T> {
+        serde_json::from_str(text)
+            .map_err(|e| StoreError::Corrupt(format!("event {id}: cannot decode its data: {e}")))
+    }
+    let payload = match topic {
+        Topic::Lifecycle | Topic::Health | Topic::Caddy | Topic::Job
+            if r.get::<Option<String>, _>(11).is_none() =>
+        {
+            Payload::Service(to_event(r)?)
+        }
+        Topic::Caddy => Payload::Caddy(decode(id, &data()?)?),
+        Topic::Cron => Payload::Cron(decode(id, &data()?)?),
+        Topic::Plugin => Payload::Plugin(decode(id, &data()?)?),
+        Topic::Policy => Payload::Policy(decode(id, &data()?)?),
+        Topic::Agent => Payload::Agent(decode(id, &data()?)?),
+        Topic::Lifecycle | Topic::Health | Topic::Job | Topic::Metrics => {
+            return Err(StoreError::Corrupt(format!(
+                "event {id}: {kind} with a JSON payload"
+            )));
+        }
+    };
+    Ok(BusEvent { id, payload })
 }
 
 /// Health check results kept per service; older ones are pruned as new ones arrive.

@@ -13,8 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use nix::sys::signal::Signal;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
+use crate::events::Bus;
 use crate::lifecycle::Transition;
 use crate::logs::LogHub;
 use crate::plugins::PluginHost;
@@ -190,12 +191,13 @@ impl Supervisor {
         store: Store,
         hub: LogHub,
         plugins: PluginHost,
+        bus: Bus,
         node: String,
         data_dir: PathBuf,
         file_services: Vec<ServiceSpec>,
     ) -> anyhow::Result<Supervisor> {
         reconcile_file(&store, &file_services).await?;
-        let recorder = Recorder::start(store.clone());
+        let recorder = Recorder::start(store.clone(), bus);
         let shared = Arc::new(Shared {
             store,
             hub,
@@ -547,41 +549,9 @@ impl Supervisor {
         self.changes.send_modify(|n| *n += 1);
     }
 
-    /// Records an event of another part of the daemon about a service (e.g. `EventKind::Caddy`), with
-    /// the service's current status as `from` and `to`. Unknown services are ignored.
-    pub fn note(&self, name: &str, kind: EventKind, reason: String) {
-        self.note_with(name, kind, reason, None, None, None);
-    }
-
-    /// `note`, with the pid and the exit of a process the event is about (a job's command).
-    pub fn note_with(
-        &self,
-        name: &str,
-        kind: EventKind,
-        reason: String,
-        pid: Option<u32>,
-        exit_code: Option<i32>,
-        signal: Option<String>,
-    ) {
-        let Some(status) = self.registry().get(name).map(|e| e.state.status) else {
-            return;
-        };
-        self.shared.recorder.event(NewEvent {
-            kind,
-            service: name.to_string(),
-            time: now_rfc3339(),
-            from: status,
-            to: status,
-            pid,
-            exit_code,
-            signal,
-            health: None,
-            reason,
-        });
-    }
-
-    pub fn subscribe_events(&self) -> broadcast::Receiver<Event> {
-        self.shared.recorder.subscribe()
+    /// The lifecycle status of a service, for events other parts of the daemon publish about it.
+    pub fn status_of(&self, name: &str) -> Option<Status> {
+        self.registry().get(name).map(|e| e.state.status)
     }
 
     pub async fn events(&self, service: Option<&str>, limit: u32) -> Result<Vec<Event>> {

@@ -1,38 +1,35 @@
-//! Writes transitions to the store in the order they happened, off the actors' hot path (a restart
-//! never waits for SQLite), and fans stored events out to live subscribers (`GET /api/events`).
+//! Off the actors' hot path (a restart never waits for SQLite): publishes transitions and health
+//! changes on the event bus (which stores them in order before broadcasting them), and writes runtime
+//! records and health-check results to the store in the order they happened.
 
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
+use crate::events::{self, Bus};
 use crate::store::{NewEvent, RuntimeRecord, Store};
-use crate::wire::{Event, HealthCheck};
+use crate::wire::HealthCheck;
 
 enum Msg {
-    Transition(Box<NewEvent>, Box<RuntimeRecord>),
-    Event(Box<NewEvent>),
+    Runtime(Box<RuntimeRecord>),
     HealthCheck(String, Box<HealthCheck>),
     Flush(oneshot::Sender<()>),
 }
 
 pub(crate) struct Recorder {
     tx: mpsc::UnboundedSender<Msg>,
-    events: broadcast::Sender<Event>,
+    bus: Bus,
 }
 
 impl Recorder {
-    pub fn start(store: Store) -> Recorder {
+    pub fn start(store: Store, bus: Bus) -> Recorder {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let (events, _) = broadcast::channel(1024);
-        let out = events.clone();
         tokio::spawn(async move {
             while let Some(msg) = rx.recv().await {
                 match msg {
-                    Msg::Transition(event, runtime) => {
-                        store_event(&store, &out, &event).await;
+                    Msg::Runtime(runtime) => {
                         if let Err(e) = store.save_runtime(&runtime).await {
                             tracing::error!(error = %e, service = %runtime.service, "cannot store runtime");
                         }
                     }
-                    Msg::Event(event) => store_event(&store, &out, &event).await,
                     Msg::HealthCheck(service, check) => {
                         if let Err(e) = store.insert_health_check(&service, &check).await {
                             tracing::error!(error = %e, %service, "cannot store health check");
@@ -44,18 +41,17 @@ impl Recorder {
                 }
             }
         });
-        Recorder { tx, events }
+        Recorder { tx, bus }
     }
 
     pub fn record(&self, event: NewEvent, runtime: RuntimeRecord) {
-        let _ = self
-            .tx
-            .send(Msg::Transition(Box::new(event), Box::new(runtime)));
+        self.bus.publish(events::service_event(event));
+        let _ = self.tx.send(Msg::Runtime(Box::new(runtime)));
     }
 
     /// An event that changes no runtime record (health changes).
     pub fn event(&self, event: NewEvent) {
-        let _ = self.tx.send(Msg::Event(Box::new(event)));
+        self.bus.publish(events::service_event(event));
     }
 
     pub fn health_check(&self, service: String, check: HealthCheck) {
@@ -68,18 +64,6 @@ impl Recorder {
         if self.tx.send(Msg::Flush(done)).is_ok() {
             let _ = wait.await;
         }
-    }
-
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.events.subscribe()
-    }
-}
-
-async fn store_event(store: &Store, out: &broadcast::Sender<Event>, event: &NewEvent) {
-    match store.insert_event(event).await {
-        Ok(stored) => {
-            let _ = out.send(stored);
-        }
-        Err(e) => tracing::error!(error = %e, service = %event.service, "cannot store event"),
+        self.bus.flush().await;
     }
 }

@@ -74,6 +74,7 @@ pub enum Cancelled {
 
 pub(crate) struct Inner {
     sup: Supervisor,
+    bus: crate::events::Bus,
     policy: Policy,
     store: Store,
     /// Service name -> its queued or running job.
@@ -100,10 +101,16 @@ pub struct Workflows {
 }
 
 impl Workflows {
-    pub fn new(sup: Supervisor, policy: Policy, store: Store) -> Workflows {
+    pub fn new(
+        sup: Supervisor,
+        policy: Policy,
+        store: Store,
+        bus: crate::events::Bus,
+    ) -> Workflows {
         Workflows {
             inner: Arc::new(Inner {
                 sup,
+                bus,
                 policy,
                 store,
                 active: Mutex::new(HashMap::new()),

@@ -13,11 +13,12 @@ use tokio::sync::broadcast;
 use super::Inner;
 use super::plan::{Planned, argv_with_args, display};
 use super::step::{self, Launch, Stop, StopRx, shutting_down};
+use crate::events::Note;
 use crate::policy::Ask;
 use crate::store::now_rfc3339;
 use crate::wire::{
-    Decision, Event, EventKind, HealthSpec, HealthState, JobStatus, JobStep, JobView, ServiceState,
-    Status, StepPhase, StepStatus,
+    BusEvent, Decision, EventKind, HealthSpec, HealthState, JobStatus, JobStep, JobView,
+    ServiceState, Status, StepPhase, StepStatus,
 };
 
 /// How a job's steps went, for the job's end.
@@ -124,9 +125,15 @@ fn note(inner: &Inner, job: &JobView, reason: String, step: Option<&JobStep>) {
     let (pid, exit_code, signal) = step.map_or((None, None, None), |s| {
         (s.pid, s.exit_code, s.signal.clone())
     });
-    inner
-        .sup
-        .note_with(&job.service, EventKind::Job, reason, pid, exit_code, signal);
+    if let Some(status) = inner.sup.status_of(&job.service) {
+        let note = Note {
+            reason,
+            pid,
+            exit_code,
+            signal,
+        };
+        inner.bus.note(&job.service, status, EventKind::Job, note);
+    }
 }
 
 /// The event of step `i` once it is final: `custom-restart job 4 pre[0] ok: `make build` (policy
@@ -301,7 +308,7 @@ async fn restart(inner: &Inner, job: &JobView, mut stop: StopRx) -> Outcome {
     let argv = argv_with_args(&view.spec.command, &args);
     let reason = format!("custom-restart job {}", job.id);
     // Subscribed before the restart so that no health change of the new run can be missed.
-    let events = inner.sup.subscribe_events();
+    let events = inner.bus.subscribe();
     let answer = tokio::select! {
         a = inner.sup.restart_with_args(&job.service, args, &reason) => a,
         _ = shutting_down(&mut stop) => return Outcome {
@@ -366,7 +373,7 @@ async fn wait_settled(
     inner: &Inner,
     service: &str,
     pid: u32,
-    mut events: broadcast::Receiver<Event>,
+    mut events: broadcast::Receiver<Arc<BusEvent>>,
     mut stop: StopRx,
 ) -> Result<String, String> {
     let deadline = tokio::time::Instant::now() + SETTLE;
@@ -385,7 +392,7 @@ async fn wait_settled(
         }
         tokio::select! {
             ev = events.recv() => match ev {
-                Ok(e) if e.service != service => continue,
+                Ok(e) if e.service() != Some(service) => continue,
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(broadcast::error::RecvError::Closed) => return Err("the daemon is shutting down".into()),
             },
@@ -405,7 +412,7 @@ async fn wait_healthy(
     service: &str,
     pid: u32,
     health: &HealthSpec,
-    mut events: broadcast::Receiver<Event>,
+    mut events: broadcast::Receiver<Arc<BusEvent>>,
     mut stop: StopRx,
 ) -> Result<String, String> {
     let bound = Duration::from_secs(
@@ -431,7 +438,7 @@ async fn wait_healthy(
         // Any event of the service may be the one that matters; the registry says what it was.
         tokio::select! {
             ev = events.recv() => match ev {
-                Ok(e) if e.service != service => continue,
+                Ok(e) if e.service() != Some(service) => continue,
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(broadcast::error::RecvError::Closed) => return Err("the daemon is shutting down".into()),
             },

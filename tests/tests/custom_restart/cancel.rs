@@ -322,9 +322,7 @@ fn a_jobs_progress_shows_in_the_services_events() {
     let mut live = Vec::new();
     while live.len() < reasons.len() {
         let ev = sse
-            .wait_for(secs(10), |e| {
-                e.event == "transition" && e.json()["kind"] == "job"
-            })
+            .wait_for(secs(10), |e| e.event == "job" && e.json()["kind"] == "job")
             .unwrap_or_else(|e| panic!("job events missing on /api/events after {live:?}: {e}"));
         live.push(ev.json()["reason"].as_str().unwrap_or("?").to_string());
     }

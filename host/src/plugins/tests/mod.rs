@@ -83,7 +83,8 @@ impl Harness {
     }
 
     pub async fn start_with(&self, settings: PluginSettings) -> PluginHost {
-        PluginHost::start(self.store.clone(), self.dir.path(), settings)
+        let bus = crate::events::Bus::start(self.store.clone()).await.unwrap();
+        PluginHost::start(self.store.clone(), bus, self.dir.path(), settings)
             .await
             .unwrap()
     }
