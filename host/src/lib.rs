@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod lifecycle;
 pub mod logs;
 pub mod metrics;
+pub mod ops;
 pub mod plugins;
 pub mod policy;
 pub mod process;

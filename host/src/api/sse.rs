@@ -10,11 +10,10 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::AppState;
-use super::error::ApiError;
 use super::extract::{Name, Query};
-use super::services::{LogParams, log_query};
+use crate::ops::{Error, log_query};
 use crate::store::LogQuery;
-use crate::wire::LogLine;
+use crate::wire::{LogLine, LogParams};
 
 fn sse(rx: mpsc::Receiver<Result<SseEvent, Infallible>>) -> impl axum::response::IntoResponse {
     Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
@@ -28,7 +27,7 @@ fn json_event(kind: &str, id: i64, data: &impl serde::Serialize) -> Result<SseEv
 }
 
 pub async fn events(State(app): State<AppState>) -> impl axum::response::IntoResponse {
-    let mut sub = app.sup.subscribe_events();
+    let mut sub = app.ops.sup.subscribe_events();
     let mut closing = app.closing.clone();
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
@@ -61,13 +60,13 @@ pub async fn follow_logs(
     State(app): State<AppState>,
     Name(name): Name,
     Query(params): Query<LogParams>,
-) -> Result<impl axum::response::IntoResponse, ApiError> {
-    app.sup.get(&name)?;
+) -> Result<impl axum::response::IntoResponse, Error> {
+    app.ops.service(&name)?;
     let first = log_query(&name, &params, 10)?;
     // Subscribe before reading the backlog so no line falls between the two.
-    let mut sub = app.hub.subscribe();
+    let mut sub = app.ops.hub.subscribe();
     let mut closing = app.closing.clone();
-    let store = app.store.clone();
+    let store = app.ops.store.clone();
     let (tx, rx) = mpsc::channel(256);
     tokio::spawn(async move {
         let send_lines = |lines: Vec<LogLine>, last: &mut i64| {
