@@ -20,6 +20,7 @@ use crate::cron::Scheduler;
 use crate::events::Bus;
 use crate::logs::{self, LogHub};
 use crate::metrics::Metrics;
+use crate::ops::Ops;
 use crate::plugins::PluginHost;
 use crate::policy::Policy;
 use crate::process;
@@ -140,36 +141,33 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
 
     let (shutdown_tx, mut shutdown_rx) = mpsc::channel(1);
     let (closing_tx, closing_rx) = watch::channel(false);
-    let control = match control_listener {
-        Some(listener) => Some(ControlServer::start(
-            listener,
-            settings.control.clone(),
-            token.clone(),
-            control::Ops {
-                sup: sup.clone(),
-                store: store.clone(),
-                metrics: metrics.clone(),
-                workflows: workflows.clone(),
-                shutdown: shutdown_tx.clone(),
-            },
-            closing_rx.clone(),
-        )?),
-        None => None,
-    };
-    let app = api::router(AppState {
+    let ops = Ops {
         sup: sup.clone(),
         store: store.clone(),
         hub: hub.clone(),
         plugins: plugins.clone(),
         cron: cron.clone(),
         metrics: metrics.clone(),
-        policy: policy.clone(),
+        policy,
         workflows: workflows.clone(),
         caddy: caddy.clone(),
         bus: bus.clone(),
-        token,
         data_dir: data_dir.clone(),
         shutdown: shutdown_tx,
+    };
+    let control = match control_listener {
+        Some(listener) => Some(ControlServer::start(
+            listener,
+            settings.control.clone(),
+            token.clone(),
+            ops.clone(),
+            closing_rx.clone(),
+        )?),
+        None => None,
+    };
+    let app = api::router(AppState {
+        ops,
+        token,
         closing: closing_rx.clone(),
     });
     let mut server_closing = closing_rx;

@@ -11,6 +11,7 @@ pub mod events;
 pub mod lifecycle;
 pub mod logs;
 pub mod metrics;
+pub mod ops;
 pub mod plugins;
 pub mod policy;
 pub mod process;

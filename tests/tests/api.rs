@@ -128,7 +128,7 @@ fn semantically_invalid_specs_are_422_naming_the_field() {
 }
 
 #[test]
-fn malformed_bodies_are_400() {
+fn malformed_bodies_are_422_invalid() {
     let d = daemon_with_a_service();
     let d = &d;
     let raw = |body: &'static str| {
@@ -143,60 +143,60 @@ fn malformed_bodies_are_400() {
     rejected(
         d,
         raw(r#"{"name": "x", "command": "#),
-        400,
-        "bad_request",
-        None,
+        422,
+        "invalid",
+        Some("body"),
     );
-    rejected(d, raw("not json at all"), 400, "bad_request", None);
+    rejected(d, raw("not json at all"), 422, "invalid", Some("body"));
     let unknown = d.service_with("x", json!(["true"]), json!({"bogus": 1}));
     rejected(
         d,
         || d.post("/api/services", &unknown),
-        400,
-        "bad_request",
+        422,
+        "invalid",
         Some("bogus"),
     );
     let wrong_type = d.service_with("x", json!(["true"]), json!({"port": "eighty"}));
     rejected(
         d,
         || d.post("/api/services", &wrong_type),
-        400,
-        "bad_request",
-        None,
+        422,
+        "invalid",
+        Some("port"),
     );
     let put_unknown = json!({"command": ["true"], "bogus": 1});
     rejected(
         d,
         || d.put("/api/services/existing", &put_unknown),
-        400,
-        "bad_request",
+        422,
+        "invalid",
         Some("bogus"),
     );
 }
 
 #[test]
-fn invalid_names_in_the_path_are_400() {
+fn invalid_names_in_the_path_are_422_invalid() {
     let d = daemon_with_a_service();
     for path in [
         "/api/services/Bad%20Name",
         "/api/services/..%2Fetc",
         "/api/services/..%2F..%2Fetc%2Fpasswd/logs",
     ] {
-        rejected(&d, || d.get(path), 400, "bad_request", None);
+        rejected(&d, || d.get(path), 422, "invalid", Some("name"));
     }
     rejected(
         &d,
         || d.delete("/api/services/..%2Fexisting"),
-        400,
-        "bad_request",
-        None,
+        422,
+        "invalid",
+        Some("name"),
     );
     rejected(
         &d,
         || d.post_empty("/api/services/UPPER/start"),
-        400,
-        "bad_request",
-        None,
+        422,
+        "invalid",
+        Some("name"),
     );
 }
 
@@ -208,13 +208,7 @@ fn oversize_body_is_413() {
         json!(["true"]),
         json!({"env": {"BIG": "a".repeat(1024 * 1024 + 100)}}),
     );
-    rejected(
-        &d,
-        || d.post("/api/services", &big),
-        413,
-        "payload_too_large",
-        None,
-    );
+    rejected(&d, || d.post("/api/services", &big), 413, "too_large", None);
 }
 
 #[test]
@@ -346,10 +340,9 @@ fn create_get_put_delete_round_trip() {
     let mut mismatched = changed.clone();
     mismatched["name"] = json!("other");
     let (code, body) = d.put("/api/services/web", &mismatched);
-    assert!(
-        code == 400 || code == 422,
-        "PUT with a different name: {code} {body}"
-    );
+    assert_eq!(code, 422, "PUT with a different name: {body}");
+    assert_eq!(body["error"]["code"], "invalid", "{body}");
+    assert_eq!(body["error"]["field"], "name", "{body}");
     assert_eq!(
         d.view("web")["pid"],
         rerun,

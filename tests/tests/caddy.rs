@@ -227,7 +227,7 @@ fn caddy_down_is_reported_and_the_config_applied_once_it_is_back() {
     // A reload says what went wrong, with a non-zero exit from the CLI.
     let (code, body) = d.post_empty("/api/caddy/reload");
     assert_eq!(code, 502, "{body}");
-    assert_eq!(body["error"]["code"], "caddy_failed", "{body}");
+    assert_eq!(body["error"]["code"], "unavailable", "{body}");
     let out = d.cli(&["caddy", "reload"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(

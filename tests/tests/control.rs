@@ -31,6 +31,11 @@ fn each_verb_acts_on_real_services() {
     let all = c.ok("status");
     assert_eq!(all["status"]["supervisor"]["status"], "running", "{all}");
     assert_eq!(
+        all["status"]["supervisor"]["caddy"],
+        d.get("/api/status").1["supervisor"]["caddy"],
+        "the control port's status has REST's `caddy`: {all}"
+    );
+    assert_eq!(
         all["status"]["services"]["web"]["status"], "running",
         "{all}"
     );
@@ -179,18 +184,18 @@ fn custom_restart_runs_a_job_that_job_and_cancel_follow() {
     assert!(e["message"].as_str().unwrap().contains("succeeded"), "{e}");
     c.error("job 999999", "not_found");
     c.error("cancel 999999", "not_found");
-    c.error("job", "bad_request");
-    c.error("cancel 1 2", "bad_request");
+    c.error("job", "invalid");
+    c.error("cancel 1 2", "invalid");
 
     c.error(r#"custom-restart nosuch {}"#, "not_found");
-    let e = c.error("custom-restart web {not json", "bad_request");
+    let e = c.error("custom-restart web {not json", "invalid");
     assert!(
         e["message"].as_str().unwrap().contains("malformed JSON"),
         "{e}"
     );
-    let e = c.error(r#"custom-restart web {"args": 5}"#, "bad_request");
+    let e = c.error(r#"custom-restart web {"args": 5}"#, "invalid");
     assert_eq!(e["field"], "args", "{e}");
-    c.error("custom-restart web", "bad_request");
+    c.error("custom-restart web", "invalid");
     c.ok("status web");
 }
 
@@ -240,7 +245,7 @@ fn pipelined_requests_are_answered_in_order() {
     assert!(c.response()["status"]["services"]["web"].is_object());
     assert_error(&c.response(), "not_found", "status nosuch");
     assert!(c.response()["verbs"].is_array());
-    assert_error(&c.response(), "unknown_verb", "bogus verb");
+    assert_error(&c.response(), "invalid", "bogus verb");
     assert_eq!(c.response()["service"]["name"], "web");
     assert_error(&c.response(), "not_found", "stop nosuch");
     assert!(c.response()["lines"].is_array());
@@ -256,7 +261,7 @@ fn a_ten_megabyte_line_is_refused_and_the_connection_stays_usable() {
     big.push(b'\n');
     c.send(&big);
     let e = c.response();
-    assert_error(&e, "payload_too_large", "10 MB line");
+    assert_error(&e, "too_large", "10 MB line");
     assert!(
         e["error"]["message"].as_str().unwrap().contains("65536"),
         "{e}"
@@ -266,7 +271,7 @@ fn a_ten_megabyte_line_is_refused_and_the_connection_stays_usable() {
     let mut at_limit = vec![b'x'; 65536];
     at_limit.push(b'\n');
     c.send(&at_limit);
-    assert_error(&c.response(), "unknown_verb", "64 KiB verb");
+    assert_error(&c.response(), "invalid", "64 KiB verb");
     c.ok("status");
 }
 
@@ -276,17 +281,17 @@ fn invalid_utf8_is_an_error_and_the_connection_survives() {
     let mut c = d.control_authed();
     c.send(b"status w\xffeb\n");
     let e = c.response();
-    assert_error(&e, "bad_request", "invalid UTF-8");
+    assert_error(&e, "invalid", "invalid UTF-8");
     assert!(
         e["error"]["message"].as_str().unwrap().contains("UTF-8"),
         "{e}"
     );
     c.send(b"\xc3\x28\n");
-    assert_error(&c.response(), "bad_request", "invalid UTF-8");
+    assert_error(&c.response(), "invalid", "invalid UTF-8");
     c.ok("status web");
     // Valid UTF-8 outside ASCII is just an unknown verb or a bad name.
-    c.error("stätus", "unknown_verb");
-    c.error("status wéb", "bad_request");
+    c.error("stätus", "invalid");
+    c.error("status wéb", "invalid");
 }
 
 #[test]
@@ -454,7 +459,8 @@ fn allowed_commands_restricts_the_verbs() {
 fn unknown_verbs_wrong_arity_and_bad_arguments_are_clear_errors() {
     let d = daemon_with_ticker();
     let mut c = d.control_authed();
-    let e = c.error("REBOOT now", "unknown_verb");
+    let e = c.error("REBOOT now", "invalid");
+    assert_eq!(e["field"], "verb", "{e}");
     assert!(e["message"].as_str().unwrap().contains("REBOOT"), "{e}");
     for line in [
         "start",
@@ -464,17 +470,18 @@ fn unknown_verbs_wrong_arity_and_bad_arguments_are_clear_errors() {
         "quit now",
         "auth",
     ] {
-        let e = c.error(line, "bad_request");
+        let e = c.error(line, "invalid");
+        assert_eq!(e["field"], "arguments", "{line}: {e}");
         assert!(
             e["message"].as_str().unwrap().contains("usage:"),
             "{line}: {e}"
         );
     }
-    let e = c.error("start Bad/Name", "bad_request");
+    let e = c.error("start Bad/Name", "invalid");
     assert_eq!(e["field"], "name", "{e}");
-    let e = c.error("logs web lots", "bad_request");
+    let e = c.error("logs web lots", "invalid");
     assert_eq!(e["field"], "n", "{e}");
-    c.error("logs web 10001", "bad_request");
+    c.error("logs web 10001", "invalid");
     let e = c.error("start nosuch", "not_found");
     assert!(e["message"].as_str().unwrap().contains("nosuch"), "{e}");
     c.error("logs nosuch 5", "not_found");

@@ -270,7 +270,7 @@ fn history_rejects_bad_queries_naming_the_parameter() {
         ("bogus=1", "bogus"),
     ] {
         let (code, body) = d.get(&format!("/api/services/q/metrics?{query}"));
-        assert_eq!(code, 400, "{query}: {body}");
+        assert_eq!(code, 422, "{query}: {body}");
         assert_eq!(body["error"]["field"], field, "{query}: {body}");
     }
     let (code, body) = d.get("/api/services/nope/metrics");

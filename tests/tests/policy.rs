@@ -594,7 +594,7 @@ fn audit_filters_pages_and_survives_a_restart() {
         ("bogus=1", "bogus"),
     ] {
         let (status, body) = d.get(&format!("/api/audit?{query}"));
-        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(status, 422, "{query}: {body}");
         assert_eq!(body["error"]["field"], field, "{query}: {body}");
     }
 
@@ -610,13 +610,13 @@ fn bad_input_names_the_field_and_records_nothing() {
     let cases = [
         (
             json!({"command": {"command_type": "perl", "command": "x"}}),
-            400,
+            422,
             "command.command_type",
         ),
-        (json!({}), 400, "command"),
+        (json!({}), 422, "command"),
         (
             json!({"command": {"command_type": "shell"}}),
-            400,
+            422,
             "command.command",
         ),
         (
@@ -641,12 +641,12 @@ fn bad_input_names_the_field_and_records_nothing() {
         ),
         (
             json!({"command": {"command_type": "shell", "command": "true"}, "service": "Bad Name"}),
-            400,
+            422,
             "service",
         ),
         (
             json!({"command": {"command_type": "shell", "command": "true"}, "surprise": 1}),
-            400,
+            422,
             "surprise",
         ),
     ];
@@ -666,7 +666,8 @@ fn bad_input_names_the_field_and_records_nothing() {
             .header("content-type", "application/json")
             .body("{not json"),
     );
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "body", "{body}");
     assert!(
         audit(&d, "").is_empty(),
         "a rejected request changes nothing"

@@ -1,91 +1,43 @@
-//! `ApiError`: the one error type handlers return. Maps to a status code and the JSON error body and
-//! never leaks internals (store errors are logged, not echoed).
+//! How an `ops::Error` reads over HTTP: **the one place mapping an error code to a status**, and the
+//! JSON error body. Internals were already logged and replaced by `ops::Error::internal`.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::supervisor::SupervisorError;
-use crate::wire::{ErrorBody, ErrorDetail};
+use crate::ops::Error;
+use crate::wire::{Code, ErrorBody};
 
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-    pub field: Option<String>,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            field: None,
-        }
-    }
-
-    pub fn field(mut self, field: impl Into<String>) -> ApiError {
-        self.field = Some(field.into());
-        self
-    }
-
-    pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
-    }
-
-    pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
-    }
-
-    pub fn unauthorized() -> ApiError {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "missing or wrong bearer token (see the `token` file in the data dir)",
-        )
-    }
-
-    pub fn internal() -> ApiError {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error; see the daemon log",
-        )
+/// The HTTP status of each code.
+pub fn status(code: Code) -> StatusCode {
+    match code {
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::Conflict => StatusCode::CONFLICT,
+        Code::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+        Code::Unauthorized => StatusCode::UNAUTHORIZED,
+        Code::Forbidden => StatusCode::FORBIDDEN,
+        Code::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Code::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+        // Something behind tend (Caddy's admin API) failed: tend acted as a gateway.
+        Code::Unavailable => StatusCode::BAD_GATEWAY,
+        Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        // Connection-level codes of the control port; never produced over HTTP.
+        Code::IdleTimeout => StatusCode::REQUEST_TIMEOUT,
+        Code::TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 
-impl IntoResponse for ApiError {
+impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code.into(),
-                message: self.message,
-                field: self.field,
-            },
-        };
-        (self.status, Json(body)).into_response()
-    }
-}
-
-impl From<SupervisorError> for ApiError {
-    fn from(e: SupervisorError) -> ApiError {
-        match e {
-            SupervisorError::NotFound(_) => ApiError::not_found(e.to_string()),
-            SupervisorError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
-            SupervisorError::Invalid(f) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", f.message).field(f.field)
-            }
-            SupervisorError::ShuttingDown => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "shutting_down",
-                e.to_string(),
-            ),
-            SupervisorError::Store(e) => {
-                tracing::error!(error = %e, "store error");
-                ApiError::internal()
-            }
-        }
+        let status = status(self.code);
+        (
+            status,
+            Json(ErrorBody {
+                error: self.detail(),
+            }),
+        )
+            .into_response()
     }
 }

@@ -1,5 +1,7 @@
-//! Request extractors whose rejections are `ApiError`s: JSON bodies (content type, size, syntax, and
-//! shape errors naming the field), query strings and service names in paths.
+//! Request extractors whose rejections are `ops::Error`s: JSON bodies (content type, size, syntax;
+//! shape errors naming the field come from `ops::typed`), query strings, names and ids in paths, and
+//! the caller's `Origin`. Every bad input is `invalid` naming the field (`body`, the parameter,
+//! `name`, `id`).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -8,17 +10,18 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use super::error::ApiError;
+use crate::ops::{self, Error};
 use crate::spec;
+use crate::wire::Code;
 
-/// A JSON body parsed to a `serde_json::Value`; typed parsing happens in `typed` so that the error
-/// can name the field.
+/// A JSON body parsed to a `serde_json::Value`; typed parsing happens in `ops::typed` so that the
+/// error can name the field.
 pub struct JsonBody(pub serde_json::Value);
 
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
-    type Rejection = ApiError;
+    type Rejection = Error;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
         let is_json = req
             .headers()
             .get(CONTENT_TYPE)
@@ -29,105 +32,107 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
             });
         if !is_json {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+            return Err(Error::new(
+                Code::UnsupportedMediaType,
                 "expected a body with Content-Type: application/json",
             ));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "request body is larger than 1 MiB",
-                )
+                Error::new(Code::TooLarge, "request body is larger than 1 MiB")
             } else {
-                ApiError::bad_request(format!("cannot read the request body: {rejection}"))
+                Error::invalid("body", format!("cannot read the request body: {rejection}"))
             }
         })?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))
+        ops::json(&bytes).map(JsonBody)
     }
 }
 
-/// Deserializes `value` into `T`; a shape error (wrong type, unknown or missing field) names the field.
-pub fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let inner = e.inner().to_string();
-        let mut path = e.path().to_string();
-        if let Some(unknown) = backticked_after(&inner, "unknown field ") {
-            // The path already ends at the unknown field, except at the top level.
-            if path == "." {
-                path = unknown;
-            }
-        } else if let Some(missing) = backticked_after(&inner, "missing field ") {
-            path = if path == "." {
-                missing
-            } else {
-                format!("{path}.{missing}")
-            };
-        }
-        let message = if inner.contains("untagged enum CommandLine") {
-            "expected a string (run through /bin/sh -c) or an array of strings (argv)".to_string()
-        } else {
-            inner
-        };
-        let err = ApiError::bad_request(format!("{path}: {message}"));
-        if path == "." { err } else { err.field(path) }
-    })
-}
+/// A JSON body deserialized into `T`, shape errors naming the field.
+pub struct Body<T>(pub T);
 
-fn backticked_after(text: &str, prefix: &str) -> Option<String> {
-    let rest = text.strip_prefix(prefix)?.strip_prefix('`')?;
-    Some(rest[..rest.find('`')?].to_string())
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        let JsonBody(value) = JsonBody::from_request(req, state).await?;
+        ops::typed(value).map(Body)
+    }
 }
 
 /// A query string; unknown parameters are rejected.
 pub struct Query<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
-    type Rejection = ApiError;
+    type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
         let query = parts.uri.query().unwrap_or("");
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de)
             .map(Query)
             .map_err(|e| {
                 let inner = e.inner().to_string();
-                let field = backticked_after(&inner, "unknown field ")
+                let field = ops::backticked_after(&inner, "unknown field ")
                     .unwrap_or_else(|| e.path().to_string());
-                ApiError::bad_request(format!("query parameter {field}: {inner}")).field(field)
+                Error::invalid(field, inner)
             })
     }
 }
 
-/// A validated service name from the path.
+/// The path segment `key`, as axum decoded it.
+async fn path_param<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    key: &str,
+) -> Result<String, Error> {
+    let axum::extract::Path(params) =
+        axum::extract::Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| Error::invalid(key, e.to_string()))?;
+    params
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+        .ok_or_else(|| Error::invalid(key, "missing from the path"))
+}
+
+/// A validated service (or cron job) name from the path.
 pub struct Name(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for Name {
-    type Rejection = ApiError;
+    type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        let name = path_param(parts, state, "name").await?;
+        spec::validate_name(&name).map_err(|e| Error::invalid("name", e.message))?;
+        Ok(Name(name))
+    }
+}
+
+/// The one path segment of `/api/jobs/{id}...` or `/api/plugins/{name}`, as given (an unknown one is
+/// `not_found` further on).
+pub struct Id(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
         let axum::extract::Path(params) =
             axum::extract::Path::<Vec<(String, String)>>::from_request_parts(parts, state)
                 .await
-                .map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let name = params
+                .map_err(|e| Error::invalid("id", e.to_string()))?;
+        params
             .into_iter()
-            .find(|(k, _)| k == "name")
-            .map(|(_, v)| v)
-            .ok_or_else(|| ApiError::bad_request("missing service name"))?;
-        spec::validate_name(&name).map_err(|e| ApiError::bad_request(e.message).field("name"))?;
-        Ok(Name(name))
+            .next()
+            .map(|(_, v)| Id(v))
+            .ok_or_else(|| Error::invalid("id", "missing from the path"))
     }
 }
 
 /// Who is asking, for audit and job records: `cli` when the `tend` CLI says so in its client header
 /// (`x-tend-client: cli`), else `rest`.
-pub struct Origin(pub &'static str);
+pub struct Origin(pub crate::wire::Origin);
 
 impl<S: Send + Sync> FromRequestParts<S> for Origin {
     type Rejection = std::convert::Infallible;
@@ -137,6 +142,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Origin {
             .headers
             .get(crate::wire::CLIENT_HEADER)
             .is_some_and(|v| v.as_bytes() == b"cli");
-        Ok(Origin(if cli { "cli" } else { "rest" }))
+        Ok(Origin(if cli {
+            crate::wire::Origin::Cli
+        } else {
+            crate::wire::Origin::Rest
+        }))
     }
 }

@@ -1,5 +1,6 @@
 //! The REST API. **Only this module knows HTTP.** Routes, bearer-token auth, body limits and the
-//! mapping of errors to status codes; all behaviour is delegated to `Supervisor`, `Store` and `LogHub`.
+//! mapping of error codes to status codes (`error.rs`); every handler is an adapter that extracts its
+//! input, calls one `ops::Ops` method and answers its `wire` type as JSON.
 
 mod audit;
 mod caddy;
@@ -12,7 +13,6 @@ mod plugins;
 mod services;
 mod sse;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -22,39 +22,22 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
 use subtle::ConstantTimeEq;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
-pub use error::ApiError;
 use extract::Query;
 
-use crate::logs::LogHub;
-use crate::metrics::Metrics;
-use crate::plugins::PluginHost;
-use crate::store::Store;
-use crate::supervisor::Supervisor;
-use crate::wire::{StatusResponse, SupervisorLogs};
+use crate::ops::{Error, Ops};
+use crate::wire::{Code, ShutdownResponse, StatusResponse, SupervisorLogs, TailParams};
 
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 1 << 20;
 
+/// What the handlers share: the operations, plus what only HTTP needs.
 #[derive(Clone)]
 pub struct AppState {
-    pub sup: Supervisor,
-    pub store: Store,
-    pub hub: LogHub,
-    pub plugins: PluginHost,
-    pub cron: crate::cron::Scheduler,
-    pub metrics: Metrics,
-    pub policy: crate::policy::Policy,
-    pub workflows: crate::workflow::Workflows,
-    pub caddy: crate::caddy::Caddy,
-    pub bus: crate::events::Bus,
+    pub ops: Ops,
     pub token: Arc<str>,
-    pub data_dir: PathBuf,
-    /// Asks the daemon to shut down (`POST /api/supervisor/shutdown`).
-    pub shutdown: mpsc::Sender<()>,
     /// Becomes true when the daemon is closing: live streams end.
     pub closing: watch::Receiver<bool>,
 }
@@ -121,7 +104,7 @@ async fn require_token(
     State(app): State<AppState>,
     req: Request,
     next: Next,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Error> {
     let given = req
         .headers()
         .get(AUTHORIZATION)
@@ -131,7 +114,7 @@ async fn require_token(
     if bool::from(given.as_bytes().ct_eq(app.token.as_bytes())) {
         Ok(next.run(req).await)
     } else {
-        Err(ApiError::unauthorized())
+        Err(Error::unauthorized())
     }
 }
 
@@ -139,54 +122,27 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-async fn not_found() -> ApiError {
-    ApiError::not_found("no such route; see the API table in the README")
+async fn not_found() -> Error {
+    Error::not_found("no such route; see the API table in the README")
 }
 
-async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "method not allowed on this route",
-    )
+async fn method_not_allowed() -> Error {
+    Error::new(Code::MethodNotAllowed, "method not allowed on this route")
 }
 
 async fn status(State(app): State<AppState>) -> Json<StatusResponse> {
-    let mut status = app.sup.status();
-    if let Some((memory_mb, cpu_percent)) = app.metrics.own_usage() {
-        status.supervisor.memory_mb = Some(memory_mb);
-        status.supervisor.cpu_percent = Some(cpu_percent);
-    }
-    status.supervisor.caddy = Some(app.caddy.status());
-    Json(status)
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TailParams {
-    tail: Option<usize>,
+    Json(app.ops.status())
 }
 
 async fn supervisor_logs(
     State(app): State<AppState>,
     Query(p): Query<TailParams>,
-) -> Result<Json<SupervisorLogs>, ApiError> {
-    let tail = p.tail.unwrap_or(200).min(10_000);
-    let dir = app.data_dir.clone();
-    let lines = tokio::task::spawn_blocking(move || crate::logs::read_daemon_log(&dir, tail))
-        .await
-        .map_err(|_| ApiError::internal())?
-        .map_err(|e| {
-            tracing::error!(error = %e, "cannot read tend.log");
-            ApiError::internal()
-        })?;
-    Ok(Json(SupervisorLogs { lines }))
+) -> Result<Json<SupervisorLogs>, Error> {
+    Ok(Json(app.ops.supervisor_logs(&p).await?))
 }
 
-async fn shutdown(State(app): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
-    let _ = app.shutdown.try_send(());
-    (
-        StatusCode::ACCEPTED,
-        Json(serde_json::json!({ "status": "shutting_down" })),
-    )
+async fn shutdown(State(app): State<AppState>) -> (StatusCode, Json<ShutdownResponse>) {
+    app.ops.shutdown();
+    let status = "shutting_down".into();
+    (StatusCode::ACCEPTED, Json(ShutdownResponse { status }))
 }

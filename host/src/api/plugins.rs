@@ -1,25 +1,21 @@
-//! `/api/plugins`: list, inspect and reload plugins. Thin: everything is `PluginHost`'s.
+//! `/api/plugins`: list, inspect and reload plugins. Adapters over `ops::Ops` (`ops/plugins.rs`).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 
-use super::{ApiError, AppState};
+use super::AppState;
+use super::extract::Id;
+use crate::ops::Error;
 use crate::wire::{PluginInfo, ReloadReport};
 
 pub async fn list(State(app): State<AppState>) -> Json<Vec<PluginInfo>> {
-    Json(app.plugins.list())
+    Json(app.ops.plugins())
 }
 
-pub async fn get(
-    State(app): State<AppState>,
-    Path(name): Path<String>,
-) -> Result<Json<PluginInfo>, ApiError> {
-    app.plugins
-        .info(&name)
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("no plugin named {name:?}")))
+pub async fn get(State(app): State<AppState>, Id(name): Id) -> Result<Json<PluginInfo>, Error> {
+    Ok(Json(app.ops.plugin(&name)?))
 }
 
 pub async fn reload(State(app): State<AppState>) -> Json<ReloadReport> {
-    Json(app.plugins.reload().await)
+    Json(app.ops.reload_plugins().await)
 }

@@ -5,7 +5,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use reqwest::Method;
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::add::{self, AddArgs};
@@ -13,7 +12,9 @@ use super::client::{Answer, CliError, Client};
 use super::edit::{self, Assignment};
 use super::render;
 use super::sse::SseEvent;
-use crate::wire::{ActionResponse, Event, LogLine, ServiceView, StatusResponse};
+use crate::wire::{
+    ActionResponse, Event, EventsPage, LogLine, LogsPage, ServiceView, StatusResponse,
+};
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct LogsArgs {
@@ -31,18 +32,6 @@ pub struct LogsArgs {
     /// Print only the text of each line
     #[arg(long)]
     pub raw: bool,
-}
-
-/// `GET /api/services/{name}/logs`.
-#[derive(Deserialize)]
-struct LogsPage {
-    lines: Vec<LogLine>,
-}
-
-/// `GET /api/services/{name}/events`.
-#[derive(Deserialize)]
-struct EventsPage {
-    events: Vec<Event>,
 }
 
 /// The bus topics whose events are a service's own (`Event`): what `tend status --watch` prints.

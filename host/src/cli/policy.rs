@@ -204,7 +204,7 @@ fn audit_table(entries: &[AuditEntry]) -> String {
             vec![
                 e.id.to_string(),
                 short_time(&e.time),
-                e.origin.clone(),
+                e.origin.to_string(),
                 e.service.clone().unwrap_or_else(|| "-".into()),
                 match e.decision {
                     Decision::Allow => "allow".into(),
@@ -232,7 +232,7 @@ mod tests {
         AuditEntry {
             id,
             time: "2026-11-22T00:56:07.655747Z".into(),
-            origin: "rest".into(),
+            origin: crate::wire::Origin::Rest,
             service: (id == 2).then(|| "web".to_string()),
             command_type: CommandType::Shell,
             command: "rm -rf /".into(),

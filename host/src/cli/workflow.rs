@@ -389,7 +389,7 @@ pub fn jobs_table(jobs: &[JobView], now: DateTime<Utc>) -> String {
                 j.id.clone(),
                 j.service.clone(),
                 j.status.as_str().into(),
-                j.origin.clone(),
+                j.origin.to_string(),
                 relative(&j.created_at, now),
                 format!("{ok}/{}", j.steps.len()),
                 j.error.clone().unwrap_or_default(),

@@ -12,11 +12,12 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::watch;
 
-use super::dispatch::Ops;
+use super::dispatch::{self, failed};
 use super::lines::{Frame, LineReader};
 use super::parse;
 use super::settings::ControlSettings;
-use crate::wire::{ControlBody, ControlRequest, ControlResponse, ControlVerb, VerbHelp};
+use crate::ops::{Error, Ops};
+use crate::wire::{Code, ControlBody, ControlRequest, ControlResponse, ControlVerb, VerbHelp};
 
 /// Wrong tokens a connection may send before it is closed.
 pub const MAX_AUTH_FAILURES: u32 = 5;
@@ -60,7 +61,7 @@ pub async fn serve(
             biased;
             _ = async { drop(closing.wait_for(|c| *c).await) } => {
                 let bye = ControlResponse::error(
-                    "shutting_down",
+                    Code::ShuttingDown,
                     "the daemon has stopped its services and is exiting; closing",
                 );
                 let _ = send(&mut wr, &bye, idle).await;
@@ -71,7 +72,7 @@ pub async fn serve(
         let response = match frame {
             Err(_) => {
                 let bye = ControlResponse::error(
-                    "idle_timeout",
+                    Code::IdleTimeout,
                     format!(
                         "no request for {} s (idle_timeout_s); closing",
                         settings.idle_timeout_s
@@ -86,7 +87,7 @@ pub async fn serve(
             }
             Ok(Ok(Frame::Eof)) => break,
             Ok(Ok(Frame::TooLong)) => ControlResponse::error(
-                "payload_too_large",
+                Code::TooLarge,
                 format!(
                     "request line longer than {} bytes (max_line_bytes); it is discarded up to its \
                      newline",
@@ -94,13 +95,13 @@ pub async fn serve(
                 ),
             ),
             Ok(Ok(Frame::Line(bytes))) => match std::str::from_utf8(&bytes) {
-                Err(e) => ControlResponse::error(
-                    "bad_request",
+                Err(e) => failed(Error::invalid(
+                    "line",
                     format!(
                         "request line is not valid UTF-8 (first bad byte at offset {})",
                         e.valid_up_to()
                     ),
-                ),
+                )),
                 Ok(text) => match handle(text, peer, &shared, &mut session).await {
                     None => continue,
                     Some((response, Next::Continue)) => response,
@@ -134,18 +135,18 @@ async fn handle(
 ) -> Option<(ControlResponse, Next)> {
     let (verb, rest) = match parse::split_verb(text)? {
         Ok(v) => v,
-        Err(e) => return Some((parse_error(e), Next::Continue)),
+        Err(e) => return Some((failed(e), Next::Continue)),
     };
     let answer = |r| Some((r, Next::Continue));
     if !session.authenticated && !verb.always_allowed() {
         return answer(ControlResponse::error(
-            "unauthorized",
+            Code::Unauthorized,
             "authenticate first: `auth <token>` (the token is in the data dir's `token` file)",
         ));
     }
     if !shared.allowed.contains(&verb) {
         return answer(ControlResponse::error(
-            "forbidden",
+            Code::Forbidden,
             format!(
                 "{:?} is not allowed on this port ([control] allowed_commands); send `help` for \
                  the verbs that are",
@@ -155,7 +156,7 @@ async fn handle(
     }
     let request = match parse::parse_args(verb, rest) {
         Ok(r) => r,
-        Err(e) => return answer(parse_error(e)),
+        Err(e) => return answer(failed(e)),
     };
     match request {
         ControlRequest::Auth { token } => Some(auth(&token, peer, shared, session)),
@@ -174,7 +175,7 @@ async fn handle(
             ControlResponse::new(ControlBody::Message("bye".into())),
             Next::Close,
         )),
-        other => answer(shared.ops.run(other).await),
+        other => answer(dispatch::run(&shared.ops, other).await),
     }
 }
 
@@ -197,7 +198,7 @@ fn auth(
     if session.failures >= MAX_AUTH_FAILURES {
         (
             ControlResponse::error(
-                "unauthorized",
+                Code::Unauthorized,
                 format!("wrong token; {MAX_AUTH_FAILURES} failed attempts, closing"),
             ),
             Next::Close,
@@ -205,7 +206,7 @@ fn auth(
     } else {
         (
             ControlResponse::error(
-                "unauthorized",
+                Code::Unauthorized,
                 format!(
                     "wrong token (attempt {} of {MAX_AUTH_FAILURES})",
                     session.failures
@@ -214,10 +215,6 @@ fn auth(
             Next::Continue,
         )
     }
-}
-
-fn parse_error(e: parse::ParseError) -> ControlResponse {
-    ControlResponse::error_field(e.code, e.message, e.field)
 }
 
 async fn send(

@@ -1,7 +1,8 @@
 //! The TCP control port: one request per line, one JSON response per line (README, "TCP control
 //! port"). Owns the listener, the connection limit and the connection tasks; requests are carried out
-//! by the same `Supervisor`, store and workflow operations the REST handlers call (`dispatch`), and
-//! answered with the REST wire types under the `ok` envelope (`wire::control`). Knows nothing of HTTP.
+//! by the same `ops::Ops` methods the REST handlers call (`dispatch`), and answered with the same wire
+//! types under the `ok` envelope (`wire::control`), errors with the same codes. Knows nothing of HTTP
+//! and imports nothing from `api`.
 
 mod conn;
 mod dispatch;
@@ -19,10 +20,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
-pub use dispatch::Ops;
 pub use settings::ControlSettings;
 
-use crate::wire::ControlResponse;
+use crate::ops::Ops;
+use crate::wire::{Code, ControlResponse};
 
 /// Binds the control port on `host` (the API's host), or `None` when `port` is 0 (disabled). Done
 /// before anything starts, so a taken port stops the daemon at once.
@@ -146,7 +147,7 @@ async fn accept_loop(
 /// Answers a connection over the limit and closes it; bounded to one second.
 async fn refuse(mut stream: TcpStream, max: usize) {
     let line = ControlResponse::error(
-        "too_many_connections",
+        Code::TooManyConnections,
         format!("too many connections (max_connections = {max}); closing"),
     )
     .to_line();

@@ -2,35 +2,22 @@
 //! authentication and `allowed_commands` on the verb before looking at the arguments:
 //! [`split_verb`] finds the verb, [`parse_args`] reads its arguments.
 
+use crate::ops::{self, Error};
 use crate::spec;
-use crate::wire::{ControlRequest, ControlVerb, CustomRestartRequest};
+use crate::wire::{ControlRequest, ControlVerb, CustomRestartRequest, MAX_LOG_LINES};
 
-/// Most lines `logs` returns (as `GET /api/services/{name}/logs`).
-pub const MAX_LOG_LINES: u32 = 10_000;
 /// Lines `logs` returns without `n` (as the REST default tail).
 pub const DEFAULT_LOG_LINES: u32 = 100;
 
-/// Why a line is not a request. `code` is the wire error code.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParseError {
-    pub code: &'static str,
-    pub message: String,
-    pub field: Option<String>,
-}
-
-fn bad(message: impl Into<String>) -> ParseError {
-    ParseError {
-        code: "bad_request",
-        message: message.into(),
-        field: None,
-    }
-}
+/// Why a line is not a request: always `invalid`, naming what is wrong (`verb`, `arguments`, `name`,
+/// `n`, `body` or a field of the JSON), with the same message the REST API gives for the same value.
+pub type ParseError = Error;
 
 fn usage(verb: ControlVerb) -> ParseError {
-    bad(format!(
-        "wrong number of arguments; usage: {}",
-        verb.usage()
-    ))
+    Error::invalid(
+        "arguments",
+        format!("wrong number of arguments; usage: {}", verb.usage()),
+    )
 }
 
 /// The verb of a line and the rest of it (leading blanks removed). `None` for a blank line, which
@@ -43,14 +30,13 @@ pub fn split_verb(line: &str) -> Option<Result<(ControlVerb, &str), ParseError>>
     let (word, rest) = line.split_once(is_blank).unwrap_or((line, ""));
     Some(match ControlVerb::parse(word) {
         Some(verb) => Ok((verb, rest.trim_start_matches(is_blank))),
-        None => Err(ParseError {
-            code: "unknown_verb",
-            message: format!(
+        None => Err(Error::invalid(
+            "verb",
+            format!(
                 "unknown verb {:?}; send `help` for the verbs of this connection",
                 clip(word)
             ),
-            field: None,
-        }),
+        )),
     })
 }
 
@@ -59,11 +45,7 @@ pub fn parse_args(verb: ControlVerb, rest: &str) -> Result<ControlRequest, Parse
     let words: Vec<&str> = rest.split(is_blank).filter(|w| !w.is_empty()).collect();
     let name = |i: usize| -> Result<String, ParseError> {
         let n = words[i];
-        spec::validate_name(n).map_err(|e| ParseError {
-            code: "bad_request",
-            message: e.message,
-            field: Some("name".into()),
-        })?;
+        spec::validate_name(n).map_err(|e| Error::invalid("name", e.message))?;
         Ok(n.to_string())
     };
     Ok(match verb {
@@ -122,14 +104,13 @@ pub fn parse_args(verb: ControlVerb, rest: &str) -> Result<ControlRequest, Parse
                 2 => match words[1].parse::<u32>() {
                     Ok(n) if n <= MAX_LOG_LINES => n,
                     _ => {
-                        return Err(ParseError {
-                            code: "bad_request",
-                            message: format!(
-                                "n: expected a number of lines from 0 to {MAX_LOG_LINES}, got {:?}",
+                        return Err(Error::invalid(
+                            "n",
+                            format!(
+                                "expected a number of lines from 0 to {MAX_LOG_LINES}, got {:?}",
                                 clip(words[1])
                             ),
-                            field: Some("n".into()),
-                        });
+                        ));
                     }
                 },
                 _ => return Err(usage(verb)),
@@ -149,28 +130,10 @@ pub fn parse_args(verb: ControlVerb, rest: &str) -> Result<ControlRequest, Parse
     })
 }
 
-/// The JSON of `custom-restart`, with shape errors naming the field as the REST API does.
+/// The JSON of `custom-restart`: parsed as the REST API parses the body of
+/// `POST /api/services/{name}/custom-restart`, with the same errors.
 fn custom_restart_body(json: &str) -> Result<CustomRestartRequest, ParseError> {
-    let value: serde_json::Value =
-        serde_json::from_str(json).map_err(|e| bad(format!("malformed JSON: {e}")))?;
-    if !value.is_object() {
-        return Err(bad(
-            "expected a JSON object: {\"pre_commands\", \"post_commands\", \"args\"}",
-        ));
-    }
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.inner().to_string();
-        let field = (path != ".").then_some(path);
-        ParseError {
-            code: "bad_request",
-            message: match &field {
-                Some(f) => format!("{f}: {inner}"),
-                None => inner,
-            },
-            field,
-        }
-    })
+    ops::typed(ops::json(json.as_bytes())?)
 }
 
 fn is_blank(c: char) -> bool {
@@ -188,14 +151,15 @@ fn clip(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::Code;
 
     fn parse(line: &str) -> Result<ControlRequest, ParseError> {
         let (verb, rest) = split_verb(line).expect("not blank")?;
         parse_args(verb, rest)
     }
 
-    fn code(line: &str) -> &'static str {
-        parse(line).unwrap_err().code
+    fn field(line: &str) -> Option<String> {
+        parse(line).unwrap_err().field
     }
 
     #[test]
@@ -309,7 +273,8 @@ mod tests {
             "custom-restart",
         ] {
             let e = parse(line).unwrap_err();
-            assert_eq!(e.code, "bad_request", "{line}");
+            assert_eq!(e.code, Code::Invalid, "{line}");
+            assert_eq!(e.field.as_deref(), Some("arguments"), "{line}");
             assert!(e.message.contains("usage:"), "{line}: {}", e.message);
         }
     }
@@ -317,15 +282,16 @@ mod tests {
     #[test]
     fn bad_arguments_name_the_field() {
         let e = parse("start Bad/Name").unwrap_err();
-        assert_eq!((e.code, e.field.as_deref()), ("bad_request", Some("name")));
+        assert_eq!((e.code, e.field.as_deref()), (Code::Invalid, Some("name")));
         for line in ["logs web -1", "logs web x", "logs web 10001"] {
             let e = parse(line).unwrap_err();
             assert_eq!(e.field.as_deref(), Some("n"), "{line}");
         }
         let e = parse("custom-restart web {not json").unwrap_err();
         assert!(e.message.contains("malformed JSON"), "{}", e.message);
+        assert_eq!(e.field.as_deref(), Some("body"));
         let e = parse("custom-restart web [1]").unwrap_err();
-        assert!(e.message.contains("object"), "{}", e.message);
+        assert_eq!(e.field.as_deref(), Some("body"), "{}", e.message);
         let e = parse(r#"custom-restart web {"args": "x"}"#).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("args"), "{}", e.message);
         let e = parse(r#"custom-restart web {"bogus": 1}"#).unwrap_err();
@@ -334,7 +300,7 @@ mod tests {
 
     #[test]
     fn unknown_verbs_are_named_and_clipped() {
-        assert_eq!(code("reboot web"), "unknown_verb");
+        assert_eq!(field("reboot web").as_deref(), Some("verb"));
         let long = "x".repeat(1000);
         let e = parse(&long).unwrap_err();
         assert!(e.message.len() < 200, "{}", e.message);

@@ -17,7 +17,7 @@ fn agent(n: usize) -> Payload {
     Payload::Agent(AgentEvent {
         time: crate::store::now_rfc3339(),
         agent: "test".into(),
-        service: Some(if n % 2 == 0 { "even" } else { "odd" }.into()),
+        service: Some(if n.is_multiple_of(2) { "even" } else { "odd" }.into()),
         message: n.to_string(),
     })
 }

@@ -8,7 +8,6 @@
 //! that straddles two tiers merges their rows weighted by sample counts.
 
 use chrono::{DateTime, TimeZone, Utc};
-use serde::{Deserialize, Serialize};
 
 use super::MetricsSettings;
 use crate::store::{MetricBucket, Store, StoreError};
@@ -21,49 +20,7 @@ pub const MAX_POINTS: i64 = 10_000;
 const DEFAULT_RANGE_MS: i64 = 3_600_000;
 const MIB: f64 = 1024.0 * 1024.0;
 
-/// `GET /api/services/{name}/metrics`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct MetricsHistory {
-    /// `service` or `job`.
-    pub kind: String,
-    pub name: String,
-    /// RFC 3339, UTC: the range read.
-    pub since: String,
-    pub until: String,
-    /// Width of each point, seconds.
-    pub step_s: u64,
-    /// The sampling interval of raw data, seconds.
-    pub interval_s: u64,
-    /// Oldest first; steps without samples are left out.
-    pub points: Vec<MetricPoint>,
-}
-
-/// One step: averages over its samples, unless named `_max`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct MetricPoint {
-    /// Start of the step, RFC 3339, UTC.
-    pub time: String,
-    /// Raw samples behind this point.
-    pub samples: u64,
-    /// % of one core.
-    pub cpu_percent: f64,
-    pub cpu_percent_max: f64,
-    /// Resident memory of the whole process tree, MiB.
-    pub memory_mb: f64,
-    pub memory_mb_max: f64,
-    pub processes: f64,
-    pub threads: f64,
-    pub open_fds: f64,
-    /// Storage I/O, bytes per second.
-    pub read_bytes_per_s: f64,
-    pub write_bytes_per_s: f64,
-    /// Disk usage of the watch_dirs (largest in the step), when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disk_bytes: Option<u64>,
-    /// True when a disk walk behind `disk_bytes` hit its deadline.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub disk_partial: bool,
-}
+pub use crate::wire::{MetricPoint, MetricsHistory};
 
 /// A bad query parameter.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,48 +69,52 @@ impl HistoryQuery {
             None => until_ms - DEFAULT_RANGE_MS,
             Some(s) => match DateTime::parse_from_rfc3339(s) {
                 Ok(t) => t.timestamp_millis(),
-                Err(_) => until_ms - parse_duration(s).ok_or_else(|| QueryError {
-                    field: "since",
-                    message: format!(
-                        "since: {s:?} is neither an RFC 3339 time nor a duration like 15m, 24h, 7d"
-                    ),
-                })?,
+                Err(_) => {
+                    until_ms
+                        - parse_duration(s).ok_or_else(|| QueryError {
+                            field: "since",
+                            message: format!(
+                                "{s:?} is neither an RFC 3339 time nor a duration like 15m, 24h, 7d"
+                            ),
+                        })?
+                }
             },
         };
         if since_ms >= until_ms {
             return Err(QueryError {
                 field: "since",
-                message: "since: must be in the past".into(),
+                message: "must be in the past".into(),
             });
         }
         let range = until_ms - since_ms;
-        let step_ms =
-            match step {
-                Some(s) => {
-                    let ms = parse_duration(s).filter(|&ms| ms >= 1000).ok_or_else(|| QueryError {
-                    field: "step",
-                    message: format!(
-                        "step: {s:?} is not a duration of at least one second (like 60, 5m, 1h)"
-                    ),
-                })?;
-                    if range / ms > MAX_POINTS {
-                        return Err(QueryError {
-                            field: "step",
-                            message: format!(
-                                "step: {s} over this range gives {} points; at most {MAX_POINTS}",
-                                range / ms
-                            ),
-                        });
-                    }
-                    ms
+        let step_ms = match step {
+            Some(s) => {
+                let ms = parse_duration(s)
+                    .filter(|&ms| ms >= 1000)
+                    .ok_or_else(|| QueryError {
+                        field: "step",
+                        message: format!(
+                            "{s:?} is not a duration of at least one second (like 60, 5m, 1h)"
+                        ),
+                    })?;
+                if range / ms > MAX_POINTS {
+                    return Err(QueryError {
+                        field: "step",
+                        message: format!(
+                            "{s} over this range gives {} points; at most {MAX_POINTS}",
+                            range / ms
+                        ),
+                    });
                 }
-                None => {
-                    let widest = (range + 999) / 1000;
-                    let ms = (interval_s as i64 * 1000).max(widest);
-                    // Whole seconds.
-                    (ms + 999) / 1000 * 1000
-                }
-            };
+                ms
+            }
+            None => {
+                let widest = (range + 999) / 1000;
+                let ms = (interval_s as i64 * 1000).max(widest);
+                // Whole seconds.
+                (ms + 999) / 1000 * 1000
+            }
+        };
         Ok(HistoryQuery {
             since_ms,
             until_ms,

@@ -14,7 +14,7 @@ pub use settings::{ENVIRONMENT_VAR, PolicySettings};
 
 use crate::plugins::{Outcome, PluginHost, PolicyAnswer, PolicyRequest};
 use crate::store::{NewAudit, Store};
-use crate::wire::{CommandType, Decision, Payload, PolicyEvent, WorkflowCommand};
+use crate::wire::{CommandType, Decision, Origin, Payload, PolicyEvent, WorkflowCommand};
 
 /// What is asked about one command.
 pub struct Ask<'a> {
@@ -25,8 +25,8 @@ pub struct Ask<'a> {
     pub service: &'a str,
     /// The environment the command runs with (the service's env).
     pub vars: &'a BTreeMap<String, String>,
-    /// Who asks: `rest`, `tcp`, `cli`, `fixer`.
-    pub origin: &'a str,
+    /// Who asks.
+    pub origin: Origin,
 }
 
 /// The answer: allowed, or denied with a reason. Already audited when returned.
@@ -103,7 +103,7 @@ impl Policy {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-            origin: ask.origin.into(),
+            origin: ask.origin.as_str().into(),
         };
         let call = self
             .plugins
@@ -126,7 +126,7 @@ impl Policy {
         let written = self
             .store
             .insert_audit(&NewAudit {
-                origin: ask.origin,
+                origin: ask.origin.as_str(),
                 service,
                 command_type: ask.command.command_type,
                 command: &ask.command.command,
@@ -161,7 +161,7 @@ impl Policy {
             self.bus.publish(Payload::Policy(PolicyEvent {
                 time: crate::store::now_rfc3339(),
                 audit_id: verdict.audit_id,
-                origin: ask.origin.to_string(),
+                origin: ask.origin,
                 service: service.map(str::to_string),
                 command: ask.command.command.clone(),
                 decision,
@@ -171,7 +171,7 @@ impl Policy {
         if !verdict.allowed {
             tracing::info!(
                 service = ask.service,
-                origin = ask.origin,
+                origin = ask.origin.as_str(),
                 command = %ask.command.command,
                 reason = %verdict.reason,
                 "command denied by the policy"

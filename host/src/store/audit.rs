@@ -4,7 +4,7 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::{Result, Store, StoreError, now_rfc3339};
-use crate::wire::{AuditEntry, CommandType, Decision};
+use crate::wire::{AuditEntry, CommandType, Decision, Origin};
 
 /// A decision to record (the id and time are the store's).
 #[derive(Clone, Debug)]
@@ -120,12 +120,14 @@ fn audit_row(r: &SqliteRow) -> Result<AuditEntry> {
         "deny" => Decision::Deny,
         other => return Err(corrupt("decision", other)),
     };
+    let origin: String = r.get("origin");
+    let origin = Origin::parse(&origin).ok_or_else(|| corrupt("origin", &origin))?;
     let argv: String = r.get("argv");
     let argv: Vec<String> = serde_json::from_str(&argv).map_err(|_| corrupt("argv", &argv))?;
     Ok(AuditEntry {
         id: r.get("id"),
         time: r.get("time"),
-        origin: r.get("origin"),
+        origin,
         service: r.get("service"),
         command_type,
         command: r.get("command"),

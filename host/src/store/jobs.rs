@@ -5,7 +5,7 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::{Result, Store, StoreError};
-use crate::wire::{CustomRestartRequest, JobStatus, JobStep, JobView};
+use crate::wire::{CustomRestartRequest, JobStatus, JobStep, JobView, Origin};
 
 /// A job about to be recorded (status `queued`).
 #[derive(Clone, Debug)]
@@ -42,11 +42,12 @@ fn job_row(r: &SqliteRow) -> Result<JobView> {
     let status: String = r.get("status");
     let request: String = r.get("request");
     let steps: String = r.get("steps");
+    let origin: String = r.get("origin");
     Ok(JobView {
         id: id.to_string(),
         kind: r.get("kind"),
         service: r.get("service"),
-        origin: r.get("origin"),
+        origin: Origin::parse(&origin).ok_or_else(|| corrupt(id, "origin", &origin))?,
         status: JobStatus::parse(&status).ok_or_else(|| corrupt(id, "status", &status))?,
         created_at: r.get("created_at"),
         started_at: r.get("started_at"),

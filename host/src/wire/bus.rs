@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Decision, Event, EventKind, ExecutionStatus, Trigger};
+use super::{Decision, Event, EventKind, ExecutionStatus, Origin, Trigger};
 
 /// What an event is about. The SSE event name is `as_str()`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -272,7 +272,7 @@ pub struct PluginEvent {
 pub struct PolicyEvent {
     pub time: String,
     pub audit_id: i64,
-    pub origin: String,
+    pub origin: Origin,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
     pub command: String,

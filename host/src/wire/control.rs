@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ActionResponse, CustomRestartRequest, ErrorDetail, JobView, LogLine, ServiceView,
+    ActionResponse, Code, CustomRestartRequest, ErrorDetail, JobView, LogLine, ServiceView,
     StatusResponse,
 };
 
@@ -218,7 +218,7 @@ pub struct ControlResponse {
 pub enum ControlBody {
     /// `auth`, `shutdown`, `quit`: a sentence.
     Message(String),
-    /// `status`: as `GET /api/status`.
+    /// `status`: as `GET /api/status` (with `supervisor.caddy`).
     Status(StatusResponse),
     /// `status <name>`: as `GET /api/services/{name}`.
     Service(Box<ServiceView>),
@@ -248,23 +248,11 @@ impl ControlResponse {
         }
     }
 
-    pub fn error(code: &str, message: impl Into<String>) -> ControlResponse {
+    pub fn error(code: Code, message: impl Into<String>) -> ControlResponse {
         ControlResponse::new(ControlBody::Error(ErrorDetail {
-            code: code.into(),
+            code,
             message: message.into(),
             field: None,
-        }))
-    }
-
-    pub fn error_field(
-        code: &str,
-        message: impl Into<String>,
-        field: Option<String>,
-    ) -> ControlResponse {
-        ControlResponse::new(ControlBody::Error(ErrorDetail {
-            code: code.into(),
-            message: message.into(),
-            field,
         }))
     }
 
@@ -290,19 +278,19 @@ mod tests {
             serde_json::to_value(&ok).unwrap(),
             serde_json::json!({"ok": true, "message": "authenticated"})
         );
-        let err = ControlResponse::error("not_found", "no such service");
+        let err = ControlResponse::error(Code::NotFound, "no such service");
         assert_eq!(
             serde_json::to_value(&err).unwrap(),
             serde_json::json!({"ok": false, "error": {"code": "not_found", "message": "no such service"}})
         );
         let back: ControlResponse = serde_json::from_slice(&err.to_line()).unwrap();
         assert!(!back.ok);
-        assert!(matches!(back.body, ControlBody::Error(e) if e.code == "not_found"));
+        assert!(matches!(back.body, ControlBody::Error(e) if e.code == Code::NotFound));
         let job = ControlResponse::new(ControlBody::Job(Box::new(JobView {
             id: "7".into(),
             kind: "custom-restart".into(),
             service: "web".into(),
-            origin: "tcp".into(),
+            origin: crate::wire::Origin::Tcp,
             status: crate::wire::JobStatus::Queued,
             created_at: "2026-01-01T00:00:00Z".into(),
             started_at: None,

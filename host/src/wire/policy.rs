@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{CommandType, Decision, WorkflowCommand};
+use super::{CommandType, Decision, Origin, WorkflowCommand};
 
 /// One decision of the command policy, as recorded before the answer was used.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -13,8 +13,8 @@ pub struct AuditEntry {
     pub id: i64,
     /// RFC 3339, UTC.
     pub time: String,
-    /// Who asked: `rest`, `tcp`, `cli`, `fixer`.
-    pub origin: String,
+    /// Who asked.
+    pub origin: Origin,
     /// The service the command was for (none for a dry run without one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
@@ -59,7 +59,7 @@ pub struct PolicyCheckRequest {
     pub cwd: Option<PathBuf>,
 }
 
-/// The dry run's answer (already audited, with origin `rest`).
+/// The dry run's answer (already audited, with the caller's origin).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PolicyCheckResponse {
     pub allowed: bool,
@@ -74,4 +74,21 @@ pub struct PolicyCheckResponse {
     /// What would run, and where.
     pub argv: Vec<String>,
     pub cwd: String,
+}
+
+/// The query of `GET /api/audit`: filters, page size (default 100, at most 1000) and the
+/// `next_before_id` of the previous page.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_id: Option<i64>,
 }

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Origin;
+
 /// How a workflow command is run: `shell` as `sh -c <command>`, `make` as `make <args...>`, `exec` as
 /// the argv split from `command` with shell-like quoting (no shell).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,8 +202,8 @@ pub struct JobView {
     /// `custom-restart`.
     pub kind: String,
     pub service: String,
-    /// Who asked: `rest`, `cli`, `tcp`.
-    pub origin: String,
+    /// Who asked.
+    pub origin: Origin,
     pub status: JobStatus,
     pub created_at: String,
     pub started_at: Option<String>,
@@ -221,3 +223,16 @@ pub struct JobsPage {
 /// Header by which the `tend` CLI identifies itself (`x-tend-client: cli`), so jobs it starts are
 /// recorded with origin `cli` rather than `rest`.
 pub const CLIENT_HEADER: &str = "x-tend-client";
+
+/// The query of `GET /api/jobs`: by service, by status (a `JobStatus` name), how many (default 50,
+/// at most 1000).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}

@@ -26,7 +26,7 @@ use step::Stop;
 use crate::policy::Policy;
 use crate::store::{JobQuery, NewJob, Store, StoreError, now_rfc3339};
 use crate::supervisor::Supervisor;
-use crate::wire::{CustomRestartRequest, JobStatus, JobView, StepStatus};
+use crate::wire::{CustomRestartRequest, JobStatus, JobView, Origin, StepStatus};
 
 /// The kind of every job this module runs.
 pub const KIND: &str = "custom-restart";
@@ -42,11 +42,11 @@ pub enum WorkflowError {
     NotFound(String),
     #[error("no job with id {0:?}")]
     JobNotFound(String),
-    #[error("{field}: {message}")]
-    Invalid { field: String, message: String },
+    #[error(transparent)]
+    Invalid(#[from] crate::spec::FieldError),
     /// The daemon is shutting down and takes no new jobs.
     #[error("the daemon is shutting down")]
-    Unavailable,
+    ShuttingDown,
     /// A job of the same service is queued or running; a cancel of a job that already ended.
     #[error("{0}")]
     Conflict(String),
@@ -120,22 +120,22 @@ impl Workflows {
     }
 
     /// Validates the request, records a job and starts it in the background; answers the job as it
-    /// was queued. `origin` is who asks (`rest`, `tcp`, `cli`). A rejected request records nothing.
+    /// was queued. `origin` is who asks. A rejected request records nothing.
     pub async fn start(
         &self,
         service: &str,
         request: CustomRestartRequest,
-        origin: &str,
+        origin: Origin,
     ) -> Result<JobView, WorkflowError> {
         let inner = &self.inner;
         if inner.closing.load(Ordering::SeqCst) {
-            return Err(WorkflowError::Unavailable);
+            return Err(WorkflowError::ShuttingDown);
         }
         let view = inner
             .sup
             .get(service)
             .map_err(|_| WorkflowError::NotFound(service.into()))?;
-        let planned = plan::plan(&request).map_err(|e| WorkflowError::Invalid {
+        let planned = plan::plan(&request).map_err(|e| crate::spec::FieldError {
             field: e.field,
             message: e.message,
         })?;
@@ -167,7 +167,7 @@ impl Workflows {
             .insert_job(&NewJob {
                 kind: KIND,
                 service,
-                origin,
+                origin: origin.as_str(),
                 created_at: &created_at,
                 request: &request,
                 steps: &steps,
@@ -180,12 +180,12 @@ impl Workflows {
                 return Err(e.into());
             }
         };
-        tracing::info!(job = %id, service, origin, "custom restart queued");
+        tracing::info!(job = %id, service, %origin, "custom restart queued");
         let job = JobView {
             id: id.clone(),
             kind: KIND.into(),
             service: service.into(),
-            origin: origin.into(),
+            origin,
             status: JobStatus::Queued,
             created_at,
             started_at: None,

@@ -255,7 +255,7 @@ async fn command(inner: &Inner, job: &JobView, planned: &Planned, stop: StopRx) 
             cwd: &cwd,
             service: &job.service,
             vars: &env,
-            origin: &job.origin,
+            origin: job.origin,
         })
         .await;
     if !verdict.allowed {

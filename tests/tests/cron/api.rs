@@ -23,7 +23,8 @@ fn invalid_schedules_and_zones_are_rejected_naming_the_field() {
     ];
     for (query, field, words) in cases {
         let (status, body) = d.get(&format!("/api/cron/validate?{query}"));
-        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(status, 422, "{query}: {body}");
+        assert_eq!(body["error"]["code"], "invalid", "{query}: {body}");
         assert_eq!(body["error"]["field"], field, "{query}: {body}");
         assert!(
             body["error"]["message"].as_str().unwrap().contains(words),
@@ -43,8 +44,8 @@ fn invalid_schedules_and_zones_are_rejected_naming_the_field() {
     let bad = [
         (json!({"schedule": "* 25 * * *"}), 422, "schedule"),
         (json!({"timezone": "Nowhere/Land"}), 422, "timezone"),
-        (json!({"overlap": "sometimes"}), 400, "overlap"),
-        (json!({"bogus": 1}), 400, "bogus"),
+        (json!({"overlap": "sometimes"}), 422, "overlap"),
+        (json!({"bogus": 1}), 422, "bogus"),
         (json!({"timeout": 0}), 422, "timeout"),
         (json!({"working_dir": "/no/such/dir"}), 422, "working_dir"),
     ];
@@ -136,7 +137,7 @@ fn crud_pagination_and_config_file_ownership() {
     assert_eq!(d.delete("/api/cron/api").0, 200);
     assert_eq!(d.get("/api/cron/api").0, 404);
     assert_eq!(d.post_empty("/api/cron/api/run").0, 404);
-    assert_eq!(d.get("/api/cron/Bad%20Name").0, 400);
+    assert_eq!(d.get("/api/cron/Bad%20Name").0, 422);
 }
 
 fn out(o: &std::process::Output) -> String {

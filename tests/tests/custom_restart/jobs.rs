@@ -72,7 +72,7 @@ fn rejected_requests_change_nothing() {
         (json!({"bogus": true}), "bogus"),
     ] {
         let (status, err) = submit(&d, "web", &body);
-        assert_eq!(status, 400, "{body}: {err}");
+        assert_eq!(status, 422, "{body}: {err}");
         assert_eq!(err["error"]["field"], field, "{body}: {err}");
     }
     let (status, _) = send(
@@ -116,10 +116,10 @@ fn rejected_requests_change_nothing() {
     let (status, _) = d.get("/api/jobs/not-a-number");
     assert_eq!(status, 404);
     let (status, err) = d.get("/api/jobs?status=bogus");
-    assert_eq!(status, 400, "{err}");
+    assert_eq!(status, 422, "{err}");
     assert_eq!(err["error"]["field"], "status");
     let (status, err) = d.get("/api/jobs?limit=0");
-    assert_eq!(status, 400, "{err}");
+    assert_eq!(status, 422, "{err}");
 }
 
 #[test]

@@ -1,0 +1,132 @@
+//! `ops::Error`: the one error every operation returns, a `Code` from the table in `wire/error.rs`
+//! plus a message and, for `invalid`, the field. Each domain error (`SupervisorError`, `CronError`,
+//! `WorkflowError`, `FieldError`, `StoreError`, ...) is mapped to a code here, once. Front ends only
+//! translate the code (`api/error.rs`: HTTP status; `control`: the code on the line). Internal errors
+//! are logged here and answered with a fixed sentence, never with their details.
+
+use crate::caddy::ReloadError;
+use crate::cron::CronError;
+use crate::spec::FieldError;
+use crate::store::StoreError;
+use crate::supervisor::SupervisorError;
+use crate::wire::{Code, ErrorDetail};
+use crate::workflow::WorkflowError;
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct Error {
+    pub code: Code,
+    pub message: String,
+    /// Set for every `invalid`; may be set for others (`not_found` of a referenced service).
+    pub field: Option<String>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(code: Code, message: impl Into<String>) -> Error {
+        Error {
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// A value that fails validation; `message` says what is wrong with it, without the field's name.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Error {
+        Error {
+            code: Code::Invalid,
+            message: message.into(),
+            field: Some(field.into()),
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Error {
+        Error::new(Code::NotFound, message)
+    }
+
+    pub fn unauthorized() -> Error {
+        Error::new(
+            Code::Unauthorized,
+            "missing or wrong bearer token (see the `token` file in the data dir)",
+        )
+    }
+
+    /// Logs `cause` and answers without it.
+    pub fn internal(cause: impl std::fmt::Display) -> Error {
+        tracing::error!(error = %cause, "internal error");
+        Error::new(Code::Internal, "internal error; see the daemon log")
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> Error {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn detail(self) -> ErrorDetail {
+        ErrorDetail {
+            code: self.code,
+            message: self.message,
+            field: self.field,
+        }
+    }
+}
+
+impl From<FieldError> for Error {
+    fn from(e: FieldError) -> Error {
+        Error::invalid(e.field, e.message)
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Error {
+        Error::internal(format_args!("store: {e}"))
+    }
+}
+
+impl From<SupervisorError> for Error {
+    fn from(e: SupervisorError) -> Error {
+        match e {
+            SupervisorError::Invalid(f) => f.into(),
+            SupervisorError::Store(s) => s.into(),
+            SupervisorError::NotFound(_) => Error::not_found(e.to_string()),
+            SupervisorError::Conflict(m) => Error::new(Code::Conflict, m),
+            SupervisorError::ShuttingDown => Error::new(Code::ShuttingDown, e.to_string()),
+        }
+    }
+}
+
+impl From<CronError> for Error {
+    fn from(e: CronError) -> Error {
+        match e {
+            CronError::Invalid(f) => f.into(),
+            CronError::Store(s) => s.into(),
+            CronError::NotFound(_) => Error::not_found(e.to_string()),
+            CronError::Conflict(m) => Error::new(Code::Conflict, m),
+            CronError::ShuttingDown => Error::new(Code::ShuttingDown, e.to_string()),
+        }
+    }
+}
+
+impl From<WorkflowError> for Error {
+    fn from(e: WorkflowError) -> Error {
+        match e {
+            WorkflowError::Invalid(f) => f.into(),
+            WorkflowError::Store(s) => s.into(),
+            WorkflowError::NotFound(_) | WorkflowError::JobNotFound(_) => {
+                Error::not_found(e.to_string())
+            }
+            WorkflowError::Conflict(m) => Error::new(Code::Conflict, m),
+            WorkflowError::ShuttingDown => Error::new(Code::ShuttingDown, e.to_string()),
+        }
+    }
+}
+
+impl From<ReloadError> for Error {
+    fn from(e: ReloadError) -> Error {
+        match e {
+            ReloadError::Disabled => Error::new(Code::Conflict, e.to_string()),
+            ReloadError::Failed(m) => Error::new(Code::Unavailable, m),
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! Services: registration (create, replace, remove), actions, and what a service has recorded (logs,
+//! events, health, metrics history). Behaviour is `Supervisor`'s; this checks the request and reads
+//! the store.
+
+use serde_json::Value;
+
+use super::{Error, Ops, Result, replace_body};
+use crate::metrics::{HistoryQuery, Kind};
+use crate::store::LogQuery;
+use crate::supervisor;
+use crate::wire::{
+    Action, ActionResponse, EventParams, EventsPage, HealthReport, HistoryParams, LogParams,
+    LogsPage, MAX_LOG_LINES, MetricsHistory, ServiceSpec, ServiceView, VIEW_ONLY_FIELDS,
+};
+
+/// Entries `events` and `health` return without a `limit`.
+const DEFAULT_EVENTS: u32 = 100;
+
+impl Ops {
+    pub fn services(&self) -> Vec<ServiceView> {
+        self.sup.list()
+    }
+
+    pub fn service(&self, name: &str) -> Result<ServiceView> {
+        Ok(self.sup.get(name)?)
+    }
+
+    /// Registers a service; started at once if `enabled`.
+    pub async fn create_service(&self, spec: ServiceSpec) -> Result<ServiceView> {
+        Ok(self.sup.create(spec).await?)
+    }
+
+    /// Replaces a service's spec with `body` (a spec or an edited view; see `replace_body`). A
+    /// service from the config file cannot be replaced, whatever the body.
+    pub async fn replace_service(&self, name: &str, body: Value) -> Result<ServiceView> {
+        self.sup.check_editable(name)?;
+        let spec: ServiceSpec = replace_body(name, body, VIEW_ONLY_FIELDS, "services")?;
+        Ok(self.sup.update(spec).await?)
+    }
+
+    /// Stops the service and removes its definition (its logs and events stay).
+    pub async fn remove_service(&self, name: &str) -> Result<ActionResponse> {
+        let state = self.sup.remove(name).await?;
+        Ok(ActionResponse {
+            name: name.into(),
+            action: "delete".into(),
+            state,
+        })
+    }
+
+    /// Starts, stops or restarts a service; answers once done (a stop: once the whole tree is gone).
+    pub async fn act(&self, name: &str, action: Action) -> Result<ActionResponse> {
+        let how = match action {
+            Action::Start => supervisor::Action::Start,
+            Action::Stop => supervisor::Action::Stop,
+            Action::Restart => supervisor::Action::Restart,
+        };
+        let state = self.sup.act(name, how).await?;
+        Ok(ActionResponse {
+            name: name.into(),
+            action: action.as_str().into(),
+            state,
+        })
+    }
+
+    /// Stored output lines of a service, oldest first (the last 100 when no `tail`/`after_id`).
+    pub async fn logs(&self, name: &str, p: &LogParams) -> Result<LogsPage> {
+        self.sup.get(name)?;
+        let q = log_query(name, p, 100)?;
+        Ok(LogsPage {
+            lines: self.store.query_logs(&q).await?,
+        })
+    }
+
+    pub async fn events(&self, name: &str, p: &EventParams) -> Result<EventsPage> {
+        self.sup.get(name)?;
+        let limit = p.limit.unwrap_or(DEFAULT_EVENTS).min(MAX_LOG_LINES);
+        Ok(EventsPage {
+            events: self.sup.events(Some(name), limit).await?,
+        })
+    }
+
+    pub async fn health(&self, name: &str, p: &EventParams) -> Result<HealthReport> {
+        let limit = p.limit.unwrap_or(DEFAULT_EVENTS).min(MAX_LOG_LINES);
+        Ok(self.sup.health(name, limit).await?)
+    }
+
+    /// Stored resource figures of a service, aggregated per step.
+    pub async fn metrics_history(&self, name: &str, p: &HistoryParams) -> Result<MetricsHistory> {
+        self.sup.get(name)?;
+        let q = HistoryQuery::parse(
+            p.since.as_deref(),
+            p.step.as_deref(),
+            chrono::Utc::now(),
+            self.metrics.settings().interval_s,
+        )
+        .map_err(|e| Error::invalid(e.field, e.message))?;
+        Ok(self.metrics.history(Kind::Service, name, q).await?)
+    }
+}
+
+/// The store query for `p`, checked: `since` an RFC 3339 time, `tail` and `limit` at most
+/// `MAX_LOG_LINES`, not both `tail` and `after_id`. `default_tail` applies without either.
+pub fn log_query(name: &str, p: &LogParams, default_tail: u32) -> Result<LogQuery> {
+    let since = match &p.since {
+        None => None,
+        Some(s) => {
+            let t = chrono::DateTime::parse_from_rfc3339(s)
+                .map_err(|e| Error::invalid("since", format!("not an RFC 3339 time: {e}")))?;
+            Some(crate::store::fmt_time(t.with_timezone(&chrono::Utc)))
+        }
+    };
+    for (field, v) in [("tail", p.tail), ("limit", p.limit)] {
+        if v.is_some_and(|v| v > MAX_LOG_LINES) {
+            return Err(Error::invalid(field, format!("at most {MAX_LOG_LINES}")));
+        }
+    }
+    let (tail, limit) = match (p.after_id, p.tail) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid(
+                "tail",
+                "tail and after_id cannot be combined",
+            ));
+        }
+        (Some(_), None) => (None, p.limit.unwrap_or(MAX_LOG_LINES)),
+        (None, tail) => (
+            Some(tail.unwrap_or(default_tail)),
+            p.limit.unwrap_or(MAX_LOG_LINES),
+        ),
+    };
+    Ok(LogQuery {
+        service: name.to_string(),
+        stream: p.stream,
+        since,
+        after_id: p.after_id,
+        tail,
+        limit,
+    })
+}

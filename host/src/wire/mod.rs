@@ -1,0 +1,35 @@
+//! The wire contract: every type that crosses the API (REST bodies, query parameters and answers, the
+//! control port's lines), shared by the daemon and the CLI client so the two cannot drift. Only plain
+//! data lives here: no I/O, no validation beyond serde's shape checks (semantic validation is
+//! `spec::validate`, `cron::validate_spec` and the `ops` layer). Split by area; everything is
+//! re-exported so `crate::wire::X` names every type.
+
+mod bus;
+mod caddy;
+mod control;
+mod cron;
+mod error;
+mod event;
+mod log;
+mod metrics;
+mod origin;
+mod plugin;
+mod policy;
+mod service;
+mod status;
+mod workflow;
+
+pub use bus::*;
+pub use caddy::*;
+pub use control::*;
+pub use cron::*;
+pub use error::*;
+pub use event::*;
+pub use log::*;
+pub use metrics::*;
+pub use origin::*;
+pub use plugin::*;
+pub use policy::*;
+pub use service::*;
+pub use status::*;
+pub use workflow::*;

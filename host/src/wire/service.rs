@@ -1,0 +1,408 @@
+//! Services: the spec users register (REST body, `tend.toml` entry), lifecycle and health states,
+//! the runtime view, health reports and action answers (`/api/services/...`).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// How a service's program is given: an argv array runs directly, a string runs through `/bin/sh -c`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CommandLine {
+    Shell(String),
+    Argv(Vec<String>),
+}
+
+impl CommandLine {
+    /// The argv that is actually executed.
+    pub fn argv(&self) -> Vec<String> {
+        match self {
+            CommandLine::Shell(s) => vec!["/bin/sh".into(), "-c".into(), s.clone()],
+            CommandLine::Argv(v) => v.clone(),
+        }
+    }
+
+    /// A one-line rendering for tables and logs.
+    pub fn display(&self) -> String {
+        match self {
+            CommandLine::Shell(s) => s.clone(),
+            CommandLine::Argv(v) => v.join(" "),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    #[default]
+    Always,
+    OnFailure,
+    Never,
+}
+
+/// Exponential backoff between restarts: `initial_delay_ms * multiplier^(attempt-1)`, capped at
+/// `max_delay_ms`, spread by +/- `jitter` (a fraction), and forgotten once the service has stayed up
+/// for `reset_after_s`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Backoff {
+    pub initial_delay_ms: u64,
+    pub max_delay_ms: u64,
+    pub multiplier: f64,
+    pub jitter: f64,
+    pub reset_after_s: u64,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial_delay_ms: 1000,
+            max_delay_ms: 60_000,
+            multiplier: 2.0,
+            jitter: 0.1,
+            reset_after_s: 60,
+        }
+    }
+}
+
+/// A service as users register it (REST body, `tend.toml` entry). Unknown fields are rejected.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    pub name: String,
+    pub command: CommandLine,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub restart: RestartPolicy,
+    #[serde(default = "default_max_restarts")]
+    pub max_restarts: u32,
+    #[serde(default)]
+    pub backoff: Backoff,
+    #[serde(default = "default_stop_signal")]
+    pub stop_signal: String,
+    #[serde(default = "default_stop_timeout")]
+    pub stop_timeout_s: u64,
+    #[serde(default)]
+    pub watch_dirs: Vec<PathBuf>,
+    /// Restart the service when its process tree's RSS stays above this many MiB (see metrics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_memory_mb: Option<u64>,
+    /// Route to this service through Caddy (needs `port`; see `caddy` and README, "Caddy reverse proxy").
+    #[serde(default)]
+    pub expose_caddy: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caddy_subdomain: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caddy_path: Option<String>,
+    /// Request headers Caddy sets on the way to the service (`expose_caddy`; see README, "Caddy").
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub caddy_headers: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check_url: Option<String>,
+    /// Stored and echoed only, for now: its feature arrives with a later issue.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+}
+
+/// A service's health check: a probe plugin called every `interval_s`; `retries` consecutive failures
+/// after the first `start_period_s` restart the service under its restart policy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthSpec {
+    pub probe: String,
+    /// Probe-specific settings (JSON object), merged over the plugin manifest's `[config]`.
+    #[serde(default = "empty_object")]
+    pub config: serde_json::Value,
+    #[serde(default = "default_interval")]
+    pub interval_s: u64,
+    #[serde(default = "default_health_timeout")]
+    pub timeout_s: u64,
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    #[serde(default)]
+    pub start_period_s: u64,
+}
+
+impl ServiceSpec {
+    /// The health check in force: `health`, else the seed-compatible `health_check_url` shorthand.
+    pub fn effective_health(&self) -> Option<HealthSpec> {
+        if let Some(h) = &self.health {
+            return Some(h.clone());
+        }
+        self.health_check_url.as_ref().map(|url| HealthSpec {
+            probe: "http".into(),
+            config: serde_json::json!({ "url": url }),
+            interval_s: default_interval(),
+            timeout_s: default_health_timeout(),
+            retries: default_retries(),
+            start_period_s: 0,
+        })
+    }
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(Default::default())
+}
+fn default_interval() -> u64 {
+    10
+}
+fn default_health_timeout() -> u64 {
+    5
+}
+fn default_retries() -> u32 {
+    3
+}
+
+pub(super) fn yes() -> bool {
+    true
+}
+pub fn default_max_restarts() -> u32 {
+    10
+}
+pub fn default_stop_signal() -> String {
+    "SIGTERM".into()
+}
+pub fn default_stop_timeout() -> u64 {
+    10
+}
+
+/// Lifecycle states (see `lifecycle`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Stopped,
+    Starting,
+    Running,
+    Backoff,
+    Stopping,
+    Exited,
+    Fatal,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Stopped => "stopped",
+            Status::Starting => "starting",
+            Status::Running => "running",
+            Status::Backoff => "backoff",
+            Status::Stopping => "stopping",
+            Status::Exited => "exited",
+            Status::Fatal => "fatal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Some(match s {
+            "stopped" => Status::Stopped,
+            "starting" => Status::Starting,
+            "running" => Status::Running,
+            "backoff" => Status::Backoff,
+            "stopping" => Status::Stopping,
+            "exited" => Status::Exited,
+            "fatal" => Status::Fatal,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthState {
+    Unknown,
+    Healthy,
+    Unhealthy,
+}
+
+impl HealthState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthState::Unknown => "unknown",
+            HealthState::Healthy => "healthy",
+            HealthState::Unhealthy => "unhealthy",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<HealthState> {
+        Some(match s {
+            "unknown" => HealthState::Unknown,
+            "healthy" => HealthState::Healthy,
+            "unhealthy" => HealthState::Unhealthy,
+            _ => return None,
+        })
+    }
+}
+
+/// How a process ended: an exit code, or the signal that killed it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+    /// RFC 3339 time of the exit.
+    pub at: String,
+}
+
+/// Where a service definition came from. `config` services are owned by `tend.toml`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Api,
+    Config,
+}
+
+/// Runtime view of one service.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ServiceState {
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// Seconds since the current process started, when running.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uptime_s: Option<f64>,
+    pub restart_count: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_exit: Option<ExitInfo>,
+    /// When in `backoff`: RFC 3339 time of the next start attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_start_at: Option<String>,
+    /// Health of the current run, for services with a health check. (`health_status` on the wire: in a
+    /// service view, `health` is the check's configuration.)
+    #[serde(
+        rename = "health_status",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub health: Option<HealthState>,
+    /// Resident memory of the whole process tree at the last sample, MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<f64>,
+    /// CPU use of the whole process tree over the last sample interval, % of one core.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_percent: Option<f64>,
+}
+
+/// Fields a `ServiceView` adds to its spec. They are read-only: a `PUT` body may carry them (so a GET,
+/// edit, PUT round trip works) and they are ignored.
+pub const VIEW_ONLY_FIELDS: &[&str] = &[
+    "source",
+    "status",
+    "pid",
+    "uptime_s",
+    "restart_count",
+    "last_exit",
+    "next_start_at",
+    "health_status",
+    "memory_mb",
+    "cpu_percent",
+];
+
+/// `GET /api/services/{name}` and list entries: the spec plus its runtime state.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ServiceView {
+    #[serde(flatten)]
+    pub spec: ServiceSpec,
+    pub source: Source,
+    #[serde(flatten)]
+    pub state: ServiceState,
+}
+
+/// One health check result (`GET /api/services/{name}/health`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HealthCheck {
+    pub time: String,
+    /// `healthy`, `degraded` or `unhealthy` as the probe said, or the failure kind of the call
+    /// (`timeout`, `trap`, `denied`, ...).
+    pub result: String,
+    pub passed: bool,
+    pub message: String,
+    pub latency_ms: u32,
+}
+
+/// `GET /api/services/{name}/health`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HealthReport {
+    pub service: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<HealthSpec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<HealthState>,
+    pub consecutive_failures: u32,
+    /// Newest last.
+    pub history: Vec<HealthCheck>,
+}
+
+/// `POST /api/services/{name}/{start,stop,restart}` and `DELETE` answer with the resulting state.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ActionResponse {
+    pub name: String,
+    pub action: String,
+    #[serde(flatten)]
+    pub state: ServiceState,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn view_only_fields_are_exactly_what_a_view_adds() {
+        let state = ServiceState {
+            status: Status::Running,
+            pid: Some(1),
+            uptime_s: Some(1.0),
+            restart_count: 0,
+            last_exit: Some(ExitInfo {
+                code: Some(0),
+                signal: None,
+                at: String::new(),
+            }),
+            next_start_at: Some(String::new()),
+            health: Some(HealthState::Healthy),
+            memory_mb: Some(1.0),
+            cpu_percent: Some(1.0),
+        };
+        let mut fields: Vec<String> = match serde_json::to_value(&state).unwrap() {
+            serde_json::Value::Object(m) => m.keys().cloned().collect(),
+            _ => unreachable!(),
+        };
+        fields.push("source".into());
+        fields.sort();
+        let mut expected: Vec<String> = VIEW_ONLY_FIELDS.iter().map(|s| s.to_string()).collect();
+        expected.sort();
+        assert_eq!(fields, expected);
+    }
+}
+
+/// What `POST /api/services/{name}/{action}` (and the control port's verbs of the same names) ask of
+/// a running service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Start,
+    Stop,
+    Restart,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Start => "start",
+            Action::Stop => "stop",
+            Action::Restart => "restart",
+        }
+    }
+}
