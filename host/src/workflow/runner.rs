@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 use super::Inner;
-use super::plan::{Planned, argv_with_args, display};
+use super::plan::{Planned, display};
 use super::step::{self, Launch, Stop, StopRx, shutting_down};
 use crate::policy::Ask;
+use crate::spec::argv_with_args;
 use crate::store::now_rfc3339;
 use crate::wire::{
     Decision, Event, EventKind, HealthSpec, HealthState, JobStatus, JobStep, JobView, ServiceState,
