@@ -7,22 +7,29 @@
 //!   registered the pid; exits are events, never polled. Nothing else in the daemon may call `wait`.
 //! - Every process of a run carries `TEND_INSTANCE=<id>` in its environment, so descendants that left the
 //!   process group (setsid) are still found in `/proc` and killed with their tree.
+//! - Everything the daemon runs (a service's run, a cron execution, a job's command) is a `Run`
+//!   (`run.rs`): spawn, output sink, timeout or stop request, stop of the whole tree, end record. Trees,
+//!   and the one loop that stops them, are in `tree.rs`; `posix_spawn.rs` starts a program.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 use tokio::sync::oneshot;
 
 mod posix_spawn;
+mod run;
+mod tree;
+
+pub use run::{Ending, Finished, Output, Run, Stopping};
+pub use tree::{Leftovers, Scan, Tree};
 
 /// How a process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -224,280 +231,11 @@ fn parse_stat(text: &[u8]) -> Option<ProcStat> {
     })
 }
 
-fn all_pids() -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect()
-}
-
-fn environ_has_prefix(pid: u32, prefix: &[u8]) -> bool {
-    match std::fs::read(format!("/proc/{pid}/environ")) {
-        Ok(env) => env.split(|&b| b == 0).any(|var| var.starts_with(prefix)),
-        Err(_) => false,
-    }
-}
-
-/// One run's process tree: its session/group leader and its environment marker.
-///
-/// Membership is sticky: a process seen once as a member (pid + start time) stays one until it is gone,
-/// because `/proc/<pid>/environ` reads empty while a process is inside `execve` or exiting.
-#[derive(Debug)]
-pub struct Tree {
-    pub leader: u32,
-    pub leader_start: u64,
-    pub instance: String,
-    seen: Mutex<BTreeMap<u32, u64>>,
-}
-
-/// The result of one look at `/proc` for a tree.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Scan {
-    /// Live (non-zombie) members.
-    pub members: Vec<u32>,
-    /// Processes started after the leader whose environment could not be read (mid-exec or exiting):
-    /// they may be members; look again.
-    pub uncertain: Vec<u32>,
-}
-
-impl Scan {
-    pub fn is_empty(&self) -> bool {
-        self.members.is_empty() && self.uncertain.is_empty()
-    }
-}
-
-impl Tree {
-    pub fn new(leader: u32, leader_start: u64, instance: String) -> Tree {
-        Tree {
-            leader,
-            leader_start,
-            instance,
-            seen: Mutex::new(BTreeMap::new()),
-        }
-    }
-
-    /// Members: the leader's process group, anything carrying the marker that started no earlier than the
-    /// leader, and everything seen as a member before that still exists.
-    pub fn scan(&self) -> Scan {
-        let me = std::process::id();
-        let marker = format!("TEND_INSTANCE={}", self.instance).into_bytes();
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        let mut scan = Scan::default();
-        let mut still = BTreeMap::new();
-        for pid in all_pids() {
-            if pid == me {
-                continue;
-            }
-            let Some(st) = stat(pid) else { continue };
-            // Kernel threads (children of kthreadd) have no environment and are never ours.
-            if st.state == b'Z' || st.start_ticks < self.leader_start || st.ppid == 2 || pid == 2 {
-                continue;
-            }
-            let member = seen.get(&pid) == Some(&st.start_ticks)
-                || st.pgrp == self.leader as i32
-                || match std::fs::read(format!("/proc/{pid}/environ")) {
-                    Ok(env) if env.is_empty() => {
-                        scan.uncertain.push(pid);
-                        false
-                    }
-                    Ok(env) => env.split(|&b| b == 0).any(|var| var == marker.as_slice()),
-                    Err(_) => false,
-                };
-            if member {
-                still.insert(pid, st.start_ticks);
-                scan.members.push(pid);
-            }
-        }
-        *seen = still;
-        scan
-    }
-
-    /// Current resource use of the live members (see `usage_of`).
-    pub fn usage(&self) -> Usage {
-        usage_of(&self.scan().members)
-    }
-
-    /// Sends `sig` to the process group and to every member. Returns the scan it acted on.
-    pub fn signal(&self, sig: Signal) -> Scan {
-        let _ = killpg(Pid::from_raw(self.leader as i32), sig);
-        let scan = self.scan();
-        for &pid in &scan.members {
-            let _ = kill(Pid::from_raw(pid as i32), sig);
-        }
-        scan
-    }
-}
-
-impl Tree {
-    /// Stops the whole tree: `sig` to the group and every member, SIGKILL to everything once `grace` has
-    /// passed, done only when nothing of the tree is left. `exit` is the leader's pending exit, if it has
-    /// not been reaped yet. Returns the leader's end and whether SIGKILL was needed.
-    pub async fn stop(
-        &self,
-        sig: Signal,
-        exit: Option<oneshot::Receiver<Ended>>,
-        grace: Duration,
-    ) -> (Option<Ended>, bool) {
-        let deadline = Instant::now() + grace;
-        let signalled: BTreeSet<u32> = self.signal(sig).members.into_iter().collect();
-        let mut killed = false;
-        let mut ended = None;
-        if let Some(mut rx) = exit {
-            match tokio::time::timeout_at(deadline.into(), &mut rx).await {
-                Ok(res) => ended = res.ok(),
-                Err(_) => {
-                    killed = true;
-                    self.signal(Signal::SIGKILL);
-                    ended = rx.await.ok();
-                }
-            }
-        }
-        killed |= self.drain(sig, signalled, deadline).await;
-        (ended, killed)
-    }
-
-    /// Drives the tree to empty: members not in `signalled` get `sig`, everything left gets SIGKILL once
-    /// `deadline` passes. Returns whether SIGKILL was needed. Descendants that are not our children cannot
-    /// be waited for, so this looks at `/proc` again, backing off from 1 ms to 20 ms.
-    pub async fn drain(
-        &self,
-        sig: Signal,
-        mut signalled: BTreeSet<u32>,
-        deadline: Instant,
-    ) -> bool {
-        let mut killed = false;
-        let give_up = deadline + Duration::from_secs(10);
-        let mut pause = Duration::from_millis(1);
-        // Processes whose environment stays unreadable this long are not ours (or are stuck).
-        let mut uncertain_since: BTreeMap<u32, Instant> = BTreeMap::new();
-        loop {
-            let scan = self.scan();
-            let now = Instant::now();
-            for &pid in &scan.members {
-                if signalled.insert(pid) {
-                    signal_pid(pid, sig);
-                }
-            }
-            uncertain_since.retain(|pid, _| scan.uncertain.contains(pid));
-            for &pid in &scan.uncertain {
-                uncertain_since.entry(pid).or_insert(now);
-            }
-            let waiting = uncertain_since
-                .values()
-                .any(|&t| now.duration_since(t) < Duration::from_secs(1));
-            if scan.members.is_empty() && !waiting {
-                return killed;
-            }
-            if now >= deadline && !scan.members.is_empty() {
-                killed = true;
-                for &pid in &scan.members {
-                    signal_pid(pid, Signal::SIGKILL);
-                }
-            }
-            if now >= give_up {
-                tracing::error!(instance = %self.instance, left = ?scan.members, "processes survive SIGKILL (uninterruptible sleep?)");
-                return killed;
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(20));
-        }
-    }
-}
-
-/// Resource use of a set of live processes, summed, from `/proc`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Usage {
-    pub processes: u32,
-    /// Resident set size, bytes.
-    pub rss_bytes: u64,
-    /// User + system CPU time so far, in clock ticks (`ticks_per_second()` per second).
-    pub cpu_ticks: u64,
-    pub threads: u64,
-    pub open_fds: u64,
-    pub read_bytes: u64,
-    pub write_bytes: u64,
-}
-
 /// Clock ticks per second of `/proc` CPU times.
 pub fn ticks_per_second() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     if t > 0 { t as u64 } else { 100 }
-}
-
-fn page_size() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if p > 0 { p as u64 } else { 4096 }
-}
-
-/// Sums the use of `pids`; processes that vanish meanwhile are skipped.
-pub fn usage_of(pids: &[u32]) -> Usage {
-    let mut u = Usage::default();
-    let page = page_size();
-    for &pid in pids {
-        let Ok(text) = std::fs::read(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(close) = text.iter().rposition(|&b| b == b')') else {
-            continue;
-        };
-        let Ok(rest) = std::str::from_utf8(&text[close + 1..]) else {
-            continue;
-        };
-        let f: Vec<&str> = rest.split_ascii_whitespace().collect();
-        // Fields counted from 3 (state): utime 14, stime 15, num_threads 20, rss 24.
-        let field = |n: usize| {
-            f.get(n - 3)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        u.processes += 1;
-        u.cpu_ticks += field(14) + field(15);
-        u.threads += field(20);
-        u.rss_bytes += field(24) * page;
-        u.open_fds += std::fs::read_dir(format!("/proc/{pid}/fd"))
-            .map(|d| d.count() as u64)
-            .unwrap_or(0);
-        if let Ok(io) = std::fs::read_to_string(format!("/proc/{pid}/io")) {
-            for line in io.lines() {
-                let mut parts = line.split(':');
-                let (Some(k), Some(v)) = (parts.next(), parts.next()) else {
-                    continue;
-                };
-                let v = v.trim().parse::<u64>().unwrap_or(0);
-                match k {
-                    "read_bytes" => u.read_bytes += v,
-                    "write_bytes" => u.write_bytes += v,
-                    _ => {}
-                }
-            }
-        }
-    }
-    u
-}
-
-/// Processes left by an earlier daemon on this data dir: they carry a marker starting with `prefix`.
-pub fn marked_with_prefix(prefix: &str) -> Vec<u32> {
-    let me = std::process::id();
-    let needle = format!("TEND_INSTANCE={prefix}").into_bytes();
-    all_pids()
-        .into_iter()
-        .filter(|&pid| pid != me)
-        .filter(|&pid| stat(pid).is_some_and(|s| s.state != b'Z'))
-        .filter(|&pid| environ_has_prefix(pid, &needle))
-        .collect()
-}
-
-/// Sends a signal to one process.
-pub fn signal_pid(pid: u32, sig: Signal) {
-    let _ = kill(Pid::from_raw(pid as i32), sig);
-}
-
-/// True while the process exists and is not a zombie.
-pub fn alive(pid: u32) -> bool {
-    stat(pid).is_some_and(|s| s.state != b'Z')
 }
 
 #[cfg(test)]
@@ -523,14 +261,6 @@ mod tests {
     fn reads_own_stat() {
         let st = stat(std::process::id()).unwrap();
         assert!(st.start_ticks > 0);
-    }
-
-    #[test]
-    fn usage_of_self_is_plausible() {
-        let u = usage_of(&[std::process::id()]);
-        assert_eq!(u.processes, 1);
-        assert!(u.rss_bytes > 1024 * 1024, "{u:?}");
-        assert!(u.threads >= 1 && u.open_fds >= 3, "{u:?}");
     }
 
     #[test]

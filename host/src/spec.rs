@@ -1,5 +1,6 @@
-//! Semantic validation of service specs and resolution of their environment. Pure functions apart from
-//! looking at the file system for `working_dir` and `env_file`.
+//! Semantic validation of service specs, resolution of their environment, and the argv of a run with
+//! extra args (`argv_with_args`, used by the supervisor's actor and by custom-restart jobs). Pure
+//! functions apart from looking at the file system for `working_dir` and `env_file`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -286,9 +287,56 @@ pub fn service_env(spec: &ServiceSpec) -> Result<BTreeMap<String, String>, Field
     Ok(env)
 }
 
+/// The argv of a service's command with `args` appended (a custom restart's extra args for one run):
+/// to the argv of an array command, or shell-quoted to the end of a string command (which runs through
+/// `/bin/sh -c`), so they stay words and never become shell syntax.
+pub fn argv_with_args(command: &CommandLine, args: &[String]) -> Vec<String> {
+    match command {
+        CommandLine::Argv(argv) => argv.iter().chain(args).cloned().collect(),
+        CommandLine::Shell(s) => {
+            let mut line = s.clone();
+            for a in args {
+                line.push(' ');
+                line.push_str(&shell_quote(a));
+            }
+            vec!["/bin/sh".into(), "-c".into(), line]
+        }
+    }
+}
+
+/// `word` quoted for a POSIX shell, so it stays one word.
+pub fn shell_quote(word: &str) -> String {
+    match shlex::try_quote(word) {
+        Ok(q) => q.into_owned(),
+        // Only NUL makes shlex refuse; validation keeps it out, and no argv can carry one anyway.
+        Err(_) => format!("'{}'", word.replace('\0', "").replace('\'', r"'\''")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn args_are_appended_as_words() {
+        let args: Vec<String> = vec![
+            "--config".into(),
+            "prod.yaml".into(),
+            "a b; rm -rf /".into(),
+        ];
+        assert_eq!(
+            argv_with_args(&CommandLine::Argv(vec!["app".into()]), &args),
+            ["app", "--config", "prod.yaml", "a b; rm -rf /"]
+        );
+        let shell = argv_with_args(&CommandLine::Shell("exec app".into()), &args);
+        assert_eq!(shell[..2], ["/bin/sh", "-c"]);
+        // The shell sees three words, none of them syntax.
+        assert_eq!(
+            shlex::split(&shell[2]).unwrap(),
+            ["exec", "app", "--config", "prod.yaml", "a b; rm -rf /"]
+        );
+        assert_eq!(shell_quote("it's"), shlex::try_quote("it's").unwrap());
+    }
 
     fn spec(json: serde_json::Value) -> ServiceSpec {
         serde_json::from_value(json).unwrap()

@@ -1,29 +1,31 @@
-//! One execution: spawned through `process` (its own session, the job's environment, a
-//! `TEND_INSTANCE` marker), output captured, the tree's resources sampled while it runs, the whole tree
-//! stopped at the timeout or on request, and a report of how it ended. Stores nothing itself: the
-//! caller records the result.
+//! One execution: a `process::Run` (its own session, the job's environment, a `TEND_INSTANCE`
+//! marker) whose output goes to an `OutputCapture`, whose tree is watched by the metrics sampler while
+//! it runs, and which is stopped as a whole at the timeout or on request (`RunControl::stop`); then the
+//! report of how it ended, with peak memory and CPU from the sampler's watch and the leader's rusage.
+//! Stores nothing itself: the caller records the result.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 
 use super::job::job_env;
 use super::output::OutputCapture;
 use super::plan::{self, Ending, StopReason};
-use super::stop::{GRACE, stop_tree};
-use crate::process::{self, Ended, Exit, SpawnSpec, Tree};
+use crate::metrics::{Kind, Metrics, WatchGuard, WatchSummary};
+use crate::process::{self, Exit, Finished, Run, SpawnSpec, Stopping, Tree};
 use crate::store::{ExecutionEnd, now_rfc3339};
 use crate::wire::{CapturedOutput, CronJobSpec, Trigger};
 
-/// How long output may keep arriving after the tree is gone (a process that escaped it could hold a
-/// pipe open).
-const OUTPUT_GRACE: Duration = Duration::from_secs(2);
-/// Resource samples start this soon and slow down to one a second.
-const FIRST_SAMPLE: Duration = Duration::from_millis(50);
-const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+/// SIGTERM, SIGKILL 5 s later; output may keep arriving 2 s after the tree is gone (a process that
+/// escaped it could hold a pipe open).
+const STOPPING: Stopping = Stopping {
+    signal: Signal::SIGTERM,
+    grace: Duration::from_secs(5),
+    output_grace: Duration::from_secs(2),
+};
 
 /// What the scheduler and the API see of a running (or about to run) execution.
 #[derive(Debug)]
@@ -121,133 +123,84 @@ pub struct Launch<'a> {
 pub struct Spawned {
     pub pid: u32,
     pub started_at: String,
-    started: Instant,
-    tree: Arc<Tree>,
-    exit: oneshot::Receiver<Ended>,
-    capture: OutputCapture,
-    /// Keeps the execution's tree in the metrics sampler until the execution is over.
-    _watch: Option<crate::metrics::WatchGuard>,
+    run: Run<OutputCapture>,
+    /// Keeps the execution's tree in the metrics sampler until the execution is over; what the sampler
+    /// saw of it (peak memory, CPU of descendants nobody waited for) goes into the record.
+    watch: Option<WatchGuard>,
 }
 
 /// Starts the command; the error says why it could not.
 pub fn spawn(
     launch: &Launch,
     control: &RunControl,
-    metrics: Option<&crate::metrics::Metrics>,
+    metrics: Option<&Metrics>,
 ) -> Result<Spawned, String> {
     let env = job_env(launch.spec, control.id, control.scheduled_at.as_deref())
         .map_err(|e| e.to_string())?;
-    let argv = launch.spec.command.argv();
     let spec = SpawnSpec {
-        argv: argv.clone(),
+        argv: launch.spec.command.argv(),
         cwd: launch.spec.working_dir.clone(),
         env,
         instance: launch.instance.clone(),
     };
-    let child = process::spawn(&spec).map_err(|e| format!("{}: {e}", argv[0]))?;
-    let started = Instant::now();
-    let started_at = now_rfc3339();
-    let tree = Arc::new(Tree::new(
-        child.pid,
-        child.start_ticks,
-        launch.instance.clone(),
-    ));
-    *control.tree.lock().unwrap_or_else(|e| e.into_inner()) = Some(tree.clone());
-    *control.started_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(started_at.clone());
-    let capture = OutputCapture::start(child.stdout, child.stderr, Some(&launch.log_file));
-    let watch =
-        metrics.map(|m| m.watch(crate::metrics::Kind::Job, &launch.spec.name, tree.clone()));
-    Ok(Spawned {
-        pid: child.pid,
-        started_at,
-        started,
-        tree,
-        exit: child.exit,
-        capture,
-        _watch: watch,
+    let run = Run::start(&spec, STOPPING, |stdout, stderr| {
+        OutputCapture::start(stdout, stderr, Some(&launch.log_file))
     })
-}
-
-/// Peak memory and latest CPU of the tree, from `/proc` samples.
-#[derive(Clone, Copy, Debug, Default)]
-struct Peak {
-    rss_bytes: u64,
-    cpu_ticks: u64,
-}
-
-async fn sample(tree: Arc<Tree>, peak: Arc<Mutex<Peak>>) {
-    let mut pause = FIRST_SAMPLE;
-    loop {
-        tokio::time::sleep(pause).await;
-        let t = tree.clone();
-        let Ok(u) = tokio::task::spawn_blocking(move || t.usage()).await else {
-            return;
-        };
-        let mut p = peak.lock().unwrap_or_else(|e| e.into_inner());
-        p.rss_bytes = p.rss_bytes.max(u.rss_bytes);
-        p.cpu_ticks = p.cpu_ticks.max(u.cpu_ticks);
-        drop(p);
-        pause = (pause * 2).min(SAMPLE_EVERY);
-    }
+    .map_err(|e| format!("{}: {e}", spec.argv[0]))?;
+    let started_at = now_rfc3339();
+    *control.tree.lock().unwrap_or_else(|e| e.into_inner()) = Some(run.tree().clone());
+    *control.started_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(started_at.clone());
+    let watch = metrics.map(|m| m.watch(Kind::Job, &launch.spec.name, run.tree().clone()));
+    Ok(Spawned {
+        pid: run.pid(),
+        started_at,
+        run,
+        watch,
+    })
 }
 
 /// Waits for the execution to end on its own, at its timeout, or on request; stops what is left of its
 /// tree; returns the record of its end.
 pub async fn supervise(s: Spawned, control: &RunControl, timeout: Duration) -> ExecutionEnd {
-    let peak = Arc::new(Mutex::new(Peak::default()));
-    let sampler = tokio::spawn(sample(s.tree.clone(), peak.clone()));
-    let mut exit = Some(s.exit);
-    let mut ended: Option<Ended> = None;
-    let ending = {
-        let rx = exit.as_mut().expect("set above");
-        tokio::select! {
-            res = rx => {
-                ended = res.ok();
-                Ending::Exited(ended.map_or(Exit::Signal(Signal::SIGKILL), |e| e.exit))
-            }
-            _ = tokio::time::sleep(timeout) => Ending::Stopped(StopReason::TimedOut),
-            reason = control.stop_requested() => Ending::Stopped(reason),
+    let (ending, finished) = s.run.wait(timeout, control.stop_requested()).await;
+    let ending = match ending {
+        process::Ending::Exited => {
+            Ending::Exited(finished.exit().unwrap_or(Exit::Signal(Signal::SIGKILL)))
         }
+        process::Ending::TimedOut => Ending::Stopped(StopReason::TimedOut),
+        process::Ending::Stopped(reason) => Ending::Stopped(reason),
     };
-    if matches!(ending, Ending::Exited(_)) {
-        exit = None;
-    }
-    // Whatever the way out, nothing of the tree may outlive the execution.
-    let killed = if exit.is_some() || !s.tree.scan().is_empty() {
-        stop_tree(&s.tree, &mut exit, &mut ended, GRACE).await
-    } else {
-        false
-    };
-    sampler.abort();
-    let (stdout, stderr) = s.capture.finish(OUTPUT_GRACE).await;
-    let peak = *peak.lock().unwrap_or_else(|e| e.into_inner());
-    record(
-        control.id, &ending, killed, ended, s.started, peak, stdout, stderr,
-    )
+    // Read before the guard goes: the tree is gone, so nothing is added after this.
+    let seen = s
+        .watch
+        .as_ref()
+        .map(WatchGuard::summary)
+        .unwrap_or_default();
+    record(control.id, &ending, finished, seen)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Peak memory is the larger of the sampler's peak (the whole tree, orphans included, at each sample)
+/// and the leader's `ru_maxrss` (its largest waited-for process at any moment); CPU likewise the larger
+/// of the sampler's sum and the rusage. Runs shorter than the sampling interval, or started before the
+/// sampler was attached, have the rusage alone.
 fn record(
     id: i64,
     ending: &Ending,
-    killed: bool,
-    ended: Option<Ended>,
-    started: Instant,
-    peak: Peak,
-    stdout: CapturedOutput,
-    stderr: CapturedOutput,
+    finished: Finished<(CapturedOutput, CapturedOutput)>,
+    seen: WatchSummary,
 ) -> ExecutionEnd {
-    let (status, message) = plan::status_of(ending, killed);
-    let exit = ended.map(|e| e.exit);
-    let usage = ended.map(|e| e.usage).unwrap_or_default();
-    let sampled_cpu_ms = peak.cpu_ticks * 1000 / process::ticks_per_second();
+    let (status, message) = plan::status_of(ending, finished.killed);
+    let exit = finished.exit();
+    let usage = finished.ended.map(|e| e.usage).unwrap_or_default();
+    let sampled_cpu_ms = (seen.cpu_seconds * 1000.0) as u64;
     let reaped_cpu_ms = (usage.user_us + usage.system_us) / 1000;
-    let rss = peak.rss_bytes.max(usage.max_rss_kb * 1024);
+    let rss = seen.peak_rss_bytes.max(usage.max_rss_kb * 1024);
+    let (stdout, stderr) = finished.output;
     ExecutionEnd {
         id,
         status,
         ended_at: now_rfc3339(),
-        duration_ms: Some(started.elapsed().as_millis() as u64),
+        duration_ms: Some(finished.elapsed.as_millis() as u64),
         exit_code: exit.and_then(Exit::code),
         signal: exit.and_then(Exit::signal_name),
         stdout,

@@ -6,7 +6,8 @@
 //!   renders them in plain English; `tz` finds zones.
 //! - `plan` holds the rules: overlap, catch-up, tick, retries, statuses (pure).
 //! - `engine` is the one timer task; `runner` turns fires into executions and records their ends;
-//!   `exec`, `output` and `stop` run one execution; `boot` loads jobs and catches up at startup.
+//!   `exec` runs one execution (a `process::Run`, its output in `output`); `boot` loads jobs and
+//!   catches up at startup.
 //!
 //! A fire time is claimed in the store before it runs (`Store::claim_slot`), so a slot runs at most
 //! once whoever fires it: the scheduler, `POST /api/cron/tick`, or catch-up after a restart.
@@ -20,7 +21,6 @@ mod output;
 mod plan;
 mod runner;
 mod schedule;
-mod stop;
 mod tz;
 
 use std::collections::{BTreeMap, VecDeque};

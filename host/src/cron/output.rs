@@ -1,7 +1,8 @@
 //! An execution's output: both pipes drained concurrently into the first and last 64 KiB of each
 //! stream (what the store keeps) and, line by line in the service log format
 //! (`<time> <stdout|stderr>[+] <text>`), into the execution's own log file, which keeps everything.
-//! Knows nothing of processes beyond the pipe ends it is handed.
+//! Knows nothing of processes beyond the pipe ends it is handed; it is the sink (`process::Output`)
+//! of an execution's `process::Run`.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -16,6 +17,7 @@ use tokio::net::unix::pipe;
 use tokio::task::JoinHandle;
 
 use crate::logs::LineSplitter;
+use crate::process::Output;
 use crate::store::now_rfc3339;
 use crate::wire::{CapturedOutput, Stream};
 
@@ -176,10 +178,13 @@ impl OutputCapture {
             tasks,
         }
     }
+}
 
-    /// Waits up to `within` for both pipes to close (a process that escaped the tree could hold them
-    /// open), then returns what was kept of stdout and stderr with the file flushed.
-    pub async fn finish(self, within: Duration) -> (CapturedOutput, CapturedOutput) {
+impl Output for OutputCapture {
+    /// What was kept of stdout and stderr; the file is flushed by then.
+    type Kept = (CapturedOutput, CapturedOutput);
+
+    async fn finish(self, within: Duration) -> (CapturedOutput, CapturedOutput) {
         let deadline = tokio::time::Instant::now() + within;
         for task in self.tasks {
             let abort = task.abort_handle();

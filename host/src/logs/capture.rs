@@ -6,6 +6,7 @@
 use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::unix::pipe;
 use tokio::task::JoinHandle;
@@ -14,6 +15,7 @@ use super::db::{Batch, Queue};
 use super::inflight::Inflight;
 use super::service_file::{ServiceFile, SharedFile, record_prefix};
 use super::split::LineSplitter;
+use crate::process::Output;
 use crate::store::now_rfc3339;
 use crate::wire::Stream;
 
@@ -38,6 +40,16 @@ impl Capture {
                 tracing::error!(error = %e, "a log capture task failed");
             }
         }
+    }
+}
+
+/// A service's run hands its output here (`process::Run`). Waiting is bounded: a process that escaped
+/// the tree may hold a pipe open, and its lines keep being captured after the run is over.
+impl Output for Capture {
+    type Kept = ();
+
+    async fn finish(self, within: Duration) {
+        let _ = tokio::time::timeout(within, self.finished()).await;
     }
 }
 

@@ -16,8 +16,10 @@
 //!
 //! Executions of one job that run at the same time are summed into one series (`kind = job`, the job's
 //! name): in the history (`Metrics::history(Kind::Job, name, query)`) and in the `tend_job_*`
-//! Prometheus series (label `cron_job`). An execution shorter than the interval may never be sampled;
-//! its rusage from `process` is the better record of such runs.
+//! Prometheus series (label `cron_job`). The guard's summary is the only sampling of an execution's
+//! tree: cron's `exec` reads it at the execution's end for `max_rss_bytes` and `cpu_time_ms`, next to
+//! the leader's rusage. An execution shorter than the interval may never be sampled; its rusage from
+//! `process` is the better record of such runs.
 
 mod disk;
 mod export;

@@ -1,7 +1,8 @@
-//! One task per service: owns its process tree and drives `lifecycle::step` with everything that can
-//! wake it (a command, the leader's exit, the backoff timer), executing the effects the machine asks for.
+//! One task per service: owns its current run (a `process::Run` whose output goes to the log pipeline)
+//! and drives `lifecycle::step` with everything that can wake it (a command, the leader's exit, the
+//! backoff timer, a probe result), executing the effects the machine asks for.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -12,7 +13,7 @@ use super::Shared;
 use super::health::{self, Report, Tracker};
 use crate::lifecycle::{self, Effect, Input, Machine, Policy, State, Transition};
 use crate::logs::Capture;
-use crate::process::{self, Ended, Exit, SpawnSpec, Tree};
+use crate::process::{Exit, Run, SpawnSpec, Stopping};
 use crate::spec;
 use crate::store::fmt_time;
 use crate::wire::{ExitInfo, HealthState, ServiceSpec, ServiceState};
@@ -45,11 +46,12 @@ pub enum Cmd {
     Finish(oneshot::Sender<ServiceState>),
 }
 
-/// The process tree of the current run.
-struct Run {
-    tree: Arc<Tree>,
-    exit: Option<oneshot::Receiver<Ended>>,
-    capture: Capture,
+/// How long a stopped run's output may keep arriving before the actor moves on (the capture goes on).
+const OUTPUT_GRACE: Duration = Duration::from_millis(500);
+
+/// The current run and its health probe.
+struct Current {
+    run: Run<Capture>,
     _checker: Option<AbortOnDrop>,
 }
 
@@ -67,7 +69,7 @@ pub struct Actor {
     spec: ServiceSpec,
     policy: Policy,
     m: Machine,
-    run: Option<Run>,
+    current: Option<Current>,
     runs: u64,
     last_exit: Option<ExitInfo>,
     running_since: Option<SystemTime>,
@@ -112,7 +114,7 @@ impl Actor {
                 restart_count,
                 ..Machine::default()
             },
-            run: None,
+            current: None,
             runs: 0,
             last_exit: None,
             running_since: None,
@@ -133,19 +135,15 @@ impl Actor {
                     .await;
                 continue;
             }
-            let mut exit_rx = self.run.as_mut().and_then(|r| r.exit.take());
             let far = Instant::now() + Duration::from_secs(86_400 * 365);
+            let (current, health_rx) = (&mut self.current, &mut self.health_rx);
             let wake = tokio::select! {
                 cmd = rx.recv() => Wake::Cmd(cmd),
-                exit = async { exit_rx.as_mut().expect("guarded").await.ok().map(|e| e.exit) }, if exit_rx.is_some() => Wake::Exit(exit),
+                // `exited` is cancel-safe: another wake-up leaves the pending exit in the run.
+                exit = async { current.as_mut().expect("guarded").run.exited().await }, if current.is_some() => Wake::Exit(exit),
                 _ = tokio::time::sleep_until(wake_at.unwrap_or(far).into()), if wake_at.is_some() => Wake::Timer,
-                Some(report) = self.health_rx.recv() => Wake::Health(report),
+                Some(report) = health_rx.recv() => Wake::Health(report),
             };
-            if !matches!(wake, Wake::Exit(_))
-                && let Some(run) = self.run.as_mut()
-            {
-                run.exit = exit_rx;
-            }
             match wake {
                 Wake::Cmd(None) => {
                     self.feed(Input::Stop).await;
@@ -202,6 +200,11 @@ impl Actor {
             Cmd::Update(spec, reply) => {
                 self.spec = *spec;
                 self.policy = policy_of(&self.spec);
+                // A run is stopped the way the service is defined when it is stopped.
+                let stopping = self.stopping();
+                if let Some(current) = self.current.as_mut() {
+                    current.run.set_stopping(stopping);
+                }
                 if matches!(self.m.state, State::Running { .. } | State::Backoff { .. }) {
                     self.feed(Input::Restart {
                         reason: "restart to apply the new definition".into(),
@@ -222,14 +225,9 @@ impl Actor {
     /// The leader exited on its own: clean up what is left of its tree, then let the machine decide.
     async fn on_exit(&mut self, exit: Option<Exit>) {
         let exit = exit.unwrap_or(Exit::Signal(Signal::SIGKILL));
-        if let Some(run) = self.take_run() {
-            if !run.tree.scan().is_empty() {
-                let sig = spec::parse_signal(&self.spec.stop_signal).unwrap_or(Signal::SIGTERM);
-                run.tree
-                    .drain(sig, BTreeSet::new(), Instant::now() + self.stop_timeout())
-                    .await;
-            }
-            let _ = tokio::time::timeout(Duration::from_millis(500), run.capture.finished()).await;
+        if let Some(current) = self.take_run() {
+            // Stops what the leader left running (stop signal, SIGKILL after `stop_timeout_s`).
+            current.run.end().await;
         }
         // The backoff delay counts from here, when the old run is completely gone.
         self.feed(Input::Exited {
@@ -269,8 +267,8 @@ impl Actor {
         }
     }
 
-    fn take_run(&mut self) -> Option<Run> {
-        let run = self.run.take();
+    fn take_run(&mut self) -> Option<Current> {
+        let run = self.current.take();
         if run.is_some() {
             self.shared.set_tree(&self.name, None);
             // Health belongs to a run: the next one starts from unknown.
@@ -283,8 +281,13 @@ impl Actor {
         run
     }
 
-    fn stop_timeout(&self) -> Duration {
-        Duration::from_secs(self.spec.stop_timeout_s)
+    /// How the current definition stops a run: its stop signal, SIGKILL after `stop_timeout_s`.
+    fn stopping(&self) -> Stopping {
+        Stopping {
+            signal: spec::parse_signal(&self.spec.stop_signal).unwrap_or(Signal::SIGTERM),
+            grace: Duration::from_secs(self.spec.stop_timeout_s),
+            output_grace: OUTPUT_GRACE,
+        }
     }
 
     async fn feed(&mut self, input: Input) {
@@ -320,23 +323,22 @@ impl Actor {
         let mut env = env;
         env.insert("TEND_SERVICE".into(), self.name.clone());
         let argv = match self.once_args.take() {
-            Some(args) => crate::workflow::argv_with_args(&self.spec.command, &args),
+            Some(args) => spec::argv_with_args(&self.spec.command, &args),
             None => self.spec.command.argv(),
         };
         let spawn = SpawnSpec {
             argv,
             cwd: self.spec.working_dir.clone(),
             env,
-            instance: instance.clone(),
+            instance,
         };
-        match process::spawn(&spawn) {
-            Ok(child) => {
-                let capture = self
-                    .shared
-                    .hub
-                    .capture(&self.name, child.stdout, child.stderr);
-                let tree = Arc::new(Tree::new(child.pid, child.start_ticks, instance));
-                self.shared.set_tree(&self.name, Some(tree.clone()));
+        let (hub, name) = (&self.shared.hub, &self.name);
+        match Run::start(&spawn, self.stopping(), |stdout, stderr| {
+            hub.capture(name, stdout, stderr)
+        }) {
+            Ok(run) => {
+                let pid = run.pid();
+                self.shared.set_tree(&self.name, Some(run.tree().clone()));
                 self.health = Tracker::default();
                 let checker = self.spec.effective_health().map(|h| {
                     AbortOnDrop(health::spawn_checker(
@@ -348,15 +350,13 @@ impl Actor {
                         self.health_tx.clone(),
                     ))
                 });
-                self.run = Some(Run {
-                    tree: tree.clone(),
-                    exit: Some(child.exit),
-                    capture,
+                self.current = Some(Current {
+                    run,
                     _checker: checker,
                 });
                 self.running_since = Some(SystemTime::now());
                 Input::Spawned {
-                    pid: child.pid,
+                    pid,
                     at: Instant::now(),
                 }
             }
@@ -370,7 +370,7 @@ impl Actor {
 
     /// Stops the whole tree: stop signal, SIGKILL after `stop_timeout_s`, done when nothing is left.
     async fn terminate(&mut self) -> Input {
-        let Some(mut run) = self.take_run() else {
+        let Some(current) = self.take_run() else {
             return Input::TreeGone {
                 exit: None,
                 killed: false,
@@ -378,16 +378,10 @@ impl Actor {
                 jitter: jitter(),
             };
         };
-        let sig = spec::parse_signal(&self.spec.stop_signal).unwrap_or(Signal::SIGTERM);
-        let (ended, killed) = run
-            .tree
-            .stop(sig, run.exit.take(), self.stop_timeout())
-            .await;
-        let exit = ended.map(|e| e.exit);
-        let _ = tokio::time::timeout(Duration::from_millis(500), run.capture.finished()).await;
+        let finished = current.run.end().await;
         Input::TreeGone {
-            exit,
-            killed,
+            exit: finished.exit(),
+            killed: finished.killed,
             at: Instant::now(),
             jitter: jitter(),
         }
@@ -436,8 +430,7 @@ impl Actor {
             });
         }
         let state = self.state();
-        let tree = self.run.as_ref().map(|r| &r.tree);
-        self.shared
-            .transition(&self.name, t, state, tree.map(|t| &**t));
+        let tree = self.current.as_ref().map(|c| &**c.run.tree());
+        self.shared.transition(&self.name, t, state, tree);
     }
 }

@@ -1,33 +1,35 @@
-//! The supervisor: the registry of services, one actor per service, boot-time reconciliation with the
-//! config file and with whatever a killed predecessor left running. The API calls only this module's
-//! `Supervisor` methods; it knows nothing of HTTP.
+//! The supervisor: one actor per service, the actions the API asks of them, events and status. The API
+//! calls only `Supervisor` methods; it knows nothing of HTTP. The registry of services (lookups,
+//! create/update/remove) is in `registry.rs`; boot-time reconciliation with the config file and with
+//! whatever a killed predecessor left running is in `boot.rs`.
 
 mod actor;
+mod boot;
 mod health;
 mod recorder;
+mod registry;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
-use nix::sys::signal::Signal;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
-use crate::events::Bus;
 use crate::lifecycle::Transition;
 use crate::logs::LogHub;
 use crate::plugins::PluginHost;
-use crate::process::{self, Tree};
-use crate::spec::{self, FieldError};
+use crate::process::Tree;
+use crate::spec::FieldError;
 use crate::store::{NewEvent, RuntimeRecord, Store, StoreError, fmt_time, now_rfc3339};
 use crate::wire::{
-    Event, EventKind, HealthCheck, HealthReport, HealthState, ServiceSpec, ServiceState,
-    ServiceView, Source, Status, StatusResponse, SupervisorStatus,
+    Event, EventKind, HealthCheck, HealthReport, HealthState, ServiceState, Status, StatusResponse,
+    SupervisorStatus,
 };
-use actor::{Actor, Cmd};
+use actor::Cmd;
 use recorder::Recorder;
+use registry::{Entry, live_state};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SupervisorError {
@@ -50,18 +52,6 @@ pub enum Action {
     Start,
     Stop,
     Restart,
-}
-
-struct Entry {
-    spec: ServiceSpec,
-    source: Source,
-    state: ServiceState,
-    /// When `state` was taken, to age its uptime.
-    state_at: Instant,
-    health_failures: u32,
-    /// The process tree of the current run, for samplers.
-    tree: Option<Arc<Tree>>,
-    tx: mpsc::Sender<Cmd>,
 }
 
 /// State shared by the handle and the actors.
@@ -115,29 +105,6 @@ impl Shared {
 }
 
 impl Shared {
-    fn set_tree(&self, name: &str, tree: Option<Arc<Tree>>) {
-        if let Some(entry) = self
-            .registry
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_mut(name)
-        {
-            entry.tree = tree;
-        }
-    }
-
-    fn set_health(&self, name: &str, state: Option<HealthState>, failures: u32) {
-        if let Some(entry) = self
-            .registry
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_mut(name)
-        {
-            entry.state.health = state;
-            entry.health_failures = failures;
-        }
-    }
-
     fn health_check(&self, name: &str, check: HealthCheck) {
         self.recorder.health_check(name.to_string(), check);
     }
@@ -170,271 +137,13 @@ pub struct Supervisor {
     changes: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
-fn stopped_state(spec: &ServiceSpec, restart_count: u32) -> ServiceState {
-    ServiceState {
-        status: Status::Stopped,
-        pid: None,
-        uptime_s: None,
-        restart_count,
-        last_exit: None,
-        next_start_at: None,
-        health: spec.effective_health().map(|_| HealthState::Unknown),
-        memory_mb: None,
-        cpu_percent: None,
-    }
-}
-
 impl Supervisor {
-    /// Loads the store, reconciles it with the config file, stops leftovers of a killed predecessor and
-    /// starts every enabled service.
-    pub async fn boot(
-        store: Store,
-        hub: LogHub,
-        plugins: PluginHost,
-        bus: Bus,
-        node: String,
-        data_dir: PathBuf,
-        file_services: Vec<ServiceSpec>,
-    ) -> anyhow::Result<Supervisor> {
-        reconcile_file(&store, &file_services).await?;
-        let recorder = Recorder::start(store.clone(), bus);
-        let shared = Arc::new(Shared {
-            store,
-            hub,
-            plugins,
-            node,
-            recorder,
-            registry: Mutex::new(BTreeMap::new()),
-        });
-        let sup = Supervisor {
-            shared,
-            started: SystemTime::now(),
-            started_mono: Instant::now(),
-            data_dir,
-            closing: Arc::new(AtomicBool::new(false)),
-            changes: Arc::new(tokio::sync::watch::channel(0).0),
-        };
-        sup.stop_leftovers().await?;
-        let services = sup.shared.store.list_services().await?;
-        for s in &services {
-            sup.add_actor(s.spec.clone(), s.source, 0);
-        }
-        for s in services.into_iter().filter(|s| s.spec.enabled) {
-            sup.send(&s.spec.name, |reply| Cmd::Start {
-                reason: "daemon boot",
-                reply,
-            })
-            .await?;
-        }
-        Ok(sup)
-    }
-
-    /// Processes a SIGKILLed daemon left behind: recorded leaders (pid + start time, so a reused pid is
-    /// never hit), their groups, and anything carrying this data dir's marker. They are stopped (their
-    /// output pipes died with the old daemon, so they cannot be re-adopted with their logs).
-    async fn stop_leftovers(&self) -> anyhow::Result<()> {
-        let records = self.shared.store.list_runtime().await?;
-        let mut victims: Vec<u32> = process::marked_with_prefix(&format!("{}.", self.shared.node));
-        for r in &records {
-            let (Some(pid), Some(start)) = (r.pid, r.pid_start) else {
-                continue;
-            };
-            let tree = Tree::new(pid, start, r.instance.clone().unwrap_or_default());
-            let leader_is_ours =
-                process::stat(pid).is_some_and(|s| s.start_ticks == start && s.state != b'Z');
-            let members = if leader_is_ours || r.instance.is_some() {
-                tree.scan().members
-            } else {
-                Vec::new()
-            };
-            if !members.is_empty() {
-                let from = Status::parse(&r.status).unwrap_or(Status::Running);
-                let reason = format!(
-                    "left running by a daemon that died ({} processes); stopped",
-                    members.len()
-                );
-                tracing::warn!(service = %r.service, pid, "{reason}");
-                self.shared.recorder.record(
-                    NewEvent {
-                        kind: EventKind::Lifecycle,
-                        service: r.service.clone(),
-                        time: now_rfc3339(),
-                        from,
-                        to: Status::Stopped,
-                        pid: Some(pid),
-                        exit_code: None,
-                        signal: None,
-                        health: None,
-                        reason,
-                    },
-                    RuntimeRecord {
-                        service: r.service.clone(),
-                        status: "stopped".into(),
-                        ..Default::default()
-                    },
-                );
-            }
-            victims.extend(members);
-        }
-        victims.sort_unstable();
-        victims.dedup();
-        if victims.is_empty() {
-            return Ok(());
-        }
-        for &pid in &victims {
-            process::signal_pid(pid, Signal::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let give_up = deadline + Duration::from_secs(10);
-        while victims.iter().any(|&p| process::alive(p)) {
-            let now = Instant::now();
-            if now >= give_up {
-                let left: Vec<u32> = victims
-                    .iter()
-                    .copied()
-                    .filter(|&p| process::alive(p))
-                    .collect();
-                tracing::error!(
-                    ?left,
-                    "leftover processes survive SIGKILL (uninterruptible sleep?); continuing"
-                );
-                break;
-            }
-            if now >= deadline {
-                for &pid in &victims {
-                    process::signal_pid(pid, Signal::SIGKILL);
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        self.shared.recorder.flush().await;
-        Ok(())
-    }
-
-    fn add_actor(&self, spec: ServiceSpec, source: Source, restart_count: u32) {
-        let (tx, rx) = mpsc::channel(64);
-        let name = spec.name.clone();
-        let actor = Actor::new(spec.clone(), self.shared.clone(), restart_count);
-        tokio::spawn(actor.run(rx));
-        self.registry().insert(
-            name,
-            Entry {
-                state: stopped_state(&spec, restart_count),
-                spec,
-                source,
-                state_at: Instant::now(),
-                health_failures: 0,
-                tree: None,
-                tx,
-            },
-        );
-    }
-
-    fn registry(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Entry>> {
-        self.shared
-            .registry
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-    }
-
-    async fn send(
-        &self,
-        name: &str,
-        cmd: impl FnOnce(oneshot::Sender<ServiceState>) -> Cmd,
-    ) -> Result<ServiceState> {
-        let tx = self
-            .registry()
-            .get(name)
-            .map(|e| e.tx.clone())
-            .ok_or_else(|| SupervisorError::NotFound(name.into()))?;
-        let (reply, rx) = oneshot::channel();
-        tx.send(cmd(reply))
-            .await
-            .map_err(|_| SupervisorError::NotFound(name.into()))?;
-        rx.await.map_err(|_| SupervisorError::NotFound(name.into()))
-    }
-
-    fn check_open(&self) -> Result<()> {
+    pub(super) fn check_open(&self) -> Result<()> {
         if self.closing.load(Ordering::SeqCst) {
             Err(SupervisorError::ShuttingDown)
         } else {
             Ok(())
         }
-    }
-
-    pub fn list(&self) -> Vec<ServiceView> {
-        self.registry().values().map(view).collect()
-    }
-
-    pub fn get(&self, name: &str) -> Result<ServiceView> {
-        self.registry()
-            .get(name)
-            .map(view)
-            .ok_or_else(|| SupervisorError::NotFound(name.into()))
-    }
-
-    pub async fn create(&self, spec: ServiceSpec) -> Result<ServiceView> {
-        self.check_open()?;
-        spec::validate(&spec)?;
-        let name = spec.name.clone();
-        if self.registry().contains_key(&name)
-            || !self.shared.store.insert_service(&spec, Source::Api).await?
-        {
-            return Err(SupervisorError::Conflict(format!(
-                "a service named {name:?} already exists"
-            )));
-        }
-        let enabled = spec.enabled;
-        self.add_actor(spec, Source::Api, 0);
-        if enabled {
-            self.send(&name, |reply| Cmd::Start {
-                reason: "start requested",
-                reply,
-            })
-            .await?;
-        }
-        self.changed();
-        self.get(&name)
-    }
-
-    /// Whether `update`/`remove` may touch the service: it exists and the API owns it.
-    pub fn check_editable(&self, name: &str) -> Result<()> {
-        self.owned_by_api(name)
-    }
-
-    fn owned_by_api(&self, name: &str) -> Result<()> {
-        match self.registry().get(name) {
-            None => Err(SupervisorError::NotFound(name.into())),
-            Some(e) if e.source == Source::Config => Err(SupervisorError::Conflict(format!(
-                "service {name:?} is defined in the config file; change it there"
-            ))),
-            Some(_) => Ok(()),
-        }
-    }
-
-    pub async fn update(&self, spec: ServiceSpec) -> Result<ServiceView> {
-        self.check_open()?;
-        let name = spec.name.clone();
-        self.owned_by_api(&name)?;
-        spec::validate(&spec)?;
-        self.shared.store.upsert_service(&spec, Source::Api).await?;
-        if let Some(e) = self.registry().get_mut(&name) {
-            e.spec = spec.clone();
-        }
-        self.send(&name, |reply| Cmd::Update(Box::new(spec), reply))
-            .await?;
-        self.changed();
-        self.get(&name)
-    }
-
-    pub async fn remove(&self, name: &str) -> Result<ServiceState> {
-        self.check_open()?;
-        self.owned_by_api(name)?;
-        let state = self.send(name, Cmd::Finish).await?;
-        self.shared.store.delete_service(name).await?;
-        self.registry().remove(name);
-        self.changed();
-        Ok(state)
     }
 
     pub async fn act(&self, name: &str, action: Action) -> Result<ServiceState> {
@@ -486,17 +195,6 @@ impl Supervisor {
         &self.shared.node
     }
 
-    /// Records the latest resource sample of a service's tree (shown in its state until the next
-    /// transition).
-    pub fn set_usage(&self, name: &str, memory_mb: f64, cpu_percent: f64) {
-        if let Some(e) = self.registry().get_mut(name)
-            && e.tree.is_some()
-        {
-            e.state.memory_mb = Some(memory_mb);
-            e.state.cpu_percent = Some(cpu_percent);
-        }
-    }
-
     /// Restarts a running service that is failing (over its memory limit, ...) like a crash: under its
     /// restart policy, with backoff, counting towards `max_restarts`.
     pub async fn restart_after_failure(&self, name: &str, reason: &str) -> Result<ServiceState> {
@@ -506,19 +204,6 @@ impl Supervisor {
             reply,
         })
         .await
-    }
-
-    /// The process trees of every running service, for samplers.
-    pub fn running_trees(&self) -> Vec<(String, Arc<Tree>)> {
-        self.registry()
-            .iter()
-            .filter_map(|(n, e)| Some((n.clone(), e.tree.clone()?)))
-            .collect()
-    }
-
-    /// Specs of every service, for samplers that need per-service settings.
-    pub fn specs(&self) -> Vec<ServiceSpec> {
-        self.registry().values().map(|e| e.spec.clone()).collect()
     }
 
     pub async fn health(&self, name: &str, limit: u32) -> Result<HealthReport> {
@@ -545,7 +230,7 @@ impl Supervisor {
         self.changes.subscribe()
     }
 
-    fn changed(&self) {
+    pub(super) fn changed(&self) {
         self.changes.send_modify(|n| *n += 1);
     }
 
@@ -608,42 +293,4 @@ impl Supervisor {
         futures_util::future::join_all(stops).await;
         self.shared.recorder.flush().await;
     }
-}
-
-/// Uptime moves on between transitions, so it is computed at read time.
-fn live_state(e: &Entry) -> ServiceState {
-    let mut s = e.state.clone();
-    if let Some(up) = s.uptime_s.as_mut() {
-        *up += e.state_at.elapsed().as_secs_f64();
-    }
-    s
-}
-
-fn view(e: &Entry) -> ServiceView {
-    ServiceView {
-        spec: e.spec.clone(),
-        source: e.source,
-        state: live_state(e),
-    }
-}
-
-/// Makes the store agree with the config file: file services are upserted as `config`, config services no
-/// longer in the file are removed. The file wins over an API service of the same name.
-async fn reconcile_file(store: &Store, file_services: &[ServiceSpec]) -> anyhow::Result<()> {
-    let existing = store.list_services().await?;
-    for spec in file_services {
-        if let Some(old) = existing.iter().find(|s| s.spec.name == spec.name)
-            && old.source == Source::Api
-        {
-            tracing::warn!(service = %spec.name, "the config file defines a service registered through the API; the file wins");
-        }
-        store.upsert_service(spec, Source::Config).await?;
-    }
-    for old in existing.iter().filter(|s| s.source == Source::Config) {
-        if !file_services.iter().any(|s| s.name == old.spec.name) {
-            tracing::info!(service = %old.spec.name, "removed from the config file; unregistering");
-            store.delete_service(&old.spec.name).await?;
-        }
-    }
-    Ok(())
 }

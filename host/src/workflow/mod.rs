@@ -20,10 +20,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use plan::{argv_with_args, command_argv};
+pub use plan::command_argv;
 use step::Stop;
 
 use crate::policy::Policy;
+use crate::spec::argv_with_args;
 use crate::store::{JobQuery, NewJob, Store, StoreError, now_rfc3339};
 use crate::supervisor::Supervisor;
 use crate::wire::{CustomRestartRequest, JobStatus, JobView, Origin, StepStatus};

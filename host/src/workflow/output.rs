@@ -1,6 +1,7 @@
 //! A step's output: stdout and stderr drained concurrently, cut into lines and merged in the order
 //! they arrive, of which only the last `MAX_LINES` lines and `MAX_BYTES` bytes are kept. Knows nothing
-//! of processes beyond the pipe ends it is handed.
+//! of processes beyond the pipe ends it is handed; it is the sink (`process::Output`) of a command's
+//! `process::Run`.
 
 use std::collections::VecDeque;
 use std::os::fd::OwnedFd;
@@ -12,6 +13,7 @@ use tokio::net::unix::pipe;
 use tokio::task::JoinHandle;
 
 use crate::logs::LineSplitter;
+use crate::process::Output;
 
 pub const MAX_LINES: usize = 64;
 pub const MAX_BYTES: usize = 8 * 1024;
@@ -68,10 +70,13 @@ impl Capture {
             .collect();
         Capture { tail, tasks }
     }
+}
 
-    /// Waits up to `within` for both pipes to close (a process that escaped the tree could hold them
-    /// open), then returns the tail.
-    pub async fn finish(self, within: Duration) -> String {
+impl Output for Capture {
+    /// The merged tail.
+    type Kept = String;
+
+    async fn finish(self, within: Duration) -> String {
         let deadline = tokio::time::Instant::now() + within;
         for task in self.tasks {
             let abort = task.abort_handle();

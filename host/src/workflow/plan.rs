@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
+use crate::spec::shell_quote;
 use crate::wire::{
-    CommandLine, CommandType, CustomRestartRequest, JobStep, StepPhase, StepStatus, WorkflowCommand,
+    CommandType, CustomRestartRequest, JobStep, StepPhase, StepStatus, WorkflowCommand,
 };
 
 /// Commands per phase.
@@ -128,34 +129,12 @@ fn timeout_of(c: &WorkflowCommand) -> Result<Duration, String> {
     }
 }
 
-/// The service's argv with `args` appended: to the argv of an array command, or shell-quoted to the
-/// end of a string command (which runs through `/bin/sh -c`), so they stay words and never become
-/// shell syntax.
-pub fn argv_with_args(command: &CommandLine, args: &[String]) -> Vec<String> {
-    match command {
-        CommandLine::Argv(argv) => argv.iter().chain(args).cloned().collect(),
-        CommandLine::Shell(s) => {
-            let mut line = s.clone();
-            for a in args {
-                line.push(' ');
-                line.push_str(&quote(a));
-            }
-            vec!["/bin/sh".into(), "-c".into(), line]
-        }
-    }
-}
-
-fn quote(word: &str) -> String {
-    match shlex::try_quote(word) {
-        Ok(q) => q.into_owned(),
-        // Only NUL makes shlex refuse; validation keeps it out, and no argv can carry one anyway.
-        Err(_) => format!("'{}'", word.replace('\0', "").replace('\'', r"'\''")),
-    }
-}
-
 /// A one-line rendering of an argv for the job record.
 pub fn display(argv: &[String]) -> String {
-    argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")
+    argv.iter()
+        .map(|a| shell_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The steps of a new job, all pending: the commands of `plan` around the restart.
@@ -296,24 +275,7 @@ mod tests {
     }
 
     #[test]
-    fn args_are_appended_as_words() {
-        let args: Vec<String> = vec![
-            "--config".into(),
-            "prod.yaml".into(),
-            "a b; rm -rf /".into(),
-        ];
-        assert_eq!(
-            argv_with_args(&CommandLine::Argv(vec!["app".into()]), &args),
-            ["app", "--config", "prod.yaml", "a b; rm -rf /"]
-        );
-        let shell = argv_with_args(&CommandLine::Shell("exec app".into()), &args);
-        assert_eq!(shell[..2], ["/bin/sh", "-c"]);
-        // The shell sees three words, none of them syntax.
-        assert_eq!(
-            shlex::split(&shell[2]).unwrap(),
-            ["exec", "app", "--config", "prod.yaml", "a b; rm -rf /"]
-        );
-        assert_eq!(quote("it's"), shlex::try_quote("it's").unwrap());
+    fn argv_renders_as_one_quoted_line() {
         assert_eq!(display(&["a b".into(), "c".into()]), "'a b' c");
     }
 }

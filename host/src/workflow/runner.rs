@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 use super::Inner;
-use super::plan::{Planned, argv_with_args, display};
+use super::plan::{Planned, display};
 use super::step::{self, Launch, Stop, StopRx, shutting_down};
 use crate::events::Note;
 use crate::policy::Ask;
+use crate::spec::argv_with_args;
 use crate::store::now_rfc3339;
 use crate::wire::{
     BusEvent, Decision, EventKind, HealthSpec, HealthState, JobStatus, JobStep, JobView,

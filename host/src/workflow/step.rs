@@ -1,9 +1,9 @@
-//! One command of a job, once the policy allowed it: spawned through `process` in its own session
-//! with the service's environment and a `TEND_INSTANCE` marker, its output's tail kept, and its whole
-//! tree stopped at the timeout, on cancellation or shutdown (`Stop`), or when the leader exits leaving
-//! descendants behind.
+//! One command of a job, once the policy allowed it: a `process::Run` with the service's environment
+//! and a `TEND_INSTANCE` marker, its output's tail kept (`output::Capture`), and its whole tree stopped
+//! at the timeout, on cancellation or shutdown (`Stop`), or when the leader exits leaving descendants
+//! behind. What is left here is the step's vocabulary: statuses and messages.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -11,13 +11,15 @@ use nix::sys::signal::Signal;
 use tokio::sync::watch;
 
 use super::output::Capture;
-use crate::process::{self, Ended, Exit, SpawnSpec, Tree};
+use crate::process::{Ending, Exit, Run, SpawnSpec, Stopping};
 use crate::wire::StepStatus;
 
-/// Between SIGTERM and SIGKILL when a command's tree is stopped.
-const GRACE: Duration = Duration::from_secs(5);
-/// How long output may keep arriving once the tree is gone.
-const OUTPUT_GRACE: Duration = Duration::from_secs(2);
+/// A command's tree gets SIGTERM, SIGKILL 5 s later; its output may keep arriving 2 s after that.
+const STOPPING: Stopping = Stopping {
+    signal: Signal::SIGTERM,
+    grace: Duration::from_secs(5),
+    output_grace: Duration::from_secs(2),
+};
 
 /// What to run.
 pub struct Launch<'a> {
@@ -52,12 +54,6 @@ pub enum Stop {
 /// What a job's runner watches: `None` until it is told to stop.
 pub type StopRx = watch::Receiver<Option<Stop>>;
 
-enum End {
-    Exited(Option<Ended>),
-    TimedOut,
-    Stopped(Stop),
-}
-
 /// Resolves once the job is told to stop, with why (never, if the sender is gone).
 pub async fn stopped(stop: &mut StopRx) -> Stop {
     let why = stop.wait_for(Option::is_some).await.map(|s| *s);
@@ -89,10 +85,10 @@ pub async fn run(launch: Launch<'_>, mut stop: StopRx) -> Ran {
         argv: launch.argv.to_vec(),
         cwd: launch.cwd,
         env: launch.env,
-        instance: launch.instance.clone(),
+        instance: launch.instance,
     };
-    let child = match process::spawn(&spec) {
-        Ok(c) => c,
+    let run = match Run::start(&spec, STOPPING, Capture::start) {
+        Ok(run) => run,
         Err(e) => {
             return Ran {
                 status: StepStatus::Failed,
@@ -105,49 +101,26 @@ pub async fn run(launch: Launch<'_>, mut stop: StopRx) -> Ran {
             };
         }
     };
-    let pid = child.pid;
-    let tree = Tree::new(child.pid, child.start_ticks, launch.instance);
-    let capture = Capture::start(child.stdout, child.stderr);
-    let mut exit = Some(child.exit);
-    let end = {
-        let rx = exit.as_mut().expect("set above");
-        tokio::select! {
-            res = rx => End::Exited(res.ok()),
-            _ = tokio::time::sleep(launch.timeout) => End::TimedOut,
-            why = stopped(&mut stop) => End::Stopped(why),
-        }
-    };
-    let ended = match &end {
-        End::Exited(ended) => {
-            // The leader is gone; whatever it left running must not outlive the step.
-            if !tree.scan().is_empty() {
-                tree.drain(Signal::SIGTERM, BTreeSet::new(), Instant::now() + GRACE)
-                    .await;
-            }
-            *ended
-        }
-        End::TimedOut | End::Stopped(_) => tree.stop(Signal::SIGTERM, exit.take(), GRACE).await.0,
-    };
-    let output_tail = capture.finish(OUTPUT_GRACE).await;
-    let exit = ended.map(|e| e.exit);
+    let (end, finished) = run.wait(launch.timeout, stopped(&mut stop)).await;
+    let exit = finished.exit();
     let (status, message) = match end {
-        End::Exited(_) => match exit {
+        Ending::Exited => match exit {
             Some(Exit::Code(0)) => (StepStatus::Ok, "exited with code 0".to_string()),
             Some(e) => (StepStatus::Failed, e.to_string()),
             None => (StepStatus::Failed, "its exit status was lost".to_string()),
         },
-        End::TimedOut => (
+        Ending::TimedOut => (
             StepStatus::TimedOut,
             format!(
                 "timed out after {}; its process tree was stopped",
                 seconds(launch.timeout)
             ),
         ),
-        End::Stopped(Stop::Cancel) => (
+        Ending::Stopped(Stop::Cancel) => (
             StepStatus::Cancelled,
             "cancelled: its process tree was stopped".to_string(),
         ),
-        End::Stopped(Stop::Shutdown) => (
+        Ending::Stopped(Stop::Shutdown) => (
             StepStatus::Failed,
             "stopped: the daemon is shutting down".to_string(),
         ),
@@ -156,9 +129,9 @@ pub async fn run(launch: Launch<'_>, mut stop: StopRx) -> Ran {
         status,
         exit_code: exit.and_then(Exit::code),
         signal: exit.and_then(Exit::signal_name),
-        pid: Some(pid),
+        pid: Some(finished.pid),
         duration_ms: started.elapsed().as_millis() as u64,
-        output_tail,
+        output_tail: finished.output,
         message,
     }
 }

@@ -1,0 +1,144 @@
+//! Booting the supervisor: the config file's services reconciled with the store, whatever a killed
+//! predecessor left running stopped (with the stopping loop every run uses, `process::Leftovers`), then
+//! one actor per service and the enabled ones started.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use nix::sys::signal::Signal;
+
+use super::actor::Cmd;
+use super::recorder::Recorder;
+use super::{Shared, Supervisor};
+use crate::logs::LogHub;
+use crate::plugins::PluginHost;
+use crate::process::{Leftovers, Tree};
+use crate::store::{NewEvent, RuntimeRecord, Store, now_rfc3339};
+use crate::wire::{EventKind, ServiceSpec, Source, Status};
+
+/// Between SIGTERM and SIGKILL for what a killed daemon left running.
+const LEFTOVER_GRACE: Duration = Duration::from_secs(5);
+
+impl Supervisor {
+    /// Loads the store, reconciles it with the config file, stops leftovers of a killed predecessor and
+    /// starts every enabled service.
+    pub async fn boot(
+        store: Store,
+        hub: LogHub,
+        plugins: PluginHost,
+        bus: crate::events::Bus,
+        node: String,
+        data_dir: PathBuf,
+        file_services: Vec<ServiceSpec>,
+    ) -> anyhow::Result<Supervisor> {
+        reconcile_file(&store, &file_services).await?;
+        let recorder = Recorder::start(store.clone(), bus);
+        let shared = Arc::new(Shared {
+            store,
+            hub,
+            plugins,
+            node,
+            recorder,
+            registry: Mutex::new(BTreeMap::new()),
+        });
+        let sup = Supervisor {
+            shared,
+            started: SystemTime::now(),
+            started_mono: Instant::now(),
+            data_dir,
+            closing: Arc::new(AtomicBool::new(false)),
+            changes: Arc::new(tokio::sync::watch::channel(0).0),
+        };
+        sup.stop_leftovers().await?;
+        let services = sup.shared.store.list_services().await?;
+        for s in &services {
+            sup.add_actor(s.spec.clone(), s.source, 0);
+        }
+        for s in services.into_iter().filter(|s| s.spec.enabled) {
+            sup.send(&s.spec.name, |reply| Cmd::Start {
+                reason: "daemon boot",
+                reply,
+            })
+            .await?;
+        }
+        Ok(sup)
+    }
+
+    /// Processes a SIGKILLed daemon left behind: recorded leaders (pid + start time, so a reused pid is
+    /// never hit), their groups, and anything carrying this data dir's marker. They are stopped (their
+    /// output pipes died with the old daemon, so they cannot be re-adopted with their logs): SIGTERM,
+    /// SIGKILL after `LEFTOVER_GRACE`, done when `/proc` shows none of them.
+    async fn stop_leftovers(&self) -> anyhow::Result<()> {
+        let records = self.shared.store.list_runtime().await?;
+        let mut trees = Vec::new();
+        for r in &records {
+            let (Some(pid), Some(start)) = (r.pid, r.pid_start) else {
+                continue;
+            };
+            let tree = Tree::new(pid, start, r.instance.clone().unwrap_or_default());
+            // Without a marker, a group is the run's only while its leader is (a reused pid's is not).
+            if !tree.leader_alive() && r.instance.is_none() {
+                continue;
+            }
+            let members = tree.scan().members;
+            if members.is_empty() {
+                continue;
+            }
+            let from = Status::parse(&r.status).unwrap_or(Status::Running);
+            let reason = format!(
+                "left running by a daemon that died ({} processes); stopped",
+                members.len()
+            );
+            tracing::warn!(service = %r.service, pid, "{reason}");
+            self.shared.recorder.record(
+                NewEvent {
+                    kind: EventKind::Lifecycle,
+                    service: r.service.clone(),
+                    time: now_rfc3339(),
+                    from,
+                    to: Status::Stopped,
+                    pid: Some(pid),
+                    exit_code: None,
+                    signal: None,
+                    health: None,
+                    reason,
+                },
+                RuntimeRecord {
+                    service: r.service.clone(),
+                    status: "stopped".into(),
+                    ..Default::default()
+                },
+            );
+            trees.push(tree);
+        }
+        Leftovers::new(format!("{}.", self.shared.node), trees)
+            .stop(Signal::SIGTERM, LEFTOVER_GRACE)
+            .await;
+        self.shared.recorder.flush().await;
+        Ok(())
+    }
+}
+
+/// Makes the store agree with the config file: file services are upserted as `config`, config services no
+/// longer in the file are removed. The file wins over an API service of the same name.
+async fn reconcile_file(store: &Store, file_services: &[ServiceSpec]) -> anyhow::Result<()> {
+    let existing = store.list_services().await?;
+    for spec in file_services {
+        if let Some(old) = existing.iter().find(|s| s.spec.name == spec.name)
+            && old.source == Source::Api
+        {
+            tracing::warn!(service = %spec.name, "the config file defines a service registered through the API; the file wins");
+        }
+        store.upsert_service(spec, Source::Config).await?;
+    }
+    for old in existing.iter().filter(|s| s.source == Source::Config) {
+        if !file_services.iter().any(|s| s.name == old.spec.name) {
+            tracing::info!(service = %old.spec.name, "removed from the config file; unregistering");
+            store.delete_service(&old.spec.name).await?;
+        }
+    }
+    Ok(())
+}

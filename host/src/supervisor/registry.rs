@@ -1,0 +1,230 @@
+//! The registry of services: one `Entry` per service (its spec, where it came from, the latest state
+//! its actor reported, its current process tree and the actor's mailbox), the lookups readers use, and
+//! the bookkeeping of create/update/remove (store row, actor, registry entry). Actors write their
+//! service's entry only through `Shared::set_tree`/`set_health` and transitions; everything else reads
+//! snapshots.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::actor::{Actor, Cmd};
+use super::{Result, Shared, Supervisor, SupervisorError};
+use crate::process::Tree;
+use crate::spec;
+use crate::wire::{HealthState, ServiceSpec, ServiceState, ServiceView, Source, Status};
+
+/// One service as readers see it; its actor owns the truth.
+pub(super) struct Entry {
+    pub(super) spec: ServiceSpec,
+    pub(super) source: Source,
+    pub(super) state: ServiceState,
+    /// When `state` was taken, to age its uptime.
+    pub(super) state_at: Instant,
+    pub(super) health_failures: u32,
+    /// The process tree of the current run, for samplers.
+    pub(super) tree: Option<Arc<Tree>>,
+    pub(super) tx: mpsc::Sender<Cmd>,
+}
+
+impl Shared {
+    pub(super) fn set_tree(&self, name: &str, tree: Option<Arc<Tree>>) {
+        if let Some(entry) = self
+            .registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(name)
+        {
+            entry.tree = tree;
+        }
+    }
+
+    pub(super) fn set_health(&self, name: &str, state: Option<HealthState>, failures: u32) {
+        if let Some(entry) = self
+            .registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(name)
+        {
+            entry.state.health = state;
+            entry.health_failures = failures;
+        }
+    }
+}
+
+fn stopped_state(spec: &ServiceSpec, restart_count: u32) -> ServiceState {
+    ServiceState {
+        status: Status::Stopped,
+        pid: None,
+        uptime_s: None,
+        restart_count,
+        last_exit: None,
+        next_start_at: None,
+        health: spec.effective_health().map(|_| HealthState::Unknown),
+        memory_mb: None,
+        cpu_percent: None,
+    }
+}
+
+impl Supervisor {
+    pub(super) fn add_actor(&self, spec: ServiceSpec, source: Source, restart_count: u32) {
+        let (tx, rx) = mpsc::channel(64);
+        let name = spec.name.clone();
+        let actor = Actor::new(spec.clone(), self.shared.clone(), restart_count);
+        tokio::spawn(actor.run(rx));
+        self.registry().insert(
+            name,
+            Entry {
+                state: stopped_state(&spec, restart_count),
+                spec,
+                source,
+                state_at: Instant::now(),
+                health_failures: 0,
+                tree: None,
+                tx,
+            },
+        );
+    }
+
+    pub(super) fn registry(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Entry>> {
+        self.shared
+            .registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) async fn send(
+        &self,
+        name: &str,
+        cmd: impl FnOnce(oneshot::Sender<ServiceState>) -> Cmd,
+    ) -> Result<ServiceState> {
+        let tx = self
+            .registry()
+            .get(name)
+            .map(|e| e.tx.clone())
+            .ok_or_else(|| SupervisorError::NotFound(name.into()))?;
+        let (reply, rx) = oneshot::channel();
+        tx.send(cmd(reply))
+            .await
+            .map_err(|_| SupervisorError::NotFound(name.into()))?;
+        rx.await.map_err(|_| SupervisorError::NotFound(name.into()))
+    }
+
+    pub fn list(&self) -> Vec<ServiceView> {
+        self.registry().values().map(view).collect()
+    }
+
+    pub fn get(&self, name: &str) -> Result<ServiceView> {
+        self.registry()
+            .get(name)
+            .map(view)
+            .ok_or_else(|| SupervisorError::NotFound(name.into()))
+    }
+
+    pub async fn create(&self, spec: ServiceSpec) -> Result<ServiceView> {
+        self.check_open()?;
+        spec::validate(&spec)?;
+        let name = spec.name.clone();
+        if self.registry().contains_key(&name)
+            || !self.shared.store.insert_service(&spec, Source::Api).await?
+        {
+            return Err(SupervisorError::Conflict(format!(
+                "a service named {name:?} already exists"
+            )));
+        }
+        let enabled = spec.enabled;
+        self.add_actor(spec, Source::Api, 0);
+        if enabled {
+            self.send(&name, |reply| Cmd::Start {
+                reason: "start requested",
+                reply,
+            })
+            .await?;
+        }
+        self.changed();
+        self.get(&name)
+    }
+
+    /// Whether `update`/`remove` may touch the service: it exists and the API owns it.
+    pub fn check_editable(&self, name: &str) -> Result<()> {
+        self.owned_by_api(name)
+    }
+
+    pub(super) fn owned_by_api(&self, name: &str) -> Result<()> {
+        match self.registry().get(name) {
+            None => Err(SupervisorError::NotFound(name.into())),
+            Some(e) if e.source == Source::Config => Err(SupervisorError::Conflict(format!(
+                "service {name:?} is defined in the config file; change it there"
+            ))),
+            Some(_) => Ok(()),
+        }
+    }
+
+    pub async fn update(&self, spec: ServiceSpec) -> Result<ServiceView> {
+        self.check_open()?;
+        let name = spec.name.clone();
+        self.owned_by_api(&name)?;
+        spec::validate(&spec)?;
+        self.shared.store.upsert_service(&spec, Source::Api).await?;
+        if let Some(e) = self.registry().get_mut(&name) {
+            e.spec = spec.clone();
+        }
+        self.send(&name, |reply| Cmd::Update(Box::new(spec), reply))
+            .await?;
+        self.changed();
+        self.get(&name)
+    }
+
+    pub async fn remove(&self, name: &str) -> Result<ServiceState> {
+        self.check_open()?;
+        self.owned_by_api(name)?;
+        let state = self.send(name, Cmd::Finish).await?;
+        self.shared.store.delete_service(name).await?;
+        self.registry().remove(name);
+        self.changed();
+        Ok(state)
+    }
+
+    /// Records the latest resource sample of a service's tree (shown in its state until the next
+    /// transition).
+    pub fn set_usage(&self, name: &str, memory_mb: f64, cpu_percent: f64) {
+        if let Some(e) = self.registry().get_mut(name)
+            && e.tree.is_some()
+        {
+            e.state.memory_mb = Some(memory_mb);
+            e.state.cpu_percent = Some(cpu_percent);
+        }
+    }
+
+    /// The process trees of every running service, for samplers.
+    pub fn running_trees(&self) -> Vec<(String, Arc<Tree>)> {
+        self.registry()
+            .iter()
+            .filter_map(|(n, e)| Some((n.clone(), e.tree.clone()?)))
+            .collect()
+    }
+
+    /// Specs of every service, for samplers that need per-service settings.
+    pub fn specs(&self) -> Vec<ServiceSpec> {
+        self.registry().values().map(|e| e.spec.clone()).collect()
+    }
+}
+
+/// Uptime moves on between transitions, so it is computed at read time.
+pub(super) fn live_state(e: &Entry) -> ServiceState {
+    let mut s = e.state.clone();
+    if let Some(up) = s.uptime_s.as_mut() {
+        *up += e.state_at.elapsed().as_secs_f64();
+    }
+    s
+}
+
+fn view(e: &Entry) -> ServiceView {
+    ServiceView {
+        spec: e.spec.clone(),
+        source: e.source,
+        state: live_state(e),
+    }
+}
