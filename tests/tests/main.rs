@@ -10,6 +10,7 @@ mod api;
 mod caddy;
 mod caddy_tls;
 mod cli;
+mod compat;
 mod config;
 mod control;
 mod cron;
