@@ -1,5 +1,6 @@
-//! `cargo xtask ...`: every piece of automation of this repository (the test suite CI runs, running the
-//! daemon from source, benchmarks). Plain std: each subcommand shells out to cargo and friends.
+//! `cargo xtask ...`: every piece of automation of this repository (the test suite CI runs, the tidy
+//! checks, running the daemon from source, benchmarks). Plain std: each subcommand shells out to cargo
+//! and friends, except `tidy`, which only reads files.
 
 mod bench;
 mod plugins;
