@@ -133,6 +133,49 @@ pub fn process_calls(src: &Source) -> Vec<(usize, String)> {
     out
 }
 
+/// `std::process::Command` / `tokio::process::Command` (which spawn and wait for children themselves)
+/// in daemon code outside `process`: the daemon's reaper would steal their exit statuses. The CLI runs
+/// in a process of its own (`$EDITOR` for `tend edit`) and may use them.
+pub fn command_spawns(src: &Source) -> Vec<(usize, String)> {
+    let why =
+        "only `process` spawns, waits or signals (the daemon reaps every child with wait4(-1))";
+    let idents = src.idents();
+    let mut out = Vec::new();
+    let mut use_end = 0;
+    for (i, (pos, tok)) in idents.iter().enumerate() {
+        if *pos < use_end {
+            continue;
+        }
+        if *tok == "use" && !src.after_dot(*pos) {
+            let end = src.code[*pos..]
+                .find(';')
+                .map_or(src.code.len(), |e| pos + e);
+            use_end = end;
+            let in_use: Vec<&str> = idents[i + 1..]
+                .iter()
+                .take_while(|(p, _)| *p < end)
+                .map(|(_, t)| *t)
+                .collect();
+            let rooted = matches!(in_use.first(), Some(&"std" | &"tokio"));
+            if rooted && in_use.contains(&"process") && in_use.contains(&"Command") {
+                out.push((
+                    src.line(*pos),
+                    format!("imports a process `Command`: {why}"),
+                ));
+            }
+            continue;
+        }
+        if *tok == "Command"
+            && src.code[..*pos].trim_end().ends_with("process::")
+            && matches!(src.path_root(*pos), Some("std" | "tokio"))
+        {
+            out.push((src.line(*pos), format!("uses `process::Command`: {why}")));
+        }
+    }
+    out.sort();
+    out
+}
+
 /// `#[ignore]` attributes (the marker of a test that does not run).
 pub fn ignore_attrs(src: &Source) -> Vec<(usize, String)> {
     src.idents()
@@ -241,6 +284,18 @@ mod tests {
         let harmless =
             Source::new("use nix::sys::signal::Signal;\nuse nix::fcntl::Flock;\nfn kill() {}\n");
         assert!(process_calls(&harmless).is_empty());
+    }
+
+    #[test]
+    fn process_commands_are_found_through_paths_and_imports() {
+        let src = Source::new(
+            "use std::process::{Command, Stdio};\n\
+             use tokio::process::Command as Cmd;\n\
+             let c = std::process::Command::new(\"sh\");\n\
+             let d = crate::process::Command::new(); let e = Command::new();\n\
+             use std::process::ExitStatus;\n",
+        );
+        assert_eq!(lines(command_spawns(&src)), [1, 2, 3]);
     }
 
     #[test]
