@@ -6,7 +6,8 @@
 //! Opening the old database must start and stop nothing: everything in it is stopped and disabled.
 //!
 //! `api.json` is recorded by running this test against release 0.1 itself (see the fixture's README):
-//! `TEND_BIN=<tend 0.1> TEND_UPDATE_SNAPSHOTS=1 cargo test -p tend-tests -- compat::`.
+//! `TEND_BIN=<tend 0.1> TEND_RECORD_COMPAT=1 cargo test -p tend-tests -- compat::`. It has its own
+//! variable, not `TEND_UPDATE_SNAPSHOTS`, so that refreshing today's snapshots never rewrites 0.1's answers.
 
 use std::path::{Path, PathBuf};
 
@@ -132,7 +133,11 @@ fn a_database_of_release_0_1_reads_back_unchanged_and_starts_nothing() {
     let d = open_fixture(data.path());
     let answers = reads(&d);
     let recorded = fixture_dir().join("api.json");
-    if std::env::var_os("TEND_UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
+    if std::env::var_os("TEND_RECORD_COMPAT").is_some_and(|v| v == "1") {
+        assert!(
+            std::env::var_os("TEND_BIN").is_some(),
+            "api.json holds release 0.1's answers: record it with TEND_BIN=<tend 0.1>"
+        );
         let text = serde_json::to_string_pretty(&answers).expect("json") + "\n";
         std::fs::write(&recorded, text).expect("write api.json");
     }
