@@ -279,6 +279,7 @@ impl Daemon {
                     read_lossy(&err)
                 );
             }
+            // tidy:allow-sleep: poll interval while waiting for daemon.json, bounded by START_TIMEOUT
             std::thread::sleep(Duration::from_millis(10));
         };
         self.child = Some(child);
@@ -617,6 +618,7 @@ impl Daemon {
                     self.stderr()
                 );
             }
+            // tidy:allow-sleep: poll interval of try_wait, bounded by the caller's timeout
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -668,6 +670,7 @@ impl Drop for Daemon {
                 if matches!(child.try_wait(), Ok(Some(_)) | Err(_)) {
                     break;
                 }
+                // tidy:allow-sleep: poll interval of try_wait while the daemon shuts down, bounded (15 s)
                 std::thread::sleep(Duration::from_millis(10));
             }
             let _ = child.kill();

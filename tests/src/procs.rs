@@ -94,6 +94,7 @@ pub fn run_with_deadline(mut cmd: Command, timeout: Duration) -> Output {
             let _ = child.wait();
             panic!("{shown} did not finish within {timeout:?}");
         }
+        // tidy:allow-sleep: poll interval of try_wait, bounded by the deadline above
         std::thread::sleep(Duration::from_millis(5));
     };
     Output {

@@ -32,6 +32,7 @@ pub fn wait_for<T>(
             Err(last) if start.elapsed() >= timeout => {
                 return Err(format!("not reached within {timeout:?}; last seen: {last}"));
             }
+            // tidy:allow-sleep: the poll interval of the one waiting helper every test uses
             Err(_) => std::thread::sleep(INTERVAL),
         }
     }

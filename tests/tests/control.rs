@@ -206,8 +206,16 @@ fn shutdown_stops_every_service_and_the_daemon_exits_cleanly() {
     d.create(&d.service("shelled", "sleep 1000 & sleep 1000 & wait"));
     d.wait_status("plain", "running", secs(10));
     d.wait_status("shelled", "running", secs(10));
-    let procs = processes_with_marker(d.marker());
-    assert!(procs.len() >= 3, "{procs:?}");
+    // `running` comes with the spawn, before the shell has forked its two sleeps.
+    let procs = wait_for(secs(10), || {
+        let procs = processes_with_marker(d.marker());
+        if procs.len() >= 3 {
+            Ok(procs)
+        } else {
+            Err(format!("{procs:?}"))
+        }
+    })
+    .unwrap();
 
     let mut c = d.control_authed();
     let r = c.ok("shutdown");

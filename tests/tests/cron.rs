@@ -4,9 +4,7 @@
 //! config-file ownership rule, and the `tend cron` CLI. The overlap policies are in `cron/overlap.rs`,
 //! the API's validation, CRUD and the CLI in `cron/api.rs`; the helpers shared by all are here.
 
-#[path = "cron/api.rs"]
 mod api;
-#[path = "cron/overlap.rs"]
 mod overlap;
 
 use std::collections::BTreeSet;

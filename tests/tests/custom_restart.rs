@@ -7,9 +7,7 @@
 //! Commands are judged by the daemon's built-in command policy, which allows ordinary commands declared
 //! `is_safe` and denies destructive ones.
 
-#[path = "custom_restart/cancel.rs"]
 mod cancel;
-#[path = "custom_restart/jobs.rs"]
 mod jobs;
 
 use std::path::Path;

@@ -1,10 +1,12 @@
-//! `cargo xtask ...`: every piece of automation of this repository (the test suite CI runs, running the
-//! daemon from source, benchmarks). Plain std: each subcommand shells out to cargo and friends.
+//! `cargo xtask ...`: every piece of automation of this repository (the test suite CI runs, the tidy
+//! checks, running the daemon from source, benchmarks). Plain std: each subcommand shells out to cargo
+//! and friends, except `tidy`, which only reads files.
 
 mod bench;
 mod plugins;
 mod run;
 mod test;
+mod tidy;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -15,7 +17,9 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  test                     the whole suite, exactly what CI runs (plugins, fmt, clippy, build, tests)
+  test                     the whole suite, exactly what CI runs (tidy, plugins, fmt, clippy, build, tests)
+  tidy                     the invariants a grep can check (crate confinements, doc paths, no #[ignore],
+                           no sleeps in tests, every test file compiled); under a second
   run [-- DAEMON ARGS...]  build tend in release mode and run `tend daemon` with the given flags
   bench core|plugins|cron|metrics|control
                            build tend in release mode and measure against the goals of that area
@@ -30,6 +34,7 @@ fn main() -> ExitCode {
     };
     let result = match command {
         "test" => test::main(rest),
+        "tidy" => tidy::main(rest),
         "run" => run::main(rest),
         "bench" => bench::main(rest),
         "build-plugins" => plugins::main(rest),

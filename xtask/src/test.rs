@@ -23,8 +23,18 @@ fn cargo_with(args: &[&str]) -> Command {
     cmd
 }
 
+/// `cargo xtask <args>` as this very binary, without going through cargo again.
+fn xtask_with(args: &[&str]) -> Command {
+    let me = std::env::current_exe().unwrap_or_else(|_| "xtask".into());
+    let mut cmd = Command::new(me);
+    cmd.current_dir(crate::root()).args(args);
+    cmd
+}
+
 fn steps() -> Vec<Step> {
     vec![
+        // Grep-level invariants first: they fail in well under a second.
+        step("tidy", xtask_with(&["tidy"])),
         // `tend` embeds the built-in plugins, and the tests load the fixtures.
         step("build plugins", crate::plugins::command()),
         step("format", cargo_with(&["fmt", "--all", "--", "--check"])),
@@ -76,8 +86,24 @@ fn steps() -> Vec<Step> {
         ),
         // The Caddy integration tests run a real Caddy (their own instance, on loopback ports).
         step("install caddy", install_caddy()),
-        // The black-box suite in tests/ drives target/debug/tend, which `cargo test` alone does not build.
-        step("build tend", cargo_with(&["build", "--package", "tend"])),
+        // The black-box suite in tests/ drives target/debug/tend, which `cargo test` alone does not
+        // build. This builds it together with every test target, for the whole workspace at once:
+        // `--package tend` alone would resolve other features for shared dependencies (no `blocking`
+        // in reqwest, fewer in wasmparser and semver: what xtask and tests/ ask for), so `cargo test
+        // --workspace` would compile wasmtime and much else a second time. With these targets the
+        // features are the test step's, and that step compiles nothing (`--all-targets` would also
+        // build the libraries in bench mode, a second compile of each crate).
+        step(
+            "build",
+            cargo_with(&[
+                "build",
+                "--workspace",
+                "--lib",
+                "--bins",
+                "--tests",
+                "--examples",
+            ]),
+        ),
         step("tests", cargo_with(&["test", "--workspace"])),
     ]
 }

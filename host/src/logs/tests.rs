@@ -101,6 +101,7 @@ async fn wait_until<F: std::future::Future<Output = bool>>(
     let deadline = Instant::now() + Duration::from_secs(10);
     while !check().await {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        // tidy:allow-sleep: poll interval of this file's deadline-bounded wait_until
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }

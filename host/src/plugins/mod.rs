@@ -22,6 +22,7 @@ mod loader;
 mod manifest;
 mod outcome;
 mod output;
+mod pattern;
 mod policy_call;
 mod proxy;
 mod registry;

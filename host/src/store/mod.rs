@@ -10,6 +10,9 @@ mod metrics;
 mod plugins;
 mod services;
 
+#[cfg(test)]
+mod compat_tests;
+
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;

@@ -125,6 +125,7 @@ pub async fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bo
         if cond() {
             return true;
         }
+        // tidy:allow-sleep: poll interval of the plugin tests' deadline-bounded wait_until
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     cond()

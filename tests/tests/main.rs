@@ -1,0 +1,25 @@
+//! The black-box suite as one test binary: each module below is one area of the contract users see
+//! (REST, the CLI, the control port, processes, plugins, ...), driving the real `tend` binary through the
+//! harness in `tests/src`. One binary instead of one per file, so the suite links once (like pueue's
+//! `tests/`); `autotests = false` in `tests/Cargo.toml` means a new file here is compiled only once it
+//! has a `mod` line below, and `cargo xtask tidy` fails until it does.
+//!
+//! Run one area with `cargo test -p tend-tests -- cron::` (test names are `<module>::<test>`).
+
+mod api;
+mod caddy;
+mod caddy_tls;
+mod cli;
+mod compat;
+mod config;
+mod control;
+mod cron;
+mod custom_restart;
+mod health;
+mod lifecycle;
+mod logs;
+mod metrics;
+mod persistence;
+mod plugins;
+mod policy;
+mod stop;
