@@ -15,6 +15,8 @@ mod config;
 mod control;
 mod cron;
 mod custom_restart;
+mod errors;
+mod events;
 mod health;
 mod lifecycle;
 mod logs;

@@ -1,12 +1,14 @@
-//! The JSON the store keeps whole (`services.spec`, `cron_jobs.spec`, `jobs.request`, `jobs.steps`) is
-//! the wire shape of the release that wrote it, so a renamed or removed field breaks old databases
+//! The JSON the store keeps whole (`services.spec`, `cron_jobs.spec`, `jobs.request`, `jobs.steps`, and
+//! `events.data` of stored bus events other than service events) is the wire shape of the release that
+//! wrote it, so a renamed or removed field breaks old databases
 //! unless a migration rewrites their rows. These tests open the database release 0.1 wrote
 //! (`tests/fixtures/compat-0.1/tend.db`, whose rows set every field), apply today's migrations, and
 //! check that
 //!
 //! - every stored value decodes into today's type and encodes back with the same fields and values;
-//! - the fields today's types write for those rows are exactly the ones in `stored_fields.txt`, so
-//!   a new field is a deliberate decision too (it needs a default: old rows do not have it).
+//! - the fields today's types write for those rows (and for a fully populated payload of each stored
+//!   bus topic, which 0.1 did not have) are exactly the ones in `stored_fields.txt`, so a new field is
+//!   a deliberate decision too (it needs a default: old rows do not have it).
 //!
 //! `TEND_UPDATE_STORED_FIELDS=1 cargo test -p tend store::compat_tests` rewrites the list, once the
 //! migration (or the default) is there.
@@ -179,6 +181,12 @@ async fn stored_json_of_release_0_1_reads_back_field_for_field() {
         problems.join("\n")
     );
 
+    // Stored bus events keep their payload as JSON too (new since 0.1, so the fixture has none): the
+    // fields a fully populated payload of each stored topic writes.
+    for (type_name, sample) in stored_event_payloads() {
+        field_paths(type_name, &sample, &mut fields);
+    }
+
     let list = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/stored_fields.txt");
     if std::env::var_os("TEND_UPDATE_STORED_FIELDS").is_some_and(|v| v == "1") {
         let written: String = fields.iter().map(|f| format!("{f}\n")).collect();
@@ -199,6 +207,76 @@ async fn stored_json_of_release_0_1_reads_back_field_for_field() {
          written {removed:?}. {HOW_TO_FIX}. Then update host/src/store/stored_fields.txt \
          (TEND_UPDATE_STORED_FIELDS=1 cargo test -p tend store::compat_tests)."
     );
+}
+
+/// One payload of each topic the events table stores as JSON, every optional field set.
+fn stored_event_payloads() -> Vec<(&'static str, Value)> {
+    use crate::wire::{
+        AgentEvent, CaddyEvent, CronEvent, CronPhase, Decision, ExecutionStatus, Origin,
+        PluginAction, PluginEvent, PolicyEvent, Trigger,
+    };
+    let time = "2026-12-05T00:00:00.000Z".to_string();
+    let json = |v: Result<Value, serde_json::Error>| v.expect("wire types encode");
+    vec![
+        (
+            "CronEvent",
+            json(serde_json::to_value(CronEvent {
+                time: time.clone(),
+                job: "j".into(),
+                execution: 1,
+                phase: CronPhase::Finished,
+                trigger: Trigger::Manual,
+                attempt: 0,
+                scheduled_at: Some(time.clone()),
+                status: ExecutionStatus::Failed,
+                pid: Some(1),
+                exit_code: Some(1),
+                signal: Some("SIGTERM".into()),
+                duration_ms: Some(1),
+                message: Some("m".into()),
+            })),
+        ),
+        (
+            "CaddyEvent",
+            json(serde_json::to_value(CaddyEvent {
+                time: time.clone(),
+                result: "failed".into(),
+                services: vec!["web".into()],
+                error: Some("e".into()),
+            })),
+        ),
+        (
+            "PluginEvent",
+            json(serde_json::to_value(PluginEvent {
+                time: time.clone(),
+                plugin: "p".into(),
+                action: PluginAction::Loaded,
+                version: Some("1".into()),
+                message: "m".into(),
+            })),
+        ),
+        (
+            "PolicyEvent",
+            json(serde_json::to_value(PolicyEvent {
+                time: time.clone(),
+                audit_id: 1,
+                origin: Origin::Rest,
+                service: Some("web".into()),
+                command: "c".into(),
+                decision: Decision::Deny,
+                reason: "r".into(),
+            })),
+        ),
+        (
+            "AgentEvent",
+            json(serde_json::to_value(AgentEvent {
+                time,
+                agent: "a".into(),
+                service: Some("web".into()),
+                message: "m".into(),
+            })),
+        ),
+    ]
 }
 
 #[test]
