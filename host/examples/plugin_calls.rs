@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use serde_json::json;
-use tend::plugins::{Outcome, PluginHost, PluginSettings, ProbeTarget};
-use tend::store::Store;
-use tend::wire::LatencyHistogram;
+use tend::{LatencyHistogram, Outcome, PluginHost, PluginSettings, ProbeTarget, Store};
 
 const PLUGIN: &str = "trivial";
 const WARMUP: usize = 500;
@@ -46,7 +44,7 @@ async fn main() -> anyhow::Result<()> {
         })?;
     }
     let store = Store::open(&data.path().join("tend.db")).await?;
-    let bus = tend::events::Bus::start(store.clone()).await?;
+    let bus = tend::Bus::start(store.clone()).await?;
     let host = PluginHost::start(store, bus, data.path(), PluginSettings::default()).await?;
     let result = measure(&host, calls).await;
     host.shutdown();

@@ -100,7 +100,6 @@ pub struct Settings {
     pub host: IpAddr,
     pub port: u16,
     pub data_dir: PathBuf,
-    pub config_path: Option<PathBuf>,
     pub log_level: String,
     pub logs: LogSettings,
     /// What plugins may be granted at most (`[plugins]` table).
@@ -209,7 +208,6 @@ impl Settings {
             host: args.host.or(d.host).unwrap_or(IpAddr::from([127, 0, 0, 1])),
             port: args.port.or(d.port).unwrap_or(crate::wire::DEFAULT_PORT),
             data_dir,
-            config_path,
             log_level: args
                 .log_level
                 .or(d.log_level)

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    tend::cli::main()
+    tend::main()
 }

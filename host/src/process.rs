@@ -29,7 +29,7 @@ mod run;
 mod tree;
 
 pub use run::{Ending, Finished, Output, Run, Stopping};
-pub use tree::{Leftovers, Scan, Tree};
+pub use tree::{Leftovers, Tree};
 
 /// How a process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -21,7 +21,7 @@ use serde_json::Value;
 use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinHandle;
 
-pub use settings::{CaddyFile, CaddySettings, ENV_VARS, TlsMode};
+pub use settings::{CaddyFile, CaddySettings};
 
 use crate::events::{Bus, Note};
 use crate::plugins::{Outcome, PluginHost, ProxyService};

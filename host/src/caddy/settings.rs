@@ -73,19 +73,6 @@ pub struct CaddySettings {
     pub retry_max: Duration,
 }
 
-pub const ENV_VARS: [&str; 10] = [
-    "CADDY_ENABLED",
-    "CADDY_ADMIN_URL",
-    "CADDY_BASE_DOMAIN",
-    "CADDY_DOMAIN",
-    "CADDY_PORT",
-    "CADDY_BIND",
-    "CADDY_TLS",
-    "CADDY_SUPERVISOR_FILE",
-    "CADDY_PLUGIN",
-    "CADDY_MAINTENANCE",
-];
-
 impl CaddySettings {
     /// Merges `env` (`CADDY_*`; empty values count as unset) over the file's table over the defaults,
     /// and validates the result. Errors name the setting.

@@ -88,11 +88,6 @@ impl RunControl {
             .clone()
     }
 
-    /// The process tree while it runs, for samplers.
-    pub fn tree(&self) -> Option<Arc<Tree>> {
-        self.tree.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
     /// The stop reason, if a stop was asked for.
     pub fn stop_reason(&self) -> Option<StopReason> {
         self.stop_tx.borrow().clone()

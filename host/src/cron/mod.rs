@@ -33,10 +33,9 @@ use chrono_tz::Tz;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-pub use schedule::{Schedule, ScheduleError};
+pub use schedule::Schedule;
 pub use tz::{local_zone, parse_zone};
 
-use crate::process::Tree;
 use crate::spec::FieldError;
 use crate::store::{Store, StoreError, fmt_time};
 use crate::wire::{
@@ -398,19 +397,6 @@ impl Scheduler {
             fired.push(self.execution(id).await?);
         }
         Ok(fired)
-    }
-
-    /// The process trees of running executions as `(job, execution id, tree)`, for samplers.
-    pub fn running_trees(&self) -> Vec<(String, i64, Arc<Tree>)> {
-        self.inner
-            .jobs()
-            .iter()
-            .flat_map(|(name, j)| {
-                j.running
-                    .values()
-                    .filter_map(|c| Some((name.clone(), c.id, c.tree()?)))
-            })
-            .collect()
     }
 
     /// Stops the engine, then every running execution (each tree within its grace period); queued

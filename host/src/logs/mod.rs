@@ -21,7 +21,7 @@ mod split;
 mod tests;
 
 pub use capture::Capture;
-pub use daemon_log::{DAEMON_LOG_FILE, DaemonLogGuard, init_daemon_log, read_daemon_log};
+pub use daemon_log::{init_daemon_log, read_daemon_log};
 pub use hub::LogHub;
 pub(crate) use split::LineSplitter;
 

@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use history::{HistoryQuery, MetricPoint, MetricsHistory, QueryError};
+pub use history::{HistoryQuery, MetricsHistory};
 pub use prometheus::CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE;
 pub use settings::MetricsSettings;
 

@@ -45,9 +45,9 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context;
 use wasmtime::Engine;
 
-pub use outcome::{Health, HealthStatus, Outcome, ProbeTarget};
-pub use policy_call::{PolicyAnswer, PolicyCall, PolicyRequest};
-pub use proxy::{ProxyConfig, ProxyService};
+pub use outcome::{Health, Outcome, ProbeTarget};
+pub use policy_call::{PolicyAnswer, PolicyRequest};
+pub use proxy::ProxyService;
 pub use settings::PluginSettings;
 
 use crate::store::Store;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-pub use settings::{ENVIRONMENT_VAR, PolicySettings};
+pub use settings::PolicySettings;
 
 use crate::plugins::{Outcome, PluginHost, PolicyAnswer, PolicyRequest};
 use crate::store::{NewAudit, Store};
@@ -69,10 +69,6 @@ impl Policy {
             bus,
             settings,
         }
-    }
-
-    pub fn settings(&self) -> &PolicySettings {
-        &self.settings
     }
 
     /// Asks the policy plugin; a trap, timeout or missing plugin means deny.

@@ -28,9 +28,6 @@ impl Default for PolicySettings {
     }
 }
 
-/// Environment variable naming the daemon's environment.
-pub const ENVIRONMENT_VAR: &str = "TEND_ENVIRONMENT";
-
 impl PolicySettings {
     /// The file's table with `TEND_ENVIRONMENT` (when set and not empty) over `environment`.
     pub fn with_env(mut self, environment: Option<String>) -> PolicySettings {

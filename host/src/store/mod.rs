@@ -22,13 +22,13 @@ use sqlx::sqlite::{
 };
 
 pub use audit::{AuditQuery, NewAudit};
-pub use cron::{ExecutionEnd, NewExecution, StoredCronJob};
+pub use cron::{ExecutionEnd, NewExecution};
 pub use events::NewEvent;
 pub use jobs::{JobQuery, NewJob};
 pub use logs::{LogQuery, NewLogLine};
 pub use metrics::{MetricBucket, MetricSample};
 
-pub use services::{RuntimeRecord, StoredService};
+pub use services::RuntimeRecord;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

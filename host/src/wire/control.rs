@@ -164,6 +164,7 @@ pub enum ControlRequest {
 }
 
 impl ControlRequest {
+    #[cfg(test)]
     pub fn verb(&self) -> ControlVerb {
         match self {
             ControlRequest::Auth { .. } => ControlVerb::Auth,
@@ -181,7 +182,9 @@ impl ControlRequest {
         }
     }
 
-    /// The request as a line (without the newline), as a client sends it.
+    /// The request as a line (without the newline), as a client sends it (the parser's round-trip
+    /// tests use it; tend's own CLI speaks REST).
+    #[cfg(test)]
     pub fn to_line(&self) -> String {
         let verb = self.verb().as_str();
         match self {

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::{Harness, set_key, target};
-use crate::plugins::{HealthStatus, Outcome, PluginSettings};
+use crate::plugins::outcome::HealthStatus;
+use crate::plugins::{Outcome, PluginSettings};
 use crate::wire::PluginState;
 
 fn healthy(o: &Outcome<crate::plugins::Health>) -> &str {

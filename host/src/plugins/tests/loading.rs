@@ -7,7 +7,8 @@ use serde_json::json;
 
 use super::{Harness, fixture, set_key, target, wait_until};
 use crate::plugins::builtin::BUILTINS;
-use crate::plugins::{HealthStatus, Outcome, PluginSettings};
+use crate::plugins::outcome::HealthStatus;
+use crate::plugins::{Outcome, PluginSettings};
 use crate::wire::{PluginSource, PluginState, ReloadAction};
 
 fn action_of(
