@@ -3,6 +3,7 @@
 
 use tend_tests::{
     Daemon, Value, json, pid_alive, processes_with_marker, rfc3339_ms, secs, transition, wait_for,
+    wait_until,
 };
 
 /// Milliseconds between each `running->backoff` event and the `backoff->starting` that follows it.
@@ -207,7 +208,11 @@ fn start_stop_restart_through_the_api() {
     let first = started["pid"]
         .as_u64()
         .unwrap_or_else(|| panic!("no pid: {started}")) as u32;
-    assert_eq!(processes_with_marker(d.marker()), vec![first]);
+    // A process in the middle of its exec shows no environment for a moment: wait for it to read.
+    wait_until(secs(5), "the service to be the only marked process", || {
+        processes_with_marker(d.marker()) == vec![first]
+    })
+    .unwrap_or_else(|e| panic!("{e}: {:?}", processes_with_marker(d.marker())));
     let env = tend_tests::service_environ(first);
     assert!(env.iter().any(|kv| kv == "TEND_SERVICE=sleeper"), "{env:?}");
     assert!(
@@ -224,7 +229,11 @@ fn start_stop_restart_through_the_api() {
         .unwrap_or_else(|| panic!("no pid: {restarted}")) as u32;
     assert_ne!(first, second, "restart spawns a new process");
     assert!(!pid_alive(first), "the old process survived a restart");
-    assert_eq!(processes_with_marker(d.marker()), vec![second]);
+    // A process in the middle of its exec shows no environment for a moment: wait for it to read.
+    wait_until(secs(5), "the service to be the only marked process", || {
+        processes_with_marker(d.marker()) == vec![second]
+    })
+    .unwrap_or_else(|e| panic!("{e}: {:?}", processes_with_marker(d.marker())));
 
     let (code, stopped) = d.post_empty("/api/services/sleeper/stop");
     assert_eq!(code, 200, "{stopped}");
