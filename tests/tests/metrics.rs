@@ -141,14 +141,16 @@ fn cpu_of_a_burning_grandchild_counts_for_the_service() {
         own_cpu_ticks(leader) < 50,
         "the shell itself burnt CPU: {state}"
     );
-    let h = history(&d, "burn", "since=5m&step=1");
-    assert!(
-        points(&h)
-            .iter()
-            .any(|p| p["cpu_percent"].as_f64().unwrap_or(0.0) > 50.0
-                && p["processes"].as_f64().unwrap_or(0.0) >= 2.0),
-        "no point shows the tree's CPU: {h}"
-    );
+    // History rows are written after the live figures: wait for the one that shows the tree.
+    wait_for(secs(10), || {
+        let h = history(&d, "burn", "since=5m&step=1");
+        let shown = points(&h).iter().any(|p| {
+            p["cpu_percent"].as_f64().unwrap_or(0.0) > 50.0
+                && p["processes"].as_f64().unwrap_or(0.0) >= 2.0
+        });
+        if shown { Ok(()) } else { Err(h.to_string()) }
+    })
+    .unwrap_or_else(|e| panic!("no point shows the tree's CPU: {e}"));
 }
 
 #[test]

@@ -248,9 +248,9 @@ impl Actor {
         let change = self
             .health
             .observe(&report.check, report.in_start_period, retries);
-        self.shared
-            .set_health(&self.name, Some(self.health.state), self.health.failures);
-        if let Some(change) = change {
+        // The event before the state, as for transitions: a reader who sees the new health finds
+        // its event.
+        if let Some(change) = &change {
             tracing::info!(service = %self.name, reason = %change.reason, "health");
             self.shared.health_event(
                 &self.name,
@@ -258,6 +258,10 @@ impl Actor {
                 change.to,
                 change.reason.clone(),
             );
+        }
+        self.shared
+            .set_health(&self.name, Some(self.health.state), self.health.failures);
+        if let Some(change) = change {
             if change.restart {
                 self.feed(Input::Failing {
                     reason: change.reason,

@@ -76,16 +76,9 @@ impl Shared {
             instance: tree.map(|t| t.instance.clone()),
             restart_count: state.restart_count,
         };
-        if let Some(entry) = self
-            .registry
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_mut(name)
-        {
-            entry.state = state;
-            entry.state_at = Instant::now();
-        }
         tracing::info!(service = name, from = t.from.as_str(), to = t.to.as_str(), pid = t.pid, reason = %t.reason, "transition");
+        // Published before the registry shows the new state: whoever sees the state and then reads the
+        // events (which flushes the bus) finds this transition there.
         self.recorder.record(
             NewEvent {
                 kind: EventKind::Lifecycle,
@@ -101,6 +94,15 @@ impl Shared {
             },
             runtime,
         );
+        if let Some(entry) = self
+            .registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(name)
+        {
+            entry.state = state;
+            entry.state_at = Instant::now();
+        }
     }
 }
 
