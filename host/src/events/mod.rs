@@ -15,7 +15,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 pub use follow::{Filter, Follow};
 
-use crate::store::{NewEvent, Store};
+use crate::store::Store;
 use crate::wire::{BusEvent, Event, EventKind, Payload, Status};
 
 /// How many events a slow subscriber may fall behind the live feed before it reads from the store.
@@ -133,23 +133,6 @@ impl Note {
     }
 }
 
-/// A service transition or health change before it has an id, for the supervisor.
-pub fn service_event(e: NewEvent) -> Payload {
-    Payload::Service(Event {
-        id: 0,
-        kind: e.kind,
-        service: e.service,
-        time: e.time,
-        from: e.from,
-        to: e.to,
-        pid: e.pid,
-        exit_code: e.exit_code,
-        signal: e.signal,
-        health: e.health,
-        reason: e.reason,
-    })
-}
-
 /// The writer: stores each event, then broadcasts it with its id. Ends when every handle is gone.
 async fn write(inner: std::sync::Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Msg>) {
     while let Some(msg) = rx.recv().await {
@@ -157,11 +140,7 @@ async fn write(inner: std::sync::Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Ms
         match msg {
             Msg::Publish(payload) => {
                 let stored = match &payload {
-                    Payload::Service(e) => inner
-                        .store
-                        .insert_event(&NewEvent::from(e))
-                        .await
-                        .map(|s| s.id),
+                    Payload::Service(e) => inner.store.insert_event(e).await,
                     other => inner.store.insert_bus_event(other).await,
                 };
                 match stored {

@@ -6,38 +6,6 @@ use sqlx::Row;
 use super::{Result, Store, StoreError};
 use crate::wire::{BusEvent, Event, EventKind, HealthCheck, HealthState, Payload, Status, Topic};
 
-/// An event before it has an id.
-#[derive(Clone, Debug)]
-pub struct NewEvent {
-    pub kind: EventKind,
-    pub service: String,
-    pub time: String,
-    pub from: Status,
-    pub to: Status,
-    pub pid: Option<u32>,
-    pub exit_code: Option<i32>,
-    pub signal: Option<String>,
-    pub health: Option<HealthState>,
-    pub reason: String,
-}
-
-impl From<&Event> for NewEvent {
-    fn from(e: &Event) -> NewEvent {
-        NewEvent {
-            kind: e.kind,
-            service: e.service.clone(),
-            time: e.time.clone(),
-            from: e.from,
-            to: e.to,
-            pid: e.pid,
-            exit_code: e.exit_code,
-            signal: e.signal.clone(),
-            health: e.health,
-            reason: e.reason.clone(),
-        }
-    }
-}
-
 const COLUMNS: &str =
     "id, service, time, from_state, to_state, pid, exit_code, signal, reason, kind, health, data";
 
@@ -82,7 +50,8 @@ fn to_event(r: &sqlx::sqlite::SqliteRow) -> Result<Event> {
 }
 
 impl Store {
-    pub async fn insert_event(&self, e: &NewEvent) -> Result<Event> {
+    /// Stores a service event (its `id` is ignored); returns the id it got.
+    pub async fn insert_event(&self, e: &Event) -> Result<i64> {
         let id: i64 = sqlx::query(
             "INSERT INTO events (service, time, from_state, to_state, pid, exit_code, signal, reason, kind, health)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -100,19 +69,7 @@ impl Store {
         .fetch_one(&self.pool)
         .await?
         .get(0);
-        Ok(Event {
-            id,
-            kind: e.kind,
-            service: e.service.clone(),
-            time: e.time.clone(),
-            from: e.from,
-            to: e.to,
-            pid: e.pid,
-            exit_code: e.exit_code,
-            signal: e.signal.clone(),
-            health: e.health,
-            reason: e.reason.clone(),
-        })
+        Ok(id)
     }
 
     /// Events of one service (or all, with `None`), oldest first, at most `limit` of the newest.

@@ -23,7 +23,6 @@ use sqlx::sqlite::{
 
 pub use audit::{AuditQuery, NewAudit};
 pub use cron::{ExecutionEnd, NewExecution};
-pub use events::NewEvent;
 pub use jobs::{JobQuery, NewJob};
 pub use logs::{LogQuery, NewLogLine};
 pub use metrics::{MetricBucket, MetricSample};

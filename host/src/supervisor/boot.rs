@@ -16,8 +16,8 @@ use super::{Shared, Supervisor};
 use crate::logs::LogHub;
 use crate::plugins::PluginHost;
 use crate::process::{Leftovers, Tree};
-use crate::store::{NewEvent, RuntimeRecord, Store, now_rfc3339};
-use crate::wire::{EventKind, ServiceSpec, Source, Status};
+use crate::store::{RuntimeRecord, Store, now_rfc3339};
+use crate::wire::{Event, EventKind, ServiceSpec, Source, Status};
 
 /// Between SIGTERM and SIGKILL for what a killed daemon left running.
 const LEFTOVER_GRACE: Duration = Duration::from_secs(5);
@@ -94,7 +94,8 @@ impl Supervisor {
             );
             tracing::warn!(service = %r.service, pid, "{reason}");
             self.shared.recorder.record(
-                NewEvent {
+                Event {
+                    id: 0,
                     kind: EventKind::Lifecycle,
                     service: r.service.clone(),
                     time: now_rfc3339(),

@@ -22,7 +22,7 @@ use crate::logs::LogHub;
 use crate::plugins::PluginHost;
 use crate::process::Tree;
 use crate::spec::FieldError;
-use crate::store::{NewEvent, RuntimeRecord, Store, StoreError, fmt_time, now_rfc3339};
+use crate::store::{RuntimeRecord, Store, StoreError, fmt_time, now_rfc3339};
 use crate::wire::{
     Event, EventKind, HealthCheck, HealthReport, HealthState, ServiceState, Status, StatusResponse,
     SupervisorStatus,
@@ -80,7 +80,8 @@ impl Shared {
         // Published before the registry shows the new state: whoever sees the state and then reads the
         // events (which flushes the bus) finds this transition there.
         self.recorder.record(
-            NewEvent {
+            Event {
+                id: 0,
                 kind: EventKind::Lifecycle,
                 service: name.to_string(),
                 time: now_rfc3339(),
@@ -112,7 +113,8 @@ impl Shared {
     }
 
     fn health_event(&self, name: &str, status: Status, health: HealthState, reason: String) {
-        self.recorder.event(NewEvent {
+        self.recorder.event(Event {
+            id: 0,
             kind: EventKind::Health,
             service: name.to_string(),
             time: now_rfc3339(),

@@ -4,9 +4,9 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::events::{self, Bus};
-use crate::store::{NewEvent, RuntimeRecord, Store};
-use crate::wire::HealthCheck;
+use crate::events::Bus;
+use crate::store::{RuntimeRecord, Store};
+use crate::wire::{Event, HealthCheck, Payload};
 
 enum Msg {
     Runtime(Box<RuntimeRecord>),
@@ -44,14 +44,14 @@ impl Recorder {
         Recorder { tx, bus }
     }
 
-    pub fn record(&self, event: NewEvent, runtime: RuntimeRecord) {
-        self.bus.publish(events::service_event(event));
+    pub fn record(&self, event: Event, runtime: RuntimeRecord) {
+        self.bus.publish(Payload::Service(event));
         let _ = self.tx.send(Msg::Runtime(Box::new(runtime)));
     }
 
     /// An event that changes no runtime record (health changes).
-    pub fn event(&self, event: NewEvent) {
-        self.bus.publish(events::service_event(event));
+    pub fn event(&self, event: Event) {
+        self.bus.publish(Payload::Service(event));
     }
 
     pub fn health_check(&self, service: String, check: HealthCheck) {
