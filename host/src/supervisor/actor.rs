@@ -261,13 +261,13 @@ impl Actor {
         }
         self.shared
             .set_health(&self.name, Some(self.health.state), self.health.failures);
-        if let Some(change) = change {
-            if change.restart {
-                self.feed(Input::Failing {
-                    reason: change.reason,
-                })
-                .await;
-            }
+        if let Some(change) = change
+            && change.restart
+        {
+            self.feed(Input::Failing {
+                reason: change.reason,
+            })
+            .await;
         }
     }
 
