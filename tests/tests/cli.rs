@@ -281,3 +281,60 @@ fn finds_the_daemon_through_the_data_dir() {
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)));
     assert_eq!(parsed, d.list(), "--json prints the API's JSON as is");
 }
+
+#[test]
+fn status_watch_prints_one_services_events_as_they_happen() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+
+    let d = Daemon::start();
+    for name in ["watched", "other"] {
+        d.create(&d.service(name, json!(["sleep", "1000"])));
+        d.wait_status(name, "running", secs(10));
+    }
+    let mut child = tend_cmd()
+        .args(["--url", d.url(), "--token", d.token()])
+        .args(["status", "watched", "--watch"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The watch subscribes some time after it starts: act until its first line shows up.
+    let mut lines = Vec::new();
+    let restart = |name: &str| {
+        let (code, body) = d.post_empty(&format!("/api/services/{name}/restart"));
+        assert_eq!(code, 200, "{body}");
+    };
+    let seen = wait_for(secs(20), || {
+        restart("other");
+        restart("watched");
+        while let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(300)) {
+            lines.push(line);
+        }
+        if lines
+            .iter()
+            .any(|l| l.contains(" watched starting -> running"))
+        {
+            Ok(())
+        } else {
+            Err(format!("{lines:?}"))
+        }
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    seen.unwrap();
+    assert!(
+        lines.iter().all(|l| l.contains(" watched ")),
+        "only the watched service's events: {lines:?}"
+    );
+}
