@@ -8,6 +8,7 @@ pub(crate) mod control;
 pub(crate) mod cron;
 pub(crate) mod daemon;
 pub(crate) mod events;
+pub(crate) mod failure;
 pub(crate) mod lifecycle;
 pub(crate) mod logs;
 pub(crate) mod metrics;

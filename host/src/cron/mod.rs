@@ -36,6 +36,7 @@ use tokio::task::JoinHandle;
 pub use schedule::Schedule;
 pub use tz::{local_zone, parse_zone};
 
+use crate::failure::Failure;
 use crate::spec::FieldError;
 use crate::store::{Store, StoreError, fmt_time};
 use crate::wire::{
@@ -46,21 +47,7 @@ use exec::RunControl;
 use job::Compiled;
 use plan::StopReason;
 
-#[derive(Debug, thiserror::Error)]
-pub enum CronError {
-    #[error("cron job {0:?} not found")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error(transparent)]
-    Invalid(#[from] FieldError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("the daemon is shutting down")]
-    ShuttingDown,
-}
-
-pub type Result<T, E = CronError> = std::result::Result<T, E>;
+pub type Result<T, E = Failure> = std::result::Result<T, E>;
 
 /// The next fire of a job: its fire time and when to run it (later by the job's jitter).
 #[derive(Clone, Copy, Debug)]
@@ -197,7 +184,7 @@ pub struct Scheduler {
 impl Scheduler {
     fn check_open(&self) -> Result<()> {
         if self.inner.closing() {
-            Err(CronError::ShuttingDown)
+            Err(Failure::ShuttingDown)
         } else {
             Ok(())
         }
@@ -217,14 +204,14 @@ impl Scheduler {
             .jobs()
             .get(name)
             .map(Job::view)
-            .ok_or_else(|| CronError::NotFound(name.into()))
+            .ok_or_else(|| Failure::not_found("cron job", name))
     }
 
     pub async fn create(&self, spec: CronJobSpec) -> Result<CronJobView> {
         self.check_open()?;
         let compiled = job::validate(&spec, self.inner.default_tz, Utc::now())?;
         let name = spec.name.clone();
-        let conflict = || CronError::Conflict(format!("a cron job named {name:?} already exists"));
+        let conflict = || Failure::Conflict(format!("a cron job named {name:?} already exists"));
         if self.inner.jobs().contains_key(&name) {
             return Err(conflict());
         }
@@ -241,8 +228,8 @@ impl Scheduler {
     /// `NotFound`, or `Conflict` for a job defined in the config file.
     pub fn check_editable(&self, name: &str) -> Result<()> {
         match self.inner.jobs().get(name) {
-            None => Err(CronError::NotFound(name.into())),
-            Some(j) if j.source == Source::Config => Err(CronError::Conflict(format!(
+            None => Err(Failure::not_found("cron job", name)),
+            Some(j) if j.source == Source::Config => Err(Failure::Conflict(format!(
                 "cron job {name:?} is defined in the config file; change it there"
             ))),
             Some(_) => Ok(()),
@@ -261,7 +248,7 @@ impl Scheduler {
             let mut jobs = self.inner.jobs();
             let job = jobs
                 .get_mut(&name)
-                .ok_or_else(|| CronError::NotFound(name.clone()))?;
+                .ok_or_else(|| Failure::not_found("cron job", &name))?;
             job.spec = spec;
             job.compiled = compiled;
             job.plan_next(Utc::now());
@@ -277,7 +264,7 @@ impl Scheduler {
         self.check_open()?;
         self.check_editable(name)?;
         let Some(job) = self.inner.jobs().remove(name) else {
-            return Err(CronError::NotFound(name.into()));
+            return Err(Failure::not_found("cron job", name));
         };
         self.inner.wake.notify_one();
         let ids = runner::stop_all(&self.inner, job, StopReason::Removed).await;
@@ -294,7 +281,7 @@ impl Scheduler {
     pub async fn run(&self, name: &str) -> Result<Execution> {
         self.check_open()?;
         if !self.inner.jobs().contains_key(name) {
-            return Err(CronError::NotFound(name.into()));
+            return Err(Failure::not_found("cron job", name));
         }
         let id = runner::fire_now(&self.inner, name, Trigger::Manual, None, 0).await?;
         self.execution(id).await
@@ -307,7 +294,7 @@ impl Scheduler {
             let mut jobs = self.inner.jobs();
             let job = jobs
                 .get_mut(name)
-                .ok_or_else(|| CronError::NotFound(name.into()))?;
+                .ok_or_else(|| Failure::not_found("cron job", name))?;
             let running: Vec<_> = job.running.values().cloned().collect();
             (running, std::mem::take(&mut job.queue))
         };
@@ -320,9 +307,11 @@ impl Scheduler {
     }
 
     async fn execution(&self, id: i64) -> Result<Execution> {
-        self.inner.store.get_execution(id).await?.ok_or_else(|| {
-            CronError::Store(StoreError::Corrupt(format!("execution {id} vanished")))
-        })
+        self.inner
+            .store
+            .get_execution(id)
+            .await?
+            .ok_or_else(|| Failure::Store(StoreError::Corrupt(format!("execution {id} vanished"))))
     }
 
     /// A page of the job's executions, newest first.
@@ -333,7 +322,7 @@ impl Scheduler {
         limit: u32,
     ) -> Result<ExecutionsPage> {
         if !self.inner.jobs().contains_key(name) {
-            return Err(CronError::NotFound(name.into()));
+            return Err(Failure::not_found("cron job", name));
         }
         let executions = self
             .inner

@@ -1,16 +1,14 @@
 //! `ops::Error`: the one error every operation returns, a `Code` from the table in `wire/error.rs`
-//! plus a message and, for `invalid`, the field. Each domain error (`SupervisorError`, `CronError`,
-//! `WorkflowError`, `FieldError`, `StoreError`, ...) is mapped to a code here, once. Front ends only
+//! plus a message and, for `invalid`, the field. Each domain error (`Failure` of the supervisor, cron
+//! and workflows, `FieldError`, `StoreError`, ...) is mapped to a code here, once. Front ends only
 //! translate the code (`api/error.rs`: HTTP status; `control`: the code on the line). Internal errors
 //! are logged here and answered with a fixed sentence, never with their details.
 
 use crate::caddy::ReloadError;
-use crate::cron::CronError;
+use crate::failure::Failure;
 use crate::spec::FieldError;
 use crate::store::StoreError;
-use crate::supervisor::SupervisorError;
 use crate::wire::{Code, ErrorDetail};
-use crate::workflow::WorkflowError;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
@@ -84,40 +82,14 @@ impl From<StoreError> for Error {
     }
 }
 
-impl From<SupervisorError> for Error {
-    fn from(e: SupervisorError) -> Error {
+impl From<Failure> for Error {
+    fn from(e: Failure) -> Error {
         match e {
-            SupervisorError::Invalid(f) => f.into(),
-            SupervisorError::Store(s) => s.into(),
-            SupervisorError::NotFound(_) => Error::not_found(e.to_string()),
-            SupervisorError::Conflict(m) => Error::new(Code::Conflict, m),
-            SupervisorError::ShuttingDown => Error::new(Code::ShuttingDown, e.to_string()),
-        }
-    }
-}
-
-impl From<CronError> for Error {
-    fn from(e: CronError) -> Error {
-        match e {
-            CronError::Invalid(f) => f.into(),
-            CronError::Store(s) => s.into(),
-            CronError::NotFound(_) => Error::not_found(e.to_string()),
-            CronError::Conflict(m) => Error::new(Code::Conflict, m),
-            CronError::ShuttingDown => Error::new(Code::ShuttingDown, e.to_string()),
-        }
-    }
-}
-
-impl From<WorkflowError> for Error {
-    fn from(e: WorkflowError) -> Error {
-        match e {
-            WorkflowError::Invalid(f) => f.into(),
-            WorkflowError::Store(s) => s.into(),
-            WorkflowError::NotFound(_) | WorkflowError::JobNotFound(_) => {
-                Error::not_found(e.to_string())
-            }
-            WorkflowError::Conflict(m) => Error::new(Code::Conflict, m),
-            WorkflowError::ShuttingDown => Error::new(Code::ShuttingDown, e.to_string()),
+            Failure::Invalid(f) => f.into(),
+            Failure::Store(s) => s.into(),
+            Failure::NotFound(m) => Error::not_found(m),
+            Failure::Conflict(m) => Error::new(Code::Conflict, m),
+            Failure::ShuttingDown => Error::new(Code::ShuttingDown, e.to_string()),
         }
     }
 }

@@ -17,12 +17,12 @@ use std::time::{Instant, SystemTime};
 
 use tokio::sync::oneshot;
 
+use crate::failure::Failure;
 use crate::lifecycle::Transition;
 use crate::logs::LogHub;
 use crate::plugins::PluginHost;
 use crate::process::Tree;
-use crate::spec::FieldError;
-use crate::store::{RuntimeRecord, Store, StoreError, fmt_time, now_rfc3339};
+use crate::store::{RuntimeRecord, Store, fmt_time, now_rfc3339};
 use crate::wire::{
     Event, EventKind, HealthCheck, HealthReport, HealthState, ServiceState, Status, StatusResponse,
     SupervisorStatus,
@@ -31,21 +31,7 @@ use actor::Cmd;
 use recorder::Recorder;
 use registry::{Entry, live_state};
 
-#[derive(Debug, thiserror::Error)]
-pub enum SupervisorError {
-    #[error("service {0:?} not found")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error(transparent)]
-    Invalid(#[from] FieldError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("the daemon is shutting down")]
-    ShuttingDown,
-}
-
-pub type Result<T, E = SupervisorError> = std::result::Result<T, E>;
+pub type Result<T, E = Failure> = std::result::Result<T, E>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -144,7 +130,7 @@ pub struct Supervisor {
 impl Supervisor {
     pub(super) fn check_open(&self) -> Result<()> {
         if self.closing.load(Ordering::SeqCst) {
-            Err(SupervisorError::ShuttingDown)
+            Err(Failure::ShuttingDown)
         } else {
             Ok(())
         }
@@ -215,7 +201,7 @@ impl Supervisor {
             let registry = self.registry();
             let e = registry
                 .get(name)
-                .ok_or_else(|| SupervisorError::NotFound(name.into()))?;
+                .ok_or_else(|| Failure::not_found("service", name))?;
             (e.spec.effective_health(), e.state.health, e.health_failures)
         };
         self.shared.recorder.flush().await;

@@ -11,7 +11,8 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 use super::actor::{Actor, Cmd};
-use super::{Result, Shared, Supervisor, SupervisorError};
+use super::{Result, Shared, Supervisor};
+use crate::failure::Failure;
 use crate::process::Tree;
 use crate::spec;
 use crate::wire::{HealthState, ServiceSpec, ServiceState, ServiceView, Source, Status};
@@ -104,12 +105,12 @@ impl Supervisor {
             .registry()
             .get(name)
             .map(|e| e.tx.clone())
-            .ok_or_else(|| SupervisorError::NotFound(name.into()))?;
+            .ok_or_else(|| Failure::not_found("service", name))?;
         let (reply, rx) = oneshot::channel();
         tx.send(cmd(reply))
             .await
-            .map_err(|_| SupervisorError::NotFound(name.into()))?;
-        rx.await.map_err(|_| SupervisorError::NotFound(name.into()))
+            .map_err(|_| Failure::not_found("service", name))?;
+        rx.await.map_err(|_| Failure::not_found("service", name))
     }
 
     pub fn list(&self) -> Vec<ServiceView> {
@@ -120,7 +121,7 @@ impl Supervisor {
         self.registry()
             .get(name)
             .map(view)
-            .ok_or_else(|| SupervisorError::NotFound(name.into()))
+            .ok_or_else(|| Failure::not_found("service", name))
     }
 
     pub async fn create(&self, spec: ServiceSpec) -> Result<ServiceView> {
@@ -130,7 +131,7 @@ impl Supervisor {
         if self.registry().contains_key(&name)
             || !self.shared.store.insert_service(&spec, Source::Api).await?
         {
-            return Err(SupervisorError::Conflict(format!(
+            return Err(Failure::Conflict(format!(
                 "a service named {name:?} already exists"
             )));
         }
@@ -154,8 +155,8 @@ impl Supervisor {
 
     pub(super) fn owned_by_api(&self, name: &str) -> Result<()> {
         match self.registry().get(name) {
-            None => Err(SupervisorError::NotFound(name.into())),
-            Some(e) if e.source == Source::Config => Err(SupervisorError::Conflict(format!(
+            None => Err(Failure::not_found("service", name)),
+            Some(e) if e.source == Source::Config => Err(Failure::Conflict(format!(
                 "service {name:?} is defined in the config file; change it there"
             ))),
             Some(_) => Ok(()),

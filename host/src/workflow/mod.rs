@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 pub use plan::command_argv;
 use step::Stop;
 
+use crate::failure::Failure;
 use crate::policy::Policy;
 use crate::spec::argv_with_args;
 use crate::store::{JobQuery, NewJob, Store, StoreError, now_rfc3339};
@@ -36,24 +37,6 @@ const SHUTDOWN_WAIT: Duration = Duration::from_secs(20);
 /// How long a cancel waits for the job to end before answering that it is still stopping: enough
 /// for a command's tree to go (SIGTERM, SIGKILL after 5 s) and its output to be read.
 const CANCEL_WAIT: Duration = Duration::from_secs(10);
-
-#[derive(Debug, thiserror::Error)]
-pub enum WorkflowError {
-    #[error("no service named {0:?}")]
-    NotFound(String),
-    #[error("no job with id {0:?}")]
-    JobNotFound(String),
-    #[error(transparent)]
-    Invalid(#[from] crate::spec::FieldError),
-    /// The daemon is shutting down and takes no new jobs.
-    #[error("the daemon is shutting down")]
-    ShuttingDown,
-    /// A job of the same service is queued or running; a cancel of a job that already ended.
-    #[error("{0}")]
-    Conflict(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
 
 /// The job a service is busy with.
 struct Active {
@@ -127,15 +110,15 @@ impl Workflows {
         service: &str,
         request: CustomRestartRequest,
         origin: Origin,
-    ) -> Result<JobView, WorkflowError> {
+    ) -> Result<JobView, Failure> {
         let inner = &self.inner;
         if inner.closing.load(Ordering::SeqCst) {
-            return Err(WorkflowError::ShuttingDown);
+            return Err(Failure::ShuttingDown);
         }
         let view = inner
             .sup
             .get(service)
-            .map_err(|_| WorkflowError::NotFound(service.into()))?;
+            .map_err(|_| Failure::NotFound(format!("no service named {service:?}")))?;
         let planned = plan::plan(&request).map_err(|e| crate::spec::FieldError {
             field: e.field,
             message: e.message,
@@ -147,7 +130,7 @@ impl Workflows {
         {
             let mut active = inner.active();
             if let Some(busy) = active.get(service) {
-                return Err(WorkflowError::Conflict(format!(
+                return Err(Failure::Conflict(format!(
                     "a custom restart of {service:?} is already in progress (job {}); wait for it to finish",
                     busy.job
                 )));
@@ -216,7 +199,7 @@ impl Workflows {
         Ok(queued)
     }
 
-    pub async fn get(&self, id: &str) -> Result<Option<JobView>, WorkflowError> {
+    pub async fn get(&self, id: &str) -> Result<Option<JobView>, Failure> {
         Ok(self.inner.store.get_job(id).await?)
     }
 
@@ -224,7 +207,7 @@ impl Workflows {
     /// it are skipped and the job ends `cancelled`; a restart in progress is let finish and the
     /// post-commands skipped. Waits a while for the job to end. A job that already ended (or that
     /// ended on its own before the cancel took effect) is a `Conflict` naming its status.
-    pub async fn cancel(&self, id: &str) -> Result<Cancelled, WorkflowError> {
+    pub async fn cancel(&self, id: &str) -> Result<Cancelled, Failure> {
         let done = self.inner.active().values().find(|a| a.job == id).map(|a| {
             // A shutdown (or cancel) already under way stays the reason.
             a.stop.send_if_modified(|s| {
@@ -245,15 +228,15 @@ impl Workflows {
         let job = self
             .get(id)
             .await?
-            .ok_or_else(|| WorkflowError::JobNotFound(id.into()))?;
+            .ok_or_else(|| Failure::NotFound(format!("no job with id {id:?}")))?;
         match job.status {
             JobStatus::Cancelled if asked => Ok(Cancelled::Ended(job)),
-            s if s.is_final() => Err(WorkflowError::Conflict(format!(
+            s if s.is_final() => Err(Failure::Conflict(format!(
                 "job {id} already ended: {}",
                 s.as_str()
             ))),
             _ if asked => Ok(Cancelled::Stopping(job)),
-            s => Err(WorkflowError::Conflict(format!(
+            s => Err(Failure::Conflict(format!(
                 "job {id} is {} but not run by this daemon",
                 s.as_str()
             ))),
@@ -261,7 +244,7 @@ impl Workflows {
     }
 
     /// Jobs, newest first.
-    pub async fn list(&self, query: &JobQuery) -> Result<Vec<JobView>, WorkflowError> {
+    pub async fn list(&self, query: &JobQuery) -> Result<Vec<JobView>, Failure> {
         Ok(self.inner.store.list_jobs(query).await?)
     }
 
