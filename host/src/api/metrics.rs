@@ -24,8 +24,7 @@ pub async fn history(
 }
 
 pub async fn prometheus(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    let metrics = &app.ops.metrics;
-    if !metrics.settings().public {
+    if !app.ops.metrics_public() {
         let given = headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -35,7 +34,7 @@ pub async fn prometheus(State(app): State<AppState>, headers: HeaderMap) -> Resp
             return Error::unauthorized().into_response();
         }
     }
-    let body = metrics.prometheus();
+    let body = app.ops.prometheus();
     (
         [(
             CONTENT_TYPE,

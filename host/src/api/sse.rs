@@ -7,14 +7,13 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::AppState;
 use super::extract::{Name, Query};
-use crate::ops::{Error, log_query};
-use crate::store::LogQuery;
-use crate::wire::{EventStreamParams, LogLine, LogParams};
+use crate::ops::Error;
+use crate::wire::{EventStreamParams, LogParams};
 
 fn sse(rx: mpsc::Receiver<Result<SseEvent, Infallible>>) -> impl axum::response::IntoResponse {
     Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
@@ -68,64 +67,25 @@ pub async fn events(
     Ok(sse(rx))
 }
 
+/// `GET /api/services/{name}/logs/follow`: the last `tail` lines (default 10), then live.
 pub async fn follow_logs(
     State(app): State<AppState>,
     Name(name): Name,
     Query(params): Query<LogParams>,
 ) -> Result<impl axum::response::IntoResponse, Error> {
-    app.ops.service(&name)?;
-    let first = log_query(&name, &params, 10)?;
-    // Subscribe before reading the backlog so no line falls between the two.
-    let mut sub = app.ops.hub.subscribe();
+    let mut follow = app.ops.follow_logs(&name, &params)?;
     let mut closing = app.closing.clone();
-    let store = app.ops.store.clone();
     let (tx, rx) = mpsc::channel(256);
     tokio::spawn(async move {
-        let send_lines = |lines: Vec<LogLine>, last: &mut i64| {
-            let mut out = Vec::new();
-            for l in lines {
-                if l.id > *last {
-                    *last = l.id;
-                    out.push(json_event("log", l.id, &l));
-                }
-            }
-            out
-        };
-        let mut last = 0i64;
-        let backlog = store.query_logs(&first).await.unwrap_or_default();
-        for e in send_lines(backlog, &mut last) {
-            if tx.send(e).await.is_err() {
-                return;
-            }
-        }
         loop {
-            let got = tokio::select! {
-                l = sub.recv() => l,
+            let line = tokio::select! {
+                l = follow.next() => l,
                 _ = closing.wait_for(|c| *c) => return,
                 _ = tx.closed() => return,
             };
-            let lines = match got {
-                Ok(l) if l.service == name && first.stream.is_none_or(|s| s == l.stream) => {
-                    vec![(*l).clone()]
-                }
-                Ok(_) => continue,
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    // Fell behind the live feed: catch up from the store.
-                    let q = LogQuery {
-                        after_id: Some(last),
-                        tail: None,
-                        limit: 10_000,
-                        since: None,
-                        ..first.clone()
-                    };
-                    store.query_logs(&q).await.unwrap_or_default()
-                }
-                Err(broadcast::error::RecvError::Closed) => return,
-            };
-            for e in send_lines(lines, &mut last) {
-                if tx.send(e).await.is_err() {
-                    return;
-                }
+            let Some(line) = line else { return };
+            if tx.send(json_event("log", line.id, &line)).await.is_err() {
+                return;
             }
         }
     });

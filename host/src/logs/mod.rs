@@ -11,6 +11,7 @@
 mod capture;
 mod daemon_log;
 mod db;
+mod follow;
 mod hub;
 mod inflight;
 mod retention;
@@ -22,6 +23,7 @@ mod tests;
 
 pub use capture::Capture;
 pub use daemon_log::{init_daemon_log, read_daemon_log};
+pub use follow::LogFollow;
 pub use hub::LogHub;
 pub(crate) use split::LineSplitter;
 

@@ -21,7 +21,6 @@ use tokio::sync::mpsc;
 pub use error::{Error, Result};
 pub(crate) use input::backticked_after;
 pub use input::{json, replace_body, typed};
-pub use services::log_query;
 
 use crate::caddy::Caddy;
 use crate::cron::Scheduler;

@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use super::{Error, Ops, Result, replace_body};
+use crate::logs::LogFollow;
 use crate::metrics::{HistoryQuery, Kind};
 use crate::store::LogQuery;
 use crate::supervisor;
@@ -101,6 +102,27 @@ impl Ops {
 
 /// The store query for `p`, checked: `since` an RFC 3339 time, `tail` and `limit` at most
 /// `MAX_LOG_LINES`, not both `tail` and `after_id`. `default_tail` applies without either.
+impl Ops {
+    /// `GET /metrics` without a token (`[metrics] public`).
+    pub fn metrics_public(&self) -> bool {
+        self.metrics.settings().public
+    }
+
+    /// Every figure in the Prometheus text format.
+    pub fn prometheus(&self) -> String {
+        self.metrics.prometheus()
+    }
+
+    /// A service's output to follow: the last `tail` lines (default 10) of the query, then live.
+    pub fn follow_logs(&self, name: &str, p: &LogParams) -> Result<LogFollow> {
+        self.service(name)?;
+        let query = log_query(name, p, 10)?;
+        // Subscribed before the backlog is read, so no line falls between the two.
+        let live = self.hub.subscribe();
+        Ok(LogFollow::new(self.store.clone(), live, query))
+    }
+}
+
 pub fn log_query(name: &str, p: &LogParams, default_tail: u32) -> Result<LogQuery> {
     let since = match &p.since {
         None => None,
