@@ -4,6 +4,7 @@
 
 use crate::spec::FieldError;
 use crate::store::StoreError;
+use crate::wire::Source;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
@@ -24,6 +25,18 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// The one ownership rule of services and cron jobs: a `what` named `name` may be changed through
+    /// the API only if it exists (`source` is its source) and the config file does not define it.
+    pub fn check_editable(what: &str, name: &str, source: Option<Source>) -> Result<(), Failure> {
+        match source {
+            None => Err(Failure::not_found(what, name)),
+            Some(Source::Config) => Err(Failure::Conflict(format!(
+                "{what} {name:?} is defined in the config file; change it there"
+            ))),
+            Some(_) => Ok(()),
+        }
+    }
+
     /// `NotFound` of a `what` (`service`, `cron job`) by name.
     pub fn not_found(what: &str, name: &str) -> Failure {
         Failure::NotFound(format!("{what} {name:?} not found"))

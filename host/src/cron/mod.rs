@@ -227,13 +227,8 @@ impl Scheduler {
 
     /// `NotFound`, or `Conflict` for a job defined in the config file.
     pub fn check_editable(&self, name: &str) -> Result<()> {
-        match self.inner.jobs().get(name) {
-            None => Err(Failure::not_found("cron job", name)),
-            Some(j) if j.source == Source::Config => Err(Failure::Conflict(format!(
-                "cron job {name:?} is defined in the config file; change it there"
-            ))),
-            Some(_) => Ok(()),
-        }
+        let source = self.inner.jobs().get(name).map(|j| j.source);
+        Failure::check_editable("cron job", name, source)
     }
 
     /// Replaces a job's definition. Running executions go on with the old one; fire times are

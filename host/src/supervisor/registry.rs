@@ -150,23 +150,14 @@ impl Supervisor {
 
     /// Whether `update`/`remove` may touch the service: it exists and the API owns it.
     pub fn check_editable(&self, name: &str) -> Result<()> {
-        self.owned_by_api(name)
-    }
-
-    pub(super) fn owned_by_api(&self, name: &str) -> Result<()> {
-        match self.registry().get(name) {
-            None => Err(Failure::not_found("service", name)),
-            Some(e) if e.source == Source::Config => Err(Failure::Conflict(format!(
-                "service {name:?} is defined in the config file; change it there"
-            ))),
-            Some(_) => Ok(()),
-        }
+        let source = self.registry().get(name).map(|e| e.source);
+        Failure::check_editable("service", name, source)
     }
 
     pub async fn update(&self, spec: ServiceSpec) -> Result<ServiceView> {
         self.check_open()?;
         let name = spec.name.clone();
-        self.owned_by_api(&name)?;
+        self.check_editable(&name)?;
         spec::validate(&spec)?;
         self.shared.store.upsert_service(&spec, Source::Api).await?;
         if let Some(e) = self.registry().get_mut(&name) {
@@ -180,7 +171,7 @@ impl Supervisor {
 
     pub async fn remove(&self, name: &str) -> Result<ServiceState> {
         self.check_open()?;
-        self.owned_by_api(name)?;
+        self.check_editable(name)?;
         let state = self.send(name, Cmd::Finish).await?;
         self.shared.store.delete_service(name).await?;
         self.registry().remove(name);
