@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+use crate::api::ApiSettings;
 use crate::control::ControlSettings;
 use crate::logs::LogSettings;
 use crate::metrics::MetricsSettings;
@@ -86,6 +87,9 @@ struct ConfigFile {
     /// `[control]`: the TCP control port.
     #[serde(default)]
     control: ControlSettings,
+    /// `[api]`: the REST server's connection limit and timeouts.
+    #[serde(default)]
+    api: ApiSettings,
     /// `[policy]`: the command-safety policy.
     #[serde(default)]
     policy: crate::policy::PolicySettings,
@@ -112,6 +116,8 @@ pub struct Settings {
     pub file_cron_jobs: Vec<CronJobSpec>,
     /// The TCP control port (`[control]` table, `--control-port`).
     pub control: ControlSettings,
+    /// The REST server's connection limit and timeouts (`[api]` table).
+    pub api: ApiSettings,
     /// The command-safety policy (`[policy]` table, `--environment`).
     pub policy: crate::policy::PolicySettings,
     /// The Caddy integration (`[caddy]` table, `CADDY_*`).
@@ -199,6 +205,7 @@ impl Settings {
             ..file.control
         };
         control.validate().map_err(anyhow::Error::msg)?;
+        file.api.validate().map_err(anyhow::Error::msg)?;
         let policy = file.policy.with_env(args.environment);
         policy.validate().map_err(anyhow::Error::msg)?;
         let caddy =
@@ -218,6 +225,7 @@ impl Settings {
             file_services,
             file_cron_jobs,
             control,
+            api: file.api,
             policy,
             caddy,
         })

@@ -64,6 +64,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     let data_dir = settings.data_dir.clone();
     prepare_data_dir(&data_dir)?;
     process::init().context("cannot become a child subreaper")?;
+    let nofile = process::raise_nofile_limit().context("cannot read the descriptor limit")?;
     let token: Arc<str> = load_or_create_token(&data_dir)?.into();
     if !settings.host.is_loopback() && token.len() < 16 {
         bail!(
@@ -75,8 +76,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     let store = Store::open(&data_dir.join("tend.db"))
         .await
         .context("cannot open the store")?;
-    let listener = tokio::net::TcpListener::bind((settings.host, settings.port))
-        .await
+    let listener = listen_api(settings.host, settings.port)
         .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
     let addr = listener.local_addr()?;
     let control_listener = control::bind(settings.host, &settings.control).await?;
@@ -169,15 +169,25 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         ops,
         token,
         closing: closing_rx.clone(),
+        body_timeout: settings.api.body_timeout(),
     });
-    let mut server_closing = closing_rx;
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = server_closing.wait_for(|c| *c).await;
-            })
-            .await
-    });
+    // The control port's connections (and the few it is refusing) count against the same limit.
+    let control_fds = if control.is_some() {
+        settings.control.max_connections + control::MAX_REFUSING
+    } else {
+        0
+    };
+    let limits = api::Limits {
+        max_connections: settings.api.connection_cap(nofile, control_fds),
+        header_timeout: settings.api.header_timeout(),
+        idle_timeout: settings.api.idle_timeout(),
+    };
+    tracing::info!(
+        nofile,
+        max_connections = limits.max_connections,
+        "API connection limit"
+    );
+    let server = tokio::spawn(api::serve(listener, app, limits, closing_rx));
     let url = format!("http://{addr}");
     write_daemon_json(&data_dir, &url, control.as_ref().map(ControlServer::addr))?;
     tracing::info!(%url, data_dir = %data_dir.display(), "tend is ready");
@@ -201,15 +211,32 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         control.stopped().await;
     }
     match tokio::time::timeout(Duration::from_secs(5), server).await {
-        Ok(Ok(Err(e))) => tracing::error!(error = %e, "API server error"),
+        Ok(Err(e)) => tracing::error!(error = %e, "API server task failed"),
         Err(_) => tracing::warn!("API connections still open after 5 s; closing anyway"),
-        _ => {}
+        Ok(Ok(())) => {}
     }
     store.close().await;
     let _ = fs::remove_file(data_dir.join("daemon.json"));
     tracing::info!("tend stopped");
     Ok(())
 }
+
+/// The API's listener, with a listen backlog deep enough that connections beyond the connection cap
+/// wait there (holding none of the daemon's descriptors) instead of being dropped mid-handshake.
+fn listen_api(host: std::net::IpAddr, port: u16) -> std::io::Result<tokio::net::TcpListener> {
+    let addr = std::net::SocketAddr::new(host, port);
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(API_BACKLOG)
+}
+
+/// The kernel caps it at `net.core.somaxconn` (4096 on current kernels).
+const API_BACKLOG: u32 = 4096;
 
 fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
     fs::DirBuilder::new()

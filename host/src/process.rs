@@ -110,6 +110,18 @@ pub fn init() -> io::Result<()> {
     Ok(())
 }
 
+/// Raises the soft limit on open descriptors to the hard limit and returns the limit now in force.
+/// The API caps its connections below it (`api::ApiSettings::connection_cap`), so a spawn never fails
+/// because connections hold every descriptor. Children inherit the raised limit.
+pub fn raise_nofile_limit() -> io::Result<u64> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
+    }
+    Ok(getrlimit(Resource::RLIMIT_NOFILE)?.0)
+}
+
 /// Reaps every exited child. Children nobody registered (re-parented orphans) are simply reaped.
 fn reap_all() {
     let mut waiters = waiters().lock().unwrap_or_else(|e| e.into_inner());

@@ -99,6 +99,7 @@ pub struct DaemonBuilder {
     data_dir: Option<PathBuf>,
     plugins: Vec<(String, String)>,
     control: ControlPort,
+    nofile: Option<u64>,
 }
 
 /// Whether the fixture's daemon gets a TCP control port. Daemons run in parallel, so the default
@@ -155,6 +156,12 @@ impl DaemonBuilder {
         self
     }
 
+    /// Starts the daemon with `RLIMIT_NOFILE` soft = hard = `n`, for tests of descriptor exhaustion.
+    pub fn nofile(mut self, n: u64) -> Self {
+        self.nofile = Some(n);
+        self
+    }
+
     /// Use an existing data dir instead of a fresh temp one.
     pub fn data_dir(mut self, dir: &Path) -> Self {
         self.data_dir = Some(dir.to_path_buf());
@@ -192,6 +199,7 @@ impl DaemonBuilder {
             token: String::new(),
             client: Client::new(),
             generation: 0,
+            nofile: self.nofile,
         };
         if let Some(text) = self.config {
             d.write_config(&text);
@@ -213,6 +221,7 @@ pub struct Daemon {
     token: String,
     client: Client,
     generation: u32,
+    nofile: Option<u64>,
 }
 
 impl Daemon {
@@ -229,6 +238,7 @@ impl Daemon {
             data_dir: None,
             plugins: Vec::new(),
             control: ControlPort::Off,
+            nofile: None,
         }
     }
 
@@ -255,6 +265,22 @@ impl Daemon {
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&out).expect("daemon stdout file"))
             .stderr(std::fs::File::create(&err).expect("daemon stderr file"));
+        if let Some(n) = self.nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe and touches only the child being started.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: n as libc::rlim_t,
+                        rlim_max: n as libc::rlim_t,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));

@@ -23,8 +23,10 @@ pub fn status(code: Code) -> StatusCode {
         Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        // Connection-level codes of the control port; never produced over HTTP.
+        // A request body that did not arrive in time (`[api] body_timeout_s`); on the control port, a
+        // connection closed for silence.
         Code::IdleTimeout => StatusCode::REQUEST_TIMEOUT,
+        // Connection-level code of the control port; never produced over HTTP.
         Code::TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
     }
 }

@@ -10,6 +10,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use super::AppState;
 use crate::ops::{self, Error};
 use crate::spec;
 use crate::wire::Code;
@@ -18,10 +19,10 @@ use crate::wire::Code;
 /// error can name the field.
 pub struct JsonBody(pub serde_json::Value);
 
-impl<S: Send + Sync> FromRequest<S> for JsonBody {
+impl FromRequest<AppState> for JsonBody {
     type Rejection = Error;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Error> {
         let is_json = req
             .headers()
             .get(CONTENT_TYPE)
@@ -37,7 +38,20 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 "expected a body with Content-Type: application/json",
             ));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+        // A body trickled in a byte at a time would hold its connection (and a handler) for ever.
+        let limit = state.body_timeout;
+        let read = tokio::time::timeout(limit, Bytes::from_request(req, state))
+            .await
+            .map_err(|_| {
+                Error::new(
+                    Code::IdleTimeout,
+                    format!(
+                        "the request body did not arrive within {} s ([api] body_timeout_s)",
+                        limit.as_secs()
+                    ),
+                )
+            })?;
+        let bytes = read.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 Error::new(Code::TooLarge, "request body is larger than 1 MiB")
             } else {
@@ -51,10 +65,10 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
 /// A JSON body deserialized into `T`, shape errors naming the field.
 pub struct Body<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
     type Rejection = Error;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Error> {
         let JsonBody(value) = JsonBody::from_request(req, state).await?;
         ops::typed(value).map(Body)
     }

@@ -1,6 +1,7 @@
 //! The REST API. **Only this module knows HTTP.** Routes, bearer-token auth, body limits and the
 //! mapping of error codes to status codes (`error.rs`); every handler is an adapter that extracts its
-//! input, calls one `ops::Ops` method and answers its `wire` type as JSON.
+//! input, calls one `ops::Ops` method and answers its `wire` type as JSON. `serve.rs` runs the router
+//! over TCP under the `[api]` limits (`settings.rs`): connection cap, header, idle and body timeouts.
 
 mod audit;
 mod caddy;
@@ -10,8 +11,13 @@ mod extract;
 mod jobs;
 mod metrics;
 mod plugins;
+mod serve;
 mod services;
+pub mod settings;
 mod sse;
+
+pub use serve::{Limits, serve};
+pub use settings::ApiSettings;
 
 use std::sync::Arc;
 
@@ -40,6 +46,8 @@ pub struct AppState {
     pub token: Arc<str>,
     /// Becomes true when the daemon is closing: live streams end.
     pub closing: watch::Receiver<bool>,
+    /// How long a request body may take to arrive (`[api] body_timeout_s`).
+    pub body_timeout: std::time::Duration,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -1,10 +1,11 @@
 //! One connection: read a line, check authentication and `allowed_commands`, parse, dispatch, answer;
-//! in order, one answer per request line. Every wait is bounded (idle timeout for reads and writes)
-//! and every failure is an answer, never a panic.
+//! in order, one answer per request line. Every wait is bounded (an authentication deadline from the
+//! connect, an idle deadline that only requests move, a write timeout), every failure is an answer,
+//! never a panic, and a line of HTTP closes the connection at once.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use subtle::ConstantTimeEq;
 use tokio::io::{AsyncWriteExt, BufReader};
@@ -52,11 +53,20 @@ pub async fn serve(
     let settings = &shared.settings;
     let mut lines = LineReader::new(BufReader::new(rd), settings.max_line_bytes);
     let idle = Duration::from_secs(settings.idle_timeout_s);
+    let opened = Instant::now();
+    // Absolute deadlines: a line trickled a byte at a time, or a stream of blank lines, moves neither.
+    let auth_deadline = opened + Duration::from_secs(settings.auth_timeout_s);
+    let mut idle_deadline = opened + idle;
     let mut session = Session {
         authenticated: settings.loopback_without_auth && peer.ip().to_canonical().is_loopback(),
         failures: 0,
     };
     loop {
+        let deadline = if session.authenticated {
+            idle_deadline
+        } else {
+            idle_deadline.min(auth_deadline)
+        };
         let frame = tokio::select! {
             biased;
             _ = async { drop(closing.wait_for(|c| *c).await) } => {
@@ -67,9 +77,20 @@ pub async fn serve(
                 let _ = send(&mut wr, &bye, idle).await;
                 break;
             }
-            frame = tokio::time::timeout(idle, lines.next()) => frame,
+            frame = tokio::time::timeout_at(deadline.into(), lines.next()) => frame,
         };
         let response = match frame {
+            Err(_) if !session.authenticated && Instant::now() >= auth_deadline => {
+                let bye = ControlResponse::error(
+                    Code::Unauthorized,
+                    format!(
+                        "not authenticated within {} s (auth_timeout_s); closing",
+                        settings.auth_timeout_s
+                    ),
+                );
+                let _ = send(&mut wr, &bye, idle).await;
+                break;
+            }
             Err(_) => {
                 let bye = ControlResponse::error(
                     Code::IdleTimeout,
@@ -94,6 +115,12 @@ pub async fn serve(
                     settings.max_line_bytes
                 ),
             ),
+            Ok(Ok(Frame::Line(bytes))) if parse::looks_like_http(&bytes) => {
+                // A browser (any web page can send a no-cors POST here) or an HTTP client: close at
+                // once, without a word and without reading the rest, whatever the authentication.
+                tracing::warn!(%peer, "control port: an HTTP request; closing the connection");
+                return;
+            }
             Ok(Ok(Frame::Line(bytes))) => match std::str::from_utf8(&bytes) {
                 Err(e) => failed(Error::invalid(
                     "line",
@@ -102,6 +129,7 @@ pub async fn serve(
                         e.valid_up_to()
                     ),
                 )),
+                // A blank line is no request: it does not keep the connection alive.
                 Ok(text) => match handle(text, peer, &shared, &mut session).await {
                     None => continue,
                     Some((response, Next::Continue)) => response,
@@ -115,6 +143,7 @@ pub async fn serve(
         if send(&mut wr, &response, idle).await.is_err() {
             break;
         }
+        idle_deadline = Instant::now() + idle;
     }
     // Half-close, then read what the client still sends for a moment: closing a socket with unread
     // input resets it, and a reset can destroy the last answer before the client has read it.

@@ -100,31 +100,41 @@ impl ControlServer {
 /// How long connections get to finish their current request once the daemon is closing.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
+/// Connections over the limit being answered `too_many_connections` at once. With that many, the loop
+/// stops accepting until one ends: the rest wait in the kernel's backlog, so a flood of connections
+/// holds at most `max_connections + MAX_REFUSING` of the daemon's descriptors.
+pub const MAX_REFUSING: usize = 16;
+
 async fn accept_loop(
     listener: TcpListener,
     shared: Arc<conn::Shared>,
     mut closing: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(shared.settings.max_connections));
+    let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
     let mut conns = JoinSet::new();
     loop {
+        let room = slots.available_permits() > 0 || refusing.available_permits() > 0;
         tokio::select! {
             _ = async { drop(closing.wait_for(|c| *c).await) } => break,
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => match slots.clone().try_acquire_owned() {
-                    Ok(slot) => {
+            accepted = listener.accept(), if room => match accepted {
+                Ok((stream, peer)) => {
+                    if let Ok(slot) = slots.clone().try_acquire_owned() {
                         let (shared, closing) = (shared.clone(), closing.clone());
                         conns.spawn(async move {
                             let _slot = slot;
                             conn::serve(stream, peer, shared, closing).await;
                         });
-                    }
-                    Err(_) => {
+                    } else if let Ok(permit) = refusing.clone().try_acquire_owned() {
                         tracing::warn!(%peer, "control port: too many connections");
-                        conns.spawn(refuse(stream, shared.settings.max_connections));
+                        let max = shared.settings.max_connections;
+                        conns.spawn(async move {
+                            let _permit = permit;
+                            refuse(stream, max).await;
+                        });
                     }
-                },
+                }
                 Err(e) => {
                     // Out of file descriptors and the like: wait a little rather than spin.
                     tracing::warn!(error = %e, "control port: accept failed");

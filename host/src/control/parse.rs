@@ -136,6 +136,34 @@ fn custom_restart_body(json: &str) -> Result<CustomRestartRequest, ParseError> {
     ops::typed(ops::json(json.as_bytes())?)
 }
 
+/// Whether a line is part of an HTTP request rather than of this protocol: a request line
+/// (`METHOD SP target SP HTTP/x`, e.g. `GET / HTTP/1.1` or HTTP/2's `PRI * HTTP/2.0`) or a header line
+/// (`Name: value`, e.g. `Host: localhost:9901`). No request of this protocol has either shape: verbs are
+/// followed by a blank, never by `:`, and none has a third word `HTTP/...`. A browser can send such
+/// a request here (a no-cors `POST` from any web page), so the connection closes at once.
+pub fn looks_like_http(line: &[u8]) -> bool {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let is_tchar = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
+    if let Some(colon) = line.iter().position(|b| *b == b':')
+        && colon > 0
+        && line[..colon].iter().all(is_tchar)
+    {
+        return true;
+    }
+    let words: Vec<&[u8]> = line
+        .split(|b| *b == b' ' || *b == b'\t')
+        .filter(|w| !w.is_empty())
+        .collect();
+    match words[..] {
+        [method, _target, version] => {
+            method.iter().all(is_tchar)
+                && version.len() >= 5
+                && version[..5].eq_ignore_ascii_case(b"HTTP/")
+        }
+        _ => false,
+    }
+}
+
 fn is_blank(c: char) -> bool {
     c == ' ' || c == '\t' || c == '\r'
 }
@@ -160,6 +188,38 @@ mod tests {
 
     fn field(line: &str) -> Option<String> {
         parse(line).unwrap_err().field
+    }
+
+    #[test]
+    fn http_request_and_header_lines_are_recognised() {
+        for line in [
+            "GET / HTTP/1.1\r",
+            "POST /x HTTP/1.0",
+            "post /api/x?y=1 http/1.1",
+            "PRI * HTTP/2.0\r",
+            "OPTIONS * HTTP/1.1",
+            "STATUS web HTTP/1.1",
+            "Host: 127.0.0.1:9901\r",
+            "Content-Type: text/plain",
+            "content-length:12",
+            "X-Anything: status",
+        ] {
+            assert!(looks_like_http(line.as_bytes()), "{line:?}");
+        }
+        for line in [
+            "status",
+            "status web",
+            "start web\r",
+            "auth tok:en:with:colons",
+            "auth HTTP/1.1",
+            "custom-restart web {\"pre\":[{\"command\":\"true\"}]}",
+            "logs web 10",
+            "",
+            ": nothing",
+            "help",
+        ] {
+            assert!(!looks_like_http(line.as_bytes()), "{line:?}");
+        }
     }
 
     #[test]

@@ -19,8 +19,10 @@ pub struct ControlSettings {
     pub loopback_without_auth: bool,
     /// Longest request line, in bytes (newline excluded).
     pub max_line_bytes: usize,
-    /// A connection that sends no complete line for this long is closed.
+    /// A connection that sends no request for this long is closed (blank lines do not count).
     pub idle_timeout_s: u64,
+    /// A connection that is not authenticated this many seconds after it opened is closed.
+    pub auth_timeout_s: u64,
     /// Connections served at once; more are answered `too_many_connections` and closed.
     pub max_connections: usize,
 }
@@ -33,6 +35,7 @@ impl Default for ControlSettings {
             loopback_without_auth: false,
             max_line_bytes: 64 * 1024,
             idle_timeout_s: 300,
+            auth_timeout_s: 5,
             max_connections: 256,
         }
     }
@@ -42,6 +45,7 @@ impl Default for ControlSettings {
 const MAX_LINE_BYTES: usize = 16 << 20;
 const MAX_CONNECTIONS: usize = 65_536;
 const MAX_IDLE_S: u64 = 7 * 86_400;
+const MAX_AUTH_S: u64 = 300;
 
 impl ControlSettings {
     pub fn validate(&self) -> Result<(), String> {
@@ -56,6 +60,12 @@ impl ControlSettings {
             return Err(format!(
                 "control.idle_timeout_s must be between 1 and {MAX_IDLE_S}, got {}",
                 self.idle_timeout_s
+            ));
+        }
+        if !(1..=MAX_AUTH_S).contains(&self.auth_timeout_s) {
+            return Err(format!(
+                "control.auth_timeout_s must be between 1 and {MAX_AUTH_S}, got {}",
+                self.auth_timeout_s
             ));
         }
         if !(1..=MAX_CONNECTIONS).contains(&self.max_connections) {
@@ -126,6 +136,8 @@ mod tests {
             "allowed_commands = [\"reboot\"]",
             "max_line_bytes = 10",
             "idle_timeout_s = 0",
+            "auth_timeout_s = 0",
+            "auth_timeout_s = 301",
             "max_connections = 0",
         ];
         for text in bad {

@@ -1,0 +1,137 @@
+//! `ApiSettings`: the `[api]` table of `tend.toml` (connection limit and timeouts of the REST server)
+//! and the descriptor budget that caps the limit. Plain data with the documented defaults; `config`
+//! reads it, `validate` rejects nonsense before anything listens.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiSettings {
+    /// Connections served at once. Beyond it the daemon stops accepting: new connections wait in the
+    /// kernel's listen backlog, holding no descriptor of the daemon's, and are served as slots free up.
+    /// Capped further by the descriptor budget (see [`ApiSettings::connection_cap`]).
+    pub max_connections: usize,
+    /// A connection must deliver a complete request head within this many seconds of being accepted,
+    /// and again of its previous response (so an idle keep-alive connection is closed after it too).
+    pub header_timeout_s: u64,
+    /// A connection on which no byte moves either way for this long while no request is being handled
+    /// (a response the client does not read) is closed. Event streams send a keep-alive comment every
+    /// 15 s, so a client that reads them is never idle.
+    pub idle_timeout_s: u64,
+    /// A request body must arrive completely within this many seconds of its head (else `408`).
+    pub body_timeout_s: u64,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            max_connections: 512,
+            header_timeout_s: 10,
+            idle_timeout_s: 60,
+            body_timeout_s: 30,
+        }
+    }
+}
+
+/// Descriptors kept for everything that is not a front-end connection: the store, log files and
+/// pipes of services, plugins, `/proc` reads, spawning. Front ends get what the limit leaves.
+pub const RESERVED_DESCRIPTORS: u64 = 256;
+/// The connection cap never goes below this, whatever the descriptor limit.
+pub const MIN_CONNECTIONS: usize = 8;
+
+const MAX_CONNECTIONS: usize = 65_536;
+const MAX_TIMEOUT_S: u64 = 3_600;
+
+impl ApiSettings {
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=MAX_CONNECTIONS).contains(&self.max_connections) {
+            return Err(format!(
+                "api.max_connections must be between 1 and {MAX_CONNECTIONS}, got {}",
+                self.max_connections
+            ));
+        }
+        // An event stream is silent for up to its 15 s keep-alive interval: never idle below 20 s.
+        for (key, value, min) in [
+            ("header_timeout_s", self.header_timeout_s, 1),
+            ("idle_timeout_s", self.idle_timeout_s, 20),
+            ("body_timeout_s", self.body_timeout_s, 1),
+        ] {
+            if !(min..=MAX_TIMEOUT_S).contains(&value) {
+                return Err(format!(
+                    "api.{key} must be between {min} and {MAX_TIMEOUT_S}, got {value}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Connections the API serves at once with `nofile` descriptors available to the process, of which
+    /// `others` may be held by other front ends (the control port): `max_connections`, but never more
+    /// than what leaves [`RESERVED_DESCRIPTORS`] free, so a spawn never fails for want of a descriptor
+    /// the API holds.
+    pub fn connection_cap(&self, nofile: u64, others: usize) -> usize {
+        let budget = nofile
+            .saturating_sub(RESERVED_DESCRIPTORS)
+            .saturating_sub(others as u64);
+        let budget = usize::try_from(budget).unwrap_or(usize::MAX);
+        self.max_connections
+            .min(budget)
+            .max(MIN_CONNECTIONS.min(self.max_connections))
+    }
+
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_timeout_s)
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_s)
+    }
+
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_timeout_s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        ApiSettings::default().validate().unwrap();
+    }
+
+    #[test]
+    fn the_cap_leaves_the_reserve_free() {
+        let s = ApiSettings::default();
+        assert_eq!(s.connection_cap(1_048_576, 256), 512);
+        assert_eq!(s.connection_cap(1024, 256), 1024 - 256 - 256);
+        assert_eq!(s.connection_cap(300, 0), 44);
+        // A tiny limit still serves a few connections.
+        assert_eq!(s.connection_cap(100, 256), MIN_CONNECTIONS);
+        let one = ApiSettings {
+            max_connections: 1,
+            ..s
+        };
+        assert_eq!(one.connection_cap(100, 0), 1);
+    }
+
+    #[test]
+    fn nonsense_is_rejected_naming_the_key() {
+        for text in [
+            "max_connections = 0",
+            "header_timeout_s = 0",
+            "idle_timeout_s = 100000",
+            "idle_timeout_s = 10",
+            "body_timeout_s = 0",
+        ] {
+            let s: ApiSettings = toml::from_str(text).unwrap();
+            let err = s.validate().unwrap_err();
+            let key = text.split(' ').next().unwrap();
+            assert!(err.contains(key), "{text}: {err}");
+        }
+        assert!(toml::from_str::<ApiSettings>("bogus = 1").is_err());
+    }
+}
