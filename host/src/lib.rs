@@ -13,6 +13,7 @@ pub(crate) mod lifecycle;
 pub(crate) mod logs;
 pub(crate) mod metrics;
 pub(crate) mod ops;
+pub(crate) mod panics;
 pub(crate) mod plugins;
 pub(crate) mod policy;
 pub(crate) mod process;

@@ -9,6 +9,24 @@ use nix::sys::signal::Signal;
 
 use crate::wire::{CommandLine, ServiceSpec};
 
+/// Upper bounds of a service spec's numbers (README, "Bounds"): past them a value is a mistake, and
+/// time arithmetic on it could overflow. A value outside is `invalid` naming the field.
+pub const MAX_DURATION_S: u64 = 30 * 86_400;
+/// `stop_timeout_s`.
+pub const MAX_STOP_TIMEOUT_S: u64 = 3_600;
+/// `backoff.initial_delay_ms` and `backoff.max_delay_ms`: one day.
+pub const MAX_BACKOFF_DELAY_MS: u64 = 86_400_000;
+/// `max_restarts`.
+pub const MAX_RESTARTS: u32 = 1_000_000;
+/// `health.retries`.
+pub const MAX_HEALTH_RETRIES: u32 = 1_000;
+/// `health.interval_s`: one day.
+pub const MAX_HEALTH_INTERVAL_S: u64 = 86_400;
+/// `health.timeout_s`.
+pub const MAX_HEALTH_TIMEOUT_S: u64 = 600;
+/// `max_memory_mb`: 16 TiB.
+pub const MAX_MEMORY_MB: u64 = 16 << 20;
+
 /// A validation failure naming the offending field.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -196,8 +214,25 @@ pub fn validate(spec: &ServiceSpec) -> Result<(), FieldError> {
             format!("{:?} is not a signal name", spec.stop_signal),
         ));
     }
-    if spec.stop_timeout_s == 0 || spec.stop_timeout_s > 3600 {
-        return Err(err("stop_timeout_s", "must be between 1 and 3600 seconds"));
+    if !(1..=MAX_STOP_TIMEOUT_S).contains(&spec.stop_timeout_s) {
+        return Err(err(
+            "stop_timeout_s",
+            format!("must be between 1 and {MAX_STOP_TIMEOUT_S} seconds"),
+        ));
+    }
+    if spec.max_restarts > MAX_RESTARTS {
+        return Err(err(
+            "max_restarts",
+            format!("must not exceed {MAX_RESTARTS}"),
+        ));
+    }
+    if let Some(mb) = spec.max_memory_mb
+        && !(1..=MAX_MEMORY_MB).contains(&mb)
+    {
+        return Err(err(
+            "max_memory_mb",
+            format!("must be between 1 and {MAX_MEMORY_MB} (16 TiB)"),
+        ));
     }
     let b = &spec.backoff;
     if !(1.0..=100.0).contains(&b.multiplier) {
@@ -215,8 +250,17 @@ pub fn validate(spec: &ServiceSpec) -> Result<(), FieldError> {
             "must not exceed backoff.max_delay_ms",
         ));
     }
-    if b.max_delay_ms > 24 * 3600 * 1000 {
-        return Err(err("backoff.max_delay_ms", "must not exceed one day"));
+    if b.max_delay_ms > MAX_BACKOFF_DELAY_MS {
+        return Err(err(
+            "backoff.max_delay_ms",
+            format!("must not exceed {MAX_BACKOFF_DELAY_MS} (one day)"),
+        ));
+    }
+    if b.reset_after_s > MAX_DURATION_S {
+        return Err(err(
+            "backoff.reset_after_s",
+            format!("must not exceed {MAX_DURATION_S} seconds (30 days)"),
+        ));
     }
     for dep in &spec.depends_on {
         validate_name(dep).map_err(|e| err("depends_on", e.message))?;
@@ -243,17 +287,29 @@ pub fn validate(spec: &ServiceSpec) -> Result<(), FieldError> {
         if !h.config.is_object() {
             return Err(err("health.config", "must be an object"));
         }
-        if h.interval_s == 0 || h.interval_s > 86_400 {
+        if !(1..=MAX_HEALTH_INTERVAL_S).contains(&h.interval_s) {
             return Err(err(
                 "health.interval_s",
-                "must be between 1 and 86400 seconds",
+                format!("must be between 1 and {MAX_HEALTH_INTERVAL_S} seconds"),
             ));
         }
-        if h.timeout_s == 0 || h.timeout_s > 600 {
-            return Err(err("health.timeout_s", "must be between 1 and 600 seconds"));
+        if !(1..=MAX_HEALTH_TIMEOUT_S).contains(&h.timeout_s) {
+            return Err(err(
+                "health.timeout_s",
+                format!("must be between 1 and {MAX_HEALTH_TIMEOUT_S} seconds"),
+            ));
         }
-        if h.retries == 0 {
-            return Err(err("health.retries", "must be at least 1"));
+        if !(1..=MAX_HEALTH_RETRIES).contains(&h.retries) {
+            return Err(err(
+                "health.retries",
+                format!("must be between 1 and {MAX_HEALTH_RETRIES}"),
+            ));
+        }
+        if h.start_period_s > MAX_DURATION_S {
+            return Err(err(
+                "health.start_period_s",
+                format!("must not exceed {MAX_DURATION_S} seconds (30 days)"),
+            ));
         }
     }
     if let Some(url) = &spec.health_check_url
@@ -420,6 +476,65 @@ mod tests {
             let e = validate(&spec(json.clone())).unwrap_err();
             assert_eq!(e.field, field, "{json}");
         }
+    }
+
+    #[test]
+    fn every_number_has_an_upper_bound() {
+        let max = u64::MAX;
+        let cases = [
+            (
+                serde_json::json!({"stop_timeout_s": 3601}),
+                "stop_timeout_s",
+            ),
+            (
+                serde_json::json!({"max_restarts": u32::MAX}),
+                "max_restarts",
+            ),
+            (serde_json::json!({"max_memory_mb": max}), "max_memory_mb"),
+            (serde_json::json!({"max_memory_mb": 0}), "max_memory_mb"),
+            (
+                serde_json::json!({"backoff": {"initial_delay_ms": max, "max_delay_ms": max}}),
+                "backoff.max_delay_ms",
+            ),
+            (
+                serde_json::json!({"backoff": {"reset_after_s": max}}),
+                "backoff.reset_after_s",
+            ),
+            (
+                serde_json::json!({"health": {"probe": "http", "start_period_s": max - 5}}),
+                "health.start_period_s",
+            ),
+            (
+                serde_json::json!({"health": {"probe": "http", "interval_s": max}}),
+                "health.interval_s",
+            ),
+            (
+                serde_json::json!({"health": {"probe": "http", "timeout_s": max}}),
+                "health.timeout_s",
+            ),
+            (
+                serde_json::json!({"health": {"probe": "http", "retries": u32::MAX}}),
+                "health.retries",
+            ),
+        ];
+        for (patch, field) in cases {
+            let mut json = serde_json::json!({"name": "a", "command": "x"});
+            json.as_object_mut()
+                .unwrap()
+                .extend(patch.as_object().unwrap().clone());
+            let e = validate(&spec(json.clone())).unwrap_err();
+            assert_eq!(e.field, field, "{json}");
+        }
+        // The bounds themselves are accepted.
+        let json = serde_json::json!({
+            "name": "a", "command": "x", "stop_timeout_s": MAX_STOP_TIMEOUT_S,
+            "max_restarts": MAX_RESTARTS, "max_memory_mb": MAX_MEMORY_MB,
+            "backoff": {"max_delay_ms": MAX_BACKOFF_DELAY_MS, "reset_after_s": MAX_DURATION_S},
+            "health": {"probe": "http", "start_period_s": MAX_DURATION_S,
+                       "interval_s": MAX_HEALTH_INTERVAL_S, "timeout_s": MAX_HEALTH_TIMEOUT_S,
+                       "retries": MAX_HEALTH_RETRIES},
+        });
+        validate(&spec(json)).unwrap();
     }
 
     #[test]

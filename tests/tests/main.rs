@@ -7,6 +7,7 @@
 //! Run one area with `cargo test -p tend-tests -- cron::` (test names are `<module>::<test>`).
 
 mod api;
+mod bounds;
 mod caddy;
 mod caddy_tls;
 mod cli;
@@ -24,5 +25,6 @@ mod metrics;
 mod persistence;
 mod plugins;
 mod policy;
+mod races;
 mod starvation;
 mod stop;

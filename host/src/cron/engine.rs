@@ -28,9 +28,15 @@ pub(super) async fn run(inner: Arc<Inner>) {
             for (name, slot) in fires {
                 let inner = inner.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = runner::fire_slot(&inner, &name, slot, Trigger::Schedule).await
-                    {
-                        tracing::error!(job = %name, error = %e, "cannot fire a cron job");
+                    let fired = runner::fire_slot(&inner, &name, slot, Trigger::Schedule);
+                    match crate::panics::catch(fired).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => {
+                            tracing::error!(job = %name, error = %e, "cannot fire a cron job");
+                        }
+                        Err(why) => {
+                            tracing::error!(job = %name, panic = %why, "firing a cron job panicked");
+                        }
                     }
                 });
             }
@@ -39,8 +45,14 @@ pub(super) async fn run(inner: Arc<Inner>) {
                 tokio::spawn(async move {
                     let fired =
                         runner::fire_now(&inner, &name, Trigger::Retry, r.scheduled_at, r.attempt);
-                    if let Err(e) = fired.await {
-                        tracing::error!(job = %name, error = %e, "cannot retry a cron job");
+                    match crate::panics::catch(fired).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => {
+                            tracing::error!(job = %name, error = %e, "cannot retry a cron job");
+                        }
+                        Err(why) => {
+                            tracing::error!(job = %name, panic = %why, "retrying a cron job panicked");
+                        }
                     }
                 });
             }

@@ -238,7 +238,10 @@ impl Scheduler {
         let name = spec.name.clone();
         self.check_editable(&name)?;
         let compiled = job::validate(&spec, self.inner.default_tz, Utc::now())?;
-        self.inner.store.upsert_cron_job(&spec, Source::Api).await?;
+        // An UPDATE, never an upsert: a DELETE that got there first stays done (404).
+        if !self.inner.store.update_cron_job(&spec, Source::Api).await? {
+            return Err(Failure::not_found("cron job", &name));
+        }
         let view = {
             let mut jobs = self.inner.jobs();
             let job = jobs

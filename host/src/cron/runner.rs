@@ -179,7 +179,23 @@ async fn chain(
 ) {
     loop {
         let end = match spawned {
-            Ok(s) => exec::supervise(s, &control, Duration::from_secs(spec.timeout)).await,
+            Ok(s) => {
+                let supervised = exec::supervise(s, &control, Duration::from_secs(spec.timeout));
+                // A panic must not leave the execution `running` and its slot taken for ever.
+                match crate::panics::catch(supervised).await {
+                    Ok(end) => end,
+                    Err(why) => {
+                        tracing::error!(job = %name, id = control.id, panic = %why, "cron execution task panicked");
+                        ExecutionEnd {
+                            status: ExecutionStatus::Failed,
+                            message: Some(format!(
+                                "internal error: the execution's task panicked ({why}); see the daemon log"
+                            )),
+                            ..exec::spawn_failed(control.id, String::new())
+                        }
+                    }
+                }
+            }
             Err(end) => end,
         };
         let Some((next, next_spec)) = finish(&inner, &name, &control, &end).await else {

@@ -95,6 +95,21 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the definition of an existing service; `false` when there is none. Never inserts: a
+    /// replace racing a delete cannot bring the deleted row back.
+    pub async fn update_service(&self, spec: &ServiceSpec, source: Source) -> Result<bool> {
+        let json = serde_json::to_string(spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let done =
+            sqlx::query("UPDATE services SET spec = ?, source = ?, updated_at = ? WHERE name = ?")
+                .bind(json)
+                .bind(source_str(source))
+                .bind(now_rfc3339())
+                .bind(&spec.name)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn delete_service(&self, name: &str) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM services WHERE name = ?")

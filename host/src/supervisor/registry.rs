@@ -74,7 +74,25 @@ impl Supervisor {
         let (tx, rx) = mpsc::channel(64);
         let name = spec.name.clone();
         let actor = Actor::new(spec.clone(), self.shared.clone(), restart_count);
-        tokio::spawn(actor.run(rx));
+        let actor_of = name.clone();
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            // A panicking actor cannot be resumed (its state is lost): say so in the service's state
+            // (`fatal`, with the reason), so it is visible and every command answers at once.
+            if let Err(why) = crate::panics::catch(actor.run(rx)).await {
+                tracing::error!(service = %actor_of, panic = %why, "service actor panicked");
+                if let Some(entry) = shared
+                    .registry
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_mut(&actor_of)
+                {
+                    entry.state.status = Status::Fatal;
+                    entry.state.pid = None;
+                    entry.state.uptime_s = None;
+                }
+            }
+        });
         self.registry().insert(
             name,
             Entry {
@@ -159,7 +177,10 @@ impl Supervisor {
         let name = spec.name.clone();
         self.check_editable(&name)?;
         spec::validate(&spec)?;
-        self.shared.store.upsert_service(&spec, Source::Api).await?;
+        // An UPDATE, never an upsert: a DELETE that got there first stays done (404).
+        if !self.shared.store.update_service(&spec, Source::Api).await? {
+            return Err(Failure::not_found("service", &name));
+        }
         if let Some(e) = self.registry().get_mut(&name) {
             e.spec = spec.clone();
         }
@@ -172,7 +193,15 @@ impl Supervisor {
     pub async fn remove(&self, name: &str) -> Result<ServiceState> {
         self.check_open()?;
         self.check_editable(name)?;
-        let state = self.send(name, Cmd::Finish).await?;
+        let state = match self.send(name, Cmd::Finish).await {
+            Ok(state) => state,
+            // An actor that panicked is gone but its entry stays (`fatal`): it can still be removed.
+            Err(Failure::NotFound(why)) => match self.registry().get(name) {
+                Some(entry) => live_state(entry),
+                None => return Err(Failure::NotFound(why)),
+            },
+            Err(e) => return Err(e),
+        };
         self.shared.store.delete_service(name).await?;
         self.registry().remove(name);
         self.changed();

@@ -185,7 +185,13 @@ impl Workflows {
         // Registered before the task may run, so the task's own removal cannot be overtaken.
         let mut active = inner.active();
         let task = tokio::spawn(async move {
-            runner::run(me.clone(), job, planned, stop_rx).await;
+            // A panic must not leave the service's slot taken (every later custom restart would be
+            // refused) nor the job `running` for ever: it ends the job `failed`.
+            let ran = crate::panics::catch(runner::run(me.clone(), job, planned, stop_rx)).await;
+            if let Err(why) = ran {
+                tracing::error!(job = %job_id, service = %service_name, panic = %why, "custom restart task panicked");
+                fail_after_panic(&me, &job_id, &why).await;
+            }
             let mut active = me.active();
             if active.get(&service_name).is_some_and(|a| a.job == job_id) {
                 active.remove(&service_name);
@@ -296,4 +302,43 @@ impl Workflows {
             );
         }
     }
+}
+
+/// Records a job whose task panicked as `failed`: the step in progress failed, the rest skipped.
+async fn fail_after_panic(inner: &Inner, id: &str, why: &str) {
+    let job = match inner.store.get_job(id).await {
+        Ok(Some(job)) => job,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::error!(job = %id, error = %e, "cannot read a panicked job to record its failure");
+            return;
+        }
+    };
+    let job = failed_by_panic(job, why);
+    if let Err(e) = inner.store.save_job(&job).await {
+        tracing::error!(job = %id, error = %e, "cannot record a panicked job's failure");
+    }
+}
+
+/// Pure: `job` as it ends after a panic of its task.
+fn failed_by_panic(mut job: JobView, why: &str) -> JobView {
+    if job.status.is_final() {
+        return job;
+    }
+    for step in &mut job.steps {
+        match step.status {
+            StepStatus::Running => {
+                step.status = StepStatus::Failed;
+                step.message = Some("internal error: the job's task panicked".into());
+            }
+            StepStatus::Pending => step.status = StepStatus::Skipped,
+            _ => {}
+        }
+    }
+    job.status = JobStatus::Failed;
+    job.finished_at = Some(now_rfc3339());
+    job.error = Some(format!(
+        "internal error: the job's task panicked ({why}); see the daemon log"
+    ));
+    job
 }

@@ -416,10 +416,14 @@ async fn wait_healthy(
     mut events: broadcast::Receiver<Arc<BusEvent>>,
     mut stop: StopRx,
 ) -> Result<String, String> {
+    // Saturating: specs are bounded (`spec::validate`), but a stored one from before the bounds is not.
+    let per_try = health.interval_s.saturating_add(health.timeout_s);
     let bound = Duration::from_secs(
-        health.start_period_s
-            + (u64::from(health.retries) + 1) * (health.interval_s + health.timeout_s)
-            + 5,
+        health
+            .start_period_s
+            .saturating_add((u64::from(health.retries) + 1).saturating_mul(per_try))
+            .saturating_add(5)
+            .min(crate::spec::MAX_DURATION_S * 2),
     );
     let deadline = tokio::time::Instant::now() + bound;
     loop {
