@@ -176,6 +176,9 @@ fn every_numeric_field_outside_its_bound_is_refused_naming_it() {
             "count",
         ),
         ("/api/jobs?limit=18446744073709551615", "limit"),
+        ("/api/services/base/events?limit=10001", "limit"),
+        ("/api/services/base/health?limit=10001", "limit"),
+        ("/api/supervisor/logs?tail=10001", "tail"),
     ] {
         assert_invalid(&d.get(path), field, path);
     }

@@ -118,6 +118,40 @@ fn slowloris_connections_are_closed_after_the_header_timeout() {
 }
 
 #[test]
+fn a_request_body_that_stops_arriving_is_answered_408() {
+    let d = Daemon::builder()
+        .config_toml("[api]\nbody_timeout_s = 1\n")
+        .start();
+    let mut s = connect(api_addr(&d));
+    let head = format!(
+        "POST /api/services HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"name\": ",
+        d.token()
+    );
+    let sent = Instant::now();
+    s.write_all(head.as_bytes()).unwrap();
+    s.set_read_timeout(Some(secs(8))).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("no answer within 8 s: {e}"),
+        }
+    }
+    let took = sent.elapsed();
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(took < secs(4), "answered after {took:?}");
+    assert_eq!(
+        d.list().as_array().map(Vec::len),
+        Some(0),
+        "nothing created"
+    );
+}
+
+#[test]
 fn a_flood_of_idle_connections_starves_neither_the_api_nor_a_spawn() {
     // 512 descriptors: the flood below could take every one of them if the API accepted it all.
     let d = Daemon::builder()

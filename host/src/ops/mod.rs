@@ -69,7 +69,10 @@ impl Ops {
 
     /// The last records of the daemon's own log (`tend.log`).
     pub async fn supervisor_logs(&self, p: &TailParams) -> Result<SupervisorLogs> {
-        let tail = p.tail.unwrap_or(200).min(MAX_TAIL);
+        let tail = p.tail.unwrap_or(200);
+        if tail > MAX_TAIL {
+            return Err(Error::invalid("tail", format!("at most {MAX_TAIL}")));
+        }
         let dir = self.data_dir.clone();
         let lines = tokio::task::spawn_blocking(move || crate::logs::read_daemon_log(&dir, tail))
             .await

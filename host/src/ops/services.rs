@@ -75,14 +75,14 @@ impl Ops {
 
     pub async fn events(&self, name: &str, p: &EventParams) -> Result<EventsPage> {
         self.sup.get(name)?;
-        let limit = p.limit.unwrap_or(DEFAULT_EVENTS).min(MAX_LOG_LINES);
+        let limit = event_limit(p)?;
         Ok(EventsPage {
             events: self.sup.events(Some(name), limit).await?,
         })
     }
 
     pub async fn health(&self, name: &str, p: &EventParams) -> Result<HealthReport> {
-        let limit = p.limit.unwrap_or(DEFAULT_EVENTS).min(MAX_LOG_LINES);
+        let limit = event_limit(p)?;
         Ok(self.sup.health(name, limit).await?)
     }
 
@@ -98,6 +98,15 @@ impl Ops {
         .map_err(|e| Error::invalid(e.field, e.message))?;
         Ok(self.metrics.history(Kind::Service, name, q).await?)
     }
+}
+
+/// `limit` of an events or health page: at most `MAX_LOG_LINES` (a larger one is `invalid`, not cut).
+fn event_limit(p: &EventParams) -> Result<u32> {
+    let limit = p.limit.unwrap_or(DEFAULT_EVENTS);
+    if limit > MAX_LOG_LINES {
+        return Err(Error::invalid("limit", format!("at most {MAX_LOG_LINES}")));
+    }
+    Ok(limit)
 }
 
 /// The store query for `p`, checked: `since` an RFC 3339 time, `tail` and `limit` at most
