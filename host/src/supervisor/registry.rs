@@ -2,7 +2,8 @@
 //! its actor reported, its current process tree and the actor's mailbox), the lookups readers use, and
 //! the bookkeeping of create/update/remove (store row, actor, registry entry). Actors write their
 //! service's entry only through `Shared::set_tree`/`set_health` and transitions; everything else reads
-//! snapshots.
+//! snapshots. An update never re-inserts a stored row (a racing delete wins: 404), and an actor that
+//! panicked leaves its service `fatal`, still removable.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

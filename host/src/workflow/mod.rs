@@ -5,7 +5,8 @@
 //! anything is recorded, allows one job per service at a time, runs each job on its own task
 //! (`runner`) and cancels one on request. Commands are spawned only through `process` (`step`); the
 //! store keeps every job, so a job outlives the daemon that ran it (jobs it left unfinished are marked
-//! `interrupted` at the next boot). Knows nothing of HTTP.
+//! `interrupted` at the next boot). A panic of a job's task ends the job `failed` and frees its
+//! service for the next one. Knows nothing of HTTP.
 
 mod output;
 mod plan;
@@ -341,4 +342,57 @@ fn failed_by_panic(mut job: JobView, why: &str) -> JobView {
         "internal error: the job's task panicked ({why}); see the daemon log"
     ));
     job
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(phase: &str, index: u32, status: &str) -> serde_json::Value {
+        serde_json::json!({"phase": phase, "index": index, "command": "true", "argv": [],
+                           "status": status, "output_tail": ""})
+    }
+
+    fn job(status: &str, steps: Vec<serde_json::Value>) -> JobView {
+        serde_json::from_value(serde_json::json!({
+            "id": "j1", "kind": "custom-restart", "service": "web", "origin": "rest",
+            "status": status, "created_at": "2026-01-01T00:00:00Z", "started_at": null,
+            "finished_at": null, "request": {}, "steps": steps, "error": null,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_panicked_job_ends_failed_with_the_step_in_progress_failed_and_the_rest_skipped() {
+        let running = job(
+            "running",
+            vec![
+                step("pre", 0, "ok"),
+                step("pre", 1, "running"),
+                step("restart", 0, "pending"),
+                step("post", 0, "pending"),
+            ],
+        );
+        let failed = failed_by_panic(running, "attempt to add with overflow");
+        assert_eq!(failed.status, JobStatus::Failed);
+        assert!(failed.finished_at.is_some());
+        let error = failed.error.unwrap();
+        assert!(
+            error.contains("panicked (attempt to add with overflow)"),
+            "{error}"
+        );
+        let statuses: Vec<StepStatus> = failed.steps.iter().map(|s| s.status).collect();
+        assert_eq!(
+            statuses,
+            [
+                StepStatus::Ok,
+                StepStatus::Failed,
+                StepStatus::Skipped,
+                StepStatus::Skipped
+            ]
+        );
+        // A job that had already ended keeps its record.
+        let done = job("succeeded", vec![step("pre", 0, "ok")]);
+        assert_eq!(failed_by_panic(done.clone(), "late"), done);
+    }
 }
