@@ -10,6 +10,8 @@
 //! - Everything the daemon runs (a service's run, a cron execution, a job's command) is a `Run`
 //!   (`run.rs`): spawn, output sink, timeout or stop request, stop of the whole tree, end record. Trees,
 //!   and the one loop that stops them, are in `tree.rs`; `posix_spawn.rs` starts a program.
+//! - At start the soft `RLIMIT_NOFILE` is raised to the hard limit (`raise_nofile_limit`), so the API
+//!   can keep its connections below it with room to spare for spawning.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;

@@ -1,4 +1,4 @@
-//! Semantic validation of service specs, resolution of their environment, and the argv of a run with
+//! Semantic validation of service specs (every number under a named bound, `MAX_*`), resolution of their environment, and the argv of a run with
 //! extra args (`argv_with_args`, used by the supervisor's actor and by custom-restart jobs). Pure
 //! functions apart from looking at the file system for `working_dir` and `env_file`.
 
