@@ -24,10 +24,15 @@ use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 use tokio::sync::oneshot;
 
+mod cgroup;
+mod clone3;
 mod posix_spawn;
 mod run;
 mod tree;
 
+pub use cgroup::{
+    CgroupUsage, Mode as ContainmentMode, contain, containment, release as release_containment,
+};
 pub use run::{Ending, Finished, Output, Run, Stopping};
 pub use tree::{Leftovers, Tree};
 
@@ -170,10 +175,13 @@ pub struct Child {
     pub exit: oneshot::Receiver<Ended>,
     pub stdout: OwnedFd,
     pub stderr: OwnedFd,
+    /// The run's cgroup, when cgroups contain runs (the child was created inside it).
+    pub cgroup: Option<cgroup::RunGroup>,
 }
 
 /// Starts `spec` as the leader of a new session with stdin on /dev/null and stdout/stderr on pipes. The
-/// environment is the daemon's, then `spec.env`, then `TEND_INSTANCE`.
+/// environment is the daemon's, then `spec.env`, then `TEND_INSTANCE`. Where cgroups contain runs, the
+/// child is created inside a new cgroup of its own (`clone3.rs`); otherwise `posix_spawn` starts it.
 pub fn spawn(spec: &SpawnSpec) -> io::Result<Child> {
     if spec.argv.is_empty() {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
@@ -186,9 +194,32 @@ pub fn spawn(spec: &SpawnSpec) -> io::Result<Child> {
     );
     env.insert("TEND_INSTANCE".into(), spec.instance.clone().into());
     let env: Vec<(OsString, OsString)> = env.into_iter().collect();
+    let group = match cgroup::root() {
+        Some(root) => Some(cgroup::RunGroup::create(root, &spec.instance)?),
+        None => None,
+    };
+    let dir = match &group {
+        Some(g) => Some(g.open()?),
+        None => None,
+    };
+    let prepared = posix_spawn::Prepared::new(&spec.argv, spec.cwd.as_deref(), &env);
     // Hold the reaper's lock across the spawn so an immediate exit cannot be reaped before we registered it.
     let mut waiters = waiters().lock().unwrap_or_else(|e| e.into_inner());
-    let started = posix_spawn::spawn_session(&spec.argv, spec.cwd.as_deref(), &env)?;
+    let started = match (&dir, prepared) {
+        (Some(dir), Ok(p)) => clone3::spawn_in_cgroup(p, dir),
+        (None, Ok(p)) => posix_spawn::spawn_session(p, &spec.argv[0]),
+        (_, Err(e)) => Err(e),
+    };
+    let started = match started {
+        Ok(s) => s,
+        Err(e) => {
+            drop(waiters);
+            if let Some(g) = &group {
+                g.remove();
+            }
+            return Err(e);
+        }
+    };
     let (tx, rx) = oneshot::channel();
     waiters.insert(started.pid as i32, tx);
     // Still under the lock: the child cannot have been reaped, so even an instant exit leaves its stat.
@@ -200,6 +231,7 @@ pub fn spawn(spec: &SpawnSpec) -> io::Result<Child> {
         exit: rx,
         stdout: started.stdout,
         stderr: started.stderr,
+        cgroup: group,
     })
 }
 

@@ -78,7 +78,7 @@ impl Supervisor {
             let (Some(pid), Some(start)) = (r.pid, r.pid_start) else {
                 continue;
             };
-            let tree = Tree::new(pid, start, r.instance.clone().unwrap_or_default());
+            let tree = Tree::recorded(pid, start, r.instance.clone().unwrap_or_default());
             // Without a marker, a group is the run's only while its leader is (a reused pid's is not).
             if !tree.leader_alive() && r.instance.is_none() {
                 continue;
