@@ -30,9 +30,7 @@ mod posix_spawn;
 mod run;
 mod tree;
 
-pub use cgroup::{
-    CgroupUsage, Mode as ContainmentMode, contain, containment, release as release_containment,
-};
+pub use cgroup::{Mode as ContainmentMode, contain, containment, release as release_containment};
 pub use run::{Ending, Finished, Output, Run, Stopping};
 pub use tree::{Leftovers, Tree};
 

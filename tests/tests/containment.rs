@@ -241,6 +241,8 @@ fn reused_group_survives_the_boot_sweep(containment: &str) {
     let mut d = daemon(containment);
     let view = d.create(&d.service("web", "exec sleep 1000"));
     let old = view["pid"].as_u64().unwrap() as u32;
+    // Reading the events flushes the recorder: the run's pid and start time are stored.
+    d.events("web");
     d.kill9();
     // The service outlived its daemon; it ends, and its pid (and so its group id) is reused by a
     // process that has nothing to do with tend.

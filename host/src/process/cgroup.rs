@@ -9,9 +9,9 @@
 //! became of the pids it recorded.
 //!
 //! The runs' cgroups are leaves and `tend-<node>` holds no process of its own, so the no-internal-process
-//! rule holds whatever controllers a delegating manager enabled. The daemon stays where it was started:
-//! it enables no controller (memory figures come from `memory.current` only when the parent already
-//! gives the runs that controller; CPU time comes from `cpu.stat`, which every cgroup has).
+//! rule holds whatever controllers a delegating manager enabled. The daemon stays where it was started
+//! and enables no controller: containment needs none (`cgroup.kill`, `cgroup.events`, `cgroup.procs`
+//! and `cpu.stat` exist in every cgroup), and the sampler's CPU time comes from `cpu.stat`.
 //!
 //! Reads and writes cgroup files only; signals and waits stay in `tree.rs`.
 
@@ -227,13 +227,11 @@ pub struct RunGroup {
     pub dir: PathBuf,
 }
 
-/// CPU and memory of a cgroup as a whole (every process that ever ran in it, exited ones included).
+/// CPU time of a cgroup as a whole (every process that ever ran in it, exited ones included).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CgroupUsage {
     /// `usage_usec` of `cpu.stat`.
     pub cpu_usec: u64,
-    /// `memory.current`, when the memory controller is enabled for the run.
-    pub memory_bytes: Option<u64>,
 }
 
 impl RunGroup {
@@ -358,20 +356,14 @@ impl RunGroup {
         }
     }
 
-    /// CPU time (and memory, when available) of everything that ran in the cgroup.
+    /// CPU time of everything that ran in the cgroup (`cpu.stat`, present without any controller).
     pub fn usage(&self) -> Option<CgroupUsage> {
         let stat = std::fs::read_to_string(self.dir.join("cpu.stat")).ok()?;
         let cpu_usec = stat
             .lines()
             .find_map(|l| l.strip_prefix("usage_usec "))
             .and_then(|v| v.trim().parse().ok())?;
-        let memory_bytes = std::fs::read_to_string(self.dir.join("memory.current"))
-            .ok()
-            .and_then(|v| v.trim().parse().ok());
-        Some(CgroupUsage {
-            cpu_usec,
-            memory_bytes,
-        })
+        Some(CgroupUsage { cpu_usec })
     }
 }
 

@@ -10,7 +10,6 @@
 //! for an exit other than the leader's, which the reaper hands over.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -79,6 +78,7 @@ impl Scan {
 
 impl Tree {
     /// A tree found through `/proc` (group, marker, ancestry).
+    #[cfg(test)]
     pub fn new(leader: u32, leader_start: u64, instance: String) -> Tree {
         Tree::with_cgroup(leader, leader_start, instance, None)
     }
@@ -102,11 +102,6 @@ impl Tree {
     pub fn recorded(leader: u32, leader_start: u64, instance: String) -> Tree {
         let cgroup = RunGroup::existing(&instance);
         Tree::with_cgroup(leader, leader_start, instance, cgroup)
-    }
-
-    /// The run's cgroup directory, when it has one.
-    pub fn cgroup_dir(&self) -> Option<&Path> {
-        self.cgroup.as_ref().map(|g| g.dir.as_path())
     }
 
     /// CPU (and memory, when available) of the whole run from its cgroup; `None` without one.
