@@ -65,10 +65,10 @@ impl Ops {
         }
         status.supervisor.caddy = Some(self.caddy.status());
         let containment = crate::process::containment();
-        status.supervisor.containment = Some(crate::wire::ContainmentStatus {
+        status.supervisor.containment = Some(Box::new(crate::wire::ContainmentStatus {
             kind: containment.kind().into(),
             root: containment.root().map(Into::into),
-        });
+        }));
         status
     }
 

@@ -37,7 +37,7 @@ pub struct SupervisorStatus {
     pub caddy: Option<CaddyStatus>,
     /// How the daemon keeps a run's processes together (and stops all of them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub containment: Option<ContainmentStatus>,
+    pub containment: Option<Box<ContainmentStatus>>,
 }
 
 /// `supervisor.containment` of `GET /api/status`: `{"kind": "cgroup2", "root": "<dir>"}` (every run in
