@@ -1,6 +1,6 @@
 //! Processes cannot escape: a descendant that leaves the run's session (`setsid`) and clears its
 //! environment (`env -i`, so no `TEND_INSTANCE` marker) is still stopped with its service (stop and
-//! delete) and with a cron execution, both with cgroup v2 containment (the default where a writable
+//! delete), with a cron execution (stop) and with a job's command (its end), with cgroup v2 containment (the default where a writable
 //! `cgroup2` mount exists, as on these machines) and with `TEND_CONTAINMENT=process` (process group +
 //! marker + ancestry + subreaper). `GET /api/status` and `tend status` say which is in use. The boot
 //! sweep after a SIGKILLed daemon never signals a recorded process group that now belongs to an
@@ -282,4 +282,41 @@ fn the_boot_sweep_spares_a_reused_process_group_with_cgroups() {
 #[test]
 fn the_boot_sweep_spares_a_reused_process_group_without_cgroups() {
     reused_group_survives_the_boot_sweep("process");
+}
+
+#[test]
+fn a_job_command_that_ends_takes_its_setsid_env_cleared_descendant_with_it() {
+    let d = daemon("auto");
+    d.create(&d.service("web", "exec sleep 1000"));
+    d.wait_status("web", "running", secs(10));
+    let pidfile = d.scratch().join("escapee.pid");
+    // The command ends once its background descendant is up; that one must not outlive it.
+    let command = format!(
+        "{} while [ ! -s {} ]; do sleep 0.05; done; echo started",
+        escaping(&pidfile).replace(" & exec sleep 1000", " &"),
+        pidfile.display()
+    );
+    let (code, body) = d.post(
+        "/api/services/web/custom-restart",
+        &json!({"pre_commands": [{"command_type": "shell", "command": command, "is_safe": true}]}),
+    );
+    assert_eq!(code, 202, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    let job = wait_for(secs(60), || {
+        let (_, j) = d.get(&format!("/api/jobs/{id}"));
+        match j["status"].as_str() {
+            Some("queued" | "running") => Err(j.to_string()),
+            _ => Ok(j),
+        }
+    })
+    .unwrap();
+    assert_eq!(job["steps"][0]["status"], "ok", "{job:#}");
+    let e = Escapee(
+        std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap(),
+    );
+    assert_gone(&e, "the end of the job's command");
 }
