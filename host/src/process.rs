@@ -1,15 +1,18 @@
-//! Child processes. **Only this module forks, waits or sends signals.**
+//! Child processes. **Only this module forks, waits, sends signals or touches cgroups.**
 //!
 //! - Every service runs as the leader of its own session (and so its own process group).
+//! - Where a writable cgroup v2 hierarchy exists (`containment = "auto"` or `"cgroup"`), every run is
+//!   created inside a cgroup of its own (`cgroup.rs`, `clone3.rs`): nothing it starts can leave it, and
+//!   stopping it ends with `cgroup.kill` and an empty cgroup.
 //! - The daemon is a child subreaper (`PR_SET_CHILD_SUBREAPER`): descendants that double-fork away from
 //!   their parent are re-parented to us instead of init, so nothing escapes reaping.
 //! - One task reaps every child on `SIGCHLD` with `waitpid(-1)` and hands exit statuses to whoever
 //!   registered the pid; exits are events, never polled. Nothing else in the daemon may call `wait`.
-//! - Every process of a run carries `TEND_INSTANCE=<id>` in its environment, so descendants that left the
-//!   process group (setsid) are still found in `/proc` and killed with their tree.
+//! - Every process of a run carries `TEND_INSTANCE=<id>` in its environment; without cgroups, that, the
+//!   group and ancestry find a run's descendants in `/proc` (`tree.rs`).
 //! - Everything the daemon runs (a service's run, a cron execution, a job's command) is a `Run`
 //!   (`run.rs`): spawn, output sink, timeout or stop request, stop of the whole tree, end record. Trees,
-//!   and the one loop that stops them, are in `tree.rs`; `posix_spawn.rs` starts a program.
+//!   and the loops that stop them, are in `tree.rs`; `posix_spawn.rs` and `clone3.rs` start a program.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;

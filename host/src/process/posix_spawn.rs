@@ -3,7 +3,8 @@
 //! glibc implements `posix_spawn` with `CLONE_VM | CLONE_VFORK`, so starting a child costs the same
 //! however large the daemon is; `fork` (which `std::process::Command` needs for a `setsid` in
 //! `pre_exec`) copies the page tables of the whole daemon and makes it take copy-on-write faults until
-//! the child has exec'd.
+//! the child has exec'd. Used when runs are not contained by cgroups (`clone3.rs` starts them
+//! otherwise); `Prepared`, everything a child needs allocated before it exists, serves both.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
