@@ -181,6 +181,12 @@ fn daemon_dir(mountinfo: &str, proc_cgroup: &str) -> io::Result<PathBuf> {
 
 /// Creates (or reuses) `<daemon's cgroup>/tend-<node>` and checks what stopping needs is there.
 fn prepare_root(node: &str) -> io::Result<PathBuf> {
+    if !super::clone3::available() {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "clone3 is not available (a seccomp filter?)",
+        ));
+    }
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")?;
     let own = std::fs::read_to_string("/proc/self/cgroup")?;
     let root = daemon_dir(&mountinfo, &own)?.join(format!("tend-{node}"));
@@ -201,7 +207,10 @@ fn prepare_root(node: &str) -> io::Result<PathBuf> {
     std::fs::OpenOptions::new()
         .write(true)
         .open(root.join("cgroup.procs"))
-        .map_err(|e| io::Error::new(e.kind(), format!("{}/cgroup.procs: {e}", root.display())))?;
+        .map_err(|e| {
+            let _ = std::fs::remove_dir(&root);
+            io::Error::new(e.kind(), format!("{}/cgroup.procs: {e}", root.display()))
+        })?;
     Ok(root)
 }
 

@@ -34,6 +34,14 @@ struct CloneArgs {
 
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
+/// Whether `clone3` can be called here: a container's seccomp filter may answer ENOSYS. An argument
+/// size of 0 makes a kernel that has it fail with EINVAL before anything is created.
+pub(super) fn available() -> bool {
+    // SAFETY: clone3 with a null pointer and size 0 is rejected before the pointer is read.
+    let rc = unsafe { libc::syscall(libc::SYS_clone3, std::ptr::null::<CloneArgs>(), 0usize) };
+    rc < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::ENOSYS)
+}
+
 /// Starts `p` as a new session leader inside the cgroup open at `cgroup`.
 pub(super) fn spawn_in_cgroup(p: Prepared, cgroup: &OwnedFd) -> io::Result<Started> {
     let mut fds = [0; 2];
