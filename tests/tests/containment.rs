@@ -320,3 +320,16 @@ fn a_job_command_that_ends_takes_its_setsid_env_cleared_descendant_with_it() {
     );
     assert_gone(&e, "the end of the job's command");
 }
+
+#[test]
+fn leftovers_of_a_killed_daemon_are_found_by_their_cgroup_directory() {
+    let mut d = daemon("auto");
+    let pidfile = d.scratch().join("escapee.pid");
+    d.create(&d.service("x", escaping(&pidfile)));
+    let e = escapee(&pidfile);
+    d.kill9();
+    assert!(pid_alive(e.0), "the escapee outlives a SIGKILLed daemon");
+    d.restart();
+    // The boot sweep is over before the API answers.
+    assert_gone(&e, "the restart of a SIGKILLed daemon");
+}

@@ -63,6 +63,9 @@ impl Containment {
 }
 
 static CONTAINMENT: OnceLock<Containment> = OnceLock::new();
+/// This data dir's cgroup directory when it exists, whatever the containment now: a predecessor that
+/// used cgroups may have left runs in it (swept at boot, `RunGroup::all`).
+static SWEEP_ROOT: OnceLock<PathBuf> = OnceLock::new();
 
 /// The containment chosen at start (`Process` before `contain` ran, e.g. in unit tests).
 pub fn containment() -> &'static Containment {
@@ -94,6 +97,13 @@ pub fn contain(mode: Mode, node: &str) -> io::Result<&'static Containment> {
             }
         },
     };
+    let sweep = match &chosen {
+        Containment::Cgroup2 { root } => Some(root.clone()),
+        Containment::Process => existing_root(node),
+    };
+    if let Some(dir) = sweep {
+        let _ = SWEEP_ROOT.set(dir);
+    }
     let _ = CONTAINMENT.set(chosen);
     let c = containment();
     tracing::info!(kind = c.kind(), root = ?c.root(), "process containment");
@@ -114,6 +124,23 @@ fn cgroup2_mount(mountinfo: &str) -> Option<(PathBuf, String)> {
         let point = unescape(f.get(4)?);
         Some((PathBuf::from(point), root))
     })
+}
+
+/// `tend-<node>` of an earlier daemon on this data dir, if there is one (looked up, never created).
+fn existing_root(node: &str) -> Option<PathBuf> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let root = daemon_dir(&mountinfo, &own)
+        .ok()?
+        .join(format!("tend-{node}"));
+    root.is_dir().then_some(root)
+}
+
+/// After the boot sweep without cgroup containment: the predecessor's directory goes too.
+pub(super) fn swept() {
+    if let (Some(dir), Containment::Process) = (SWEEP_ROOT.get(), containment()) {
+        let _ = std::fs::remove_dir(dir);
+    }
 }
 
 /// Removes this daemon's cgroup directory at a clean shutdown, once every run has ended (a run still
@@ -272,7 +299,7 @@ impl RunGroup {
 
     /// Every run directory under the root (what a dead daemon left, at boot).
     pub(super) fn all() -> Vec<RunGroup> {
-        let Some(root) = root() else {
+        let Some(root) = SWEEP_ROOT.get() else {
             return Vec::new();
         };
         let Ok(entries) = std::fs::read_dir(root) else {

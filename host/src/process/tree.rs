@@ -359,6 +359,7 @@ impl Leftovers {
         for g in &self.groups {
             g.remove();
         }
+        super::cgroup::swept();
         groups.into_iter().any(|k| k) || rest
     }
 }
