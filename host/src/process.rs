@@ -29,6 +29,7 @@ use tokio::sync::oneshot;
 
 mod cgroup;
 mod clone3;
+mod lineage;
 mod posix_spawn;
 mod run;
 mod tree;
@@ -226,6 +227,9 @@ pub fn spawn(spec: &SpawnSpec) -> io::Result<Child> {
     // Still under the lock: the child cannot have been reaped, so even an instant exit leaves its stat.
     let start_ticks = stat(started.pid).map(|s| s.start_ticks).unwrap_or(0);
     drop(waiters);
+    if group.is_none() {
+        lineage::register(started.pid, start_ticks, &spec.instance);
+    }
     Ok(Child {
         pid: started.pid,
         start_ticks,

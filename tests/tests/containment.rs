@@ -20,6 +20,15 @@ fn escaping(pidfile: &Path) -> String {
     )
 }
 
+/// Like `escaping`, but the descendant is started from a subshell that exits at once (a double fork):
+/// it is re-parented to the daemon before tend could have seen where it came from.
+fn double_forked(pidfile: &Path) -> String {
+    format!(
+        "(setsid env -i /bin/sh -c 'echo $$ > {}; exec sleep 1000' &); exec sleep 1000",
+        pidfile.display()
+    )
+}
+
 /// A process that escaped tend's marker; killed when the test ends whatever the outcome, since the
 /// fixture finds leftovers by their environment and this one has none.
 struct Escapee(u32);
@@ -332,4 +341,32 @@ fn leftovers_of_a_killed_daemon_are_found_by_their_cgroup_directory() {
     d.restart();
     // The boot sweep is over before the API answers.
     assert_gone(&e, "the restart of a SIGKILLed daemon");
+}
+
+fn double_forked_escapee_is_stopped(containment: &str) {
+    let d = daemon(containment);
+    let pidfile = d.scratch().join("escapee.pid");
+    d.create(&d.service("x", double_forked(&pidfile)));
+    let e = escapee(&pidfile);
+    let ppid = std::fs::read_to_string(format!("/proc/{}/stat", e.0)).unwrap();
+    let ppid: u32 = ppid[ppid.rfind(')').unwrap() + 2..]
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(ppid, d.pid(), "the escapee was re-parented to the daemon");
+    let (code, body) = d.post_empty("/api/services/x/stop");
+    assert_eq!(code, 200, "{body}");
+    assert_gone(&e, "POST /api/services/x/stop");
+}
+
+#[test]
+fn a_double_forked_env_cleared_descendant_is_stopped_with_cgroups() {
+    double_forked_escapee_is_stopped("auto");
+}
+
+#[test]
+fn a_double_forked_env_cleared_descendant_is_stopped_without_cgroups() {
+    double_forked_escapee_is_stopped("process");
 }

@@ -104,6 +104,14 @@ pub fn contain(mode: Mode, node: &str) -> io::Result<&'static Containment> {
     if let Some(dir) = sweep {
         let _ = SWEEP_ROOT.set(dir);
     }
+    if chosen == Containment::Process {
+        match super::lineage::start() {
+            Ok(()) => tracing::info!("following fork events (process-event connector)"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot follow fork events; descendants are found through /proc only")
+            }
+        }
+    }
     let _ = CONTAINMENT.set(chosen);
     let c = containment();
     tracing::info!(kind = c.kind(), root = ?c.root(), "process containment");

@@ -145,6 +145,8 @@ impl Tree {
         let marker = format!("TEND_INSTANCE={}", self.instance).into_bytes();
         let group = self.group_is_ours();
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        // Descendants followed through fork events count as seen before (verified by start time).
+        seen.extend(super::lineage::members(&self.instance));
         let mut scan = Scan::default();
         let mut still = BTreeMap::new();
         // Processes that are not members (yet): (pid, parent, start), for the ancestry pass.
