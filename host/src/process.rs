@@ -9,7 +9,7 @@
 //! - One task reaps every child on `SIGCHLD` with `waitpid(-1)` and hands exit statuses to whoever
 //!   registered the pid; exits are events, never polled. Nothing else in the daemon may call `wait`.
 //! - Every process of a run carries `TEND_INSTANCE=<id>` in its environment; without cgroups, that, the
-//!   group and ancestry find a run's descendants in `/proc` (`tree.rs`).
+//!   group, ancestry and the fork events followed by `lineage.rs` find a run's descendants (`tree.rs`).
 //! - Everything the daemon runs (a service's run, a cron execution, a job's command) is a `Run`
 //!   (`run.rs`): spawn, output sink, timeout or stop request, stop of the whole tree, end record. Trees,
 //!   and the loops that stop them, are in `tree.rs`; `posix_spawn.rs` and `clone3.rs` start a program.

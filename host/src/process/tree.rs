@@ -3,7 +3,7 @@
 //! `cgroup.events` says `populated 0` (`drain_cgroup`), then the directory goes. Otherwise membership
 //! comes from `/proc`: the leader's group (only while the leader's pid is provably still the run's),
 //! the `TEND_INSTANCE` marker, ancestry (a child of a member is a member, whatever its session or
-//! environment), sticky once seen, so a process re-parented to the daemon stays in the tree it came
+//! environment), the descendants followed through fork events (`lineage.rs`), sticky once seen, so a process re-parented to the daemon stays in the tree it came
 //! from; signals to the group and every member, SIGKILL after the grace, done only when `/proc` shows
 //! nothing of the tree (`drain_with`). Every stop in the daemon (a service's run, a cron execution, a
 //! job's command, what a killed daemon left behind) goes through one of the two; nothing here waits
