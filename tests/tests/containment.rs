@@ -370,3 +370,24 @@ fn a_double_forked_env_cleared_descendant_is_stopped_with_cgroups() {
 fn a_double_forked_env_cleared_descendant_is_stopped_without_cgroups() {
     double_forked_escapee_is_stopped("process");
 }
+
+#[test]
+fn a_program_that_cannot_start_leaves_no_cgroup_behind() {
+    let d = daemon("auto");
+    let spec = json!({"max_restarts": 2, "backoff": {"initial_delay_ms": 50, "jitter": 0.0}});
+    d.create(&d.service_with("ghost", json!(["/definitely/not/here"]), spec));
+    d.wait_status("ghost", "fatal", secs(10));
+    let (_, status) = d.get("/api/status");
+    let root = PathBuf::from(
+        status["supervisor"]["containment"]["root"]
+            .as_str()
+            .unwrap(),
+    );
+    let runs: Vec<String> = std::fs::read_dir(&root)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("run-"))
+        .collect();
+    assert!(runs.is_empty(), "{runs:?} left in {}", root.display());
+}

@@ -92,7 +92,11 @@ pub(super) fn spawn_in_cgroup(p: Prepared, cgroup: &OwnedFd) -> io::Result<Start
     // SAFETY: reads into a local buffer of the given length.
     let n = unsafe { libc::read(report_r.as_raw_fd(), errno.as_mut_ptr().cast(), 4) };
     if n == 4 {
-        // The child has exited with 127; the reaper collects it.
+        // The child has exited with 127. Reaped here (the caller holds the reaper's lock, so the
+        // reaper cannot take it first): until then it is in the cgroup, which could not be removed.
+        let mut status = 0;
+        // SAFETY: waits for our own child, which has exited; status is a local.
+        unsafe { libc::waitpid(pid as libc::pid_t, &mut status, 0) };
         return Err(io::Error::from_raw_os_error(i32::from_ne_bytes(errno)));
     }
     Ok(p.started(pid as u32))
