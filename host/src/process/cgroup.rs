@@ -283,7 +283,16 @@ impl RunGroup {
     /// reused, a populated one is an error (it would mix two runs).
     pub(super) fn create(root: &Path, instance: &str) -> io::Result<RunGroup> {
         let dir = root.join(dir_name(instance));
-        match std::fs::create_dir(&dir) {
+        let mut made = std::fs::create_dir(&dir);
+        if made
+            .as_ref()
+            .is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
+        {
+            // Someone removed the daemon's directory (it holds nothing of its own): make it again.
+            let _ = std::fs::create_dir(root);
+            made = std::fs::create_dir(&dir);
+        }
+        match made {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 let group = RunGroup { dir: dir.clone() };
