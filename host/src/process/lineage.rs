@@ -19,9 +19,9 @@ use std::sync::{Mutex, OnceLock};
 struct Lineage {
     /// pid -> (start ticks, 0 when the process was gone before it could be read; the run's instance).
     known: HashMap<u32, (u64, String)>,
-    /// The latest forks whose parent was not known (parent, child, child's start ticks): a leader
-    /// registered just after its spawn may already have forked.
-    recent: VecDeque<(u32, u32, u64)>,
+    /// The latest forks whose parent was not known (parent, child): a leader registered just after
+    /// its spawn may already have forked.
+    recent: VecDeque<(u32, u32)>,
 }
 
 const RECENT: usize = 4096;
@@ -37,11 +37,12 @@ pub(super) fn register(pid: u32, start_ticks: u64, instance: &str) {
     let Some(mut l) = lineage() else { return };
     l.known.insert(pid, (start_ticks, instance.to_string()));
     // Forks that happened before this registration, in order: children of the leader, theirs, ...
-    let recent: Vec<(u32, u32, u64)> = l.recent.iter().copied().collect();
-    for (parent, child, start) in recent {
+    let recent: Vec<(u32, u32)> = l.recent.iter().copied().collect();
+    for (parent, child) in recent {
         if let Some((_, i)) = l.known.get(&parent)
             && i == instance
         {
+            let start = super::stat(child).map_or(0, |s| s.start_ticks);
             l.known.insert(child, (start, instance.to_string()));
         }
     }
@@ -185,18 +186,20 @@ fn handle(event: &[u8]) {
             if child_pid != child {
                 return;
             }
-            let start = super::stat(child).map_or(0, |s| s.start_ticks);
             let Some(mut l) = lineage() else { return };
             match l.known.get(&parent) {
                 Some((_, instance)) => {
                     let instance = instance.clone();
+                    // Read now, while the child most likely still runs (its start time guards pid reuse).
+                    let start = super::stat(child).map_or(0, |s| s.start_ticks);
                     l.known.insert(child, (start, instance));
                 }
+                // Most forks on the machine are not ours: kept for a moment, not read.
                 None => {
                     if l.recent.len() == RECENT {
                         l.recent.pop_front();
                     }
-                    l.recent.push_back((parent, child, start));
+                    l.recent.push_back((parent, child));
                 }
             }
         }
