@@ -208,7 +208,10 @@ fn status_says_cgroup2_and_each_run_is_in_a_cgroup_of_its_own() {
 
 #[test]
 fn status_says_process_containment_when_cgroups_are_off() {
-    let d = daemon("process");
+    let d = Daemon::builder()
+        .env("TEND_CONTAINMENT", "process")
+        .control()
+        .start();
     let (code, status) = d.get("/api/status");
     assert_eq!(code, 200, "{status}");
     assert_eq!(
@@ -221,6 +224,13 @@ fn status_says_process_containment_when_cgroups_are_off() {
     assert!(
         text.contains("containment: process-group+marker+subreaper"),
         "{text}"
+    );
+    // The control port's `status` is the same answer.
+    let line = d.control_authed().ok("status");
+    assert_eq!(
+        line["status"]["supervisor"]["containment"],
+        json!({"kind": "process-group+marker+subreaper"}),
+        "{line}"
     );
 }
 
