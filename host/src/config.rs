@@ -14,6 +14,7 @@ use crate::control::ControlSettings;
 use crate::logs::LogSettings;
 use crate::metrics::MetricsSettings;
 use crate::plugins::PluginSettings;
+use crate::process::ContainmentMode;
 use crate::wire::{CronJobSpec, ServiceSpec};
 
 /// Flags of `tend daemon`. Every flag has an environment variable; unset ones fall back to the
@@ -55,6 +56,17 @@ pub struct DaemonArgs {
     /// requires commands declared allowed_in_production; `[policy] environment` in the file).
     #[arg(long, env = "TEND_ENVIRONMENT")]
     pub environment: Option<String>,
+    /// How runs are contained: auto (cgroup v2 where a writable hierarchy exists, else process
+    /// groups + markers + subreaper), cgroup (or refuse to start), process (`[supervisor] containment`).
+    #[arg(long, env = "TEND_CONTAINMENT", value_enum)]
+    pub containment: Option<ContainmentMode>,
+}
+
+/// The `[supervisor]` table of `tend.toml`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSupervisor {
+    containment: Option<ContainmentMode>,
 }
 
 /// The `[daemon]` table of `tend.toml`: same keys as the flags.
@@ -75,6 +87,9 @@ struct FileDaemon {
 struct ConfigFile {
     #[serde(default)]
     daemon: FileDaemon,
+    /// `[supervisor]`: how runs are contained.
+    #[serde(default)]
+    supervisor: FileSupervisor,
     #[serde(default)]
     services: BTreeMap<String, toml::Table>,
     #[serde(default)]
@@ -122,6 +137,8 @@ pub struct Settings {
     pub policy: crate::policy::PolicySettings,
     /// The Caddy integration (`[caddy]` table, `CADDY_*`).
     pub caddy: crate::caddy::CaddySettings,
+    /// How runs are contained (`[supervisor] containment`, `--containment`).
+    pub containment: ContainmentMode,
 }
 
 /// The data dir used when neither flag nor env names one.
@@ -228,6 +245,10 @@ impl Settings {
             api: file.api,
             policy,
             caddy,
+            containment: args
+                .containment
+                .or(file.supervisor.containment)
+                .unwrap_or_default(),
         })
     }
 }

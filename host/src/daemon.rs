@@ -73,6 +73,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         );
     }
     let node = load_or_create_secret(&data_dir.join("node-id"), 6)?;
+    process::contain(settings.containment, &node).context("cannot contain processes")?;
     let store = Store::open(&data_dir.join("tend.db"))
         .await
         .context("cannot open the store")?;
@@ -202,6 +203,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     cron.shutdown().await;
     workflows.shutdown().await;
     sup.shutdown().await;
+    process::release_containment();
     hub.shutdown().await;
     plugins.shutdown();
     // Everything that publishes has stopped: what it published is stored before streams end.

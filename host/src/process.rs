@@ -1,15 +1,18 @@
-//! Child processes. **Only this module forks, waits or sends signals.**
+//! Child processes. **Only this module forks, waits, sends signals or touches cgroups.**
 //!
 //! - Every service runs as the leader of its own session (and so its own process group).
+//! - Where a writable cgroup v2 hierarchy exists (`containment = "auto"` or `"cgroup"`), every run is
+//!   created inside a cgroup of its own (`cgroup.rs`, `clone3.rs`): nothing it starts can leave it, and
+//!   stopping it ends with `cgroup.kill` and an empty cgroup.
 //! - The daemon is a child subreaper (`PR_SET_CHILD_SUBREAPER`): descendants that double-fork away from
 //!   their parent are re-parented to us instead of init, so nothing escapes reaping.
 //! - One task reaps every child on `SIGCHLD` with `waitpid(-1)` and hands exit statuses to whoever
 //!   registered the pid; exits are events, never polled. Nothing else in the daemon may call `wait`.
-//! - Every process of a run carries `TEND_INSTANCE=<id>` in its environment, so descendants that left the
-//!   process group (setsid) are still found in `/proc` and killed with their tree.
+//! - Every process of a run carries `TEND_INSTANCE=<id>` in its environment; without cgroups, that, the
+//!   group, ancestry and the fork events followed by `lineage.rs` find a run's descendants (`tree.rs`).
 //! - Everything the daemon runs (a service's run, a cron execution, a job's command) is a `Run`
 //!   (`run.rs`): spawn, output sink, timeout or stop request, stop of the whole tree, end record. Trees,
-//!   and the one loop that stops them, are in `tree.rs`; `posix_spawn.rs` starts a program.
+//!   and the loops that stop them, are in `tree.rs`; `posix_spawn.rs` and `clone3.rs` start a program.
 //! - At start the soft `RLIMIT_NOFILE` is raised to the hard limit (`raise_nofile_limit`), so the API
 //!   can keep its connections below it with room to spare for spawning.
 
@@ -26,10 +29,14 @@ use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 use tokio::sync::oneshot;
 
+mod cgroup;
+mod clone3;
+mod lineage;
 mod posix_spawn;
 mod run;
 mod tree;
 
+pub use cgroup::{Mode as ContainmentMode, contain, containment, release as release_containment};
 pub use run::{Ending, Finished, Output, Run, Stopping};
 pub use tree::{Leftovers, Tree};
 
@@ -184,10 +191,13 @@ pub struct Child {
     pub exit: oneshot::Receiver<Ended>,
     pub stdout: OwnedFd,
     pub stderr: OwnedFd,
+    /// The run's cgroup, when cgroups contain runs (the child was created inside it).
+    pub cgroup: Option<cgroup::RunGroup>,
 }
 
 /// Starts `spec` as the leader of a new session with stdin on /dev/null and stdout/stderr on pipes. The
-/// environment is the daemon's, then `spec.env`, then `TEND_INSTANCE`.
+/// environment is the daemon's, then `spec.env`, then `TEND_INSTANCE`. Where cgroups contain runs, the
+/// child is created inside a new cgroup of its own (`clone3.rs`); otherwise `posix_spawn` starts it.
 pub fn spawn(spec: &SpawnSpec) -> io::Result<Child> {
     if spec.argv.is_empty() {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
@@ -200,20 +210,47 @@ pub fn spawn(spec: &SpawnSpec) -> io::Result<Child> {
     );
     env.insert("TEND_INSTANCE".into(), spec.instance.clone().into());
     let env: Vec<(OsString, OsString)> = env.into_iter().collect();
+    let group = match cgroup::root() {
+        Some(root) => Some(cgroup::RunGroup::create(root, &spec.instance)?),
+        None => None,
+    };
+    let dir = match &group {
+        Some(g) => Some(g.open()?),
+        None => None,
+    };
+    let prepared = posix_spawn::Prepared::new(&spec.argv, spec.cwd.as_deref(), &env);
     // Hold the reaper's lock across the spawn so an immediate exit cannot be reaped before we registered it.
     let mut waiters = waiters().lock().unwrap_or_else(|e| e.into_inner());
-    let started = posix_spawn::spawn_session(&spec.argv, spec.cwd.as_deref(), &env)?;
+    let started = match (&dir, prepared) {
+        (Some(dir), Ok(p)) => clone3::spawn_in_cgroup(p, dir),
+        (None, Ok(p)) => posix_spawn::spawn_session(p, &spec.argv[0]),
+        (_, Err(e)) => Err(e),
+    };
+    let started = match started {
+        Ok(s) => s,
+        Err(e) => {
+            drop(waiters);
+            if let Some(g) = &group {
+                g.remove();
+            }
+            return Err(e);
+        }
+    };
     let (tx, rx) = oneshot::channel();
     waiters.insert(started.pid as i32, tx);
     // Still under the lock: the child cannot have been reaped, so even an instant exit leaves its stat.
     let start_ticks = stat(started.pid).map(|s| s.start_ticks).unwrap_or(0);
     drop(waiters);
+    if group.is_none() {
+        lineage::register(started.pid, start_ticks, &spec.instance);
+    }
     Ok(Child {
         pid: started.pid,
         start_ticks,
         exit: rx,
         stdout: started.stdout,
         stderr: started.stderr,
+        cgroup: group,
     })
 }
 

@@ -45,6 +45,7 @@ const SCRUBBED_ENV: &[&str] = &[
     "CADDY_SUPERVISOR_FILE",
     "CADDY_PLUGIN",
     "CADDY_MAINTENANCE",
+    "TEND_CONTAINMENT",
 ];
 
 /// The `tend` binary under test: `$TEND_BIN`, else `tend` next to the test executable's `deps/` dir.

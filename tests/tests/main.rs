@@ -13,6 +13,7 @@ mod caddy_tls;
 mod cli;
 mod compat;
 mod config;
+mod containment;
 mod control;
 mod cron;
 mod custom_restart;

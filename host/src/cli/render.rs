@@ -140,6 +140,12 @@ pub fn status(status: &StatusResponse, services: &[ServiceView], now: DateTime<U
         },
         sup.data_dir.display(),
     );
+    if let Some(c) = &sup.containment {
+        match &c.root {
+            Some(root) => out.push_str(&format!("containment: {} ({})\n", c.kind, root.display())),
+            None => out.push_str(&format!("containment: {}\n", c.kind)),
+        }
+    }
     // The status answer is authoritative for states; the list adds commands.
     let command = |name: &str| {
         services

@@ -15,7 +15,8 @@ use crate::wire::{CronJobSpec, ExecutionStatus, LastRun, Source, Trigger};
 
 impl Scheduler {
     /// Loads the jobs and starts scheduling. Call after the supervisor has stopped what a killed
-    /// predecessor left running (that includes executions: they carry this node's marker).
+    /// predecessor left running (that includes executions: they carry this node's marker and, with
+    /// cgroups, are in run cgroups under this data dir's directory).
     pub async fn boot(
         store: Store,
         bus: crate::events::Bus,

@@ -8,6 +8,12 @@
 //! files are walked at most every few seconds (`Clock::walk_every_ticks`); in between, the known
 //! members are re-read and late finds are accounted so totals stay exact and rates stay plausible.
 //! Kernels without `children` files fall back to `Tree::scan` (a full `/proc` pass) on every sample.
+//! The members a walk finds are handed back to the tree (`Tree::note_members`), so a descendant later
+//! re-parented to the daemon, its environment cleared, is still stopped with the tree it came from.
+//!
+//! A run in a cgroup of its own needs none of that: its members are `cgroup.procs` and its CPU time is
+//! the cgroup's `cpu.stat` (which also counts processes that ended between two samples); only the
+//! per-process figures (memory, threads, descriptors, I/O) are still read from `/proc`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -65,6 +71,8 @@ pub struct Tracker {
     last_walk: Option<u64>,
     /// A member seen before was gone at the last sample: the tree is changing, walk again.
     lost_member: bool,
+    /// The cgroup's `usage_usec` at the previous sample (runs in a cgroup of their own).
+    cgroup_usec: Option<u64>,
 }
 
 impl Tracker {
@@ -75,6 +83,7 @@ impl Tracker {
             last_ticks: None,
             last_walk: None,
             lost_member: false,
+            cgroup_usec: None,
         }
     }
 
@@ -83,12 +92,17 @@ impl Tracker {
     /// every `walk_every_ticks`, and after a member vanished; between walks new processes are found
     /// only as adopted orphans. (The `children` reads are a third of a sample's cost.)
     pub fn sample(&mut self, clock: &Clock, adopted: &[u32], buf: &mut Vec<u8>) -> Reading {
-        let walk = clock.children_supported
+        let cgroup = self.tree.cgroup_usage();
+        let cgroup_procs = cgroup.and_then(|_| self.tree.cgroup_procs());
+        let walk = cgroup_procs.is_none()
+            && clock.children_supported
             && (self.lost_member
                 || self
                     .last_walk
                     .is_none_or(|w| clock.now_ticks.saturating_sub(w) >= clock.walk_every_ticks));
-        let mut queue: Vec<u32> = if clock.children_supported {
+        let mut queue: Vec<u32> = if let Some(procs) = cgroup_procs {
+            procs
+        } else if clock.children_supported {
             let mut q = vec![self.tree.leader];
             q.extend_from_slice(adopted);
             if !walk {
@@ -146,6 +160,10 @@ impl Tracker {
             }
         }
         let tps = clock.ticks_per_second.max(1) as f64;
+        if walk || (cgroup.is_none() && !clock.children_supported) {
+            self.tree
+                .note_members(now.iter().map(|(&pid, s)| (pid, s.start_ticks)));
+        }
         match self.last_ticks {
             Some(last) => {
                 r.elapsed_s = clock.now_ticks.saturating_sub(last) as f64 / tps;
@@ -164,6 +182,31 @@ impl Tracker {
                     r.cpu_percent = r.cpu_seconds / lived * 100.0;
                 }
             }
+        }
+        if let Some(usage) = cgroup {
+            // The cgroup's own count replaces the sum over the processes seen: exact, and it includes
+            // processes that ended since the previous sample.
+            let total = usage.cpu_usec as f64 / 1e6;
+            match self.cgroup_usec.filter(|_| self.last_ticks.is_some()) {
+                Some(before) => {
+                    r.cpu_seconds = usage.cpu_usec.saturating_sub(before) as f64 / 1e6;
+                    r.cpu_percent = if r.elapsed_s > 0.0 {
+                        r.cpu_seconds / r.elapsed_s * 100.0
+                    } else {
+                        0.0
+                    };
+                }
+                None => {
+                    let lived = clock.now_ticks.saturating_sub(self.tree.leader_start) as f64 / tps;
+                    r.cpu_seconds = total;
+                    r.cpu_percent = if lived > 0.0 {
+                        total / lived * 100.0
+                    } else {
+                        0.0
+                    };
+                }
+            }
+            self.cgroup_usec = Some(usage.cpu_usec);
         }
         self.lost_member = self.seen.keys().any(|pid| !now.contains_key(pid));
         self.seen = now;

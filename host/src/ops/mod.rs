@@ -64,6 +64,11 @@ impl Ops {
             status.supervisor.cpu_percent = Some(cpu_percent);
         }
         status.supervisor.caddy = Some(self.caddy.status());
+        let containment = crate::process::containment();
+        status.supervisor.containment = Some(Box::new(crate::wire::ContainmentStatus {
+            kind: containment.kind().into(),
+            root: containment.root().map(Into::into),
+        }));
         status
     }
 

@@ -3,7 +3,8 @@
 //! glibc implements `posix_spawn` with `CLONE_VM | CLONE_VFORK`, so starting a child costs the same
 //! however large the daemon is; `fork` (which `std::process::Command` needs for a `setsid` in
 //! `pre_exec`) copies the page tables of the whole daemon and makes it take copy-on-write faults until
-//! the child has exec'd.
+//! the child has exec'd. Used when runs are not contained by cgroups (`clone3.rs` starts them
+//! otherwise); `Prepared`, everything a child needs allocated before it exists, serves both.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
@@ -20,7 +21,7 @@ pub(super) struct Started {
     pub stderr: OwnedFd,
 }
 
-fn cstring(s: &OsStr) -> io::Result<CString> {
+pub(super) fn cstring(s: &OsStr) -> io::Result<CString> {
     CString::new(s.as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in argument"))
 }
@@ -68,37 +69,75 @@ fn resolve(program: &str, env: &[(OsString, OsString)]) -> io::Result<PathBuf> {
         })
 }
 
+/// A program ready to start: everything the child needs, allocated before it exists (a child of
+/// `clone3` may not allocate), and the pipes of its output.
+pub(super) struct Prepared {
+    pub program: CString,
+    pub arg_ptrs: Vec<*mut libc::c_char>,
+    pub env_ptrs: Vec<*mut libc::c_char>,
+    pub dir: Option<CString>,
+    pub devnull: File,
+    pub out: (OwnedFd, OwnedFd),
+    pub err: (OwnedFd, OwnedFd),
+    // What the pointer vectors point into.
+    _args: Vec<CString>,
+    _vars: Vec<CString>,
+}
+
+impl Prepared {
+    pub fn new(
+        argv: &[String],
+        cwd: Option<&Path>,
+        env: &[(OsString, OsString)],
+    ) -> io::Result<Prepared> {
+        let program = cstring(resolve(&argv[0], env)?.as_os_str())?;
+        let args: Vec<CString> = argv
+            .iter()
+            .map(|a| cstring(OsStr::new(a)))
+            .collect::<io::Result<_>>()?;
+        let vars: Vec<CString> = env
+            .iter()
+            .map(|(k, v)| {
+                let mut kv = k.as_bytes().to_vec();
+                kv.push(b'=');
+                kv.extend_from_slice(v.as_bytes());
+                CString::new(kv).map_err(|_| {
+                    io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in environment")
+                })
+            })
+            .collect::<io::Result<_>>()?;
+        let mut arg_ptrs: Vec<*mut libc::c_char> =
+            args.iter().map(|c| c.as_ptr().cast_mut()).collect();
+        arg_ptrs.push(ptr::null_mut());
+        let mut env_ptrs: Vec<*mut libc::c_char> =
+            vars.iter().map(|c| c.as_ptr().cast_mut()).collect();
+        env_ptrs.push(ptr::null_mut());
+        Ok(Prepared {
+            program,
+            arg_ptrs,
+            env_ptrs,
+            dir: cwd.map(|d| cstring(d.as_os_str())).transpose()?,
+            devnull: File::open("/dev/null")?,
+            out: pipe()?,
+            err: pipe()?,
+            _args: args,
+            _vars: vars,
+        })
+    }
+
+    /// The parent's ends once the child has started.
+    pub fn started(self, pid: u32) -> Started {
+        Started {
+            pid,
+            stdout: self.out.0,
+            stderr: self.err.0,
+        }
+    }
+}
+
 /// Starts `argv` with exactly `env`, in `cwd`, as a new session leader: stdin on /dev/null, stdout and
 /// stderr on new pipes, default signal dispositions and an empty signal mask.
-pub(super) fn spawn_session(
-    argv: &[String],
-    cwd: Option<&Path>,
-    env: &[(OsString, OsString)],
-) -> io::Result<Started> {
-    let program = cstring(resolve(&argv[0], env)?.as_os_str())?;
-    let args: Vec<CString> = argv
-        .iter()
-        .map(|a| cstring(OsStr::new(a)))
-        .collect::<io::Result<_>>()?;
-    let vars: Vec<CString> = env
-        .iter()
-        .map(|(k, v)| {
-            let mut kv = k.as_bytes().to_vec();
-            kv.push(b'=');
-            kv.extend_from_slice(v.as_bytes());
-            CString::new(kv)
-                .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in environment"))
-        })
-        .collect::<io::Result<_>>()?;
-    let mut arg_ptrs: Vec<*mut libc::c_char> = args.iter().map(|c| c.as_ptr().cast_mut()).collect();
-    arg_ptrs.push(ptr::null_mut());
-    let mut env_ptrs: Vec<*mut libc::c_char> = vars.iter().map(|c| c.as_ptr().cast_mut()).collect();
-    env_ptrs.push(ptr::null_mut());
-    let dir = cwd.map(|d| cstring(d.as_os_str())).transpose()?;
-    let devnull = File::open("/dev/null")?;
-    let (out_r, out_w) = pipe()?;
-    let (err_r, err_w) = pipe()?;
-
+pub(super) fn spawn_session(p: Prepared, name: &str) -> io::Result<Started> {
     let mut pid: libc::pid_t = 0;
     // SAFETY: every pointer handed to the posix_spawn family points into values (`CString`s, pointer
     // vectors ending in NULL, descriptors) that live until the end of this block; the file actions and
@@ -114,20 +153,20 @@ pub(super) fn spawn_session(
         let result = (|| {
             check(libc::posix_spawn_file_actions_adddup2(
                 &mut actions,
-                devnull.as_raw_fd(),
+                p.devnull.as_raw_fd(),
                 0,
             ))?;
             check(libc::posix_spawn_file_actions_adddup2(
                 &mut actions,
-                out_w.as_raw_fd(),
+                p.out.1.as_raw_fd(),
                 1,
             ))?;
             check(libc::posix_spawn_file_actions_adddup2(
                 &mut actions,
-                err_w.as_raw_fd(),
+                p.err.1.as_raw_fd(),
                 2,
             ))?;
-            if let Some(dir) = &dir {
+            if let Some(dir) = &p.dir {
                 check(libc::posix_spawn_file_actions_addchdir_np(
                     &mut actions,
                     dir.as_ptr(),
@@ -151,26 +190,21 @@ pub(super) fn spawn_session(
             ))?;
             check(libc::posix_spawn(
                 &mut pid,
-                program.as_ptr(),
+                p.program.as_ptr(),
                 &actions,
                 &attr,
-                arg_ptrs.as_ptr(),
-                env_ptrs.as_ptr(),
+                p.arg_ptrs.as_ptr(),
+                p.env_ptrs.as_ptr(),
             ))
         })();
         libc::posix_spawn_file_actions_destroy(&mut actions);
         libc::posix_spawnattr_destroy(&mut attr);
         result.map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => io::Error::new(e.kind(), format!("{}: {e}", argv[0])),
+            io::ErrorKind::NotFound => io::Error::new(e.kind(), format!("{name}: {e}")),
             _ => e,
         })?;
     }
-    drop((out_w, err_w));
-    Ok(Started {
-        pid: pid as u32,
-        stdout: out_r,
-        stderr: err_r,
-    })
+    Ok(p.started(pid as u32))
 }
 
 #[cfg(test)]

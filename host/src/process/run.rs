@@ -2,8 +2,8 @@
 //! custom-restart job's command, and later an agent's. The skeleton is the same for all of them: argv,
 //! environment and `TEND_INSTANCE` marker started through `spawn` (a session of its own); the output
 //! pipes handed to a sink (`Output`); a wait for the leader's exit, a timeout or a stop request; the
-//! stop of the whole tree (`Stopping`: a signal, SIGKILL after the grace, done when `/proc` shows
-//! nothing); and an end record (`Finished`: the leader's exit and rusage, whether SIGKILL was needed,
+//! stop of the whole tree (`Stopping`: a signal, SIGKILL (`cgroup.kill`) after the grace, done when
+//! nothing of it is left, then its cgroup removed); and an end record (`Finished`: the leader's exit and rusage, whether SIGKILL was needed,
 //! what the sink kept). What differs between callers is a parameter.
 //!
 //! A caller with a loop of its own (the service actor also wakes on commands, timers and probes) uses
@@ -96,10 +96,11 @@ impl<O: Output> Run<O> {
     ) -> io::Result<Run<O>> {
         let child = spawn(spec)?;
         let started = Instant::now();
-        let tree = Arc::new(Tree::new(
+        let tree = Arc::new(Tree::with_cgroup(
             child.pid,
             child.start_ticks,
             spec.instance.clone(),
+            child.cgroup,
         ));
         Ok(Run {
             tree,
@@ -166,13 +167,14 @@ impl<O: Output> Run<O> {
                 killed
             }
             // The leader is gone; whatever it left running must not outlive the run.
-            None if !self.tree.scan().is_empty() => {
+            None if self.tree.occupied() => {
                 self.tree
                     .drain(signal, BTreeSet::new(), Instant::now() + grace)
                     .await
             }
             None => false,
         };
+        self.tree.release();
         let output = self.output.finish(output_grace).await;
         Finished {
             pid: self.tree.leader,

@@ -67,10 +67,12 @@ impl Supervisor {
         Ok(sup)
     }
 
-    /// Processes a SIGKILLed daemon left behind: recorded leaders (pid + start time, so a reused pid is
-    /// never hit), their groups, and anything carrying this data dir's marker. They are stopped (their
-    /// output pipes died with the old daemon, so they cannot be re-adopted with their logs): SIGTERM,
-    /// SIGKILL after `LEFTOVER_GRACE`, done when `/proc` shows none of them.
+    /// Processes a SIGKILLed daemon left behind: with cgroups, every run cgroup under this data dir's
+    /// directory; otherwise recorded leaders (pid + start time, so a reused pid is never hit), their
+    /// groups (only while provably theirs), their descendants, and anything carrying this data dir's
+    /// marker. They are stopped (their output pipes died with the old daemon, so they cannot be
+    /// re-adopted with their logs): SIGTERM, SIGKILL (`cgroup.kill`) after `LEFTOVER_GRACE`, done when
+    /// nothing of them is left.
     async fn stop_leftovers(&self) -> anyhow::Result<()> {
         let records = self.shared.store.list_runtime().await?;
         let mut trees = Vec::new();
@@ -78,7 +80,7 @@ impl Supervisor {
             let (Some(pid), Some(start)) = (r.pid, r.pid_start) else {
                 continue;
             };
-            let tree = Tree::new(pid, start, r.instance.clone().unwrap_or_default());
+            let tree = Tree::recorded(pid, start, r.instance.clone().unwrap_or_default());
             // Without a marker, a group is the run's only while its leader is (a reused pid's is not).
             if !tree.leader_alive() && r.instance.is_none() {
                 continue;

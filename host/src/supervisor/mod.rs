@@ -265,6 +265,7 @@ impl Supervisor {
                 memory_mb: None,
                 cpu_percent: None,
                 caddy: None,
+                containment: None,
             },
             services,
         }

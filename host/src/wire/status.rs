@@ -35,6 +35,18 @@ pub struct SupervisorStatus {
     /// The Caddy integration (see `CaddyStatus`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caddy: Option<CaddyStatus>,
+    /// How the daemon keeps a run's processes together (and stops all of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub containment: Option<Box<ContainmentStatus>>,
+}
+
+/// `supervisor.containment` of `GET /api/status`: `{"kind": "cgroup2", "root": "<dir>"}` (every run in
+/// a cgroup of its own under `root`) or `{"kind": "process-group+marker+subreaper"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainmentStatus {
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<PathBuf>,
 }
 
 /// `GET /api/supervisor/logs`: lines of the daemon's own `tend.log` (JSON objects from `tracing`).
