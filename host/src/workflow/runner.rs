@@ -392,6 +392,8 @@ async fn wait_settled(
             ));
         }
         tokio::select! {
+            // Events first: an exit published before the deadline must not lose a coin toss to it.
+            biased;
             ev = events.recv() => match ev {
                 Ok(e) if e.service() != Some(service) => continue,
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
@@ -442,6 +444,8 @@ async fn wait_healthy(
         }
         // Any event of the service may be the one that matters; the registry says what it was.
         tokio::select! {
+            // Events first: an exit published before the deadline must not lose a coin toss to it.
+            biased;
             ev = events.recv() => match ev {
                 Ok(e) if e.service() != Some(service) => continue,
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
