@@ -13,6 +13,8 @@ use crate::paths;
 
 /// Nested shells (`sh -c`, `eval`, `$(..)`) deeper than this are refused.
 const MAX_DEPTH: usize = 12;
+/// Most simple commands analysed for one request (after loops and `find -exec` multiply them).
+const MAX_COMMANDS: usize = 512;
 /// Longest command text analysed.
 pub const MAX_LEN: usize = 64 * 1024;
 /// Most combinations of multi-valued variables (`for` lists) tried for one command.
@@ -91,22 +93,75 @@ struct Summary {
     text: Option<String>,
 }
 
+/// What the host tells the policy besides the command (the request's extra fields).
+#[derive(Clone, Debug, Default)]
+pub struct Ctx {
+    /// Paths never written, deleted or read by a command (tend's data dir, its database, token,
+    /// plugins, backups), canonical.
+    pub protected: Vec<String>,
+    /// The daemon's pid (0 when unknown).
+    pub daemon_pid: u32,
+    /// Names the daemon's process is known by (its executable's file name, its command line).
+    pub daemon_names: Vec<String>,
+    /// The daemon's own working directory (never a meaningful root).
+    pub daemon_cwd: Option<String>,
+    /// Interpreters whose inline code (`python3 -c`) the operator allows (`[policy] interpreters`).
+    pub interpreters: Vec<String>,
+    /// Extra programs on the allow-list (`[policy] programs`).
+    pub programs: Vec<String>,
+}
+
 pub struct Analyser {
-    /// The request's working dir, normalised; `None` when it was not absolute.
+    /// The containment root: the request's working dir, normalised, when it is a meaningful root;
+    /// `None` otherwise (then `no_root` says why, and nothing may be deleted or written).
     pub cwd: Option<String>,
+    /// Why there is no meaningful root.
+    pub no_root: String,
+    pub ctx: Ctx,
     pub findings: Vec<String>,
+    /// Files and dirs written earlier in the command (normalised): running one is refused.
+    pub written: Vec<String>,
+    /// Commands analysed so far (the work budget).
+    cost: usize,
     depth: usize,
     summaries: Vec<Summary>,
 }
 
 impl Analyser {
     pub fn new(cwd: &str) -> Analyser {
+        Analyser::with_ctx(cwd, Ctx::default())
+    }
+
+    pub fn with_ctx(cwd: &str, ctx: Ctx) -> Analyser {
+        let (root, no_root) = root_of(cwd, &ctx);
         Analyser {
-            cwd: cwd.starts_with('/').then(|| paths::normalise(cwd)),
+            cwd: root,
+            no_root,
+            ctx,
             findings: Vec::new(),
+            written: Vec::new(),
+            cost: 0,
             depth: 0,
             summaries: vec![Summary::default()],
         }
+    }
+
+    /// Assigning a variable that changes how later commands are read is refused.
+    pub fn assigning(&mut self, name: &str) {
+        if crate::gate::forbidden_var(name) {
+            self.deny(format!(
+                "assigning `{name}`, which changes how later commands or programs are found or read"
+            ));
+        }
+    }
+
+    /// A path that touches tend's own files.
+    pub fn protected(&self, p: &str) -> Option<&str> {
+        self.ctx
+            .protected
+            .iter()
+            .find(|d| paths::within(p, d) || paths::within(d, p))
+            .map(String::as_str)
     }
 
     /// The request's `$HOME`, if it is known.
@@ -129,8 +184,13 @@ impl Analyser {
         }
     }
 
-    /// Analyses shell text in `frame` (which it changes, as the shell would).
+    /// Analyses shell text in `frame` (which it changes, as the shell would). Text outside the
+    /// subset `gate` accepts is refused before it is parsed.
     pub fn script(&mut self, src: &str, frame: &mut Frame) {
+        if let Err(reason) = crate::gate::check(src, crate::gate::BUDGET) {
+            self.deny(reason);
+            return;
+        }
         if src.len() > MAX_LEN {
             self.deny(format!(
                 "command text longer than {MAX_LEN} bytes; too long to analyse"
@@ -317,6 +377,9 @@ impl Analyser {
             .iter()
             .map(|(name, w)| (name.clone(), lookup(self.expand_one_word(w, frame))))
             .collect();
+        for (name, _) in &values {
+            self.assigning(name);
+        }
         if words.is_empty() {
             for (name, v) in values {
                 frame.vars.insert(name, binding(v));
@@ -407,13 +470,18 @@ impl Analyser {
         let mut combos: Vec<BTreeMap<String, String>> = vec![BTreeMap::new()];
         for (name, values) in &multi {
             let mut next = Vec::new();
+            if combos.len().saturating_mul(values.len()) > MAX_COMBINATIONS {
+                // Checking only some of the values would not be sound.
+                self.deny(format!(
+                    "more than {MAX_COMBINATIONS} combinations of loop values to analyse; over the policy budget"
+                ));
+                return Vec::new();
+            }
             for c in &combos {
                 for v in values {
-                    if next.len() < MAX_COMBINATIONS {
-                        let mut c = c.clone();
-                        c.insert(name.clone(), v.clone());
-                        next.push(c);
-                    }
+                    let mut c = c.clone();
+                    c.insert(name.clone(), v.clone());
+                    next.push(c);
                 }
             }
             combos = next;
@@ -455,17 +523,53 @@ impl Analyser {
             }
             return Produces::Other(first.text.clone());
         };
-        if program.contains('/')
-            && let Some(p) = paths::resolve(frame.dir.as_deref(), program)
-            && let Some((_, by)) = frame.downloads.iter().find(|(f, _)| *f == p)
-        {
+        self.cost += 1;
+        if self.cost > MAX_COMMANDS {
             self.deny(format!(
-                "download-and-execute: runs {p}, downloaded by {by} earlier in the command"
+                "more than {MAX_COMMANDS} commands to analyse (loops, `find -exec`, nested shells); over the policy budget"
             ));
+            return Produces::Other(program.to_string());
         }
-        let name = paths::basename(program).to_string();
-        if frame.functions.contains(&name) {
-            return Produces::Other(name);
+        for (k, _) in env {
+            self.assigning(k);
+        }
+        for f in argv {
+            if let Some(v) = f.value()
+                && v.contains('/')
+            {
+                // `--file=/x`, `of=/x`: the path part.
+                let v = v.rsplit_once('=').map_or(v, |(_, p)| p);
+                if let Some(p) = paths::resolve(frame.dir.as_deref(), v)
+                    && let Some(d) = self.protected(&p)
+                    && paths::within(&p, d)
+                {
+                    self.deny(format!(
+                        "`{}` names {p}: tend's own data ({d}) is protected",
+                        paths::basename(program)
+                    ));
+                }
+            }
+        }
+        let mut name = paths::basename(program).to_string();
+        if program.contains('/') {
+            let Some(p) = paths::resolve(frame.dir.as_deref(), program) else {
+                self.deny(format!(
+                    "runs {program} in a directory that cannot be known (after `cd`)"
+                ));
+                return Produces::Other(name);
+            };
+            if let Some((_, by)) = frame.downloads.iter().find(|(f, _)| *f == p) {
+                self.deny(format!(
+                    "download-and-execute: runs {p}, downloaded by {by} earlier in the command"
+                ));
+                return Produces::Other(name);
+            }
+            let dir = p.rsplit_once('/').map_or("/", |(d, _)| d);
+            if !paths::is_bin_dir(dir) {
+                self.run_project_file(&p, "runs");
+                return Produces::Other(name);
+            }
+            name = paths::basename(&p).to_string();
         }
         let ctx = crate::rules::Cmd {
             name: &name,
@@ -476,7 +580,32 @@ impl Analyser {
         crate::rules::apply(self, frame, &ctx)
     }
 
-    /// A file that will be written (created, truncated, appended to, moved onto, modified).
+    /// A script or program of the project (`./deploy.sh`, `python manage.py`): only inside the
+    /// containment root, never a kernel path (`/dev/stdin`, `/proc/..`), never a file written
+    /// earlier in the same command (`> f && sh f`).
+    pub fn run_project_file(&mut self, p: &str, how: &str) {
+        if paths::is_kernel(p) {
+            self.deny(format!(
+                "{how} {p}: /proc, /sys, /dev/stdin and /dev/fd paths are refused as programs or scripts"
+            ));
+        } else if let Some(w) = self.written.iter().find(|w| paths::within(p, w)) {
+            self.deny(format!(
+                "{how} {p}, written earlier in the same command ({w}): writing a file then running it is refused"
+            ));
+        } else if let Some(root) = self.cwd.clone() {
+            if !paths::within(p, &root) {
+                self.deny(format!(
+                    "{how} {p}: only programs of the system bin dirs and scripts inside the working dir {root} may run"
+                ));
+            }
+        } else {
+            let why = self.no_root.clone();
+            self.deny(format!("{how} the script {p}, but {why}"));
+        }
+    }
+
+    /// A file that will be written (created, truncated, appended to, moved onto, modified): only
+    /// inside the containment root (or onto the harmless devices), never tend's own files.
     pub fn write_target(&mut self, target: &Field, frame: &Frame, via: &str) {
         let Some(text) = target.value() else {
             self.deny(format!(
@@ -491,10 +620,32 @@ impl Analyser {
             ));
             return;
         };
-        if paths::is_etc(&p) {
+        if paths::is_harmless_device(&p) {
+            return;
+        }
+        if let Some(d) = self.ctx.protected.iter().find(|d| paths::within(&p, d)) {
+            self.deny(format!(
+                "writes to {p} ({via}): tend's own data ({d}) is protected"
+            ));
+        } else if paths::is_etc(&p) {
             self.deny(format!("write into /etc: {p} ({via})"));
         } else if paths::is_device(&p) {
             self.deny(format!("write onto the device {p} ({via})"));
+        } else if paths::is_kernel(&p) {
+            self.deny(format!(
+                "writes to {p} ({via}): /proc, /sys and /dev/fd paths are refused"
+            ));
+        } else if let Some(root) = self.cwd.clone() {
+            if !paths::within(&p, &root) {
+                self.deny(format!(
+                    "writes to {p} ({via}): outside the working dir {root}"
+                ));
+            } else {
+                self.written.push(p);
+            }
+        } else {
+            let why = self.no_root.clone();
+            self.deny(format!("writes to {p} ({via}), but {why}"));
         }
     }
 
@@ -519,6 +670,12 @@ impl Analyser {
             ));
             return;
         };
+        if paths::is_kernel(&p) {
+            self.deny(format!(
+                "recursive delete of {p} ({via}): /proc, /sys and /dev/fd paths are refused"
+            ));
+            return;
+        }
         let home = self.home(frame);
         let (scope, pattern) = if target.glob {
             paths::pattern_scope(&p)
@@ -550,6 +707,10 @@ impl Analyser {
             self.deny(format!(
                 "recursive delete of {everything}the system dir {scope} ({via})"
             ));
+        } else if let Some(d) = self.protected(&scope) {
+            self.deny(format!(
+                "recursive delete of {p} ({via}): tend's own data ({d}) is protected"
+            ));
         } else if let Some(cwd) = self.cwd.clone() {
             if pattern.is_none() && p == cwd {
                 self.deny(format!(
@@ -561,9 +722,8 @@ impl Analyser {
                 ));
             }
         } else {
-            self.deny(format!(
-                "recursive delete of {p} ({via}) without an absolute working dir to contain it"
-            ));
+            let why = self.no_root.clone();
+            self.deny(format!("recursive delete of {p} ({via}), but {why}"));
         }
     }
 
@@ -584,6 +744,47 @@ impl Analyser {
             child.vars.insert(i.to_string(), binding(v));
         }
         self.script(src, &mut child);
+    }
+}
+
+/// The containment root for a working dir, or why there is none: `/`, the daemon's own working
+/// dir, a home or system dir, a relative path, a place holding tend's data dir, or `/proc`.
+fn root_of(cwd: &str, ctx: &Ctx) -> (Option<String>, String) {
+    if !cwd.starts_with('/') {
+        return (
+            None,
+            format!(
+                "the working dir `{cwd}` is not an absolute path, so nothing contains the command"
+            ),
+        );
+    }
+    let c = paths::normalise(cwd);
+    let why = if c == "/" {
+        Some("the working dir is `/`".to_string())
+    } else if ctx
+        .daemon_cwd
+        .as_deref()
+        .is_some_and(|d| paths::normalise(d) == c)
+    {
+        Some(format!(
+            "the working dir {c} is the daemon's own working dir"
+        ))
+    } else if paths::is_home(&c, None) || is_system_dir(&c) {
+        Some(format!("the working dir {c} is a home or system dir"))
+    } else if paths::within(&c, "/proc") || paths::within(&c, "/dev") || paths::within(&c, "/sys") {
+        Some(format!("the working dir {c} is under /proc, /dev or /sys"))
+    } else {
+        ctx.protected
+            .iter()
+            .find(|d| paths::within(d, &c) || paths::within(&c, d))
+            .map(|d| format!("the working dir {c} holds or is inside tend's data ({d})"))
+    };
+    match why {
+        None => (Some(c), String::new()),
+        Some(w) => (
+            None,
+            format!("{w}: there is no meaningful root to contain destructive commands"),
+        ),
     }
 }
 

@@ -14,11 +14,13 @@
 
 pub mod analyse;
 pub mod expand;
+pub mod gate;
 pub mod lex;
 pub mod parse;
 pub mod paths;
 pub mod rules;
 
+pub use analyse::Ctx;
 use analyse::{Analyser, Binding, Frame};
 use expand::Field;
 
@@ -34,6 +36,8 @@ pub struct Request {
     pub allowed_in_production: bool,
     pub allow_unsafe: bool,
     pub vars: Vec<(String, String)>,
+    /// What the host says about itself and the operator's `[policy]` lists.
+    pub ctx: analyse::Ctx,
 }
 
 /// `None` to allow, or the reason to deny.
@@ -58,11 +62,14 @@ pub fn decide(r: &Request) -> Option<String> {
 
 /// The destructive and escaping patterns, over the command's text.
 pub fn content(r: &Request) -> Option<String> {
-    let mut an = Analyser::new(&r.cwd);
+    let mut an = Analyser::with_ctx(&r.cwd, r.ctx.clone());
     let mut frame = Frame {
-        dir: an.cwd.clone(),
+        dir: r.cwd.starts_with('/').then(|| paths::normalise(&r.cwd)),
         ..Frame::default()
     };
+    if let Some(reason) = environment(r) {
+        return Some(reason);
+    }
     for (k, v) in &r.vars {
         frame
             .vars
@@ -103,6 +110,30 @@ pub fn content(r: &Request) -> Option<String> {
     an.findings.into_iter().next()
 }
 
+/// The service's environment must not change how the shell or programs are found or read.
+fn environment(r: &Request) -> Option<String> {
+    for (k, v) in &r.vars {
+        let shell_reads = matches!(
+            k.as_str(),
+            "CDPATH" | "ENV" | "BASH_ENV" | "SHELLOPTS" | "BASHOPTS" | "GLOBIGNORE" | "IFS"
+        ) || k.starts_with("BASH_FUNC_")
+            || k.starts_with("LD_")
+            || k.starts_with("DYLD_");
+        if shell_reads {
+            return Some(format!(
+                "the command's environment sets `{k}`, which changes how commands are read or programs loaded; refused"
+            ));
+        }
+        if k == "PATH" && v.split(':').any(|d| !d.starts_with('/')) {
+            return Some(
+                "the command's PATH has an empty or relative entry, so a program name could run a file of the working dir; refused"
+                    .into(),
+            );
+        }
+    }
+    None
+}
+
 #[cfg(target_arch = "wasm32")]
 mod component {
     wit_bindgen::generate!({
@@ -124,6 +155,14 @@ mod component {
                 allowed_in_production: request.allowed_in_production,
                 allow_unsafe: request.allow_unsafe,
                 vars: request.vars,
+                ctx: super::Ctx {
+                    protected: request.protected_paths,
+                    daemon_pid: request.daemon_pid,
+                    daemon_names: request.daemon_names,
+                    daemon_cwd: request.daemon_cwd,
+                    interpreters: request.interpreters,
+                    programs: request.programs,
+                },
             };
             match super::decide(&r) {
                 None => Decision::Allow,

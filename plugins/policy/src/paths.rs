@@ -12,7 +12,10 @@ pub fn resolve(dir: Option<&str>, p: &str) -> Option<String> {
     Some(normalise(&joined))
 }
 
-/// `/a/./b/../c//` -> `/a/c`; `..` at the root stays at the root.
+/// `/a/./b/../c//` -> `/a/c`; `..` at the root stays at the root. Component by component, as the
+/// kernel walks it: `/proc/self/root` (and `/proc/thread-self/root`) is an alias of `/`, so
+/// `/proc/self/root/etc` is `/etc` and `/proc/self/root/..` is `/`. Other `/proc` paths stay
+/// under `/proc` (another process's root may be another mount namespace), which `is_kernel` refuses.
 pub fn normalise(p: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for c in p.split('/') {
@@ -21,10 +24,37 @@ pub fn normalise(p: &str) -> String {
             ".." => {
                 parts.pop();
             }
-            c => parts.push(c),
+            c => {
+                parts.push(c);
+                if let ["proc", "self" | "thread-self", "root"] = parts.as_slice() {
+                    parts.clear();
+                }
+            }
         }
     }
     format!("/{}", parts.join("/"))
+}
+
+/// `/proc`, `/sys` and `/dev/fd` (`/dev/stdin` ..): kernel views whose meaning the text does not
+/// give (`/proc/self/cwd`, another process's files); never a program, script or destructive target.
+pub fn is_kernel(p: &str) -> bool {
+    within(p, "/proc")
+        || within(p, "/sys")
+        || within(p, "/dev/fd")
+        || matches!(p, "/dev/stdin" | "/dev/stdout" | "/dev/stderr")
+}
+
+/// The system's program dirs: a program found there is judged by its name (`/bin/rm` is `rm`).
+pub fn is_bin_dir(d: &str) -> bool {
+    matches!(
+        d,
+        "/bin" | "/usr/bin" | "/usr/local/bin" | "/sbin" | "/usr/sbin" | "/usr/local/sbin"
+    )
+}
+
+/// Writing these harms nothing.
+pub fn is_harmless_device(p: &str) -> bool {
+    matches!(p, "/dev/null" | "/dev/stdout" | "/dev/stderr")
 }
 
 /// `p` is `dir` or below it (both normalised).

@@ -3,9 +3,11 @@
 //! would run (a `-c` string, a piped or downloaded script), and the destructive programs have their
 //! targets checked (`fs`, `system`, `net`).
 
+pub mod allow;
 mod fs;
 mod net;
 pub mod opts;
+mod shape;
 mod system;
 
 use crate::analyse::{Analyser, Frame, Produces, Stdin};
@@ -48,24 +50,16 @@ impl Cmd<'_> {
 /// How the arguments `xargs` reads from its input are shown.
 pub const XARGS_INPUT: &str = "<input of xargs>";
 
-const SHELLS: &[&str] = &[
-    "sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "rbash", "fish", "yash",
-];
+/// Shells whose `-c` text is analysed: the ones that read the accepted subset identically.
+const SHELLS: &[&str] = &["sh", "bash", "dash"];
 
-fn is_interpreter(name: &str) -> bool {
-    name.starts_with("python")
-        || name.starts_with("perl")
-        || name.starts_with("ruby")
-        || name.starts_with("php")
-        || name.starts_with("lua")
-        || matches!(
-            name,
-            "node" | "nodejs" | "deno" | "bun" | "tclsh" | "Rscript" | "osascript"
-        )
-}
+use allow::is_interpreter;
 
 pub fn apply(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) -> Produces {
     let name = c.name;
+    if !allow::allowed(an, name) || !shape::shape(an, frame, c) {
+        return Produces::Other(name.into());
+    }
     if SHELLS.contains(&name) {
         shell(an, frame, c);
         return Produces::Other(name.into());
@@ -158,7 +152,7 @@ pub fn apply(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) -> Produces {
             );
             match o.value(&["-f"]) {
                 Some(f) => run_file(an, frame, &opts::value_text("-f", f), name),
-                None => run_stdin(an, frame, c, true),
+                None => run_stdin(an, frame, c),
             }
             Produces::Nothing
         }
@@ -221,10 +215,12 @@ pub fn apply(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) -> Produces {
                 })
                 .collect();
             let text = joined(&refs);
+            // Text with a backslash is not known: dash's echo reads escapes, bash's does not.
             match text.value() {
+                Some(t) if t.contains('\\') => Produces::Other(name.into()),
                 Some(t) if name == "echo" => Produces::Text(format!("{t}\n")),
-                Some(t) => Produces::Text(t.replace("\\n", "\n")),
-                None => Produces::Other(name.into()),
+                Some(t) if !t.contains('%') => Produces::Text(t.to_string()),
+                _ => Produces::Other(name.into()),
             }
         }
         "cat" if c.args().is_empty() => match c.stdin {
@@ -307,18 +303,23 @@ fn run_text_with(
     }
 }
 
-/// A script file run by a shell or an interpreter (or `source`).
+/// A script file run by a shell or an interpreter (or `source`): a file of the project only.
 fn run_file(an: &mut Analyser, frame: &Frame, file: &Field, how: &str) {
     match (file.value(), file.download()) {
-        (Some(p), _) => {
-            if let Some(p) = paths::resolve(frame.dir.as_deref(), p)
-                && let Some((_, by)) = frame.downloads.iter().find(|(f, _)| *f == p)
-            {
-                an.deny(format!(
-                    "download-and-execute: `{how}` runs {p}, downloaded by {by} earlier in the command"
-                ));
+        (Some(p), _) => match paths::resolve(frame.dir.as_deref(), p) {
+            Some(p) => {
+                if let Some((_, by)) = frame.downloads.iter().find(|(f, _)| *f == p) {
+                    an.deny(format!(
+                        "download-and-execute: `{how}` runs {p}, downloaded by {by} earlier in the command"
+                    ));
+                } else {
+                    an.run_project_file(&p, &format!("`{how}` runs"));
+                }
             }
-        }
+            None => an.deny(format!(
+                "`{how}` runs {p} in a directory that cannot be known (after `cd`)"
+            )),
+        },
         (None, Some(by)) => an.deny(format!(
             "download-and-execute: `{how}` runs code downloaded by {by} (`{}`)",
             file.text
@@ -330,16 +331,15 @@ fn run_file(an: &mut Analyser, frame: &Frame, file: &Field, how: &str) {
     }
 }
 
-/// Code read from standard input by a shell (`how` is a shell) or an interpreter.
-fn run_stdin(an: &mut Analyser, frame: &Frame, c: &Cmd<'_>, is_shell: bool) {
+/// Code read from standard input by a shell (`at`, `sh -s`, `| sh`).
+fn run_stdin(an: &mut Analyser, frame: &Frame, c: &Cmd<'_>) {
     let how = c.name;
     match c.stdin {
         Stdin::Inherit => {}
-        Stdin::Text(t) if is_shell => {
-            let t = t.clone();
-            an.child_script(&t, frame, c.env, &[]);
-        }
-        Stdin::Text(_) => {}
+        // `echo .. | sh`: echo's escapes differ between shells; code on a pipe is refused.
+        Stdin::Text(_) => an.deny(format!(
+            "`{how}` reads commands from a pipe or here-document; refused (run a script of the project instead)"
+        )),
         Stdin::Download(by) => an.deny(format!(
             "download-and-execute: output of {by} is piped into `{how}`"
         )),
@@ -365,15 +365,32 @@ fn shell(an: &mut Analyser, frame: &Frame, c: &Cmd<'_>) {
             i += 1;
             break;
         }
-        if matches!(a, "-o" | "+o" | "--rcfile" | "--init-file" | "-O" | "+O") {
+        if matches!(a, "-o" | "+o") {
+            if !matches!(
+                args.get(i + 1).and_then(Field::value),
+                Some("pipefail" | "errexit" | "nounset" | "xtrace")
+            ) {
+                an.deny(format!(
+                    "`{}`: only `-o pipefail|errexit|nounset|xtrace` is modelled",
+                    c.shown()
+                ));
+                return;
+            }
             i += 2;
             continue;
         }
         if let Some(flags) = a.strip_prefix('-').or_else(|| a.strip_prefix('+')) {
-            if !a.starts_with("--") {
-                command_mode |= flags.contains('c');
-                read_stdin |= flags.contains('s');
+            // `-i` (interactive: aliases, history), `-l` (profiles), `-O` (bash options that
+            // change the grammar), `--rcfile`: not modelled.
+            if a.starts_with("--") || !flags.chars().all(|ch| "euxvcsnf".contains(ch)) {
+                an.deny(format!(
+                    "`{}`: the shell option `{a}` is not modelled (only -e -u -x -v -c -s -n -f and -o pipefail)",
+                    c.shown()
+                ));
+                return;
             }
+            command_mode |= flags.contains('c');
+            read_stdin |= flags.contains('s');
             i += 1;
             continue;
         }
@@ -395,76 +412,118 @@ fn shell(an: &mut Analyser, frame: &Frame, c: &Cmd<'_>) {
             None => an.deny(format!("`{} -c` without its command", c.name)),
         }
     } else if read_stdin || rest.is_empty() {
-        run_stdin(an, frame, c, true);
+        run_stdin(an, frame, c);
     } else {
         run_file(an, frame, &rest[0], c.name);
     }
 }
 
-/// `python -c CODE`, `perl -e CODE`, `node -e CODE`, `python FILE`, `python -` (standard input).
+/// `python FILE`, `python -m module`, `node FILE`: a script of the project. Inline code
+/// (`python -c`, `node -e`, `perl -e`, an awk program, code on standard input) only when
+/// `[policy] interpreters` lists the interpreter; options outside a small list likewise.
 fn interpreter(an: &mut Analyser, frame: &Frame, c: &Cmd<'_>) {
+    let name = c.name;
+    let trusted = an.ctx.interpreters.iter().any(|i| i == name);
+    let inline = |an: &mut Analyser, how: &str| {
+        if !trusted {
+            an.deny(format!(
+                "inline code (`{name} {how}`) is refused unless [policy] interpreters lists `{name}`"
+            ));
+        }
+    };
     let args = c.args();
-    let code_flags: &[&str] = match c.name {
-        n if n.starts_with("python") => &["-c"],
-        n if n.starts_with("php") => &["-r"],
-        "node" | "nodejs" | "deno" | "bun" => &["-e", "--eval", "-p", "--print"],
-        _ => &["-e", "-E"],
+    let is_awk = name.ends_with("awk");
+    let code_letters: &str = match name {
+        n if n.starts_with("python") => "c",
+        n if n.starts_with("php") => "rRBEF",
+        n if is_awk && !n.is_empty() => "",
+        "node" | "nodejs" | "deno" | "bun" => "ep",
+        _ => "eE",
+    };
+    // Options that take a value and are harmless.
+    let value_opts: &[&str] = match name {
+        n if n.starts_with("python") => &["-W", "-X"],
+        _ if is_awk => &["-F", "-v"],
+        _ => &[],
+    };
+    let harmless: &[&str] = match name {
+        n if n.starts_with("python") => &["-u", "-B", "-O", "-OO", "-E", "-s", "-I", "-b", "-q"],
+        n if n.starts_with("perl") || n.starts_with("ruby") => &["-w", "-W"],
+        "node" | "nodejs" => &["--enable-source-maps", "--no-warnings", "--trace-warnings"],
+        _ => &[],
     };
     let mut i = 0;
     while i < args.len() {
         let Some(a) = args[i].value() else {
-            run_file(an, frame, &args[i], c.name);
+            run_file(an, frame, &args[i], name);
             return;
         };
-        if code_flags.contains(&a)
-            || (a.len() > 2
-                && code_flags.iter().any(|f| {
-                    f.len() == 2
-                        && a.starts_with('-')
-                        && !a.starts_with("--")
-                        && a.ends_with(&f[1..])
-                }))
+        if let Some(code) = args
+            .get(i + 1)
+            .filter(|_| a.starts_with('-') && !a.starts_with("--"))
+            && let Some(by) = code.download()
         {
-            if let Some(code) = args.get(i + 1)
-                && let Some(by) = code.download()
-            {
-                an.deny(format!(
-                    "download-and-execute: `{} {a}` runs code downloaded by {by}",
-                    c.name
-                ));
-            }
+            an.deny(format!(
+                "download-and-execute: `{name} {a}` runs code downloaded by {by}"
+            ));
             return;
         }
-        if a == "-m" || a == "run" {
-            // `python -m module`, `deno run x`: a module or file follows.
-            if a == "run"
-                && let Some(f) = args.get(i + 1)
-            {
-                if f.value()
-                    .is_some_and(|v| v.starts_with("http://") || v.starts_with("https://"))
-                {
-                    an.deny(format!(
-                        "download-and-execute: `{}` runs {}",
-                        c.name, f.text
-                    ));
-                    return;
-                }
-                run_file(an, frame, f, c.name);
-            }
-            return;
+        if a == "--" {
+            i += 1;
+            break;
         }
         if a == "-" {
-            run_stdin(an, frame, c, false);
+            inline(an, "-");
+            return;
+        }
+        if is_awk && a == "-f" {
+            match args.get(i + 1) {
+                Some(f) => run_file(an, frame, f, name),
+                None => an.deny(format!("`{name} -f` without its program file")),
+            }
             return;
         }
         if a.starts_with('-') {
+            let short = !a.starts_with("--") && a.len() > 1;
+            let letters = a.strip_prefix('-').unwrap_or_default();
+            if (short && letters.chars().any(|ch| code_letters.contains(ch)))
+                || matches!(a, "--eval" | "--print")
+                || a.starts_with("--eval=")
+            {
+                inline(an, a);
+                return;
+            }
+            if a == "-m" && name.starts_with("python") {
+                // `python -m pip install ..`: a module, not inline code.
+                return;
+            }
+            if value_opts.contains(&a) {
+                i += 2;
+                continue;
+            }
+            let known = harmless.contains(&a)
+                || value_opts.iter().any(|v| a.starts_with(v))
+                || (name.starts_with("node") && a.starts_with("--max-old-space-size="));
+            if !trusted && !known {
+                an.deny(format!(
+                    "the `{name}` option `{a}` is not modelled (it could load code from elsewhere); refused"
+                ));
+                return;
+            }
             i += 1;
             continue;
         }
-        run_file(an, frame, &args[i], c.name);
-        return;
+        break;
     }
-    run_stdin(an, frame, c, false);
+    match args.get(i) {
+        // awk's first operand is its program.
+        Some(_) if is_awk => inline(an, "'program'"),
+        Some(f) => run_file(an, frame, f, name),
+        None => match c.stdin {
+            Stdin::Inherit => {}
+            _ => inline(an, "< standard input"),
+        },
+    }
 }
 
 /// Programs that run the rest of their arguments as a command, after options of their own.
@@ -771,8 +830,23 @@ fn cd(an: &Analyser, frame: &mut Frame, c: &Cmd<'_>) {
 }
 
 /// `export NAME=value`, `declare -x NAME=value`, `local NAME=value`.
-fn assign_builtin(_an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) {
+fn assign_builtin(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) {
+    if c.name != "export" {
+        an.deny(format!(
+            "`{}` (bash variable attributes) is not modelled",
+            c.name
+        ));
+        return;
+    }
     for f in c.args() {
+        if let Some((k, _)) = f.text.split_once('=') {
+            an.assigning(k);
+        } else if f.value().is_none() {
+            an.deny(format!(
+                "`export {}` with a name that cannot be resolved",
+                f.text
+            ));
+        }
         if let Some(v) = f.value() {
             if v.starts_with('-') {
                 continue;

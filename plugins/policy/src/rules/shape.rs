@@ -1,0 +1,850 @@
+//! Argv shapes of the allowed programs that have options which run code, read a config, or write
+//! or reach elsewhere (`git -c`, `make --eval`, `tar --to-command`, `sed 's/x/y/e'`, `npm exec`,
+//! `ln -s /`, `systemctl stop tend` ...): such an option is denied with its name. It decides shape
+//! only; membership is `allow`, destructive targets are `fs`/`system`/`net`.
+
+use super::Cmd;
+use super::opts::{self, Spec, parse};
+use crate::analyse::{Analyser, Frame};
+use crate::expand::Field;
+use crate::paths;
+
+/// Argv shapes of the programs with dangerous options; `false` when denied (reason recorded).
+pub fn shape(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) -> bool {
+    let before = an.findings.len();
+    match c.name {
+        "sed" | "gsed" => sed(an, c),
+        "git" => git(an, frame, c),
+        "make" | "gmake" => make(an, frame, c),
+        "npm" | "yarn" | "pnpm" => node_pm(an, frame, c),
+        "cargo" => cargo(an, frame, c),
+        "go" => go(an, frame, c),
+        "pip" | "pip3" => {
+            let o = parse(
+                c.args(),
+                &value_spec(
+                    "trc",
+                    &[
+                        "target",
+                        "root",
+                        "prefix",
+                        "requirement",
+                        "constraint",
+                        "src",
+                    ],
+                ),
+            );
+            for (flag, f) in &o.values {
+                if matches!(
+                    flag.as_str(),
+                    "-t" | "--target" | "--root" | "--prefix" | "--src"
+                ) {
+                    an.write_target(&opts::value_text(flag, f), frame, &format!("pip {flag}"));
+                }
+            }
+        }
+        "tar" | "bsdtar" => {
+            let o = parse(
+                c.args(),
+                &value_spec(
+                    "CfTXIF",
+                    &[
+                        "directory",
+                        "file",
+                        "files-from",
+                        "exclude-from",
+                        "use-compress-program",
+                        "to-command",
+                        "info-script",
+                        "new-volume-script",
+                        "rsh-command",
+                        "checkpoint-action",
+                    ],
+                ),
+            );
+            refuse(
+                an,
+                c,
+                &o,
+                &[
+                    "-I",
+                    "-F",
+                    "-P",
+                    "--use-compress-program",
+                    "--to-command",
+                    "--info-script",
+                    "--new-volume-script",
+                    "--rsh-command",
+                    "--checkpoint-action",
+                    "--absolute-names",
+                ],
+            );
+            let bundle =
+                c.args().first().and_then(Field::value).filter(|v| {
+                    !v.starts_with('-') && v.chars().all(|ch| ch.is_ascii_alphabetic())
+                });
+            let creating = o.has(&["-c", "--create", "-r", "--append", "-u", "--update"])
+                || bundle.is_some_and(|b| b.contains(['c', 'r', 'u']));
+            if creating {
+                match o.value(&["-f", "--file"]) {
+                    Some(f) => {
+                        let flag = if f.text.starts_with("--") {
+                            "--file"
+                        } else {
+                            "-f"
+                        };
+                        let f = opts::value_text(flag, f);
+                        if f.value() != Some("-") {
+                            an.write_target(&f, frame, "tar -c -f");
+                        }
+                    }
+                    // Old style `tar czf out.tgz dir`: the first operand is the archive.
+                    None if bundle.is_some_and(|b| b.contains('f')) => {
+                        if let Some(f) = o.operands.get(1) {
+                            an.write_target(f, frame, "tar cf");
+                        }
+                    }
+                    None => {}
+                }
+            }
+        }
+        "zip" => {
+            let o = parse(c.args(), &value_spec("", &["unzip-command"]));
+            refuse(an, c, &o, &["-T", "--unzip-command"]);
+            if let Some(f) = o.operands.first() {
+                an.write_target(f, frame, "zip");
+            }
+        }
+        "ln" => links(an, frame, c, true),
+        "cp" => links(an, frame, c, false),
+        "rsync" => {
+            let o = parse(c.args(), &value_spec("e", &["rsh", "rsync-path"]));
+            refuse(an, c, &o, &["-e", "--rsh", "--rsync-path"]);
+        }
+        "env" => {
+            let o = parse(
+                c.args(),
+                &value_spec("uCS", &["unset", "chdir", "split-string"]),
+            );
+            refuse(an, c, &o, &["-S", "--split-string"]);
+        }
+        "sudo" => {
+            let o = parse(
+                c.args(),
+                &value_spec("ugCDhprtUT", &["user", "group", "chdir", "host"]),
+            );
+            refuse(
+                an,
+                c,
+                &o,
+                &[
+                    "-s",
+                    "-i",
+                    "--shell",
+                    "--login",
+                    "-E",
+                    "--preserve-env",
+                    "-h",
+                    "--host",
+                    "-D",
+                    "--chdir",
+                ],
+            );
+        }
+        "curl" => {
+            let o = parse(c.args(), &value_spec("K", &["config", "output-dir"]));
+            refuse(an, c, &o, &["-K", "--config"]);
+            if let Some(d) = o.value(&["--output-dir"]) {
+                an.write_target(
+                    &opts::value_text("--output-dir", d),
+                    frame,
+                    "curl --output-dir",
+                );
+            }
+        }
+        "wget" => {
+            let o = parse(
+                c.args(),
+                &value_spec("ei", &["execute", "input-file", "config", "use-askpass"]),
+            );
+            refuse(an, c, &o, &["-e", "--execute", "--config", "--use-askpass"]);
+        }
+        "printf" if c.args().first().and_then(Field::value) == Some("-v") => {
+            an.deny("`printf -v` assigns a variable (bash-only)".into());
+        }
+        "set" => {
+            let mut args = c.args().iter();
+            while let Some(a) = args.next() {
+                match a.value() {
+                    Some("-o" | "+o") => {
+                        if !matches!(
+                            args.next().and_then(Field::value),
+                            Some("pipefail" | "errexit" | "nounset" | "xtrace")
+                        ) {
+                            an.deny(format!(
+                                "`{}`: only `set -o pipefail|errexit|nounset|xtrace` is modelled",
+                                c.shown()
+                            ));
+                        }
+                    }
+                    Some(v)
+                        if (v.starts_with('-') || v.starts_with('+'))
+                            && v.len() > 1
+                            && v[1..].chars().all(|ch| "euxv".contains(ch)) => {}
+                    _ => an.deny(format!(
+                        "`{}`: only `set -e/-u/-x/-v` and `-o pipefail` are modelled",
+                        c.shown()
+                    )),
+                }
+            }
+        }
+        "systemctl" => systemctl(an, c),
+        "bundle" => {
+            // `bundle exec CMD`: the command is analysed (in `apply`); other subcommands manage gems.
+            match c.args().first().and_then(Field::value) {
+                Some("install" | "exec" | "check" | "config" | "update" | "list" | "show")
+                | None => {}
+                Some(other) => an.deny(format!("`bundle {other}` is not on the allow-list")),
+            }
+        }
+        "rake" => {
+            let o = parse(
+                c.args(),
+                &value_spec(
+                    "efpErRIg",
+                    &[
+                        "execute",
+                        "execute-print",
+                        "execute-continue",
+                        "rakefile",
+                        "require",
+                        "rakelibdir",
+                        "libdir",
+                    ],
+                ),
+            );
+            refuse(
+                an,
+                c,
+                &o,
+                &[
+                    "-e",
+                    "-p",
+                    "-E",
+                    "--execute",
+                    "--execute-print",
+                    "--execute-continue",
+                    "-r",
+                    "--require",
+                    "-g",
+                    "--system",
+                ],
+            );
+            if let Some(f) = o.value(&["-f", "--rakefile"]) {
+                project_file(an, frame, &opts::value_text("-f", f), "rake -f");
+            }
+        }
+        "composer"
+            if matches!(
+                c.args().first().and_then(Field::value),
+                Some("exec" | "global" | "run-script" | "run" | "config")
+            ) =>
+        {
+            an.deny(format!(
+                "`{}`: composer exec/global/run/config are not on the allow-list",
+                c.shown()
+            ));
+        }
+        "gem" => match c.args().first().and_then(Field::value) {
+            Some("install" | "list" | "update" | "build") | None => {}
+            Some(other) => an.deny(format!("`gem {other}` is not on the allow-list")),
+        },
+        _ => {}
+    }
+    an.findings.len() == before
+}
+
+/// A spec whose value-taking options are `short` and `long`.
+fn value_spec<'s>(short: &'s str, long: &'s [&'s str]) -> Spec<'s> {
+    Spec {
+        short_args: short,
+        long_args: long,
+        stop_at_operand: false,
+    }
+}
+
+fn refuse(an: &mut Analyser, c: &Cmd<'_>, o: &opts::Opts<'_>, names: &[&str]) {
+    if let Some(n) = names.iter().find(|n| o.has(&[n])) {
+        an.deny(format!(
+            "`{}` uses `{n}`, which runs code, reads a config or reaches elsewhere; refused",
+            c.shown()
+        ));
+    } else if o.unknown {
+        an.deny(format!(
+            "`{}` has an argument that cannot be resolved, which could be any option; refused",
+            c.shown()
+        ));
+    }
+}
+
+/// A file the program reads as code (a Makefile, a Rakefile): inside the project only.
+fn project_file(an: &mut Analyser, frame: &Frame, f: &Field, how: &str) {
+    match f
+        .value()
+        .and_then(|v| paths::resolve(frame.dir.as_deref(), v))
+    {
+        Some(p) => an.run_project_file(&p, how),
+        None => an.deny(format!(
+            "`{how}` reads `{}`, which cannot be resolved",
+            f.text
+        )),
+    }
+}
+
+/// `sed` scripts: `s/../../flags`, `d`, `p`, `q` with simple addresses; not `e` (runs a command),
+/// `w`/`W` (writes a file), `r`/`R` or a script file (`-f`).
+fn sed(an: &mut Analyser, c: &Cmd<'_>) {
+    let o = parse(
+        c.args(),
+        &value_spec("efl", &["expression", "file", "line-length"]),
+    );
+    if o.has(&["-f", "--file"]) || o.unknown {
+        an.deny(format!(
+            "`{}`: sed scripts from files or unresolved arguments are refused",
+            c.shown()
+        ));
+        return;
+    }
+    let scripts: Vec<Field> = match o.all_values(&["-e", "--expression"]) {
+        v if v.is_empty() => o
+            .operands
+            .first()
+            .map(|f| (*f).clone())
+            .into_iter()
+            .collect(),
+        v => v
+            .iter()
+            .map(|f| {
+                let flag = if f.text.starts_with("--") {
+                    "--expression"
+                } else {
+                    "-e"
+                };
+                opts::value_text(flag, f)
+            })
+            .collect(),
+    };
+    for s in scripts {
+        match s.value() {
+            Some(text) if sed_script_ok(text) => {}
+            _ => an.deny(format!(
+                "the sed script `{}` is outside what the policy models (only s///, d, p, q; never e, w, r)",
+                s.text
+            )),
+        }
+    }
+}
+
+pub fn sed_script_ok(text: &str) -> bool {
+    let b = text.as_bytes();
+    let mut i = 0;
+    loop {
+        while i < b.len() && matches!(b[i], b' ' | b'\n' | b';') {
+            i += 1;
+        }
+        if i >= b.len() {
+            return true;
+        }
+        // Address: digits, `$`, or /regex/, optionally `,` and another.
+        for _ in 0..2 {
+            if i < b.len() && b[i] == b'/' {
+                i += 1;
+                while i < b.len() && b[i] != b'/' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            } else {
+                while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'$') {
+                    i += 1;
+                }
+            }
+            if i < b.len() && b[i] == b',' {
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        if i < b.len() && b[i] == b'!' {
+            i += 1;
+        }
+        match b.get(i) {
+            Some(b'd' | b'p' | b'q') => i += 1,
+            Some(b's') => {
+                let Some(&d) = b.get(i + 1) else { return false };
+                if !b"/|#,:@".contains(&d) {
+                    return false;
+                }
+                i += 2;
+                for _ in 0..2 {
+                    while i < b.len() && b[i] != d {
+                        i += if b[i] == b'\\' { 2 } else { 1 };
+                    }
+                    if i >= b.len() {
+                        return false;
+                    }
+                    i += 1;
+                }
+                while i < b.len() && (b"gpiI".contains(&b[i]) || b[i].is_ascii_digit()) {
+                    i += 1;
+                }
+            }
+            _ => return false,
+        }
+        if i < b.len() && !matches!(b[i], b' ' | b'\n' | b';') {
+            return false;
+        }
+    }
+}
+
+fn git(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) {
+    let args = c.args();
+    let mut i = 0;
+    // Global options before the subcommand.
+    while let Some(a) = args.get(i) {
+        let Some(v) = a.value() else {
+            an.deny(format!(
+                "`{}` has an unresolved argument before its subcommand",
+                c.shown()
+            ));
+            return;
+        };
+        if !v.starts_with('-') {
+            break;
+        }
+        match v {
+            "-C" => {
+                if let Some(d) = args.get(i + 1) {
+                    project_dir(an, frame, d, "git -C");
+                }
+                i += 2;
+            }
+            "--no-pager"
+            | "--bare"
+            | "--no-replace-objects"
+            | "-P"
+            | "--paginate"
+            | "--literal-pathspecs" => i += 1,
+            _ => {
+                an.deny(format!("`{}`: the git option `{v}` is refused (-c, --config-env, --exec-path, --git-dir, ... change what git runs)", c.shown()));
+                return;
+            }
+        }
+    }
+    const SUB: &[&str] = &[
+        "pull",
+        "fetch",
+        "checkout",
+        "switch",
+        "status",
+        "log",
+        "diff",
+        "show",
+        "rev-parse",
+        "describe",
+        "submodule",
+        "reset",
+        "clean",
+        "stash",
+        "tag",
+        "branch",
+        "merge",
+        "clone",
+        "lfs",
+        "restore",
+        "ls-files",
+        "rev-list",
+        "remote",
+        "gc",
+        "archive",
+        "add",
+        "commit",
+        "shortlog",
+        "blame",
+        "grep",
+        "worktree",
+    ];
+    let Some(sub) = args.get(i).and_then(Field::value) else {
+        return;
+    };
+    if !SUB.contains(&sub) {
+        an.deny(format!("`git {sub}` is not on the allow-list (git config, aliases, hooks and transports can run code)"));
+        return;
+    }
+    for a in &args[i + 1..] {
+        let Some(v) = a.value() else { continue };
+        let bad = v.starts_with("ext::")
+            || v.starts_with("fd::")
+            || v.contains("::") && !v.contains("://")
+            || [
+                "--upload-pack",
+                "-u",
+                "--receive-pack",
+                "--config",
+                "-c",
+                "--template",
+                "--exec",
+                "--ext-diff",
+                "--textconv",
+                "--output",
+            ]
+            .iter()
+            .any(|o| v == *o || v.starts_with(&format!("{o}=")))
+            || (v.starts_with("--") && v.len() > 2 && {
+                let name = v[2..].split('=').next().unwrap_or_default();
+                [
+                    "upload-pack",
+                    "receive-pack",
+                    "config",
+                    "template",
+                    "exec",
+                    "ext-diff",
+                    "textconv",
+                    "output",
+                ]
+                .iter()
+                .any(|o| !name.is_empty() && o.starts_with(name))
+            });
+        if bad {
+            an.deny(format!(
+                "`{}`: `{v}` can make git run code or write elsewhere; refused",
+                c.shown()
+            ));
+            return;
+        }
+        if matches!(sub, "clone" | "archive" | "worktree") && v.starts_with('/') {
+            an.write_target(a, frame, &format!("git {sub}"));
+        }
+    }
+}
+
+fn project_dir(an: &mut Analyser, frame: &mut Frame, d: &Field, how: &str) {
+    match d
+        .value()
+        .and_then(|v| paths::resolve(frame.dir.as_deref(), v))
+    {
+        Some(p) => match &an.cwd {
+            Some(root) if paths::within(&p, root) => {}
+            _ => an.deny(format!(
+                "`{how} {p}`: only directories inside the working dir are allowed"
+            )),
+        },
+        None => an.deny(format!(
+            "`{how} {}`: the directory cannot be resolved",
+            d.text
+        )),
+    }
+}
+
+fn make(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) {
+    let o = parse(
+        c.args(),
+        &value_spec(
+            "fCIjlEoW",
+            &[
+                "file",
+                "makefile",
+                "directory",
+                "include-dir",
+                "jobs",
+                "load-average",
+                "eval",
+                "old-file",
+                "assume-old",
+                "what-if",
+                "new-file",
+                "assume-new",
+            ],
+        ),
+    );
+    refuse(an, c, &o, &["-E", "--eval"]);
+    for (flag, f) in &o.values {
+        match flag.as_str() {
+            "-f" | "--file" | "--makefile" => {
+                project_file(an, frame, &opts::value_text(flag, f), "make -f")
+            }
+            "-C" | "--directory" => project_dir(an, frame, &opts::value_text(flag, f), "make -C"),
+            _ => {}
+        }
+    }
+    for f in &o.operands {
+        if let Some((name, _)) = f.value().and_then(|v| v.split_once('='))
+            && (crate::gate::forbidden_var(name.trim_end_matches([':', '+', '?', '!']))
+                || name.starts_with('.'))
+        {
+            an.deny(format!(
+                "`{}`: setting `{name}` changes how make runs recipes; refused",
+                c.shown()
+            ));
+        }
+    }
+}
+
+fn node_pm(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) {
+    let o = parse(
+        c.args(),
+        &value_spec(
+            "C",
+            &[
+                "prefix",
+                "script-shell",
+                "node-options",
+                "userconfig",
+                "globalconfig",
+                "cwd",
+                "dir",
+            ],
+        ),
+    );
+    refuse(
+        an,
+        c,
+        &o,
+        &[
+            "-g",
+            "--global",
+            "--script-shell",
+            "--node-options",
+            "--userconfig",
+            "--globalconfig",
+        ],
+    );
+    for (flag, f) in &o.values {
+        if matches!(flag.as_str(), "--prefix" | "-C" | "--cwd" | "--dir") {
+            project_dir(
+                an,
+                frame,
+                &opts::value_text(flag, f),
+                &format!("{} {flag}", c.name),
+            );
+        }
+    }
+    let sub = o.operands.first().and_then(|f| f.value());
+    if matches!(
+        sub,
+        Some(
+            "exec"
+                | "x"
+                | "dlx"
+                | "create"
+                | "init"
+                | "config"
+                | "set"
+                | "explore"
+                | "edit"
+                | "link"
+        )
+    ) {
+        an.deny(format!(
+            "`{}`: {} {} runs or installs code outside the project's own scripts; refused",
+            c.shown(),
+            c.name,
+            sub.unwrap_or_default()
+        ));
+    }
+}
+
+fn cargo(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) {
+    let o = parse(
+        c.args(),
+        &value_spec(
+            "Zp",
+            &[
+                "config",
+                "manifest-path",
+                "target-dir",
+                "path",
+                "root",
+                "package",
+            ],
+        ),
+    );
+    refuse(an, c, &o, &["-Z", "--config"]);
+    for (flag, f) in &o.values {
+        match flag.as_str() {
+            "--manifest-path" => project_file(
+                an,
+                frame,
+                &opts::value_text(flag, f),
+                "cargo --manifest-path",
+            ),
+            "--target-dir" | "--root" => {
+                an.write_target(&opts::value_text(flag, f), frame, &format!("cargo {flag}"))
+            }
+            _ => {}
+        }
+    }
+    if o.operands.first().and_then(|f| f.value()) == Some("install") && !o.has(&["--path"]) {
+        an.deny(format!("`{}`: `cargo install` of a crate from a registry runs its build code; only --path is allowed", c.shown()));
+    }
+}
+
+fn go(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) {
+    for a in c.args() {
+        let Some(v) = a.value() else { continue };
+        let flag = v.trim_start_matches('-');
+        let name = flag.split('=').next().unwrap_or(flag);
+        if v.starts_with('-') && matches!(name, "toolexec" | "exec" | "overlay" | "modfile" | "C") {
+            an.deny(format!(
+                "`{}`: `{v}` makes go run other programs or read elsewhere; refused",
+                c.shown()
+            ));
+        }
+        if v.starts_with('-')
+            && name == "o"
+            && let Some((_, p)) = flag.split_once('=')
+        {
+            an.write_target(&Field::known(p), frame, "go -o");
+        }
+    }
+    let args = c.args();
+    if let Some(i) = args.iter().position(|a| a.value() == Some("-o"))
+        && let Some(out) = args.get(i + 1)
+    {
+        an.write_target(out, frame, "go -o");
+    }
+    if args.first().and_then(Field::value) == Some("install")
+        && args
+            .iter()
+            .any(|a| a.value().is_some_and(|v| v.contains('@')))
+    {
+        an.deny(format!(
+            "`{}`: `go install pkg@version` builds code from elsewhere; refused",
+            c.shown()
+        ));
+    }
+}
+
+/// `ln` (and `cp -s/-l`): the link's target must be inside the working dir, or later commands
+/// would reach outside it through the link (`ln -s / x && rm -rf x/etc`).
+fn links(an: &mut Analyser, frame: &Frame, c: &Cmd<'_>, is_ln: bool) {
+    let o = parse(
+        c.args(),
+        &value_spec(
+            "tSmog",
+            &["target-directory", "suffix", "mode", "owner", "group"],
+        ),
+    );
+    if !is_ln && !o.has(&["-s", "--symbolic-link", "-l", "--link"]) {
+        return;
+    }
+    let n = o.operands.len();
+    let sources = if o.value(&["-t", "--target-directory"]).is_some() || n == 1 {
+        n
+    } else {
+        n - 1
+    };
+    for f in o.operands.iter().take(sources) {
+        let Some(v) = f.value() else {
+            an.deny(format!(
+                "`{}`: a link to `{}`, which cannot be resolved",
+                c.shown(),
+                f.text
+            ));
+            continue;
+        };
+        // A relative symlink target is relative to the link's dir; resolving it against the
+        // current dir is the same when the link is made in it, and stricter otherwise only if
+        // the link dir is deeper (then `..` climbs less): checked against the root both ways.
+        let p = paths::resolve(frame.dir.as_deref(), v);
+        match (&p, &an.cwd) {
+            (Some(p), Some(root)) if paths::within(p, root) && !v.contains("..") => {}
+            _ => an.deny(format!(
+                "`{}`: links to {} outside the working dir (or through `..`) are refused",
+                c.shown(),
+                p.as_deref().unwrap_or(v)
+            )),
+        }
+    }
+}
+
+fn systemctl(an: &mut Analyser, c: &Cmd<'_>) {
+    const VERBS: &[&str] = &[
+        "start",
+        "stop",
+        "restart",
+        "reload",
+        "try-restart",
+        "reload-or-restart",
+        "status",
+        "is-active",
+        "is-enabled",
+        "is-failed",
+        "show",
+        "cat",
+        "list-units",
+        "list-unit-files",
+        "daemon-reload",
+    ];
+    let words: Vec<&Field> = c
+        .args()
+        .iter()
+        .filter(|f| f.value().is_none_or(|v| !v.starts_with('-')))
+        .collect();
+    for f in c.args() {
+        if let Some(v) = f.value()
+            && v.starts_with('-')
+            && !matches!(
+                v,
+                "--user"
+                    | "--system"
+                    | "--no-pager"
+                    | "-q"
+                    | "--quiet"
+                    | "--no-block"
+                    | "--now"
+                    | "-l"
+                    | "--full"
+            )
+        {
+            an.deny(format!(
+                "`{}`: the systemctl option `{v}` is refused",
+                c.shown()
+            ));
+        }
+    }
+    let Some(verb) = words.first().and_then(|f| f.value()) else {
+        return;
+    };
+    if !VERBS.contains(&verb) {
+        an.deny(format!("`systemctl {verb}` is not on the allow-list"));
+        return;
+    }
+    for unit in &words[1..] {
+        match unit.value() {
+            Some(u)
+                if an
+                    .ctx
+                    .daemon_names
+                    .iter()
+                    .any(|n| !n.is_empty() && unit_is(u, n)) =>
+            {
+                an.deny(format!(
+                    "`{}` acts on tend itself, which is protected",
+                    c.shown()
+                ));
+            }
+            Some(_) => {}
+            None => an.deny(format!(
+                "`{}`: a unit that cannot be resolved (it could be tend itself)",
+                c.shown()
+            )),
+        }
+    }
+}
+
+/// `tend`, `tend.service`, `tend@x.service`, globs that could match it.
+fn unit_is(unit: &str, daemon: &str) -> bool {
+    let daemon = paths::basename(daemon);
+    let base = unit.split(['.', '@']).next().unwrap_or(unit);
+    base == daemon || paths::has_glob(unit)
+}
