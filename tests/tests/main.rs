@@ -24,4 +24,5 @@ mod metrics;
 mod persistence;
 mod plugins;
 mod policy;
+mod policy_table;
 mod stop;
