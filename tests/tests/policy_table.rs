@@ -2,7 +2,8 @@
 //! native tests) against the REAL built-in plugin at the boundary: every row through
 //! `POST /api/policy/evaluate` of a running daemon, each deny with its reason; the two rates; and
 //! the allowed shell rows run for real as custom-restart pre-commands of a service in a scratch
-//! root, with sentinel files and dirs outside the root that must not change.
+//! root, with sentinel files and dirs outside the root that must not change (also through a
+//! symlink in the root that points outside, which the host resolves for the policy).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -338,6 +339,24 @@ fn the_allowed_rows_run_for_real_and_change_nothing_outside_the_root() {
         denied += 1;
     }
     assert!(denied >= 10, "only {denied} rows aim at the sentinels");
+    // A symlink that exists in the root and points outside: the host resolves it for the policy.
+    std::os::unix::fs::symlink(scratch.join("outside"), dir.join("link")).expect("symlink");
+    for command in ["rm -rf link/sub", "rm -rf link/*", "echo x > link/sentinel"] {
+        let (_, answer) = d.post(
+            "/api/policy/evaluate",
+            &json!({"service": "app", "command": {"command_type": "shell", "command": command, "is_safe": true}}),
+        );
+        let reason = answer["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("outside the working dir"),
+            "{command}: {answer}"
+        );
+        let job = run_job(
+            &d,
+            vec![json!({"command_type": "shell", "command": command, "is_safe": true})],
+        );
+        assert_eq!(job["status"], "failed", "{command} ran: {job:#}");
+    }
 
     let mut after = BTreeMap::new();
     snapshot(&scratch, &skip, &mut after);

@@ -35,6 +35,8 @@ pub struct PolicyRequest {
     /// `[policy] interpreters` and `[policy] programs`.
     pub interpreters: Vec<String>,
     pub programs: Vec<String>,
+    /// The second question after `PolicyAnswer::Resolve`: each path with its canonical form.
+    pub resolved_paths: Option<Vec<(String, String)>>,
 }
 
 /// A `command-policy` plugin's answer.
@@ -42,6 +44,8 @@ pub struct PolicyRequest {
 pub enum PolicyAnswer {
     Allow,
     Deny(String),
+    /// Ask again with these paths canonicalised (`resolved_paths`).
+    Resolve(Vec<String>),
 }
 
 /// The answer and the version (manifest `version`) of the plugin that gave it, when one was loaded.
@@ -82,6 +86,7 @@ impl PluginHost {
             daemon_cwd: request.daemon_cwd,
             interpreters: request.interpreters,
             programs: request.programs,
+            resolved_paths: request.resolved_paths,
         };
         let (outcome, version) = self
             .call_export(plugin, World::CommandPolicy, timeout, None, |p, _| {
@@ -95,6 +100,7 @@ impl PluginHost {
                         match policy.call_evaluate(&mut store, &wit_request).await? {
                             wit::Decision::Allow => PolicyAnswer::Allow,
                             wit::Decision::Deny(reason) => PolicyAnswer::Deny(reason),
+                            wit::Decision::Resolve(paths) => PolicyAnswer::Resolve(paths),
                         },
                     ))
                 })

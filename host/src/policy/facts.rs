@@ -1,8 +1,9 @@
 //! What the host tells the policy about itself with every question: the paths no command may touch
 //! (tend's data dir: database, token, plugins, backups, logs), the daemon's pid, the names its
 //! process is known by, its own working dir; and paths in canonical form (symlinks that exist
-//! resolved), because the plugin is sandboxed and cannot see the file system. Gathered once at
-//! start (`HostFacts::gather`), except `canonical`, which runs per request. It decides nothing.
+//! resolved), because the plugin is sandboxed and cannot see the file system: the working dir with
+//! every question, and the paths a policy names in a `resolve` answer (`resolve_all`, bounded).
+//! Facts are gathered once at start (`HostFacts::gather`). It decides nothing.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -69,6 +70,40 @@ pub fn canonical(p: &Path) -> String {
             _ => return p.to_string_lossy().into_owned(),
         }
     }
+}
+
+/// Most paths resolved for one question, and the longest one.
+const MAX_PATHS: usize = 512;
+const MAX_PATH_LEN: usize = 4096;
+
+/// The canonical form of each path a policy asked about, off the async runtime; `Err` (a deny
+/// reason) when the request is out of bounds or names a relative path.
+pub async fn resolve_all(paths: Vec<String>) -> Result<Vec<(String, String)>, String> {
+    if paths.len() > MAX_PATHS {
+        return Err(format!(
+            "the policy asked to resolve {} paths (at most {MAX_PATHS}); the command is denied",
+            paths.len()
+        ));
+    }
+    if let Some(bad) = paths
+        .iter()
+        .find(|p| !p.starts_with('/') || p.len() > MAX_PATH_LEN || p.contains('\0'))
+    {
+        return Err(format!(
+            "the policy asked to resolve {bad:?}, which is not an absolute path; the command is denied"
+        ));
+    }
+    tokio::task::spawn_blocking(move || {
+        paths
+            .into_iter()
+            .map(|p| {
+                let real = canonical(Path::new(&p));
+                (p, real)
+            })
+            .collect()
+    })
+    .await
+    .map_err(|e| format!("resolving paths failed ({e}); the command is denied"))
 }
 
 #[cfg(test)]

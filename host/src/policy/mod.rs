@@ -122,13 +122,41 @@ impl Policy {
             daemon_cwd: self.facts.cwd.clone(),
             interpreters: s.interpreters.clone(),
             programs: s.programs.clone(),
+            resolved_paths: None,
         };
-        let call = self
+        let timeout = Duration::from_millis(s.timeout_ms);
+        let mut call = self
             .plugins
-            .evaluate_policy(&s.plugin, request, Duration::from_millis(s.timeout_ms))
+            .evaluate_policy(&s.plugin, request.clone(), timeout)
             .await;
+        // The plugin cannot see symlinks: it names the paths it judged, the host resolves them and
+        // asks once more (a second `resolve` is a denial, below).
+        if let Outcome::Ok(PolicyAnswer::Resolve(paths)) = &call.outcome {
+            match facts::resolve_all(paths.clone()).await {
+                Ok(resolved) => {
+                    let again = PolicyRequest {
+                        resolved_paths: Some(resolved),
+                        ..request
+                    };
+                    call = self
+                        .plugins
+                        .evaluate_policy(&s.plugin, again, timeout)
+                        .await;
+                }
+                Err(why) => {
+                    call.outcome = Outcome::Ok(PolicyAnswer::Deny(why));
+                }
+            }
+        }
         let (allowed, reason) = match call.outcome {
             Outcome::Ok(PolicyAnswer::Allow) => (true, String::new()),
+            Outcome::Ok(PolicyAnswer::Resolve(_)) => (
+                false,
+                format!(
+                    "policy plugin `{}` asked to resolve paths a second time; the command is denied",
+                    s.plugin
+                ),
+            ),
             Outcome::Ok(PolicyAnswer::Deny(reason)) if reason.trim().is_empty() => (
                 false,
                 format!("denied by policy plugin `{}` (no reason given)", s.plugin),

@@ -15,6 +15,8 @@ use crate::paths;
 const MAX_DEPTH: usize = 12;
 /// Most simple commands analysed for one request (after loops and `find -exec` multiply them).
 const MAX_COMMANDS: usize = 512;
+/// Most paths the host is asked to canonicalise for one command.
+pub const MAX_PATHS: usize = 512;
 /// Longest command text analysed.
 pub const MAX_LEN: usize = 64 * 1024;
 /// Most combinations of multi-valued variables (`for` lists) tried for one command.
@@ -123,6 +125,10 @@ pub struct Analyser {
     pub written: Vec<String>,
     /// Commands analysed so far (the work budget).
     cost: usize,
+    /// Second question: the canonical form of each path asked about (`real_path`).
+    pub resolved: Option<BTreeMap<String, String>>,
+    /// First question: the absolute paths judged, to be canonicalised by the host.
+    pub asked: BTreeSet<String>,
     depth: usize,
     summaries: Vec<Summary>,
 }
@@ -141,6 +147,8 @@ impl Analyser {
             findings: Vec::new(),
             written: Vec::new(),
             cost: 0,
+            resolved: None,
+            asked: BTreeSet::new(),
             depth: 0,
             summaries: vec![Summary::default()],
         }
@@ -152,6 +160,39 @@ impl Analyser {
             self.deny(format!(
                 "assigning `{name}`, which changes how later commands or programs are found or read"
             ));
+        }
+    }
+
+    /// `p` (absolute, normalised) with the symlinks that exist resolved: the host's answer in the
+    /// second question; in the first, `p` itself, remembered to be asked about. For a pattern, the
+    /// part before the first glob is resolved and the rest kept.
+    pub fn real_path(&mut self, p: &str) -> String {
+        let comps: Vec<&str> = p.split('/').filter(|c| !c.is_empty()).collect();
+        let cut = comps
+            .iter()
+            .position(|c| paths::has_glob(c))
+            .unwrap_or(comps.len());
+        let prefix = format!("/{}", comps[..cut].join("/"));
+        let rest = comps[cut..].join("/");
+        let real = match &self.resolved {
+            Some(map) => match map.get(&prefix) {
+                Some(r) if r.starts_with('/') => paths::normalise(r),
+                _ => {
+                    self.deny(format!(
+                        "the host did not resolve {prefix}; its symlinks cannot be checked"
+                    ));
+                    prefix
+                }
+            },
+            None => {
+                self.asked.insert(prefix.clone());
+                prefix
+            }
+        };
+        if rest.is_empty() {
+            real
+        } else {
+            format!("{}/{rest}", real.trim_end_matches('/'))
         }
     }
 
@@ -539,7 +580,10 @@ impl Analyser {
             {
                 // `--file=/x`, `of=/x`: the path part.
                 let v = v.rsplit_once('=').map_or(v, |(_, p)| p);
+                let v = v.strip_prefix('@').unwrap_or(v);
                 if let Some(p) = paths::resolve(frame.dir.as_deref(), v)
+                    && !paths::is_kernel(&p)
+                    && let p = self.real_path(&p)
                     && let Some(d) = self.protected(&p)
                     && paths::within(&p, d)
                 {
@@ -588,6 +632,14 @@ impl Analyser {
             self.deny(format!(
                 "{how} {p}: /proc, /sys, /dev/stdin and /dev/fd paths are refused as programs or scripts"
             ));
+            return;
+        }
+        let real = self.real_path(p);
+        let p = real.as_str();
+        if paths::is_kernel(p) {
+            self.deny(format!(
+                "{how} {p}: /proc, /sys, /dev/stdin and /dev/fd paths are refused as programs or scripts"
+            ));
         } else if let Some(w) = self.written.iter().find(|w| paths::within(p, w)) {
             self.deny(format!(
                 "{how} {p}, written earlier in the same command ({w}): writing a file then running it is refused"
@@ -623,6 +675,11 @@ impl Analyser {
         if paths::is_harmless_device(&p) {
             return;
         }
+        let p = if paths::is_kernel(&p) {
+            p
+        } else {
+            self.real_path(&p)
+        };
         if let Some(d) = self.ctx.protected.iter().find(|d| paths::within(&p, d)) {
             self.deny(format!(
                 "writes to {p} ({via}): tend's own data ({d}) is protected"
@@ -670,6 +727,13 @@ impl Analyser {
             ));
             return;
         };
+        if paths::is_kernel(&p) {
+            self.deny(format!(
+                "recursive delete of {p} ({via}): /proc, /sys and /dev/fd paths are refused"
+            ));
+            return;
+        }
+        let p = self.real_path(&p);
         if paths::is_kernel(&p) {
             self.deny(format!(
                 "recursive delete of {p} ({via}): /proc, /sys and /dev/fd paths are refused"

@@ -345,3 +345,43 @@ fn declarations() {
     };
     assert!(decide(&bad).unwrap().contains("unknown command type"));
 }
+
+#[test]
+fn symlinks_that_exist_are_resolved_by_the_host_before_containment() {
+    // `shared` is a symlink to /srv/shared, `data` one to tend's data dir.
+    let host = |p: &str| {
+        for (link, target) in [("/srv/app/shared", "/srv/shared"), ("/srv/app/data", DATA)] {
+            if let Some(rest) = p.strip_prefix(link) {
+                return format!("{target}{rest}");
+            }
+        }
+        p.to_string()
+    };
+    let r = request("shell", CWD, "rm -rf shared/cache");
+    match judge(&r) {
+        Verdict::Resolve(paths) => assert_eq!(paths, ["/srv/app/shared/cache"]),
+        other => panic!("{other:?}"),
+    }
+    for (cmd, reason) in [
+        ("rm -rf shared/cache", "outside the working dir"),
+        ("rm -rf shared/*", "outside the working dir"),
+        ("echo x > shared/x", "outside the working dir"),
+        ("./shared/run.sh", "only programs of the system bin dirs"),
+        ("cat data/token", "tend's own data"),
+        ("cd shared && rm -rf build", "outside the working dir"),
+    ] {
+        let got = decide_with(&request("shell", CWD, cmd), host);
+        assert!(
+            got.as_deref().is_some_and(|g| g.contains(reason)),
+            "{cmd}: {got:?}"
+        );
+    }
+    assert_eq!(
+        decide_with(&request("shell", CWD, "rm -rf build"), host),
+        None
+    );
+    // A second `resolve` is not answered again.
+    let mut again = request("shell", CWD, "rm -rf build");
+    again.resolved = Some(Vec::new());
+    assert!(decide(&again).unwrap().contains("did not resolve"));
+}

@@ -531,6 +531,7 @@ fn project_dir(an: &mut Analyser, frame: &mut Frame, d: &Field, how: &str) {
     match d
         .value()
         .and_then(|v| paths::resolve(frame.dir.as_deref(), v))
+        .map(|p| an.real_path(&p))
     {
         Some(p) => match &an.cwd {
             Some(root) if paths::within(&p, root) => {}
@@ -755,7 +756,7 @@ fn links(an: &mut Analyser, frame: &Frame, c: &Cmd<'_>, is_ln: bool) {
         // A relative symlink target is relative to the link's dir; resolving it against the
         // current dir is the same when the link is made in it, and stricter otherwise only if
         // the link dir is deeper (then `..` climbs less): checked against the root both ways.
-        let p = paths::resolve(frame.dir.as_deref(), v);
+        let p = paths::resolve(frame.dir.as_deref(), v).map(|p| an.real_path(&p));
         match (&p, &an.cwd) {
             (Some(p), Some(root)) if paths::within(p, root) && !v.contains("..") => {}
             _ => an.deny(format!(
