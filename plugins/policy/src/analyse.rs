@@ -582,6 +582,14 @@ impl Analyser {
                 let v = v.rsplit_once('=').map_or(v, |(_, p)| p);
                 let v = v.strip_prefix('@').unwrap_or(v);
                 if let Some(p) = paths::resolve(frame.dir.as_deref(), v)
+                    && paths::is_device(&p)
+                {
+                    self.deny(format!(
+                        "`{}` names the device {p}; reading or writing devices is refused",
+                        paths::basename(program)
+                    ));
+                }
+                if let Some(p) = paths::resolve(frame.dir.as_deref(), v)
                     && !paths::is_kernel(&p)
                     && let p = self.real_path(&p)
                     && let Some(d) = self.protected(&p)

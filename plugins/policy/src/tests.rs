@@ -385,3 +385,46 @@ fn symlinks_that_exist_are_resolved_by_the_host_before_containment() {
     again.resolved = Some(Vec::new());
     assert!(decide(&again).unwrap().contains("did not resolve"));
 }
+
+/// The two rates over corpora written without tuning them to the policy (printed with
+/// `cargo test -p policy corpora -- --nocapture`; the figures are in the notes).
+#[test]
+fn corpora_rates() {
+    let lines = |text: &'static str| -> Vec<&'static str> {
+        text.lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .collect()
+    };
+    let ops = lines(include_str!(
+        "../../../tests/fixtures/policy/operator_corpus.txt"
+    ));
+    let attacks = lines(include_str!(
+        "../../../tests/fixtures/policy/attack_corpus.txt"
+    ));
+    let allowed: Vec<&str> = ops.iter().copied().filter(|c| shell(c).is_none()).collect();
+    let passed: Vec<&str> = attacks
+        .iter()
+        .copied()
+        .filter(|c| shell(c).is_none())
+        .collect();
+    println!(
+        "operator corpus allowed: {}/{} ({:.0}%)\nattack corpus denied: {}/{} ({:.0}%); allowed attacks: {passed:?}",
+        allowed.len(),
+        ops.len(),
+        100.0 * allowed.len() as f64 / ops.len() as f64,
+        attacks.len() - passed.len(),
+        attacks.len(),
+        100.0 * (attacks.len() - passed.len()) as f64 / attacks.len() as f64,
+    );
+    for c in &ops {
+        if let Some(r) = shell(c) {
+            println!("  denied operator step {c:?}: {r}");
+        }
+    }
+    assert!(
+        allowed.len() * 10 >= ops.len() * 8,
+        "fewer than 80% of operator steps allowed"
+    );
+    // `bash < payload.sh` runs a script of the project, as `bash payload.sh` may (by design).
+    assert_eq!(passed, ["bash < payload.sh"], "attacks allowed");
+}

@@ -133,6 +133,9 @@ const PLAIN: &[&str] = &[
     "sh",
     "bash",
     "dash",
+    "rails",
+    "flask",
+    "alembic",
 ];
 
 /// Interpreters: their script files of the project may run; inline code only when the operator

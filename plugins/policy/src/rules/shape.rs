@@ -152,8 +152,37 @@ pub fn shape(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) -> bool {
             );
         }
         "curl" => {
-            let o = parse(c.args(), &value_spec("K", &["config", "output-dir"]));
+            let o = parse(
+                c.args(),
+                &value_spec(
+                    "KdFT",
+                    &[
+                        "config",
+                        "output-dir",
+                        "data",
+                        "data-binary",
+                        "data-raw",
+                        "data-urlencode",
+                        "form",
+                        "upload-file",
+                        "json",
+                    ],
+                ),
+            );
             refuse(an, c, &o, &["-K", "--config"]);
+            // Local files sent over the network: only the project's (`-d @f`, `-F x=@f`, `-T f`).
+            for (flag, f) in &o.values {
+                let v = opts::value_text(flag, f);
+                let Some(text) = v.value() else { continue };
+                let file = match flag.as_str() {
+                    "-T" | "--upload-file" => Some(text),
+                    "--data-raw" => None,
+                    _ => text.split_once('@').map(|(_, f)| f),
+                };
+                if let Some(file) = file.filter(|f| !f.is_empty() && *f != "-") {
+                    upload(an, frame, c, file);
+                }
+            }
             if let Some(d) = o.value(&["--output-dir"]) {
                 an.write_target(
                     &opts::value_text("--output-dir", d),
@@ -199,6 +228,54 @@ pub fn shape(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) -> bool {
             }
         }
         "systemctl" => systemctl(an, c),
+        "chmod" | "install" => {
+            let o = parse(c.args(), &value_spec("m", &["mode"]));
+            let modes: Vec<Field> = match c.name {
+                "chmod" => o
+                    .operands
+                    .first()
+                    .map(|f| (*f).clone())
+                    .into_iter()
+                    .collect(),
+                _ => o
+                    .all_values(&["-m", "--mode"])
+                    .iter()
+                    .map(|f| {
+                        let flag = if f.text.starts_with("--") {
+                            "--mode"
+                        } else {
+                            "-m"
+                        };
+                        opts::value_text(flag, f)
+                    })
+                    .collect(),
+            };
+            for m in modes {
+                if m.value().is_none_or(setuid_mode) {
+                    an.deny(format!(
+                        "`{}` sets a setuid/setgid mode (or one that cannot be resolved); refused",
+                        c.shown()
+                    ));
+                }
+            }
+        }
+        "cat" | "dd" | "tail" | "sort" | "base64" => {
+            // An endless device read into a file fills the disk.
+            let endless = |v: &str| {
+                let v = v.strip_prefix("if=").unwrap_or(v);
+                matches!(
+                    v,
+                    "/dev/zero" | "/dev/urandom" | "/dev/random" | "/dev/full"
+                )
+            };
+            let counted = c
+                .args()
+                .iter()
+                .any(|f| f.value().is_some_and(|v| v.starts_with("count=")));
+            if !counted && c.args().iter().any(|f| f.value().is_some_and(endless)) {
+                an.deny(format!("`{}` reads an endless device; refused", c.shown()));
+            }
+        }
         "bundle" => {
             // `bundle exec CMD`: the command is analysed (in `apply`); other subcommands manage gems.
             match c.args().first().and_then(Field::value) {
@@ -480,8 +557,13 @@ fn git(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) {
         an.deny(format!("`git {sub}` is not on the allow-list (git config, aliases, hooks and transports can run code)"));
         return;
     }
+    let mut operand = 0;
     for a in &args[i + 1..] {
         let Some(v) = a.value() else { continue };
+        let first_operand = !v.starts_with('-') && {
+            operand += 1;
+            operand == 1
+        };
         let bad = v.starts_with("ext::")
             || v.starts_with("fd::")
             || v.contains("::") && !v.contains("://")
@@ -524,6 +606,72 @@ fn git(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) {
         if matches!(sub, "clone" | "archive" | "worktree") && v.starts_with('/') {
             an.write_target(a, frame, &format!("git {sub}"));
         }
+        if matches!(sub, "pull" | "fetch") && first_operand && is_url(v) {
+            an.deny(format!(
+                "`{}` fetches from a repository named in the command (`{v}`); only the project's remotes are allowed",
+                c.shown()
+            ));
+            return;
+        }
+    }
+    // What `git clone URL [DIR]` writes: DIR, or the URL's last component; running from it later
+    // in the command is running downloaded code.
+    if sub == "clone" {
+        let ops: Vec<&Field> = args[i + 1..]
+            .iter()
+            .filter(|f| f.value().is_none_or(|v| !v.starts_with('-')))
+            .collect();
+        let dest = match ops.as_slice() {
+            [_, dir, ..] => (*dir).clone(),
+            [url] => Field::known(
+                url.text
+                    .trim_end_matches('/')
+                    .rsplit(['/', ':'])
+                    .next()
+                    .unwrap_or(".")
+                    .trim_end_matches(".git"),
+            ),
+            [] => return,
+        };
+        an.write_target(&dest, frame, "git clone");
+    }
+}
+
+/// Octal modes with the setuid/setgid bit (`4755`, `2775`), symbolic ones granting `s`.
+fn setuid_mode(m: &str) -> bool {
+    if !m.is_empty() && m.chars().all(|c| c.is_ascii_digit()) {
+        return u32::from_str_radix(m, 8).is_ok_and(|v| v & 0o6000 != 0);
+    }
+    m.split(',').any(|clause| {
+        let grant = clause.find(['+', '=']).map(|i| &clause[i..]);
+        grant.is_some_and(|g| g.contains('s'))
+    })
+}
+
+/// A repository given as a URL or a path rather than a remote's name.
+fn is_url(v: &str) -> bool {
+    v.contains("://")
+        || v.contains('@')
+        || v.contains(':')
+        || v.starts_with('/')
+        || v.starts_with('.')
+}
+
+/// A local file a downloader sends: inside the working dir only.
+fn upload(an: &mut Analyser, frame: &Frame, c: &Cmd<'_>, file: &str) {
+    let inside = paths::resolve(frame.dir.as_deref(), file)
+        .map(|p| an.real_path(&p))
+        .is_some_and(|p| {
+            an.cwd
+                .as_deref()
+                .is_some_and(|root| paths::within(&p, root))
+                && an.protected(&p).is_none()
+        });
+    if !inside {
+        an.deny(format!(
+            "`{}` sends the file {file} over the network; only files inside the working dir may be sent",
+            c.shown()
+        ));
     }
 }
 
@@ -547,6 +695,21 @@ fn project_dir(an: &mut Analyser, frame: &mut Frame, d: &Field, how: &str) {
 }
 
 fn make(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) {
+    // `-j$(nproc)`: an unresolved job count is only a number of jobs.
+    let jobs_only: Vec<Field> = c
+        .args()
+        .iter()
+        .filter(|f| {
+            f.value().is_some() || !(f.text.starts_with("-j") || f.text.starts_with("--jobs="))
+        })
+        .cloned()
+        .collect();
+    let c = &Cmd {
+        name: c.name,
+        argv: &[c.argv[..1].to_vec(), jobs_only].concat(),
+        stdin: c.stdin,
+        env: c.env,
+    };
     let o = parse(
         c.args(),
         &value_spec(
@@ -708,6 +871,18 @@ fn go(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) {
         }
     }
     let args = c.args();
+    if matches!(
+        args.first().and_then(Field::value),
+        Some("run" | "get" | "install" | "generate")
+    ) && args
+        .iter()
+        .any(|a| a.value().is_some_and(|v| v.contains("://")))
+    {
+        an.deny(format!(
+            "`{}` builds or runs code from a URL; refused",
+            c.shown()
+        ));
+    }
     if let Some(i) = args.iter().position(|a| a.value() == Some("-o"))
         && let Some(out) = args.get(i + 1)
     {

@@ -179,10 +179,10 @@ fn by_name(an: &mut Analyser, c: &Cmd<'_>) {
         an.deny(format!("`{}` without a process name", c.shown()));
     }
     for p in patterns {
-        if !p
-            .chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '-' | '.' | '/' | ' '))
-        {
+        if !p.chars().all(|ch| {
+            ch.is_ascii_alphanumeric()
+                || matches!(ch, '_' | '-' | '.' | '/' | ' ' | ':' | '@' | '=')
+        }) {
             an.deny(format!(
                 "`{}`: the pattern `{p}` is not a plain name (regular expressions could match tend)",
                 c.shown()
