@@ -180,11 +180,7 @@ const TABLE: &[(&str, &str, Expect)] = &[
     ("shell", "$TOOL -rf /", Deny("cannot tell which program")),
     ("shell", "cd /; rm -rf *", Deny("everything in /")),
     // File systems and devices.
-    (
-        "shell",
-        "mkfs.ext4 /dev/sdb1",
-        Deny("not on the policy's allow-list"),
-    ),
+    ("shell", "mkfs.ext4 /dev/sdb1", Deny("device /dev/sdb1")),
     (
         "shell",
         "dd if=/dev/zero of=/dev/sda bs=1M",
