@@ -296,7 +296,9 @@ fn the_allowed_rows_run_for_real_and_change_nothing_outside_the_root() {
         let case = dir.join(format!("case-{i}"));
         project(&case, &archives);
         let command = match r.command_type.as_str() {
-            "shell" => format!("cd case-{i} && {}", r.command),
+            // `cd case-N && ../x` would be refused (a `..` out of a dir entered by name): rows
+            // with `..` run in the root itself.
+            "shell" if !r.command.contains("..") => format!("cd case-{i} && {}", r.command),
             _ => r.command.clone(),
         };
         pre.push(json!({"command_type": r.command_type, "command": command, "is_safe": true}));

@@ -39,9 +39,33 @@ pub struct Frame {
     /// Files written by downloaders (normalised paths), with the downloader.
     pub downloads: Vec<(String, String)>,
     pub functions: BTreeSet<String>,
+    /// The current dir was reached through a name (`cd build`, `cd /x`) that may be a symlink:
+    /// a `..` climbing out of it cannot be judged from the text.
+    pub descended: bool,
 }
 
 impl Frame {
+    /// `p` made absolute against the current dir and normalised; `None` when the dir is unknown,
+    /// when a `..` climbs out of a dir that may be a symlink (`link/..`, `cd build && rm ../x`), or
+    /// when a pattern names dirs (`l*/x`, `l*/`) that may be symlinks: there the text and the
+    /// kernel disagree, and the host cannot resolve a pattern.
+    pub fn resolve(&self, p: &str) -> Option<String> {
+        if paths::climbs_out_of_a_name(p)
+            || (self.descended && !p.starts_with('/') && p.split('/').any(|c| c == ".."))
+        {
+            return None;
+        }
+        let joined = if p.starts_with('/') {
+            p.to_string()
+        } else {
+            format!("{}/{p}", self.dir.as_deref()?)
+        };
+        if paths::glob_in_dir_part(&joined) {
+            return None;
+        }
+        paths::resolve(self.dir.as_deref(), p)
+    }
+
     /// A child shell: same directory, variables, downloads; `extra` exported on top.
     pub fn child(&self, extra: &[(String, Lookup)]) -> Frame {
         let mut f = self.clone();
@@ -378,7 +402,7 @@ impl Analyser {
                     let target = self.expand_one_word(&r.target, frame);
                     stdin = match target.value() {
                         Some(p) => {
-                            let p = paths::resolve(frame.dir.as_deref(), p).unwrap_or_default();
+                            let p = frame.resolve(p).unwrap_or_default();
                             match frame.downloads.iter().find(|(f, _)| *f == p) {
                                 Some((_, by)) => Stdin::Download(by.clone()),
                                 None => Stdin::File(p),
@@ -581,7 +605,7 @@ impl Analyser {
                 // `--file=/x`, `of=/x`: the path part.
                 let v = v.rsplit_once('=').map_or(v, |(_, p)| p);
                 let v = v.strip_prefix('@').unwrap_or(v);
-                if let Some(p) = paths::resolve(frame.dir.as_deref(), v)
+                if let Some(p) = frame.resolve(v)
                     && paths::is_device(&p)
                 {
                     self.deny(format!(
@@ -589,7 +613,7 @@ impl Analyser {
                         paths::basename(program)
                     ));
                 }
-                if let Some(p) = paths::resolve(frame.dir.as_deref(), v)
+                if let Some(p) = frame.resolve(v)
                     && !paths::is_kernel(&p)
                     && let p = self.real_path(&p)
                     && let Some(d) = self.protected(&p)
@@ -604,9 +628,9 @@ impl Analyser {
         }
         let mut name = paths::basename(program).to_string();
         if program.contains('/') {
-            let Some(p) = paths::resolve(frame.dir.as_deref(), program) else {
+            let Some(p) = frame.resolve(program) else {
                 self.deny(format!(
-                    "runs {program} in a directory that cannot be known (after `cd`)"
+                    "runs {program} in a directory that cannot be known (after `cd`, or `..` out of a dir that may be a symlink)"
                 ));
                 return Produces::Other(name);
             };
@@ -674,9 +698,9 @@ impl Analyser {
             ));
             return;
         };
-        let Some(p) = paths::resolve(frame.dir.as_deref(), text) else {
+        let Some(p) = frame.resolve(text) else {
             self.deny(format!(
-                "writes to {text} ({via}) in a directory that cannot be known (after `cd`)"
+                "writes to {text} ({via}) in a directory that cannot be known (after `cd`, or `..` out of a dir that may be a symlink)"
             ));
             return;
         };
@@ -729,9 +753,9 @@ impl Analyser {
             }
             return;
         };
-        let Some(p) = paths::resolve(frame.dir.as_deref(), text) else {
+        let Some(p) = frame.resolve(text) else {
             self.deny(format!(
-                "recursive delete of {text} ({via}) in a directory that cannot be known (after `cd`)"
+                "recursive delete of {text} ({via}) in a directory that cannot be known (after `cd`, or `..` out of a dir that may be a symlink)"
             ));
             return;
         };

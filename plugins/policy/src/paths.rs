@@ -35,6 +35,30 @@ pub fn normalise(p: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
+/// A `..` after a name in `p` (`a/..`, `/x/../y`): if the name is a symlink, the kernel climbs out
+/// of its target, not back to where the text says.
+pub fn climbs_out_of_a_name(p: &str) -> bool {
+    let mut named = false;
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." if named => return true,
+            ".." => {}
+            _ => named = true,
+        }
+    }
+    false
+}
+
+/// A glob in a directory part of `p` (`l*/x`, `*/cache`, `l*/`): it may match a symlink.
+pub fn glob_in_dir_part(p: &str) -> bool {
+    let comps: Vec<&str> = p.split('/').collect();
+    comps
+        .iter()
+        .position(|c| has_glob(c))
+        .is_some_and(|i| i + 1 < comps.len())
+}
+
 /// `/proc`, `/sys` and `/dev/fd` (`/dev/stdin` ..): kernel views whose meaning the text does not
 /// give (`/proc/self/cwd`, another process's files); never a program, script or destructive target.
 pub fn is_kernel(p: &str) -> bool {

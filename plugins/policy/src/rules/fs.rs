@@ -329,7 +329,7 @@ fn ownership(an: &mut Analyser, frame: &Frame, c: &Cmd<'_>) {
         an.write_target(t, frame, c.name);
         if recursive
             && let Some(v) = t.value()
-            && let Some(p) = paths::resolve(frame.dir.as_deref(), v)
+            && let Some(p) = frame.resolve(v)
         {
             let scope = if t.glob {
                 paths::pattern_scope(&p).0

@@ -12,7 +12,6 @@ mod system;
 
 use crate::analyse::{Analyser, Frame, Produces, Stdin};
 use crate::expand::{Field, Lookup, Why};
-use crate::paths;
 use opts::{Spec, parse};
 
 /// One command to judge.
@@ -306,7 +305,7 @@ fn run_text_with(
 /// A script file run by a shell or an interpreter (or `source`): a file of the project only.
 fn run_file(an: &mut Analyser, frame: &Frame, file: &Field, how: &str) {
     match (file.value(), file.download()) {
-        (Some(p), _) => match paths::resolve(frame.dir.as_deref(), p) {
+        (Some(p), _) => match frame.resolve(p) {
             Some(p) => {
                 if let Some((_, by)) = frame.downloads.iter().find(|(f, _)| *f == p) {
                     an.deny(format!(
@@ -317,7 +316,7 @@ fn run_file(an: &mut Analyser, frame: &Frame, file: &Field, how: &str) {
                 }
             }
             None => an.deny(format!(
-                "`{how}` runs {p} in a directory that cannot be known (after `cd`)"
+                "`{how}` runs {p} in a directory that cannot be known (after `cd`, or `..` out of a dir that may be a symlink)"
             )),
         },
         (None, Some(by)) => an.deny(format!(
@@ -731,9 +730,7 @@ fn env(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) -> Produces {
                 dir,
             );
             let mut inner = frame.clone();
-            inner.dir = dir
-                .value()
-                .and_then(|d| paths::resolve(frame.dir.as_deref(), d));
+            inner.dir = dir.value().and_then(|d| frame.resolve(d));
             an.command_in(&rest, &mut inner, c.stdin, &env)
         }
         None => an.command_in(&rest, frame, c.stdin, &env),
@@ -824,9 +821,18 @@ fn cd(an: &Analyser, frame: &mut Frame, c: &Cmd<'_>) {
         None => an.home(frame),
         Some(f) => match f.value() {
             Some("-") | None => None,
-            Some(d) => paths::resolve(frame.dir.as_deref(), d),
+            Some(d) => {
+                let dir = frame.resolve(d);
+                // Entering a name (or an absolute path): it may be a symlink.
+                frame.descended |=
+                    d.starts_with('/') || d.split('/').any(|c| !matches!(c, "" | "." | ".."));
+                dir
+            }
         },
     };
+    if target.is_none() {
+        frame.descended = true;
+    }
 }
 
 /// `export NAME=value`, `declare -x NAME=value`, `local NAME=value`.

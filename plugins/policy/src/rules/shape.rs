@@ -366,10 +366,7 @@ fn refuse(an: &mut Analyser, c: &Cmd<'_>, o: &opts::Opts<'_>, names: &[&str]) {
 
 /// A file the program reads as code (a Makefile, a Rakefile): inside the project only.
 fn project_file(an: &mut Analyser, frame: &Frame, f: &Field, how: &str) {
-    match f
-        .value()
-        .and_then(|v| paths::resolve(frame.dir.as_deref(), v))
-    {
+    match f.value().and_then(|v| frame.resolve(v)) {
         Some(p) => an.run_project_file(&p, how),
         None => an.deny(format!(
             "`{how}` reads `{}`, which cannot be resolved",
@@ -659,7 +656,8 @@ fn is_url(v: &str) -> bool {
 
 /// A local file a downloader sends: inside the working dir only.
 fn upload(an: &mut Analyser, frame: &Frame, c: &Cmd<'_>, file: &str) {
-    let inside = paths::resolve(frame.dir.as_deref(), file)
+    let inside = frame
+        .resolve(file)
         .map(|p| an.real_path(&p))
         .is_some_and(|p| {
             an.cwd
@@ -678,7 +676,7 @@ fn upload(an: &mut Analyser, frame: &Frame, c: &Cmd<'_>, file: &str) {
 fn project_dir(an: &mut Analyser, frame: &mut Frame, d: &Field, how: &str) {
     match d
         .value()
-        .and_then(|v| paths::resolve(frame.dir.as_deref(), v))
+        .and_then(|v| frame.resolve(v))
         .map(|p| an.real_path(&p))
     {
         Some(p) => match &an.cwd {
@@ -931,7 +929,7 @@ fn links(an: &mut Analyser, frame: &Frame, c: &Cmd<'_>, is_ln: bool) {
         // A relative symlink target is relative to the link's dir; resolving it against the
         // current dir is the same when the link is made in it, and stricter otherwise only if
         // the link dir is deeper (then `..` climbs less): checked against the root both ways.
-        let p = paths::resolve(frame.dir.as_deref(), v).map(|p| an.real_path(&p));
+        let p = frame.resolve(v).map(|p| an.real_path(&p));
         match (&p, &an.cwd) {
             (Some(p), Some(root)) if paths::within(p, root) && !v.contains("..") => {}
             _ => an.deny(format!(
