@@ -400,6 +400,19 @@ impl Analyser {
                 }
                 RedirKind::Read => {
                     let target = self.expand_one_word(&r.target, frame);
+                    if let Some(p) = target.value().and_then(|p| frame.resolve(p)) {
+                        if paths::is_device(&p) {
+                            self.deny(format!("reads the device {p} (`<`)"));
+                        }
+                        let real = self.real_path(&p);
+                        if let Some(d) = self.protected(&real)
+                            && paths::within(&real, d)
+                        {
+                            self.deny(format!(
+                                "reads {real} (`<`): tend's own data ({d}) is protected"
+                            ));
+                        }
+                    }
                     stdin = match target.value() {
                         Some(p) => {
                             let p = frame.resolve(p).unwrap_or_default();

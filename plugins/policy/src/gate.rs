@@ -489,6 +489,7 @@ impl Scan<'_> {
                 self.i += 2;
                 Ok(())
             }
+            Some(b'[') => Err("`$[..]` arithmetic (bash-only)".into()),
             Some(b'@' | b'*' | b'-') => Err(
                 "`$@`, `$*` or `$-` (the positional parameters / shell options are not modelled)"
                     .into(),

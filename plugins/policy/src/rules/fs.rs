@@ -250,6 +250,16 @@ fn find(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) {
     // roots here, which leaves `.`, as find does.
     let (roots, first_expr) = find_roots(args);
     let expr = &args[first_expr..];
+    // `-fprint FILE`, `-fprintf FILE FMT`, `-fls FILE`, `-fprint0 FILE`: writes.
+    for (k, f) in expr.iter().enumerate() {
+        if matches!(
+            f.value(),
+            Some("-fprint" | "-fprint0" | "-fprintf" | "-fls")
+        ) && let Some(file) = expr.get(k + 1)
+        {
+            an.write_target(file, frame, "find -fprint");
+        }
+    }
     if expr.iter().any(|f| f.value() == Some("-delete")) {
         for r in &roots {
             an.delete_target(&below(r), frame, "find -delete");

@@ -161,6 +161,34 @@ pub fn apply(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) -> Produces {
             }
             Produces::Nothing
         }
+        // `bundle exec CMD`, `poetry run CMD`, `uv run CMD`: the command is analysed in turn.
+        "bundle" | "poetry" | "uv"
+            if matches!(
+                c.args().first().and_then(Field::value),
+                Some("exec" | "run" | "tool" | "x")
+            ) =>
+        {
+            match (name, c.args().first().and_then(Field::value)) {
+                ("bundle", Some("exec")) | ("poetry" | "uv", Some("run")) => {
+                    let inner: Vec<Field> = c.args()[1..]
+                        .iter()
+                        .skip_while(|f| f.value().is_some_and(|v| v.starts_with('-')))
+                        .cloned()
+                        .collect();
+                    if inner.is_empty() {
+                        return Produces::Nothing;
+                    }
+                    an.command_in(&inner, frame, c.stdin, c.env)
+                }
+                _ => {
+                    an.deny(format!(
+                        "`{}` runs a tool from a registry; refused",
+                        c.shown()
+                    ));
+                    Produces::Other(name.into())
+                }
+            }
+        }
         "cd" | "pushd" => {
             cd(an, frame, c);
             Produces::Nothing
@@ -493,7 +521,14 @@ fn interpreter(an: &mut Analyser, frame: &Frame, c: &Cmd<'_>) {
                 return;
             }
             if a == "-m" && name.starts_with("python") {
-                // `python -m pip install ..`: a module, not inline code.
+                // `python -m pip install ..`: a module, not inline code; pip is judged as `pip`.
+                if let Some(m) = args.get(i + 1)
+                    && matches!(m.value(), Some("pip" | "pip3"))
+                {
+                    let argv: Vec<Field> = args[i + 1..].to_vec();
+                    let mut inner = frame.clone();
+                    an.command_in(&argv, &mut inner, c.stdin, c.env);
+                }
                 return;
             }
             if value_opts.contains(&a) {
@@ -517,7 +552,19 @@ fn interpreter(an: &mut Analyser, frame: &Frame, c: &Cmd<'_>) {
     match args.get(i) {
         // awk's first operand is its program.
         Some(_) if is_awk => inline(an, "'program'"),
-        Some(f) => run_file(an, frame, f, name),
+        Some(f) => {
+            run_file(an, frame, f, name);
+            // `manage.py shell -c CODE`, `artisan tinker --execute=CODE`: inline code through a
+            // script of the project.
+            if let Some(flag) = args[i + 1..].iter().filter_map(Field::value).find(|v| {
+                matches!(*v, "-c" | "--command" | "--execute" | "-e" | "--eval")
+                    || v.starts_with("--command=")
+                    || v.starts_with("--execute=")
+                    || v.starts_with("--eval=")
+            }) {
+                inline(an, &format!("{} {flag}", f.text));
+            }
+        }
         None => match c.stdin {
             Stdin::Inherit => {}
             _ => inline(an, "< standard input"),

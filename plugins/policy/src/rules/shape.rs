@@ -12,6 +12,64 @@ use crate::paths;
 /// Argv shapes of the programs with dangerous options; `false` when denied (reason recorded).
 pub fn shape(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) -> bool {
     let before = an.findings.len();
+    // `tar cf a.tar *` with a file named `--checkpoint-action=exec=..`: a pattern that can match a
+    // name starting with `-` becomes options of a program that has dangerous ones.
+    const OPTION_SENSITIVE: &[&str] = &[
+        "tar",
+        "bsdtar",
+        "git",
+        "make",
+        "gmake",
+        "npm",
+        "yarn",
+        "pnpm",
+        "cargo",
+        "go",
+        "rsync",
+        "zip",
+        "sed",
+        "gsed",
+        "curl",
+        "wget",
+        "env",
+        "sudo",
+        "rake",
+        "chmod",
+        "chown",
+        "chgrp",
+        "find",
+        "xargs",
+        "cp",
+        "mv",
+        "ln",
+        "install",
+        "pip",
+        "pip3",
+        "systemctl",
+        "kill",
+        "pkill",
+        "killall",
+        "bundle",
+        "gem",
+        "composer",
+    ];
+    if OPTION_SENSITIVE.contains(&c.name) {
+        let mut options_end = false;
+        for f in c.args() {
+            if f.value() == Some("--") {
+                options_end = true;
+            }
+            if !options_end && f.glob && f.text.starts_with(['*', '?', '[']) {
+                an.deny(format!(
+                    "`{}`: the pattern `{}` could match a file named like an option; write `./{}`",
+                    c.shown(),
+                    f.text,
+                    f.text
+                ));
+                return false;
+            }
+        }
+    }
     match c.name {
         "sed" | "gsed" => sed(an, c),
         "git" => git(an, frame, c),
@@ -19,6 +77,17 @@ pub fn shape(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) -> bool {
         "npm" | "yarn" | "pnpm" => node_pm(an, frame, c),
         "cargo" => cargo(an, frame, c),
         "go" => go(an, frame, c),
+        "pip" | "pip3"
+            if c.args().iter().any(|f| {
+                f.value()
+                    .is_none_or(|v| v.contains("://") || v.starts_with("git+") || v.contains('@'))
+            }) =>
+        {
+            an.deny(format!(
+                "`{}` installs from a URL (its setup code runs); only package names and files of the project",
+                c.shown()
+            ));
+        }
         "pip" | "pip3" => {
             let o = parse(
                 c.args(),
@@ -228,6 +297,66 @@ pub fn shape(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) -> bool {
             }
         }
         "systemctl" => systemctl(an, c),
+        "mvn" => {
+            for f in c.args() {
+                let v = f.value().unwrap_or_default();
+                if f.value().is_none()
+                    || v.starts_with("exec:")
+                    || v.starts_with("antrun:")
+                    || v.starts_with("-Dexec.")
+                    || matches!(
+                        v,
+                        "-f" | "--file" | "-s" | "--settings" | "-gs" | "--global-settings"
+                    )
+                {
+                    an.deny(format!(
+                        "`{}`: `{}` runs other programs or reads elsewhere; refused",
+                        c.shown(),
+                        f.text
+                    ));
+                    break;
+                }
+            }
+        }
+        "gradle" => {
+            for f in c.args() {
+                let v = f.value().unwrap_or_default();
+                if f.value().is_none()
+                    || [
+                        "-I",
+                        "--init-script",
+                        "-b",
+                        "--build-file",
+                        "-c",
+                        "--settings-file",
+                        "-p",
+                        "--project-dir",
+                        "-g",
+                        "--gradle-user-home",
+                    ]
+                    .iter()
+                    .any(|o| v == *o || v.starts_with(&format!("{o}=")))
+                {
+                    an.deny(format!(
+                        "`{}`: `{}` reads build code from elsewhere; refused",
+                        c.shown(),
+                        f.text
+                    ));
+                    break;
+                }
+            }
+        }
+        "rails"
+            if matches!(
+                c.args().first().and_then(Field::value),
+                Some("runner" | "r" | "console" | "c" | "dbconsole" | "db" | "server" | "s")
+            ) =>
+        {
+            an.deny(format!(
+                "`{}` runs code or a console given in the command; refused",
+                c.shown()
+            ));
+        }
         "chmod" | "install" => {
             let o = parse(c.args(), &value_spec("m", &["mode"]));
             let modes: Vec<Field> = match c.name {
@@ -277,10 +406,9 @@ pub fn shape(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) -> bool {
             }
         }
         "bundle" => {
-            // `bundle exec CMD`: the command is analysed (in `apply`); other subcommands manage gems.
+            // `bundle exec CMD`: the command is analysed (in `rules::apply`); the rest manage gems.
             match c.args().first().and_then(Field::value) {
-                Some("install" | "exec" | "check" | "config" | "update" | "list" | "show")
-                | None => {}
+                Some("install" | "exec" | "check" | "update" | "list" | "show") | None => {}
                 Some(other) => an.deny(format!("`bundle {other}` is not on the allow-list")),
             }
         }
@@ -550,6 +678,18 @@ fn git(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) {
     let Some(sub) = args.get(i).and_then(Field::value) else {
         return;
     };
+    if sub == "submodule"
+        && !matches!(
+            args.get(i + 1).and_then(Field::value),
+            Some("update" | "init" | "sync" | "status") | None
+        )
+    {
+        an.deny(format!(
+            "`{}`: only git submodule update/init/sync/status (foreach runs commands)",
+            c.shown()
+        ));
+        return;
+    }
     if !SUB.contains(&sub) {
         an.deny(format!("`git {sub}` is not on the allow-list (git config, aliases, hooks and transports can run code)"));
         return;
