@@ -720,6 +720,12 @@ impl Analyser {
         if paths::is_harmless_device(&p) {
             return;
         }
+        if target.glob && paths::may_match_dotdot(paths::basename(&p)) {
+            self.deny(format!(
+                "writes to {p} ({via}): the pattern may match `..`, the parent dir"
+            ));
+            return;
+        }
         let p = if paths::is_kernel(&p) {
             p
         } else {
@@ -792,7 +798,7 @@ impl Analyser {
             (p.clone(), None)
         };
         if let Some(pat) = &pattern
-            && (pat.starts_with(".*") || pat.starts_with("..") || pat.starts_with(".["))
+            && paths::may_match_dotdot(pat)
         {
             self.deny(format!(
                 "recursive delete of {p} ({via}): the pattern may match `..`, the parent dir"

@@ -50,6 +50,12 @@ pub fn climbs_out_of_a_name(p: &str) -> bool {
     false
 }
 
+/// A pattern (one path component) that may match `..` (or `.`): one starting with `.` or with a
+/// bracket (`.?`, `.*`, `[.][.]`); `*` and `?` never match a leading dot.
+pub fn may_match_dotdot(pat: &str) -> bool {
+    has_glob(pat) && (pat.starts_with('.') || pat.starts_with('['))
+}
+
 /// A glob in a directory part of `p` (`l*/x`, `*/cache`, `l*/`): it may match a symlink.
 pub fn glob_in_dir_part(p: &str) -> bool {
     let comps: Vec<&str> = p.split('/').collect();

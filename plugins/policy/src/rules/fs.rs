@@ -191,8 +191,21 @@ pub fn check(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) {
                     stop_at_operand: false,
                 },
             );
-            if let Some(d) = o.value(&["-d"]) {
-                an.write_target(&opts::value_text("-d", d), frame, "unzip -d");
+            match o.value(&["-d"]) {
+                Some(d) => an.write_target(&opts::value_text("-d", d), frame, "unzip -d"),
+                // Extracts into the current dir: what it writes cannot be listed.
+                None => an.write_target(&Field::known("."), frame, "unzip"),
+            }
+        }
+        // `gunzip x.gz` writes `x`.
+        "gunzip" | "bunzip2" | "unxz" | "gzip" | "bzip2" | "xz" => {
+            for f in parse(args, &opts::NONE).operands {
+                an.write_target(f, frame, name);
+                if let Some(v) = f.value()
+                    && let Some((stem, _)) = v.rsplit_once('.')
+                {
+                    an.write_target(&Field::known(stem), frame, name);
+                }
             }
         }
         _ => {}
