@@ -220,6 +220,17 @@ impl Analyser {
         }
     }
 
+    /// Exporting a variable the allowed programs read as configuration is refused.
+    pub fn exporting(&mut self, name: &str) {
+        if crate::gate::forbidden_var(name) {
+            self.assigning(name);
+        } else if crate::gate::tool_config_var(name) {
+            self.deny(format!(
+                "exporting `{name}`, which changes what the programs run, load or write; refused"
+            ));
+        }
+    }
+
     /// A path that touches tend's own files.
     pub fn protected(&self, p: &str) -> Option<&str> {
         self.ctx
@@ -609,7 +620,7 @@ impl Analyser {
             return Produces::Other(program.to_string());
         }
         for (k, _) in env {
-            self.assigning(k);
+            self.exporting(k);
         }
         for f in argv {
             if let Some(v) = f.value()

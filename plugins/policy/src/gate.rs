@@ -65,6 +65,89 @@ pub fn forbidden_var(name: &str) -> bool {
         || name.starts_with("GIT_CONFIG_")
 }
 
+/// Variables exported to a program (`X=v cmd`, `env X=v`, `export X=v`, `sudo X=v`) that the
+/// allowed programs read as configuration: where they write, which compiler, linker, wrapper,
+/// pager or options they use (`CARGO_TARGET_DIR=/etc`, `RUSTC_WRAPPER=sh`, `GOFLAGS=-toolexec=..`,
+/// `TAR_OPTIONS`, `JAVA_TOOL_OPTIONS`, `npm_config_script_shell`). The program list is closed, so
+/// these families are knowable; `forbidden_var` names are refused too.
+pub fn tool_config_var(name: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "CARGO",
+        "RUST",
+        "GO",
+        "CGO_",
+        "NPM_",
+        "npm_",
+        "YARN",
+        "PNPM",
+        "NODE_",
+        "PIP_",
+        "PYTHON",
+        "VIRTUAL_ENV",
+        "BUNDLE",
+        "GEM_",
+        "RUBY",
+        "MAVEN",
+        "M2_",
+        "GRADLE",
+        "JAVA",
+        "_JAVA",
+        "JDK_",
+        "DOTNET",
+        "GIT",
+        "MAKE",
+        "CURL",
+        "WGET",
+        "SSL_",
+        "TAR_",
+        "GZIP",
+        "BZIP",
+        "XZ_",
+        "ZIP",
+        "UNZIP",
+        "LESS",
+        "PAGER",
+        "EDITOR",
+        "VISUAL",
+        "SSH",
+        "SUDO",
+        "PERL",
+        "XDG_",
+        "COMPOSER",
+        "PHP",
+        "SYSTEMD",
+        "DBUS",
+    ];
+    const EXACT: &[&str] = &[
+        "CC",
+        "CXX",
+        "CPP",
+        "AR",
+        "AS",
+        "LD",
+        "NM",
+        "RANLIB",
+        "CFLAGS",
+        "CXXFLAGS",
+        "CPPFLAGS",
+        "LDFLAGS",
+        "LIBS",
+        "TMP",
+        "TEMP",
+        "BROWSER",
+        "PKG_CONFIG",
+        "PKG_CONFIG_PATH",
+    ];
+    if forbidden_var(name) {
+        return true;
+    }
+    // `NODE_ENV`, `RAILS_ENV`, `GO_ENV`: the environment's name, read as data.
+    if name.ends_with("_ENV") {
+        return false;
+    }
+    EXACT.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
 /// Reserved words outside the subset (bare, anywhere: the gate does not track command position,
 /// so `echo case` is refused too; quoting the word makes it an ordinary argument).
 const REFUSED_WORDS: &[(&str, &str)] = &[

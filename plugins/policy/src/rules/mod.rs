@@ -893,7 +893,7 @@ fn assign_builtin(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) {
     }
     for f in c.args() {
         if let Some((k, _)) = f.text.split_once('=') {
-            an.assigning(k);
+            an.exporting(k);
         } else if f.value().is_none() {
             an.deny(format!(
                 "`export {}` with a name that cannot be resolved",

@@ -187,8 +187,46 @@ pub fn shape(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) -> bool {
         "ln" => links(an, frame, c, true),
         "cp" => links(an, frame, c, false),
         "rsync" => {
-            let o = parse(c.args(), &value_spec("e", &["rsh", "rsync-path"]));
-            refuse(an, c, &o, &["-e", "--rsh", "--rsync-path"]);
+            let o = parse(
+                c.args(),
+                &value_spec(
+                    "eT",
+                    &[
+                        "rsh",
+                        "rsync-path",
+                        "log-file",
+                        "write-batch",
+                        "only-write-batch",
+                        "backup-dir",
+                        "temp-dir",
+                        "partial-dir",
+                        "files-from",
+                        "include-from",
+                        "exclude-from",
+                        "password-file",
+                    ],
+                ),
+            );
+            refuse(
+                an,
+                c,
+                &o,
+                &[
+                    "-e",
+                    "--rsh",
+                    "--rsync-path",
+                    "--log-file",
+                    "--write-batch",
+                    "--only-write-batch",
+                    "--backup-dir",
+                    "--temp-dir",
+                    "--partial-dir",
+                    "--files-from",
+                    "--include-from",
+                    "--exclude-from",
+                    "--password-file",
+                ],
+            );
         }
         "env" => {
             let o = parse(
@@ -235,10 +273,31 @@ pub fn shape(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) -> bool {
                         "form",
                         "upload-file",
                         "json",
+                        "trace",
+                        "trace-ascii",
+                        "stderr",
+                        "libcurl",
+                        "etag-save",
+                        "hsts",
+                        "alt-svc",
                     ],
                 ),
             );
             refuse(an, c, &o, &["-K", "--config"]);
+            for (flag, f) in &o.values {
+                if matches!(
+                    flag.as_str(),
+                    "--trace"
+                        | "--trace-ascii"
+                        | "--stderr"
+                        | "--libcurl"
+                        | "--etag-save"
+                        | "--hsts"
+                        | "--alt-svc"
+                ) {
+                    an.write_target(&opts::value_text(flag, f), frame, &format!("curl {flag}"));
+                }
+            }
             // Local files sent over the network: only the project's (`-d @f`, `-F x=@f`, `-T f`).
             for (flag, f) in &o.values {
                 let v = opts::value_text(flag, f);
@@ -263,9 +322,42 @@ pub fn shape(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) -> bool {
         "wget" => {
             let o = parse(
                 c.args(),
-                &value_spec("ei", &["execute", "input-file", "config", "use-askpass"]),
+                &value_spec(
+                    "ei",
+                    &[
+                        "execute",
+                        "input-file",
+                        "config",
+                        "use-askpass",
+                        "post-file",
+                        "body-file",
+                        "save-cookies",
+                        "warc-file",
+                        "load-cookies",
+                    ],
+                ),
             );
-            refuse(an, c, &o, &["-e", "--execute", "--config", "--use-askpass"]);
+            refuse(
+                an,
+                c,
+                &o,
+                &[
+                    "-e",
+                    "--execute",
+                    "--config",
+                    "--use-askpass",
+                    "--save-cookies",
+                    "--warc-file",
+                    "--load-cookies",
+                ],
+            );
+            for flag in ["--post-file", "--body-file"] {
+                if let Some(f) = o.value(&[flag])
+                    && let Some(file) = opts::value_text(flag, f).value()
+                {
+                    upload(an, frame, c, file);
+                }
+            }
         }
         "printf" if c.args().first().and_then(Field::value) == Some("-v") => {
             an.deny("`printf -v` assigns a variable (bash-only)".into());
@@ -297,6 +389,44 @@ pub fn shape(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) -> bool {
             }
         }
         "systemctl" => systemctl(an, c),
+        "sort" => {
+            let o = parse(
+                c.args(),
+                &value_spec(
+                    "oTS",
+                    &[
+                        "output",
+                        "compress-program",
+                        "temporary-directory",
+                        "buffer-size",
+                        "files0-from",
+                    ],
+                ),
+            );
+            refuse(an, c, &o, &["--compress-program"]);
+            for (flag, f) in &o.values {
+                if matches!(flag.as_str(), "-o" | "--output") {
+                    an.write_target(&opts::value_text(flag, f), frame, "sort -o");
+                }
+            }
+        }
+        "date" => {
+            let o = parse(
+                c.args(),
+                &value_spec("sdfr", &["set", "date", "file", "reference"]),
+            );
+            refuse(an, c, &o, &["-s", "--set"]);
+        }
+        "hostname"
+            if c.args()
+                .iter()
+                .any(|f| f.value().is_none_or(|v| !v.starts_with('-'))) =>
+        {
+            an.deny(format!(
+                "`{}` changes the machine's name; refused",
+                c.shown()
+            ));
+        }
         "mvn" => {
             for f in c.args() {
                 let v = f.value().unwrap_or_default();
@@ -388,7 +518,7 @@ pub fn shape(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) -> bool {
                 }
             }
         }
-        "cat" | "dd" | "tail" | "sort" | "base64" => {
+        "cat" | "dd" | "tail" | "base64" => {
             // An endless device read into a file fills the disk.
             let endless = |v: &str| {
                 let v = v.strip_prefix("if=").unwrap_or(v);
@@ -736,6 +866,13 @@ fn git(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) {
         if bad {
             an.deny(format!(
                 "`{}`: `{v}` can make git run code or write elsewhere; refused",
+                c.shown()
+            ));
+            return;
+        }
+        if v.starts_with("-o") && sub == "archive" {
+            an.deny(format!(
+                "`{}`: `-o` writes a file; write `> FILE` instead",
                 c.shown()
             ));
             return;
