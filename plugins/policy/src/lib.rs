@@ -1,13 +1,14 @@
-//! tend's built-in command-safety policy (plugin `policy`, world `command-policy`).
-//!
-//! A command is denied when its text does something destructive or escaping (see `rules`), when
-//! the daemon runs in production and the command is not declared `allowed_in_production`, or when
-//! it is declared `is_safe: false` and the operator did not set `[policy] allow_unsafe`. The text is
-//! read by a small shell analyser (`lex` -> `parse` -> `analyse` with `expand`), which follows
-//! quoting, `;`/`&&`/`||`/`|`/`&`, `$(..)`, backticks, `sh -c`, `eval`, `xargs`, `env`, `sudo` and
-//! variables (from the request and from assignments earlier in the command). What it cannot know in
-//! a place where it matters (an unresolved variable as a delete target, code from a download) is a
-//! denial: the policy fails closed.
+//! tend's built-in command-safety policy (plugin `policy`, world `command-policy`): an allow-list
+//! that is sound by construction. Shell text is accepted only in the subset of sh the analyser
+//! models completely (`gate`); what it does not model is denied with the construct named. Programs
+//! must be on the allow-list (`rules::allow`, `[policy] programs`) with argv shapes it understands
+//! (`rules::shape`); wrappers, `sh -c` and `eval` texts are analysed in turn; interpreters' inline
+//! code needs `[policy] interpreters`. Writes and deletes must stay inside a meaningful working dir,
+//! never touching tend's data or process (`targets`). The walk (`lex` -> `parse` -> `analyse` with
+//! `expand`) is bounded by a budget. A command is also denied in production unless declared
+//! `allowed_in_production`, and when declared `is_safe: false` without `[policy] allow_unsafe`.
+//! The plugin cannot see the file system: when paths matter it answers `resolve(paths)` and judges
+//! again with the host's canonical forms (`judge`).
 
 // Generated code: the canonical ABI passes flattened records as many arguments.
 #![allow(clippy::too_many_arguments)]
@@ -19,6 +20,7 @@ pub mod lex;
 pub mod parse;
 pub mod paths;
 pub mod rules;
+pub mod targets;
 
 pub use analyse::Ctx;
 use analyse::{Analyser, Binding, Frame};
