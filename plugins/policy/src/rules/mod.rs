@@ -4,6 +4,7 @@
 //! targets checked (`fs`, `system`, `net`).
 
 pub mod allow;
+mod build;
 mod fs;
 mod net;
 pub mod opts;
