@@ -607,6 +607,8 @@ impl Analyser {
             let dir = p.rsplit_once('/').map_or("/", |(d, _)| d);
             if !paths::is_bin_dir(dir) {
                 self.run_project_file(&p, "runs");
+                let shown = format!("`{program}`");
+                self.opaque_args(frame, &shown, &argv[1..], env);
                 return Produces::Other(name);
             }
             name = paths::basename(&p).to_string();

@@ -10,6 +10,65 @@ use crate::expand::Field;
 use crate::paths;
 
 impl Analyser {
+    /// Arguments (and exported values) handed to code of the project the policy cannot read (a
+    /// script, a Makefile's variables, a Rakefile's tasks): a path outside the working dir or a
+    /// value that cannot be resolved could steer it anywhere (`./clean.sh /`), so they are refused.
+    pub fn opaque_args(
+        &mut self,
+        frame: &Frame,
+        how: &str,
+        args: &[Field],
+        env: &[(String, crate::expand::Lookup)],
+    ) {
+        let values = args
+            .iter()
+            .map(|f| {
+                (
+                    f.value()
+                        .map(|v| v.rsplit_once('=').map_or(v, |(_, r)| r).to_string()),
+                    f.text.clone(),
+                )
+            })
+            .chain(env.iter().map(|(k, v)| match v {
+                crate::expand::Lookup::Known(v) => (Some(v.clone()), format!("{k}={v}")),
+                crate::expand::Lookup::Unknown(_) => (None, format!("{k}=..")),
+            }));
+        for (value, shown) in values.collect::<Vec<_>>() {
+            let Some(v) = value else {
+                self.deny(format!(
+                    "{how} gets `{shown}`, which cannot be resolved; the code it runs cannot be seen"
+                ));
+                continue;
+            };
+            let path_like =
+                v.starts_with('/') || v.starts_with('~') || v.split('/').any(|c| c == "..");
+            if !path_like || paths::is_harmless_device(&v) {
+                continue;
+            }
+            let v = if let Some(rest) = v.strip_prefix('~') {
+                match self.home(frame) {
+                    Some(h) => format!("{h}{rest}"),
+                    None => "/".to_string(),
+                }
+            } else {
+                v
+            };
+            let inside = frame
+                .resolve(&v)
+                .map(|p| self.real_path(&p))
+                .is_some_and(|p| {
+                    self.cwd
+                        .as_deref()
+                        .is_some_and(|root| paths::within(&p, root))
+                });
+            if !inside {
+                self.deny(format!(
+                    "{how} gets the path `{shown}` outside the working dir; the code it runs cannot be seen"
+                ));
+            }
+        }
+    }
+
     /// Assigning a variable that changes how later commands are read is refused.
     pub fn assigning(&mut self, name: &str) {
         if crate::gate::forbidden_var(name) {

@@ -268,6 +268,9 @@ pub(super) fn make(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) {
             _ => {}
         }
     }
+    // Targets and variables go to the project's Makefile.
+    let operands: Vec<Field> = o.operands.iter().map(|f| (*f).clone()).collect();
+    an.opaque_args(frame, "make", &operands, c.env);
     for f in &o.operands {
         if let Some((name, _)) = f.value().and_then(|v| v.split_once('='))
             && (crate::gate::forbidden_var(name.trim_end_matches([':', '+', '?', '!']))

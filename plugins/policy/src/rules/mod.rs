@@ -443,6 +443,12 @@ fn shell(an: &mut Analyser, frame: &Frame, c: &Cmd<'_>) {
         run_stdin(an, frame, c);
     } else {
         run_file(an, frame, &rest[0], c.name);
+        an.opaque_args(
+            frame,
+            &format!("`{} {}`", c.name, rest[0].text),
+            &rest[1..],
+            c.env,
+        );
     }
 }
 
@@ -555,6 +561,12 @@ fn interpreter(an: &mut Analyser, frame: &Frame, c: &Cmd<'_>) {
         Some(_) if is_awk => inline(an, "'program'"),
         Some(f) => {
             run_file(an, frame, f, name);
+            an.opaque_args(
+                frame,
+                &format!("`{name} {}`", f.text),
+                &args[i + 1..],
+                c.env,
+            );
             // `manage.py shell -c CODE`, `artisan tinker --execute=CODE`: inline code through a
             // script of the project.
             if let Some(flag) = args[i + 1..].iter().filter_map(Field::value).find(|v| {
