@@ -832,7 +832,9 @@ fn hostile_input_is_denied_by_the_policy_itself_and_leaves_it_working() {
     let expansions = format!("echo {}x{}", "${X:-".repeat(3000), "}".repeat(3000));
     let huge = format!("echo {}", "a".repeat(100 * 1024));
     let braces = format!("echo {}", "{a,b}".repeat(2000));
+    let doubling = format!("X=aaaaaaaaaaaaaaaa{}; echo $X", "; X=$X$X".repeat(40));
     for (what, command) in [
+        ("doubling variables", doubling.as_str()),
         ("nested groups", nested.as_str()),
         ("nested expansions", expansions.as_str()),
         ("a huge command", huge.as_str()),

@@ -17,6 +17,8 @@ use crate::paths;
 const MAX_DEPTH: usize = 12;
 /// Most simple commands analysed for one request (after loops and `find -exec` multiply them).
 const MAX_COMMANDS: usize = 512;
+/// Most bytes variables may expand to over one command.
+const MAX_EXPANDED: usize = 64 * 1024;
 /// Most paths the host is asked to canonicalise for one command.
 pub const MAX_PATHS: usize = 512;
 /// Longest command text analysed.
@@ -81,8 +83,21 @@ impl Frame {
 pub fn binding(l: Lookup) -> Binding {
     match l {
         Lookup::Known(v) => Binding::Known(vec![v]),
-        Lookup::Unknown(w) => Binding::Unknown(w),
+        Lookup::Unknown(w) => Binding::Unknown(short(w)),
     }
+}
+
+/// An unknown value's description, cut: `X=$X$X` must not double it at every step.
+fn short(mut w: Why) -> Why {
+    if w.what.len() > 120 {
+        let mut cut = 120;
+        while !w.what.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        w.what.truncate(cut);
+        w.what.push_str("...");
+    }
+    w
 }
 
 /// What a command's standard input carries.
@@ -151,6 +166,8 @@ pub struct Analyser {
     pub written: Vec<String>,
     /// Commands analysed so far (the work budget).
     cost: usize,
+    /// Bytes variables expanded to so far (the work budget).
+    expanded: usize,
     /// Second question: the canonical form of each path asked about (`real_path`).
     pub resolved: Option<BTreeMap<String, String>>,
     /// First question: the absolute paths judged, to be canonicalised by the host.
@@ -173,6 +190,7 @@ impl Analyser {
             findings: Vec::new(),
             written: Vec::new(),
             cost: 0,
+            expanded: 0,
             resolved: None,
             asked: BTreeSet::new(),
             depth: 0,
@@ -645,7 +663,7 @@ impl Analyser {
 fn lookup(f: Field) -> Lookup {
     match f.unknown {
         None => Lookup::Known(f.text),
-        Some(w) => Lookup::Unknown(w),
+        Some(w) => Lookup::Unknown(short(w)),
     }
 }
 
@@ -725,21 +743,22 @@ struct View<'a> {
 
 impl Scope for View<'_> {
     fn lookup(&mut self, name: &str) -> Lookup {
-        if let Some(v) = self.choice.get(name) {
-            return Lookup::Known(v.clone());
-        }
-        match self.frame.vars.get(name) {
-            Some(Binding::Known(v)) => Lookup::Known(v.first().cloned().unwrap_or_default()),
-            Some(Binding::Unknown(w)) => Lookup::Unknown(w.clone()),
-            None => match (name, &self.frame.dir) {
-                ("PWD", Some(d)) => Lookup::Known(d.clone()),
-                ("0", _) => Lookup::Known("sh".into()),
-                _ => Lookup::Unknown(Why {
-                    what: format!("${name}"),
+        let found = self.find(name);
+        // Every byte a variable expands to is counted: `X=$X$X` doubling stops at the budget
+        // instead of exhausting memory.
+        if let Lookup::Known(v) = &found {
+            self.an.expanded = self.an.expanded.saturating_add(v.len());
+            if self.an.expanded > MAX_EXPANDED {
+                self.an.deny(format!(
+                    "variables expand to more than {MAX_EXPANDED} bytes; over the policy budget"
+                ));
+                return Lookup::Unknown(Why {
+                    what: format!("${name} (over the budget)"),
                     download: None,
-                }),
-            },
+                });
+            }
         }
+        found
     }
 
     fn substitute(&mut self, src: &str, process: bool) -> Lookup {
@@ -768,5 +787,26 @@ impl Scope for View<'_> {
             },
             download: summary.download,
         })
+    }
+}
+
+impl View<'_> {
+    /// A variable's value: the loop value being tried, the frame's binding, `$PWD`, `$0`.
+    fn find(&mut self, name: &str) -> Lookup {
+        if let Some(v) = self.choice.get(name) {
+            return Lookup::Known(v.clone());
+        }
+        match self.frame.vars.get(name) {
+            Some(Binding::Known(v)) => Lookup::Known(v.first().cloned().unwrap_or_default()),
+            Some(Binding::Unknown(w)) => Lookup::Unknown(w.clone()),
+            None => match (name, &self.frame.dir) {
+                ("PWD", Some(d)) => Lookup::Known(d.clone()),
+                ("0", _) => Lookup::Known("sh".into()),
+                _ => Lookup::Unknown(Why {
+                    what: format!("${name}"),
+                    download: None,
+                }),
+            },
+        }
     }
 }

@@ -434,3 +434,25 @@ fn corpora_rates() {
     // `bash < payload.sh` runs a script of the project, as `bash payload.sh` may (by design).
     assert_eq!(passed, ["bash < payload.sh"], "attacks allowed");
 }
+
+#[test]
+fn doubling_variables_hit_the_budget_not_the_memory() {
+    let mut cmd = String::from("X=aaaaaaaaaaaaaaaa");
+    for _ in 0..40 {
+        cmd.push_str("; X=$X$X");
+    }
+    cmd.push_str("; echo $X");
+    let started = std::time::Instant::now();
+    let reason = shell(&cmd).expect("denied");
+    assert!(reason.contains("budget"), "{reason}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    // Unknown values double their description, not the memory.
+    let mut cmd = String::from("X=$(id)");
+    for _ in 0..40 {
+        cmd.push_str("; X=$X$X");
+    }
+    cmd.push_str("; rm -rf $X");
+    let started = std::time::Instant::now();
+    assert!(shell(&cmd).expect("denied").contains("cannot be resolved"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+}
