@@ -23,9 +23,10 @@ struct Row {
     reason: String,
 }
 
-fn rows(data: &str, pid: u32) -> Vec<Row> {
+fn rows(root: &str, data: &str, pid: u32) -> Vec<Row> {
     let fill = |s: &str| {
-        s.replace("{DATA}", data)
+        s.replace("{ROOT}", root)
+            .replace("{DATA}", data)
             .replace("{PID}", &pid.to_string())
             .replace('⏎', "\n")
     };
@@ -73,9 +74,9 @@ fn canonical(p: &Path) -> String {
 #[test]
 fn the_table_through_the_real_plugin() {
     let d = Daemon::start();
-    app(&d, json!({}));
+    let root = canonical(&app(&d, json!({})));
     let data = canonical(d.data_dir());
-    let rows = rows(&data, d.pid());
+    let rows = rows(&root, &data, d.pid());
     assert!(rows.len() >= 150, "the table has {} rows", rows.len());
     let mut failures = Vec::new();
     let (mut ops, mut ops_allowed, mut attacks, mut attacks_denied) = (0, 0, 0, 0);
@@ -285,7 +286,7 @@ fn the_allowed_rows_run_for_real_and_change_nothing_outside_the_root() {
     }
 
     let data = canonical(d.data_dir());
-    let rows_all = rows(&data, d.pid());
+    let rows_all = rows(&canonical(&dir), &data, d.pid());
     let rows: Vec<&Row> = rows_all
         .iter()
         .filter(|r| r.allow && r.reason != "norun")

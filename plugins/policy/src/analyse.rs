@@ -168,6 +168,9 @@ pub struct Analyser {
     cost: usize,
     /// Bytes variables expanded to so far (the work budget).
     expanded: usize,
+    /// Inside a command that may not run (after `&&`/`||`, in `if`/`while`/`until`/`for`): an
+    /// assignment there may have happened or not.
+    conditional: usize,
     /// Second question: the canonical form of each path asked about (`real_path`).
     pub resolved: Option<BTreeMap<String, String>>,
     /// First question: the absolute paths judged, to be canonicalised by the host.
@@ -191,6 +194,7 @@ impl Analyser {
             written: Vec::new(),
             cost: 0,
             expanded: 0,
+            conditional: 0,
             resolved: None,
             asked: BTreeSet::new(),
             depth: 0,
@@ -265,6 +269,22 @@ impl Analyser {
     }
 
     fn pipeline(&mut self, p: &Pipeline, frame: &mut Frame) -> Produces {
+        self.conditional += usize::from(p.after_and_or);
+        let produced = if p.cmds.len() > 1 || p.background {
+            // Every part of a pipeline, and a background command, runs in a subshell: its `cd`
+            // and assignments do not last; what it writes or downloads does.
+            let mut sub = frame.clone();
+            let produced = self.pipeline_in(p, &mut sub);
+            frame.downloads = sub.downloads;
+            produced
+        } else {
+            self.pipeline_in(p, frame)
+        };
+        self.conditional -= usize::from(p.after_and_or);
+        produced
+    }
+
+    fn pipeline_in(&mut self, p: &Pipeline, frame: &mut Frame) -> Produces {
         let mut stdin = Stdin::Inherit;
         let mut produced = Produces::Nothing;
         let mut upstream_download: Option<String> = None;
@@ -279,7 +299,14 @@ impl Analyser {
                     (None, Produces::Nothing) => Stdin::Unknown("a command with no output".into()),
                 };
             }
-            produced = self.node(node, frame, &stdin);
+            produced = if p.cmds.len() > 1 {
+                let mut own = frame.clone();
+                let produced = self.node(node, &mut own, &stdin);
+                frame.downloads = own.downloads;
+                produced
+            } else {
+                self.node(node, frame, &stdin)
+            };
             if let Produces::Download(by) = &produced {
                 upstream_download.get_or_insert_with(|| by.clone());
             }
@@ -334,10 +361,19 @@ impl Analyser {
                     | "}"
             )
         {
+            // What follows `if`/`while`/`until` (and `for`, below) up to `fi`/`done` may not run.
+            match k {
+                "if" | "while" | "until" => self.conditional += 1,
+                "fi" | "done" => self.conditional = self.conditional.saturating_sub(1),
+                _ => {}
+            }
             words = &words[1..];
         }
         match words.first().and_then(Word::bare) {
-            Some("for" | "select") => return self.for_loop(&words[1..], frame),
+            Some("for" | "select") => {
+                self.conditional += 1;
+                return self.for_loop(&words[1..], frame);
+            }
             Some("case") => {
                 self.expand(&words[1..2.min(words.len())], frame);
                 return Produces::Nothing;
@@ -429,7 +465,7 @@ impl Analyser {
         }
         if words.is_empty() {
             for (name, v) in values {
-                frame.vars.insert(name, binding(v));
+                self.assign(frame, name, binding(v));
             }
             return Produces::Nothing;
         }
@@ -499,6 +535,32 @@ impl Analyser {
             choice: &choice,
         };
         expand_one(w, &mut view)
+    }
+
+    /// Binds a variable; where the assignment may not run (`false && X=/`, inside `if`), the
+    /// variable may keep its old value (empty when unset) too.
+    pub fn assign(&mut self, frame: &mut Frame, name: String, new: Binding) {
+        let bound = if self.conditional == 0 {
+            new
+        } else {
+            match (frame.vars.get(&name), new) {
+                (_, Binding::Unknown(w)) => Binding::Unknown(w),
+                (Some(Binding::Unknown(w)), _) => Binding::Unknown(w.clone()),
+                (old, Binding::Known(mut values)) => {
+                    let old = match old {
+                        Some(Binding::Known(o)) => o.clone(),
+                        _ => vec![String::new()],
+                    };
+                    for o in old {
+                        if !values.contains(&o) {
+                            values.push(o);
+                        }
+                    }
+                    Binding::Known(values)
+                }
+            }
+        };
+        frame.vars.insert(name, bound);
     }
 
     /// Every way `words` can expand, one per combination of multi-valued variables.

@@ -13,6 +13,7 @@ mod system;
 
 use crate::analyse::{Analyser, Frame, Produces, Stdin};
 use crate::expand::{Field, Lookup, Why};
+use crate::paths;
 use opts::{Spec, parse};
 
 /// One command to judge.
@@ -877,6 +878,14 @@ fn cd(an: &Analyser, frame: &mut Frame, c: &Cmd<'_>) {
         .args()
         .iter()
         .find(|f| f.value().is_none_or(|v| !v.starts_with('-') || v == "-"));
+    // A `cd` may fail (or be skipped after `&&`/`||`): the shell then stays where it was. Only
+    // when that was inside the working dir is either place inside it; otherwise the dir after it
+    // cannot be known.
+    let was_inside = frame
+        .dir
+        .as_deref()
+        .zip(an.cwd.as_deref())
+        .is_some_and(|(d, root)| paths::within(d, root));
     frame.dir = match target {
         None => an.home(frame),
         Some(f) => match f.value() {
@@ -892,6 +901,9 @@ fn cd(an: &Analyser, frame: &mut Frame, c: &Cmd<'_>) {
     };
     if target.is_none() {
         frame.descended = true;
+    }
+    if !was_inside {
+        frame.dir = None;
     }
 }
 
@@ -918,13 +930,15 @@ fn assign_builtin(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) {
                 continue;
             }
             if let Some((k, val)) = v.split_once('=') {
-                frame.vars.insert(
+                an.assign(
+                    frame,
                     k.to_string(),
                     crate::analyse::Binding::Known(vec![val.to_string()]),
                 );
             }
         } else if let Some((k, _)) = f.text.split_once('=') {
-            frame.vars.insert(
+            an.assign(
+                frame,
                 k.to_string(),
                 crate::analyse::Binding::Unknown(f.unknown.clone().unwrap_or(Why {
                     what: f.text.clone(),
