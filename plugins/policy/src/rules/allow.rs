@@ -136,6 +136,8 @@ const PLAIN: &[&str] = &[
     "rails",
     "flask",
     "alembic",
+    "break",
+    "continue",
 ];
 
 /// Interpreters: their script files of the project may run; inline code only when the operator
