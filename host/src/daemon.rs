@@ -126,6 +126,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         store.clone(),
         bus.clone(),
         settings.policy.clone(),
+        crate::policy::HostFacts::gather(&data_dir),
     );
     let workflows = Workflows::new(sup.clone(), policy.clone(), store.clone(), bus.clone());
     workflows

@@ -28,4 +28,5 @@ mod plugins;
 mod policy;
 mod races;
 mod starvation;
+mod policy_table;
 mod stop;

@@ -279,7 +279,10 @@ impl PluginHost {
         let latency = started.elapsed();
         trace.emit_output(plugin);
         let outcome = result.unwrap_or_else(outcome::classify);
-        self.record(&p, &outcome, latency, &trace.denials());
+        // A command-policy call fails on its input (one hostile command can exhaust the budget):
+        // the caller denies that request; it is not a trap of the plugin (issue 11).
+        let counts_as_trap = world != World::CommandPolicy;
+        self.record(&p, &outcome, latency, &trace.denials(), counts_as_trap);
         (outcome, version)
     }
 
@@ -289,6 +292,7 @@ impl PluginHost {
         outcome: &Outcome<T>,
         latency: Duration,
         denials: &[String],
+        counts_as_trap: bool,
     ) {
         let error = match outcome {
             Outcome::Ok(_) => None,
@@ -300,7 +304,7 @@ impl PluginHost {
         let call = CallRecord {
             kind: outcome.kind(),
             error,
-            is_trap: outcome.is_trap(),
+            is_trap: counts_as_trap && outcome.is_trap(),
             latency,
             denials,
         };

@@ -26,6 +26,17 @@ pub struct PolicyRequest {
     pub allow_unsafe: bool,
     pub vars: Vec<(String, String)>,
     pub origin: String,
+    /// Paths no command may write, delete or name (tend's data dir), canonical.
+    pub protected_paths: Vec<String>,
+    pub daemon_pid: u32,
+    /// The daemon's executable path and command line.
+    pub daemon_names: Vec<String>,
+    pub daemon_cwd: Option<String>,
+    /// `[policy] interpreters` and `[policy] programs`.
+    pub interpreters: Vec<String>,
+    pub programs: Vec<String>,
+    /// The second question after `PolicyAnswer::Resolve`: each path with its canonical form.
+    pub resolved_paths: Option<Vec<(String, String)>>,
 }
 
 /// A `command-policy` plugin's answer.
@@ -33,6 +44,8 @@ pub struct PolicyRequest {
 pub enum PolicyAnswer {
     Allow,
     Deny(String),
+    /// Ask again with these paths canonicalised (`resolved_paths`).
+    Resolve(Vec<String>),
 }
 
 /// The answer and the version (manifest `version`) of the plugin that gave it, when one was loaded.
@@ -44,7 +57,10 @@ pub struct PolicyCall {
 
 impl PluginHost {
     /// Calls `evaluate` of a `command-policy` plugin, within `timeout` (and the plugin's own
-    /// `limits.timeout_ms`). Never blocks the async runtime; never panics.
+    /// `limits.timeout_ms`). Never blocks the async runtime; never panics. A failed evaluation
+    /// (timeout, trap, out of memory) is that request's denial and does not count toward
+    /// suspending the plugin: one hostile command must not get the policy suspended for everyone
+    /// (`call_export` is told so by the world).
     pub async fn evaluate_policy(
         &self,
         plugin: &str,
@@ -64,6 +80,13 @@ impl PluginHost {
             allow_unsafe: request.allow_unsafe,
             vars: request.vars,
             origin: request.origin,
+            protected_paths: request.protected_paths,
+            daemon_pid: request.daemon_pid,
+            daemon_names: request.daemon_names,
+            daemon_cwd: request.daemon_cwd,
+            interpreters: request.interpreters,
+            programs: request.programs,
+            resolved_paths: request.resolved_paths,
         };
         let (outcome, version) = self
             .call_export(plugin, World::CommandPolicy, timeout, None, |p, _| {
@@ -77,6 +100,7 @@ impl PluginHost {
                         match policy.call_evaluate(&mut store, &wit_request).await? {
                             wit::Decision::Allow => PolicyAnswer::Allow,
                             wit::Decision::Deny(reason) => PolicyAnswer::Deny(reason),
+                            wit::Decision::Resolve(paths) => PolicyAnswer::Resolve(paths),
                         },
                     ))
                 })

@@ -1,15 +1,19 @@
 //! The command-safety policy: asks the `command-policy` plugin (`[policy] plugin`, the built-in
 //! `policy` by default) about every command tend runs on someone's behalf, fails closed (a missing,
 //! wrong-world, suspended, trapping or slow plugin means deny, with a reason saying which), and
-//! records every decision in the audit trail *before* the caller can act on it. It runs nothing and
-//! knows no HTTP; what the rules are is the plugin's business (`plugins/policy`).
+//! records every decision in the audit trail *before* the caller can act on it. With each question it
+//! sends what the plugin cannot see for itself (`facts`: protected paths, the daemon's pid, names
+//! and cwd, the working dir with its symlinks resolved) and the operator's `[policy]` lists. It runs
+//! nothing and knows no HTTP; what the rules are is the plugin's business (`plugins/policy`).
 
+mod facts;
 mod settings;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+pub use facts::HostFacts;
 pub use settings::PolicySettings;
 
 use crate::plugins::{Outcome, PluginHost, PolicyAnswer, PolicyRequest};
@@ -54,6 +58,8 @@ pub struct Policy {
     /// Every audited decision is also published as a `policy` event.
     bus: crate::events::Bus,
     settings: PolicySettings,
+    /// Sent with every question: what is protected, who the daemon is.
+    facts: HostFacts,
 }
 
 impl Policy {
@@ -62,12 +68,14 @@ impl Policy {
         store: Store,
         bus: crate::events::Bus,
         settings: PolicySettings,
+        facts: HostFacts,
     ) -> Policy {
         Policy {
             plugins,
             store,
             bus,
             settings,
+            facts,
         }
     }
 
@@ -82,12 +90,20 @@ impl Policy {
     pub async fn evaluate_detailed(&self, ask: Ask<'_>, service: Option<&str>) -> Detailed {
         let s = &self.settings;
         let cwd = ask.cwd.to_string_lossy().into_owned();
+        // The plugin cannot see the file system: it judges the working dir with its symlinks
+        // resolved (the audit keeps the path as given).
+        let real_cwd = {
+            let path = ask.cwd.to_path_buf();
+            tokio::task::spawn_blocking(move || facts::canonical(&path))
+                .await
+                .unwrap_or_else(|_| cwd.clone())
+        };
         let request = PolicyRequest {
             argv: ask.argv.to_vec(),
             shell: (ask.command.command_type == CommandType::Shell)
                 .then(|| ask.command.command.clone()),
             command_type: ask.command.command_type.as_str().into(),
-            cwd: cwd.clone(),
+            cwd: real_cwd,
             service: ask.service.into(),
             environment: s.environment.clone(),
             production: s.production(),
@@ -100,13 +116,47 @@ impl Policy {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             origin: ask.origin.as_str().into(),
+            protected_paths: self.facts.protected.clone(),
+            daemon_pid: self.facts.pid,
+            daemon_names: self.facts.names.clone(),
+            daemon_cwd: self.facts.cwd.clone(),
+            interpreters: s.interpreters.clone(),
+            programs: s.programs.clone(),
+            resolved_paths: None,
         };
-        let call = self
+        let timeout = Duration::from_millis(s.timeout_ms);
+        let mut call = self
             .plugins
-            .evaluate_policy(&s.plugin, request, Duration::from_millis(s.timeout_ms))
+            .evaluate_policy(&s.plugin, request.clone(), timeout)
             .await;
+        // The plugin cannot see symlinks: it names the paths it judged, the host resolves them and
+        // asks once more (a second `resolve` is a denial, below).
+        if let Outcome::Ok(PolicyAnswer::Resolve(paths)) = &call.outcome {
+            match facts::resolve_all(paths.clone()).await {
+                Ok(resolved) => {
+                    let again = PolicyRequest {
+                        resolved_paths: Some(resolved),
+                        ..request
+                    };
+                    call = self
+                        .plugins
+                        .evaluate_policy(&s.plugin, again, timeout)
+                        .await;
+                }
+                Err(why) => {
+                    call.outcome = Outcome::Ok(PolicyAnswer::Deny(why));
+                }
+            }
+        }
         let (allowed, reason) = match call.outcome {
             Outcome::Ok(PolicyAnswer::Allow) => (true, String::new()),
+            Outcome::Ok(PolicyAnswer::Resolve(_)) => (
+                false,
+                format!(
+                    "policy plugin `{}` asked to resolve paths a second time; the command is denied",
+                    s.plugin
+                ),
+            ),
             Outcome::Ok(PolicyAnswer::Deny(reason)) if reason.trim().is_empty() => (
                 false,
                 format!("denied by policy plugin `{}` (no reason given)", s.plugin),

@@ -15,6 +15,12 @@ pub struct PolicySettings {
     pub allow_unsafe: bool,
     /// Longest one decision may take; the plugin's own `limits.timeout_ms` caps it too.
     pub timeout_ms: u64,
+    /// Interpreters whose inline code (`python3 -c`, `node -e`, an awk program) the built-in policy
+    /// lets run. Empty by default: inline code is denied, script files of the project run.
+    pub interpreters: Vec<String>,
+    /// Programs added to the built-in policy's allow-list (their destructive targets are still
+    /// checked). Empty by default.
+    pub programs: Vec<String>,
 }
 
 impl Default for PolicySettings {
@@ -24,6 +30,8 @@ impl Default for PolicySettings {
             environment: "development".into(),
             allow_unsafe: false,
             timeout_ms: 2000,
+            interpreters: Vec::new(),
+            programs: Vec::new(),
         }
     }
 }
@@ -53,6 +61,19 @@ impl PolicySettings {
                     .into(),
             );
         }
+        for (field, names) in [
+            ("policy.interpreters", &self.interpreters),
+            ("policy.programs", &self.programs),
+        ] {
+            if names.len() > 256 {
+                return Err(format!("{field} lists more than 256 names"));
+            }
+            if let Some(bad) = names.iter().find(|n| !program_name(n)) {
+                return Err(format!(
+                    "{field}: {bad:?} is not a program name (letters, digits, `._+-`, no `/`, at most 64 characters)"
+                ));
+            }
+        }
         if !(1..=60_000).contains(&self.timeout_ms) {
             return Err(format!(
                 "policy.timeout_ms must be between 1 and 60000, got {}",
@@ -61,6 +82,15 @@ impl PolicySettings {
         }
         Ok(())
     }
+}
+
+/// A program's file name, as the policy compares it (`python3`, `docker-compose`).
+fn program_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 64
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-'))
+        && !n.starts_with(['-', '.'])
 }
 
 #[cfg(test)]
@@ -85,9 +115,19 @@ mod tests {
         assert!(bad.validate().unwrap_err().contains("timeout_ms"));
         let bad = PolicySettings {
             plugin: String::new(),
-            ..d
+            ..d.clone()
         };
         assert!(bad.validate().unwrap_err().contains("policy.plugin"));
+        let bad = PolicySettings {
+            interpreters: vec!["/usr/bin/python3".into()],
+            ..d.clone()
+        };
+        assert!(bad.validate().unwrap_err().contains("policy.interpreters"));
+        let bad = PolicySettings {
+            programs: vec![String::new()],
+            ..d
+        };
+        assert!(bad.validate().unwrap_err().contains("policy.programs"));
     }
 
     #[test]
@@ -96,6 +136,13 @@ mod tests {
         assert!(s.allow_unsafe);
         assert_eq!(s.plugin, "mine");
         assert_eq!(s.timeout_ms, 2000);
+        assert!(s.interpreters.is_empty() && s.programs.is_empty());
+        let s: PolicySettings =
+            toml::from_str("interpreters = [\"python3\"]\nprograms = [\"docker\"]").unwrap();
+        assert_eq!(
+            (s.interpreters, s.programs),
+            (vec!["python3".to_string()], vec!["docker".to_string()])
+        );
         assert!(toml::from_str::<PolicySettings>("bogus = 1").is_err());
     }
 }

@@ -1,8 +1,10 @@
 //! The analyser: walks a parsed command the way the shell would run it, keeping the state that
 //! changes what later commands mean (the current directory after `cd`, variables assigned on the way,
-//! files downloaded earlier, functions defined), and hands every simple command, fully expanded, to
-//! the rules (`rules`). It assumes every branch runs (`a && b`, `a || b`, `if`), and that it cannot
-//! see the file system. Findings are deny reasons; the first one is the answer.
+//! files written or downloaded earlier), and hands every simple command, fully expanded, to the
+//! rules (`rules`). Shell text reaches it only through `script`, which runs the grammar gate
+//! (`gate`) first, so it only ever walks the subset it models. It assumes every branch runs
+//! (`a && b`, `a || b`, `if`) and cannot see the file system (paths are judged in `targets`, with
+//! symlinks resolved by the host). Findings are deny reasons; the first one is the answer.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,6 +15,12 @@ use crate::paths;
 
 /// Nested shells (`sh -c`, `eval`, `$(..)`) deeper than this are refused.
 const MAX_DEPTH: usize = 12;
+/// Most simple commands analysed for one request (after loops and `find -exec` multiply them).
+const MAX_COMMANDS: usize = 512;
+/// Most bytes variables may expand to over one command.
+const MAX_EXPANDED: usize = 64 * 1024;
+/// Most paths the host is asked to canonicalise for one command.
+pub const MAX_PATHS: usize = 512;
 /// Longest command text analysed.
 pub const MAX_LEN: usize = 64 * 1024;
 /// Most combinations of multi-valued variables (`for` lists) tried for one command.
@@ -35,9 +43,33 @@ pub struct Frame {
     /// Files written by downloaders (normalised paths), with the downloader.
     pub downloads: Vec<(String, String)>,
     pub functions: BTreeSet<String>,
+    /// The current dir was reached through a name (`cd build`, `cd /x`) that may be a symlink:
+    /// a `..` climbing out of it cannot be judged from the text.
+    pub descended: bool,
 }
 
 impl Frame {
+    /// `p` made absolute against the current dir and normalised; `None` when the dir is unknown,
+    /// when a `..` climbs out of a dir that may be a symlink (`link/..`, `cd build && rm ../x`), or
+    /// when a pattern names dirs (`l*/x`, `l*/`) that may be symlinks: there the text and the
+    /// kernel disagree, and the host cannot resolve a pattern.
+    pub fn resolve(&self, p: &str) -> Option<String> {
+        if paths::climbs_out_of_a_name(p)
+            || (self.descended && !p.starts_with('/') && p.split('/').any(|c| c == ".."))
+        {
+            return None;
+        }
+        let joined = if p.starts_with('/') {
+            p.to_string()
+        } else {
+            format!("{}/{p}", self.dir.as_deref()?)
+        };
+        if paths::glob_in_dir_part(&joined) {
+            return None;
+        }
+        paths::resolve(self.dir.as_deref(), p)
+    }
+
     /// A child shell: same directory, variables, downloads; `extra` exported on top.
     pub fn child(&self, extra: &[(String, Lookup)]) -> Frame {
         let mut f = self.clone();
@@ -51,8 +83,21 @@ impl Frame {
 pub fn binding(l: Lookup) -> Binding {
     match l {
         Lookup::Known(v) => Binding::Known(vec![v]),
-        Lookup::Unknown(w) => Binding::Unknown(w),
+        Lookup::Unknown(w) => Binding::Unknown(short(w)),
     }
+}
+
+/// An unknown value's description, cut: `X=$X$X` must not double it at every step.
+fn short(mut w: Why) -> Why {
+    if w.what.len() > 120 {
+        let mut cut = 120;
+        while !w.what.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        w.what.truncate(cut);
+        w.what.push_str("...");
+    }
+    w
 }
 
 /// What a command's standard input carries.
@@ -91,19 +136,67 @@ struct Summary {
     text: Option<String>,
 }
 
+/// What the host tells the policy besides the command (the request's extra fields).
+#[derive(Clone, Debug, Default)]
+pub struct Ctx {
+    /// Paths never written, deleted or read by a command (tend's data dir, its database, token,
+    /// plugins, backups), canonical.
+    pub protected: Vec<String>,
+    /// The daemon's pid (0 when unknown).
+    pub daemon_pid: u32,
+    /// Names the daemon's process is known by (its executable's file name, its command line).
+    pub daemon_names: Vec<String>,
+    /// The daemon's own working directory (never a meaningful root).
+    pub daemon_cwd: Option<String>,
+    /// Interpreters whose inline code (`python3 -c`) the operator allows (`[policy] interpreters`).
+    pub interpreters: Vec<String>,
+    /// Extra programs on the allow-list (`[policy] programs`).
+    pub programs: Vec<String>,
+}
+
 pub struct Analyser {
-    /// The request's working dir, normalised; `None` when it was not absolute.
+    /// The containment root: the request's working dir, normalised, when it is a meaningful root;
+    /// `None` otherwise (then `no_root` says why, and nothing may be deleted or written).
     pub cwd: Option<String>,
+    /// Why there is no meaningful root.
+    pub no_root: String,
+    pub ctx: Ctx,
     pub findings: Vec<String>,
+    /// Files and dirs written earlier in the command (normalised): running one is refused.
+    pub written: Vec<String>,
+    /// Commands analysed so far (the work budget).
+    cost: usize,
+    /// Bytes variables expanded to so far (the work budget).
+    expanded: usize,
+    /// Inside a command that may not run (after `&&`/`||`, in `if`/`while`/`until`/`for`): an
+    /// assignment there may have happened or not.
+    conditional: usize,
+    /// Second question: the canonical form of each path asked about (`real_path`).
+    pub resolved: Option<BTreeMap<String, String>>,
+    /// First question: the absolute paths judged, to be canonicalised by the host.
+    pub asked: BTreeSet<String>,
     depth: usize,
     summaries: Vec<Summary>,
 }
 
 impl Analyser {
     pub fn new(cwd: &str) -> Analyser {
+        Analyser::with_ctx(cwd, Ctx::default())
+    }
+
+    pub fn with_ctx(cwd: &str, ctx: Ctx) -> Analyser {
+        let (root, no_root) = crate::targets::root_of(cwd, &ctx);
         Analyser {
-            cwd: cwd.starts_with('/').then(|| paths::normalise(cwd)),
+            cwd: root,
+            no_root,
+            ctx,
             findings: Vec::new(),
+            written: Vec::new(),
+            cost: 0,
+            expanded: 0,
+            conditional: 0,
+            resolved: None,
+            asked: BTreeSet::new(),
             depth: 0,
             summaries: vec![Summary::default()],
         }
@@ -129,8 +222,13 @@ impl Analyser {
         }
     }
 
-    /// Analyses shell text in `frame` (which it changes, as the shell would).
+    /// Analyses shell text in `frame` (which it changes, as the shell would). Text outside the
+    /// subset `gate` accepts is refused before it is parsed.
     pub fn script(&mut self, src: &str, frame: &mut Frame) {
+        if let Err(reason) = crate::gate::check(src, crate::gate::BUDGET) {
+            self.deny(reason);
+            return;
+        }
         if src.len() > MAX_LEN {
             self.deny(format!(
                 "command text longer than {MAX_LEN} bytes; too long to analyse"
@@ -171,6 +269,22 @@ impl Analyser {
     }
 
     fn pipeline(&mut self, p: &Pipeline, frame: &mut Frame) -> Produces {
+        self.conditional += usize::from(p.after_and_or);
+        let produced = if p.cmds.len() > 1 || p.background {
+            // Every part of a pipeline, and a background command, runs in a subshell: its `cd`
+            // and assignments do not last; what it writes or downloads does.
+            let mut sub = frame.clone();
+            let produced = self.pipeline_in(p, &mut sub);
+            frame.downloads = sub.downloads;
+            produced
+        } else {
+            self.pipeline_in(p, frame)
+        };
+        self.conditional -= usize::from(p.after_and_or);
+        produced
+    }
+
+    fn pipeline_in(&mut self, p: &Pipeline, frame: &mut Frame) -> Produces {
         let mut stdin = Stdin::Inherit;
         let mut produced = Produces::Nothing;
         let mut upstream_download: Option<String> = None;
@@ -185,7 +299,14 @@ impl Analyser {
                     (None, Produces::Nothing) => Stdin::Unknown("a command with no output".into()),
                 };
             }
-            produced = self.node(node, frame, &stdin);
+            produced = if p.cmds.len() > 1 {
+                let mut own = frame.clone();
+                let produced = self.node(node, &mut own, &stdin);
+                frame.downloads = own.downloads;
+                produced
+            } else {
+                self.node(node, frame, &stdin)
+            };
             if let Produces::Download(by) = &produced {
                 upstream_download.get_or_insert_with(|| by.clone());
             }
@@ -240,10 +361,19 @@ impl Analyser {
                     | "}"
             )
         {
+            // What follows `if`/`while`/`until` (and `for`, below) up to `fi`/`done` may not run.
+            match k {
+                "if" | "while" | "until" => self.conditional += 1,
+                "fi" | "done" => self.conditional = self.conditional.saturating_sub(1),
+                _ => {}
+            }
             words = &words[1..];
         }
         match words.first().and_then(Word::bare) {
-            Some("for" | "select") => return self.for_loop(&words[1..], frame),
+            Some("for" | "select") => {
+                self.conditional += 1;
+                return self.for_loop(&words[1..], frame);
+            }
             Some("case") => {
                 self.expand(&words[1..2.min(words.len())], frame);
                 return Produces::Nothing;
@@ -275,9 +405,22 @@ impl Analyser {
                 }
                 RedirKind::Read => {
                     let target = self.expand_one_word(&r.target, frame);
+                    if let Some(p) = target.value().and_then(|p| frame.resolve(p)) {
+                        if paths::is_device(&p) {
+                            self.deny(format!("reads the device {p} (`<`)"));
+                        }
+                        let real = self.real_path(&p);
+                        if let Some(d) = self.protected(&real)
+                            && paths::within(&real, d)
+                        {
+                            self.deny(format!(
+                                "reads {real} (`<`): tend's own data ({d}) is protected"
+                            ));
+                        }
+                    }
                     stdin = match target.value() {
                         Some(p) => {
-                            let p = paths::resolve(frame.dir.as_deref(), p).unwrap_or_default();
+                            let p = frame.resolve(p).unwrap_or_default();
                             match frame.downloads.iter().find(|(f, _)| *f == p) {
                                 Some((_, by)) => Stdin::Download(by.clone()),
                                 None => Stdin::File(p),
@@ -317,9 +460,12 @@ impl Analyser {
             .iter()
             .map(|(name, w)| (name.clone(), lookup(self.expand_one_word(w, frame))))
             .collect();
+        for (name, _) in &values {
+            self.assigning(name);
+        }
         if words.is_empty() {
             for (name, v) in values {
-                frame.vars.insert(name, binding(v));
+                self.assign(frame, name, binding(v));
             }
             return Produces::Nothing;
         }
@@ -391,6 +537,32 @@ impl Analyser {
         expand_one(w, &mut view)
     }
 
+    /// Binds a variable; where the assignment may not run (`false && X=/`, inside `if`), the
+    /// variable may keep its old value (empty when unset) too.
+    pub fn assign(&mut self, frame: &mut Frame, name: String, new: Binding) {
+        let bound = if self.conditional == 0 {
+            new
+        } else {
+            match (frame.vars.get(&name), new) {
+                (_, Binding::Unknown(w)) => Binding::Unknown(w),
+                (Some(Binding::Unknown(w)), _) => Binding::Unknown(w.clone()),
+                (old, Binding::Known(mut values)) => {
+                    let old = match old {
+                        Some(Binding::Known(o)) => o.clone(),
+                        _ => vec![String::new()],
+                    };
+                    for o in old {
+                        if !values.contains(&o) {
+                            values.push(o);
+                        }
+                    }
+                    Binding::Known(values)
+                }
+            }
+        };
+        frame.vars.insert(name, bound);
+    }
+
     /// Every way `words` can expand, one per combination of multi-valued variables.
     pub fn expand(&mut self, words: &[Word], frame: &Frame) -> Vec<Vec<Field>> {
         let mut names = BTreeSet::new();
@@ -407,13 +579,18 @@ impl Analyser {
         let mut combos: Vec<BTreeMap<String, String>> = vec![BTreeMap::new()];
         for (name, values) in &multi {
             let mut next = Vec::new();
+            if combos.len().saturating_mul(values.len()) > MAX_COMBINATIONS {
+                // Checking only some of the values would not be sound.
+                self.deny(format!(
+                    "more than {MAX_COMBINATIONS} combinations of loop values to analyse; over the policy budget"
+                ));
+                return Vec::new();
+            }
             for c in &combos {
                 for v in values {
-                    if next.len() < MAX_COMBINATIONS {
-                        let mut c = c.clone();
-                        c.insert(name.clone(), v.clone());
-                        next.push(c);
-                    }
+                    let mut c = c.clone();
+                    c.insert(name.clone(), v.clone());
+                    next.push(c);
                 }
             }
             combos = next;
@@ -455,17 +632,66 @@ impl Analyser {
             }
             return Produces::Other(first.text.clone());
         };
-        if program.contains('/')
-            && let Some(p) = paths::resolve(frame.dir.as_deref(), program)
-            && let Some((_, by)) = frame.downloads.iter().find(|(f, _)| *f == p)
-        {
+        self.cost += 1;
+        if self.cost > MAX_COMMANDS {
             self.deny(format!(
-                "download-and-execute: runs {p}, downloaded by {by} earlier in the command"
+                "more than {MAX_COMMANDS} commands to analyse (loops, `find -exec`, nested shells); over the policy budget"
             ));
+            return Produces::Other(program.to_string());
         }
-        let name = paths::basename(program).to_string();
-        if frame.functions.contains(&name) {
-            return Produces::Other(name);
+        for (k, _) in env {
+            self.exporting(k);
+        }
+        for f in argv {
+            if let Some(v) = f.value()
+                && v.contains('/')
+            {
+                // `--file=/x`, `of=/x`: the path part.
+                let v = v.rsplit_once('=').map_or(v, |(_, p)| p);
+                let v = v.strip_prefix('@').unwrap_or(v);
+                if let Some(p) = frame.resolve(v)
+                    && paths::is_device(&p)
+                {
+                    self.deny(format!(
+                        "`{}` names the device {p}; reading or writing devices is refused",
+                        paths::basename(program)
+                    ));
+                }
+                if let Some(p) = frame.resolve(v)
+                    && !paths::is_kernel(&p)
+                    && let p = self.real_path(&p)
+                    && let Some(d) = self.protected(&p)
+                    && paths::within(&p, d)
+                {
+                    self.deny(format!(
+                        "`{}` names {p}: tend's own data ({d}) is protected",
+                        paths::basename(program)
+                    ));
+                }
+            }
+        }
+        let mut name = paths::basename(program).to_string();
+        if program.contains('/') {
+            let Some(p) = frame.resolve(program) else {
+                self.deny(format!(
+                    "runs {program} in a directory that cannot be known (after `cd`, or `..` out of a dir that may be a symlink)"
+                ));
+                return Produces::Other(name);
+            };
+            if let Some((_, by)) = frame.downloads.iter().find(|(f, _)| *f == p) {
+                self.deny(format!(
+                    "download-and-execute: runs {p}, downloaded by {by} earlier in the command"
+                ));
+                return Produces::Other(name);
+            }
+            let dir = p.rsplit_once('/').map_or("/", |(d, _)| d);
+            if !paths::is_bin_dir(dir) {
+                self.run_project_file(&p, "runs");
+                let shown = format!("`{program}`");
+                self.opaque_args(frame, &shown, &argv[1..], env);
+                return Produces::Other(name);
+            }
+            name = paths::basename(&p).to_string();
         }
         let ctx = crate::rules::Cmd {
             name: &name,
@@ -474,97 +700,6 @@ impl Analyser {
             env,
         };
         crate::rules::apply(self, frame, &ctx)
-    }
-
-    /// A file that will be written (created, truncated, appended to, moved onto, modified).
-    pub fn write_target(&mut self, target: &Field, frame: &Frame, via: &str) {
-        let Some(text) = target.value() else {
-            self.deny(format!(
-                "writes to `{}` ({via}), which cannot be resolved; it could be /etc or a device",
-                target.text
-            ));
-            return;
-        };
-        let Some(p) = paths::resolve(frame.dir.as_deref(), text) else {
-            self.deny(format!(
-                "writes to {text} ({via}) in a directory that cannot be known (after `cd`)"
-            ));
-            return;
-        };
-        if paths::is_etc(&p) {
-            self.deny(format!("write into /etc: {p} ({via})"));
-        } else if paths::is_device(&p) {
-            self.deny(format!("write onto the device {p} ({via})"));
-        }
-    }
-
-    /// A path that will be deleted with everything below it.
-    pub fn delete_target(&mut self, target: &Field, frame: &Frame, via: &str) {
-        let Some(text) = target.value() else {
-            let what = &target.text;
-            if what.contains("HOME") || what.starts_with('~') {
-                self.deny(format!(
-                    "recursive delete of {what} ({via}): the home dir (or a place that cannot be resolved)"
-                ));
-            } else {
-                self.deny(format!(
-                    "recursive delete of `{what}` ({via}), which cannot be resolved (unresolved variable or command output)"
-                ));
-            }
-            return;
-        };
-        let Some(p) = paths::resolve(frame.dir.as_deref(), text) else {
-            self.deny(format!(
-                "recursive delete of {text} ({via}) in a directory that cannot be known (after `cd`)"
-            ));
-            return;
-        };
-        let home = self.home(frame);
-        let (scope, pattern) = if target.glob {
-            paths::pattern_scope(&p)
-        } else {
-            (p.clone(), None)
-        };
-        if let Some(pat) = &pattern
-            && (pat.starts_with(".*") || pat.starts_with("..") || pat.starts_with(".["))
-        {
-            self.deny(format!(
-                "recursive delete of {p} ({via}): the pattern may match `..`, the parent dir"
-            ));
-            return;
-        }
-        let everything = if pattern.is_some() {
-            "everything in "
-        } else {
-            ""
-        };
-        if scope == "/" {
-            self.deny(format!(
-                "recursive delete of {everything}/ ({via}): the whole file system"
-            ));
-        } else if paths::is_home(&scope, home.as_deref()) {
-            self.deny(format!(
-                "recursive delete of {everything}the home dir {scope} ({via})"
-            ));
-        } else if is_system_dir(&scope) {
-            self.deny(format!(
-                "recursive delete of {everything}the system dir {scope} ({via})"
-            ));
-        } else if let Some(cwd) = self.cwd.clone() {
-            if pattern.is_none() && p == cwd {
-                self.deny(format!(
-                    "recursive delete of the whole working dir {cwd} ({via})"
-                ));
-            } else if !paths::within(&scope, &cwd) {
-                self.deny(format!(
-                    "recursive delete of {p} ({via}): outside the working dir {cwd}"
-                ));
-            }
-        } else {
-            self.deny(format!(
-                "recursive delete of {p} ({via}) without an absolute working dir to contain it"
-            ));
-        }
     }
 
     /// Analyses `src` as a child shell (`sh -c`), with `positional` as `$0, $1, ...`.
@@ -590,17 +725,8 @@ impl Analyser {
 fn lookup(f: Field) -> Lookup {
     match f.unknown {
         None => Lookup::Known(f.text),
-        Some(w) => Lookup::Unknown(w),
+        Some(w) => Lookup::Unknown(short(w)),
     }
-}
-
-/// `/bin`, `/usr`, `/var`, ...: never deleted whole, whatever the working dir.
-fn is_system_dir(p: &str) -> bool {
-    const TOP: &[&str] = &[
-        "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/opt", "/proc", "/sbin",
-        "/srv", "/sys", "/usr", "/var", "/mnt", "/media", "/run", "/snap", "/tmp",
-    ];
-    TOP.contains(&p) || p == "/usr/local" || p == "/usr/bin" || p == "/usr/lib" || p == "/var/lib"
 }
 
 /// `NAME=value` (or `NAME+=value`) as an assignment word: the name and the value as a word.
@@ -679,21 +805,22 @@ struct View<'a> {
 
 impl Scope for View<'_> {
     fn lookup(&mut self, name: &str) -> Lookup {
-        if let Some(v) = self.choice.get(name) {
-            return Lookup::Known(v.clone());
-        }
-        match self.frame.vars.get(name) {
-            Some(Binding::Known(v)) => Lookup::Known(v.first().cloned().unwrap_or_default()),
-            Some(Binding::Unknown(w)) => Lookup::Unknown(w.clone()),
-            None => match (name, &self.frame.dir) {
-                ("PWD", Some(d)) => Lookup::Known(d.clone()),
-                ("0", _) => Lookup::Known("sh".into()),
-                _ => Lookup::Unknown(Why {
-                    what: format!("${name}"),
+        let found = self.find(name);
+        // Every byte a variable expands to is counted: `X=$X$X` doubling stops at the budget
+        // instead of exhausting memory.
+        if let Lookup::Known(v) = &found {
+            self.an.expanded = self.an.expanded.saturating_add(v.len());
+            if self.an.expanded > MAX_EXPANDED {
+                self.an.deny(format!(
+                    "variables expand to more than {MAX_EXPANDED} bytes; over the policy budget"
+                ));
+                return Lookup::Unknown(Why {
+                    what: format!("${name} (over the budget)"),
                     download: None,
-                }),
-            },
+                });
+            }
         }
+        found
     }
 
     fn substitute(&mut self, src: &str, process: bool) -> Lookup {
@@ -722,5 +849,26 @@ impl Scope for View<'_> {
             },
             download: summary.download,
         })
+    }
+}
+
+impl View<'_> {
+    /// A variable's value: the loop value being tried, the frame's binding, `$PWD`, `$0`.
+    fn find(&mut self, name: &str) -> Lookup {
+        if let Some(v) = self.choice.get(name) {
+            return Lookup::Known(v.clone());
+        }
+        match self.frame.vars.get(name) {
+            Some(Binding::Known(v)) => Lookup::Known(v.first().cloned().unwrap_or_default()),
+            Some(Binding::Unknown(w)) => Lookup::Unknown(w.clone()),
+            None => match (name, &self.frame.dir) {
+                ("PWD", Some(d)) => Lookup::Known(d.clone()),
+                ("0", _) => Lookup::Known("sh".into()),
+                _ => Lookup::Unknown(Why {
+                    what: format!("${name}"),
+                    download: None,
+                }),
+            },
+        }
     }
 }

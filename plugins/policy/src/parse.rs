@@ -23,6 +23,8 @@ pub struct Pipeline {
     pub cmds: Vec<Node>,
     /// Ends with `&`.
     pub background: bool,
+    /// Follows `&&` or `||`: it may not run.
+    pub after_and_or: bool,
 }
 
 pub type List = Vec<Pipeline>;
@@ -80,18 +82,21 @@ impl Parser {
     fn list(&mut self, end: End) -> List {
         let mut list = List::new();
         loop {
-            while matches!(
-                self.peek(),
-                Some(Tok::Op(
-                    Op::Semi | Op::And | Op::Or | Op::Background | Op::Pipe
-                ))
-            ) {
+            let mut after_and_or = false;
+            while let Some(Tok::Op(
+                op @ (Op::Semi | Op::And | Op::Or | Op::Background | Op::Pipe),
+            )) = self.peek()
+            {
+                after_and_or = matches!(op, Op::And | Op::Or);
                 self.i += 1;
             }
             if self.at_end(end) {
                 return list;
             }
-            let mut pipeline = Pipeline::default();
+            let mut pipeline = Pipeline {
+                after_and_or,
+                ..Pipeline::default()
+            };
             loop {
                 pipeline.cmds.push(self.command());
                 if matches!(self.peek(), Some(Tok::Op(Op::Pipe))) {
@@ -215,6 +220,7 @@ impl Parser {
             other => vec![Pipeline {
                 cmds: vec![other],
                 background: false,
+                after_and_or: false,
             }],
         };
         Node::Function { name, body }

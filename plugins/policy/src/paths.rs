@@ -12,7 +12,10 @@ pub fn resolve(dir: Option<&str>, p: &str) -> Option<String> {
     Some(normalise(&joined))
 }
 
-/// `/a/./b/../c//` -> `/a/c`; `..` at the root stays at the root.
+/// `/a/./b/../c//` -> `/a/c`; `..` at the root stays at the root. Component by component, as the
+/// kernel walks it: `/proc/self/root` (and `/proc/thread-self/root`) is an alias of `/`, so
+/// `/proc/self/root/etc` is `/etc` and `/proc/self/root/..` is `/`. Other `/proc` paths stay
+/// under `/proc` (another process's root may be another mount namespace), which `is_kernel` refuses.
 pub fn normalise(p: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for c in p.split('/') {
@@ -21,10 +24,67 @@ pub fn normalise(p: &str) -> String {
             ".." => {
                 parts.pop();
             }
-            c => parts.push(c),
+            c => {
+                parts.push(c);
+                if let ["proc", "self" | "thread-self", "root"] = parts.as_slice() {
+                    parts.clear();
+                }
+            }
         }
     }
     format!("/{}", parts.join("/"))
+}
+
+/// A `..` after a name in `p` (`a/..`, `/x/../y`): if the name is a symlink, the kernel climbs out
+/// of its target, not back to where the text says.
+pub fn climbs_out_of_a_name(p: &str) -> bool {
+    let mut named = false;
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." if named => return true,
+            ".." => {}
+            _ => named = true,
+        }
+    }
+    false
+}
+
+/// A pattern (one path component) that may match `..` (or `.`): one starting with `.` or with a
+/// bracket (`.?`, `.*`, `[.][.]`); `*` and `?` never match a leading dot.
+pub fn may_match_dotdot(pat: &str) -> bool {
+    has_glob(pat) && (pat.starts_with('.') || pat.starts_with('['))
+}
+
+/// A glob in a directory part of `p` (`l*/x`, `*/cache`, `l*/`): it may match a symlink.
+pub fn glob_in_dir_part(p: &str) -> bool {
+    let comps: Vec<&str> = p.split('/').collect();
+    comps
+        .iter()
+        .position(|c| has_glob(c))
+        .is_some_and(|i| i + 1 < comps.len())
+}
+
+/// `/proc`, `/sys` and `/dev/fd` (`/dev/stdin` ..): kernel views whose meaning the text does not
+/// give (`/proc/self/cwd`, another process's files); never a program, script or destructive target.
+pub fn is_kernel(p: &str) -> bool {
+    within(p, "/proc")
+        || within(p, "/sys")
+        || within(p, "/dev/fd")
+        || matches!(p, "/dev/stdin" | "/dev/stdout" | "/dev/stderr")
+}
+
+/// The system's program dirs: a program found there is judged by its name (`/bin/rm` is `rm`).
+pub fn is_bin_dir(d: &str) -> bool {
+    matches!(
+        d,
+        "/bin" | "/usr/bin" | "/usr/local/bin" | "/sbin" | "/usr/sbin" | "/usr/local/sbin"
+    )
+}
+
+/// Writing these harms nothing.
+pub fn is_harmless_device(p: &str) -> bool {
+    matches!(p, "/dev/null" | "/dev/stdout" | "/dev/stderr")
 }
 
 /// `p` is `dir` or below it (both normalised).

@@ -191,8 +191,21 @@ pub fn check(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) {
                     stop_at_operand: false,
                 },
             );
-            if let Some(d) = o.value(&["-d"]) {
-                an.write_target(&opts::value_text("-d", d), frame, "unzip -d");
+            match o.value(&["-d"]) {
+                Some(d) => an.write_target(&opts::value_text("-d", d), frame, "unzip -d"),
+                // Extracts into the current dir: what it writes cannot be listed.
+                None => an.write_target(&Field::known("."), frame, "unzip"),
+            }
+        }
+        // `gunzip x.gz` writes `x`.
+        "gunzip" | "bunzip2" | "unxz" | "gzip" | "bzip2" | "xz" => {
+            for f in parse(args, &opts::NONE).operands {
+                an.write_target(f, frame, name);
+                if let Some(v) = f.value()
+                    && let Some((stem, _)) = v.rsplit_once('.')
+                {
+                    an.write_target(&Field::known(stem), frame, name);
+                }
             }
         }
         _ => {}
@@ -250,6 +263,16 @@ fn find(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) {
     // roots here, which leaves `.`, as find does.
     let (roots, first_expr) = find_roots(args);
     let expr = &args[first_expr..];
+    // `-fprint FILE`, `-fprintf FILE FMT`, `-fls FILE`, `-fprint0 FILE`: writes.
+    for (k, f) in expr.iter().enumerate() {
+        if matches!(
+            f.value(),
+            Some("-fprint" | "-fprint0" | "-fprintf" | "-fls")
+        ) && let Some(file) = expr.get(k + 1)
+        {
+            an.write_target(file, frame, "find -fprint");
+        }
+    }
     if expr.iter().any(|f| f.value() == Some("-delete")) {
         for r in &roots {
             an.delete_target(&below(r), frame, "find -delete");
@@ -329,7 +352,7 @@ fn ownership(an: &mut Analyser, frame: &Frame, c: &Cmd<'_>) {
         an.write_target(t, frame, c.name);
         if recursive
             && let Some(v) = t.value()
-            && let Some(p) = paths::resolve(frame.dir.as_deref(), v)
+            && let Some(p) = frame.resolve(v)
         {
             let scope = if t.glob {
                 paths::pattern_scope(&p).0

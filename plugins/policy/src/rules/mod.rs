@@ -3,9 +3,12 @@
 //! would run (a `-c` string, a piped or downloaded script), and the destructive programs have their
 //! targets checked (`fs`, `system`, `net`).
 
+pub mod allow;
+mod build;
 mod fs;
 mod net;
 pub mod opts;
+mod shape;
 mod system;
 
 use crate::analyse::{Analyser, Frame, Produces, Stdin};
@@ -48,24 +51,16 @@ impl Cmd<'_> {
 /// How the arguments `xargs` reads from its input are shown.
 pub const XARGS_INPUT: &str = "<input of xargs>";
 
-const SHELLS: &[&str] = &[
-    "sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "rbash", "fish", "yash",
-];
+/// Shells whose `-c` text is analysed: the ones that read the accepted subset identically.
+const SHELLS: &[&str] = &["sh", "bash", "dash"];
 
-fn is_interpreter(name: &str) -> bool {
-    name.starts_with("python")
-        || name.starts_with("perl")
-        || name.starts_with("ruby")
-        || name.starts_with("php")
-        || name.starts_with("lua")
-        || matches!(
-            name,
-            "node" | "nodejs" | "deno" | "bun" | "tclsh" | "Rscript" | "osascript"
-        )
-}
+use allow::is_interpreter;
 
 pub fn apply(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) -> Produces {
     let name = c.name;
+    if !allow::allowed(an, name) || !shape::shape(an, frame, c) {
+        return Produces::Other(name.into());
+    }
     if SHELLS.contains(&name) {
         shell(an, frame, c);
         return Produces::Other(name.into());
@@ -158,7 +153,7 @@ pub fn apply(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) -> Produces {
             );
             match o.value(&["-f"]) {
                 Some(f) => run_file(an, frame, &opts::value_text("-f", f), name),
-                None => run_stdin(an, frame, c, true),
+                None => run_stdin(an, frame, c),
             }
             Produces::Nothing
         }
@@ -167,6 +162,34 @@ pub fn apply(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) -> Produces {
                 run_file(an, frame, file, name);
             }
             Produces::Nothing
+        }
+        // `bundle exec CMD`, `poetry run CMD`, `uv run CMD`: the command is analysed in turn.
+        "bundle" | "poetry" | "uv"
+            if matches!(
+                c.args().first().and_then(Field::value),
+                Some("exec" | "run" | "tool" | "x")
+            ) =>
+        {
+            match (name, c.args().first().and_then(Field::value)) {
+                ("bundle", Some("exec")) | ("poetry" | "uv", Some("run")) => {
+                    let inner: Vec<Field> = c.args()[1..]
+                        .iter()
+                        .skip_while(|f| f.value().is_some_and(|v| v.starts_with('-')))
+                        .cloned()
+                        .collect();
+                    if inner.is_empty() {
+                        return Produces::Nothing;
+                    }
+                    an.command_in(&inner, frame, c.stdin, c.env)
+                }
+                _ => {
+                    an.deny(format!(
+                        "`{}` runs a tool from a registry; refused",
+                        c.shown()
+                    ));
+                    Produces::Other(name.into())
+                }
+            }
         }
         "cd" | "pushd" => {
             cd(an, frame, c);
@@ -221,10 +244,12 @@ pub fn apply(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) -> Produces {
                 })
                 .collect();
             let text = joined(&refs);
+            // Text with a backslash is not known: dash's echo reads escapes, bash's does not.
             match text.value() {
+                Some(t) if t.contains('\\') => Produces::Other(name.into()),
                 Some(t) if name == "echo" => Produces::Text(format!("{t}\n")),
-                Some(t) => Produces::Text(t.replace("\\n", "\n")),
-                None => Produces::Other(name.into()),
+                Some(t) if !t.contains('%') => Produces::Text(t.to_string()),
+                _ => Produces::Other(name.into()),
             }
         }
         "cat" if c.args().is_empty() => match c.stdin {
@@ -307,18 +332,23 @@ fn run_text_with(
     }
 }
 
-/// A script file run by a shell or an interpreter (or `source`).
+/// A script file run by a shell or an interpreter (or `source`): a file of the project only.
 fn run_file(an: &mut Analyser, frame: &Frame, file: &Field, how: &str) {
     match (file.value(), file.download()) {
-        (Some(p), _) => {
-            if let Some(p) = paths::resolve(frame.dir.as_deref(), p)
-                && let Some((_, by)) = frame.downloads.iter().find(|(f, _)| *f == p)
-            {
-                an.deny(format!(
-                    "download-and-execute: `{how}` runs {p}, downloaded by {by} earlier in the command"
-                ));
+        (Some(p), _) => match frame.resolve(p) {
+            Some(p) => {
+                if let Some((_, by)) = frame.downloads.iter().find(|(f, _)| *f == p) {
+                    an.deny(format!(
+                        "download-and-execute: `{how}` runs {p}, downloaded by {by} earlier in the command"
+                    ));
+                } else {
+                    an.run_project_file(&p, &format!("`{how}` runs"));
+                }
             }
-        }
+            None => an.deny(format!(
+                "`{how}` runs {p} in a directory that cannot be known (after `cd`, or `..` out of a dir that may be a symlink)"
+            )),
+        },
         (None, Some(by)) => an.deny(format!(
             "download-and-execute: `{how}` runs code downloaded by {by} (`{}`)",
             file.text
@@ -330,16 +360,15 @@ fn run_file(an: &mut Analyser, frame: &Frame, file: &Field, how: &str) {
     }
 }
 
-/// Code read from standard input by a shell (`how` is a shell) or an interpreter.
-fn run_stdin(an: &mut Analyser, frame: &Frame, c: &Cmd<'_>, is_shell: bool) {
+/// Code read from standard input by a shell (`at`, `sh -s`, `| sh`).
+fn run_stdin(an: &mut Analyser, frame: &Frame, c: &Cmd<'_>) {
     let how = c.name;
     match c.stdin {
         Stdin::Inherit => {}
-        Stdin::Text(t) if is_shell => {
-            let t = t.clone();
-            an.child_script(&t, frame, c.env, &[]);
-        }
-        Stdin::Text(_) => {}
+        // `echo .. | sh`: echo's escapes differ between shells; code on a pipe is refused.
+        Stdin::Text(_) => an.deny(format!(
+            "`{how}` reads commands from a pipe or here-document; refused (run a script of the project instead)"
+        )),
         Stdin::Download(by) => an.deny(format!(
             "download-and-execute: output of {by} is piped into `{how}`"
         )),
@@ -365,15 +394,32 @@ fn shell(an: &mut Analyser, frame: &Frame, c: &Cmd<'_>) {
             i += 1;
             break;
         }
-        if matches!(a, "-o" | "+o" | "--rcfile" | "--init-file" | "-O" | "+O") {
+        if matches!(a, "-o" | "+o") {
+            if !matches!(
+                args.get(i + 1).and_then(Field::value),
+                Some("pipefail" | "errexit" | "nounset" | "xtrace")
+            ) {
+                an.deny(format!(
+                    "`{}`: only `-o pipefail|errexit|nounset|xtrace` is modelled",
+                    c.shown()
+                ));
+                return;
+            }
             i += 2;
             continue;
         }
         if let Some(flags) = a.strip_prefix('-').or_else(|| a.strip_prefix('+')) {
-            if !a.starts_with("--") {
-                command_mode |= flags.contains('c');
-                read_stdin |= flags.contains('s');
+            // `-i` (interactive: aliases, history), `-l` (profiles), `-O` (bash options that
+            // change the grammar), `--rcfile`: not modelled.
+            if a.starts_with("--") || !flags.chars().all(|ch| "euxvcsnf".contains(ch)) {
+                an.deny(format!(
+                    "`{}`: the shell option `{a}` is not modelled (only -e -u -x -v -c -s -n -f and -o pipefail)",
+                    c.shown()
+                ));
+                return;
             }
+            command_mode |= flags.contains('c');
+            read_stdin |= flags.contains('s');
             i += 1;
             continue;
         }
@@ -395,76 +441,149 @@ fn shell(an: &mut Analyser, frame: &Frame, c: &Cmd<'_>) {
             None => an.deny(format!("`{} -c` without its command", c.name)),
         }
     } else if read_stdin || rest.is_empty() {
-        run_stdin(an, frame, c, true);
+        run_stdin(an, frame, c);
     } else {
         run_file(an, frame, &rest[0], c.name);
+        an.opaque_args(
+            frame,
+            &format!("`{} {}`", c.name, rest[0].text),
+            &rest[1..],
+            c.env,
+        );
     }
 }
 
-/// `python -c CODE`, `perl -e CODE`, `node -e CODE`, `python FILE`, `python -` (standard input).
+/// `python FILE`, `python -m module`, `node FILE`: a script of the project. Inline code
+/// (`python -c`, `node -e`, `perl -e`, an awk program, code on standard input) only when
+/// `[policy] interpreters` lists the interpreter; options outside a small list likewise.
 fn interpreter(an: &mut Analyser, frame: &Frame, c: &Cmd<'_>) {
+    let name = c.name;
+    let trusted = an.ctx.interpreters.iter().any(|i| i == name);
+    let inline = |an: &mut Analyser, how: &str| {
+        if !trusted {
+            an.deny(format!(
+                "inline code (`{name} {how}`) is refused unless [policy] interpreters lists `{name}`"
+            ));
+        }
+    };
     let args = c.args();
-    let code_flags: &[&str] = match c.name {
-        n if n.starts_with("python") => &["-c"],
-        n if n.starts_with("php") => &["-r"],
-        "node" | "nodejs" | "deno" | "bun" => &["-e", "--eval", "-p", "--print"],
-        _ => &["-e", "-E"],
+    let is_awk = name.ends_with("awk");
+    let code_letters: &str = match name {
+        n if n.starts_with("python") => "c",
+        n if n.starts_with("php") => "rRBEF",
+        n if is_awk && !n.is_empty() => "",
+        "node" | "nodejs" | "deno" | "bun" => "ep",
+        _ => "eE",
+    };
+    // Options that take a value and are harmless.
+    let value_opts: &[&str] = match name {
+        n if n.starts_with("python") => &["-W", "-X"],
+        _ if is_awk => &["-F", "-v"],
+        _ => &[],
+    };
+    let harmless: &[&str] = match name {
+        n if n.starts_with("python") => &["-u", "-B", "-O", "-OO", "-E", "-s", "-I", "-b", "-q"],
+        n if n.starts_with("perl") || n.starts_with("ruby") => &["-w", "-W"],
+        "node" | "nodejs" => &["--enable-source-maps", "--no-warnings", "--trace-warnings"],
+        _ => &[],
     };
     let mut i = 0;
     while i < args.len() {
         let Some(a) = args[i].value() else {
-            run_file(an, frame, &args[i], c.name);
+            run_file(an, frame, &args[i], name);
             return;
         };
-        if code_flags.contains(&a)
-            || (a.len() > 2
-                && code_flags.iter().any(|f| {
-                    f.len() == 2
-                        && a.starts_with('-')
-                        && !a.starts_with("--")
-                        && a.ends_with(&f[1..])
-                }))
+        if let Some(code) = args
+            .get(i + 1)
+            .filter(|_| a.starts_with('-') && !a.starts_with("--"))
+            && let Some(by) = code.download()
         {
-            if let Some(code) = args.get(i + 1)
-                && let Some(by) = code.download()
-            {
-                an.deny(format!(
-                    "download-and-execute: `{} {a}` runs code downloaded by {by}",
-                    c.name
-                ));
-            }
+            an.deny(format!(
+                "download-and-execute: `{name} {a}` runs code downloaded by {by}"
+            ));
             return;
         }
-        if a == "-m" || a == "run" {
-            // `python -m module`, `deno run x`: a module or file follows.
-            if a == "run"
-                && let Some(f) = args.get(i + 1)
-            {
-                if f.value()
-                    .is_some_and(|v| v.starts_with("http://") || v.starts_with("https://"))
-                {
-                    an.deny(format!(
-                        "download-and-execute: `{}` runs {}",
-                        c.name, f.text
-                    ));
-                    return;
-                }
-                run_file(an, frame, f, c.name);
-            }
-            return;
+        if a == "--" {
+            i += 1;
+            break;
         }
         if a == "-" {
-            run_stdin(an, frame, c, false);
+            inline(an, "-");
+            return;
+        }
+        if is_awk && a == "-f" {
+            match args.get(i + 1) {
+                Some(f) => run_file(an, frame, f, name),
+                None => an.deny(format!("`{name} -f` without its program file")),
+            }
             return;
         }
         if a.starts_with('-') {
+            let short = !a.starts_with("--") && a.len() > 1;
+            let letters = a.strip_prefix('-').unwrap_or_default();
+            if (short && letters.chars().any(|ch| code_letters.contains(ch)))
+                || matches!(a, "--eval" | "--print")
+                || a.starts_with("--eval=")
+            {
+                inline(an, a);
+                return;
+            }
+            if a == "-m" && name.starts_with("python") {
+                // `python -m pip install ..`: a module, not inline code; pip is judged as `pip`.
+                if let Some(m) = args.get(i + 1)
+                    && matches!(m.value(), Some("pip" | "pip3"))
+                {
+                    let argv: Vec<Field> = args[i + 1..].to_vec();
+                    let mut inner = frame.clone();
+                    an.command_in(&argv, &mut inner, c.stdin, c.env);
+                }
+                return;
+            }
+            if value_opts.contains(&a) {
+                i += 2;
+                continue;
+            }
+            let known = harmless.contains(&a)
+                || value_opts.iter().any(|v| a.starts_with(v))
+                || (name.starts_with("node") && a.starts_with("--max-old-space-size="));
+            if !trusted && !known {
+                an.deny(format!(
+                    "the `{name}` option `{a}` is not modelled (it could load code from elsewhere); refused"
+                ));
+                return;
+            }
             i += 1;
             continue;
         }
-        run_file(an, frame, &args[i], c.name);
-        return;
+        break;
     }
-    run_stdin(an, frame, c, false);
+    match args.get(i) {
+        // awk's first operand is its program.
+        Some(_) if is_awk => inline(an, "'program'"),
+        Some(f) => {
+            run_file(an, frame, f, name);
+            an.opaque_args(
+                frame,
+                &format!("`{name} {}`", f.text),
+                &args[i + 1..],
+                c.env,
+            );
+            // `manage.py shell -c CODE`, `artisan tinker --execute=CODE`: inline code through a
+            // script of the project.
+            if let Some(flag) = args[i + 1..].iter().filter_map(Field::value).find(|v| {
+                matches!(*v, "-c" | "--command" | "--execute" | "-e" | "--eval")
+                    || v.starts_with("--command=")
+                    || v.starts_with("--execute=")
+                    || v.starts_with("--eval=")
+            }) {
+                inline(an, &format!("{} {flag}", f.text));
+            }
+        }
+        None => match c.stdin {
+            Stdin::Inherit => {}
+            _ => inline(an, "< standard input"),
+        },
+    }
 }
 
 /// Programs that run the rest of their arguments as a command, after options of their own.
@@ -672,9 +791,7 @@ fn env(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) -> Produces {
                 dir,
             );
             let mut inner = frame.clone();
-            inner.dir = dir
-                .value()
-                .and_then(|d| paths::resolve(frame.dir.as_deref(), d));
+            inner.dir = dir.value().and_then(|d| frame.resolve(d));
             an.command_in(&rest, &mut inner, c.stdin, &env)
         }
         None => an.command_in(&rest, frame, c.stdin, &env),
@@ -761,30 +878,67 @@ fn cd(an: &Analyser, frame: &mut Frame, c: &Cmd<'_>) {
         .args()
         .iter()
         .find(|f| f.value().is_none_or(|v| !v.starts_with('-') || v == "-"));
+    // A `cd` may fail (or be skipped after `&&`/`||`): the shell then stays where it was. Only
+    // when that was inside the working dir is either place inside it; otherwise the dir after it
+    // cannot be known.
+    let was_inside = frame
+        .dir
+        .as_deref()
+        .zip(an.cwd.as_deref())
+        .is_some_and(|(d, root)| paths::within(d, root));
     frame.dir = match target {
         None => an.home(frame),
         Some(f) => match f.value() {
             Some("-") | None => None,
-            Some(d) => paths::resolve(frame.dir.as_deref(), d),
+            Some(d) => {
+                let dir = frame.resolve(d);
+                // Entering a name (or an absolute path): it may be a symlink.
+                frame.descended |=
+                    d.starts_with('/') || d.split('/').any(|c| !matches!(c, "" | "." | ".."));
+                dir
+            }
         },
     };
+    if target.is_none() {
+        frame.descended = true;
+    }
+    if !was_inside {
+        frame.dir = None;
+    }
 }
 
 /// `export NAME=value`, `declare -x NAME=value`, `local NAME=value`.
-fn assign_builtin(_an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) {
+fn assign_builtin(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) {
+    if c.name != "export" {
+        an.deny(format!(
+            "`{}` (bash variable attributes) is not modelled",
+            c.name
+        ));
+        return;
+    }
     for f in c.args() {
+        if let Some((k, _)) = f.text.split_once('=') {
+            an.exporting(k);
+        } else if f.value().is_none() {
+            an.deny(format!(
+                "`export {}` with a name that cannot be resolved",
+                f.text
+            ));
+        }
         if let Some(v) = f.value() {
             if v.starts_with('-') {
                 continue;
             }
             if let Some((k, val)) = v.split_once('=') {
-                frame.vars.insert(
+                an.assign(
+                    frame,
                     k.to_string(),
                     crate::analyse::Binding::Known(vec![val.to_string()]),
                 );
             }
         } else if let Some((k, _)) = f.text.split_once('=') {
-            frame.vars.insert(
+            an.assign(
+                frame,
                 k.to_string(),
                 crate::analyse::Binding::Unknown(f.unknown.clone().unwrap_or(Why {
                     what: f.text.clone(),

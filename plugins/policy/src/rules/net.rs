@@ -6,7 +6,6 @@ use super::Cmd;
 use super::opts::{self, Spec, parse};
 use crate::analyse::{Analyser, Frame, Produces};
 use crate::expand::Field;
-use crate::paths;
 
 pub fn downloader(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) -> Produces {
     an.note_download(c.name);
@@ -150,7 +149,7 @@ fn wget(an: &mut Analyser, frame: &mut Frame, c: &Cmd<'_>) -> Produces {
 /// Records a downloaded file, so that running it later is recognised.
 fn remember(frame: &mut Frame, f: &Field, by: &str) {
     if let Some(v) = f.value()
-        && let Some(p) = paths::resolve(frame.dir.as_deref(), v)
+        && let Some(p) = frame.resolve(v)
     {
         frame.downloads.push((p, by.to_string()));
     }

@@ -80,19 +80,37 @@ pub fn parse<'a>(args: &'a [Field], spec: &Spec<'_>) -> Opts<'a> {
             continue;
         }
         if let Some(long) = text.strip_prefix("--") {
-            match long.split_once('=') {
-                Some((name, _)) => {
-                    // The value is the text after `=`, kept in a field of its own.
-                    o.values.push((format!("--{name}"), a));
+            let (name, value) = match long.split_once('=') {
+                Some((n, _)) => (n, true),
+                None => (long, false),
+            };
+            // getopt_long takes any unambiguous prefix (`--rec` is `--recursive`): an abbreviation
+            // counts as every option it abbreviates, the program's own and the dangerous ones.
+            let own = resolve_long(name, spec.long_args);
+            let mut names: Vec<String> = vec![format!("--{}", own.unwrap_or(name))];
+            if !name.is_empty() {
+                for d in super::allow::DANGEROUS_LONG {
+                    if d.starts_with(name) && *d != name {
+                        names.push(format!("--{d}"));
+                    }
                 }
-                None if spec.long_args.contains(&long) => match args.get(i) {
+            }
+            if value {
+                for n in names {
+                    o.values.push((n, a));
+                }
+            } else if own.is_some() {
+                match args.get(i) {
                     Some(v) => {
-                        o.values.push((text.to_string(), v));
+                        for n in names {
+                            o.values.push((n, v));
+                        }
                         i += 1;
                     }
-                    None => o.flags.push(text.to_string()),
-                },
-                None => o.flags.push(text.to_string()),
+                    None => o.flags.extend(names),
+                }
+            } else {
+                o.flags.extend(names);
             }
             continue;
         }
@@ -124,12 +142,33 @@ pub fn parse<'a>(args: &'a [Field], spec: &Spec<'_>) -> Opts<'a> {
     o
 }
 
+/// The value-taking long option `name` is, exactly or as the unique prefix of one (getopt).
+fn resolve_long<'s>(name: &str, longs: &[&'s str]) -> Option<&'s str> {
+    if let Some(l) = longs.iter().find(|l| **l == name) {
+        return Some(l);
+    }
+    let mut hits = longs
+        .iter()
+        .filter(|l| !name.is_empty() && l.starts_with(name));
+    match (hits.next(), hits.next()) {
+        (Some(l), None) => Some(l),
+        _ => None,
+    }
+}
+
 /// The value of an option given as `--name=value` or `-oVALUE` (the field holds the whole argument),
 /// or as the next argument (the field is the value).
 pub fn value_text(name: &str, f: &Field) -> Field {
     let Some(text) = f.value() else {
         return f.clone();
     };
+    // `--name=value`, `--abbrev=value`: the value is after the first `=`.
+    if name.starts_with("--")
+        && text.starts_with("--")
+        && let Some((_, v)) = text.split_once('=')
+    {
+        return Field::known(v);
+    }
     if let Some(long) = name.strip_prefix("--")
         && let Some(v) = text
             .strip_prefix("--")
