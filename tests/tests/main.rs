@@ -26,7 +26,7 @@ mod metrics;
 mod persistence;
 mod plugins;
 mod policy;
+mod policy_table;
 mod races;
 mod starvation;
-mod policy_table;
 mod stop;
