@@ -80,6 +80,10 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
     let addr = listener.local_addr()?;
     let control_listener = control::bind(settings.host, &settings.control).await?;
+    // Before any capture writes the files: lines a killed daemon had not stored yet are in them.
+    logs::recover_from_files(&store, &data_dir.join("logs"), settings.logs.retention_days)
+        .await
+        .context("cannot store the log lines recovered from the log files")?;
     let hub = LogHub::start(store.clone(), data_dir.join("logs"), settings.logs.clone());
     let bus = Bus::start(store.clone())
         .await

@@ -14,6 +14,7 @@ mod db;
 mod follow;
 mod hub;
 mod inflight;
+mod recover;
 mod retention;
 mod rotate;
 mod service_file;
@@ -25,6 +26,7 @@ pub use capture::Capture;
 pub use daemon_log::{init_daemon_log, read_daemon_log};
 pub use follow::LogFollow;
 pub use hub::LogHub;
+pub use recover::recover_from_files;
 pub(crate) use split::LineSplitter;
 
 /// Limits for service logs (and rotation of `tend.log`).
