@@ -92,6 +92,9 @@ struct ConfigFile {
     /// `[caddy]`: the Caddy integration (the `CADDY_*` variables beat it).
     #[serde(default)]
     caddy: crate::caddy::CaddyFile,
+    /// `[retention]`: age and row limits of the audit, jobs and events tables.
+    #[serde(default)]
+    retention: crate::store::RetentionSettings,
 }
 
 /// Everything the daemon needs to run, resolved.
@@ -116,6 +119,8 @@ pub struct Settings {
     pub policy: crate::policy::PolicySettings,
     /// The Caddy integration (`[caddy]` table, `CADDY_*`).
     pub caddy: crate::caddy::CaddySettings,
+    /// Retention of the audit, jobs and events tables (`[retention]` table).
+    pub retention: crate::store::RetentionSettings,
 }
 
 /// The data dir used when neither flag nor env names one.
@@ -199,6 +204,7 @@ impl Settings {
             ..file.control
         };
         control.validate().map_err(anyhow::Error::msg)?;
+        file.retention.validate().map_err(anyhow::Error::msg)?;
         let policy = file.policy.with_env(args.environment);
         policy.validate().map_err(anyhow::Error::msg)?;
         let caddy =
@@ -220,6 +226,7 @@ impl Settings {
             control,
             policy,
             caddy,
+            retention: file.retention,
         })
     }
 }

@@ -84,7 +84,12 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     logs::recover_from_files(&store, &data_dir.join("logs"), settings.logs.retention_days)
         .await
         .context("cannot store the log lines recovered from the log files")?;
-    let hub = LogHub::start(store.clone(), data_dir.join("logs"), settings.logs.clone());
+    let hub = LogHub::start(
+        store.clone(),
+        data_dir.join("logs"),
+        settings.logs.clone(),
+        settings.retention.clone(),
+    );
     let bus = Bus::start(store.clone())
         .await
         .context("cannot start the event bus")?;

@@ -15,7 +15,7 @@ use super::db::{self, Queue};
 use super::inflight::Inflight;
 use super::retention;
 use super::service_file::{ServiceFile, SharedFile};
-use crate::store::Store;
+use crate::store::{RetentionSettings, Store};
 use crate::wire::{LogLine, Stream};
 
 /// Live lines kept for slow subscribers before they see `RecvError::Lagged`.
@@ -41,12 +41,23 @@ struct Inner {
 
 impl LogHub {
     /// Spawns the SQLite batch writer and the retention task (prunes database lines older than
-    /// `retention_days` at start and hourly; 0 keeps them forever). Needs a tokio runtime.
-    pub fn start(store: Store, logs_dir: PathBuf, settings: LogSettings) -> LogHub {
+    /// `retention_days`, 0 keeping them forever, and the audit, jobs and events tables per `history`;
+    /// at start and every `history.interval_s`). Needs a tokio runtime.
+    pub fn start(
+        store: Store,
+        logs_dir: PathBuf,
+        settings: LogSettings,
+        history: RetentionSettings,
+    ) -> LogHub {
         let (live, _) = broadcast::channel(LIVE_CAPACITY);
         let (queue, writer) = db::start_writer(store.clone(), live.clone());
         let (stop, stopped) = watch::channel(false);
-        let retention = tokio::spawn(retention::run(store, settings.retention_days, stopped));
+        let retention = tokio::spawn(retention::run(
+            store,
+            settings.retention_days,
+            history,
+            stopped,
+        ));
         LogHub {
             inner: Arc::new(Inner {
                 logs_dir,

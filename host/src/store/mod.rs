@@ -8,6 +8,7 @@ mod jobs;
 mod logs;
 mod metrics;
 mod plugins;
+mod retention;
 mod services;
 
 #[cfg(test)]
@@ -26,6 +27,7 @@ pub use cron::{ExecutionEnd, NewExecution};
 pub use jobs::{JobQuery, NewJob};
 pub use logs::{LogQuery, NewLogLine};
 pub use metrics::{MetricBucket, MetricSample};
+pub use retention::RetentionSettings;
 
 pub use services::RuntimeRecord;
 
