@@ -123,16 +123,23 @@ pub struct Settings {
     pub retention: crate::store::RetentionSettings,
 }
 
-/// The data dir used when neither flag nor env names one.
-pub fn default_data_dir() -> PathBuf {
-    dirs::data_dir()
-        .unwrap_or_else(std::env::temp_dir)
-        .join("tend")
+/// The data dir used when neither flag nor env names one: `<the user's data dir>/tend`. There is no
+/// fallback to a shared temp dir, where another user could have prepared `tend/` (and its token).
+pub fn default_data_dir() -> anyhow::Result<PathBuf> {
+    match dirs::data_dir() {
+        Some(dir) => Ok(dir.join("tend")),
+        None => bail!(
+            "cannot find the user's data dir (no HOME or XDG_DATA_HOME); pass --data-dir or set TEND_DATA_DIR"
+        ),
+    }
 }
 
 impl Settings {
     pub fn resolve(args: DaemonArgs) -> anyhow::Result<Settings> {
-        let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+        let data_dir = match args.data_dir.clone() {
+            Some(dir) => dir,
+            None => default_data_dir()?,
+        };
         let config_path = match &args.config {
             Some(p) => Some(p.clone()),
             None => Some(data_dir.join("tend.toml")).filter(|p| p.exists()),

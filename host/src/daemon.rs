@@ -4,7 +4,7 @@
 use std::fs::{self, OpenOptions};
 use std::future::Future;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -220,13 +220,85 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     Ok(())
 }
 
+/// Creates the data dir (mode 0700) if needed and refuses one that others could tamper with: it must
+/// be a directory owned by the daemon's user and not writable by group or others, and tend's own files
+/// in it must not be symlinks (tend writes them without following links, and refuses rather than
+/// guess what a planted link meant). Errors name the path and the fix.
 fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .with_context(|| format!("cannot create data dir {}", dir.display()))
+        .with_context(|| format!("cannot create data dir {}", dir.display()))?;
+    let meta =
+        fs::metadata(dir).with_context(|| format!("cannot read data dir {}", dir.display()))?;
+    if !meta.is_dir() {
+        bail!("data dir {} is not a directory", dir.display());
+    }
+    // SAFETY: geteuid(2) has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        bail!(
+            "refusing data dir {}: it is owned by uid {}, not by the daemon's user (uid {me}); \
+             fix: `chown {me} {}` or choose another --data-dir",
+            dir.display(),
+            meta.uid(),
+            dir.display()
+        );
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        bail!(
+            "refusing data dir {}: it is writable by group or others (mode {mode:04o}); \
+             fix: `chmod 700 {}`",
+            dir.display(),
+            dir.display()
+        );
+    }
+    for name in OWN_FILES {
+        let path = dir.join(name);
+        if let Ok(m) = fs::symlink_metadata(&path)
+            && m.file_type().is_symlink()
+        {
+            bail!(
+                "refusing data dir {}: {} is a symlink; tend's own files must be regular files \
+                 (fix: remove it)",
+                dir.display(),
+                path.display()
+            );
+        }
+    }
+    let token = dir.join("token");
+    if let Ok(m) = fs::symlink_metadata(&token) {
+        let mode = m.mode() & 0o777;
+        if m.uid() != me || mode & 0o077 != 0 {
+            bail!(
+                "refusing {}: the API token must be readable by the daemon's user only \
+                 (it has mode {mode:04o}, owner uid {}); fix: `chmod 600 {}` and check who read it, \
+                 or delete it to get a new token",
+                token.display(),
+                m.uid(),
+                token.display()
+            );
+        }
+    }
+    Ok(())
 }
+
+/// Files tend creates directly in the data dir; none may be a symlink.
+const OWN_FILES: &[&str] = &[
+    "token",
+    "node-id",
+    "daemon.lock",
+    "daemon.json",
+    "daemon.json.tmp",
+    "tend.db",
+    "tend.db-wal",
+    "tend.db-shm",
+    "tend.log",
+    "logs",
+    "plugins",
+];
 
 /// Holds an exclusive lock on `<data_dir>/daemon.lock` for the daemon's lifetime: two daemons on one
 /// data dir would fight over the same processes.
@@ -236,7 +308,9 @@ fn lock_data_dir(dir: &Path) -> anyhow::Result<nix::fcntl::Flock<fs::File>> {
         .truncate(false)
         .write(true)
         .mode(0o600)
-        .open(dir.join("daemon.lock"))?;
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(dir.join("daemon.lock"))
+        .with_context(|| format!("cannot open {}", dir.join("daemon.lock").display()))?;
     nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
         anyhow::anyhow!(
             "another tend daemon is already running on {} ({e})",
@@ -266,16 +340,36 @@ fn load_or_create_secret(path: &Path, bytes: usize) -> anyhow::Result<String> {
     let secret: String = (0..bytes)
         .map(|_| format!("{:02x}", rand::random::<u8>()))
         .collect();
+    write_private(path, secret.as_bytes())?;
+    Ok(secret)
+}
+
+/// Writes one of tend's own files in the data dir: a fresh `<name>.tmp` (mode 0600, created new, never
+/// through a symlink: a stale one is removed first) synced and renamed over `path`, so a reader sees
+/// the old or the new content and a planted link is replaced, not followed.
+fn write_private(path: &Path, content: &[u8]) -> anyhow::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    match fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("cannot remove {}", tmp.display()));
+        }
+        _ => {}
+    }
     let mut f = OpenOptions::new()
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .write(true)
         .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    f.write_all(secret.as_bytes())?;
-    f.sync_all()?;
-    Ok(secret)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(content)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    fs::rename(&tmp, path)
+        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
+    Ok(())
 }
 
 fn write_daemon_json(
@@ -287,8 +381,5 @@ fn write_daemon_json(
     if let Some(control) = control {
         body["control"] = control.to_string().into();
     }
-    let tmp = dir.join("daemon.json.tmp");
-    fs::write(&tmp, serde_json::to_vec_pretty(&body)?)?;
-    fs::rename(&tmp, dir.join("daemon.json"))?;
-    Ok(())
+    write_private(&dir.join("daemon.json"), &serde_json::to_vec_pretty(&body)?)
 }

@@ -15,6 +15,7 @@ mod config;
 mod control;
 mod cron;
 mod custom_restart;
+mod datadir;
 mod durability;
 mod errors;
 mod events;
