@@ -93,14 +93,17 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     let bus = Bus::start(store.clone())
         .await
         .context("cannot start the event bus")?;
-    let plugins = PluginHost::start(
-        store.clone(),
-        bus.clone(),
-        &data_dir,
-        settings.plugins.clone(),
-    )
-    .await
-    .context("cannot start the plugin host")?;
+    let plugin_settings = crate::plugins::PluginSettings {
+        reserved_ports: reserved_ports(
+            addr.port(),
+            control_listener.as_ref().and_then(|l| l.local_addr().ok()),
+            &settings.caddy.admin_url,
+        ),
+        ..settings.plugins.clone()
+    };
+    let plugins = PluginHost::start(store.clone(), bus.clone(), &data_dir, plugin_settings)
+        .await
+        .context("cannot start the plugin host")?;
     let sup = Supervisor::boot(
         store.clone(),
         hub.clone(),
@@ -382,4 +385,21 @@ fn write_daemon_json(
         body["control"] = control.to_string().into();
     }
     write_private(&dir.join("daemon.json"), &serde_json::to_vec_pretty(&body)?)
+}
+
+/// The ports no plugin may reach: the API's, the control port's and Caddy's admin API's.
+fn reserved_ports(
+    api: u16,
+    control: Option<std::net::SocketAddr>,
+    caddy_admin_url: &str,
+) -> Vec<u16> {
+    let caddy = reqwest::Url::parse(caddy_admin_url)
+        .ok()
+        .and_then(|u| u.port_or_known_default());
+    let mut ports: Vec<u16> = [Some(api), control.map(|a| a.port()), caddy]
+        .into_iter()
+        .flatten()
+        .collect();
+    ports.dedup();
+    ports
 }

@@ -24,6 +24,7 @@ mod lifecycle;
 mod logs;
 mod metrics;
 mod persistence;
+mod plugin_reach;
 mod plugins;
 mod policy;
 mod stop;
