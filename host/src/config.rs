@@ -43,6 +43,10 @@ pub struct DaemonArgs {
     /// Days of log lines kept in the database (default 7).
     #[arg(long, env = "LOG_RETENTION_DAYS")]
     pub log_retention_days: Option<u32>,
+    /// Below this much free disk space (MiB) in the data dir, service output is dropped instead of
+    /// logged, keeping room for the daemon's state (default 32; 0 disables the floor).
+    #[arg(long, env = "LOG_MIN_FREE_MB")]
+    pub log_min_free_mb: Option<u64>,
     /// Seconds between two resource samples of every service and running job (default 10, at least
     /// 1; `[metrics] interval_s` in the file).
     #[arg(long, env = "MONITOR_INTERVAL")]
@@ -66,6 +70,7 @@ struct FileDaemon {
     log_max_bytes: Option<u64>,
     log_backup_count: Option<u32>,
     log_retention_days: Option<u32>,
+    log_min_free_mb: Option<u64>,
 }
 
 /// A service entry in the file: the spec without `name` (the table key is the name).
@@ -163,6 +168,10 @@ impl Settings {
                 .log_retention_days
                 .or(d.log_retention_days)
                 .unwrap_or(defaults.retention_days),
+            min_free_mb: args
+                .log_min_free_mb
+                .or(d.log_min_free_mb)
+                .unwrap_or(defaults.min_free_mb),
             ..defaults
         };
         if logs.max_bytes < 1024 {

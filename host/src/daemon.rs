@@ -75,6 +75,14 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     let store = Store::open(&data_dir.join("tend.db"))
         .await
         .context("cannot open the store")?;
+    // Nothing is started unless what it does can be recorded: a daemon that cannot write its store
+    // would run services it could neither stop after a crash nor report.
+    store.check_writable().await.with_context(|| {
+        format!(
+            "the store {} cannot be written (is the disk full?); refusing to start any service",
+            data_dir.join("tend.db").display()
+        )
+    })?;
     let listener = tokio::net::TcpListener::bind((settings.host, settings.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;

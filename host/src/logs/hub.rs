@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use super::LogSettings;
 use super::capture::{Capture, PipeReader};
 use super::db::{self, Queue};
+use super::floor::DiskFloor;
 use super::inflight::Inflight;
 use super::retention;
 use super::service_file::{ServiceFile, SharedFile};
@@ -33,6 +34,7 @@ struct Inner {
     queue: Queue,
     live: broadcast::Sender<Arc<LogLine>>,
     inflight: Arc<Inflight>,
+    floor: Arc<DiskFloor>,
     /// Open files by service, so restarts and both streams share one writer; closed with the last capture.
     files: Mutex<HashMap<String, Weak<Mutex<ServiceFile>>>>,
     stop: watch::Sender<bool>,
@@ -50,7 +52,8 @@ impl LogHub {
         history: RetentionSettings,
     ) -> LogHub {
         let (live, _) = broadcast::channel(LIVE_CAPACITY);
-        let (queue, writer) = db::start_writer(store.clone(), live.clone());
+        let floor = Arc::new(DiskFloor::new(logs_dir.clone(), settings.min_free_mb));
+        let (queue, writer) = db::start_writer(store.clone(), live.clone(), floor.clone());
         let (stop, stopped) = watch::channel(false);
         let retention = tokio::spawn(retention::run(
             store,
@@ -60,6 +63,7 @@ impl LogHub {
         ));
         LogHub {
             inner: Arc::new(Inner {
+                floor,
                 logs_dir,
                 settings,
                 queue,
@@ -82,6 +86,7 @@ impl LogHub {
             file: file.clone(),
             queue: self.inner.queue.clone(),
             inflight: self.inner.inflight.clone(),
+            floor: self.inner.floor.clone(),
             max_line_bytes: self.inner.settings.max_line_bytes,
         };
         Capture::new(vec![

@@ -11,6 +11,7 @@
 mod capture;
 mod daemon_log;
 mod db;
+mod floor;
 mod follow;
 mod hub;
 mod inflight;
@@ -40,6 +41,9 @@ pub struct LogSettings {
     pub retention_days: u32,
     /// Longer lines are stored as pieces of this size, all but the last marked partial.
     pub max_line_bytes: usize,
+    /// Below this much free space (MiB) on the logs' file system, service output is dropped rather
+    /// than written to the files or the database, keeping room for state; 0 disables the floor.
+    pub min_free_mb: u64,
 }
 
 impl Default for LogSettings {
@@ -49,6 +53,7 @@ impl Default for LogSettings {
             backup_count: 5,
             retention_days: 7,
             max_line_bytes: 16 * 1024,
+            min_free_mb: 32,
         }
     }
 }

@@ -50,8 +50,13 @@ fn to_event(r: &sqlx::sqlite::SqliteRow) -> Result<Event> {
 }
 
 impl Store {
-    /// Stores a service event (its `id` is ignored); returns the id it got.
+    /// Stores a service event (its `id` is ignored); returns the id it got. A full disk is retried.
     pub async fn insert_event(&self, e: &Event) -> Result<i64> {
+        self.retry_full("a service event", || self.insert_event_once(e))
+            .await
+    }
+
+    async fn insert_event_once(&self, e: &Event) -> Result<i64> {
         let id: i64 = sqlx::query(
             "INSERT INTO events (service, time, from_state, to_state, pid, exit_code, signal, reason, kind, health)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -97,7 +102,13 @@ impl Store {
     }
 
     /// Stores an event of a topic that is not a service event (its payload as JSON); returns its id.
+    /// A full disk is retried.
     pub async fn insert_bus_event(&self, payload: &Payload) -> Result<i64> {
+        self.retry_full("an event", || self.insert_bus_event_once(payload))
+            .await
+    }
+
+    async fn insert_bus_event_once(&self, payload: &Payload) -> Result<i64> {
         let data = match payload {
             Payload::Service(_) | Payload::Metrics(_) => {
                 return Err(StoreError::Corrupt(format!(
@@ -209,7 +220,15 @@ fn to_bus_event(r: &sqlx::sqlite::SqliteRow) -> Result<BusEvent> {
 const HEALTH_HISTORY: i64 = 500;
 
 impl Store {
+    /// Stores a check result (a full disk is retried) and prunes the service's history.
     pub async fn insert_health_check(&self, service: &str, c: &HealthCheck) -> Result<()> {
+        self.retry_full("a health check", || {
+            self.insert_health_check_once(service, c)
+        })
+        .await
+    }
+
+    async fn insert_health_check_once(&self, service: &str, c: &HealthCheck) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query(
             "INSERT INTO health_checks (service, time, result, passed, message, latency_ms)

@@ -1,9 +1,12 @@
 //! The SQLite store. **Only this module speaks SQL.** It owns the schema (`host/migrations`), opens the
-//! database in WAL mode and offers typed functions; callers never see rows or queries.
+//! database in WAL mode (refusing a damaged one) and offers typed functions; callers never see rows or
+//! queries. A full disk is recognised (`StoreError::is_full`) and the background writers of state retry
+//! it (`full.rs`).
 
 mod audit;
 mod cron;
 mod events;
+mod full;
 mod jobs;
 mod logs;
 mod metrics;
@@ -47,10 +50,13 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    /// The full-disk retry budget of the background writers (`full.rs`).
+    full: std::sync::Arc<full::FullStreak>,
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    /// Opens (creating if needed) the database at `path`, checks its integrity (`PRAGMA quick_check`)
+    /// and applies pending migrations.
     pub async fn open(path: &Path) -> Result<Store> {
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
@@ -68,8 +74,14 @@ impl Store {
             .min_connections(1)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Store { pool })
+        let store = Store {
+            pool,
+            full: Default::default(),
+        };
+        // Before migrating: a damaged file is refused with the reason rather than written to.
+        store.quick_check().await?;
+        sqlx::migrate!("./migrations").run(&store.pool).await?;
+        Ok(store)
     }
 
     /// Checkpoints the WAL and closes every connection.
