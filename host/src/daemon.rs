@@ -89,9 +89,14 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     let addr = listener.local_addr()?;
     let control_listener = control::bind(settings.host, &settings.control).await?;
     // Before any capture writes the files: lines a killed daemon had not stored yet are in them.
-    logs::recover_from_files(&store, &data_dir.join("logs"), settings.logs.retention_days)
-        .await
-        .context("cannot store the log lines recovered from the log files")?;
+    // Not fatal: the files keep the lines, and the next boot tries again.
+    match logs::recover_from_files(&store, &data_dir.join("logs"), &settings.logs).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(lines = n, "log lines recovered from the log files"),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot store the log lines recovered from the log files")
+        }
+    }
     let hub = LogHub::start(
         store.clone(),
         data_dir.join("logs"),

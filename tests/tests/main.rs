@@ -16,6 +16,7 @@ mod control;
 mod cron;
 mod custom_restart;
 mod datadir;
+mod diskfull;
 mod durability;
 mod errors;
 mod events;

@@ -155,13 +155,7 @@ async fn run_writer(
         for (batch, _) in &batches {
             batch.append_rows(&mut rows);
         }
-        // Lines queued before the floor was reached must not take the space kept for state either.
-        let bytes = rows.iter().map(|r| r.line.len()).sum();
-        if !rows.is_empty() && floor.below(bytes) {
-            floor.count_dropped(rows.len() as u64);
-            rows.clear();
-        }
-        commit(&store, &rows, &live).await;
+        commit(&store, &rows, &live, &floor).await;
         rows.clear();
         batches.clear(); // releases the queue budget
         for w in waiters.drain(..) {
@@ -172,12 +166,25 @@ async fn run_writer(
     budget.close();
 }
 
-async fn commit(store: &Store, rows: &[NewLogLine], live: &broadcast::Sender<Arc<LogLine>>) {
+async fn commit(
+    store: &Store,
+    rows: &[NewLogLine],
+    live: &broadcast::Sender<Arc<LogLine>>,
+    floor: &DiskFloor,
+) {
     if rows.is_empty() {
         return;
     }
+    // A stored line costs about four times its text (row, index, WAL frame).
+    let bytes = rows.iter().map(|r| 4 * r.line.len()).sum();
     let mut attempt = 1;
     let stored = loop {
+        // Checked before every attempt: lines queued before the floor was reached, or retried while
+        // someone frees space, must not take the space kept for state.
+        if floor.below(bytes) {
+            floor.count_dropped(rows.len() as u64);
+            return;
+        }
         match store.insert_logs(rows).await {
             Ok(stored) => break stored,
             Err(e) if attempt < INSERT_ATTEMPTS => {

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const RECHECK: Duration = Duration::from_millis(250);
-const RECHECK_BYTES: u64 = 256 * 1024;
+const RECHECK_BYTES: u64 = 64 * 1024;
 
 pub(super) struct DiskFloor {
     dir: PathBuf,
@@ -33,7 +33,8 @@ impl DiskFloor {
         }
     }
 
-    /// True when output must be dropped now; `bytes` is the size of the output about to be written.
+    /// True when output must be dropped now: free space is below the floor, or would be after writing
+    /// `bytes` (the size of the output about to be written; a large one is always checked afresh).
     pub(super) fn below(&self, bytes: usize) -> bool {
         if self.min_free == 0 {
             return false;
@@ -41,14 +42,15 @@ impl DiskFloor {
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((at, below, seen)) = last.as_mut()
             && at.elapsed() < RECHECK
-            && *seen < RECHECK_BYTES
+            && (*seen + bytes as u64) < RECHECK_BYTES
         {
             *seen += bytes as u64;
             return *below;
         }
         let free = free_bytes(&self.dir);
         // A failed check says nothing about the disk: keep writing (the writes report their own errors).
-        let below = free.is_some_and(|f| f < self.min_free);
+        // A write that would itself cross the floor counts as below it (a large queued batch).
+        let below = free.is_some_and(|f| f < self.min_free.saturating_add(bytes as u64));
         let was = last.is_some_and(|(_, b, _)| b);
         *last = Some((Instant::now(), below, bytes as u64));
         drop(last);

@@ -12,17 +12,20 @@
 //! ending in `\n`) is stored as far as it got, and the file is terminated so the next daemon's first
 //! record starts on a line of its own.
 //!
-//! It must not run while captures write the files (the daemon calls it before `LogHub::start`).
+//! Recovery stops at the disk's free-space floor (`floor.rs`), like capture. It must not run while
+//! captures write the files (the daemon calls it before `LogHub::start`).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use super::LogSettings;
+use super::floor::DiskFloor;
 use crate::store::{NewLogLine, Store, StoreError};
 use crate::wire::Stream;
 
 /// Rows handed to one `insert_logs` call (one transaction).
-const INSERT_CHUNK: usize = 20_000;
+const INSERT_CHUNK: usize = 2_000;
 
 /// One parsed file record.
 #[derive(Debug, PartialEq)]
@@ -62,8 +65,11 @@ pub(super) fn parse_record(line: &[u8]) -> Option<Record> {
 pub async fn recover_from_files(
     store: &Store,
     logs_dir: &Path,
-    retention_days: u32,
+    settings: &LogSettings,
 ) -> Result<u64, StoreError> {
+    let retention_days = settings.retention_days;
+    // The space kept for state is not for recovered lines either.
+    let floor = DiskFloor::new(logs_dir.to_path_buf(), settings.min_free_mb);
     let cutoff = (retention_days > 0)
         .then(|| {
             chrono::TimeDelta::try_days(i64::from(retention_days))
@@ -83,7 +89,7 @@ pub async fn recover_from_files(
         if !entry.path().is_dir() || !path.is_file() {
             continue;
         }
-        let n = recover_service(store, &service, &path, cutoff.as_deref()).await?;
+        let n = recover_service(store, &service, &path, cutoff.as_deref(), &floor).await?;
         if n > 0 {
             tracing::info!(
                 service,
@@ -101,6 +107,7 @@ async fn recover_service(
     service: &str,
     path: &Path,
     cutoff: Option<&str>,
+    floor: &DiskFloor,
 ) -> Result<u64, StoreError> {
     let (newest, streams_at_newest) = match store.newest_log_time(service).await? {
         Some((time, streams)) => (Some(time), streams),
@@ -149,12 +156,19 @@ async fn recover_service(
                 partial: record.partial,
             });
             if rows.len() >= INSERT_CHUNK {
+                let bytes = rows.iter().map(|r| r.line.len()).sum();
+                if floor.below(bytes) {
+                    return Ok(stored);
+                }
                 stored += store.insert_logs(&rows).await?.len() as u64;
                 rows.clear();
             }
         }
     }
-    stored += store.insert_logs(&rows).await?.len() as u64;
+    let bytes = rows.iter().map(|r| r.line.len()).sum();
+    if !floor.below(bytes) {
+        stored += store.insert_logs(&rows).await?.len() as u64;
+    }
     Ok(stored)
 }
 
