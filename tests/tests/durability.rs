@@ -239,3 +239,38 @@ fn stored_fields_are_bounded_on_every_route() {
     assert_eq!(status, 413, "{body}");
     assert_eq!(d.get("/api/services/huge").0, 404);
 }
+
+#[test]
+fn a_damaged_database_is_refused_at_start_with_the_integrity_check() {
+    let mut d = Daemon::start();
+    // Enough log lines that most pages of the file are the logs table's, which nothing reads at boot.
+    d.create(&d.service("filler", "seq -f 'filler line %g' 1 20000; exec sleep 1000"));
+    wait_for(secs(30), || {
+        let tail = d.tail_text("filler", 1);
+        if tail == ["filler line 20000"] {
+            Ok(())
+        } else {
+            Err(format!("{tail:?}"))
+        }
+    })
+    .unwrap();
+    assert!(d.stop().success());
+    let db = d.data_dir().join("tend.db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    let pages = bytes.len() / 4096;
+    assert!(pages > 20, "{pages} pages");
+    // Scribble over the b-tree header of a page in the middle of the file.
+    let at = (pages / 2) * 4096;
+    bytes[at..at + 64].fill(0xA5);
+    std::fs::write(&db, &bytes).unwrap();
+    let mut cmd = tend_tests::tend_cmd();
+    cmd.args(["daemon", "--port", "0", "--control-port", "0", "--data-dir"])
+        .arg(d.data_dir());
+    let out = tend_tests::run_with_deadline(cmd, secs(30));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a damaged database was opened:\n{err}"
+    );
+    assert!(err.contains("quick_check"), "{err}");
+}

@@ -239,17 +239,21 @@ impl Store {
 
     /// `PRAGMA quick_check`: the reason when the database file is damaged.
     pub(super) async fn quick_check(&self) -> Result<()> {
+        let failed = |why: String| {
+            StoreError::Corrupt(format!(
+                "the integrity check (PRAGMA quick_check) failed: {why}"
+            ))
+        };
+        // A damaged header or b-tree can make the check itself fail rather than report.
         let rows: Vec<String> = sqlx::query_scalar("PRAGMA quick_check")
             .fetch_all(&self.pool)
-            .await?;
+            .await
+            .map_err(|e| failed(e.to_string()))?;
         if rows.len() == 1 && rows[0] == "ok" {
             return Ok(());
         }
         let shown: Vec<&str> = rows.iter().take(5).map(String::as_str).collect();
-        Err(StoreError::Corrupt(format!(
-            "the integrity check (PRAGMA quick_check) failed: {}",
-            shown.join("; ")
-        )))
+        Err(failed(shown.join("; ")))
     }
 }
 
