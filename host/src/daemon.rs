@@ -1,4 +1,6 @@
-//! Boots and stops the daemon: data dir, single-instance lock, token, store, log hub, supervisor, API.
+//! Boots and stops the daemon: data dir (checked: owner, mode, token mode, no symlinks where tend's own
+//! files go), single-instance lock, token, store (refused if it cannot be written), log recovery, log hub,
+//! supervisor, API.
 //! `run` takes the shutdown trigger as a future so tests and `main` drive it the same way.
 
 use std::fs::{self, OpenOptions};

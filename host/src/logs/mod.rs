@@ -5,8 +5,12 @@
 //! one SQLite writer task -> live subscribers. A child never blocks on a full pipe unless the database
 //! falls behind by the whole queue; then readers wait rather than drop lines.
 //!
-//! This module owns the line rules, the file format and rotation; it must not speak SQL (the store
-//! does) nor know about processes beyond the pipe ends it is handed.
+//! Below the disk's free-space floor (`floor.rs`) output is dropped rather than written, keeping room for
+//! the daemon's state. At boot, lines a killed daemon had not stored yet are read back from the files
+//! (`recover.rs`).
+//!
+//! This module owns the line rules, the file format, rotation, recovery and retention's schedule; it must
+//! not speak SQL (the store does) nor know about processes beyond the pipe ends it is handed.
 
 mod capture;
 mod daemon_log;
