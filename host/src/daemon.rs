@@ -74,17 +74,26 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         );
     }
     let node = load_or_create_secret(&data_dir.join("node-id"), 6)?;
-    let store = Store::open(&data_dir.join("tend.db"))
-        .await
-        .context("cannot open the store")?;
+    let store = match Store::open(&data_dir.join("tend.db")).await {
+        Ok(store) => store,
+        Err(e) => {
+            // We hold the lock: anything carrying this node's marker is a dead daemon's, unmanaged.
+            stop_leftovers_unrecorded(None, &node).await;
+            return Err(e).context("cannot open the store");
+        }
+    };
     // Nothing is started unless what it does can be recorded: a daemon that cannot write its store
     // would run services it could neither stop after a crash nor report.
-    store.check_writable().await.with_context(|| {
-        format!(
-            "the store {} cannot be written (is the disk full?); refusing to start any service",
-            data_dir.join("tend.db").display()
-        )
-    })?;
+    if let Err(e) = store.check_writable().await {
+        // Refusing must not leave a killed predecessor's services running unmanaged either.
+        stop_leftovers_unrecorded(Some(&store), &node).await;
+        return Err(e).with_context(|| {
+            format!(
+                "the store {} cannot be written (is the disk full?); refusing to start any service",
+                data_dir.join("tend.db").display()
+            )
+        });
+    }
     let listener = tokio::net::TcpListener::bind((settings.host, settings.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
@@ -206,12 +215,17 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
             .await
     });
     let url = format!("http://{addr}");
-    write_daemon_json(&data_dir, &url, control.as_ref().map(ControlServer::addr))?;
-    tracing::info!(%url, data_dir = %data_dir.display(), "tend is ready");
-
-    tokio::select! {
-        _ = shutdown => {}
-        _ = shutdown_rx.recv() => tracing::info!("shutdown requested through the API"),
+    // Services run by now: a failure here (a full disk) must stop them in order, not orphan them.
+    let announced = write_daemon_json(&data_dir, &url, control.as_ref().map(ControlServer::addr));
+    match &announced {
+        Ok(()) => {
+            tracing::info!(%url, data_dir = %data_dir.display(), "tend is ready");
+            tokio::select! {
+                _ = shutdown => {}
+                _ = shutdown_rx.recv() => tracing::info!("shutdown requested through the API"),
+            }
+        }
+        Err(e) => tracing::error!(error = %format!("{e:#}"), "cannot write daemon.json; stopping"),
     }
     tracing::info!("stopping every service");
     caddy.shutdown().await;
@@ -235,7 +249,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     store.close().await;
     let _ = fs::remove_file(data_dir.join("daemon.json"));
     tracing::info!("tend stopped");
-    Ok(())
+    announced
 }
 
 /// Creates the data dir (mode 0700) if needed and refuses one that others could tamper with: it must
@@ -417,4 +431,40 @@ fn reserved_ports(
         .collect();
     ports.dedup();
     ports
+}
+
+/// What a SIGKILLed predecessor left running, stopped without recording anything (the store cannot be
+/// written, or not even opened: then by marker only): its recorded runs (pid + start time, so a reused pid is never hit) and every process
+/// carrying this node's marker, through the stopping loop every stop uses.
+async fn stop_leftovers_unrecorded(store: Option<&Store>, node: &str) {
+    let records = match store {
+        None => Vec::new(),
+        Some(store) => match store.list_runtime().await {
+            Ok(records) => records,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the runtime records; stopping marked processes only");
+                Vec::new()
+            }
+        },
+    };
+    let trees = records
+        .iter()
+        .filter_map(|r| {
+            let tree =
+                process::Tree::new(r.pid?, r.pid_start?, r.instance.clone().unwrap_or_default());
+            // Without a marker, a group is the run's only while its leader is.
+            (tree.leader_alive() || r.instance.is_some()).then_some(tree)
+        })
+        .collect();
+    let leftovers = process::Leftovers::new(format!("{node}."), trees);
+    let left = leftovers.scan().members.len();
+    if left > 0 {
+        tracing::warn!(
+            processes = left,
+            "stopping what a daemon that died left running, before refusing to start"
+        );
+        leftovers
+            .stop(nix::sys::signal::Signal::SIGTERM, Duration::from_secs(5))
+            .await;
+    }
 }
