@@ -235,3 +235,90 @@ fn terminate_last_record(path: &Path) -> io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::LogQuery;
+
+    fn line(time: &str, stream: Stream, text: &str) -> NewLogLine {
+        NewLogLine {
+            service: "svc".into(),
+            stream,
+            time: time.into(),
+            line: text.into(),
+            partial: false,
+        }
+    }
+
+    #[test]
+    fn records_parse_and_junk_does_not() {
+        let r = parse_record(b"2026-01-01T00:00:00.000001Z stderr+ a b ").unwrap();
+        assert_eq!(
+            (r.stream, r.partial, r.text.as_str()),
+            (Stream::Stderr, true, "a b ")
+        );
+        assert_eq!(
+            parse_record(b"2026-01-01T00:00:00.000001Z stdout ")
+                .unwrap()
+                .text,
+            ""
+        );
+        for junk in [
+            &b"2026-01-01T00:0"[..],
+            b"x stdout a",
+            b"2026-01-01T00:00:00Z stdin a",
+            b"",
+        ] {
+            assert!(parse_record(junk).is_none(), "{junk:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn only_what_the_store_lacks_is_ingested_once_and_a_cut_record_is_terminated() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("tend.db")).await.unwrap();
+        let (t0, t1, t2, t3) = (
+            "2099-01-01T00:00:00.000000Z",
+            "2099-01-01T00:00:01.000000Z",
+            "2099-01-01T00:00:02.000000Z",
+            "2099-01-01T00:00:03.000000Z",
+        );
+        store
+            .insert_logs(&[line(t0, Stream::Stdout, "a"), line(t1, Stream::Stdout, "b")])
+            .await
+            .unwrap();
+        let logs = dir.path().join("logs");
+        std::fs::create_dir_all(logs.join("svc")).unwrap();
+        let file = logs.join("svc/svc.log");
+        // The oldest record is in a rotated file.
+        std::fs::write(logs.join("svc/svc.log.1"), format!("{t0} stdout a\n")).unwrap();
+        std::fs::write(
+            &file,
+            format!("{t1} stdout b\n{t1} stderr c\n{t2} stdout d\n{t3} stdout e-cut"),
+        )
+        .unwrap();
+        let settings = LogSettings {
+            retention_days: 0,
+            min_free_mb: 0,
+            ..LogSettings::default()
+        };
+        assert_eq!(
+            recover_from_files(&store, &logs, &settings).await.unwrap(),
+            3
+        );
+        assert!(std::fs::read_to_string(&file).unwrap().ends_with("e-cut\n"));
+        assert_eq!(
+            recover_from_files(&store, &logs, &settings).await.unwrap(),
+            0
+        );
+        let texts: Vec<String> = store
+            .query_logs(&LogQuery::new("svc"))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.line)
+            .collect();
+        assert_eq!(texts, ["a", "b", "c", "d", "e-cut"]);
+    }
+}
