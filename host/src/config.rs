@@ -45,6 +45,10 @@ pub struct DaemonArgs {
     /// Days of log lines kept in the database (default 7).
     #[arg(long, env = "LOG_RETENTION_DAYS")]
     pub log_retention_days: Option<u32>,
+    /// Below this much free disk space (MiB) in the data dir, service output is dropped instead of
+    /// logged, keeping room for the daemon's state (default 32; 0 disables the floor).
+    #[arg(long, env = "LOG_MIN_FREE_MB")]
+    pub log_min_free_mb: Option<u64>,
     /// Seconds between two resource samples of every service and running job (default 10, at least
     /// 1; `[metrics] interval_s` in the file).
     #[arg(long, env = "MONITOR_INTERVAL")]
@@ -79,6 +83,7 @@ struct FileDaemon {
     log_max_bytes: Option<u64>,
     log_backup_count: Option<u32>,
     log_retention_days: Option<u32>,
+    log_min_free_mb: Option<u64>,
 }
 
 /// A service entry in the file: the spec without `name` (the table key is the name).
@@ -111,6 +116,9 @@ struct ConfigFile {
     /// `[caddy]`: the Caddy integration (the `CADDY_*` variables beat it).
     #[serde(default)]
     caddy: crate::caddy::CaddyFile,
+    /// `[retention]`: age and row limits of the audit, jobs and events tables.
+    #[serde(default)]
+    retention: crate::store::RetentionSettings,
 }
 
 /// Everything the daemon needs to run, resolved.
@@ -139,18 +147,27 @@ pub struct Settings {
     pub caddy: crate::caddy::CaddySettings,
     /// How runs are contained (`[supervisor] containment`, `--containment`).
     pub containment: ContainmentMode,
+    /// Retention of the audit, jobs and events tables (`[retention]` table).
+    pub retention: crate::store::RetentionSettings,
 }
 
-/// The data dir used when neither flag nor env names one.
-pub fn default_data_dir() -> PathBuf {
-    dirs::data_dir()
-        .unwrap_or_else(std::env::temp_dir)
-        .join("tend")
+/// The data dir used when neither flag nor env names one: `<the user's data dir>/tend`. There is no
+/// fallback to a shared temp dir, where another user could have prepared `tend/` (and its token).
+pub fn default_data_dir() -> anyhow::Result<PathBuf> {
+    match dirs::data_dir() {
+        Some(dir) => Ok(dir.join("tend")),
+        None => bail!(
+            "cannot find the user's data dir (no HOME or XDG_DATA_HOME); pass --data-dir or set TEND_DATA_DIR"
+        ),
+    }
 }
 
 impl Settings {
     pub fn resolve(args: DaemonArgs) -> anyhow::Result<Settings> {
-        let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+        let data_dir = match args.data_dir.clone() {
+            Some(dir) => dir,
+            None => default_data_dir()?,
+        };
         let config_path = match &args.config {
             Some(p) => Some(p.clone()),
             None => Some(data_dir.join("tend.toml")).filter(|p| p.exists()),
@@ -174,6 +191,10 @@ impl Settings {
                 .log_retention_days
                 .or(d.log_retention_days)
                 .unwrap_or(defaults.retention_days),
+            min_free_mb: args
+                .log_min_free_mb
+                .or(d.log_min_free_mb)
+                .unwrap_or(defaults.min_free_mb),
             ..defaults
         };
         if logs.max_bytes < 1024 {
@@ -223,6 +244,7 @@ impl Settings {
         };
         control.validate().map_err(anyhow::Error::msg)?;
         file.api.validate().map_err(anyhow::Error::msg)?;
+        file.retention.validate().map_err(anyhow::Error::msg)?;
         let policy = file.policy.with_env(args.environment);
         policy.validate().map_err(anyhow::Error::msg)?;
         let caddy =
@@ -249,6 +271,7 @@ impl Settings {
                 .containment
                 .or(file.supervisor.containment)
                 .unwrap_or_default(),
+            retention: file.retention,
         })
     }
 }

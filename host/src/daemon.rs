@@ -1,10 +1,12 @@
-//! Boots and stops the daemon: data dir, single-instance lock, token, store, log hub, supervisor, API.
+//! Boots and stops the daemon: data dir (checked: owner, mode, token mode, no symlinks where tend's own
+//! files go), single-instance lock, token, store (refused if it cannot be written), log recovery, log hub,
+//! supervisor, API.
 //! `run` takes the shutdown trigger as a future so tests and `main` drive it the same way.
 
 use std::fs::{self, OpenOptions};
 use std::future::Future;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,25 +76,59 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     }
     let node = load_or_create_secret(&data_dir.join("node-id"), 6)?;
     process::contain(settings.containment, &node).context("cannot contain processes")?;
-    let store = Store::open(&data_dir.join("tend.db"))
-        .await
-        .context("cannot open the store")?;
+    let store = match Store::open(&data_dir.join("tend.db")).await {
+        Ok(store) => store,
+        Err(e) => {
+            // We hold the lock: anything carrying this node's marker is a dead daemon's, unmanaged.
+            crate::supervisor::stop_leftovers_unrecorded(None, &node).await;
+            return Err(e).context("cannot open the store");
+        }
+    };
+    // Nothing is started unless what it does can be recorded: a daemon that cannot write its store
+    // would run services it could neither stop after a crash nor report.
+    if let Err(e) = store.check_writable().await {
+        // Refusing must not leave a killed predecessor's services running unmanaged either.
+        crate::supervisor::stop_leftovers_unrecorded(Some(&store), &node).await;
+        return Err(e).with_context(|| {
+            format!(
+                "the store {} cannot be written (is the disk full?); refusing to start any service",
+                data_dir.join("tend.db").display()
+            )
+        });
+    }
     let listener = listen_api(settings.host, settings.port)
         .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
     let addr = listener.local_addr()?;
     let control_listener = control::bind(settings.host, &settings.control).await?;
-    let hub = LogHub::start(store.clone(), data_dir.join("logs"), settings.logs.clone());
+    // Before any capture writes the files: lines a killed daemon had not stored yet are in them.
+    // Not fatal: the files keep the lines, and the next boot tries again.
+    match logs::recover_from_files(&store, &data_dir.join("logs"), &settings.logs).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(lines = n, "log lines recovered from the log files"),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot store the log lines recovered from the log files")
+        }
+    }
+    let hub = LogHub::start(
+        store.clone(),
+        data_dir.join("logs"),
+        settings.logs.clone(),
+        settings.retention.clone(),
+    );
     let bus = Bus::start(store.clone())
         .await
         .context("cannot start the event bus")?;
-    let plugins = PluginHost::start(
-        store.clone(),
-        bus.clone(),
-        &data_dir,
-        settings.plugins.clone(),
-    )
-    .await
-    .context("cannot start the plugin host")?;
+    let plugin_settings = crate::plugins::PluginSettings {
+        reserved_ports: reserved_ports(
+            addr.port(),
+            control_listener.as_ref().and_then(|l| l.local_addr().ok()),
+            &settings.caddy.admin_url,
+        ),
+        ..settings.plugins.clone()
+    };
+    let plugins = PluginHost::start(store.clone(), bus.clone(), &data_dir, plugin_settings)
+        .await
+        .context("cannot start the plugin host")?;
     let sup = Supervisor::boot(
         store.clone(),
         hub.clone(),
@@ -191,12 +227,17 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     );
     let server = tokio::spawn(api::serve(listener, app, limits, closing_rx));
     let url = format!("http://{addr}");
-    write_daemon_json(&data_dir, &url, control.as_ref().map(ControlServer::addr))?;
-    tracing::info!(%url, data_dir = %data_dir.display(), "tend is ready");
-
-    tokio::select! {
-        _ = shutdown => {}
-        _ = shutdown_rx.recv() => tracing::info!("shutdown requested through the API"),
+    // Services run by now: a failure here (a full disk) must stop them in order, not orphan them.
+    let announced = write_daemon_json(&data_dir, &url, control.as_ref().map(ControlServer::addr));
+    match &announced {
+        Ok(()) => {
+            tracing::info!(%url, data_dir = %data_dir.display(), "tend is ready");
+            tokio::select! {
+                _ = shutdown => {}
+                _ = shutdown_rx.recv() => tracing::info!("shutdown requested through the API"),
+            }
+        }
+        Err(e) => tracing::error!(error = %format!("{e:#}"), "cannot write daemon.json; stopping"),
     }
     tracing::info!("stopping every service");
     caddy.shutdown().await;
@@ -221,7 +262,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     store.close().await;
     let _ = fs::remove_file(data_dir.join("daemon.json"));
     tracing::info!("tend stopped");
-    Ok(())
+    announced
 }
 
 /// The API's listener, with a listen backlog deep enough that connections beyond the connection cap
@@ -241,13 +282,85 @@ fn listen_api(host: std::net::IpAddr, port: u16) -> std::io::Result<tokio::net::
 /// The kernel caps it at `net.core.somaxconn` (4096 on current kernels).
 const API_BACKLOG: u32 = 4096;
 
+/// Creates the data dir (mode 0700) if needed and refuses one that others could tamper with: it must
+/// be a directory owned by the daemon's user and not writable by group or others, and tend's own files
+/// in it must not be symlinks (tend writes them without following links, and refuses rather than
+/// guess what a planted link meant). Errors name the path and the fix.
 fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .with_context(|| format!("cannot create data dir {}", dir.display()))
+        .with_context(|| format!("cannot create data dir {}", dir.display()))?;
+    let meta =
+        fs::metadata(dir).with_context(|| format!("cannot read data dir {}", dir.display()))?;
+    if !meta.is_dir() {
+        bail!("data dir {} is not a directory", dir.display());
+    }
+    // SAFETY: geteuid(2) has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        bail!(
+            "refusing data dir {}: it is owned by uid {}, not by the daemon's user (uid {me}); \
+             fix: `chown {me} {}` or choose another --data-dir",
+            dir.display(),
+            meta.uid(),
+            dir.display()
+        );
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        bail!(
+            "refusing data dir {}: it is writable by group or others (mode {mode:04o}); \
+             fix: `chmod 700 {}`",
+            dir.display(),
+            dir.display()
+        );
+    }
+    for name in OWN_FILES {
+        let path = dir.join(name);
+        if let Ok(m) = fs::symlink_metadata(&path)
+            && m.file_type().is_symlink()
+        {
+            bail!(
+                "refusing data dir {}: {} is a symlink; tend's own files must be regular files \
+                 (fix: remove it)",
+                dir.display(),
+                path.display()
+            );
+        }
+    }
+    let token = dir.join("token");
+    if let Ok(m) = fs::symlink_metadata(&token) {
+        let mode = m.mode() & 0o777;
+        if m.uid() != me || mode & 0o077 != 0 {
+            bail!(
+                "refusing {}: the API token must be readable by the daemon's user only \
+                 (it has mode {mode:04o}, owner uid {}); fix: `chmod 600 {}` and check who read it, \
+                 or delete it to get a new token",
+                token.display(),
+                m.uid(),
+                token.display()
+            );
+        }
+    }
+    Ok(())
 }
+
+/// Files tend creates directly in the data dir; none may be a symlink.
+const OWN_FILES: &[&str] = &[
+    "token",
+    "node-id",
+    "daemon.lock",
+    "daemon.json",
+    "daemon.json.tmp",
+    "tend.db",
+    "tend.db-wal",
+    "tend.db-shm",
+    "tend.log",
+    "logs",
+    "plugins",
+];
 
 /// Holds an exclusive lock on `<data_dir>/daemon.lock` for the daemon's lifetime: two daemons on one
 /// data dir would fight over the same processes.
@@ -257,7 +370,9 @@ fn lock_data_dir(dir: &Path) -> anyhow::Result<nix::fcntl::Flock<fs::File>> {
         .truncate(false)
         .write(true)
         .mode(0o600)
-        .open(dir.join("daemon.lock"))?;
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(dir.join("daemon.lock"))
+        .with_context(|| format!("cannot open {}", dir.join("daemon.lock").display()))?;
     nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
         anyhow::anyhow!(
             "another tend daemon is already running on {} ({e})",
@@ -287,16 +402,36 @@ fn load_or_create_secret(path: &Path, bytes: usize) -> anyhow::Result<String> {
     let secret: String = (0..bytes)
         .map(|_| format!("{:02x}", rand::random::<u8>()))
         .collect();
+    write_private(path, secret.as_bytes())?;
+    Ok(secret)
+}
+
+/// Writes one of tend's own files in the data dir: a fresh `<name>.tmp` (mode 0600, created new, never
+/// through a symlink: a stale one is removed first) synced and renamed over `path`, so a reader sees
+/// the old or the new content and a planted link is replaced, not followed.
+fn write_private(path: &Path, content: &[u8]) -> anyhow::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    match fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("cannot remove {}", tmp.display()));
+        }
+        _ => {}
+    }
     let mut f = OpenOptions::new()
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .write(true)
         .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    f.write_all(secret.as_bytes())?;
-    f.sync_all()?;
-    Ok(secret)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(content)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    fs::rename(&tmp, path)
+        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
+    Ok(())
 }
 
 fn write_daemon_json(
@@ -308,8 +443,22 @@ fn write_daemon_json(
     if let Some(control) = control {
         body["control"] = control.to_string().into();
     }
-    let tmp = dir.join("daemon.json.tmp");
-    fs::write(&tmp, serde_json::to_vec_pretty(&body)?)?;
-    fs::rename(&tmp, dir.join("daemon.json"))?;
-    Ok(())
+    write_private(&dir.join("daemon.json"), &serde_json::to_vec_pretty(&body)?)
+}
+
+/// The ports no plugin may reach: the API's, the control port's and Caddy's admin API's.
+fn reserved_ports(
+    api: u16,
+    control: Option<std::net::SocketAddr>,
+    caddy_admin_url: &str,
+) -> Vec<u16> {
+    let caddy = reqwest::Url::parse(caddy_admin_url)
+        .ok()
+        .and_then(|u| u.port_or_known_default());
+    let mut ports: Vec<u16> = [Some(api), control.map(|a| a.port()), caddy]
+        .into_iter()
+        .flatten()
+        .collect();
+    ports.dedup();
+    ports
 }

@@ -199,7 +199,10 @@ fn hog_runs_out_of_memory_at_its_cap() {
 
 #[test]
 fn sneaky_is_denied_hosts_outside_its_allowlist_and_connects_nowhere() {
-    let d = Daemon::start();
+    // The control's grant needs the daemon's allowlist too (it is empty by default).
+    let d = Daemon::builder()
+        .config_toml("[plugins]\nallow_hosts = [\"127.0.0.1\"]\n")
+        .start();
     let listener = RecordingListener::start();
     let port = listener.port();
     let sneaky = fixture("sneaky");

@@ -20,6 +20,7 @@ pub fn status(code: Code) -> StatusCode {
         Code::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         // Something behind tend (Caddy's admin API) failed: tend acted as a gateway.
         Code::Unavailable => StatusCode::BAD_GATEWAY,
+        Code::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
         Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -173,9 +173,10 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(global: GlobalArgs, command: Command) -> Result<(), client::CliError> {
-    let data_dir = global
-        .data_dir
-        .unwrap_or_else(crate::config::default_data_dir);
+    let data_dir = match global.data_dir {
+        Some(dir) => dir,
+        None => crate::config::default_data_dir().map_err(client::CliError::Other)?,
+    };
     let endpoint = client::discover(global.url, global.token, &data_dir);
     let ctx = commands::Ctx {
         client: client::Client::new(endpoint)?,

@@ -1,7 +1,8 @@
 //! Draining a child's output pipes: one task per pipe reads 64 KiB at a time as long as data is ready,
 //! splits it into lines, appends them to the service's file and queues them for the database as one
 //! batch per read. It flushes the file whenever the pipe runs dry, before waiting again, so `tail -f`
-//! sees lines at once without a syscall per line.
+//! sees lines at once without a syscall per line. Below the disk's free-space floor (`floor.rs`) lines
+//! are counted and dropped instead.
 
 use std::io;
 use std::os::fd::OwnedFd;
@@ -12,6 +13,7 @@ use tokio::net::unix::pipe;
 use tokio::task::JoinHandle;
 
 use super::db::{Batch, Queue};
+use super::floor::DiskFloor;
 use super::inflight::Inflight;
 use super::service_file::{ServiceFile, SharedFile, record_prefix};
 use super::split::LineSplitter;
@@ -60,6 +62,7 @@ pub(super) struct PipeReader {
     pub(super) file: SharedFile,
     pub(super) queue: Queue,
     pub(super) inflight: Arc<Inflight>,
+    pub(super) floor: Arc<DiskFloor>,
     pub(super) max_line_bytes: usize,
 }
 
@@ -128,6 +131,17 @@ impl PipeReader {
         let _ticket = self.inflight.enter();
         let time = now_rfc3339();
         record_prefix(&mut state.prefix, &time, self.stream);
+        if self.floor.below(chunk.map_or(0, <[u8]>::len)) {
+            // Keep the splitter's state (a line may span chunks) but store nothing.
+            let mut lines = 0u64;
+            let mut count = |_: &[u8], _: bool| lines += 1;
+            match chunk {
+                Some(chunk) => state.splitter.feed(chunk, &mut count),
+                None => state.splitter.finish(&mut count),
+            }
+            self.floor.count_dropped(lines);
+            return;
+        }
         let capacity = chunk.map_or(0, <[u8]>::len);
         let mut batch = Batch::new(self.service.clone(), self.stream, time, capacity);
         {

@@ -1,12 +1,14 @@
 //! The database side of the pipeline: the batch a reader builds from one read chunk, the bounded queue
 //! to the single writer task, and that task, which commits everything queued in one transaction and then
-//! broadcasts the stored rows. Never drops a line for lack of room: a full queue makes readers wait.
+//! broadcasts the stored rows. Never drops a line for lack of room in the queue: a full queue makes
+//! readers wait. Below the disk's free-space floor (`floor.rs`) queued lines are dropped, not stored.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, oneshot};
 
+use super::floor::DiskFloor;
 use crate::store::{NewLogLine, Store};
 use crate::wire::{LogLine, Stream};
 
@@ -114,10 +116,11 @@ impl Queue {
 pub(super) fn start_writer(
     store: Store,
     live: broadcast::Sender<Arc<LogLine>>,
+    floor: Arc<DiskFloor>,
 ) -> (Queue, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let budget = Arc::new(Semaphore::new(QUEUE_BUDGET));
-    let task = tokio::spawn(run_writer(store, rx, live, budget.clone()));
+    let task = tokio::spawn(run_writer(store, rx, live, budget.clone(), floor));
     (Queue { tx, budget }, task)
 }
 
@@ -126,6 +129,7 @@ async fn run_writer(
     mut rx: mpsc::UnboundedReceiver<Msg>,
     live: broadcast::Sender<Arc<LogLine>>,
     budget: Arc<Semaphore>,
+    floor: Arc<DiskFloor>,
 ) {
     let mut batches: Vec<(Batch, OwnedSemaphorePermit)> = Vec::new();
     let mut waiters = Vec::new();
@@ -151,7 +155,7 @@ async fn run_writer(
         for (batch, _) in &batches {
             batch.append_rows(&mut rows);
         }
-        commit(&store, &rows, &live).await;
+        commit(&store, &rows, &live, &floor).await;
         rows.clear();
         batches.clear(); // releases the queue budget
         for w in waiters.drain(..) {
@@ -162,12 +166,25 @@ async fn run_writer(
     budget.close();
 }
 
-async fn commit(store: &Store, rows: &[NewLogLine], live: &broadcast::Sender<Arc<LogLine>>) {
+async fn commit(
+    store: &Store,
+    rows: &[NewLogLine],
+    live: &broadcast::Sender<Arc<LogLine>>,
+    floor: &DiskFloor,
+) {
     if rows.is_empty() {
         return;
     }
+    // A stored line costs about four times its text (row, index, WAL frame).
+    let bytes = rows.iter().map(|r| 4 * r.line.len()).sum();
     let mut attempt = 1;
     let stored = loop {
+        // Checked before every attempt: lines queued before the floor was reached, or retried while
+        // someone frees space, must not take the space kept for state.
+        if floor.below(bytes) {
+            floor.count_dropped(rows.len() as u64);
+            return;
+        }
         match store.insert_logs(rows).await {
             Ok(stored) => break stored,
             Err(e) if attempt < INSERT_ATTEMPTS => {

@@ -12,10 +12,11 @@ use tokio::task::JoinHandle;
 use super::LogSettings;
 use super::capture::{Capture, PipeReader};
 use super::db::{self, Queue};
+use super::floor::DiskFloor;
 use super::inflight::Inflight;
 use super::retention;
 use super::service_file::{ServiceFile, SharedFile};
-use crate::store::Store;
+use crate::store::{RetentionSettings, Store};
 use crate::wire::{LogLine, Stream};
 
 /// Live lines kept for slow subscribers before they see `RecvError::Lagged`.
@@ -33,6 +34,7 @@ struct Inner {
     queue: Queue,
     live: broadcast::Sender<Arc<LogLine>>,
     inflight: Arc<Inflight>,
+    floor: Arc<DiskFloor>,
     /// Open files by service, so restarts and both streams share one writer; closed with the last capture.
     files: Mutex<HashMap<String, Weak<Mutex<ServiceFile>>>>,
     stop: watch::Sender<bool>,
@@ -41,14 +43,27 @@ struct Inner {
 
 impl LogHub {
     /// Spawns the SQLite batch writer and the retention task (prunes database lines older than
-    /// `retention_days` at start and hourly; 0 keeps them forever). Needs a tokio runtime.
-    pub fn start(store: Store, logs_dir: PathBuf, settings: LogSettings) -> LogHub {
+    /// `retention_days`, 0 keeping them forever, and the audit, jobs and events tables per `history`;
+    /// at start and every `history.interval_s`). Needs a tokio runtime.
+    pub fn start(
+        store: Store,
+        logs_dir: PathBuf,
+        settings: LogSettings,
+        history: RetentionSettings,
+    ) -> LogHub {
         let (live, _) = broadcast::channel(LIVE_CAPACITY);
-        let (queue, writer) = db::start_writer(store.clone(), live.clone());
+        let floor = Arc::new(DiskFloor::new(logs_dir.clone(), settings.min_free_mb));
+        let (queue, writer) = db::start_writer(store.clone(), live.clone(), floor.clone());
         let (stop, stopped) = watch::channel(false);
-        let retention = tokio::spawn(retention::run(store, settings.retention_days, stopped));
+        let retention = tokio::spawn(retention::run(
+            store,
+            settings.retention_days,
+            history,
+            stopped,
+        ));
         LogHub {
             inner: Arc::new(Inner {
+                floor,
                 logs_dir,
                 settings,
                 queue,
@@ -71,6 +86,7 @@ impl LogHub {
             file: file.clone(),
             queue: self.inner.queue.clone(),
             inflight: self.inner.inflight.clone(),
+            floor: self.inner.floor.clone(),
             max_line_bytes: self.inner.settings.max_line_bytes,
         };
         Capture::new(vec![

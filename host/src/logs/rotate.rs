@@ -1,10 +1,12 @@
 //! A buffered append-only file with size rotation, shared by service logs and the daemon's `tend.log`.
 //! Owns the rotation rules: before a record would push the file past `max_bytes`, `.log.(N-1)` becomes
 //! `.log.N`, ..., `.log` becomes `.log.1`, and anything beyond `backup_count` is deleted (`backup_count`
-//! 0 truncates in place). It writes whole records; it knows nothing about their format.
+//! 0 truncates in place). It writes whole records; it knows nothing about their format. Files are
+//! created 0600 and never opened through a symlink.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 const BUFFER_BYTES: usize = 128 * 1024;
@@ -84,7 +86,12 @@ impl RotatingFile {
         } else {
             options.append(true);
         }
-        let file = options.create(true).open(&self.path)?;
+        // Never through a symlink: a link planted where a log file goes must not redirect tend's writes.
+        let file = options
+            .create(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&self.path)?;
         self.size = file.metadata()?.len();
         self.out = Some(BufWriter::with_capacity(BUFFER_BYTES, file));
         Ok(())

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{LogHub, LogSettings};
-use crate::store::{LogQuery, NewLogLine, Store};
+use crate::store::{LogQuery, NewLogLine, RetentionSettings, Store};
 use crate::wire::{LogLine, Stream};
 
 struct Fixture {
@@ -110,7 +110,12 @@ async fn wait_until<F: std::future::Future<Output = bool>>(
 async fn burst_of_200k_lines_arrives_whole_and_in_order() {
     const N: usize = 200_000;
     let f = fixture().await;
-    let hub = LogHub::start(f.store.clone(), f.logs_dir.clone(), settings());
+    let hub = LogHub::start(
+        f.store.clone(),
+        f.logs_dir.clone(),
+        settings(),
+        RetentionSettings::default(),
+    );
     run_child(&hub, "burst", |out, err| {
         let mut out = BufWriter::with_capacity(64 * 1024, out);
         for i in 0..N {
@@ -160,6 +165,7 @@ async fn long_crlf_binary_and_unterminated_lines() {
             max_line_bytes: 8,
             ..settings()
         },
+        RetentionSettings::default(),
     );
     run_child(&hub, "odd", |out, err| {
         (&out)
@@ -221,7 +227,12 @@ async fn long_crlf_binary_and_unterminated_lines() {
 #[tokio::test]
 async fn lines_show_up_live_while_the_pipe_stays_open() {
     let f = fixture().await;
-    let hub = LogHub::start(f.store.clone(), f.logs_dir.clone(), settings());
+    let hub = LogHub::start(
+        f.store.clone(),
+        f.logs_dir.clone(),
+        settings(),
+        RetentionSettings::default(),
+    );
     let mut live = hub.subscribe();
     let ((out_r, out_w), (err_r, err_w)) = pipes();
     let capture = hub.capture("live", out_r, err_r);
@@ -267,7 +278,12 @@ async fn restarts_append_and_rotation_keeps_backup_count_files() {
         backup_count: 2,
         ..LogSettings::default()
     };
-    let hub = LogHub::start(f.store.clone(), f.logs_dir.clone(), settings);
+    let hub = LogHub::start(
+        f.store.clone(),
+        f.logs_dir.clone(),
+        settings,
+        RetentionSettings::default(),
+    );
     for run in 0..3 {
         run_child(&hub, "rot", move |out, _err| {
             let mut out = BufWriter::new(out);
@@ -308,7 +324,12 @@ async fn restarts_append_and_rotation_keeps_backup_count_files() {
 #[tokio::test]
 async fn shutdown_stops_tasks_and_later_captures_still_reach_the_file() {
     let f = fixture().await;
-    let hub = LogHub::start(f.store.clone(), f.logs_dir.clone(), settings());
+    let hub = LogHub::start(
+        f.store.clone(),
+        f.logs_dir.clone(),
+        settings(),
+        RetentionSettings::default(),
+    );
     run_child(&hub, "s", |out, _| writeln!(&out, "before").unwrap()).await;
     hub.shutdown().await;
     run_child(&hub, "s", |out, _| writeln!(&out, "after").unwrap()).await;
@@ -464,7 +485,12 @@ async fn retention_task_prunes_at_start() {
         ])
         .await
         .unwrap();
-    let hub = LogHub::start(f.store.clone(), f.logs_dir.clone(), settings());
+    let hub = LogHub::start(
+        f.store.clone(),
+        f.logs_dir.clone(),
+        settings(),
+        RetentionSettings::default(),
+    );
     let store = f.store.clone();
     wait_until("old lines pruned", || {
         let store = store.clone();

@@ -78,6 +78,13 @@ impl From<FieldError> for Error {
 
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Error {
+        if e.is_full() {
+            tracing::error!(error = %e, "a request could not be stored: the disk is full");
+            return Error::new(
+                Code::InsufficientStorage,
+                "the disk holding tend's database is full; nothing was stored (free some space and retry)",
+            );
+        }
         Error::internal(format_args!("store: {e}"))
     }
 }

@@ -1,16 +1,62 @@
 //! Turning JSON a front end received into typed requests, with errors that name the field: malformed
 //! JSON and a body of the wrong kind are `invalid` with field `body`; a wrong type, an unknown or a
-//! missing field names its path. Also the one rule for `PUT`-style replacements (`replace_body`).
+//! missing field names its path; no string or key may be longer than `MAX_FIELD_BYTES`. Also the one rule for `PUT`-style replacements (`replace_body`).
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::{Error, Result};
 
-/// Parses a JSON document.
+/// Longest string (or object key) accepted anywhere in a request: whatever a request carries may end up
+/// stored (specs, job requests, audit rows), and one field must not make a row of megabytes.
+pub const MAX_FIELD_BYTES: usize = 64 * 1024;
+
+/// Parses a JSON document; a string or key longer than [`MAX_FIELD_BYTES`] is `invalid` naming it.
 pub fn json(bytes: &[u8]) -> Result<Value> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| Error::invalid("body", format!("malformed JSON: {e}")))
+    let value = serde_json::from_slice(bytes)
+        .map_err(|e| Error::invalid("body", format!("malformed JSON: {e}")))?;
+    check_field_sizes(&value, &mut String::new())?;
+    Ok(value)
+}
+
+/// Walks `value`; `path` is the field path so far (`pre_commands[0].command`, `env.KEY`).
+fn check_field_sizes(value: &Value, path: &mut String) -> Result<()> {
+    let too_long = |path: &str, len: usize| {
+        let field = if path.is_empty() { "body" } else { path };
+        Error::invalid(
+            field,
+            format!("at most {MAX_FIELD_BYTES} bytes (got {len})"),
+        )
+    };
+    match value {
+        Value::String(s) if s.len() > MAX_FIELD_BYTES => Err(too_long(path, s.len())),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                check_field_sizes(item, path)?;
+                path.truncate(len);
+            }
+            Ok(())
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                if key.len() > MAX_FIELD_BYTES {
+                    path.push_str(&key[..key.floor_char_boundary(64)]);
+                    return Err(too_long(path, key.len()));
+                }
+                path.push_str(key);
+                check_field_sizes(item, path)?;
+                path.truncate(len);
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Deserializes a request body (always a JSON object) into `T`; a shape error (wrong type, unknown or

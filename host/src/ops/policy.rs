@@ -14,6 +14,10 @@ use crate::workflow::command_argv;
 
 const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 1000;
+/// Longest command of a dry run: a workflow step's limit (`workflow/plan.rs`), as every run is asked.
+const MAX_COMMAND_BYTES: usize = 8 * 1024;
+/// Longest `cwd` (Linux's `PATH_MAX`).
+const MAX_PATH_BYTES: usize = 4096;
 
 impl Ops {
     pub async fn audit(&self, p: &AuditParams) -> Result<AuditPage> {
@@ -50,6 +54,21 @@ impl Ops {
         req: PolicyCheckRequest,
         origin: Origin,
     ) -> Result<PolicyCheckResponse> {
+        // Audited as given: the same bounds as a workflow step's command and a path.
+        if req.command.command.len() > MAX_COMMAND_BYTES {
+            return Err(Error::invalid(
+                "command.command",
+                format!("at most {MAX_COMMAND_BYTES} bytes"),
+            ));
+        }
+        if let Some(cwd) = &req.cwd
+            && cwd.as_os_str().len() > MAX_PATH_BYTES
+        {
+            return Err(Error::invalid(
+                "cwd",
+                format!("at most {MAX_PATH_BYTES} bytes"),
+            ));
+        }
         let argv = command_argv(&req.command).map_err(|m| Error::invalid("command.command", m))?;
         if let Some(cwd) = &req.cwd
             && !cwd.is_absolute()

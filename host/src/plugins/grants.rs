@@ -1,11 +1,12 @@
 //! Effective grants = manifest grants ∩ daemon settings, and the allowlist check every `http`/`net`
-//! call goes through before any connection is made. Paths are resolved (symlinks included) when a
+//! call goes through before any connection is made: `$target` is the checked service's own host:port,
+//! and the daemon's reserved ports (its API, control port, Caddy's admin API) are never reachable. Paths are resolved (symlinks included) when a
 //! plugin loads, so a link cannot lead a grant outside an allowed directory.
 
 use std::path::{Path, PathBuf};
 
 use super::manifest::{ManifestGrants, ManifestLimits};
-use super::pattern::{HostPattern, same_host};
+use super::pattern::{HostPattern, is_loopback, same_host};
 use super::settings::PluginSettings;
 use crate::wire::{PluginGrants, PluginLimits};
 
@@ -19,8 +20,11 @@ pub struct TargetAddr {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EffectiveGrants {
     hosts: Vec<HostPattern>,
-    /// `Some(daemon allowlist)` when the manifest asks for `$target`: the target must also pass it.
+    /// `Some(daemon allowlist)` when the manifest asks for `$target`: the checked service's own host
+    /// and port, if that host is loopback (where tend runs services) or on the daemon's allowlist.
     target: Option<Vec<HostPattern>>,
+    /// Ports never reachable, whatever the grants (`PluginSettings::reserved_ports`).
+    reserved: Vec<u16>,
     pub paths: Vec<PathBuf>,
     pub env: Vec<String>,
     /// What the manifest asked for but the daemon does not allow, for the log.
@@ -29,7 +33,10 @@ pub struct EffectiveGrants {
 
 impl EffectiveGrants {
     pub fn new(asked: &ManifestGrants, settings: &PluginSettings) -> EffectiveGrants {
-        let mut g = EffectiveGrants::default();
+        let mut g = EffectiveGrants {
+            reserved: settings.reserved_ports.clone(),
+            ..EffectiveGrants::default()
+        };
         // `PluginHost::start` validated the settings; an unparsable entry would allow nothing.
         let daemon: Vec<HostPattern> = settings
             .allow_hosts
@@ -38,12 +45,7 @@ impl EffectiveGrants {
             .collect();
         for h in &asked.hosts {
             if h == "$target" {
-                if daemon.is_empty() {
-                    g.narrowed
-                        .push("host $target (the daemon allows no hosts)".into());
-                } else {
-                    g.target = Some(daemon.clone());
-                }
+                g.target = Some(daemon.clone());
                 continue;
             }
             let Ok(want) = HostPattern::parse(h) else {
@@ -80,16 +82,20 @@ impl EffectiveGrants {
         !self.hosts.is_empty() || self.target.is_some()
     }
 
-    /// The allowlist check for one connection.
+    /// The allowlist check for one connection. A reserved port is refused first, on every host: a
+    /// name can resolve to this machine, so the host alone cannot tell tend's ports apart.
     pub fn permits(&self, host: &str, port: u16, target: Option<&TargetAddr>) -> bool {
+        if self.reserved.contains(&port) {
+            return false;
+        }
         if self.hosts.iter().any(|p| p.matches(host, port)) {
             return true;
         }
         match (&self.target, target) {
             (Some(daemon), Some(t)) => {
                 same_host(&t.host, host)
-                    && t.port.is_none_or(|p| p == port)
-                    && daemon.iter().any(|d| d.matches(host, port))
+                    && t.port == Some(port)
+                    && (is_loopback(&t.host) || daemon.iter().any(|d| d.matches(host, port)))
             }
             _ => false,
         }
@@ -168,44 +174,54 @@ mod tests {
     }
 
     #[test]
-    fn target_means_the_checked_service_and_still_needs_the_daemon() {
-        let g = EffectiveGrants::new(&asked(&["$target"]), &settings(&["127.0.0.1", "::1"]));
+    fn target_is_the_checked_services_own_host_and_port() {
+        // The default: no hosts at all, yet a probe reaches the service it checks.
+        let g = EffectiveGrants::new(&asked(&["$target"]), &settings(&[]));
         assert!(g.any_host());
         assert_eq!(g.to_wire().hosts, ["$target"]);
         let t = target("127.0.0.1", Some(8080));
         assert!(g.permits("127.0.0.1", 8080, Some(&t)));
+        assert!(
+            g.permits("localhost", 8080, Some(&t)),
+            "localhost is the same host as a 127.0.0.1 target"
+        );
         assert!(
             !g.permits("127.0.0.1", 8081, Some(&t)),
             "other port of the target host"
         );
         assert!(!g.permits("127.0.0.1", 8080, None), "no target, no $target");
         assert!(
-            g.permits("::1", 1, Some(&target("[::1]", None))),
-            "portless target: any port"
-        );
-        let with_localhost =
-            EffectiveGrants::new(&asked(&["$target"]), &settings(&["127.0.0.1", "localhost"]));
-        assert!(
-            with_localhost.permits("localhost", 8080, Some(&t)),
-            "localhost is the same host as a 127.0.0.1 target"
-        );
-        assert!(
-            !with_localhost.permits("localhost", 8081, Some(&t)),
-            "but not another port"
-        );
-        assert!(
-            !g.permits("localhost", 8080, Some(&t)),
-            "the daemon's allowlist still applies"
+            !g.permits("::1", 1, Some(&target("[::1]", None))),
+            "a target without a port grants no port"
         );
         let outside = target("10.0.0.1", Some(80));
         assert!(
             !g.permits("10.0.0.1", 80, Some(&outside)),
-            "target outside the daemon's allowlist"
+            "a target off this machine needs the daemon's allowlist"
         );
+        let allowed = EffectiveGrants::new(&asked(&["$target"]), &settings(&["10.0.0.1"]));
+        assert!(allowed.permits("10.0.0.1", 80, Some(&outside)));
+    }
 
-        let none = EffectiveGrants::new(&asked(&["$target"]), &settings(&[]));
-        assert!(!none.any_host());
-        assert!(!none.permits("127.0.0.1", 8080, Some(&t)));
+    #[test]
+    fn reserved_ports_are_refused_whatever_the_grants() {
+        let s = PluginSettings {
+            allow_hosts: vec!["127.0.0.1".into(), "example.org".into()],
+            reserved_ports: vec![9900, 2019],
+            ..Default::default()
+        };
+        let g = EffectiveGrants::new(&asked(&["$target", "127.0.0.1", "example.org"]), &s);
+        assert!(g.permits("127.0.0.1", 8080, None));
+        assert!(!g.permits("127.0.0.1", 9900, None));
+        assert!(
+            !g.permits("example.org", 2019, None),
+            "a name may resolve here"
+        );
+        let t = target("127.0.0.1", Some(9900));
+        assert!(
+            !g.permits("127.0.0.1", 9900, Some(&t)),
+            "not even as a probe's target"
+        );
     }
 
     #[test]

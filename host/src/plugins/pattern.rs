@@ -77,12 +77,15 @@ fn normalize_host(h: &str) -> String {
 /// service on 127.0.0.1 is its own `$target` when a URL says `localhost`.
 pub(super) fn same_host(a: &str, b: &str) -> bool {
     let (a, b) = (normalize_host(a), normalize_host(b));
-    let loopback = |h: &str| {
-        h == "localhost"
-            || h.parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
-    };
-    a == b || (loopback(&a) && loopback(&b))
+    a == b || (is_loopback(&a) && is_loopback(&b))
+}
+
+/// `localhost` or a loopback address (any spelling `normalize_host` accepts).
+pub(super) fn is_loopback(h: &str) -> bool {
+    let h = normalize_host(h);
+    h == "localhost"
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@ use super::pattern::HostPattern;
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PluginSettings {
-    /// Hosts any plugin may reach through `http`/`net`: `host` or `host:port`.
+    /// Hosts any plugin may reach through `http`/`net` besides its `$target`: `host` or `host:port`.
+    /// None by default: a probe reaches the service it checks (`$target`) and nothing else.
     pub allow_hosts: Vec<String>,
     /// Directories (and what is below them) plugins may be given read-only.
     pub allow_paths: Vec<PathBuf>,
@@ -22,6 +23,10 @@ pub struct PluginSettings {
     pub max_timeout_ms: u64,
     /// Traps in a row (timeouts and out-of-memory included) after which a plugin is suspended.
     pub suspend_after_traps: u32,
+    /// Ports no plugin may connect to on any host, whatever the grants say: tend's own API and control
+    /// ports and Caddy's admin API. Filled in by the daemon once it has bound them; not a file key.
+    #[serde(skip)]
+    pub reserved_ports: Vec<u16>,
 }
 
 impl PluginSettings {
@@ -46,12 +51,13 @@ impl PluginSettings {
 impl Default for PluginSettings {
     fn default() -> Self {
         PluginSettings {
-            allow_hosts: vec!["127.0.0.1".into(), "::1".into(), "localhost".into()],
+            allow_hosts: Vec::new(),
             allow_paths: Vec::new(),
             allow_env: Vec::new(),
             max_memory_mb: 256,
             max_timeout_ms: 60_000,
             suspend_after_traps: 3,
+            reserved_ports: Vec::new(),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use sqlx::Row;
 
+use super::full::Spooled;
 use super::{Result, Store, StoreError};
 use crate::wire::{BusEvent, Event, EventKind, HealthCheck, HealthState, Payload, Status, Topic};
 
@@ -50,12 +51,19 @@ fn to_event(r: &sqlx::sqlite::SqliteRow) -> Result<Event> {
 }
 
 impl Store {
-    /// Stores a service event (its `id` is ignored); returns the id it got.
+    /// Stores a service event (its `id` is ignored); returns the id it got. A full disk spools it
+    /// (`full.rs`).
     pub async fn insert_event(&self, e: &Event) -> Result<i64> {
+        self.store_event(Spooled::Service(e.clone())).await
+    }
+
+    /// One row; `id` None takes the next id (see `full.rs` for explicit ones).
+    pub(super) async fn insert_event_row(&self, id: Option<i64>, e: &Event) -> Result<i64> {
         let id: i64 = sqlx::query(
-            "INSERT INTO events (service, time, from_state, to_state, pid, exit_code, signal, reason, kind, health)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO events (id, service, time, from_state, to_state, pid, exit_code, signal, reason, kind, health)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
+        .bind(id)
         .bind(&e.service)
         .bind(&e.time)
         .bind(e.from.as_str())
@@ -66,9 +74,12 @@ impl Store {
         .bind(&e.reason)
         .bind(kind_str(e.kind))
         .bind(e.health.map(HealthState::as_str))
-        .fetch_one(&self.pool)
+        // `execute`, not `RETURNING` + `fetch_one`: an autocommit statement commits when it is stepped
+        // to its end, and a commit that fails there (a full disk) must not be lost with the dropped
+        // row stream, leaving an id for a row that was never stored.
+        .execute(&self.pool)
         .await?
-        .get(0);
+        .last_insert_rowid();
         Ok(id)
     }
 
@@ -97,7 +108,23 @@ impl Store {
     }
 
     /// Stores an event of a topic that is not a service event (its payload as JSON); returns its id.
+    /// A full disk spools it (`full.rs`).
     pub async fn insert_bus_event(&self, payload: &Payload) -> Result<i64> {
+        // Checked here, not when a spooled one is retried.
+        if matches!(payload, Payload::Service(_) | Payload::Metrics(_)) {
+            return Err(StoreError::Corrupt(format!(
+                "{} events are not stored as JSON",
+                payload.topic()
+            )));
+        }
+        self.store_event(Spooled::Bus(payload.clone())).await
+    }
+
+    pub(super) async fn insert_bus_event_row(
+        &self,
+        id: Option<i64>,
+        payload: &Payload,
+    ) -> Result<i64> {
         let data = match payload {
             Payload::Service(_) | Payload::Metrics(_) => {
                 return Err(StoreError::Corrupt(format!(
@@ -113,15 +140,17 @@ impl Store {
         }
         .map_err(|e| StoreError::Corrupt(format!("cannot encode an event: {e}")))?;
         let id: i64 = sqlx::query(
-            "INSERT INTO events (service, time, kind, data) VALUES (?, ?, ?, ?) RETURNING id",
+            "INSERT INTO events (id, service, time, kind, data) VALUES (?, ?, ?, ?, ?)",
         )
+        .bind(id)
         .bind(payload.service())
         .bind(payload.time())
         .bind(payload.topic().as_str())
         .bind(data)
-        .fetch_one(&self.pool)
+        // As in `insert_event`: the commit's failure must surface.
+        .execute(&self.pool)
         .await?
-        .get(0);
+        .last_insert_rowid();
         Ok(id)
     }
 
@@ -209,6 +238,7 @@ fn to_bus_event(r: &sqlx::sqlite::SqliteRow) -> Result<BusEvent> {
 const HEALTH_HISTORY: i64 = 500;
 
 impl Store {
+    /// Stores a check result and prunes the service's history.
     pub async fn insert_health_check(&self, service: &str, c: &HealthCheck) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query(

@@ -1,5 +1,6 @@
 //! The logs table: captured output lines of services. Inserts come in batches from the log pipeline's
-//! single writer; reads serve the API (tail, paging by id, filters); pruning enforces retention.
+//! single writer (and boot-time recovery from the files); reads serve the API (tail, paging by id,
+//! filters) and recovery (`newest_log_time`); pruning enforces retention.
 
 use std::sync::OnceLock;
 
@@ -176,6 +177,34 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.into_iter().map(to_line).collect()
+    }
+
+    /// The newest stored time among a service's last lines by id, and the streams that have a line at
+    /// that time (log recovery's starting point); None without lines.
+    pub async fn newest_log_time(&self, service: &str) -> Result<Option<(String, Vec<Stream>)>> {
+        // Two readers commit in their own order, so the newest time is not always the highest id; the
+        // last few thousand ids cover every batch that can have been in flight together.
+        let rows = sqlx::query(
+            "SELECT time, stream FROM logs WHERE service = ? ORDER BY id DESC LIMIT 5000",
+        )
+        .bind(service)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut newest: Option<(String, Vec<Stream>)> = None;
+        for r in rows {
+            let time: String = r.get(0);
+            let stream = parse_stream(r.get(1))?;
+            match &mut newest {
+                Some((t, streams)) if *t == time => {
+                    if !streams.contains(&stream) {
+                        streams.push(stream);
+                    }
+                }
+                Some((t, _)) if *t > time => {}
+                _ => newest = Some((time, vec![stream])),
+            }
+        }
+        Ok(newest)
     }
 
     /// Deletes lines with a time before `older_than` (RFC 3339); returns how many went.

@@ -1,13 +1,17 @@
 //! The SQLite store. **Only this module speaks SQL.** It owns the schema (`host/migrations`), opens the
-//! database in WAL mode and offers typed functions; callers never see rows or queries.
+//! database in WAL mode (refusing a damaged one) and offers typed functions; callers never see rows or
+//! queries. A full disk is recognised (`StoreError::is_full`); events and runtime records that cannot
+//! be written wait in memory and are retried (`full.rs`).
 
 mod audit;
 mod cron;
 mod events;
+mod full;
 mod jobs;
 mod logs;
 mod metrics;
 mod plugins;
+mod retention;
 mod services;
 
 #[cfg(test)]
@@ -26,6 +30,7 @@ pub use cron::{ExecutionEnd, NewExecution};
 pub use jobs::{JobQuery, NewJob};
 pub use logs::{LogQuery, NewLogLine};
 pub use metrics::{MetricBucket, MetricSample};
+pub use retention::RetentionSettings;
 
 pub use services::RuntimeRecord;
 
@@ -45,10 +50,13 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    /// State writes waiting for disk space (`full.rs`).
+    spool: std::sync::Arc<full::Spool>,
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    /// Opens (creating if needed) the database at `path`, checks its integrity (`PRAGMA quick_check`)
+    /// and applies pending migrations.
     pub async fn open(path: &Path) -> Result<Store> {
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
@@ -57,21 +65,40 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            // Log batches are large: a bigger page cache and rarer checkpoints keep inserts cheap.
+            // Log batches are large: a bigger page cache and rarer checkpoints keep inserts cheap. Not
+            // too rare: a checkpoint needs room in the database file for what the WAL holds, so a WAL
+            // of tens of MiB could not be checkpointed (nor shrink) on a nearly full disk.
             .pragma("cache_size", "-32768")
-            .pragma("wal_autocheckpoint", "8192")
+            .pragma("wal_autocheckpoint", "1000")
             .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)
+            .after_release(|conn, _| {
+                Box::pin(async move { Ok(full::connection_is_clean(conn).await) })
+            })
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Store { pool })
+        let store = Store {
+            pool,
+            spool: Default::default(),
+        };
+        // Before migrating: a damaged file is refused with the reason rather than written to.
+        store.quick_check().await?;
+        sqlx::migrate!("./migrations").run(&store.pool).await?;
+        Ok(store)
     }
 
     /// Checkpoints the WAL and closes every connection.
     pub async fn close(&self) {
+        let (events, runtime) = self.spool.pending();
+        if events + runtime > 0 {
+            tracing::error!(
+                events,
+                runtime_records = runtime,
+                "the disk is still full: state kept in memory is lost at this stop"
+            );
+        }
         let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&self.pool)
             .await;

@@ -124,7 +124,12 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Records a service's runtime state (a full disk spools it, `full.rs`).
     pub async fn save_runtime(&self, r: &RuntimeRecord) -> Result<()> {
+        self.store_runtime(r).await
+    }
+
+    pub(super) async fn save_runtime_row(&self, r: &RuntimeRecord) -> Result<()> {
         sqlx::query(
             "INSERT INTO runtime (service, status, pid, pid_start, instance, restart_count, updated_at)
              VALUES (?, ?, ?, ?, ?, ?, ?)

@@ -76,15 +76,8 @@ impl Supervisor {
     async fn stop_leftovers(&self) -> anyhow::Result<()> {
         let records = self.shared.store.list_runtime().await?;
         let mut trees = Vec::new();
-        for r in &records {
-            let (Some(pid), Some(start)) = (r.pid, r.pid_start) else {
-                continue;
-            };
-            let tree = Tree::recorded(pid, start, r.instance.clone().unwrap_or_default());
-            // Without a marker, a group is the run's only while its leader is (a reused pid's is not).
-            if !tree.leader_alive() && r.instance.is_none() {
-                continue;
-            }
+        for (r, tree) in recorded_trees(&records) {
+            let pid = tree.leader;
             let members = tree.scan().members;
             if members.is_empty() {
                 continue;
@@ -123,6 +116,49 @@ impl Supervisor {
         self.shared.recorder.flush().await;
         Ok(())
     }
+}
+
+/// The trees of a dead daemon's runtime records: each record's leader (pid + start time, so a reused pid
+/// is never hit) with its run cgroup when it had one. Without a marker, a group is the run's only while
+/// its leader is (a reused pid's is not).
+fn recorded_trees(records: &[RuntimeRecord]) -> Vec<(&RuntimeRecord, Tree)> {
+    records
+        .iter()
+        .filter_map(|r| {
+            let tree = Tree::recorded(r.pid?, r.pid_start?, r.instance.clone().unwrap_or_default());
+            (tree.leader_alive() || r.instance.is_some()).then_some((r, tree))
+        })
+        .collect()
+}
+
+/// For a daemon that refuses to start (its store cannot be opened or written) while holding the data
+/// dir's lock: what a dead predecessor left running would otherwise stay unmanaged, so it is stopped
+/// as `stop_leftovers` does (without recording: the store is what failed). `store` is `None` when it
+/// could not be opened: then the run cgroups and this data dir's marker are all there is to go by.
+pub async fn stop_leftovers_unrecorded(store: Option<&Store>, node: &str) {
+    let records = match store {
+        None => Vec::new(),
+        Some(store) => match store.list_runtime().await {
+            Ok(records) => records,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the runtime records; stopping marked processes only");
+                Vec::new()
+            }
+        },
+    };
+    let trees = recorded_trees(&records)
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    let leftovers = Leftovers::new(format!("{node}."), trees);
+    let left = leftovers.scan().members.len();
+    if left > 0 {
+        tracing::warn!(
+            processes = left,
+            "stopping what a daemon that died left running, before refusing to start"
+        );
+    }
+    leftovers.stop(Signal::SIGTERM, LEFTOVER_GRACE).await;
 }
 
 /// Makes the store agree with the config file: file services are upserted as `config`, config services no

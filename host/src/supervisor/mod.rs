@@ -5,6 +5,7 @@
 
 mod actor;
 mod boot;
+pub use boot::stop_leftovers_unrecorded;
 mod health;
 mod recorder;
 mod registry;

@@ -27,6 +27,8 @@ pub enum Code {
     ShuttingDown,
     /// Something tend relies on failed or cannot be reached (Caddy's admin API, a generator plugin).
     Unavailable,
+    /// The disk holding tend's database is full: nothing of the request was stored (HTTP 507).
+    InsufficientStorage,
     /// A bug or an I/O failure in the daemon; the details are in the daemon log, never in the answer.
     Internal,
     /// HTTP only: the route exists, the method does not.
@@ -50,6 +52,7 @@ impl Code {
             Code::TooLarge => "too_large",
             Code::ShuttingDown => "shutting_down",
             Code::Unavailable => "unavailable",
+            Code::InsufficientStorage => "insufficient_storage",
             Code::Internal => "internal",
             Code::MethodNotAllowed => "method_not_allowed",
             Code::UnsupportedMediaType => "unsupported_media_type",
@@ -97,6 +100,7 @@ mod tests {
             Code::TooLarge,
             Code::ShuttingDown,
             Code::Unavailable,
+            Code::InsufficientStorage,
             Code::Internal,
             Code::MethodNotAllowed,
             Code::UnsupportedMediaType,

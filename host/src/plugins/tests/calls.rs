@@ -138,7 +138,13 @@ async fn denied_http_and_tcp_make_no_connection_and_are_counted() {
     let port = listener.local_addr().unwrap().port();
     let h = Harness::new().await;
     h.install("sneaky", "sneaky");
-    let host = h.start().await;
+    // Loopback allowed by the daemon: only the manifest's own grant (127.0.0.1:1) narrows it.
+    let host = h
+        .start_with(PluginSettings {
+            allow_hosts: vec!["127.0.0.1".into()],
+            ..Default::default()
+        })
+        .await;
     let config =
         json!({ "url": format!("http://127.0.0.1:{port}/"), "host": "127.0.0.1", "port": port });
     let outcome = host.check("sneaky", target(config)).await;

@@ -226,6 +226,7 @@ async fn effective_grants_and_limits_are_shown() {
     let settings = PluginSettings {
         max_timeout_ms: 100,
         max_memory_mb: 8,
+        allow_hosts: vec!["127.0.0.1".into()],
         ..Default::default()
     };
     let host = h.start_with(settings).await;
