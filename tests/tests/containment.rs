@@ -306,7 +306,13 @@ fn the_boot_sweep_spares_a_reused_process_group_without_cgroups() {
 #[test]
 fn a_job_command_that_ends_takes_its_setsid_env_cleared_descendant_with_it() {
     let d = daemon("auto");
-    d.create(&d.service("web", "exec sleep 1000"));
+    // The job's command writes its pid file in the service's working dir (the command policy allows
+    // writes inside it only).
+    d.create(&d.service_with(
+        "web",
+        "exec sleep 1000",
+        json!({"working_dir": d.scratch()}),
+    ));
     d.wait_status("web", "running", secs(10));
     let pidfile = d.scratch().join("escapee.pid");
     // The command ends once its background descendant is up; that one must not outlive it.
