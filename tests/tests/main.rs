@@ -30,3 +30,4 @@ mod policy_table;
 mod races;
 mod starvation;
 mod stop;
+mod wit_versions;
