@@ -3,9 +3,11 @@
 //! which version they are of in `GET /api/plugins/{name}`, and work. A 0.1 `command-policy` plugin
 //! answers `POST /api/policy/evaluate` through the host's adapter (it gets the 0.1 request record,
 //! its 0.1 `log` import is served); a 0.1 probe runs real health checks with its 0.1 `net`, `kv` and
-//! `log` imports. Current plugins say 0.2.0.
+//! `log` imports; a 0.1 `proxy-config` generator routes a service through a real Caddy. Current
+//! plugins say 0.2.0.
 
-use tend_tests::{Daemon, RecordingListener, Value, json, secs, wait_for};
+use tend_tests::caddy::{CaddyProxy, NAMING_SERVER};
+use tend_tests::{Daemon, RecordingListener, Value, free_port, json, python3, secs, wait_for};
 
 fn ask(d: &Daemon, command_type: &str, command: &str) -> Value {
     let body =
@@ -110,4 +112,44 @@ fn a_0_1_probe_checks_a_real_service() {
         .unwrap_or_default();
     assert_eq!(check["result"], "healthy", "{check:#}");
     assert!(listener.connections() >= 2, "the probe connected for real");
+}
+
+#[test]
+fn a_0_1_proxy_generator_routes_through_a_real_caddy() {
+    const BASE: &str = "example.test";
+    let caddy = CaddyProxy::bare();
+    let d = Daemon::builder()
+        .plugin("proxy-v01", "old-proxy")
+        .config_toml(&format!(
+            "[caddy]\nadmin_url = \"{}\"\nbase_domain = \"{BASE}\"\nport = {}\nbind = \"127.0.0.1\"\n\
+             tls = \"off\"\nretry_initial_ms = 200\nretry_max_ms = 1000\nplugin = \"old-proxy\"\n",
+            caddy.admin_url(),
+            caddy.http_port()
+        ))
+        .start();
+    let info = d.plugin("old-proxy");
+    assert_eq!(info["state"], "loaded", "{info:#}");
+    assert_eq!(info["world"], "proxy-config", "{info:#}");
+    assert_eq!(info["wit"], "0.1.0", "{info:#}");
+    assert_eq!(d.plugin("caddy")["wit"], "0.2.0", "the built-in is current");
+
+    let port = free_port();
+    d.create(&d.service_with(
+        "myapp",
+        json!([python3(), "-c", NAMING_SERVER, port.to_string(), "myapp"]),
+        json!({"port": port, "expose_caddy": true}),
+    ));
+    // proxy-v01's layout: every service under /<name> on the base domain.
+    caddy.wait_answer(BASE, "/myapp/x", 200, "myapp path=/x");
+    let (code, view) = d.get("/api/caddy/config");
+    assert_eq!(code, 200, "{view}");
+    assert_eq!(view["plugin"], "old-proxy", "{view}");
+    assert_eq!(
+        view["caddyfile"],
+        format!(
+            "# proxy-v01: everything on {BASE}:{}\n{BASE}/myapp -> 127.0.0.1:{port}\n",
+            caddy.http_port()
+        ),
+        "{view}"
+    );
 }

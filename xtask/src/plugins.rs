@@ -80,6 +80,11 @@ const PLUGINS: &[Plugin] = &[
         wit: WIT_V0_1,
         ..Plugin::fixture("probe-v01")
     },
+    Plugin {
+        world: "proxy-config",
+        wit: WIT_V0_1,
+        ..Plugin::fixture("proxy-v01")
+    },
 ];
 
 /// The current `tend:plugin` package, and the frozen previous major version the host still loads

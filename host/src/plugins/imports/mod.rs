@@ -45,9 +45,8 @@ fn linker(engine: &Engine, network: bool) -> anyhow::Result<Linker<CallState>> {
         wit::http::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
         wit::net::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
     }
-    // 0.1's `types` is mapped onto 0.2's Rust types (bindings.rs), so it has no generated module;
-    // it defines no functions, but a component importing it needs the instance to exist.
-    l.instance("tend:plugin/types@0.1.0")?;
+    // 0.1's `types` defines no functions (nothing to link: wasmtime checks its types at the uses)
+    // and is mapped onto 0.2's Rust types (bindings.rs), so it has no generated module.
     wit_v0_1::log::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
     wit_v0_1::kv::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
     if network {
