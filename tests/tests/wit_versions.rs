@@ -67,6 +67,13 @@ fn a_0_1_policy_plugin_is_loaded_and_adapted() {
         }
     })
     .unwrap_or_else(|log| panic!("the 0.1 plugin's log line is missing:\n{log}"));
+    // The operator is told at load what such a policy misses, and to rebuild it.
+    let log = d.stderr();
+    assert!(
+        log.contains("built against tend:plugin@0.1.0")
+            && log.contains("it is not told tend's protected paths"),
+        "{log}"
+    );
 }
 
 #[test]

@@ -99,6 +99,19 @@ pub async fn load(env: &LoadEnv<'_>, c: &Candidate) -> Result<LoadedPlugin, Stri
         .map_err(|e| format!("imports something tend does not offer: {}", flat(&e)))?;
     let world = manifest.world();
     let (exports, wit) = check_exports(world, imported, pre.clone())?;
+    if wit == WitVersion::V0_1 {
+        tracing::warn!(
+            plugin = %c.name,
+            "built against tend:plugin@0.1.0, the previous major version, which this release still \
+             loads and adapts; rebuild it against tend:plugin@0.2.0{}",
+            if world == World::CommandPolicy {
+                " (as a 0.1 command policy it is not told tend's protected paths, the daemon's pid, \
+                 names and working dir, nor [policy] interpreters and programs)"
+            } else {
+                ""
+            }
+        );
+    }
     let grants = Arc::new(grants);
     self_test(env, &c.name, &pre, &grants, &limits).await?;
     Ok(LoadedPlugin {
