@@ -34,3 +34,4 @@ mod policy_table;
 mod races;
 mod starvation;
 mod stop;
+mod wit_versions;

@@ -69,7 +69,28 @@ const PLUGINS: &[Plugin] = &[
         world: "command-policy",
         ..Plugin::fixture("policy-strict")
     },
+    // Built against the frozen previous major version of the WIT, as a user's plugin of release 0.1:
+    // the daemon must keep loading them (wit/README.md, "Versioning").
+    Plugin {
+        world: "command-policy",
+        wit: WIT_V0_1,
+        ..Plugin::fixture("policy-v01")
+    },
+    Plugin {
+        wit: WIT_V0_1,
+        ..Plugin::fixture("probe-v01")
+    },
+    Plugin {
+        world: "proxy-config",
+        wit: WIT_V0_1,
+        ..Plugin::fixture("proxy-v01")
+    },
 ];
+
+/// The current `tend:plugin` package, and the frozen previous major version the host still loads
+/// (directories relative to the repository root).
+const WIT: &str = "wit";
+const WIT_V0_1: &str = "wit/v0.1";
 
 struct Plugin {
     /// The name the daemon knows: the file stem of `<name>.wasm` and `<name>.toml`.
@@ -80,6 +101,8 @@ struct Plugin {
     wasi: bool,
     /// The world the component implements.
     world: &'static str,
+    /// The WIT package it is built against: `WIT`, or `WIT_V0_1` for compatibility fixtures.
+    wit: &'static str,
 }
 
 impl Plugin {
@@ -89,6 +112,7 @@ impl Plugin {
             builtin: Some(krate),
             wasi: false,
             world: "probe",
+            wit: WIT,
         }
     }
 
@@ -98,6 +122,7 @@ impl Plugin {
             builtin: None,
             wasi: false,
             world: "probe",
+            wit: WIT,
         }
     }
 
@@ -154,7 +179,10 @@ pub fn build() -> anyhow::Result<()> {
     println!("==> plugins: toolchain: {}", toolchain.describe());
     let artifacts = toolchain.build(&source, &target_dir().join("wasm"), PLUGINS)?;
 
-    let worlds = Worlds::load(&root().join("wit"))?;
+    let worlds = [WIT, WIT_V0_1]
+        .into_iter()
+        .map(|dir| Ok((dir, Worlds::load(&root().join(dir))?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let out = target_dir().join("plugins");
     fs::create_dir_all(out.join("fixtures"))
         .with_context(|| format!("cannot create {}", out.display()))?;
@@ -183,7 +211,7 @@ pub fn build() -> anyhow::Result<()> {
 fn place(
     plugin: &Plugin,
     artifact: &Artifact,
-    worlds: &Worlds,
+    worlds: &[(&str, Worlds)],
     source: &Path,
     out: &Path,
 ) -> anyhow::Result<String> {
@@ -194,6 +222,9 @@ fn place(
     } else {
         componentize(&built, artifact.adapter)
             .context("cannot make a component of the core module")?
+    };
+    let Some((_, worlds)) = worlds.iter().find(|(dir, _)| *dir == plugin.wit) else {
+        bail!("no WIT package at {} is loaded", plugin.wit);
     };
     let shape = worlds
         .check(&component, plugin.world, artifact.wasi)

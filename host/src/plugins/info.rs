@@ -46,6 +46,7 @@ fn loaded(p: &LoadedPlugin, rejected: Option<&Rejected>, now: SystemTime) -> Plu
             PluginState::Loaded
         },
         world: p.world.name().into(),
+        wit: Some(p.wit.as_str().into()),
         version: p.manifest.version.clone(),
         description: p.manifest.description.clone(),
         source: p.source,
@@ -75,6 +76,7 @@ fn rejected_only(name: &str, r: &Rejected, settings: &PluginSettings) -> PluginI
         name: name.to_string(),
         state: PluginState::Rejected,
         world: m.map(|m| m.world.clone()).unwrap_or_default(),
+        wit: None,
         version: m.map(|m| m.version.clone()).unwrap_or_default(),
         description: m.map(|m| m.description.clone()).unwrap_or_default(),
         source: r.source,

@@ -1,7 +1,10 @@
 //! Turning a candidate's files into a `LoadedPlugin`, or into a reason to refuse them: manifest,
 //! component (compiled or from the cache), effective grants, imports within those grants, exports
 //! of the manifest's world (checked once, into an `InstancePre`), and a self-test instantiation in
-//! the sandbox. Every refusal is a sentence a user can act on.
+//! the sandbox. Also which `tend:plugin` package version the component was built against (0.2, or
+//! the previous major 0.1 that the host still adapts): told by the versions in its import names,
+//! else, for a world whose exports changed (`command-policy`), by which version's exports
+//! type-check. Every refusal is a sentence a user can act on.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -11,7 +14,9 @@ use tokio::runtime::Handle;
 use wasmtime::Engine;
 use wasmtime::component::{Component, InstancePre};
 
-use super::bindings::{World, command_policy, fixer, onboarder, probe, proxy_config};
+use super::bindings::{
+    WitVersion, World, command_policy, fixer, onboarder, probe, proxy_config, v0_1,
+};
 use super::cache::Cache;
 use super::call;
 use super::discover::Candidate;
@@ -28,15 +33,25 @@ use crate::wire::{PluginLimits, PluginSource};
 pub enum Exports {
     Probe(probe::ProbePre<CallState>),
     ProxyConfig(proxy_config::ProxyConfigPre<CallState>),
-    CommandPolicy(command_policy::CommandPolicyPre<CallState>),
+    CommandPolicy(PolicyPre),
     /// Worlds whose calls arrive with later features; their exports are checked all the same.
     Other,
+}
+
+/// A `command-policy` component's entry point, per package version: the request record and the
+/// decision variant differ between them (`policy_call` adapts 0.1's).
+#[derive(Clone)]
+pub enum PolicyPre {
+    V0_2(command_policy::CommandPolicyPre<CallState>),
+    V0_1(v0_1::command_policy::CommandPolicyPre<CallState>),
 }
 
 pub struct LoadedPlugin {
     pub name: Arc<str>,
     pub manifest: Manifest,
     pub world: World,
+    /// The `tend:plugin` version the component was built against.
+    pub wit: WitVersion,
     pub source: PluginSource,
     pub path: Option<PathBuf>,
     pub sha256: String,
@@ -73,6 +88,7 @@ pub async fn load(env: &LoadEnv<'_>, c: &Candidate) -> Result<LoadedPlugin, Stri
     }
     let limits = effective_limits(&manifest.limits, env.settings);
     check_imports(env, &component, &grants, &manifest)?;
+    let imported = imported_version(env, &component)?;
     let linker = if grants.any_host() {
         &env.linkers.full
     } else {
@@ -82,13 +98,27 @@ pub async fn load(env: &LoadEnv<'_>, c: &Candidate) -> Result<LoadedPlugin, Stri
         .instantiate_pre(&component)
         .map_err(|e| format!("imports something tend does not offer: {}", flat(&e)))?;
     let world = manifest.world();
-    let exports = check_exports(world, pre.clone())?;
+    let (exports, wit) = check_exports(world, imported, pre.clone())?;
+    if wit == WitVersion::V0_1 {
+        tracing::warn!(
+            plugin = %c.name,
+            "built against tend:plugin@0.1.0, the previous major version, which this release still \
+             loads and adapts; rebuild it against tend:plugin@0.2.0{}",
+            if world == World::CommandPolicy {
+                " (as a 0.1 command policy it is not told tend's protected paths, the daemon's pid, \
+                 names and working dir, nor [policy] interpreters and programs)"
+            } else {
+                ""
+            }
+        );
+    }
     let grants = Arc::new(grants);
     self_test(env, &c.name, &pre, &grants, &limits).await?;
     Ok(LoadedPlugin {
         name: c.name.as_str().into(),
         manifest,
         world,
+        wit,
         source: c.source,
         path: c.path.clone(),
         sha256: c.wasm_sha256.clone(),
@@ -139,7 +169,40 @@ fn check_imports(
     Ok(())
 }
 
-fn check_exports(world: World, pre: InstancePre<CallState>) -> Result<Exports, String> {
+/// The package version named by the component's `tend:plugin/*` imports, if it imports any (a
+/// component that uses no host interface imports none; a probe always imports `types`).
+fn imported_version(
+    env: &LoadEnv<'_>,
+    component: &Component,
+) -> Result<Option<WitVersion>, String> {
+    let mut found = None;
+    for (name, _) in component.component_type().imports(env.engine) {
+        let Some(v) = WitVersion::of_import(name) else {
+            continue;
+        };
+        match found {
+            Some(f) if f != v => {
+                return Err(format!(
+                    "imports interfaces of both tend:plugin@{} and tend:plugin@{}: build it against one version",
+                    WitVersion::V0_1.as_str(),
+                    WitVersion::V0_2.as_str()
+                ));
+            }
+            _ => found = Some(v),
+        }
+    }
+    Ok(found)
+}
+
+/// Type-checks the world's exports; returns them with the package version the component was built
+/// against. Only `command-policy`'s exports differ between 0.1 and 0.2; the other worlds export the
+/// same functions over the same types in both, so 0.2's typed entry points serve 0.1 components
+/// too (wasmtime type-checks by structure) and only their imports say which version they are of.
+fn check_exports(
+    world: World,
+    imported: Option<WitVersion>,
+    pre: InstancePre<CallState>,
+) -> Result<(Exports, WitVersion), String> {
     let wrong = |e: wasmtime::Error| {
         format!(
             "wrong world: the component does not implement world `{}`: {}",
@@ -147,23 +210,49 @@ fn check_exports(world: World, pre: InstancePre<CallState>) -> Result<Exports, S
             flat(&e)
         )
     };
-    Ok(match world {
+    let version = imported.unwrap_or(WitVersion::V0_2);
+    let exports = match world {
         World::Probe => Exports::Probe(probe::ProbePre::new(pre).map_err(wrong)?),
         World::CommandPolicy => {
-            Exports::CommandPolicy(command_policy::CommandPolicyPre::new(pre).map_err(wrong)?)
+            let v0_2 = || command_policy::CommandPolicyPre::new(pre.clone()).map(PolicyPre::V0_2);
+            let v0_1 =
+                || v0_1::command_policy::CommandPolicyPre::new(pre.clone()).map(PolicyPre::V0_1);
+            let policy = match imported {
+                Some(WitVersion::V0_2) => v0_2().map_err(wrong)?,
+                Some(WitVersion::V0_1) => v0_1().map_err(wrong)?,
+                // Nothing imported (it does not log): the exports tell, newest first.
+                None => match v0_2() {
+                    Ok(p) => p,
+                    Err(e) => v0_1().map_err(|_| wrong(e))?,
+                },
+            };
+            let version = match policy {
+                PolicyPre::V0_2(_) => WitVersion::V0_2,
+                PolicyPre::V0_1(_) => WitVersion::V0_1,
+            };
+            return Ok((Exports::CommandPolicy(policy), version));
         }
         World::ProxyConfig => {
             Exports::ProxyConfig(proxy_config::ProxyConfigPre::new(pre).map_err(wrong)?)
         }
         World::Fixer => {
-            fixer::FixerPre::new(pre).map_err(wrong)?;
+            match version {
+                WitVersion::V0_2 => fixer::FixerPre::new(pre).map(drop),
+                WitVersion::V0_1 => v0_1::fixer::FixerPre::new(pre).map(drop),
+            }
+            .map_err(wrong)?;
             Exports::Other
         }
         World::Onboarder => {
-            onboarder::OnboarderPre::new(pre).map_err(wrong)?;
+            match version {
+                WitVersion::V0_2 => onboarder::OnboarderPre::new(pre).map(drop),
+                WitVersion::V0_1 => v0_1::onboarder::OnboarderPre::new(pre).map(drop),
+            }
+            .map_err(wrong)?;
             Exports::Other
         }
-    })
+    };
+    Ok((exports, version))
 }
 
 /// Instantiates once in a sandbox like a call's: start functions run, memory and table limits apply.

@@ -1,13 +1,15 @@
 //! Calling `command-policy` plugins: `PluginHost::evaluate_policy` (as `check` is for probes) and the
-//! plain data its callers see, so that nothing outside `plugins` names a WIT type.
+//! plain data its callers see, so that nothing outside `plugins` names a WIT type. Plugins built
+//! against `tend:plugin@0.1.0` are adapted here: they get the request without the fields 0.2 added
+//! (protected paths, daemon facts, `[policy]` lists, resolved paths) and can only allow or deny.
 
 use std::time::Duration;
 
 use wasmtime::Store;
 
 use super::PluginHost;
-use super::bindings::{World, command_policy as wit};
-use super::loader::Exports;
+use super::bindings::{World, command_policy as wit, v0_1::command_policy as wit_v0_1};
+use super::loader::{Exports, PolicyPre};
 use super::outcome::Outcome;
 use super::sandbox::CallState;
 
@@ -67,7 +69,45 @@ impl PluginHost {
         request: PolicyRequest,
         timeout: Duration,
     ) -> PolicyCall {
-        let wit_request = wit::CommandRequest {
+        let (outcome, version) = self
+            .call_export(plugin, World::CommandPolicy, timeout, None, |p, _| {
+                let Exports::CommandPolicy(pre) = &p.exports else {
+                    return None;
+                };
+                let pre = pre.clone();
+                Some(move |mut store: Store<CallState>| async move {
+                    let answer = match pre {
+                        PolicyPre::V0_2(pre) => {
+                            let policy = pre.instantiate_async(&mut store).await?;
+                            let decision =
+                                policy.call_evaluate(&mut store, &request.into()).await?;
+                            match decision {
+                                wit::Decision::Allow => PolicyAnswer::Allow,
+                                wit::Decision::Deny(reason) => PolicyAnswer::Deny(reason),
+                                wit::Decision::Resolve(paths) => PolicyAnswer::Resolve(paths),
+                            }
+                        }
+                        PolicyPre::V0_1(pre) => {
+                            let policy = pre.instantiate_async(&mut store).await?;
+                            let decision =
+                                policy.call_evaluate(&mut store, &request.into()).await?;
+                            match decision {
+                                wit_v0_1::Decision::Allow => PolicyAnswer::Allow,
+                                wit_v0_1::Decision::Deny(reason) => PolicyAnswer::Deny(reason),
+                            }
+                        }
+                    };
+                    Ok(Outcome::Ok(answer))
+                })
+            })
+            .await;
+        PolicyCall { outcome, version }
+    }
+}
+
+impl From<PolicyRequest> for wit::CommandRequest {
+    fn from(request: PolicyRequest) -> Self {
+        wit::CommandRequest {
             argv: request.argv,
             shell: request.shell,
             command_type: request.command_type,
@@ -87,25 +127,27 @@ impl PluginHost {
             interpreters: request.interpreters,
             programs: request.programs,
             resolved_paths: request.resolved_paths,
-        };
-        let (outcome, version) = self
-            .call_export(plugin, World::CommandPolicy, timeout, None, |p, _| {
-                let Exports::CommandPolicy(pre) = &p.exports else {
-                    return None;
-                };
-                let pre = pre.clone();
-                Some(move |mut store: Store<CallState>| async move {
-                    let policy = pre.instantiate_async(&mut store).await?;
-                    Ok(Outcome::Ok(
-                        match policy.call_evaluate(&mut store, &wit_request).await? {
-                            wit::Decision::Allow => PolicyAnswer::Allow,
-                            wit::Decision::Deny(reason) => PolicyAnswer::Deny(reason),
-                            wit::Decision::Resolve(paths) => PolicyAnswer::Resolve(paths),
-                        },
-                    ))
-                })
-            })
-            .await;
-        PolicyCall { outcome, version }
+        }
+    }
+}
+
+/// The 0.1 request: 0.2's without the fields 0.2 added. A 0.1 policy never sees what tend protects
+/// (its data dir, its own process); it never answers `resolve`, so it is asked once.
+impl From<PolicyRequest> for wit_v0_1::CommandRequest {
+    fn from(request: PolicyRequest) -> Self {
+        wit_v0_1::CommandRequest {
+            argv: request.argv,
+            shell: request.shell,
+            command_type: request.command_type,
+            cwd: request.cwd,
+            service: request.service,
+            environment: request.environment,
+            production: request.production,
+            is_safe: request.is_safe,
+            allowed_in_production: request.allowed_in_production,
+            allow_unsafe: request.allow_unsafe,
+            vars: request.vars,
+            origin: request.origin,
+        }
     }
 }

@@ -24,7 +24,7 @@ pub fn componentize(core: &[u8], adapter: bool) -> anyhow::Result<Vec<u8>> {
     encoder.encode()
 }
 
-/// The imports and exports of a world or component: interface names (`tend:plugin/http@0.1.0`) and
+/// The imports and exports of a world or component: interface names (`tend:plugin/http@0.2.0`) and
 /// function names, sorted; and apart, the world-level types it imports (`target`, `health`).
 pub struct Shape {
     pub imports: Vec<String>,

@@ -1,17 +1,22 @@
 //! The host side of `tend:plugin`'s interfaces, one module per interface (`log`, `kv`, `http`,
 //! `net`), and the two `Linker`s offering them with WASI p2: `full`, and `offline` without
 //! `http`/`net` for plugins whose effective grants allow no host at all (such a plugin importing
-//! them fails to link, which is how "imports beyond its grants" is refused at load).
+//! them fails to link, which is how "imports beyond its grants" is refused at load). Each linker
+//! offers every interface under both package versions the host loads, `tend:plugin/*@0.2.0` and
+//! `@0.1.0` (`v0_1`, delegating here): wasmtime matches imports by semver, and 0.1 and 0.2 are not
+//! compatible versions, so the 0.1 names must be defined themselves.
 
 mod http;
 mod kv;
 mod log;
 mod net;
+mod v0_1;
 
 use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker};
 
 use super::bindings::probe::tend::plugin as wit;
+use super::bindings::v0_1::probe::tend::plugin as wit_v0_1;
 use super::sandbox::CallState;
 
 pub use http::client as http_client;
@@ -39,6 +44,14 @@ fn linker(engine: &Engine, network: bool) -> anyhow::Result<Linker<CallState>> {
     if network {
         wit::http::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
         wit::net::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
+    }
+    // 0.1's `types` defines no functions (nothing to link: wasmtime checks its types at the uses)
+    // and is mapped onto 0.2's Rust types (bindings.rs), so it has no generated module.
+    wit_v0_1::log::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
+    wit_v0_1::kv::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
+    if network {
+        wit_v0_1::http::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
+        wit_v0_1::net::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
     }
     Ok(l)
 }
