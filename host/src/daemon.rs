@@ -268,15 +268,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
 /// The API's listener, with a listen backlog deep enough that connections beyond the connection cap
 /// wait there (holding none of the daemon's descriptors) instead of being dropped mid-handshake.
 fn listen_api(host: std::net::IpAddr, port: u16) -> std::io::Result<tokio::net::TcpListener> {
-    let addr = std::net::SocketAddr::new(host, port);
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(API_BACKLOG)
+    crate::listen::listen(std::net::SocketAddr::new(host, port), API_BACKLOG)
 }
 
 /// The kernel caps it at `net.core.somaxconn` (4096 on current kernels).

@@ -10,6 +10,7 @@ pub(crate) mod daemon;
 pub(crate) mod events;
 pub(crate) mod failure;
 pub(crate) mod lifecycle;
+pub(crate) mod listen;
 pub(crate) mod logs;
 pub(crate) mod metrics;
 pub(crate) mod ops;

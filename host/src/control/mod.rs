@@ -37,17 +37,7 @@ pub async fn bind(host: IpAddr, settings: &ControlSettings) -> anyhow::Result<Op
     let backlog = u32::try_from(settings.max_connections)
         .unwrap_or(u32::MAX)
         .max(128);
-    let listen = || -> std::io::Result<TcpListener> {
-        let socket = if addr.is_ipv4() {
-            tokio::net::TcpSocket::new_v4()?
-        } else {
-            tokio::net::TcpSocket::new_v6()?
-        };
-        socket.set_reuseaddr(true)?;
-        socket.bind(addr)?;
-        socket.listen(backlog)
-    };
-    let listener = listen().with_context(|| {
+    let listener = crate::listen::listen(addr, backlog).with_context(|| {
         format!(
             "cannot listen on the control port {host}:{} (set --control-port 0 to disable it)",
             settings.port
