@@ -203,6 +203,18 @@ impl Settings {
                 logs.max_bytes
             );
         }
+        // Upper bounds, so that no setting can overflow the arithmetic made with it or make rotation
+        // walk billions of files.
+        for (key, value, max) in [
+            ("log_max_bytes", logs.max_bytes, 1u64 << 40),
+            ("log_backup_count", u64::from(logs.backup_count), 1000),
+            ("log_retention_days", u64::from(logs.retention_days), 36_500),
+            ("log_min_free_mb", logs.min_free_mb, 1 << 24),
+        ] {
+            if value > max {
+                bail!("{key} must be at most {max}, got {value}");
+            }
+        }
         let metrics = MetricsSettings {
             interval_s: args.monitor_interval.unwrap_or(file.metrics.interval_s),
             ..file.metrics

@@ -188,3 +188,50 @@ fn a_broken_config_file_stops_the_daemon_from_starting() {
         "it never listened"
     );
 }
+
+#[test]
+fn daemon_and_metrics_numbers_past_their_bounds_stop_the_daemon_naming_the_key() {
+    for (table, key) in [
+        (
+            "[daemon]\nlog_backup_count = 4000000000\n",
+            "log_backup_count",
+        ),
+        (
+            "[daemon]\nlog_retention_days = 4000000000\n",
+            "log_retention_days",
+        ),
+        (
+            "[metrics]\nretention_days = 9000000000000000000\n",
+            "retention_days",
+        ),
+        (
+            "[metrics]\ndisk_timeout_s = 9000000000000000000\n",
+            "disk_timeout_s",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tend.toml"), table).unwrap();
+        let mut cmd = tend_tests::tend_cmd();
+        cmd.arg("daemon")
+            .arg("--data-dir")
+            .arg(dir.path())
+            .arg("--port")
+            .arg("0")
+            .arg("--control-port")
+            .arg("0");
+        let out = tend_tests::run_with_deadline(cmd, secs(20));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "{key}: the daemon must refuse it; stderr:\n{err}"
+        );
+        assert!(
+            err.contains(key) && err.contains("at most"),
+            "{key}: the error names the key and its bound: {err}"
+        );
+        assert!(
+            !dir.path().join("daemon.json").exists(),
+            "it never listened"
+        );
+    }
+}

@@ -60,6 +60,21 @@ impl MetricsSettings {
         if self.interval_s > 86_400 {
             return Err("metrics.interval_s (--monitor-interval) must be at most 86400".into());
         }
+        let bounded = [
+            ("disk_interval_s", self.disk_interval_s, 86_400),
+            ("disk_timeout_s", self.disk_timeout_s, 3_600),
+            (
+                "memory_limit_samples",
+                u64::from(self.memory_limit_samples),
+                1_000,
+            ),
+            ("raw_retention_hours", self.raw_retention_hours, 876_000),
+            ("minute_retention_days", self.minute_retention_days, 36_500),
+            ("retention_days", self.retention_days, 36_500),
+        ];
+        if let Some((name, value, max)) = bounded.iter().find(|(_, v, max)| v > max) {
+            return Err(format!("metrics.{name} must be at most {max}, got {value}"));
+        }
         if self.raw_retention_hours > self.minute_retention_days * 24
             || self.minute_retention_days > self.retention_days
         {
