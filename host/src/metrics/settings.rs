@@ -68,9 +68,15 @@ impl MetricsSettings {
                 u64::from(self.memory_limit_samples),
                 1_000,
             ),
-            ("raw_retention_hours", self.raw_retention_hours, 876_000),
-            ("minute_retention_days", self.minute_retention_days, 36_500),
-            ("retention_days", self.retention_days, 36_500),
+            // Far past any real window (data older than the epoch is kept), small enough that no
+            // arithmetic made with them overflows.
+            ("raw_retention_hours", self.raw_retention_hours, 24_000_000),
+            (
+                "minute_retention_days",
+                self.minute_retention_days,
+                1_000_000,
+            ),
+            ("retention_days", self.retention_days, 1_000_000),
         ];
         if let Some((name, value, max)) = bounded.iter().find(|(_, v, max)| v > max) {
             return Err(format!("metrics.{name} must be at most {max}, got {value}"));
