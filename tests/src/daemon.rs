@@ -69,6 +69,26 @@ pub fn tend_bin() -> PathBuf {
     bin
 }
 
+/// Runs `tend daemon` on `data_dir` (ports 0, control port off) and asserts that it refuses to start
+/// and never announced itself (`daemon.json`); returns its stderr, for the caller's assertions on the
+/// reason.
+pub fn refused_start(data_dir: &Path) -> String {
+    let mut cmd = tend_cmd();
+    cmd.args(["daemon", "--port", "0", "--control-port", "0", "--data-dir"])
+        .arg(data_dir);
+    let out = run_with_deadline(cmd, Duration::from_secs(20));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "the daemon must refuse to start; stderr:\n{err}"
+    );
+    assert!(
+        !data_dir.join("daemon.json").exists(),
+        "a refused daemon never announces itself"
+    );
+    err
+}
+
 /// A `tend` command with no inherited settings: no url, token or data dir unless the test adds them.
 pub fn tend_cmd() -> Command {
     let mut cmd = Command::new(tend_bin());

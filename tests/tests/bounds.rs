@@ -72,20 +72,7 @@ fn a_start_period_near_u64_max_in_tend_toml_is_refused_at_boot() {
          start_period_s = 9223372036854775807\n",
     )
     .unwrap();
-    let mut cmd = tend_cmd();
-    cmd.arg("daemon")
-        .arg("--data-dir")
-        .arg(dir.path())
-        .arg("--port")
-        .arg("0")
-        .arg("--control-port")
-        .arg("0");
-    let out = run_with_deadline(cmd, secs(20));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "the daemon must refuse; stderr:\n{err}"
-    );
+    let err = tend_tests::refused_start(dir.path());
     assert!(
         err.contains("web") && err.contains("health.start_period_s") && err.contains("30 days"),
         "the reason names the service, the field and the bound: {err}"

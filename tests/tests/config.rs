@@ -170,18 +170,7 @@ fn a_broken_config_file_stops_the_daemon_from_starting() {
         "[services.web]\ncommand = \"sleep 1\"\nbogus = 1\n",
     )
     .unwrap();
-    let mut cmd = tend_tests::tend_cmd();
-    cmd.arg("daemon")
-        .arg("--data-dir")
-        .arg(dir.path())
-        .arg("--port")
-        .arg("0");
-    let out = tend_tests::run_with_deadline(cmd, secs(20));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "the daemon must refuse a broken file; stderr:\n{err}"
-    );
+    let err = tend_tests::refused_start(dir.path());
     assert!(err.contains("web"), "the error names the service: {err}");
     assert!(
         !dir.path().join("daemon.json").exists(),
@@ -211,20 +200,7 @@ fn daemon_and_metrics_numbers_past_their_bounds_stop_the_daemon_naming_the_key()
     ] {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("tend.toml"), table).unwrap();
-        let mut cmd = tend_tests::tend_cmd();
-        cmd.arg("daemon")
-            .arg("--data-dir")
-            .arg(dir.path())
-            .arg("--port")
-            .arg("0")
-            .arg("--control-port")
-            .arg("0");
-        let out = tend_tests::run_with_deadline(cmd, secs(20));
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !out.status.success(),
-            "{key}: the daemon must refuse it; stderr:\n{err}"
-        );
+        let err = tend_tests::refused_start(dir.path());
         assert!(
             err.contains(key) && err.contains("at most"),
             "{key}: the error names the key and its bound: {err}"

@@ -547,15 +547,7 @@ fn a_bad_control_table_stops_the_daemon_from_starting() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("tend.toml"), text).unwrap();
-        let mut cmd = tend_tests::tend_cmd();
-        cmd.arg("daemon")
-            .arg("--data-dir")
-            .arg(dir.path())
-            .arg("--port")
-            .arg("0");
-        let out = tend_tests::run_with_deadline(cmd, secs(20));
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{text}: the daemon started");
+        let err = tend_tests::refused_start(dir.path());
         assert!(err.contains(key), "{text}: the error names {key}: {err}");
     }
 }

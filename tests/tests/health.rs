@@ -634,18 +634,7 @@ health = {{ probe = "tcp", interval_s = 1, timeout_s = 1, retries = 1 }}
         "[services.web]\ncommand = \"sleep 1\"\nhealth = { probe = \"tcp\", retries = 0 }\n",
     )
     .unwrap();
-    let mut cmd = tend_tests::tend_cmd();
-    cmd.arg("daemon")
-        .arg("--data-dir")
-        .arg(broken.path())
-        .arg("--port")
-        .arg("0");
-    let out = tend_tests::run_with_deadline(cmd, secs(20));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "a bad health block is refused: {err}"
-    );
+    let err = tend_tests::refused_start(broken.path());
     assert!(
         err.contains("web") && err.contains("health.retries"),
         "the error names the service and the field: {err}"
