@@ -1,0 +1,67 @@
+// The one way the dashboard talks to the REST API: same-origin fetch with the session cookie (the
+// browser sends it; the token never reaches this code), JSON in and out, and the API's error shape
+// `{"error":{"code","message","field"}}` turned into an `ApiError` that forms map onto their fields.
+import { signal } from "@preact/signals";
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+/** False once the API answered 401: the app shows the sign-in page. */
+export const signedIn = signal<boolean | null>(null);
+
+type Method = "GET" | "POST" | "PUT" | "DELETE";
+
+export async function request<T>(method: Method, path: string, body?: unknown): Promise<T> {
+  const init: RequestInit = { method, credentials: "same-origin", headers: {} };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    (init.headers as Record<string, string>)["content-type"] = "application/json";
+  }
+  let res: Response;
+  try {
+    res = await fetch(path, init);
+  } catch (e) {
+    throw new ApiError(0, "network", `the daemon cannot be reached (${String(e)})`);
+  }
+  if (res.status === 401) signedIn.value = false;
+  const text = await res.text();
+  let json: unknown = undefined;
+  if (text) {
+    try {
+      json = JSON.parse(text);
+    } catch {
+      if (!res.ok) throw new ApiError(res.status, "http", text.slice(0, 200));
+      throw new ApiError(res.status, "http", "the daemon answered something that is not JSON");
+    }
+  }
+  if (!res.ok) {
+    const err = (json as { error?: { code?: string; message?: string; field?: string } } | undefined)?.error;
+    throw new ApiError(res.status, err?.code ?? "http", err?.message ?? res.statusText, err?.field);
+  }
+  return json as T;
+}
+
+export const get = <T>(path: string) => request<T>("GET", path);
+export const post = <T>(path: string, body?: unknown) => request<T>("POST", path, body ?? {});
+export const put = <T>(path: string, body: unknown) => request<T>("PUT", path, body);
+export const del = <T>(path: string) => request<T>("DELETE", path);
+
+/** `encodeURIComponent` for one path segment (service and job names). */
+export const seg = (s: string) => encodeURIComponent(s);
+
+/** A query string from defined values only. */
+export function qs(params: Record<string, string | number | boolean | undefined | null>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== "") q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : "";
+}
