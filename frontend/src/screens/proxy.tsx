@@ -5,11 +5,13 @@ import { useState } from "preact/hooks";
 import { ApiError, get, post } from "../api";
 import { when } from "../lib/cron_view";
 import { useLive } from "../lib/use_live";
+import type { JsonValue } from "../gen/api";
 import type { CaddyConfigView, CaddyReloadReport, CaddyService } from "../lib/wire";
 
-function host(s: CaddyService, settings: Record<string, unknown>): string {
-  if (s.subdomain) return `${s.subdomain}.${String(settings.base_domain ?? "localhost")}`;
-  if (s.path) return `${String(settings.domain ?? "*")}${s.path}`;
+function host(s: CaddyService, settings: JsonValue): string {
+  const get = (k: string) => (settings && typeof settings === "object" && !Array.isArray(settings) ? settings[k] : undefined);
+  if (s.subdomain) return `${s.subdomain}.${String(get("base_domain") ?? "localhost")}`;
+  if (s.path) return `${String(get("domain") ?? "*")}${s.path}`;
   return "—";
 }
 

@@ -7,22 +7,16 @@ import { ApiError, del, get, post, qs, seg, signedIn } from "../api";
 import { disconnect } from "../live";
 import { duration, when } from "../lib/cron_view";
 import { useLive, useNow } from "../lib/use_live";
-import type { StatusResponse, SupervisorLogs } from "../lib/wire";
-
-interface SessionView {
-  id: string;
-  created_at: string;
-  last_seen_at: string;
-  expires_at: string;
-  user_agent: string | null;
-  current: boolean;
-}
+import type { JsonValue } from "../gen/api";
+import type { SessionView, StatusResponse, SupervisorLogs } from "../lib/wire";
 
 const TAIL = 200;
 const SKIP = new Set(["timestamp", "level", "target", "message", "id"]);
 
 /** One record of tend.log as a line of text: time, level, message, then its other fields. */
-export function logLine(r: Record<string, unknown>): string {
+export function logLine(record: JsonValue): string {
+  if (!record || typeof record !== "object" || Array.isArray(record)) return JSON.stringify(record);
+  const r = record;
   const fields = Object.entries(r)
     .filter(([k]) => !SKIP.has(k))
     .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
@@ -62,7 +56,7 @@ function Log() {
       {logs.error && <p class="error-box">{logs.error}</p>}
       <pre ref={pre} data-testid="supervisor-log" class="log-pre" tabIndex={0} aria-label="Supervisor log, newest last">
         {lines.map((r, i) => (
-          <div key={i} class={`level-${String(r.level ?? "")}`}>
+          <div key={i} class={`level-${r && typeof r === "object" && !Array.isArray(r) ? String(r.level ?? "") : ""}`}>
             {logLine(r)}
           </div>
         ))}
