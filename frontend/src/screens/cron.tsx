@@ -57,7 +57,7 @@ function Row(props: { job: CronJobView; now: number; act: (job: CronJobView, wha
         <a href={`/cron/${seg(n)}`}>{n}</a>
       </td>
       <td>
-        <code>{job.schedule}</code>
+        <code class="schedule">{job.schedule}</code>
         <br />
         <small class="muted">
           <Description job={job} />

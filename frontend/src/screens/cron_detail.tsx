@@ -12,6 +12,21 @@ import { LastResult } from "./cron";
 
 const PAGE = 20;
 
+/**
+ * One job. A job named like a fixed route (`tick`, `status`, `validate`) is shadowed by it (405), so it
+ * is then found in the list instead.
+ */
+async function loadJob(name: string): Promise<CronJobView> {
+  try {
+    return await get<CronJobView>(`/api/cron/${seg(name)}`);
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 405)) throw e;
+    const found = (await get<CronJobView[]>("/api/cron")).find((j) => j.name === name);
+    if (!found) throw e;
+    return found;
+  }
+}
+
 function Output(props: { exec: Execution; now: number }) {
   const e = props.exec;
   if (e.status === "running" || e.status === "queued") {
@@ -62,7 +77,7 @@ export function CronDetail() {
   const [deleteError, setDeleteError] = useState<string | null>(null);
 
   const mine = (e: unknown) => (e as CronEvent).job === name;
-  const job = useLive(() => get<CronJobView>(`/api/cron/${seg(name)}`), ["cron"], mine, [name]);
+  const job = useLive(() => loadJob(name), ["cron"], mine, [name]);
   const page = useLive(
     () => get<ExecutionsPage>(`/api/cron/${seg(name)}/executions${qs({ limit })}`),
     ["cron"],
