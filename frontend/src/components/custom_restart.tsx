@@ -1,7 +1,7 @@
 // Custom restart of one service (README "Custom restart workflows"), embedded in the service detail:
 // pre/post commands and args, the job's steps with the command policy's answer for each, live progress
 // (the `job` topic of this service triggers a refetch of its latest job), and cancel.
-import { useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import { ApiError, get, post, qs, seg } from "../api";
 import { buildRestart, restartErrorTarget, type RestartDraft } from "../lib/form_restart";
 import { duration, exitText, when } from "../lib/cron_view";
@@ -88,7 +88,9 @@ function Job(props: { job: JobView; onCancel: () => void; cancelling: boolean })
 
 export function CustomRestart(props: { name: string }) {
   const name = props.name;
-  const [draft, setDraft] = useState<RestartDraft>({ pre: "", post: "", args: "", isSafe: true, production: false, timeout: "" });
+  const [draft, setDraftState] = useState<RestartDraft>({ pre: "", post: "", args: "", isSafe: true, production: false, timeout: "" });
+  // `run` reads the latest draft from here: a submit may come before the render after the last keystroke.
+  const draftRef = useRef(draft);
   const [errors, setErrors] = useState<Partial<Record<Input, string>>>({});
   const [formError, setFormError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -102,7 +104,8 @@ export function CustomRestart(props: { name: string }) {
   );
 
   const set = (k: keyof RestartDraft, v: string | boolean) => {
-    setDraft((d) => ({ ...d, [k]: v }));
+    draftRef.current = { ...draftRef.current, [k]: v };
+    setDraftState(draftRef.current);
     if (k in errors) setErrors((es) => ({ ...es, [k]: undefined }));
   };
 
@@ -110,7 +113,7 @@ export function CustomRestart(props: { name: string }) {
     ev.preventDefault();
     setFormError(null);
     setCancelMsg(null);
-    const built = buildRestart(draft);
+    const built = buildRestart(draftRef.current);
     const local = Object.fromEntries(Object.entries(built.errors).filter(([, v]) => v)) as Partial<Record<Input, string>>;
     setErrors(local);
     if (Object.keys(local).length) return;

@@ -5,7 +5,7 @@ import { AreaField, CheckField, CommandField, Group, SelectField, TextField, typ
 import { EntryForm } from "../components/form_page";
 import { RESTART, SERVICE_DEFAULTS as D, serviceModel } from "../lib/form_service";
 
-function fields(form: FormState, editing: boolean) {
+export function serviceFields(form: FormState, editing: boolean) {
   return (
     <>
       <Group title="Program">
@@ -80,7 +80,7 @@ export function ServiceForm() {
       viewHref={(n) => `/services/${encodeURIComponent(n)}`}
       listHref="/"
       name={params.name}
-      fields={fields}
+      fields={serviceFields}
     />
   );
 }
