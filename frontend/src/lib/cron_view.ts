@@ -60,10 +60,15 @@ export function executionOutput(e: Execution): string {
   return `${out}${out && !out.endsWith("\n") ? "\n" : ""}--- stderr ---\n${err}`;
 }
 
-/** The local time of an RFC 3339 stamp, short ("—" when absent). */
-export function when(iso: string | undefined | null): string {
+/** An RFC 3339 stamp, short, in the browser's zone or in `timeZone` (an IANA name); "—" when absent. */
+export function when(iso: string | undefined | null, timeZone?: string): string {
   if (!iso) return "—";
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium" });
+  try {
+    return d.toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium", timeZone });
+  } catch {
+    // A zone this browser does not know: its own zone rather than nothing.
+    return d.toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium" });
+  }
 }

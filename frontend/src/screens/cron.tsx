@@ -65,7 +65,7 @@ function Row(props: { job: CronJobView; now: number; act: (job: CronJobView, wha
       </td>
       <td class="hide-narrow">{job.effective_timezone}</td>
       <td class="nowrap">
-        <span data-testid="next-run" title={when(job.next_run_at)}>
+        <span data-testid="next-run" title={`${when(job.next_run_at, job.effective_timezone)} ${job.effective_timezone}`}>
           {job.enabled ? countdown(job.next_run_at, now) : "disabled"}
         </span>
       </td>

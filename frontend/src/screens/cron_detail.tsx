@@ -168,7 +168,7 @@ export function CronDetail() {
             <dd>{j.effective_timezone}</dd>
             <dt>Next run</dt>
             <dd title={when(j.next_run_at)}>
-              {j.enabled ? `${countdown(j.next_run_at, now)} (${when(j.next_run_at)})` : "disabled"}
+              {j.enabled ? `${countdown(j.next_run_at, now)} (${when(j.next_run_at, j.effective_timezone)} ${j.effective_timezone})` : "disabled"}
             </dd>
             <dt>Last result</dt>
             <dd>
