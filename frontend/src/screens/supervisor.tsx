@@ -11,6 +11,7 @@ import type { JsonValue } from "../gen/api";
 import type { SessionView, StatusResponse, SupervisorLogs } from "../lib/wire";
 
 const TAIL = 200;
+const LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
 const SKIP = new Set(["timestamp", "level", "target", "message", "id"]);
 
 /** One record of tend.log as a line of text: time, level, message, then its other fields. */
@@ -26,8 +27,12 @@ export function logLine(record: JsonValue): string {
 
 function Log() {
   const [tail, setTail] = useState(TAIL);
+  const [level, setLevel] = useState("");
   const logs = useLive(() => get<SupervisorLogs>(`/api/supervisor/logs${qs({ tail })}`), [], undefined, [tail]);
-  const lines = logs.data?.lines ?? [];
+  const rank = (l: string) => LEVELS.indexOf(l);
+  const lines = (logs.data?.lines ?? []).filter(
+    (r) => !level || (r && typeof r === "object" && !Array.isArray(r) && rank(String(r.level ?? "")) >= rank(level)),
+  );
   const pre = useRef<HTMLPreElement>(null);
   // Newest last, as in the file: show the end.
   useEffect(() => {
@@ -38,6 +43,17 @@ function Log() {
       <div class="row spread">
         <h2 id="log-h">Log</h2>
         <div class="row">
+          <label class="row">
+            Level
+            <select value={level} onChange={(e) => setLevel((e.currentTarget as HTMLSelectElement).value)}>
+              <option value="">all</option>
+              {LEVELS.slice(1).map((l) => (
+                <option key={l} value={l}>
+                  {l} and above
+                </option>
+              ))}
+            </select>
+          </label>
           <label class="row">
             Lines
             <select value={String(tail)} onChange={(e) => setTail(Number((e.currentTarget as HTMLSelectElement).value))}>
