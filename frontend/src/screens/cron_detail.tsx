@@ -1,7 +1,7 @@
 // One cron job (/cron/<name>): its definition, run now / stop / edit / delete, and its execution
 // history (trigger, start, duration, exit, peak memory and CPU time, status) with each execution's
 // output. Refetched on every `cron` event of this job, so running executions update live.
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso";
 import { ApiError, del, get, post, qs, seg } from "../api";
 import { ConfirmDialog } from "../components/form_confirm";
@@ -27,16 +27,50 @@ async function loadJob(name: string): Promise<CronJobView> {
   }
 }
 
-function Output(props: { exec: Execution; now: number }) {
-  const e = props.exec;
+// Whether the daemon serves one execution with its output so far (`GET /api/cron/{name}/executions/{id}`);
+// an older one answers 404/405 and the output then shows when the execution ends.
+let liveOutput = true;
+
+/** While `exec` runs, its output so far, fetched once a second. */
+function useRunningOutput(job: string, exec: Execution): Execution {
+  const [live, setLive] = useState<Execution | null>(null);
+  const running = exec.status === "running";
+  useEffect(() => {
+    setLive(null);
+    if (!running || !liveOutput) return;
+    let alive = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const poll = () =>
+      get<Execution>(`/api/cron/${seg(job)}/executions/${exec.id}`).then(
+        (e) => {
+          if (!alive) return;
+          setLive(e);
+          if (e.status === "running") timer = setTimeout(poll, 1000);
+        },
+        (err: unknown) => {
+          if (err instanceof ApiError && (err.status === 404 || err.status === 405)) liveOutput = false;
+          else if (alive) timer = setTimeout(poll, 2000);
+        },
+      );
+    poll();
+    return () => {
+      alive = false;
+      clearTimeout(timer);
+    };
+  }, [job, exec.id, running]);
+  return live && live.id === exec.id && running ? live : exec;
+}
+
+function Output(props: { job: string; exec: Execution; now: number }) {
+  const e = useRunningOutput(props.job, props.exec);
   if (e.status === "running" || e.status === "queued") {
     const since = e.started_at ? Date.parse(e.started_at) : Date.parse(e.created_at);
     return (
       <div>
         <p class="muted" aria-live="polite">
           Execution {e.id} is {e.status}
-          {e.status === "running" ? ` for ${duration(props.now - since)}${e.pid ? ` (pid ${e.pid})` : ""}` : ""}. Its output is
-          stored when it ends and shows here at once.
+          {e.status === "running" ? ` for ${duration(props.now - since)}${e.pid ? ` (pid ${e.pid})` : ""}` : ""}.
+          {liveOutput ? " Output so far:" : " Its output shows here when it ends."}
         </p>
         <pre data-testid="execution-output" class="output" aria-busy="true">
           {executionOutput(e)}
@@ -268,7 +302,7 @@ export function CronDetail() {
       {chosen && (
         <section aria-labelledby="out-h">
           <h2 id="out-h">Output of execution {chosen.id}</h2>
-          <Output exec={chosen} now={now} />
+          <Output job={name} exec={chosen} now={now} />
         </section>
       )}
       {confirming && (
