@@ -1,7 +1,8 @@
 // Custom restart of one service (README "Custom restart workflows"), embedded in the service detail:
 // pre/post commands and args, the job's steps with the command policy's answer for each, live progress
-// (the `job` topic of this service triggers a refetch of its latest job), and cancel.
-import { useRef, useState } from "preact/hooks";
+// (the `job` topic of this service triggers a refetch of its latest job, which is also polled once a
+// second while it runs), and cancel.
+import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, get, post, qs, seg } from "../api";
 import { buildRestart, restartErrorTarget, type RestartDraft } from "../lib/form_restart";
 import { duration, exitText, when } from "../lib/cron_view";
@@ -168,6 +169,13 @@ export function CustomRestart(props: { name: string }) {
 
   const job = latest.data;
   const active = job && (job.status === "queued" || job.status === "running");
+  // Events come when a step ends; a step starting and its output so far (output_tail) are only in the
+  // job itself, so it is also fetched once a second while it runs.
+  useEffect(() => {
+    if (!active) return;
+    const t = setInterval(latest.reload, 1000);
+    return () => clearInterval(t);
+  }, [job?.id, active]);
   return (
     <section aria-label={`Custom restart of ${name}`} class="custom-restart">
       <form onSubmit={run} noValidate>
