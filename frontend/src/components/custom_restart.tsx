@@ -5,7 +5,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, get, post, qs, seg } from "../api";
 import { buildRestart, restartErrorTarget, type RestartDraft } from "../lib/form_restart";
-import { duration, exitText, when } from "../lib/cron_view";
+import { duration, exitText, stripAnsi, when } from "../lib/cron_view";
 import { useLive, useNow } from "../lib/use_live";
 import type { JobStep, JobView, ServiceEvent } from "../lib/wire";
 
@@ -47,7 +47,7 @@ function Step(props: { step: JobStep; now: number }) {
       {s.output_tail && (
         <details open={running}>
           <summary>Output (last lines)</summary>
-          <pre>{s.output_tail}</pre>
+          <pre>{stripAnsi(s.output_tail)}</pre>
         </details>
       )}
     </li>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { countdown, duration, executionOutput, exitText, mib, streamText, when } from "./cron_view";
+import { countdown, duration, executionOutput, exitText, mib, streamText, stripAnsi, when } from "./cron_view";
 import type { Execution } from "./wire";
 
 describe("cron figures", () => {
@@ -39,5 +39,12 @@ describe("cron figures", () => {
     expect(when("2026-12-07T03:00:00+01:00", "UTC")).toContain("2:00:00");
     expect(when("2026-12-07T03:00:00+01:00", "Not/AZone")).not.toBe("—");
     expect(when(undefined)).toBe("—");
+  });
+
+  it("drops terminal escape sequences from output, keeping the text", () => {
+    expect(stripAnsi("\x1b[32mgreen-text\x1b[0m <b>x</b>")).toBe("green-text <b>x</b>");
+    expect(stripAnsi("\x1b]8;;http://x\x07link\x1b]8;;\x07 \x1b[2K\x1bM")).toBe("link ");
+    const e = { stdout: { text: "\x1b[1mbold\x1b[0m\n", bytes: 13, truncated: false }, stderr: { text: "", bytes: 0, truncated: false } } as Execution;
+    expect(executionOutput(e)).toBe("bold\n");
   });
 });

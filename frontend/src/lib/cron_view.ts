@@ -52,10 +52,19 @@ function byteLength(s: string): number {
   return new TextEncoder().encode(s).length;
 }
 
-/** stdout, then stderr under a heading when there is any. */
+// CSI / OSC sequences and lone escape characters.
+// eslint-disable-next-line no-control-regex
+const ANSI_RE = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]/g;
+
+/** Text without terminal escape sequences (colours, cursor moves): output shown as plain text. */
+export function stripAnsi(text: string): string {
+  return text.includes("\x1b") ? text.replace(ANSI_RE, "") : text;
+}
+
+/** stdout, then stderr under a heading when there is any; escape sequences removed. */
 export function executionOutput(e: Execution): string {
-  const out = streamText(e.stdout);
-  const err = streamText(e.stderr);
+  const out = stripAnsi(streamText(e.stdout));
+  const err = stripAnsi(streamText(e.stderr));
   if (!err) return out;
   return `${out}${out && !out.endsWith("\n") ? "\n" : ""}--- stderr ---\n${err}`;
 }
