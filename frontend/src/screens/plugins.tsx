@@ -135,7 +135,7 @@ export function Plugins() {
                   <td class="mono">{p.world}</td>
                   <td class="nowrap">
                     {p.version}
-                    {p.wit ? <small class="muted"> (wit {p.wit})</small> : null}
+                    {p.wit ? <small class="muted hide-narrow"> (wit {p.wit})</small> : null}
                   </td>
                   <td class="nowrap">{sourceLabel(p.source)}</td>
                   <td class="hide-narrow">{grants(p)}</td>
