@@ -37,7 +37,14 @@ function Description(props: { job: CronJobView }) {
 
 export function LastResult(props: { job: CronJobView }) {
   const r = props.job.last_run;
-  if (props.job.running.length) return <span class="badge running">running</span>;
+  const queued = props.job.queued ? <span class="muted"> +{props.job.queued} queued</span> : null;
+  if (props.job.running.length)
+    return (
+      <span>
+        <span class="badge running">running</span>
+        {queued}
+      </span>
+    );
   if (!r) return <span class="muted">never ran</span>;
   return (
     <span title={`${r.trigger}, ${when(r.ended_at ?? r.started_at)}`}>
