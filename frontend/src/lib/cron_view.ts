@@ -1,5 +1,6 @@
 // Figures of the cron screens as people read them: countdowns to the next run, durations, peak memory,
-// how an execution ended, and its stored output (whole, or head and tail when the store cut it).
+// how an execution ended, times in a job's zone, and its stored output as plain text (whole, or head and
+// tail when the store cut it; terminal escape sequences removed).
 import type { CapturedOutput, Execution } from "./wire";
 
 /** "in 4m 05s", "in 2h 03m", "in 3d 4h"; "due" once the time has come. */
