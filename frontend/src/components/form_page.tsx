@@ -6,7 +6,7 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
 import { ApiError, del, get, post, put, seg } from "../api";
-import { buildBody, draftFrom, mapError, type Draft, type FieldErrors, type FormModel } from "../lib/form";
+import { buildBody, draftFrom, mapError, unknownFields, type Draft, type FieldErrors, type FormModel } from "../lib/form";
 import type { FormState } from "./form_fields";
 import { ConfirmDialog } from "./form_confirm";
 
@@ -106,6 +106,11 @@ export function EntryForm(p: EntryFormProps) {
     }
     try {
       const parsed: unknown = JSON.parse(rawRef.current ?? "{}");
+      const unknown = unknownFields(p.model, parsed);
+      if (unknown.length) {
+        setErrors({ json: `the form has no field for ${unknown.join(", ")}: remove it, or save from this view` });
+        return;
+      }
       setDraft(draftFrom(p.model, parsed));
       setRaw(null);
       setErrors({});
