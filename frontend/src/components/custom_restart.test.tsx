@@ -140,4 +140,31 @@ describe("CustomRestart", () => {
     expect(button(root, "Cancel job")).toBeUndefined();
     expect(root.querySelector('[role="status"]')!.textContent).toBe("Job cancelled.");
   });
+
+  it("asks the policy about each command before running anything", async () => {
+    const { root, sent } = mount((method, url, body) => {
+      if (method === "POST" && url === "/api/policy/evaluate") {
+        const cmd = (body as { command: { command: string } }).command.command;
+        const deny = cmd.startsWith("rm");
+        return {
+          status: 200,
+          body: { allowed: !deny, decision: deny ? "deny" : "allow", reason: deny ? "recursive delete of /" : "", plugin: "policy", audit_id: 1, argv: [], cwd: "/" },
+        };
+      }
+      return { status: 200, body: { jobs: [] } };
+    });
+    type(root, "cr-pre", "make build");
+    type(root, "cr-post", "rm -rf /");
+    button(root, "Check policy")!.click();
+    await vi.waitFor(() => expect(root.querySelectorAll('[data-testid="policy-check"] li').length).toBe(2));
+    const items = [...root.querySelectorAll('[data-testid="policy-check"] li')].map((li) => li.textContent);
+    expect(items[0]).toContain("pre[0]policy allow");
+    expect(items[1]).toContain("policy deny");
+    expect(items[1]).toContain("policy: recursive delete of /");
+    expect(sent.filter((s) => s.url === "/api/policy/evaluate").map((s) => s.body)).toEqual([
+      { service: "web", command: { command_type: "shell", command: "make build", is_safe: true, allowed_in_production: false } },
+      { service: "web", command: { command_type: "shell", command: "rm -rf /", is_safe: true, allowed_in_production: false } },
+    ]);
+    expect(sent.some((s) => s.url.includes("custom-restart"))).toBe(false);
+  });
 });

@@ -7,7 +7,14 @@ import { ApiError, get, post, qs, seg } from "../api";
 import { buildRestart, restartErrorTarget, type RestartDraft } from "../lib/form_restart";
 import { duration, exitText, stripAnsi, when } from "../lib/cron_view";
 import { useLive, useNow } from "../lib/use_live";
-import type { JobStep, JobView, ServiceEvent } from "../lib/wire";
+import type { JobStep, JobView, PolicyCheckResponse, ServiceEvent, WorkflowCommand } from "../lib/wire";
+
+interface Check {
+  label: string;
+  command: WorkflowCommand;
+  answer?: PolicyCheckResponse;
+  error?: string;
+}
 
 type Input = "pre" | "post" | "args" | "timeout";
 
@@ -96,6 +103,7 @@ export function CustomRestart(props: { name: string }) {
   const [formError, setFormError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [cancelMsg, setCancelMsg] = useState<string | null>(null);
+  const [checks, setChecks] = useState<Check[] | null>(null);
 
   const latest = useLive(
     () => get<{ jobs: JobView[] }>(`/api/jobs${qs({ service: name, limit: 1 })}`).then((p) => p.jobs[0] ?? null),
@@ -108,6 +116,7 @@ export function CustomRestart(props: { name: string }) {
     draftRef.current = { ...draftRef.current, [k]: v };
     setDraftState(draftRef.current);
     if (k in errors) setErrors((es) => ({ ...es, [k]: undefined }));
+    setChecks(null);
   };
 
   async function run(ev: Event) {
@@ -129,6 +138,32 @@ export function CustomRestart(props: { name: string }) {
     } finally {
       setBusy(false);
     }
+  }
+
+  // The policy's answer for each command before anything runs (`POST /api/policy/evaluate`: a dry run,
+  // audited like any decision).
+  async function checkPolicy() {
+    setFormError(null);
+    const built = buildRestart(draftRef.current);
+    const list: Check[] = [
+      ...built.body.pre_commands.map((c, i) => ({ label: `pre[${i}]`, command: c })),
+      ...built.body.post_commands.map((c, i) => ({ label: `post[${i}]`, command: c })),
+    ];
+    if (!list.length) {
+      setChecks([]);
+      return;
+    }
+    setBusy(true);
+    const answers = await Promise.all(
+      list.map((c) =>
+        post<PolicyCheckResponse>("/api/policy/evaluate", { service: name, command: c.command }).then(
+          (answer): Check => ({ ...c, answer }),
+          (e: unknown): Check => ({ ...c, error: e instanceof Error ? e.message : String(e) }),
+        ),
+      ),
+    );
+    setChecks(answers);
+    setBusy(false);
   }
 
   async function cancel() {
@@ -249,8 +284,27 @@ export function CustomRestart(props: { name: string }) {
           <button type="submit" class="primary" disabled={busy || !!active}>
             Run custom restart
           </button>
+          <button type="button" disabled={busy} onClick={checkPolicy}>
+            Check policy
+          </button>
           {active && <span class="muted">one custom restart at a time: this service has one {job.status}</span>}
         </div>
+        {checks && (
+          <ul class="steps" data-testid="policy-check" aria-label="Policy answers">
+            {!checks.length && <li class="muted">No commands to check.</li>}
+            {checks.map((c) => (
+              <li key={c.label}>
+                <div class="row">
+                  <strong class="mono">{c.label}</strong>
+                  {c.answer && <span class={`badge ${c.answer.decision}`}>policy {c.answer.decision}</span>}
+                  <code class="cmd">{c.command.command_type !== "shell" ? `${c.command.command_type}: ${c.command.command}` : c.command.command}</code>
+                </div>
+                {c.answer?.reason && <div class="muted">policy: {c.answer.reason}</div>}
+                {c.error && <div class="error">{c.error}</div>}
+              </li>
+            ))}
+          </ul>
+        )}
       </form>
       <p role="status" class="status-line">
         {cancelMsg ?? ""}
