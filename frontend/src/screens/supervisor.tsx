@@ -28,12 +28,19 @@ export function logLine(record: JsonValue): string {
 function Log() {
   const [tail, setTail] = useState(TAIL);
   const [level, setLevel] = useState("");
+  // The daemon's log has no event stream: following it means asking again every 2 s.
+  const [follow, setFollow] = useState(false);
   const logs = useLive(() => get<SupervisorLogs>(`/api/supervisor/logs${qs({ tail })}`), [], undefined, [tail]);
   const rank = (l: string) => LEVELS.indexOf(l);
   const lines = (logs.data?.lines ?? []).filter(
     (r) => !level || (r && typeof r === "object" && !Array.isArray(r) && rank(String(r.level ?? "")) >= rank(level)),
   );
   const pre = useRef<HTMLPreElement>(null);
+  useEffect(() => {
+    if (!follow) return;
+    const t = setInterval(logs.reload, 2000);
+    return () => clearInterval(t);
+  }, [follow]);
   // Newest last, as in the file: show the end.
   useEffect(() => {
     if (pre.current) pre.current.scrollTop = pre.current.scrollHeight;
@@ -63,6 +70,10 @@ function Log() {
                 </option>
               ))}
             </select>
+          </label>
+          <label class="row">
+            <input type="checkbox" checked={follow} onChange={(e) => setFollow((e.currentTarget as HTMLInputElement).checked)} />
+            Follow
           </label>
           <button type="button" onClick={logs.reload}>
             Refresh
