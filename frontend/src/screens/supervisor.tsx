@@ -41,9 +41,10 @@ function Log() {
     const t = setInterval(logs.reload, 2000);
     return () => clearInterval(t);
   }, [follow]);
-  // Newest last, as in the file: show the end.
+  // Newest last, as in the file: show the end, unless the reader scrolled up to read something.
+  const atEnd = useRef(true);
   useEffect(() => {
-    if (pre.current) pre.current.scrollTop = pre.current.scrollHeight;
+    if (pre.current && atEnd.current) pre.current.scrollTop = pre.current.scrollHeight;
   }, [logs.data]);
   return (
     <section aria-labelledby="log-h">
@@ -81,7 +82,13 @@ function Log() {
         </div>
       </div>
       {logs.error && <p class="error-box">{logs.error}</p>}
-      <pre ref={pre} data-testid="supervisor-log" class="log-pre" tabIndex={0} aria-label="Supervisor log, newest last">
+      <pre
+        ref={pre}
+        onScroll={(e) => {
+          const el = e.currentTarget as HTMLPreElement;
+          atEnd.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+        }}
+        data-testid="supervisor-log" class="log-pre" tabIndex={0} aria-label="Supervisor log, newest last">
         {lines.map((r, i) => (
           <div key={i} class={`level-${r && typeof r === "object" && !Array.isArray(r) ? String(r.level ?? "") : ""}`}>
             {logLine(r)}
