@@ -1,5 +1,5 @@
-//! `ApiSettings`: the `[api]` table of `tend.toml` (connection limit and timeouts of the REST server)
-//! and the descriptor budget that caps the limit. Plain data with the documented defaults; `config`
+//! `ApiSettings`: the `[api]` table of `tend.toml` (connection limit and timeouts of the REST server,
+//! the lifetime of dashboard sessions) and the descriptor budget that caps the limit. Plain data with the documented defaults; `config`
 //! reads it, `validate` rejects nonsense before anything listens.
 
 use std::time::Duration;
@@ -22,6 +22,8 @@ pub struct ApiSettings {
     pub idle_timeout_s: u64,
     /// A request body must arrive completely within this many seconds of its head (else `408`).
     pub body_timeout_s: u64,
+    /// A dashboard session (sign-in cookie) ends this many hours after sign-in, whatever its use.
+    pub session_ttl_h: u64,
 }
 
 impl Default for ApiSettings {
@@ -31,6 +33,7 @@ impl Default for ApiSettings {
             header_timeout_s: 10,
             idle_timeout_s: 60,
             body_timeout_s: 30,
+            session_ttl_h: 24,
         }
     }
 }
@@ -43,6 +46,8 @@ pub const MIN_CONNECTIONS: usize = 8;
 
 const MAX_CONNECTIONS: usize = 65_536;
 const MAX_TIMEOUT_S: u64 = 3_600;
+/// A sign-in lasts at most 30 days.
+const MAX_SESSION_TTL_H: u64 = 720;
 
 impl ApiSettings {
     pub fn validate(&self) -> Result<(), String> {
@@ -63,6 +68,12 @@ impl ApiSettings {
                     "api.{key} must be between {min} and {MAX_TIMEOUT_S}, got {value}"
                 ));
             }
+        }
+        if !(1..=MAX_SESSION_TTL_H).contains(&self.session_ttl_h) {
+            return Err(format!(
+                "api.session_ttl_h must be between 1 and {MAX_SESSION_TTL_H}, got {}",
+                self.session_ttl_h
+            ));
         }
         Ok(())
     }
@@ -91,6 +102,10 @@ impl ApiSettings {
 
     pub fn body_timeout(&self) -> Duration {
         Duration::from_secs(self.body_timeout_s)
+    }
+
+    pub fn session_ttl(&self) -> Duration {
+        Duration::from_secs(self.session_ttl_h * 3600)
     }
 }
 
@@ -126,6 +141,8 @@ mod tests {
             "idle_timeout_s = 100000",
             "idle_timeout_s = 10",
             "body_timeout_s = 0",
+            "session_ttl_h = 0",
+            "session_ttl_h = 721",
         ] {
             let s: ApiSettings = toml::from_str(text).unwrap();
             let err = s.validate().unwrap_err();

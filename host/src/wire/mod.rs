@@ -16,6 +16,7 @@ mod origin;
 mod plugin;
 mod policy;
 mod service;
+mod session;
 mod status;
 mod workflow;
 
@@ -31,5 +32,6 @@ pub use origin::*;
 pub use plugin::*;
 pub use policy::*;
 pub use service::*;
+pub use session::*;
 pub use status::*;
 pub use workflow::*;
