@@ -209,6 +209,10 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         token,
         closing: closing_rx.clone(),
         body_timeout: settings.api.body_timeout(),
+        hosts: Arc::new(api::HostPolicy::new(
+            settings.host,
+            &settings.api.allowed_hosts,
+        )),
     });
     // The control port's connections (and the few it is refusing) count against the same limit.
     let control_fds = if control.is_some() {

@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 pub use error::{Error, Result};
 pub(crate) use input::backticked_after;
 pub use input::{json, replace_body, typed};
-pub use sessions::{Login, SignIn};
+pub use sessions::SignIn;
 
 use crate::caddy::Caddy;
 use crate::cron::Scheduler;

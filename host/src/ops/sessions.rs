@@ -14,7 +14,7 @@ use subtle::ConstantTimeEq;
 
 use super::{Error, Ops, Result};
 use crate::store::{NewSession, StoredSession, fmt_time};
-use crate::wire::{Code, LoginRequest, LogoutResponse, SessionView, SignInCode};
+use crate::wire::{Code, LoginRequest, SessionEnded, SessionView, SignInCode};
 
 /// How long a sign-in code is valid.
 pub const CODE_TTL: Duration = Duration::from_secs(120);
@@ -132,9 +132,13 @@ impl SignIn {
 
     /// Whole seconds (at least 1) until a sign-in is allowed again; 0 when it is now.
     pub fn retry_after_s(&self) -> u64 {
-        self.blocked_for(Instant::now())
-            .map_or(0, |d| d.as_secs_f64().ceil().max(1.0) as u64)
+        self.blocked_for(Instant::now()).map_or(0, whole_seconds)
     }
+}
+
+/// `d` rounded up to whole seconds, at least 1.
+fn whole_seconds(d: Duration) -> u64 {
+    d.as_secs_f64().ceil().max(1.0) as u64
 }
 
 fn view(s: StoredSession, current: Option<&str>) -> SessionView {
@@ -211,7 +215,7 @@ impl Ops {
                 Code::TooManyRequests,
                 format!(
                     "too many failed sign-ins; try again in {} s",
-                    wait.as_secs().max(1)
+                    whole_seconds(wait)
                 ),
             ));
         }
@@ -294,16 +298,19 @@ impl Ops {
     }
 
     /// Ends session `id` (`not_found` if there is none).
-    pub async fn revoke_session(&self, id: &str) -> Result<()> {
+    pub async fn revoke_session(&self, id: &str) -> Result<SessionEnded> {
         if id.len() > MAX_SECRET_LEN || !self.store.delete_session(id).await? {
             return Err(Error::not_found("no such session"));
         }
         tracing::info!(session = %id, "dashboard session revoked");
-        Ok(())
+        Ok(SessionEnded {
+            status: "revoked".into(),
+            id: id.to_string(),
+        })
     }
 
     /// Ends the caller's own session; `conflict` when it signed in with no session (the token).
-    pub async fn logout(&self, current: Option<&str>) -> Result<LogoutResponse> {
+    pub async fn logout(&self, current: Option<&str>) -> Result<SessionEnded> {
         let Some(id) = current else {
             return Err(Error::new(
                 Code::Conflict,
@@ -313,7 +320,7 @@ impl Ops {
         };
         self.store.delete_session(id).await?;
         tracing::info!(session = %id, "dashboard sign-out");
-        Ok(LogoutResponse {
+        Ok(SessionEnded {
             status: "signed_out".into(),
             id: id.to_string(),
         })

@@ -43,10 +43,10 @@ pub struct SessionView {
     pub current: bool,
 }
 
-/// `POST /api/logout`: the session that ended.
+/// `POST /api/logout` and `DELETE /api/sessions/{id}`: the session that ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogoutResponse {
-    /// `signed_out`.
+pub struct SessionEnded {
+    /// `signed_out` (logout) or `revoked` (delete).
     pub status: String,
     pub id: String,
 }
