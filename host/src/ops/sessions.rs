@@ -283,9 +283,10 @@ impl Ops {
             return Ok(None);
         };
         let stale_before = fmt_time(now - chrono::Duration::seconds(TOUCH_EVERY_S));
-        self.store
-            .touch_session(&s.id, &now_s, &stale_before)
-            .await?;
+        // `last_seen_at` is informative: a failed write (a full disk) must not refuse the request.
+        if let Err(e) = self.store.touch_session(&s.id, &now_s, &stale_before).await {
+            tracing::debug!(error = %e, "cannot note that a dashboard session was seen");
+        }
         Ok(Some(s.id))
     }
 
