@@ -316,7 +316,17 @@ fn every_answer_carries_the_security_headers() {
     let d = Daemon::start();
     for (req, status, what) in [
         (d.request(Method::GET, "/api/status"), 200, "an API answer"),
-        (d.request(Method::GET, "/no/such/page"), 404, "a 404"),
+        (d.request(Method::GET, "/api/no/such/route"), 404, "a 404"),
+        (
+            d.request_anonymous(Method::GET, "/no-such-file.js"),
+            404,
+            "a 404 outside the API",
+        ),
+        (
+            d.request_anonymous(Method::GET, "/services/web"),
+            200,
+            "a dashboard page",
+        ),
         (
             d.request_anonymous(Method::GET, "/api/services"),
             401,
