@@ -294,7 +294,11 @@ fn revoked_and_signed_out_sessions_are_refused() {
         "cross-origin revoke",
     );
     assert_eq!(cookie_get(&d, "/api/services", &b).0, 200, "b untouched");
-    let (status, body) = send(with_cookie(&d, Method::DELETE, &path, &a, Some(d.url())));
+    let resp = with_cookie(&d, Method::DELETE, &path, &a, Some(d.url()))
+        .send()
+        .unwrap();
+    assert!(set_cookie(&resp).is_none(), "a's own cookie stays");
+    let (status, body) = send_response(resp);
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, json!({"status": "revoked", "id": b.id}));
     assert_refused(
@@ -305,6 +309,17 @@ fn revoked_and_signed_out_sessions_are_refused() {
         "revoked",
     );
     assert_refused(d.delete(&path), 404, "not_found", None, "revoked twice");
+
+    // Revoking one's own session clears one's cookie.
+    let c = sign_in(&d, json!({"token": d.token()}));
+    let own = format!("/api/sessions/{}", c.id);
+    let resp = with_cookie(&d, Method::DELETE, &own, &c, Some(d.url()))
+        .send()
+        .unwrap();
+    let cleared = set_cookie(&resp).expect("own revocation clears the cookie");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(cookie_get(&d, "/api/services", &c).0, 401);
 
     // Signing out ends the session and clears the cookie.
     let resp = with_cookie(&d, Method::POST, "/api/logout", &a, Some(d.url()))
