@@ -167,6 +167,8 @@ fn a_bad_login_body_names_the_field() {
         let answer = send_response(login_request(&d, &body, None));
         assert_refused(answer, 422, "invalid", Some(field), &body.to_string());
     }
+    let get = send(d.request_anonymous(Method::GET, "/api/login"));
+    assert_refused(get, 405, "method_not_allowed", None, "GET /api/login");
 }
 
 #[test]
