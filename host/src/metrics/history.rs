@@ -7,6 +7,8 @@
 //! pruned from. A read takes each part of its range from the finest tier that still holds it; a step
 //! that straddles two tiers merges their rows weighted by sample counts.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::MetricsSettings;
@@ -242,6 +244,39 @@ pub async fn read(
         interval_s: settings.interval_s,
         points: points(buckets),
     })
+}
+
+/// Range and step of `recent`.
+pub const RECENT_RANGE_MS: i64 = 3_600_000;
+pub const RECENT_STEP_MS: i64 = MINUTE_MS;
+/// The newest minutes `recent` reads from raw samples: the minute tier lags behind by up to a
+/// roll-up period (a minute) plus the bucket being filled.
+const RECENT_RAW_MS: i64 = 2 * MINUTE_MS;
+
+/// The last hour of every target of `kind` in one-minute steps, by name: one read of the minute tier
+/// (about 60 rows per target) and one of the raw samples for the newest minutes, instead of a read of
+/// every raw sample of the hour per target.
+pub async fn recent(
+    store: &Store,
+    kind: &str,
+    now_ms: i64,
+) -> Result<BTreeMap<String, Vec<MetricPoint>>, StoreError> {
+    let since = floor_to(now_ms - RECENT_RANGE_MS, RECENT_STEP_MS);
+    let raw_from = floor_to(now_ms, MINUTE_MS) - RECENT_RAW_MS;
+    let mut buckets: BTreeMap<String, Vec<MetricBucket>> = BTreeMap::new();
+    let minutes = store
+        .metric_buckets_all(1, kind, since, raw_from, RECENT_STEP_MS)
+        .await?;
+    let raw = store
+        .metric_buckets_all(0, kind, raw_from, now_ms + 1, RECENT_STEP_MS)
+        .await?;
+    for (name, b) in minutes.into_iter().chain(raw) {
+        buckets.entry(name).or_default().push(b);
+    }
+    Ok(buckets
+        .into_iter()
+        .map(|(name, b)| (name, points(b)))
+        .collect())
 }
 
 /// Roll-ups and pruning, resumable: remembers how far each coarser tier has been rolled up.

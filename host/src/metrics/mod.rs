@@ -46,6 +46,7 @@ use crate::plugins::PluginHost;
 use crate::process::Tree;
 use crate::store::{Store, StoreError};
 use crate::supervisor::Supervisor;
+use crate::wire::MetricPoint;
 use disk::DiskUsage;
 
 /// What a sampled tree is.
@@ -271,6 +272,15 @@ impl Metrics {
             query,
         )
         .await
+    }
+
+    /// The last hour of every target of `kind` in one-minute steps, by name (`GET /api/overview`).
+    pub async fn recent(
+        &self,
+        kind: Kind,
+        now_ms: i64,
+    ) -> Result<BTreeMap<String, Vec<MetricPoint>>, StoreError> {
+        history::recent(&self.inner.store, kind.as_str(), now_ms).await
     }
 
     /// `GET /metrics`: everything in the Prometheus text format.

@@ -2,6 +2,7 @@
 //! step-aggregated reads. Tiers, buckets and retention are decided by `metrics::history`; this file only
 //! knows how to say them in SQL.
 
+use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{Result, Store};
@@ -163,24 +164,50 @@ impl Store {
         .bind(until)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| MetricBucket {
-                t: r.get(0),
-                samples: r.get(1),
-                cpu_sum: r.get(2),
-                cpu_max: r.get(3),
-                rss_sum: r.get(4),
-                rss_max: r.get(5),
-                processes_sum: r.get(6),
-                threads_sum: r.get(7),
-                fds_sum: r.get(8),
-                read_sum: r.get(9),
-                write_sum: r.get(10),
-                disk_bytes: r.get(11),
-                disk_partial: r.get::<Option<i64>, _>(12).unwrap_or(0) != 0,
-            })
-            .collect())
+        Ok(rows.iter().map(|r| bucket(r, 0)).collect())
+    }
+
+    /// Rows of every target of `kind` in one tier with `since <= t < until`, grouped into steps of
+    /// `step_ms` per name: one range scan of the tier for all targets.
+    pub async fn metric_buckets_all(
+        &self,
+        tier: u8,
+        kind: &str,
+        since: i64,
+        until: i64,
+        step_ms: i64,
+    ) -> Result<Vec<(String, MetricBucket)>> {
+        let rows = sqlx::query(&format!(
+            "SELECT name, (t / ?1) * ?1 AS b, {WEIGHTED} FROM metric_samples \
+             WHERE tier = ?2 AND kind = ?3 AND t >= ?4 AND t < ?5 GROUP BY name, b ORDER BY name, b"
+        ))
+        .bind(step_ms)
+        .bind(i64::from(tier))
+        .bind(kind)
+        .bind(since)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), bucket(r, 1))).collect())
+    }
+}
+
+/// A bucket from the step column at `at` and the `WEIGHTED` columns after it.
+fn bucket(r: &SqliteRow, at: usize) -> MetricBucket {
+    MetricBucket {
+        t: r.get(at),
+        samples: r.get(at + 1),
+        cpu_sum: r.get(at + 2),
+        cpu_max: r.get(at + 3),
+        rss_sum: r.get(at + 4),
+        rss_max: r.get(at + 5),
+        processes_sum: r.get(at + 6),
+        threads_sum: r.get(at + 7),
+        fds_sum: r.get(at + 8),
+        read_sum: r.get(at + 9),
+        write_sum: r.get(at + 10),
+        disk_bytes: r.get(at + 11),
+        disk_partial: r.get::<Option<i64>, _>(at + 12).unwrap_or(0) != 0,
     }
 }
 
@@ -254,6 +281,16 @@ mod tests {
         );
         assert_eq!(steps[0].samples, 20);
         assert_eq!(steps[1].cpu_sum, (30..60).sum::<i64>() as f64);
+
+        // Every target at once: the same buckets per name.
+        let all = store
+            .metric_buckets_all(1, "service", 0, i64::MAX, 60_000)
+            .await
+            .unwrap();
+        let names: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["db", "web", "web"]);
+        assert_eq!(all[1].1, minutes[0]);
+        assert_eq!(all[0].1.cpu_max, 50.0);
 
         assert_eq!(store.prune_metrics(0, 60_000).await.unwrap(), 61);
         assert_eq!(

@@ -244,6 +244,10 @@ pub struct LastRun {
 /// Runtime view of one job.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CronJobState {
+    /// The schedule in plain English ("At 09:00, on Monday through Friday"), as
+    /// `GET /api/cron/validate` describes it.
+    #[serde(default)]
+    pub schedule_description: String,
     /// The zone the schedule is read in (`timezone`, else the daemon's).
     pub effective_timezone: String,
     /// The next fire time (RFC 3339, UTC), absent when disabled or never again.
@@ -261,6 +265,7 @@ pub struct CronJobState {
 /// view can be edited and sent back.
 pub const CRON_VIEW_ONLY_FIELDS: &[&str] = &[
     "source",
+    "schedule_description",
     "effective_timezone",
     "next_run_at",
     "running",
