@@ -68,7 +68,7 @@ const ITEMS: &str = "i=1; while [ $i -le 3000 ]; do \
     i=$((i + 1)); done";
 
 fn item(i: u32) -> String {
-    if i % 100 == 0 {
+    if i.is_multiple_of(100) {
         format!("ERROR item {i}")
     } else {
         format!("ok item {i}")
@@ -367,7 +367,10 @@ fn the_download_streams_every_line_as_an_attachment() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     let outs = resp.text().unwrap();
-    let mut want: Vec<String> = (1..=3000).filter(|i| i % 100 != 0).map(item).collect();
+    let mut want: Vec<String> = (1..=3000u32)
+        .filter(|i| !i.is_multiple_of(100))
+        .map(item)
+        .collect();
     want.push("x".repeat(40000));
     want.push("last".into());
     assert!(
