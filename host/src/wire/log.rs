@@ -1,8 +1,9 @@
 //! Captured output lines (`GET /api/services/{name}/logs`, `.../logs/follow`, `.../logs/download`).
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Stream {
     Stdout,
@@ -19,7 +20,7 @@ impl Stream {
 }
 
 /// One captured output line.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct LogLine {
     pub id: i64,
     pub service: String,
@@ -33,7 +34,8 @@ pub struct LogLine {
 }
 
 /// `GET /api/services/{name}/logs`: oldest first.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct LogsPage {
     pub lines: Vec<LogLine>,
     /// In `tail`, `before_id` and search reads: there are older lines (or matches) than these, or a
@@ -44,6 +46,7 @@ pub struct LogsPage {
     /// A search stopped after examining `MAX_SEARCH_SCAN` lines before it found `limit` matches:
     /// older matches may exist; `next_before_id` continues from where it stopped.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[ts(optional = nullable)]
     pub truncated: bool,
     /// Search reads: how many stored lines this request examined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -55,7 +58,8 @@ pub struct LogsPage {
 /// `stream` and lines since an RFC 3339 time. `q` searches (backwards from `before_id` or the newest
 /// line) for lines containing it, or matching it with `regex=true`; case-insensitive unless
 /// `case_sensitive=true`. The follow stream takes neither `before_id` nor a search.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct LogParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,8 +77,10 @@ pub struct LogParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub q: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[ts(optional = nullable)]
     pub regex: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[ts(optional = nullable)]
     pub case_sensitive: bool,
 }
 
@@ -88,7 +94,8 @@ pub const MAX_SEARCH_SCAN: u64 = 100_000;
 pub const MAX_SEARCH_BYTES: usize = 1024;
 
 /// The query of `GET /api/services/{name}/logs/download`: optionally one stream.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct DownloadParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -3,9 +3,10 @@
 //! jobs due soon. States, pids and supervisor figures stay in `GET /api/services` and `GET /api/status`.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 /// `GET /api/overview`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct Overview {
     /// When this was read, RFC 3339, UTC.
     pub time: String,
@@ -16,7 +17,7 @@ pub struct Overview {
 }
 
 /// One service's recent figures.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct ServiceOverview {
     pub name: String,
     /// The last `OVERVIEW_HEALTH` check results, oldest first (empty without a check).
@@ -26,7 +27,7 @@ pub struct ServiceOverview {
 }
 
 /// One health check result, in brief (`GET /api/services/{name}/health` has the rest).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct HealthPoint {
     pub time: String,
     pub passed: bool,
@@ -34,7 +35,7 @@ pub struct HealthPoint {
 }
 
 /// One step of resource usage, in brief (`GET /api/services/{name}/metrics` has the rest).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct ResourcePoint {
     /// Start of the step, RFC 3339, UTC.
     pub time: String,
@@ -45,7 +46,7 @@ pub struct ResourcePoint {
 }
 
 /// A cron job due soon.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct CronDue {
     pub name: String,
     /// RFC 3339, UTC (as the job's `next_run_at`).
