@@ -387,4 +387,70 @@ mod tests {
         assert_eq!(p[1].cpu_percent_max, 90.0);
         assert_eq!((p[1].memory_mb, p[1].memory_mb_max), (1.0, 2.0));
     }
+
+    #[tokio::test]
+    async fn recent_stitches_the_minute_tier_and_the_newest_raw_samples() {
+        use crate::store::MetricSample;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+        let now = 10 * 3_600_000 + 30_000; // 30 s into a minute
+        let sample = |name: &str, t: i64, cpu: f64| MetricSample {
+            kind: "service",
+            name: name.into(),
+            t,
+            cpu_percent: cpu,
+            rss_bytes: 2 * 1024 * 1024,
+            processes: 1,
+            threads: 1,
+            open_fds: 3,
+            read_bps: 0.0,
+            write_bps: 0.0,
+            disk_bytes: None,
+            disk_partial: false,
+        };
+        // Raw samples every 10 s over the last 90 minutes, for two services; a job is not a service.
+        let mut rows = Vec::new();
+        let mut t = now - 90 * MINUTE_MS;
+        while t <= now {
+            rows.push(sample("a", t, 10.0));
+            rows.push(sample("b", t, 30.0));
+            rows.push(MetricSample {
+                kind: "job",
+                ..sample("j", t, 50.0)
+            });
+            t += 10_000;
+        }
+        store.insert_metric_samples(&rows).await.unwrap();
+        // The roll-up has reached the minute before last, as it may lag.
+        let rolled = floor_to(now, MINUTE_MS) - MINUTE_MS;
+        store
+            .rollup_metrics(0, 1, MINUTE_MS, 0, rolled)
+            .await
+            .unwrap();
+
+        let got = recent(&store, "service", now).await.unwrap();
+        assert_eq!(got.keys().collect::<Vec<_>>(), ["a", "b"]);
+        let a = &got["a"];
+        // Every minute of the hour once: 60 complete ones and the current one.
+        assert_eq!(a.len(), 61, "{a:?}");
+        let starts: Vec<i64> = a
+            .iter()
+            .map(|p| {
+                DateTime::parse_from_rfc3339(&p.time)
+                    .unwrap()
+                    .timestamp_millis()
+            })
+            .collect();
+        assert!(
+            starts.windows(2).all(|w| w[1] - w[0] == MINUTE_MS),
+            "{starts:?}"
+        );
+        assert_eq!(starts[0], floor_to(now - RECENT_RANGE_MS, MINUTE_MS));
+        assert!(
+            a.iter()
+                .all(|p| p.cpu_percent == 10.0 && p.memory_mb == 2.0)
+        );
+        assert_eq!(a.iter().map(|p| p.samples).sum::<u64>(), 6 * 60 + 4);
+        assert!(got["b"].iter().all(|p| p.cpu_percent == 30.0));
+    }
 }
