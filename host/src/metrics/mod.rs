@@ -46,7 +46,7 @@ use crate::plugins::PluginHost;
 use crate::process::Tree;
 use crate::store::{Store, StoreError};
 use crate::supervisor::Supervisor;
-use crate::wire::MetricPoint;
+use crate::wire::ResourcePoint;
 use disk::DiskUsage;
 
 /// What a sampled tree is.
@@ -274,12 +274,13 @@ impl Metrics {
         .await
     }
 
-    /// The last hour of every target of `kind` in one-minute steps, by name (`GET /api/overview`).
+    /// CPU and memory of the last hour of every target of `kind` in one-minute steps, by name
+    /// (`GET /api/overview`).
     pub async fn recent(
         &self,
         kind: Kind,
         now_ms: i64,
-    ) -> Result<BTreeMap<String, Vec<MetricPoint>>, StoreError> {
+    ) -> Result<BTreeMap<String, Vec<ResourcePoint>>, StoreError> {
         history::recent(&self.inner.store, kind.as_str(), now_ms).await
     }
 
