@@ -635,3 +635,59 @@ fn the_cli_greps_the_log() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("(field: q)"), "{err}");
 }
+
+#[test]
+fn executions_record_trigger_duration_exit_and_peak_memory_and_cpu() {
+    let d = Daemon::builder().arg("--monitor-interval").arg("1").start();
+    let busy = format!(
+        "{} -c \"import time\nt = time.time()\nwhile time.time() - t < 3.5: pass\"",
+        python3()
+    );
+    for (name, command) in [("busy", busy.as_str()), ("quick", "true")] {
+        let spec = json!({"name": name, "command": command, "schedule": "0 0 0 1 1 * 2099"});
+        let (status, body) = d.post("/api/cron", &spec);
+        assert_eq!(status, 201, "{body}");
+    }
+    let run = |name: &str| -> Value {
+        let (status, body) = d.post_empty(&format!("/api/cron/{name}/run"));
+        assert_eq!(status, 202, "{body}");
+        let id = body["id"].as_i64().unwrap();
+        wait_for(secs(30), || {
+            let (_, page) = d.get(&format!("/api/cron/{name}/executions"));
+            let e = page["executions"]
+                .as_array()
+                .and_then(|a| a.iter().find(|e| e["id"] == id))
+                .cloned()
+                .unwrap_or(Value::Null);
+            if e["status"] == "succeeded" {
+                Ok(e)
+            } else {
+                Err(e.to_string())
+            }
+        })
+        .unwrap()
+    };
+    let busy = run("busy");
+    assert_eq!(busy["trigger"], "manual", "{busy}");
+    assert_eq!(busy["exit_code"], 0, "{busy}");
+    assert!(
+        busy["duration_ms"].as_u64().is_some_and(|ms| ms >= 3500),
+        "{busy}"
+    );
+    assert!(
+        busy["max_rss_bytes"].as_u64().is_some_and(|b| b > 1 << 20),
+        "{busy}"
+    );
+    assert!(
+        busy["cpu_time_ms"].as_u64().is_some_and(|ms| ms > 0),
+        "{busy}"
+    );
+    let peak = busy["peak_cpu_percent"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{busy}"));
+    // A spinning process uses a whole core; a loaded machine may give it less, never more than all.
+    assert!(peak > 5.0 && peak <= 100.0 * 64.0, "{busy}");
+    // Too short for two samples: no peak rather than a made-up one.
+    let quick = run("quick");
+    assert!(quick.get("peak_cpu_percent").is_none(), "{quick}");
+}

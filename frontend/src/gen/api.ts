@@ -640,6 +640,11 @@ max_rss_bytes?: number,
  */
 cpu_time_ms?: number, 
 /**
+ * The highest CPU use of the process tree over one sampling interval, % of one core; absent
+ * when the run was too short for two samples (`--monitor-interval`).
+ */
+peak_cpu_percent?: number, 
+/**
  * Why it was skipped, stopped or could not start.
  */
 message?: string, };

@@ -96,6 +96,9 @@ pub struct WatchSummary {
     /// CPU time of the whole tree up to the last sample (processes that ended between two samples
     /// miss their last interval).
     pub cpu_seconds: f64,
+    /// The highest CPU use of the whole tree over one sampling interval, % of one core (0 until a
+    /// second sample gives an interval).
+    pub peak_cpu_percent: f64,
 }
 
 struct Watched {

@@ -184,7 +184,7 @@ pub struct CapturedOutput {
 }
 
 /// One run (or skipped run) of a cron job.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 #[ts(optional_fields)]
 pub struct Execution {
     pub id: i64,
@@ -221,6 +221,10 @@ pub struct Execution {
     /// CPU time (user + system) of the process tree, milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_time_ms: Option<u64>,
+    /// The highest CPU use of the process tree over one sampling interval, % of one core; absent
+    /// when the run was too short for two samples (`--monitor-interval`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_cpu_percent: Option<f64>,
     /// Why it was skipped, stopped or could not start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
