@@ -244,13 +244,36 @@ partial?: boolean, };
 /**
  * `GET /api/services/{name}/logs`: oldest first.
  */
-export type LogsPage = { lines: Array<LogLine>, };
+export type LogsPage = { lines: Array<LogLine>, 
+/**
+ * In `tail`, `before_id` and search reads: there are older lines (or matches) than these, or a
+ * search stopped early (`truncated`); pass this as `before_id` for the next older page. Absent:
+ * the start of the stored log was reached.
+ */
+next_before_id?: number, 
+/**
+ * A search stopped after examining `MAX_SEARCH_SCAN` lines before it found `limit` matches:
+ * older matches may exist; `next_before_id` continues from where it stopped.
+ */
+truncated?: boolean, 
+/**
+ * Search reads: how many stored lines this request examined.
+ */
+scanned?: number, };
 
 /**
- * The query of `GET /api/services/{name}/logs` and `.../logs/follow`: `tail` (the last N lines) or
- * `after_id` + `limit` (paging forwards), optionally one `stream` and lines since an RFC 3339 time.
+ * The query of `GET /api/services/{name}/logs` and `.../logs/follow`: `tail` (the last N lines),
+ * `after_id` + `limit` (paging forwards) or `before_id` + `limit` (paging backwards), optionally one
+ * `stream` and lines since an RFC 3339 time. `q` searches (backwards from `before_id` or the newest
+ * line) for lines containing it, or matching it with `regex=true`; case-insensitive unless
+ * `case_sensitive=true`. The follow stream takes neither `before_id` nor a search.
  */
-export type LogParams = { tail?: number, after_id?: number, limit?: number, stream?: Stream, since?: string, };
+export type LogParams = { tail?: number, after_id?: number, limit?: number, stream?: Stream, since?: string, before_id?: number, q?: string, regex?: boolean, case_sensitive?: boolean, };
+
+/**
+ * The query of `GET /api/services/{name}/logs/download`: optionally one stream.
+ */
+export type DownloadParams = { stream?: Stream, };
 
 /**
  * The query of `GET /api/services/{name}/metrics`.
@@ -371,6 +394,67 @@ export type TailParams = { tail?: number, };
  * `POST /api/supervisor/shutdown`: `{"status": "shutting_down"}`.
  */
 export type ShutdownResponse = { status: string, };
+
+/**
+ * `GET /api/overview`.
+ */
+export type Overview = { 
+/**
+ * When this was read, RFC 3339, UTC.
+ */
+time: string, 
+/**
+ * Every registered service, by name.
+ */
+services: Array<ServiceOverview>, 
+/**
+ * Enabled cron jobs whose next fire time is within `CRON_DUE_HOURS`, soonest first.
+ */
+cron_due: Array<CronDue>, };
+
+/**
+ * One service's recent figures.
+ */
+export type ServiceOverview = { name: string, 
+/**
+ * The last `OVERVIEW_HEALTH` check results, oldest first (empty without a check).
+ */
+health: Array<HealthPoint>, 
+/**
+ * The last hour in one-minute steps, oldest first; steps without samples are left out.
+ */
+resources: Array<ResourcePoint>, };
+
+/**
+ * One health check result, in brief (`GET /api/services/{name}/health` has the rest).
+ */
+export type HealthPoint = { time: string, passed: boolean, latency_ms: number, };
+
+/**
+ * One step of resource usage, in brief (`GET /api/services/{name}/metrics` has the rest).
+ */
+export type ResourcePoint = { 
+/**
+ * Start of the step, RFC 3339, UTC.
+ */
+time: string, 
+/**
+ * Average % of one core over the step.
+ */
+cpu_percent: number, 
+/**
+ * Average resident memory of the whole process tree, MiB.
+ */
+memory_mb: number, };
+
+/**
+ * A cron job due soon.
+ */
+export type CronDue = { name: string, 
+/**
+ * RFC 3339, UTC (as the job's `next_run_at`).
+ */
+next_run_at: string, };
 
 /**
  * What an event is about. The SSE event name is `as_str()`.
@@ -556,6 +640,11 @@ max_rss_bytes?: number,
  */
 cpu_time_ms?: number, 
 /**
+ * The highest CPU use of the process tree over one sampling interval, % of one core; absent
+ * when the run was too short for two samples (`--monitor-interval`).
+ */
+peak_cpu_percent?: number, 
+/**
  * Why it was skipped, stopped or could not start.
  */
 message?: string, };
@@ -569,6 +658,11 @@ export type LastRun = { id: number, trigger: Trigger, status: ExecutionStatus, s
  * Runtime view of one job.
  */
 export type CronJobState = { 
+/**
+ * The schedule in plain English ("At 09:00, on Monday through Friday"), as
+ * `GET /api/cron/validate` describes it.
+ */
+schedule_description: string, 
 /**
  * The zone the schedule is read in (`timezone`, else the daemon's).
  */
@@ -619,6 +713,11 @@ jitter_s: number,
  */
 retries: number, retry_delay_s: number, 
 /**
+ * The schedule in plain English ("At 09:00, on Monday through Friday"), as
+ * `GET /api/cron/validate` describes it.
+ */
+schedule_description: string, 
+/**
  * The zone the schedule is read in (`timezone`, else the daemon's).
  */
 effective_timezone: string, 
@@ -639,6 +738,11 @@ queued: number, last_run?: LastRun, };
  * One job in `GET /api/cron/status`.
  */
 export type CronJobStatus = { enabled: boolean, schedule: string, 
+/**
+ * The schedule in plain English ("At 09:00, on Monday through Friday"), as
+ * `GET /api/cron/validate` describes it.
+ */
+schedule_description: string, 
 /**
  * The zone the schedule is read in (`timezone`, else the daemon's).
  */
@@ -921,10 +1025,11 @@ audit_id: number,
 argv: Array<string>, cwd: string, };
 
 /**
- * The query of `GET /api/audit`: filters, page size (default 100, at most 1000) and the
- * `next_before_id` of the previous page.
+ * The query of `GET /api/audit`: filters (`q`: text in the command, argv, reason or service, ASCII
+ * case-insensitive), page size (default 100, at most 1000) and the `next_before_id` of the previous
+ * page.
  */
-export type AuditParams = { service?: string, decision?: Decision, origin?: Origin, limit?: number, before_id?: number, };
+export type AuditParams = { service?: string, decision?: Decision, origin?: Origin, q?: string, limit?: number, before_id?: number, };
 
 /**
  * Where a plugin was loaded from.

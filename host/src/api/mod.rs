@@ -13,6 +13,7 @@ mod error;
 mod extract;
 mod jobs;
 mod metrics;
+mod overview;
 mod plugins;
 mod serve;
 mod services;
@@ -68,6 +69,10 @@ pub fn router(state: AppState) -> Router {
         .route("/services/{name}/restart", post(services::restart))
         .route("/services/{name}/logs", get(services::logs))
         .route("/services/{name}/logs/follow", get(sse::follow_logs))
+        .route(
+            "/services/{name}/logs/download",
+            get(services::download_logs),
+        )
         .route("/services/{name}/events", get(services::events))
         .route("/services/{name}/health", get(services::health))
         .route("/services/{name}/metrics", get(metrics::history))
@@ -94,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .route("/plugins/{name}", get(plugins::get))
         .route("/events", get(sse::events))
         .route("/status", get(status))
+        .route("/overview", get(overview::get))
         .route("/caddy/config", get(caddy::config))
         .route("/caddy/reload", post(caddy::reload))
         .route("/audit", get(audit::list))

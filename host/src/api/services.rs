@@ -1,16 +1,18 @@
-//! Handlers for `/api/services/...`: registration, actions, logs, events, health of one service.
-//! Adapters over `ops::Ops` (`ops/services.rs`).
+//! Handlers for `/api/services/...`: registration, actions, logs (and their download), events, health
+//! of one service. Adapters over `ops::Ops` (`ops/services.rs`, `ops/logs.rs`).
 
 use axum::Json;
+use axum::body::Body as HttpBody;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::extract::{Body, JsonBody, Name, Query};
 use crate::ops::Error;
 use crate::wire::{
-    Action, ActionResponse, EventParams, EventsPage, HealthReport, LogParams, LogsPage,
-    ServiceSpec, ServiceView,
+    Action, ActionResponse, DownloadParams, EventParams, EventsPage, HealthReport, LogParams,
+    LogsPage, ServiceSpec, ServiceView,
 };
 
 type Answer<T> = Result<Json<T>, Error>;
@@ -63,6 +65,46 @@ pub async fn logs(
     Query(p): Query<LogParams>,
 ) -> Answer<LogsPage> {
     Ok(Json(app.ops.logs(&name, &p).await?))
+}
+
+/// `GET /api/services/{name}/logs/download`: every stored line as a `text/plain` attachment, streamed
+/// from the store a page at a time. A store error part-way ends the body early (the status is already
+/// sent), so the client sees a cut transfer rather than a complete-looking file; the daemon closing
+/// ends it too.
+pub async fn download_logs(
+    State(app): State<AppState>,
+    Name(name): Name,
+    Query(p): Query<DownloadParams>,
+) -> Result<Response, Error> {
+    let download = app.ops.download_logs(&name, &p)?;
+    let closing = app.closing.clone();
+    let chunks = futures_util::stream::unfold(download, move |mut d| {
+        let closing = closing.clone();
+        async move {
+            if *closing.borrow() {
+                return None;
+            }
+            match d.next_chunk().await? {
+                Ok(text) => Some((Ok(bytes::Bytes::from(text)), d)),
+                Err(e) => {
+                    tracing::error!(error = %e, "log download cut short");
+                    Some((Err(std::io::Error::other(e.message)), d))
+                }
+            }
+        }
+    });
+    let disposition = format!("attachment; filename=\"{name}.log\"");
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; charset=utf-8".to_string(),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        HttpBody::from_stream(chunks),
+    )
+        .into_response())
 }
 
 pub async fn events(

@@ -32,6 +32,16 @@ pub struct LogsArgs {
     /// Print only the text of each line
     #[arg(long)]
     pub raw: bool,
+    /// Only lines containing PATTERN (case-insensitive), searched by the daemon: the newest N matches
+    /// (-n, default 100), oldest first
+    #[arg(long, value_name = "PATTERN", conflicts_with = "follow")]
+    pub grep: Option<String>,
+    /// PATTERN is a regular expression
+    #[arg(long, requires = "grep")]
+    pub regex: bool,
+    /// Match PATTERN case-sensitively
+    #[arg(long, requires = "grep")]
+    pub case_sensitive: bool,
 }
 
 /// The bus topics whose events are a service's own (`Event`): what `tend status --watch` prints.
@@ -164,8 +174,21 @@ impl Ctx {
 
     pub async fn logs(&self, args: &LogsArgs) -> Result<(), CliError> {
         let mut query: Vec<(&str, String)> = Vec::new();
-        if let Some(n) = args.lines {
-            query.push(("tail", n.to_string()));
+        match (&args.grep, args.lines) {
+            (Some(pattern), n) => {
+                query.push(("q", pattern.clone()));
+                if let Some(n) = n {
+                    query.push(("limit", n.to_string()));
+                }
+                if args.regex {
+                    query.push(("regex", "true".into()));
+                }
+                if args.case_sensitive {
+                    query.push(("case_sensitive", "true".into()));
+                }
+            }
+            (None, Some(n)) => query.push(("tail", n.to_string())),
+            (None, None) => {}
         }
         if let Some(s) = &args.stream {
             query.push(("stream", s.clone()));
@@ -207,6 +230,12 @@ impl Ctx {
             return out(&text);
         }
         let page: LogsPage = answer.parse()?;
+        if page.truncated {
+            eprintln!(
+                "note: the search stopped after {} lines; older matches may exist",
+                page.scanned.unwrap_or_default()
+            );
+        }
         let mut text: String = page
             .lines
             .iter()

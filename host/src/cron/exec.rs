@@ -202,6 +202,9 @@ fn record(
         stderr,
         max_rss_bytes: (rss > 0).then_some(rss),
         cpu_time_ms: Some(sampled_cpu_ms.max(reaped_cpu_ms)),
+        // Only the sampler sees CPU over an interval; rusage has no peak.
+        peak_cpu_percent: (seen.samples > 1)
+            .then(|| (seen.peak_cpu_percent * 100.0).round() / 100.0),
         message,
     }
 }
@@ -220,6 +223,7 @@ pub fn spawn_failed(id: i64, why: String) -> ExecutionEnd {
         stderr: CapturedOutput::default(),
         max_rss_bytes: None,
         cpu_time_ms: None,
+        peak_cpu_percent: None,
         message,
     }
 }

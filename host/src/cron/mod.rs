@@ -121,6 +121,7 @@ impl Job {
 
     fn state(&self) -> CronJobState {
         CronJobState {
+            schedule_description: describe::describe(self.compiled.schedule.fields()),
             effective_timezone: self.compiled.tz.name().to_string(),
             next_run_at: self.next.map(|d| fmt_time(d.slot)),
             running: self.running.keys().copied().collect(),

@@ -428,6 +428,12 @@ async fn query_logs_filters_tail_and_pages() {
         ..svc()
     };
     assert_eq!(texts(page).await, ["l3", "l4"]);
+    let older = LogQuery {
+        before_id: Some(stored[9].id), // "o4": l0..l4 are before it
+        tail: Some(2),
+        ..svc()
+    };
+    assert_eq!(texts(older).await, ["l3", "l4"]);
     let since = LogQuery {
         // Another offset and no fraction: compared in the stored form.
         since: Some("2024-01-01T01:00:07+01:00".into()),

@@ -46,6 +46,7 @@ use crate::plugins::PluginHost;
 use crate::process::Tree;
 use crate::store::{Store, StoreError};
 use crate::supervisor::Supervisor;
+use crate::wire::ResourcePoint;
 use disk::DiskUsage;
 
 /// What a sampled tree is.
@@ -95,6 +96,9 @@ pub struct WatchSummary {
     /// CPU time of the whole tree up to the last sample (processes that ended between two samples
     /// miss their last interval).
     pub cpu_seconds: f64,
+    /// The highest CPU use of the whole tree over one sampling interval, % of one core (0 until a
+    /// second sample gives an interval).
+    pub peak_cpu_percent: f64,
 }
 
 struct Watched {
@@ -271,6 +275,16 @@ impl Metrics {
             query,
         )
         .await
+    }
+
+    /// CPU and memory of the last hour of every target of `kind` in one-minute steps, by name
+    /// (`GET /api/overview`).
+    pub async fn recent(
+        &self,
+        kind: Kind,
+        now_ms: i64,
+    ) -> Result<BTreeMap<String, Vec<ResourcePoint>>, StoreError> {
+        history::recent(&self.inner.store, kind.as_str(), now_ms).await
     }
 
     /// `GET /metrics`: everything in the Prometheus text format.

@@ -283,6 +283,7 @@ fn publish(
                 s.peak_rss_bytes = s.peak_rss_bytes.max(r.rss_bytes);
                 s.peak_processes = s.peak_processes.max(r.processes);
                 s.cpu_seconds += r.cpu_seconds;
+                s.peak_cpu_percent = s.peak_cpu_percent.max(r.cpu_percent);
             }
         }
     }

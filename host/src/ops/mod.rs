@@ -11,6 +11,8 @@ mod error;
 mod events;
 mod input;
 mod jobs;
+mod logs;
+mod overview;
 mod plugins;
 mod policy;
 mod services;

@@ -14,6 +14,8 @@ use crate::workflow::command_argv;
 
 const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 1000;
+/// Longest audit search text (`q`).
+const MAX_TEXT: usize = 1024;
 /// Longest command of a dry run: a workflow step's limit (`workflow/plan.rs`), as every run is asked.
 const MAX_COMMAND_BYTES: usize = 8 * 1024;
 /// Longest `cwd` (Linux's `PATH_MAX`).
@@ -28,12 +30,22 @@ impl Ops {
                 format!("must be between 1 and {MAX_LIMIT}"),
             ));
         }
+        if p.q
+            .as_ref()
+            .is_some_and(|q| q.is_empty() || q.len() > MAX_TEXT)
+        {
+            return Err(Error::invalid(
+                "q",
+                format!("a search text of 1 to {MAX_TEXT} bytes"),
+            ));
+        }
         let entries = self
             .store
             .list_audit(&AuditQuery {
                 service: p.service.clone(),
                 decision: p.decision,
                 origin: p.origin.map(|o| o.as_str().to_string()),
+                text: p.q.clone(),
                 before_id: p.before_id,
                 limit,
             })

@@ -1,17 +1,15 @@
-//! Services: registration (create, replace, remove), actions, and what a service has recorded (logs,
-//! events, health, metrics history). Behaviour is `Supervisor`'s; this checks the request and reads
-//! the store.
+//! Services: registration (create, replace, remove), actions, and what a service has recorded
+//! (events, health, metrics history; its logs are `ops/logs.rs`). Behaviour is `Supervisor`'s; this
+//! checks the request and reads the store.
 
 use serde_json::Value;
 
 use super::{Error, Ops, Result, replace_body};
-use crate::logs::LogFollow;
 use crate::metrics::{HistoryQuery, Kind};
-use crate::store::LogQuery;
 use crate::supervisor;
 use crate::wire::{
-    Action, ActionResponse, EventParams, EventsPage, HealthReport, HistoryParams, LogParams,
-    LogsPage, MAX_LOG_LINES, MetricsHistory, ServiceSpec, ServiceView, VIEW_ONLY_FIELDS,
+    Action, ActionResponse, EventParams, EventsPage, HealthReport, HistoryParams, MAX_LOG_LINES,
+    MetricsHistory, ServiceSpec, ServiceView, VIEW_ONLY_FIELDS,
 };
 
 /// Entries `events` and `health` return without a `limit`.
@@ -64,15 +62,6 @@ impl Ops {
         })
     }
 
-    /// Stored output lines of a service, oldest first (the last 100 when no `tail`/`after_id`).
-    pub async fn logs(&self, name: &str, p: &LogParams) -> Result<LogsPage> {
-        self.sup.get(name)?;
-        let q = log_query(name, p, 100)?;
-        Ok(LogsPage {
-            lines: self.store.query_logs(&q).await?,
-        })
-    }
-
     pub async fn events(&self, name: &str, p: &EventParams) -> Result<EventsPage> {
         self.sup.get(name)?;
         let limit = event_limit(p)?;
@@ -109,8 +98,6 @@ fn event_limit(p: &EventParams) -> Result<u32> {
     Ok(limit)
 }
 
-/// The store query for `p`, checked: `since` an RFC 3339 time, `tail` and `limit` at most
-/// `MAX_LOG_LINES`, not both `tail` and `after_id`. `default_tail` applies without either.
 impl Ops {
     /// `GET /metrics` without a token (`[metrics] public`).
     pub fn metrics_public(&self) -> bool {
@@ -121,50 +108,4 @@ impl Ops {
     pub fn prometheus(&self) -> String {
         self.metrics.prometheus()
     }
-
-    /// A service's output to follow: the last `tail` lines (default 10) of the query, then live.
-    pub fn follow_logs(&self, name: &str, p: &LogParams) -> Result<LogFollow> {
-        self.service(name)?;
-        let query = log_query(name, p, 10)?;
-        // Subscribed before the backlog is read, so no line falls between the two.
-        let live = self.hub.subscribe();
-        Ok(LogFollow::new(self.store.clone(), live, query))
-    }
-}
-
-pub fn log_query(name: &str, p: &LogParams, default_tail: u32) -> Result<LogQuery> {
-    let since = match &p.since {
-        None => None,
-        Some(s) => {
-            let t = chrono::DateTime::parse_from_rfc3339(s)
-                .map_err(|e| Error::invalid("since", format!("not an RFC 3339 time: {e}")))?;
-            Some(crate::store::fmt_time(t.with_timezone(&chrono::Utc)))
-        }
-    };
-    for (field, v) in [("tail", p.tail), ("limit", p.limit)] {
-        if v.is_some_and(|v| v > MAX_LOG_LINES) {
-            return Err(Error::invalid(field, format!("at most {MAX_LOG_LINES}")));
-        }
-    }
-    let (tail, limit) = match (p.after_id, p.tail) {
-        (Some(_), Some(_)) => {
-            return Err(Error::invalid(
-                "tail",
-                "tail and after_id cannot be combined",
-            ));
-        }
-        (Some(_), None) => (None, p.limit.unwrap_or(MAX_LOG_LINES)),
-        (None, tail) => (
-            Some(tail.unwrap_or(default_tail)),
-            p.limit.unwrap_or(MAX_LOG_LINES),
-        ),
-    };
-    Ok(LogQuery {
-        service: name.to_string(),
-        stream: p.stream,
-        since,
-        after_id: p.after_id,
-        tail,
-        limit,
-    })
 }

@@ -30,6 +30,8 @@ pub struct AuditQuery {
     pub service: Option<String>,
     pub decision: Option<Decision>,
     pub origin: Option<String>,
+    /// Only entries whose command, argv, reason or service contains this (ASCII case-insensitive).
+    pub text: Option<String>,
     /// Only entries with a smaller id (the next page).
     pub before_id: Option<i64>,
     pub limit: u32,
@@ -91,6 +93,8 @@ impl Store {
                AND (?2 IS NULL OR service = ?2)
                AND (?3 IS NULL OR decision = ?3)
                AND (?4 IS NULL OR origin = ?4)
+               AND (?6 IS NULL OR instr(lower(command || char(10) || argv || char(10) || reason
+                                              || char(10) || coalesce(service, '')), lower(?6)) > 0)
              ORDER BY id DESC LIMIT ?5"
         );
         let rows = sqlx::query(&sql)
@@ -99,6 +103,7 @@ impl Store {
             .bind(q.decision.map(decision_str))
             .bind(q.origin.as_deref())
             .bind(i64::from(q.limit))
+            .bind(q.text.as_deref())
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(audit_row).collect()
@@ -214,6 +219,16 @@ mod tests {
             ..AuditQuery::default()
         };
         assert_eq!(all(page).await, [b, a]);
+        let text = AuditQuery {
+            text: Some("NO".into()), // the reason of `a`, whatever the case
+            ..AuditQuery::default()
+        };
+        assert_eq!(all(text).await, [a]);
+        let text = AuditQuery {
+            text: Some("WEB".into()), // the service
+            ..AuditQuery::default()
+        };
+        assert_eq!(all(text).await, [b, a]);
         let got = store.get_audit(a).await.unwrap().unwrap();
         assert_eq!(got.reason, "no");
         assert_eq!(got.decision, Decision::Deny);

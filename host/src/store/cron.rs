@@ -41,6 +41,7 @@ pub struct ExecutionEnd {
     pub stderr: CapturedOutput,
     pub max_rss_bytes: Option<u64>,
     pub cpu_time_ms: Option<u64>,
+    pub peak_cpu_percent: Option<f64>,
     pub message: Option<String>,
 }
 
@@ -53,7 +54,7 @@ fn source_str(s: Source) -> &'static str {
 
 const EXECUTION_COLUMNS: &str = "id, job, trigger, status, attempt, scheduled_at, created_at, started_at, \
      ended_at, duration_ms, pid, exit_code, signal, stdout, stdout_tail, stdout_bytes, stderr, \
-     stderr_tail, stderr_bytes, log_file, max_rss_bytes, cpu_time_ms, message";
+     stderr_tail, stderr_bytes, log_file, max_rss_bytes, cpu_time_ms, peak_cpu_percent, message";
 
 fn output(text: String, tail: String, bytes: i64) -> CapturedOutput {
     CapturedOutput {
@@ -89,6 +90,7 @@ fn execution_row(r: &SqliteRow) -> Result<Execution> {
         log_file: r.get::<Option<String>, _>("log_file").map(Into::into),
         max_rss_bytes: opt_u64("max_rss_bytes"),
         cpu_time_ms: opt_u64("cpu_time_ms"),
+        peak_cpu_percent: r.get("peak_cpu_percent"),
         message: r.get("message"),
     })
 }
@@ -287,7 +289,8 @@ impl Store {
         sqlx::query(
             "UPDATE cron_executions SET status = ?, ended_at = ?, duration_ms = ?, exit_code = ?,
              signal = ?, stdout = ?, stdout_tail = ?, stdout_bytes = ?, stderr = ?, stderr_tail = ?,
-             stderr_bytes = ?, max_rss_bytes = ?, cpu_time_ms = ?, message = ? WHERE id = ?",
+             stderr_bytes = ?, max_rss_bytes = ?, cpu_time_ms = ?, peak_cpu_percent = ?, message = ?
+             WHERE id = ?",
         )
         .bind(end.status.as_str())
         .bind(&end.ended_at)
@@ -302,6 +305,7 @@ impl Store {
         .bind(end.stderr.bytes as i64)
         .bind(end.max_rss_bytes.map(|v| v as i64))
         .bind(end.cpu_time_ms.map(|v| v as i64))
+        .bind(end.peak_cpu_percent)
         .bind(&end.message)
         .bind(end.id)
         .execute(&self.pool)

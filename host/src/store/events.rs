@@ -1,11 +1,16 @@
 //! The events table: every stored topic of the event bus under one id sequence. Service events
 //! (lifecycle, health, caddy, job) have columns of their own; other topics keep their payload as JSON.
+//! Also the health-check results (one service's history, or every service's recent ones at once).
+
+use std::collections::BTreeMap;
 
 use sqlx::Row;
 
 use super::full::Spooled;
 use super::{Result, Store, StoreError};
-use crate::wire::{BusEvent, Event, EventKind, HealthCheck, HealthState, Payload, Status, Topic};
+use crate::wire::{
+    BusEvent, Event, EventKind, HealthCheck, HealthPoint, HealthState, Payload, Status, Topic,
+};
 
 const COLUMNS: &str =
     "id, service, time, from_state, to_state, pid, exit_code, signal, reason, kind, health, data";
@@ -263,6 +268,36 @@ impl Store {
         Ok(())
     }
 
+    /// The newest `limit` checks of each of `services`, oldest first, in one query (an index seek per
+    /// service); services without checks are absent.
+    pub async fn recent_health_checks(
+        &self,
+        services: &[String],
+        limit: u32,
+    ) -> Result<BTreeMap<String, Vec<HealthPoint>>> {
+        let names =
+            serde_json::to_string(services).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let rows = sqlx::query(
+            "SELECT h.service, h.time, h.passed, h.latency_ms
+             FROM json_each(?1) AS s JOIN health_checks AS h ON h.id IN
+                 (SELECT id FROM health_checks WHERE service = s.value ORDER BY id DESC LIMIT ?2)
+             ORDER BY h.service, h.id",
+        )
+        .bind(names)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: BTreeMap<String, Vec<HealthPoint>> = BTreeMap::new();
+        for r in rows {
+            out.entry(r.get(0)).or_default().push(HealthPoint {
+                time: r.get(1),
+                passed: r.get(2),
+                latency_ms: r.get::<i64, _>(3) as u32,
+            });
+        }
+        Ok(out)
+    }
+
     /// The newest `limit` checks of a service, oldest first.
     pub async fn list_health_checks(&self, service: &str, limit: u32) -> Result<Vec<HealthCheck>> {
         let rows = sqlx::query(
@@ -284,5 +319,34 @@ impl Store {
                 latency_ms: r.get::<i64, _>(4) as u32,
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn recent_health_checks_are_the_newest_of_each_service() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).await.unwrap();
+        for i in 0..5u32 {
+            for service in ["a", "b"] {
+                let check = HealthCheck {
+                    time: format!("2030-01-01T00:00:0{i}.000000Z"),
+                    result: "healthy".into(),
+                    passed: i % 2 == 0,
+                    message: String::new(),
+                    latency_ms: i,
+                };
+                store.insert_health_check(service, &check).await.unwrap();
+            }
+        }
+        let names = ["a", "c"].map(String::from);
+        let got = store.recent_health_checks(&names, 3).await.unwrap();
+        assert_eq!(got.keys().collect::<Vec<_>>(), ["a"]);
+        let latencies: Vec<u32> = got["a"].iter().map(|h| h.latency_ms).collect();
+        assert_eq!(latencies, [2, 3, 4]);
+        assert!(got["a"][0].passed && !got["a"][1].passed);
     }
 }

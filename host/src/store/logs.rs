@@ -1,6 +1,6 @@
 //! The logs table: captured output lines of services. Inserts come in batches from the log pipeline's
-//! single writer (and boot-time recovery from the files); reads serve the API (tail, paging by id,
-//! filters) and recovery (`newest_log_time`); pruning enforces retention.
+//! single writer (and boot-time recovery from the files); reads serve the API (tail, paging by id both
+//! ways, filters; search and download read through the same query) and recovery (`newest_log_time`); pruning enforces retention.
 
 use std::sync::OnceLock;
 
@@ -19,15 +19,16 @@ pub struct NewLogLine {
     pub partial: bool,
 }
 
-/// Which lines of one service to read. `stream`, `since` (inclusive) and `after_id` (exclusive) filter;
-/// then `tail` picks the newest `tail` of the matches, or, without `tail`, the oldest `limit` of them.
-/// Either way the answer is oldest first.
+/// Which lines of one service to read. `stream`, `since` (inclusive), `after_id` and `before_id`
+/// (both exclusive) filter; then `tail` picks the newest `tail` of the matches, or, without `tail`, the
+/// oldest `limit` of them. Either way the answer is oldest first.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LogQuery {
     pub service: String,
     pub stream: Option<Stream>,
     pub since: Option<String>,
     pub after_id: Option<i64>,
+    pub before_id: Option<i64>,
     pub tail: Option<u32>,
     pub limit: u32,
 }
@@ -40,6 +41,7 @@ impl LogQuery {
             stream: None,
             since: None,
             after_id: None,
+            before_id: None,
             tail: None,
             limit: 100,
         }
@@ -156,6 +158,9 @@ impl Store {
         if q.after_id.is_some() {
             filter.push_str(" AND id > ?");
         }
+        if q.before_id.is_some() {
+            filter.push_str(" AND id < ?");
+        }
         let sql = match q.tail {
             Some(_) => format!(
                 "SELECT {COLUMNS} FROM (SELECT {COLUMNS} FROM logs WHERE {filter} ORDER BY id DESC LIMIT ?) ORDER BY id"
@@ -170,6 +175,9 @@ impl Store {
             query = query.bind(normalize_time(since));
         }
         if let Some(id) = q.after_id {
+            query = query.bind(id);
+        }
+        if let Some(id) = q.before_id {
             query = query.bind(id);
         }
         let rows = query

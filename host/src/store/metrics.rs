@@ -2,6 +2,7 @@
 //! step-aggregated reads. Tiers, buckets and retention are decided by `metrics::history`; this file only
 //! knows how to say them in SQL.
 
+use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{Result, Store};
@@ -42,6 +43,18 @@ pub struct MetricBucket {
     pub write_sum: f64,
     pub disk_bytes: Option<i64>,
     pub disk_partial: bool,
+}
+
+/// CPU and memory of one target over one step, as sums weighted by `samples` (so buckets of two tiers
+/// merge exactly): the overview's reduced `MetricBucket`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UsageBucket {
+    pub name: String,
+    /// Start of the step, Unix ms.
+    pub t: i64,
+    pub samples: i64,
+    pub cpu_sum: f64,
+    pub rss_sum: f64,
 }
 
 /// The aggregate columns shared by roll-ups and reads, over rows grouped by a bucket.
@@ -163,24 +176,69 @@ impl Store {
         .bind(until)
         .fetch_all(&self.pool)
         .await?;
+        Ok(rows.iter().map(bucket).collect())
+    }
+
+    /// CPU and memory of every target of `kind` in one tier with `since <= t < until`: the rows as
+    /// stored when `step_ms` is `None` (a roll-up tier read at its own bucket width: no grouping, no
+    /// sort), else grouped into steps of `step_ms` per name. Rows in no particular order.
+    pub async fn usage_all(
+        &self,
+        tier: u8,
+        kind: &str,
+        since: i64,
+        until: i64,
+        step_ms: Option<i64>,
+    ) -> Result<Vec<UsageBucket>> {
+        let sql = match step_ms {
+            None => {
+                "SELECT name, t, samples, cpu_percent * samples, rss_bytes * samples \
+                 FROM metric_samples WHERE tier = ?1 AND kind = ?2 AND t >= ?3 AND t < ?4"
+            }
+            Some(_) => {
+                "SELECT name, (t / ?5) * ?5 AS b, SUM(samples), SUM(cpu_percent * samples), \
+                 SUM(rss_bytes * samples) FROM metric_samples \
+                 WHERE tier = ?1 AND kind = ?2 AND t >= ?3 AND t < ?4 GROUP BY name, b"
+            }
+        };
+        let mut query = sqlx::query(sql)
+            .bind(i64::from(tier))
+            .bind(kind)
+            .bind(since)
+            .bind(until);
+        if let Some(step) = step_ms {
+            query = query.bind(step);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         Ok(rows
-            .into_iter()
-            .map(|r| MetricBucket {
-                t: r.get(0),
-                samples: r.get(1),
-                cpu_sum: r.get(2),
-                cpu_max: r.get(3),
+            .iter()
+            .map(|r| UsageBucket {
+                name: r.get(0),
+                t: r.get(1),
+                samples: r.get(2),
+                cpu_sum: r.get(3),
                 rss_sum: r.get(4),
-                rss_max: r.get(5),
-                processes_sum: r.get(6),
-                threads_sum: r.get(7),
-                fds_sum: r.get(8),
-                read_sum: r.get(9),
-                write_sum: r.get(10),
-                disk_bytes: r.get(11),
-                disk_partial: r.get::<Option<i64>, _>(12).unwrap_or(0) != 0,
             })
             .collect())
+    }
+}
+
+/// A bucket from the step column and the `WEIGHTED` columns after it.
+fn bucket(r: &SqliteRow) -> MetricBucket {
+    MetricBucket {
+        t: r.get(0),
+        samples: r.get(1),
+        cpu_sum: r.get(2),
+        cpu_max: r.get(3),
+        rss_sum: r.get(4),
+        rss_max: r.get(5),
+        processes_sum: r.get(6),
+        threads_sum: r.get(7),
+        fds_sum: r.get(8),
+        read_sum: r.get(9),
+        write_sum: r.get(10),
+        disk_bytes: r.get(11),
+        disk_partial: r.get::<Option<i64>, _>(12).unwrap_or(0) != 0,
     }
 }
 
@@ -253,6 +311,28 @@ mod tests {
             [0, 30_000, 60_000]
         );
         assert_eq!(steps[0].samples, 20);
+        assert_eq!(steps[1].cpu_sum, (30..60).sum::<i64>() as f64);
+
+        // CPU and memory of every target at once: the rows as stored, or grouped into steps.
+        let mut rows = store
+            .usage_all(1, "service", 0, i64::MAX, None)
+            .await
+            .unwrap();
+        rows.sort_by(|a, b| (&a.name, a.t).cmp(&(&b.name, b.t)));
+        let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["db", "web", "web"]);
+        assert_eq!((rows[1].samples, rows[1].cpu_sum), (60, minutes[0].cpu_sum));
+        assert_eq!(rows[0].rss_sum, 7.0);
+        let mut steps = store
+            .usage_all(0, "service", 10_000, 70_000, Some(30_000))
+            .await
+            .unwrap();
+        steps.retain(|r| r.name == "web");
+        steps.sort_by_key(|r| r.t);
+        assert_eq!(
+            steps.iter().map(|b| b.t).collect::<Vec<_>>(),
+            [0, 30_000, 60_000]
+        );
         assert_eq!(steps[1].cpu_sum, (30..60).sum::<i64>() as f64);
 
         assert_eq!(store.prune_metrics(0, 60_000).await.unwrap(), 61);

@@ -184,7 +184,7 @@ pub struct CapturedOutput {
 }
 
 /// One run (or skipped run) of a cron job.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 #[ts(optional_fields)]
 pub struct Execution {
     pub id: i64,
@@ -221,6 +221,10 @@ pub struct Execution {
     /// CPU time (user + system) of the process tree, milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_time_ms: Option<u64>,
+    /// The highest CPU use of the process tree over one sampling interval, % of one core; absent
+    /// when the run was too short for two samples (`--monitor-interval`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_cpu_percent: Option<f64>,
     /// Why it was skipped, stopped or could not start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -249,6 +253,10 @@ pub struct LastRun {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(optional_fields)]
 pub struct CronJobState {
+    /// The schedule in plain English ("At 09:00, on Monday through Friday"), as
+    /// `GET /api/cron/validate` describes it.
+    #[serde(default)]
+    pub schedule_description: String,
     /// The zone the schedule is read in (`timezone`, else the daemon's).
     pub effective_timezone: String,
     /// The next fire time (RFC 3339, UTC), absent when disabled or never again.
@@ -266,6 +274,7 @@ pub struct CronJobState {
 /// view can be edited and sent back.
 pub const CRON_VIEW_ONLY_FIELDS: &[&str] = &[
     "source",
+    "schedule_description",
     "effective_timezone",
     "next_run_at",
     "running",

@@ -81,8 +81,9 @@ pub struct PolicyCheckResponse {
     pub cwd: String,
 }
 
-/// The query of `GET /api/audit`: filters, page size (default 100, at most 1000) and the
-/// `next_before_id` of the previous page.
+/// The query of `GET /api/audit`: filters (`q`: text in the command, argv, reason or service, ASCII
+/// case-insensitive), page size (default 100, at most 1000) and the `next_before_id` of the previous
+/// page.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
@@ -93,6 +94,8 @@ pub struct AuditParams {
     pub decision: Option<Decision>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<Origin>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -59,11 +59,13 @@ fn declarations(cfg: &Config) -> Vec<Decl> {
         Source, ServiceState, ServiceView, HealthCheck, HealthReport, ActionResponse, Action,
         // service events, logs, metrics
         EventKind, Event, EventsPage, EventParams,
-        Stream, LogLine, LogsPage, LogParams,
+        Stream, LogLine, LogsPage, LogParams, DownloadParams,
         HistoryParams, MetricsHistory, MetricPoint,
         // the daemon
         StatusResponse, SupervisorStatus, ContainmentStatus, SupervisorLogs, TailParams,
         ShutdownResponse,
+        // the dashboard's overview
+        Overview, ServiceOverview, HealthPoint, ResourcePoint, CronDue,
         // the event bus
         Topic, CronPhase, CronEvent, CaddyEvent, PluginAction, PluginEvent, PolicyEvent,
         MetricsEvent, AgentEvent, EventStreamParams,

@@ -1,0 +1,13 @@
+//! `GET /api/overview`: the dashboard overview's figures for every service in one answer. An adapter
+//! over `Ops::overview` (`ops/overview.rs`).
+
+use axum::Json;
+use axum::extract::State;
+
+use super::AppState;
+use crate::ops::Error;
+use crate::wire::Overview;
+
+pub async fn get(State(app): State<AppState>) -> Result<Json<Overview>, Error> {
+    Ok(Json(app.ops.overview().await?))
+}
