@@ -73,7 +73,7 @@ export function isFailure(ev: ServiceEvent): boolean {
 export function describe(ev: ServiceEvent): string {
   switch (ev.kind) {
     case "health":
-      return `health ${ev.health ?? "changed"}${ev.reason ? `: ${ev.reason}` : ""}`;
+      return ev.reason || `health ${ev.health ?? "changed"}`;
     case "job":
     case "caddy":
       return ev.reason;
