@@ -250,9 +250,13 @@ export class LogSession {
       return added;
     } catch (e) {
       if (epoch === this.epoch) {
-        this.error.value = e instanceof ApiError ? e.message : String(e);
-        // An old daemon without `before_id`: stop asking.
-        if (e instanceof ApiError && e.status === 422 && e.field === "before_id") this.hasOlder.value = false;
+        if (e instanceof ApiError && e.status === 422 && e.field === "before_id") {
+          // A daemon older than `before_id`: stop asking.
+          this.hasOlder.value = false;
+          this.searchNote.value = "This daemon cannot read older lines page by page; use Download for the whole log.";
+        } else {
+          this.error.value = e instanceof ApiError ? e.message : String(e);
+        }
       }
       return 0;
     } finally {
