@@ -3,6 +3,7 @@
 //! input, calls one `ops::Ops` method and answers its `wire` type as JSON. `serve.rs` runs the router
 //! over TCP under the `[api]` limits (`settings.rs`): connection cap, header, idle and body timeouts.
 
+mod assets;
 mod audit;
 mod caddy;
 mod cron;
@@ -103,7 +104,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::prometheus))
         .nest("/api", api)
-        .fallback(not_found)
+        .route("/dashboard", get(assets::to_root))
+        .route("/dashboard/", get(assets::to_root))
+        .route("/dashboard/{*rest}", get(assets::to_root))
+        // The dashboard (`/`, its client routes and files), else the JSON 404.
+        .fallback(assets::serve)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
