@@ -191,7 +191,7 @@ function follow(): () => void {
   const refreshCron = debounced(loadOverview, 1000);
   const refreshStatus = debounced(loadStatus, 2000);
   const unsubs = [
-    subscribe<ServiceEvent>("lifecycle", (evs) => {
+    subscribe("lifecycle", (evs) => {
       const fails: Failure[] = [];
       let unknown = false;
       for (const ev of evs) {
@@ -206,7 +206,7 @@ function follow(): () => void {
       refreshStatus();
       if (unknown) refreshServices();
     }),
-    subscribe<ServiceEvent>("health", (evs) => {
+    subscribe("health", (evs) => {
       const fails: Failure[] = [];
       for (const ev of evs) {
         const r = byName.get(ev.service);
@@ -218,7 +218,7 @@ function follow(): () => void {
       }
       if (fails.length) addFailures(fails);
     }),
-    subscribe<MetricsEvent>("metrics", (evs) => {
+    subscribe("metrics", (evs) => {
       for (const m of evs) {
         if (m.kind !== "service") continue;
         const r = byName.get(m.name);
@@ -228,12 +228,12 @@ function follow(): () => void {
         r.mem.value = mem.length >= MEM_POINTS ? [...mem.slice(1), m.memory_mb] : [...mem, m.memory_mb];
       }
     }),
-    subscribe<ServiceEvent>("job", (evs) => {
+    subscribe("job", (evs) => {
       const fails = evs.filter(isFailure).map((ev) => ({ key: `ev:${ev.id}`, service: ev.service, time: ev.time, text: describe(ev) }));
       if (fails.length) addFailures(fails);
       refreshJobs();
     }),
-    subscribe<CronEvent>("cron", (evs) => {
+    subscribe("cron", (evs) => {
       const fails = evs
         .filter((e) => e.phase === "finished" && e.status !== "succeeded")
         .map((e) => ({

@@ -264,14 +264,14 @@ export function ServiceDetail() {
       refreshView();
     };
     const unsubs = [
-      subscribe<ServiceEvent>("lifecycle", onEvents),
-      subscribe<ServiceEvent>("health", (evs) => {
+      subscribe("lifecycle", onEvents),
+      subscribe("health", (evs) => {
         onEvents(evs);
         if (evs.some((e) => e.service === name)) loadHealth();
       }),
-      subscribe<ServiceEvent>("job", onEvents),
-      subscribe<ServiceEvent>("caddy", (evs) => onEvents(evs.filter((e) => "service" in e))),
-      subscribe<MetricsEvent>("metrics", (ms) => {
+      subscribe("job", onEvents),
+      subscribe("caddy", (evs) => onEvents(evs.filter((e) => "service" in e))),
+      subscribe("metrics", (ms) => {
         for (const m of ms) if (m.kind === "service" && m.name === name && view.value) view.value = applyMetrics(view.value, m);
       }),
     ];
