@@ -88,7 +88,7 @@ function ServiceRow({ row }: { row: Row }) {
         <Heartbeat beats={row.beats} />
       </td>
       <td class="hide-narrow num">{v.pid ?? "—"}</td>
-      <td class="num">{uptime}</td>
+      <td class="num hide-narrow">{uptime}</td>
       <td class="num" data-testid="restarts">
         {v.restart_count}
       </td>
@@ -125,7 +125,7 @@ function ServicesTable() {
             <th scope="col">State</th>
             <th scope="col">Health</th>
             <th scope="col" class="hide-narrow">PID</th>
-            <th scope="col">Uptime</th>
+            <th scope="col" class="hide-narrow">Uptime</th>
             <th scope="col">Restarts</th>
             <th scope="col" class="hide-narrow">CPU</th>
             <th scope="col">Memory</th>
@@ -291,13 +291,13 @@ export function Overview() {
           {actionError.value}
         </p>
       ) : null}
-      <ServicesTable />
       <div class="cards">
         <Supervisor />
         <CronDue />
         <RunningJobs />
         <Failures />
       </div>
+      <ServicesTable />
     </main>
   );
 }
