@@ -91,7 +91,7 @@ function Events({ events }: { events: Signal<ServiceEvent[]> }) {
     <section aria-labelledby="h-events">
       <h2 id="h-events">Events</h2>
       {list.length ? (
-        <ol class="timeline" data-testid="events">
+        <ol class="timeline" data-testid="events" tabIndex={0} aria-label="Events, newest first">
           {list.map((e) => (
             <li key={e.id} class={isFailure(e) ? "bad" : undefined}>
               <time dateTime={e.time}>{fmtTime(e.time)}</time>
@@ -128,7 +128,7 @@ function Health({ report }: { report: HealthReport | null }) {
             </span>
           </p>
           {history.length ? (
-            <div class="table-wrap health-table">
+            <div class="table-wrap health-table" tabIndex={0} role="region" aria-label="Health check history">
               <table aria-label="Health checks">
                 <thead>
                   <tr>
