@@ -7,6 +7,7 @@ import { batch, signal, type Signal } from "@preact/signals";
 import { ApiError, get } from "../api";
 import { reconnected, subscribe } from "../live";
 import { push, SLOTS, type Beat } from "./heartbeat";
+import { visible } from "./text";
 import { applyEvent, applyMetrics, describe, isFailure, live, viewFailure, type LiveView } from "./service_state";
 import type {
   CronEvent,
@@ -262,7 +263,7 @@ function follow(): () => void {
           key: `cron:${e.id}`,
           service: `cron ${e.job}`,
           time: e.time,
-          text: `execution ${e.execution} ${e.status}${e.message ? `: ${e.message}` : ""}`,
+          text: visible(`execution ${e.execution} ${e.status}${e.message ? `: ${e.message}` : ""}`),
         }));
       if (fails.length) addFailures(fails);
       refreshCron();

@@ -3,6 +3,7 @@
 // truth; these patches make the change visible in the frame it arrives in, and the next REST read
 // replaces them.
 import type { ServiceEvent, ServiceView, MetricsEvent } from "./types";
+import { visible } from "./text";
 
 /** A row's view plus when its `uptime_s` was true (ms since epoch), for a ticking uptime. */
 export interface LiveView extends ServiceView {
@@ -69,8 +70,12 @@ export function isFailure(ev: ServiceEvent): boolean {
   return ev.to === "backoff" || ev.to === "fatal" || (ev.to === "exited" && ev.exit_code !== 0);
 }
 
-/** One line describing an event for the timeline and the failures list. */
+/** One line describing an event for the timeline and the failures list (control characters shown). */
 export function describe(ev: ServiceEvent): string {
+  return visible(describeRaw(ev));
+}
+
+function describeRaw(ev: ServiceEvent): string {
   switch (ev.kind) {
     case "health":
       return ev.reason || `health ${ev.health ?? "changed"}`;

@@ -14,6 +14,7 @@ import { MetricsCharts } from "../components/metrics_charts";
 import { now } from "../lib/clock";
 import { fmtCountdown, fmtCpu, fmtDuration, fmtMem, fmtTime } from "../lib/format";
 import { applyEvent, applyMetrics, describe, exitText, isFailure, live, uptimeAt, type LiveView } from "../lib/service_state";
+import { visible } from "../lib/text";
 import type { HealthReport, MetricsEvent, ServiceEvent, ServiceView } from "../lib/types";
 
 const MAX_EVENTS = 500;
@@ -49,7 +50,7 @@ function Definition({ v }: { v: ServiceView }) {
         {rows.map(([k, val]) => (
           <div key={k}>
             <dt>{k}</dt>
-            <dd class={k === "Command" ? "mono" : undefined}>{val}</dd>
+            <dd class={k === "Command" ? "mono" : undefined}>{visible(val)}</dd>
           </div>
         ))}
       </dl>
@@ -68,10 +69,10 @@ function Definition({ v }: { v: ServiceView }) {
               {env.map(([k, val]) => (
                 <tr key={k}>
                   <th scope="row" class="mono">
-                    {k}
+                    {visible(k)}
                   </th>
                   <td class="mono" data-testid="env-value">
-                    {revealed.value ? val : "••••••"}
+                    {revealed.value ? visible(val) : "••••••"}
                   </td>
                 </tr>
               ))}
@@ -146,7 +147,7 @@ function Health({ report }: { report: HealthReport | null }) {
                         <span class={`badge ${h.passed ? "ok" : "bad"}`}>{h.result}</span>
                       </td>
                       <td class="hide-narrow num">{h.latency_ms} ms</td>
-                      <td class="message">{h.message}</td>
+                      <td class="message">{visible(h.message)}</td>
                     </tr>
                   ))}
                 </tbody>
