@@ -120,6 +120,20 @@ describe("LogSession", () => {
     expect(requests.at(-1)).toBe("/api/services/web/logs?tail=1000");
   });
 
+  it("a refused search shows why and goes back to the live log", async () => {
+    answer = (url) => (url.includes("q=") ? { error: { code: "invalid", message: "bad regex", field: "q" } } : { lines: lines(1, 2) });
+    vi.stubGlobal("fetch", async (url: string) => {
+      requests.push(url);
+      return new Response(JSON.stringify(answer(url)), { status: url.includes("q=") ? 422 : 200 });
+    });
+    const s = new LogSession("web");
+    await s.find({ q: "(", regex: true });
+    expect(s.error.value).toBe("q: bad regex");
+    expect(s.search.value).toBeNull();
+    expect(ids(s)).toEqual([1, 2]);
+    expect(FakeSource.all.at(-1)!.url).toBe("/api/services/web/logs/follow?after_id=2");
+  });
+
   it("reopens the follow stream after the last line it saw", async () => {
     vi.useFakeTimers();
     answer = () => ({ lines: lines(1, 3) });

@@ -127,8 +127,15 @@ export class LogSession {
       }
     } catch (e) {
       if (epoch !== this.epoch) return;
-      this.error.value = e instanceof ApiError ? (e.field ? `${e.field}: ${e.message}` : e.message) : String(e);
-      if (s) this.search.value = s; // keep the query visible for fixing
+      const msg = e instanceof ApiError ? (e.field ? `${e.field}: ${e.message}` : e.message) : String(e);
+      if (s) {
+        // A refused search (bad regex, ...) changes nothing: back to the live log, the reason shown.
+        this.search.value = null;
+        await this.reset();
+        this.error.value = msg;
+        return;
+      }
+      this.error.value = msg;
     } finally {
       if (epoch === this.epoch) {
         this.loading.value = false;
