@@ -49,8 +49,8 @@ describe("Login", () => {
     expect(input.type).toBe("password");
     expect(root.querySelector("label[for=login-token]")!.textContent).toBe("Token");
     input.value = "nope";
-    await act(() => input.dispatchEvent(new Event("input", { bubbles: true })));
-    await act(() => root.querySelector("form")!.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true })));
+    await act(() => void input.dispatchEvent(new Event("input", { bubbles: true })));
+    await act(() => void root.querySelector("form")!.dispatchEvent(new Event("submit", { bubbles: true, cancelable: true })));
     await settle();
     expect(root.querySelector("[role=alert]")!.textContent).toMatch(/not accepted/);
     expect(location.pathname).toBe("/login");
