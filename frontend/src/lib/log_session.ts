@@ -53,6 +53,9 @@ export class LogSession {
   private incoming: Line[] = [];
   private frame = 0;
   private es: EventSource | null = null;
+  private worker: Worker | null | undefined;
+  /** The current follow stream (an EventSource, or a token for the worker's); stale callbacks are ignored. */
+  private follow: object | null = null;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retry = 500;
   private lastSeen = 0;
@@ -147,36 +150,77 @@ export class LogSession {
   private open(afterId: number | undefined) {
     if (this.closed) return;
     const url = `${this.base()}/follow${qs({ after_id: afterId, tail: afterId === undefined ? 0 : undefined, stream: this.streamParam() })}`;
+    this.live.value = "connecting";
+    const worker = this.useWorker();
+    if (worker) {
+      const token = {};
+      this.follow = token;
+      worker.onmessage = (ev: MessageEvent<{ type: string; lines?: Line[] }>) => {
+        if (this.follow !== token) return;
+        const m = ev.data;
+        if (m.type === "lines") this.receive(m.lines!);
+        else if (m.type === "open") this.opened();
+        else if (m.type === "error") this.lost();
+      };
+      worker.postMessage({ type: "open", url });
+      return;
+    }
     const es = new EventSource(url);
     this.es = es;
-    this.live.value = "connecting";
-    es.onopen = () => {
-      this.live.value = "live";
-      this.retry = 500;
-    };
+    this.follow = es;
+    es.onopen = () => this.opened();
     es.addEventListener("log", (ev) => {
-      let l: LogLine;
       try {
-        l = JSON.parse((ev as MessageEvent<string>).data) as LogLine;
+        this.receive([compact(JSON.parse((ev as MessageEvent<string>).data) as LogLine)]);
       } catch {
-        return;
+        // A malformed line is skipped.
       }
-      if (l.id <= this.lastSeen) return;
-      this.lastSeen = l.id;
-      if (this.match && !this.match(l.line)) return;
-      if (this.search.value && !this.match) return;
-      this.incoming.push(compact(l));
-      if (!this.frame) this.frame = requestAnimationFrame(this.flush);
     });
     es.onerror = () => {
-      // Reopen ourselves after the last line seen (the follow stream does not resume by Last-Event-ID).
       es.close();
-      if (this.es !== es) return;
-      this.es = null;
-      this.live.value = "lost";
-      this.retryTimer = setTimeout(() => this.open(this.lastSeen || undefined), this.retry);
-      this.retry = Math.min(this.retry * 2, 10_000);
+      if (this.follow === es) this.lost();
     };
+  }
+
+  /** The follow stream's reader: a worker where the browser has them (lib/log_worker.ts), else this
+   *  thread (tests, very old browsers). */
+  private useWorker(): Worker | null {
+    if (this.worker !== undefined) return this.worker;
+    this.worker = null;
+    if (typeof Worker !== "undefined" && typeof window !== "undefined" && !("__vitest_worker__" in globalThis)) {
+      try {
+        this.worker = new Worker(new URL("./log_worker.ts", import.meta.url), { type: "module" });
+      } catch {
+        this.worker = null;
+      }
+    }
+    return this.worker;
+  }
+
+  private opened() {
+    this.live.value = "live";
+    this.retry = 500;
+  }
+
+  /** The stream ended or failed: reopen after the last line seen (the follow stream does not resume by
+   *  `Last-Event-ID`), with backoff. */
+  private lost() {
+    this.follow = null;
+    this.es = null;
+    this.live.value = "lost";
+    if (this.closed) return;
+    this.retryTimer = setTimeout(() => this.open(this.lastSeen || undefined), this.retry);
+    this.retry = Math.min(this.retry * 2, 10_000);
+  }
+
+  private receive(lines: readonly Line[]) {
+    for (const l of lines) {
+      if (l.id <= this.lastSeen) continue;
+      this.lastSeen = l.id;
+      if (this.search.value && !(this.match && this.match(l.line))) continue;
+      this.incoming.push(l);
+    }
+    if (this.incoming.length && !this.frame) this.frame = requestAnimationFrame(this.flush);
   }
 
   private flush = () => {
@@ -289,5 +333,14 @@ export class LogSession {
     this.frame = 0;
     this.es?.close();
     this.es = null;
+    this.follow = null;
+    this.worker?.postMessage({ type: "close" });
+  }
+
+  /** Ends the session for good (the screen unmounts). */
+  dispose() {
+    this.close();
+    this.worker?.terminate();
+    this.worker = null;
   }
 }
