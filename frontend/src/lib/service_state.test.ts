@@ -51,5 +51,7 @@ suite("service_state", () => {
     expect(isFailure(ev({ kind: "job", reason: "custom-restart job 7 failed: x" }))).toBe(true);
     expect(viewFailure(view({ status: "stopped", last_exit: { code: 1, at: "" } }))).toBeNull();
     expect(viewFailure(view({ status: "running", last_exit: { code: 0, at: "" } }))).toBeNull();
+    expect(viewFailure(view({ status: "running", last_exit: { signal: "SIGTERM", at: "" } }))).toBeNull();
+    expect(viewFailure(view({ status: "running", last_exit: { signal: "SIGKILL", at: "t" } }))?.text).toBe("last run ended: signal SIGKILL");
   });
 });

@@ -97,7 +97,8 @@ export function viewFailure(v: ServiceView): { time: string; text: string } | nu
   const e = v.last_exit;
   if (v.status === "fatal") return { time: e?.at ?? "", text: `fatal${e ? ` after ${exitText(e.code, e.signal)}` : ""}` };
   if (!e || v.status === "stopped" || v.status === "stopping") return null;
-  const bad = e.signal !== undefined || (e.code !== undefined && e.code !== 0);
+  // The service's own stop signal ended a run someone stopped or restarted: not a failure.
+  const bad = (e.signal !== undefined && e.signal !== v.stop_signal) || (e.code !== undefined && e.code !== 0);
   if (!bad) return null;
   return { time: e.at, text: `${v.status === "backoff" ? "crashed, in backoff" : "last run ended"}: ${exitText(e.code, e.signal)}` };
 }
