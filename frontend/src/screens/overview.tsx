@@ -85,7 +85,7 @@ function ServiceRow({ row }: { row: Row }) {
         {v.health_status === "unhealthy" ? <span class="badge bad health-flag">unhealthy</span> : null}
       </td>
       <td>
-        <Heartbeat beats={row.beats} />
+        <Heartbeat beats={row.beats} check={!!(v.health || v.health_check_url)} />
       </td>
       <td class="hide-narrow num">{v.pid ?? "—"}</td>
       <td class="num hide-narrow">{uptime}</td>
