@@ -2,7 +2,7 @@
 // functions over the wire shapes (tested in service_state.test.ts). The REST view stays the source of
 // truth; these patches make the change visible in the frame it arrives in, and the next REST read
 // replaces them.
-import type { ServiceEvent, ServiceView, MetricsEvent } from "./types";
+import type { ServiceEvent, ServiceView, MetricsEvent, ServiceState } from "./types";
 import { visible } from "./text";
 
 /** A row's view plus when its `uptime_s` was true (ms since epoch), for a ticking uptime. */
@@ -49,6 +49,25 @@ export function applyEvent(v: LiveView, ev: ServiceEvent): LiveView {
     else delete next.health_status;
   }
   return next;
+}
+
+/** The view with the runtime state an action answered (`POST .../start|stop|restart`): fields the
+ *  answer leaves out (no pid once stopped, ...) are gone from the view too. */
+export function withState(v: LiveView, state: ServiceState, at: number): LiveView {
+  const { pid: _p, uptime_s: _u, last_exit: _l, next_start_at: _n, health_status: _h, memory_mb: _m, cpu_percent: _c, ...spec } = v;
+  return {
+    ...spec,
+    status: state.status,
+    restart_count: state.restart_count,
+    ...(state.pid !== undefined ? { pid: state.pid } : {}),
+    ...(state.uptime_s !== undefined ? { uptime_s: state.uptime_s } : {}),
+    ...(state.last_exit !== undefined ? { last_exit: state.last_exit } : {}),
+    ...(state.next_start_at !== undefined ? { next_start_at: state.next_start_at } : {}),
+    ...(state.health_status !== undefined ? { health_status: state.health_status } : {}),
+    ...(state.memory_mb !== undefined ? { memory_mb: state.memory_mb } : {}),
+    ...(state.cpu_percent !== undefined ? { cpu_percent: state.cpu_percent } : {}),
+    seen_at: at,
+  };
 }
 
 export function applyMetrics(v: LiveView, m: MetricsEvent): LiveView {

@@ -9,6 +9,8 @@ export type {
   ExitInfo,
   HealthSpec,
   ServiceView,
+  ServiceState,
+  ActionResponse,
   SupervisorStatus,
   StatusResponse,
   MetricsEvent,

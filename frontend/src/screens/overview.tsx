@@ -11,10 +11,10 @@ import { Sparkline } from "../components/sparkline";
 import { Countdown } from "../components/countdown";
 import { now } from "../lib/clock";
 import { fmtAgo, fmtCpu, fmtDuration, fmtMem } from "../lib/format";
-import { applyEvent, uptimeAt } from "../lib/service_state";
+import { uptimeAt, withState } from "../lib/service_state";
 import * as store from "../lib/overview_store";
 import type { Row } from "../lib/overview_store";
-import type { ServiceView, Status } from "../lib/types";
+import type { ActionResponse, ServiceView } from "../lib/types";
 
 type Action = "start" | "stop" | "restart";
 const actionError = signal<string | null>(null);
@@ -22,10 +22,9 @@ const actionError = signal<string | null>(null);
 async function act(row: Row, action: Action) {
   actionError.value = null;
   try {
-    const res = await post<Partial<ServiceView> & { status: Status }>(`/api/services/${seg(row.name)}/${action}`);
-    // The answer is the resulting state; show it now (events will confirm it).
-    const v = row.view.value;
-    row.view.value = { ...applyEvent(v, { id: 0, kind: "lifecycle", service: row.name, time: new Date().toISOString(), from: v.status, to: res.status, pid: res.pid, reason: action }), ...res, name: v.name, seen_at: Date.now() } as typeof v;
+    const res = await post<ActionResponse>(`/api/services/${seg(row.name)}/${action}`);
+    // The answer is the resulting state: show it now (the bus's events confirm it).
+    row.view.value = withState(row.view.value, res, Date.now());
   } catch (e) {
     actionError.value = `${action} ${row.name}: ${e instanceof ApiError ? e.message : String(e)}`;
   }

@@ -13,9 +13,9 @@ import { CustomRestart } from "../components/custom_restart";
 import { MetricsCharts } from "../components/metrics_charts";
 import { now } from "../lib/clock";
 import { fmtCountdown, fmtCpu, fmtDuration, fmtMem, fmtTime } from "../lib/format";
-import { applyEvent, applyMetrics, describe, exitText, isFailure, live, uptimeAt, type LiveView } from "../lib/service_state";
+import { applyEvent, applyMetrics, describe, exitText, isFailure, live, uptimeAt, withState, type LiveView } from "../lib/service_state";
 import { visible } from "../lib/text";
-import type { HealthReport, MetricsEvent, ServiceEvent, ServiceView } from "../lib/types";
+import type { ActionResponse, HealthReport, MetricsEvent, ServiceEvent, ServiceView } from "../lib/types";
 
 const MAX_EVENTS = 500;
 
@@ -39,7 +39,11 @@ function Definition({ v }: { v: ServiceView }) {
   if (v.watch_dirs.length) rows.push(["Watch dirs", v.watch_dirs.join(", ")]);
   if (v.expose_caddy)
     rows.push(["Caddy", [v.caddy_subdomain && `subdomain ${v.caddy_subdomain}`, v.caddy_path && `path ${v.caddy_path}`].filter(Boolean).join(", ") || "exposed"]);
-  if (v.health) rows.push(["Health check", `${v.health.probe} every ${v.health.interval_s} s (timeout ${v.health.timeout_s} s, ${v.health.retries} retries)`]);
+  if (v.health) {
+    rows.push(["Health check", `${v.health.probe} every ${v.health.interval_s} s (timeout ${v.health.timeout_s} s, ${v.health.retries} retries)`]);
+    const cfg = v.health.config && typeof v.health.config === "object" ? JSON.stringify(v.health.config) : "";
+    if (cfg && cfg !== "{}") rows.push(["Probe config", cfg]);
+  }
   else if (v.health_check_url) rows.push(["Health check", `http ${v.health_check_url}`]);
   if (v.depends_on.length) rows.push(["Depends on", v.depends_on.join(", ")]);
   return (
@@ -295,8 +299,8 @@ export function ServiceDetail() {
     setBusy(a);
     setError(null);
     try {
-      const res = await post<Partial<ServiceView>>(`/api/services/${seg(name)}/${a}`);
-      if (view.value) view.value = { ...view.value, ...res, name, seen_at: Date.now() } as LiveView;
+      const res = await post<ActionResponse>(`/api/services/${seg(name)}/${a}`);
+      if (view.value) view.value = withState(view.value, res, Date.now());
     } catch (e) {
       setError(`${a}: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
