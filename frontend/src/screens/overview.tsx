@@ -87,14 +87,18 @@ function ServiceRow({ row }: { row: Row }) {
         <Heartbeat beats={row.beats} check={!!(v.health || v.health_check_url)} />
       </td>
       <td class="hide-narrow num">{v.pid ?? "—"}</td>
-      <td class="num hide-narrow">{uptime}</td>
+      <td class="num hide-narrow">
+        <span class="tick">{uptime}</span>
+      </td>
       <td class="num" data-testid="restarts">
         {v.restart_count}
       </td>
-      <td class="hide-narrow num">{fmtCpu(v.cpu_percent)}</td>
+      <td class="hide-narrow num">
+        <span class="tick short">{fmtCpu(v.cpu_percent)}</span>
+      </td>
       <td>
         <div class="mem">
-          <span class="num">{fmtMem(v.memory_mb)}</span>
+          <span class="num tick">{fmtMem(v.memory_mb)}</span>
           <Sparkline values={row.mem} label={`memory of ${row.name} over the last hour`} />
         </div>
       </td>
