@@ -55,6 +55,7 @@ function Actions({ row }: { row: Row }) {
 
 function PortCell({ v }: { v: ServiceView }) {
   if (!v.port) return <td class="hide-narrow muted">—</td>;
+  // The daemon knows where Caddy routes a service, not the public address: the tag leads to Proxy.
   const href = `${location.protocol}//${location.hostname}:${v.port}/`;
   return (
     <td class="hide-narrow">
@@ -62,9 +63,9 @@ function PortCell({ v }: { v: ServiceView }) {
         :{v.port}
       </a>
       {v.expose_caddy ? (
-        <span class="tag" title={`exposed through Caddy${v.caddy_subdomain ? ` as ${v.caddy_subdomain}` : ""}${v.caddy_path ? ` at ${v.caddy_path}` : ""}`}>
+        <a class="tag" href="/proxy" title={`exposed through Caddy${v.caddy_subdomain ? ` as ${v.caddy_subdomain}` : ""}${v.caddy_path ? ` at ${v.caddy_path}` : ""} (see Proxy)`}>
           Caddy{v.caddy_path ? ` ${v.caddy_path}` : v.caddy_subdomain ? ` ${v.caddy_subdomain}` : ""}
-        </span>
+        </a>
       ) : null}
     </td>
   );
