@@ -112,8 +112,10 @@ function setOverview(o: OverviewResponse) {
 let early: { at: number; services: Promise<ServiceView[]>; status: Promise<StatusResponse> } | null = null;
 if (typeof location !== "undefined" && location.pathname === "/") {
   early = { at: Date.now(), services: get<ServiceView[]>("/api/services"), status: get<StatusResponse>("/api/status") };
-  early.services.catch(() => {});
-  early.status.catch(() => {});
+  // Refused (not signed in yet): forget it, the overview asks again once it is shown.
+  const drop = () => (early = null);
+  early.services.catch(drop);
+  early.status.catch(drop);
 }
 function takeEarly() {
   const e = early;
