@@ -66,6 +66,7 @@ describe("ServiceDetail", () => {
         <LocationProvider>
           <Router>
             <Route path="/services/:name" component={ServiceDetail} />
+            <Route default component={() => null} />
           </Router>
         </LocationProvider>,
         root,
