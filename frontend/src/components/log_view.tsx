@@ -44,6 +44,7 @@ export function LogView({ session, opts, jump }: { session: LogSession; opts: Lo
   const lastEvicted = useRef(0);
   const lastFirst = useRef<number | undefined>(undefined);
   const prevTotal = useRef(0);
+  const lastGeneration = useRef(session.generation);
   const buffer = session.buffer;
   const version = session.version.value; // re-render once per frame with new lines
 
@@ -86,6 +87,13 @@ export function LogView({ session, opts, jump }: { session: LogSession; opts: Lo
   // above (older pages) or dropped (the ring evicting).
   const total = buffer.length * ROW;
   const first = buffer.first?.id;
+  if (session.generation !== lastGeneration.current) {
+    // A new stream filter, search or reload: start at its newest line, following.
+    lastGeneration.current = session.generation;
+    follow.current = true;
+    lastFirst.current = undefined;
+    lastEvicted.current = buffer.evicted;
+  }
   const following = follow.current && !session.paused.value;
   let top = view.top;
   if (following) top = Math.max(0, total - view.height);

@@ -77,6 +77,8 @@ export class LogSession {
   readonly search = signal<Search | null>(null);
   readonly searchNote = signal<string | null>(null);
   readonly stream = signal<StreamFilter>("all");
+  /** Counts resets (new stream filter, search, reload): the view starts again at the newest line. */
+  generation = 0;
   /** Older lines dropped from memory at the old end since the last reset (re-read on scroll up). */
   readonly evicted = signal(0);
 
@@ -93,6 +95,7 @@ export class LogSession {
   /** (Re)starts from the newest lines: first load, stream change, clear search, jump to latest. */
   async reset(): Promise<void> {
     const epoch = ++this.epoch;
+    this.generation++;
     this.close();
     this.closed = false;
     this.buffer.clear();
