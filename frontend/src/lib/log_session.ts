@@ -1,5 +1,6 @@
 // What the log view shows and where it comes from: the newest lines over REST (`tail`), then live over
-// the service's own SSE follow stream (`after_id`, so nothing falls between the two), older pages on
+// the service's own SSE follow stream (`after_id`, so nothing falls between the two; read in a worker,
+// lib/log_worker.ts, which posts the lines in batches), older pages on
 // demand (`before_id`), or a server-side search (`q`, `regex`) whose later matches are picked from the
 // live lines here. Lines arriving in one animation frame are applied in one go; while paused they go
 // to a second bounded ring and the shown buffer stays still. Both rings are bounded, so memory is too,
