@@ -1,8 +1,5 @@
-// The API shapes the fescreens screens read, from the types generated out of `wire` (src/gen/api.ts),
-// plus what the generated file does not carry yet: `schedule_description` of a cron view (added by the
-// api helper for the dashboard) and the dashboard sessions (auth helper; `wire/session.rs`).
-import type { CronJobView as GenCronJobView } from "../gen/api";
-
+// The API shapes the forms, cron, plugins, proxy, audit and supervisor screens read: re-exported from
+// the types generated out of `wire` (src/gen/api.ts), so a change of the API breaks the build here.
 export type {
   AuditEntry,
   AuditPage,
@@ -12,6 +9,7 @@ export type {
   CapturedOutput,
   CommandType,
   CronEvent,
+  CronJobView,
   CustomRestartRequest,
   Event as ServiceEvent,
   Execution,
@@ -22,23 +20,10 @@ export type {
   PluginInfo,
   PolicyCheckResponse,
   ReloadReport,
+  SessionView,
   StatusResponse,
   SupervisorLogs,
   ValidateResponse,
   WorkflowCommand,
 } from "../gen/api";
 
-export type CronJobView = GenCronJobView & {
-  /** The describer's plain-English reading of `schedule`; absent on daemons from before the dashboard. */
-  schedule_description?: string;
-};
-
-/** `GET /api/sessions` entries (host/src/wire/session.rs). */
-export interface SessionView {
-  id: string;
-  created_at: string;
-  last_seen_at: string;
-  expires_at: string;
-  user_agent: string | null;
-  current: boolean;
-}
