@@ -94,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .route("/cron/{name}/run", post(cron::run))
         .route("/cron/{name}/stop", post(cron::stop))
         .route("/cron/{name}/executions", get(cron::executions))
+        .route("/cron/{name}/executions/{id}", get(cron::execution))
         .route("/plugins", get(plugins::list))
         .route("/plugins/reload", post(plugins::reload))
         .route("/plugins/{name}", get(plugins::get))
