@@ -141,6 +141,40 @@ fn crud_pagination_and_config_file_ownership() {
     assert_eq!(d.get("/api/cron/Bad%20Name").0, 422);
 }
 
+/// `tick`, `status` and `validate` are fixed routes under `/api/cron/`, so no job may take those names:
+/// refused over REST (422 naming `name`, saying why, nothing stored) and in `tend.toml` (the daemon
+/// does not start).
+#[test]
+fn fixed_route_names_are_reserved_for_cron_jobs() {
+    let d = Daemon::start();
+    for name in ["tick", "status", "validate"] {
+        let (status, body) = d.post("/api/cron", &job(&d, name, "true", "@daily", json!({})));
+        assert_eq!(status, 422, "{name}: {body}");
+        assert_eq!(body["error"]["field"], "name", "{name}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("reserved") && message.contains(&format!("/api/cron/{name}")),
+            "{name}: the message says why: {body}"
+        );
+    }
+    assert_eq!(d.get("/api/cron").1, json!([]), "nothing was stored");
+    // Names that merely start like a fixed route are fine.
+    create(&d, &job(&d, "ticker", "true", "@daily", json!({})));
+    assert_eq!(d.get("/api/cron/ticker").0, 200);
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tend.toml"),
+        "[cron.status]\ncommand = \"true\"\nschedule = \"@daily\"\n",
+    )
+    .unwrap();
+    let err = tend_tests::refused_start(dir.path());
+    assert!(
+        err.contains("status") && err.contains("name") && err.contains("reserved"),
+        "the error names the job, the field and why: {err}"
+    );
+}
+
 /// `GET /api/cron/{name}/executions/{id}` shows a running execution's output so far (from its log
 /// file), then, once it ended, the stored output: the same item as in the executions list.
 #[test]
