@@ -60,8 +60,9 @@ impl LogFollow {
                 continue;
             }
             if !self.started {
-                self.started = true;
+                // Marked read only once it is: a `next` dropped at the await (a `select!`) loses nothing.
                 let backlog = self.read(&self.query).await?;
+                self.started = true;
                 // A forward backlog (`after_id`) that filled its page stops short of the newest lines.
                 self.from_store =
                     self.query.tail.is_none() && backlog.len() >= self.query.limit as usize;
