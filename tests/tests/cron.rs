@@ -139,14 +139,14 @@ fn every_second_job_fires_each_slot_once() {
         &d,
         &job(
             &d,
-            "tick",
+            "secondly",
             "echo at=$TEND_SCHEDULED_AT",
             "*/1 * * * * *",
             // Under load a run could outlive its second; `allow` keeps every slot a run.
             json!({"overlap": "allow"}),
         ),
     );
-    let execs = wait_execs(&d, "tick", secs(20), "6 finished executions", |e| {
+    let execs = wait_execs(&d, "secondly", secs(20), "6 finished executions", |e| {
         finished(e).len() >= 6
     });
     let done = finished(&execs);
@@ -191,7 +191,7 @@ fn every_second_job_fires_each_slot_once() {
     }
     let (_, status) = d.get("/api/cron/status");
     assert!(
-        status["jobs"]["tick"]["next_run_at"].is_string(),
+        status["jobs"]["secondly"]["next_run_at"].is_string(),
         "{status}"
     );
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use tend_tests::{Daemon, Value, json, secs, wait_for};
+use tend_tests::{Daemon, Sse, Value, json, secs, wait_for};
 
 /// One record of a service log file: `<time> <stream>[+] <text>`.
 #[derive(Debug, PartialEq)]
@@ -426,4 +426,67 @@ fn since_and_follow_tail_select_lines() {
         [json!("early-3"), json!("late")],
         "tail=2 replays the last two lines"
     );
+}
+
+/// A follower that falls far behind a burst (its client reads nothing until the burst is stored, so
+/// the daemon's live feed overflows for it) still gets every line exactly once and in order: it reads
+/// what it missed from the store, page after page, before it rejoins the live feed.
+#[test]
+fn a_slow_follower_gets_every_line_of_a_burst_once_in_order() {
+    const N: usize = 100_000;
+    let d = Daemon::start();
+    let trigger = d.scratch().join("trigger");
+    // Lines of ~200 bytes, so the connection's buffers hold only part of the burst.
+    let script = format!(
+        r#"echo ready; while [ ! -e "$TRIGGER" ]; do sleep 0.02; done; awk 'BEGIN {{ p = sprintf("%190s", ""); gsub(/ /, "x", p); for (i = 1; i <= {N}; i++) print i, p }}'; exec sleep 1000"#
+    );
+    d.create(&d.service_with("burst", script, json!({"env": {"TRIGGER": trigger}})));
+    wait_for(secs(10), || match d.tail_text("burst", 1).as_slice() {
+        [l] if l == "ready" => Ok(()),
+        other => Err(format!("{other:?}")),
+    })
+    .unwrap();
+
+    // Opened now, read only after the whole burst is stored.
+    let resp = reqwest::blocking::Client::builder()
+        .timeout(None)
+        .build()
+        .unwrap()
+        .get(format!("{}/api/services/burst/logs/follow", d.url()))
+        .bearer_auth(d.token())
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    std::fs::write(&trigger, "").unwrap();
+    wait_for(secs(120), || {
+        let tail = d.tail_text("burst", 1);
+        match tail.first() {
+            Some(l) if l.starts_with(&format!("{N} ")) => Ok(()),
+            _ => Err(format!("{:?}", tail.first().map(|l| &l[..l.len().min(12)]))),
+        }
+    })
+    .unwrap();
+
+    let sse = Sse::from_response(resp);
+    sse.wait_for(secs(10), |ev| ev.json()["line"] == "ready")
+        .unwrap();
+    let mut last_id = 0;
+    for want in 1..=N {
+        let ev = sse
+            .next(secs(30))
+            .unwrap_or_else(|| panic!("no line after line {}", want - 1));
+        let data = ev.json();
+        let line = data["line"].as_str().unwrap_or_default();
+        let got = line.split(' ').next().unwrap_or_default();
+        assert_eq!(
+            got,
+            want.to_string(),
+            "line {want} expected, got {:?} (id {})",
+            &line[..line.len().min(12)],
+            data["id"]
+        );
+        let id = data["id"].as_i64().unwrap();
+        assert!(id > last_id, "ids in order: {id} after {last_id}");
+        last_id = id;
+    }
 }

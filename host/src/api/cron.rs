@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::AppState;
-use super::extract::{Body, JsonBody, Name, Query};
+use super::extract::{Body, ExecutionId, JsonBody, Name, Query};
 use crate::ops::Error;
 use crate::wire::{
     CronActionResponse, CronJobSpec, CronJobView, CronStatus, Execution, ExecutionParams,
@@ -67,6 +67,15 @@ pub async fn executions(
     Query(p): Query<ExecutionParams>,
 ) -> Answer<ExecutionsPage> {
     Ok(Json(app.ops.cron_executions(&name, &p).await?))
+}
+
+/// One execution; while it runs, with its output so far.
+pub async fn execution(
+    State(app): State<AppState>,
+    Name(name): Name,
+    ExecutionId(id): ExecutionId,
+) -> Answer<Execution> {
+    Ok(Json(app.ops.cron_execution(&name, id).await?))
 }
 
 pub async fn tick(State(app): State<AppState>) -> Answer<TickResponse> {

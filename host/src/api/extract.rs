@@ -124,6 +124,23 @@ impl<S: Send + Sync> FromRequestParts<S> for Name {
     }
 }
 
+/// The execution id of `/api/cron/{name}/executions/{id}`: a whole number, else `invalid` naming `id`.
+pub struct ExecutionId(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for ExecutionId {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        let id = path_param(parts, state, "id").await?;
+        id.parse().map(ExecutionId).map_err(|_| {
+            Error::invalid(
+                "id",
+                format!("{id:?} is not an execution id (a whole number)"),
+            )
+        })
+    }
+}
+
 /// The one path segment of `/api/jobs/{id}...` or `/api/plugins/{name}`, as given (an unknown one is
 /// `not_found` further on).
 pub struct Id(pub String);

@@ -84,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .route("/jobs/{id}", get(jobs::get))
         .route("/jobs/{id}/cancel", post(jobs::cancel))
         .route("/cron", get(cron::list).post(cron::create))
+        // Each fixed route under `/cron/` is a name in `wire::RESERVED_CRON_NAMES`.
         .route("/cron/tick", post(cron::tick))
         .route("/cron/status", get(cron::status))
         .route("/cron/validate", get(cron::validate))
@@ -94,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .route("/cron/{name}/run", post(cron::run))
         .route("/cron/{name}/stop", post(cron::stop))
         .route("/cron/{name}/executions", get(cron::executions))
+        .route("/cron/{name}/executions/{id}", get(cron::execution))
         .route("/plugins", get(plugins::list))
         .route("/plugins/reload", post(plugins::reload))
         .route("/plugins/{name}", get(plugins::get))

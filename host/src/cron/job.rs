@@ -11,7 +11,7 @@ use super::tz::parse_zone;
 use crate::spec::{
     FieldError, env_file_path, read_env_file, validate_command, validate_environment, validate_name,
 };
-use crate::wire::CronJobSpec;
+use crate::wire::{CronJobSpec, RESERVED_CRON_NAMES};
 
 /// Longest accepted `timeout`: a week.
 const MAX_TIMEOUT_S: u64 = 7 * 86_400;
@@ -48,6 +48,15 @@ pub fn validate(
     now: DateTime<Utc>,
 ) -> Result<Compiled, FieldError> {
     validate_name(&spec.name)?;
+    if RESERVED_CRON_NAMES.contains(&spec.name.as_str()) {
+        return Err(err(
+            "name",
+            format!(
+                "{:?} is reserved: /api/cron/{} is a fixed route, so a job so named could not be read, edited or deleted over REST; choose another name",
+                spec.name, spec.name
+            ),
+        ));
+    }
     validate_command(&spec.command)?;
     let compiled = compile(spec, default_tz)?;
     if compiled.schedule.next_after(compiled.tz, now).is_none() {

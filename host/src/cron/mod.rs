@@ -41,7 +41,7 @@ use crate::spec::FieldError;
 use crate::store::{Store, StoreError, fmt_time};
 use crate::wire::{
     CronActionResponse, CronJobSpec, CronJobState, CronJobStatus, CronJobView, CronStatus,
-    Execution, ExecutionsPage, LastRun, Source, Trigger, ValidateResponse,
+    Execution, ExecutionStatus, ExecutionsPage, LastRun, Source, Trigger, ValidateResponse,
 };
 use exec::RunControl;
 use job::Compiled;
@@ -311,6 +311,38 @@ impl Scheduler {
             .get_execution(id)
             .await?
             .ok_or_else(|| Failure::Store(StoreError::Corrupt(format!("execution {id} vanished"))))
+    }
+
+    /// One execution of the job (`NotFound` for another job's). While it runs, its output is read
+    /// from its log file so far (`output::read_so_far`); after it ended, as stored.
+    pub async fn execution_of(&self, name: &str, id: i64) -> Result<Execution> {
+        if !self.inner.jobs().contains_key(name) {
+            return Err(Failure::not_found("cron job", name));
+        }
+        let mut e = self
+            .inner
+            .store
+            .get_execution(id)
+            .await?
+            .filter(|e| e.job == name)
+            .ok_or_else(|| {
+                Failure::NotFound(format!("execution {id} of cron job {name:?} not found"))
+            })?;
+        if e.status == ExecutionStatus::Running
+            && let Some(path) = e.log_file.clone()
+        {
+            let read = tokio::task::spawn_blocking(move || output::read_so_far(&path)).await;
+            match read {
+                Ok(Ok((stdout, stderr))) => {
+                    e.stdout = stdout;
+                    e.stderr = stderr;
+                }
+                // Not created yet (or already gone): what the store has.
+                Ok(Err(err)) => tracing::debug!(id, error = %err, "cannot read an execution log"),
+                Err(err) => tracing::error!(id, error = %err, "reading an execution log failed"),
+            }
+        }
+        Ok(e)
     }
 
     /// A page of the job's executions, newest first.

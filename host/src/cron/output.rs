@@ -2,11 +2,12 @@
 //! stream (what the store keeps) and, line by line in the service log format
 //! (`<time> <stdout|stderr>[+] <text>`), into the execution's own log file, which keeps everything.
 //! Knows nothing of processes beyond the pipe ends it is handed; it is the sink (`process::Output`)
-//! of an execution's `process::Run`.
+//! of an execution's `process::Run`. The file is flushed after every read chunk, so
+//! [`read_so_far`] shows a running execution's output from it.
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -25,6 +26,8 @@ use crate::wire::{CapturedOutput, Stream};
 pub const KEEP: usize = 64 * 1024;
 /// Longer lines are written to the file as pieces marked `+`, as in service logs.
 const MAX_LINE: usize = 16 * 1024;
+/// `read_so_far` reads at most this much from each end of a log file.
+const SCAN: u64 = 1024 * 1024;
 
 /// The first and last `KEEP` bytes of a stream and its total size.
 #[derive(Debug, Default)]
@@ -49,6 +52,18 @@ impl HeadTail {
             self.tail.extend(data);
             let over = self.tail.len().saturating_sub(KEEP);
             self.tail.drain(..over);
+        }
+    }
+
+    /// Like `finish`, for output of which a part is unknown (not read): marked truncated.
+    fn finish_with_gap(&self) -> CapturedOutput {
+        let (a, b) = self.tail.as_slices();
+        let tail: Vec<u8> = a.iter().chain(b).copied().collect();
+        CapturedOutput {
+            text: String::from_utf8_lossy(&self.head).into_owned(),
+            tail: String::from_utf8_lossy(&tail).into_owned(),
+            bytes: self.bytes,
+            truncated: true,
         }
     }
 
@@ -116,7 +131,8 @@ impl LogFile {
         if let Some(out) = &mut self.out
             && let Err(e) = out.flush()
         {
-            tracing::error!(error = %e, "flushing an execution log file failed");
+            tracing::error!(error = %e, "flushing an execution log file failed; giving up on it");
+            self.out = None;
         }
     }
 }
@@ -147,6 +163,66 @@ fn take(state: &Mutex<StreamState>, file: &Mutex<LogFile>, chunk: Option<&[u8]>)
         Some(chunk) => s.splitter.feed(chunk, &mut emit),
         None => s.splitter.finish(&mut emit),
     }
+    // One write per read chunk (not per line), and the file shows what the execution printed so far.
+    f.flush();
+}
+
+/// A running execution's output as far as its log file has it, in the stored form (the first and
+/// last `KEEP` bytes of each stream). A file larger than twice `SCAN` is read at both ends only; then
+/// both streams are `truncated` and `bytes` counts what was read. A line still being written (no
+/// newline yet) is left out.
+pub fn read_so_far(path: &Path) -> std::io::Result<(CapturedOutput, CapturedOutput)> {
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut kept = [HeadTail::default(), HeadTail::default()];
+    let mut read_part = |file: &mut File, from: u64, n: u64, skip_first: bool| {
+        let mut buf = Vec::with_capacity(n as usize);
+        file.seek(SeekFrom::Start(from))?;
+        file.take(n).read_to_end(&mut buf)?;
+        // Only whole records: the first may be cut by the seek, the last by the writer.
+        let end = buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let mut records = &buf[..end];
+        if skip_first {
+            let start = records
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(end, |i| i + 1);
+            records = &records[start..];
+        }
+        for record in records.split(|&b| b == b'\n') {
+            if let Some((stream, text, partial)) = parse_record(record) {
+                let h = &mut kept[usize::from(stream == Stream::Stderr)];
+                h.push(text);
+                if !partial {
+                    h.push(b"\n");
+                }
+            }
+        }
+        std::io::Result::Ok(())
+    };
+    let gap = len > 2 * SCAN;
+    if gap {
+        read_part(&mut file, 0, SCAN, false)?;
+        read_part(&mut file, len - SCAN, SCAN, true)?;
+    } else {
+        read_part(&mut file, 0, len, false)?;
+    }
+    let [out, err] = kept.map(|h| if gap { h.finish_with_gap() } else { h.finish() });
+    Ok((out, err))
+}
+
+/// One record of the file, `<time> <stdout|stderr>[+] <text>`: its stream, text and partial mark.
+fn parse_record(record: &[u8]) -> Option<(Stream, &[u8], bool)> {
+    let mut parts = record.splitn(3, |&b| b == b' ');
+    let _time = parts.next()?;
+    let (stream, partial) = match parts.next()? {
+        b"stdout" => (Stream::Stdout, false),
+        b"stdout+" => (Stream::Stdout, true),
+        b"stderr" => (Stream::Stderr, false),
+        b"stderr+" => (Stream::Stderr, true),
+        _ => return None,
+    };
+    Some((stream, parts.next().unwrap_or_default(), partial))
 }
 
 /// The capture of one execution's stdout and stderr.
@@ -262,5 +338,37 @@ mod tests {
         h.push(&vec![b'b'; 3 * KEEP]);
         let out = h.finish();
         assert!(out.text.bytes().all(|b| b == b'a') && out.tail.bytes().all(|b| b == b'b'));
+    }
+
+    #[test]
+    fn read_so_far_splits_streams_and_skips_an_unfinished_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("1.log");
+        let t = "2026-01-01T00:00:00.000000Z";
+        std::fs::write(
+            &path,
+            format!(
+                "{t} stdout one\n{t} stderr oops\n{t} stdout+ tw\n{t} stdout o\n{t} stdout hal"
+            ),
+        )
+        .unwrap();
+        let (out, err) = read_so_far(&path).unwrap();
+        assert_eq!(out.text, "one\ntwo\n");
+        assert_eq!(out.bytes, 8);
+        assert!(!out.truncated);
+        assert_eq!(err.text, "oops\n");
+
+        // Past twice `SCAN`: both ends are read, the rest is a gap.
+        let mut big = format!("{t} stdout first\n");
+        let filler = format!("{t} stdout {}\n", "m".repeat(100));
+        while big.len() < 3 * SCAN as usize {
+            big.push_str(&filler);
+        }
+        big.push_str(&format!("{t} stdout last\n"));
+        std::fs::write(&path, big).unwrap();
+        let (out, err) = read_so_far(&path).unwrap();
+        assert!(out.truncated && err.truncated);
+        assert!(out.text.starts_with("first\nmmm") && out.tail.ends_with("mmm\nlast\n"));
+        assert_eq!((out.text.len(), out.tail.len()), (KEEP, KEEP));
     }
 }

@@ -60,6 +60,11 @@ impl Ops {
         Ok(self.cron.executions(name, p.before_id, limit).await?)
     }
 
+    /// One execution of the job; while it runs, its output so far (the log file's, bounded).
+    pub async fn cron_execution(&self, name: &str, id: i64) -> Result<Execution> {
+        Ok(self.cron.execution_of(name, id).await?)
+    }
+
     pub async fn cron_tick(&self) -> Result<TickResponse> {
         Ok(TickResponse {
             fired: self.cron.tick().await?,

@@ -36,6 +36,11 @@ pub enum CatchUp {
     Latest,
 }
 
+/// Names no cron job may have: the fixed routes `/api/cron/tick`, `/api/cron/status` and
+/// `/api/cron/validate` take the place of `/api/cron/{name}` for them, so a job so named could not be
+/// read, edited or deleted over REST.
+pub const RESERVED_CRON_NAMES: [&str; 3] = ["tick", "status", "validate"];
+
 /// A cron job as users register it (REST body, `[cron.<name>]` in `tend.toml`). Unknown fields are
 /// rejected.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]

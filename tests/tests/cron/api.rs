@@ -1,10 +1,11 @@
 //! The API around jobs: validation errors naming the field (store unchanged), CRUD, pagination, the
-//! config-file ownership rule, and the `tend cron` CLI with its exit codes.
+//! config-file ownership rule, one execution with its output while it runs, and the `tend cron` CLI
+//! with its exit codes.
 
 use chrono::{Datelike, Timelike};
-use tend_tests::{Daemon, Value, json, merge, secs};
+use tend_tests::{Daemon, Value, json, merge, secs, wait_for};
 
-use super::{create, finished, job, run_now, wait_execs};
+use super::{create, executions, finished, job, run_now, wait_execs};
 
 #[test]
 fn invalid_schedules_and_zones_are_rejected_naming_the_field() {
@@ -138,6 +139,93 @@ fn crud_pagination_and_config_file_ownership() {
     assert_eq!(d.get("/api/cron/api").0, 404);
     assert_eq!(d.post_empty("/api/cron/api/run").0, 404);
     assert_eq!(d.get("/api/cron/Bad%20Name").0, 422);
+}
+
+/// `tick`, `status` and `validate` are fixed routes under `/api/cron/`, so no job may take those names:
+/// refused over REST (422 naming `name`, saying why, nothing stored) and in `tend.toml` (the daemon
+/// does not start).
+#[test]
+fn fixed_route_names_are_reserved_for_cron_jobs() {
+    let d = Daemon::start();
+    for name in ["tick", "status", "validate"] {
+        let (status, body) = d.post("/api/cron", &job(&d, name, "true", "@daily", json!({})));
+        assert_eq!(status, 422, "{name}: {body}");
+        assert_eq!(body["error"]["field"], "name", "{name}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("reserved") && message.contains(&format!("/api/cron/{name}")),
+            "{name}: the message says why: {body}"
+        );
+    }
+    assert_eq!(d.get("/api/cron").1, json!([]), "nothing was stored");
+    // Names that merely start like a fixed route are fine.
+    create(&d, &job(&d, "ticker", "true", "@daily", json!({})));
+    assert_eq!(d.get("/api/cron/ticker").0, 200);
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tend.toml"),
+        "[cron.status]\ncommand = \"true\"\nschedule = \"@daily\"\n",
+    )
+    .unwrap();
+    let err = tend_tests::refused_start(dir.path());
+    assert!(
+        err.contains("status") && err.contains("name") && err.contains("reserved"),
+        "the error names the job, the field and why: {err}"
+    );
+}
+
+/// `GET /api/cron/{name}/executions/{id}` shows a running execution's output so far (from its log
+/// file), then, once it ended, the stored output: the same item as in the executions list.
+#[test]
+fn one_execution_shows_its_output_while_it_runs() {
+    let d = Daemon::start();
+    let go = d.scratch().join("go");
+    let script = r#"echo first-line; echo warned >&2; while [ ! -e "$GO" ]; do sleep 0.02; done; echo second-line"#;
+    create(
+        &d,
+        &job(
+            &d,
+            "live",
+            script,
+            "@yearly",
+            json!({"env_vars": {"GO": go}}),
+        ),
+    );
+    let id = run_now(&d, "live");
+    let path = format!("/api/cron/live/executions/{id}");
+    let running = wait_for(secs(10), || match d.get(&path) {
+        (200, e) if e["status"] == "running" && e["stdout"]["text"] == "first-line\n" => Ok(e),
+        (code, e) => Err(format!("{code} {e}")),
+    })
+    .unwrap();
+    assert_eq!(running["id"], id, "{running}");
+    assert_eq!(running["stdout"]["truncated"], false, "{running}");
+    assert_eq!(running["stdout"]["bytes"], 11, "{running}");
+    assert_eq!(running["stderr"]["text"], "warned\n", "{running}");
+
+    std::fs::write(&go, "").unwrap();
+    let done = wait_for(secs(10), || match d.get(&path) {
+        (200, e) if e["status"] == "succeeded" => Ok(e),
+        (code, e) => Err(format!("{code} {e}")),
+    })
+    .unwrap();
+    assert_eq!(
+        done["stdout"]["text"], "first-line\nsecond-line\n",
+        "{done}"
+    );
+    let listed = executions(&d, "live");
+    assert_eq!(listed.first(), Some(&done), "the list's item is the same");
+
+    for (bad, code) in [
+        (format!("/api/cron/live/executions/{}", id + 1000), 404),
+        (format!("/api/cron/nojob/executions/{id}"), 404),
+    ] {
+        assert_eq!(d.get(&bad).0, code, "{bad}");
+    }
+    let (code, body) = d.get("/api/cron/live/executions/latest");
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(body["error"]["field"], "id", "{body}");
 }
 
 fn out(o: &std::process::Output) -> String {
