@@ -18,6 +18,16 @@ export class ApiError extends Error {
 /** False once the API answered 401: the app shows the sign-in page. */
 export const signedIn = signal<boolean | null>(null);
 
+// Counts sign-ins: a 401 answering a request sent before the latest sign-in (e.g. the shell's first
+// status check, racing the one-time link's exchange) says nothing about the new session.
+let generation = 0;
+
+/** Called once a sign-in succeeded. */
+export function markSignedIn() {
+  generation += 1;
+  signedIn.value = true;
+}
+
 type Method = "GET" | "POST" | "PUT" | "DELETE";
 
 export async function request<T>(method: Method, path: string, body?: unknown): Promise<T> {
@@ -26,13 +36,14 @@ export async function request<T>(method: Method, path: string, body?: unknown): 
     init.body = JSON.stringify(body);
     (init.headers as Record<string, string>)["content-type"] = "application/json";
   }
+  const sentIn = generation;
   let res: Response;
   try {
     res = await fetch(path, init);
   } catch (e) {
     throw new ApiError(0, "network", `the daemon cannot be reached (${String(e)})`);
   }
-  if (res.status === 401) signedIn.value = false;
+  if (res.status === 401 && sentIn === generation) signedIn.value = false;
   const text = await res.text();
   let json: unknown = undefined;
   if (text) {

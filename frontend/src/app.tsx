@@ -72,7 +72,9 @@ function Shell() {
   const { path, route } = useLocation();
   useEffect(() => {
     // One cheap authenticated call decides between the app and the sign-in page.
-    if (signedIn.value === null) get("/api/status").then(() => (signedIn.value = true), () => {});
+    // Not on /login: the page is there to sign in, and the probe would race its sign-in.
+    if (signedIn.value === null && path !== "/login")
+      get("/api/status").then(() => (signedIn.value = true), () => {});
   }, []);
   useEffect(() => {
     if (signedIn.value === false && path !== "/login") route(`/login`);

@@ -48,10 +48,14 @@ export function Audit() {
 
   // Text filters apply after a pause in typing; selects at once.
   useEffect(() => {
-    const t = setTimeout(() => setApplied(filters), 300);
+    // Only the text filters: a select changed meanwhile was applied at once and must not be undone.
+    const t = setTimeout(() => setApplied((a) => ({ ...a, q: filters.q, service: filters.service })), 300);
     return () => clearTimeout(t);
   }, [filters.q, filters.service]);
-  useEffect(() => setApplied(filters), [filters.decision, filters.origin]);
+  useEffect(
+    () => setApplied((a) => ({ ...a, decision: filters.decision, origin: filters.origin })),
+    [filters.decision, filters.origin],
+  );
 
   useEffect(() => {
     let live = true;

@@ -5,7 +5,7 @@
 // session lives in an HttpOnly cookie this code never sees.
 import { useEffect, useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
-import { ApiError, post, signedIn } from "../api";
+import { ApiError, markSignedIn, post } from "../api";
 
 /** The `code` of a `#code=...` fragment, if any. */
 export function codeFromHash(hash: string): string | null {
@@ -33,7 +33,7 @@ export function Login() {
     setError(null);
     try {
       await post("/api/login", body);
-      signedIn.value = true;
+      markSignedIn();
       route("/");
     } catch (e) {
       setError(message(e, what));

@@ -126,6 +126,20 @@ impl Workflows {
         })?;
         let steps =
             plan::initial_steps(&planned, argv_with_args(&view.spec.command, &request.args));
+        // A job's final record is stored just before its task lets go of the service, so a client
+        // that saw the job end and asks again at once would be refused: wait (bounded) for the task
+        // of a job whose record says it ended.
+        let ending = inner
+            .active()
+            .get(service)
+            .map(|a| (a.job.clone(), a.done.clone()));
+        if let Some((job, mut done)) = ending {
+            let ended = !job.is_empty()
+                && matches!(inner.store.get_job(&job).await, Ok(Some(j)) if j.finished_at.is_some());
+            if ended {
+                let _ = tokio::time::timeout(Duration::from_secs(5), done.changed()).await;
+            }
+        }
         let (stop, stop_rx) = watch::channel(None);
         let (done_tx, done) = watch::channel(());
         {
