@@ -1,0 +1,124 @@
+// Every screen, with real data behind it, checked by axe-core (0 serious or critical violations, each
+// listed when not) and photographed at 1280x800 and 390x844 in the light and the dark theme into
+// target/dashboard-screens/<screen>-<size>-<theme>.png (PR reviews look at them; CI keeps them).
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import AxeBuilder from "@axe-core/playwright";
+import type { Page, Locator } from "@playwright/test";
+import { test, expect } from "./fixtures";
+import { freePort, repoRoot, sh, waitFor, type Daemon } from "./harness";
+
+const OUT = path.join(repoRoot, "target", "dashboard-screens");
+const SIZES = [
+  { name: "1280x800", width: 1280, height: 800 },
+  { name: "390x844", width: 390, height: 844 },
+] as const;
+const THEMES = ["light", "dark"] as const;
+
+interface Screen {
+  name: string;
+  path: string;
+  /** Something that is there once the screen shows its data. */
+  ready: (page: Page) => Locator;
+  /** Signed out (the login page). */
+  anonymous?: boolean;
+}
+
+const SCREENS: Screen[] = [
+  { name: "login", path: "/login", anonymous: true, ready: (p) => p.getByLabel("Token") },
+  { name: "overview", path: "/", ready: (p) => p.getByTestId("service-row-web").getByTestId("state") },
+  { name: "service", path: "/services/web", ready: (p) => p.getByRole("heading", { level: 2, name: "Events" }) },
+  { name: "logs", path: "/services/worker/logs", ready: (p) => p.getByTestId("log-line").first() },
+  { name: "service-new", path: "/services/new", ready: (p) => p.getByLabel("command", { exact: true }) },
+  { name: "service-edit", path: "/services/web/edit", ready: (p) => p.getByLabel("command", { exact: true }) },
+  { name: "cron", path: "/cron", ready: (p) => p.getByTestId("cron-row-backup") },
+  { name: "cron-detail", path: "/cron/backup", ready: (p) => p.getByTestId("execution-row").first() },
+  { name: "cron-new", path: "/cron/new", ready: (p) => p.getByLabel("schedule", { exact: true }) },
+  { name: "plugins", path: "/plugins", ready: (p) => p.getByRole("table", { name: "Plugins" }).getByRole("row").nth(1) },
+  { name: "proxy", path: "/proxy", ready: (p) => p.getByRole("table", { name: "Routes" }).getByText("web") },
+  { name: "audit", path: "/audit", ready: (p) => p.getByRole("table", { name: "Policy decisions" }).getByText("rm -rf /") },
+  { name: "supervisor", path: "/supervisor", ready: (p) => p.getByRole("table", { name: "Sessions" }).getByRole("row").nth(1) },
+];
+
+// The admin spec runs with a Caddy too; sharing its option values lets both share one worker.
+test.use({ daemonOptions: { caddy: true } });
+
+let seeded = false;
+/** Services, a cron job with executions, a custom restart and policy decisions, so no screen is empty. */
+async function seed(daemon: Daemon) {
+  if (seeded) return;
+  seeded = true;
+  const port = await freePort();
+  await daemon.addService("web", ["python3", "-m", "http.server", String(port), "--bind", "127.0.0.1"], {
+    port,
+    expose_caddy: true,
+    env: { API_KEY: "s3cret-value", MODE: "demo" },
+    health: { probe: "http", interval_s: 1 },
+  });
+  await daemon.addService(
+    "worker",
+    `i=0; while true; do i=$((i+1)); printf '\\033[32mINFO\\033[0m job %s done\\n' $i; [ $((i % 7)) -eq 0 ] && echo "warning: slow step $i" >&2; sleep 0.3; done`,
+  );
+  await daemon.addService("crashy", "echo starting; sleep 1; echo 'fatal: cannot open config' >&2; exit 3", {
+    restart: "on-failure",
+    max_restarts: 1,
+    backoff: { initial_delay_ms: 200 },
+  }, false);
+  await daemon.addService("idle", sh.sleeper(), { enabled: false }, false);
+  await daemon.api("POST", "/api/cron", { name: "backup", schedule: "*/30 * * * *", command: "echo backing up; echo done" });
+  await daemon.api("POST", "/api/cron", { name: "report", schedule: "0 8 * * MON-FRI", command: "echo report", enabled: false });
+  await daemon.api("POST", "/api/cron/backup/run");
+  await daemon.api("POST", "/api/services/web/custom-restart", {
+    pre_commands: [{ command_type: "shell", command: "echo building", is_safe: true }],
+    post_commands: [{ command_type: "shell", command: "echo checked", is_safe: true }],
+    args: [],
+  });
+  await daemon.api("POST", "/api/policy/evaluate", { command: "rm -rf /" });
+  await daemon.api("POST", "/api/policy/evaluate", { command: "make build" });
+  await waitFor("the seeded cron execution and job to end", async () => {
+    const ex = await daemon.api("GET", "/api/cron/backup/executions");
+    const jobs = await daemon.api("GET", "/api/jobs?service=web");
+    return ex.executions[0]?.status === "succeeded" && jobs.jobs[0]?.status === "succeeded";
+  }, 30_000);
+}
+
+async function axe(page: Page): Promise<string[]> {
+  const result = await new AxeBuilder({ page }).analyze();
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.impact} ${v.id}: ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).slice(0, 5).join(", ")}`);
+}
+
+test.beforeAll(async ({ daemon }) => {
+  test.setTimeout(90_000);
+  await mkdir(OUT, { recursive: true });
+  await seed(daemon);
+});
+
+for (const screen of SCREENS) {
+  test(`${screen.name}: axe and screenshots`, async ({ page, browser, daemon }) => {
+    let target = page;
+    let ownContext = null;
+    if (screen.anonymous) {
+      ownContext = await browser.newContext({ baseURL: daemon.url });
+      target = await ownContext.newPage();
+    }
+    await target.goto(screen.path);
+    const problems: string[] = [];
+    for (const theme of THEMES) {
+      await target.emulateMedia({ colorScheme: theme });
+      for (const size of SIZES) {
+        await target.setViewportSize({ width: size.width, height: size.height });
+        await expect(screen.ready(target)).toBeVisible();
+        for (const v of await axe(target)) problems.push(`[${size.name} ${theme}] ${v}`);
+        await target.screenshot({
+          path: path.join(OUT, `${screen.name}-${size.name}-${theme}.png`),
+          fullPage: true,
+          animations: "disabled",
+        });
+      }
+    }
+    await ownContext?.close();
+    expect(problems, `serious or critical accessibility violations on ${screen.name}`).toEqual([]);
+  });
+}
