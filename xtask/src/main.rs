@@ -3,6 +3,7 @@
 //! and friends, except `tidy`, which only reads files.
 
 mod bench;
+mod frontend;
 mod plugins;
 mod run;
 mod test;
@@ -24,7 +25,9 @@ commands:
   bench core|plugins|cron|metrics|control|dashboard
                            build tend in release mode and measure against the goals of that area
                            (figures also in target/bench/<area>.json)
-  build-plugins            build the wasm plugins into target/plugins/ (built-ins) and fixtures/";
+  build-plugins            build the wasm plugins into target/plugins/ (built-ins) and fixtures/
+  gen-types                rewrite frontend/src/gen/api.ts from the API's Rust types (`cargo xtask test`
+                           fails while it is stale)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
         "run" => run::main(rest),
         "bench" => bench::main(rest),
         "build-plugins" => plugins::main(rest),
+        "gen-types" => frontend::gen_types(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -6,11 +6,12 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use super::{Decision, Event, EventKind, ExecutionStatus, Origin, Trigger};
 
 /// What an event is about. The SSE event name is `as_str()`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Topic {
     /// A service's lifecycle transition (`from` -> `to`).
@@ -190,7 +191,7 @@ impl Payload {
 }
 
 /// Where a cron execution is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum CronPhase {
     /// Waiting behind a running execution (overlap `queue`).
@@ -203,7 +204,8 @@ pub enum CronPhase {
 }
 
 /// `cron` topic.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct CronEvent {
     pub time: String,
     pub job: String,
@@ -229,7 +231,8 @@ pub struct CronEvent {
 }
 
 /// `caddy` topic, daemon-wide: one attempt to bring Caddy in step with the exposed services.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct CaddyEvent {
     pub time: String,
     /// `applied` or `failed`.
@@ -241,7 +244,7 @@ pub struct CaddyEvent {
 }
 
 /// What happened to a plugin.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum PluginAction {
     /// Loaded (at start, or a new or changed file on reload).
@@ -255,7 +258,8 @@ pub enum PluginAction {
 }
 
 /// `plugin` topic.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct PluginEvent {
     pub time: String,
     pub plugin: String,
@@ -264,11 +268,13 @@ pub struct PluginEvent {
     pub version: Option<String>,
     /// Why it was rejected, until when it is suspended.
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[ts(optional = nullable)]
     pub message: String,
 }
 
 /// `policy` topic: a decision, as audited (`GET /api/audit` has the full row).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct PolicyEvent {
     pub time: String,
     pub audit_id: i64,
@@ -278,11 +284,12 @@ pub struct PolicyEvent {
     pub command: String,
     pub decision: Decision,
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[ts(optional = nullable)]
     pub reason: String,
 }
 
 /// `metrics` topic: a process tree's current figures (live only).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct MetricsEvent {
     pub time: String,
     /// `service` or `job` (a cron execution's tree).
@@ -293,7 +300,8 @@ pub struct MetricsEvent {
 }
 
 /// `agent` topic: room for what the LLM agents report.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct AgentEvent {
     pub time: String,
     pub agent: String,
@@ -303,7 +311,8 @@ pub struct AgentEvent {
 }
 
 /// Query of `GET /api/events`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct EventStreamParams {
     /// Comma-separated topics; default: all but `metrics`.

@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 /// Where the integration stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum CaddyState {
     /// Nothing to do: no service is exposed, `[caddy] enabled` is not set and tend never applied a
@@ -32,7 +33,8 @@ impl CaddyState {
 }
 
 /// The integration's status: `supervisor.caddy` in `/api/status`, `status` in the other answers.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct CaddyStatus {
     pub state: CaddyState,
     pub admin_url: String,
@@ -56,7 +58,8 @@ pub struct CaddyStatus {
 }
 
 /// One exposed service as given to the generator.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct CaddyService {
     pub name: String,
     /// `host:port` the proxy sends requests to.
@@ -68,11 +71,13 @@ pub struct CaddyService {
     /// `healthy`, `unhealthy` or `unknown`.
     pub health: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(optional = nullable)]
     pub headers: Vec<(String, String)>,
 }
 
 /// `GET /api/caddy/config`: what would be applied now, and what was applied last.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct CaddyConfigView {
     pub plugin: String,
     /// The settings JSON the generator gets.
@@ -96,7 +101,7 @@ pub struct CaddyConfigView {
 }
 
 /// `POST /api/caddy/reload` (success; failures answer 502 with the error).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct CaddyReloadReport {
     /// What the reload did, e.g. `inserted the route group into server srv0`.
     pub action: String,

@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use super::service::yes;
 use super::{CommandLine, Source};
 
 /// What a job does when it fires while an earlier execution of it is still running.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Overlap {
     /// Record a `skipped` execution and do nothing.
@@ -25,7 +26,7 @@ pub enum Overlap {
 }
 
 /// What a job does about fire times missed while the daemon was down.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum CatchUp {
     /// Missed fire times are dropped.
@@ -37,7 +38,8 @@ pub enum CatchUp {
 
 /// A cron job as users register it (REST body, `[cron.<name>]` in `tend.toml`). Unknown fields are
 /// rejected.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct CronJobSpec {
     pub name: String,
@@ -82,7 +84,7 @@ pub fn default_retry_delay() -> u64 {
 }
 
 /// Why an execution was started.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {
     Schedule,
@@ -116,7 +118,7 @@ impl Trigger {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ExecutionStatus {
     /// Waiting for an earlier execution (overlap `queue`).
@@ -169,7 +171,7 @@ impl ExecutionStatus {
 
 /// One output stream of an execution as stored: everything when it fits in 128 KiB, else the first
 /// and the last 64 KiB (the whole stream is in the execution's log file).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct CapturedOutput {
     /// The output (all of it unless `truncated`; then its first 64 KiB).
     pub text: String,
@@ -182,7 +184,8 @@ pub struct CapturedOutput {
 }
 
 /// One run (or skipped run) of a cron job.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct Execution {
     pub id: i64,
     pub job: String,
@@ -224,7 +227,8 @@ pub struct Execution {
 }
 
 /// The latest execution of a job, in brief.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct LastRun {
     pub id: i64,
     pub trigger: Trigger,
@@ -242,7 +246,8 @@ pub struct LastRun {
 }
 
 /// Runtime view of one job.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct CronJobState {
     /// The zone the schedule is read in (`timezone`, else the daemon's).
     pub effective_timezone: String,
@@ -269,7 +274,7 @@ pub const CRON_VIEW_ONLY_FIELDS: &[&str] = &[
 ];
 
 /// `GET /api/cron/{name}` and list entries.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 pub struct CronJobView {
     #[serde(flatten)]
     pub spec: CronJobSpec,
@@ -279,7 +284,7 @@ pub struct CronJobView {
 }
 
 /// One job in `GET /api/cron/status`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 pub struct CronJobStatus {
     pub enabled: bool,
     pub schedule: String,
@@ -288,7 +293,8 @@ pub struct CronJobStatus {
 }
 
 /// `GET /api/cron/status`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct CronStatus {
     /// The daemon's zone, used by jobs without `timezone`.
     pub timezone: String,
@@ -301,7 +307,8 @@ pub struct CronStatus {
 }
 
 /// `GET /api/cron/{name}/executions`: newest first; pass `next_before_id` as `before_id` for the next page.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct ExecutionsPage {
     pub executions: Vec<Execution>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -309,13 +316,13 @@ pub struct ExecutionsPage {
 }
 
 /// `POST /api/cron/tick`: the executions it created (at most one per job and fire time).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 pub struct TickResponse {
     pub fired: Vec<Execution>,
 }
 
 /// `POST /api/cron/{name}/stop` and `DELETE /api/cron/{name}`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 pub struct CronActionResponse {
     pub name: String,
     pub action: String,
@@ -324,7 +331,7 @@ pub struct CronActionResponse {
 }
 
 /// `GET /api/cron/validate?schedule=...&timezone=...`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 pub struct ValidateResponse {
     pub schedule: String,
     /// The 6- or 7-field form (seconds first; day-of-week 0 or 7 = Sunday).
@@ -337,7 +344,8 @@ pub struct ValidateResponse {
 
 /// The query of `GET /api/cron/{name}/executions`: page size (default 20, at most 500) and the
 /// `next_before_id` of the previous page.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct ExecutionParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -348,7 +356,8 @@ pub struct ExecutionParams {
 
 /// The query of `GET /api/cron/validate`: a schedule (required), its zone, how many fire times
 /// (default 5, at most 100).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct ValidateParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -4,9 +4,10 @@
 //! and message on both.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 /// Why a request failed. Every code means one thing on every front end.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Code {
     /// No such service, cron job, job, plugin or route.
@@ -69,7 +70,7 @@ impl std::fmt::Display for Code {
 }
 
 /// Every REST error answer: `{"error":{"code","message","field"}}`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
@@ -77,7 +78,8 @@ pub struct ErrorBody {
 /// One error. `message` is a sentence about the value, never prefixed by the field's name; `field`
 /// is set for every `invalid` (a dotted path into the body, a query parameter, `name` for a path
 /// segment, `body` for the body as a whole).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct ErrorDetail {
     pub code: Code,
     pub message: String,

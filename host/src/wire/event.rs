@@ -1,10 +1,11 @@
 //! Stored service events (`GET /api/services/{name}/events`, the `/api/events` stream).
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use super::{HealthState, Status};
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// A lifecycle transition (`from` -> `to`).
@@ -21,7 +22,8 @@ pub enum EventKind {
 }
 
 /// One lifecycle transition or health change, as stored in the events table.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct Event {
     pub id: i64,
     #[serde(default)]
@@ -43,14 +45,15 @@ pub struct Event {
 }
 
 /// `GET /api/services/{name}/events`: oldest first.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
 pub struct EventsPage {
     pub events: Vec<Event>,
 }
 
 /// The query of `GET /api/services/{name}/events` and `.../health`: how many entries (default 100,
 /// at most 10000).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct EventParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,8 +1,9 @@
 //! Captured output lines (`GET /api/services/{name}/logs`, `.../logs/follow`).
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Stream {
     Stdout,
@@ -19,7 +20,7 @@ impl Stream {
 }
 
 /// One captured output line.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct LogLine {
     pub id: i64,
     pub service: String,
@@ -33,14 +34,15 @@ pub struct LogLine {
 }
 
 /// `GET /api/services/{name}/logs`: oldest first.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
 pub struct LogsPage {
     pub lines: Vec<LogLine>,
 }
 
 /// The query of `GET /api/services/{name}/logs` and `.../logs/follow`: `tail` (the last N lines) or
 /// `after_id` + `limit` (paging forwards), optionally one `stream` and lines since an RFC 3339 time.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct LogParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -2,9 +2,11 @@
 //! `GET /metrics` is not JSON and is not here (`metrics/export.rs`).
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 /// The query of `GET /api/services/{name}/metrics`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryParams {
     /// RFC 3339 time or a duration back from now (`15m`, `24h`, `7d`); default `1h`.
@@ -17,7 +19,7 @@ pub struct HistoryParams {
 }
 
 /// `GET /api/services/{name}/metrics`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 pub struct MetricsHistory {
     /// `service` or `job`.
     pub kind: String,
@@ -34,7 +36,8 @@ pub struct MetricsHistory {
 }
 
 /// One step: averages over its samples, unless named `_max`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct MetricPoint {
     /// Start of the step, RFC 3339, UTC.
     pub time: String,
@@ -57,5 +60,6 @@ pub struct MetricPoint {
     pub disk_bytes: Option<u64>,
     /// True when a disk walk behind `disk_bytes` hit its deadline.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[ts(optional = nullable)]
     pub disk_partial: bool,
 }

@@ -2,7 +2,8 @@
 //! control port's lines), shared by the daemon and the CLI client so the two cannot drift. Only plain
 //! data lives here: no I/O, no validation beyond serde's shape checks (semantic validation is
 //! `spec::validate`, `cron::validate_spec` and the `ops` layer). Split by area; everything is
-//! re-exported so `crate::wire::X` names every type.
+//! re-exported so `crate::wire::X` names every type. What crosses HTTP or SSE also derives `TS`: the
+//! dashboard's TypeScript types are generated from it (`typescript.rs`, a test).
 
 mod bus;
 mod caddy;
@@ -17,6 +18,8 @@ mod plugin;
 mod policy;
 mod service;
 mod status;
+#[cfg(test)]
+mod typescript;
 mod workflow;
 
 pub use bus::*;

@@ -1,10 +1,11 @@
 //! Who asked for something: recorded with jobs and policy decisions, and a filter of `GET /api/audit`.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 /// The front end (or daemon part) a request came through. Serialised as the lowercase name, which is
 /// also what the store keeps in its `origin` columns, so rows written before this enum stay readable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Origin {
     /// The REST API (curl, scripts).

@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 /// Where a plugin was loaded from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "kebab-case")]
 pub enum PluginSource {
     /// Embedded in the `tend` binary.
@@ -29,7 +30,7 @@ impl PluginSource {
 }
 
 /// What a plugin may reach: the manifest's grants narrowed to what the daemon allows.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct PluginGrants {
     /// `host`, `host:port` or `$target` (the checked service's own host:port).
     pub hosts: Vec<String>,
@@ -40,7 +41,7 @@ pub struct PluginGrants {
 }
 
 /// Per-call limits in force for a plugin.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct PluginLimits {
     pub memory_mb: u64,
     pub timeout_ms: u64,
@@ -49,14 +50,14 @@ pub struct PluginLimits {
 
 /// Call latencies counted into fixed buckets: `counts[i]` calls took at most `bounds_us[i]`
 /// (and more than the bound before); the last count is everything slower than the last bound.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct LatencyHistogram {
     pub bounds_us: Vec<u64>,
     pub counts: Vec<u64>,
 }
 
 /// One failed (or denied) call.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct PluginCallError {
     /// RFC 3339, UTC.
     pub time: String,
@@ -65,7 +66,7 @@ pub struct PluginCallError {
     pub message: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct PluginStats {
     /// Calls asked for, including those refused while suspended.
     pub calls: u64,
@@ -82,7 +83,8 @@ pub struct PluginStats {
 }
 
 /// Why the last attempt to load a plugin's files failed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct PluginRejection {
     /// RFC 3339, UTC.
     pub time: String,
@@ -93,7 +95,7 @@ pub struct PluginRejection {
 }
 
 /// Whether a plugin can be called.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum PluginState {
     Loaded,
@@ -104,7 +106,8 @@ pub enum PluginState {
 }
 
 /// `GET /api/plugins/{name}` and list entries.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct PluginInfo {
     pub name: String,
     pub state: PluginState,
@@ -138,7 +141,7 @@ pub struct PluginInfo {
     pub rejected: Option<PluginRejection>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ReloadAction {
     /// A new or changed plugin is now in use.
@@ -150,7 +153,8 @@ pub enum ReloadAction {
     Removed,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct ReloadEntry {
     pub name: String,
     pub action: ReloadAction,
@@ -159,11 +163,12 @@ pub struct ReloadEntry {
     pub reason: Option<String>,
     /// For `rejected`: whether an earlier version is still loaded.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[ts(optional = nullable)]
     pub previous_kept: bool,
 }
 
 /// `POST /api/plugins/reload`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct ReloadReport {
     pub plugins: Vec<ReloadEntry>,
 }

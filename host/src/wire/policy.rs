@@ -4,11 +4,13 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use super::{CommandType, Decision, Origin, WorkflowCommand};
 
 /// One decision of the command policy, as recorded before the answer was used.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct AuditEntry {
     pub id: i64,
     /// RFC 3339, UTC.
@@ -39,7 +41,8 @@ pub struct AuditEntry {
 }
 
 /// `GET /api/audit`: newest first; `next_before_id` pages on.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47,7 +50,8 @@ pub struct AuditPage {
 }
 
 /// `POST /api/policy/evaluate`: asks the policy about a command without running it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyCheckRequest {
     /// A registered service: its working dir and environment are used, as for its workflow steps.
@@ -60,7 +64,8 @@ pub struct PolicyCheckRequest {
 }
 
 /// The dry run's answer (already audited, with the caller's origin).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct PolicyCheckResponse {
     pub allowed: bool,
     pub decision: Decision,
@@ -78,7 +83,8 @@ pub struct PolicyCheckResponse {
 
 /// The query of `GET /api/audit`: filters, page size (default 100, at most 1000) and the
 /// `next_before_id` of the previous page.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]

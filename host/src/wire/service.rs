@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 /// How a service's program is given: an argv array runs directly, a string runs through `/bin/sh -c`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(untagged)]
 pub enum CommandLine {
     Shell(String),
@@ -32,7 +33,7 @@ impl CommandLine {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "kebab-case")]
 pub enum RestartPolicy {
     #[default]
@@ -44,7 +45,7 @@ pub enum RestartPolicy {
 /// Exponential backoff between restarts: `initial_delay_ms * multiplier^(attempt-1)`, capped at
 /// `max_delay_ms`, spread by +/- `jitter` (a fraction), and forgotten once the service has stayed up
 /// for `reset_after_s`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields, default)]
 pub struct Backoff {
     pub initial_delay_ms: u64,
@@ -67,7 +68,8 @@ impl Default for Backoff {
 }
 
 /// A service as users register it (REST body, `tend.toml` entry). Unknown fields are rejected.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceSpec {
     pub name: String,
@@ -106,6 +108,7 @@ pub struct ServiceSpec {
     pub caddy_path: Option<String>,
     /// Request headers Caddy sets on the way to the service (`expose_caddy`; see README, "Caddy").
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[ts(optional = nullable)]
     pub caddy_headers: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthSpec>,
@@ -118,7 +121,7 @@ pub struct ServiceSpec {
 
 /// A service's health check: a probe plugin called every `interval_s`; `retries` consecutive failures
 /// after the first `start_period_s` restart the service under its restart policy.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct HealthSpec {
     pub probe: String,
@@ -179,7 +182,7 @@ pub fn default_stop_timeout() -> u64 {
 }
 
 /// Lifecycle states (see `lifecycle`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Stopped,
@@ -218,7 +221,7 @@ impl Status {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum HealthState {
     Unknown,
@@ -246,7 +249,8 @@ impl HealthState {
 }
 
 /// How a process ended: an exit code, or the signal that killed it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct ExitInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<i32>,
@@ -257,7 +261,7 @@ pub struct ExitInfo {
 }
 
 /// Where a service definition came from. `config` services are owned by `tend.toml`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     Api,
@@ -265,7 +269,8 @@ pub enum Source {
 }
 
 /// Runtime view of one service.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct ServiceState {
     pub status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -311,7 +316,7 @@ pub const VIEW_ONLY_FIELDS: &[&str] = &[
 ];
 
 /// `GET /api/services/{name}` and list entries: the spec plus its runtime state.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 pub struct ServiceView {
     #[serde(flatten)]
     pub spec: ServiceSpec,
@@ -321,7 +326,7 @@ pub struct ServiceView {
 }
 
 /// One health check result (`GET /api/services/{name}/health`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct HealthCheck {
     pub time: String,
     /// `healthy`, `degraded` or `unhealthy` as the probe said, or the failure kind of the call
@@ -333,7 +338,8 @@ pub struct HealthCheck {
 }
 
 /// `GET /api/services/{name}/health`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct HealthReport {
     pub service: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -346,7 +352,7 @@ pub struct HealthReport {
 }
 
 /// `POST /api/services/{name}/{start,stop,restart}` and `DELETE` answer with the resulting state.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 pub struct ActionResponse {
     pub name: String,
     pub action: String,
@@ -389,7 +395,7 @@ mod tests {
 
 /// What `POST /api/services/{name}/{action}` (and the control port's verbs of the same names) ask of
 /// a running service.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Start,

@@ -5,17 +5,19 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use super::{CaddyStatus, ServiceState};
 
 /// `GET /api/status`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 pub struct StatusResponse {
     pub supervisor: SupervisorStatus,
     pub services: BTreeMap<String, ServiceState>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct SupervisorStatus {
     pub status: String,
     pub version: String,
@@ -42,7 +44,8 @@ pub struct SupervisorStatus {
 
 /// `supervisor.containment` of `GET /api/status`: `{"kind": "cgroup2", "root": "<dir>"}` (every run in
 /// a cgroup of its own under `root`) or `{"kind": "process-group+marker+subreaper"}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 pub struct ContainmentStatus {
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -50,7 +53,7 @@ pub struct ContainmentStatus {
 }
 
 /// `GET /api/supervisor/logs`: lines of the daemon's own `tend.log` (JSON objects from `tracing`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
 pub struct SupervisorLogs {
     pub lines: Vec<serde_json::Value>,
 }
@@ -61,7 +64,8 @@ pub const AUTH_HEADER: &str = "authorization";
 pub const DEFAULT_PORT: u16 = 9900;
 
 /// The query of `GET /api/supervisor/logs`: the last `tail` records (default 200, at most 10000).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct TailParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,7 +73,7 @@ pub struct TailParams {
 }
 
 /// `POST /api/supervisor/shutdown`: `{"status": "shutting_down"}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct ShutdownResponse {
     pub status: String,
 }

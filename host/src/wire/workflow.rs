@@ -3,12 +3,13 @@
 //! `tend custom-restart`).
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use super::Origin;
 
 /// How a workflow command is run: `shell` as `sh -c <command>`, `make` as `make <args...>`, `exec` as
 /// the argv split from `command` with shell-like quoting (no shell).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum CommandType {
     Shell,
@@ -27,7 +28,8 @@ impl CommandType {
 }
 
 /// One pre- or post-command (the seed format).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct WorkflowCommand {
     pub command_type: CommandType,
@@ -44,7 +46,7 @@ pub struct WorkflowCommand {
 }
 
 /// The body of a custom restart.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 pub struct CustomRestartRequest {
     #[serde(default)]
@@ -57,7 +59,7 @@ pub struct CustomRestartRequest {
 }
 
 /// Where a background job is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
     Queued,
@@ -103,7 +105,7 @@ impl JobStatus {
 }
 
 /// The part of a custom restart a step belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum StepPhase {
     Pre,
@@ -122,7 +124,7 @@ impl StepPhase {
 }
 
 /// The command policy's answer for a step.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
     Allow,
@@ -130,7 +132,7 @@ pub enum Decision {
 }
 
 /// How a step went. `pending` and `running` change; the others are final.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     Pending,
@@ -167,7 +169,7 @@ impl StepStatus {
 }
 
 /// One step of a job: a pre- or post-command, or the restart itself.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct JobStep {
     pub phase: StepPhase,
     /// Position within its phase (0 for the restart).
@@ -196,7 +198,7 @@ pub struct JobStep {
 }
 
 /// A background job (`GET /api/jobs/{id}`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct JobView {
     pub id: String,
     /// `custom-restart`.
@@ -215,7 +217,7 @@ pub struct JobView {
 }
 
 /// `GET /api/jobs`: newest first.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct JobsPage {
     pub jobs: Vec<JobView>,
 }
@@ -226,7 +228,8 @@ pub const CLIENT_HEADER: &str = "x-tend-client";
 
 /// The query of `GET /api/jobs`: by service, by status (a `JobStatus` name), how many (default 50,
 /// at most 1000).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct JobParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]

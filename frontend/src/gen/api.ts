@@ -1,0 +1,1152 @@
+// GENERATED FILE, DO NOT EDIT: the API's types, from the Rust types in host/src/wire
+// (host/src/wire/typescript.rs). Regenerate with `cargo xtask gen-types`; `cargo xtask test`
+// fails while this file is stale.
+
+/**
+ * Why a request failed. Every code means one thing on every front end.
+ */
+export type Code = "not_found" | "conflict" | "invalid" | "unauthorized" | "forbidden" | "too_large" | "shutting_down" | "unavailable" | "insufficient_storage" | "internal" | "method_not_allowed" | "unsupported_media_type" | "idle_timeout" | "too_many_connections";
+
+/**
+ * Every REST error answer: `{"error":{"code","message","field"}}`.
+ */
+export type ErrorBody = { error: ErrorDetail, };
+
+/**
+ * One error. `message` is a sentence about the value, never prefixed by the field's name; `field`
+ * is set for every `invalid` (a dotted path into the body, a query parameter, `name` for a path
+ * segment, `body` for the body as a whole).
+ */
+export type ErrorDetail = { code: Code, message: string, field?: string, };
+
+/**
+ * How a service's program is given: an argv array runs directly, a string runs through `/bin/sh -c`.
+ */
+export type CommandLine = string | Array<string>;
+
+export type RestartPolicy = "always" | "on-failure" | "never";
+
+/**
+ * Exponential backoff between restarts: `initial_delay_ms * multiplier^(attempt-1)`, capped at
+ * `max_delay_ms`, spread by +/- `jitter` (a fraction), and forgotten once the service has stayed up
+ * for `reset_after_s`.
+ */
+export type Backoff = { initial_delay_ms: number, max_delay_ms: number, multiplier: number, jitter: number, reset_after_s: number, };
+
+/**
+ * A service's health check: a probe plugin called every `interval_s`; `retries` consecutive failures
+ * after the first `start_period_s` restart the service under its restart policy.
+ */
+export type HealthSpec = { probe: string, 
+/**
+ * Probe-specific settings (JSON object), merged over the plugin manifest's `[config]`.
+ */
+config: JsonValue, interval_s: number, timeout_s: number, retries: number, start_period_s: number, };
+
+/**
+ * A service as users register it (REST body, `tend.toml` entry). Unknown fields are rejected.
+ */
+export type ServiceSpec = { name: string, command: CommandLine, working_dir?: string, env: { [key in string]: string }, env_file?: string, port?: number, enabled: boolean, restart: RestartPolicy, max_restarts: number, backoff: Backoff, stop_signal: string, stop_timeout_s: number, watch_dirs: Array<string>, 
+/**
+ * Restart the service when its process tree's RSS stays above this many MiB (see metrics).
+ */
+max_memory_mb?: number, 
+/**
+ * Route to this service through Caddy (needs `port`; see `caddy` and README, "Caddy reverse proxy").
+ */
+expose_caddy: boolean, caddy_subdomain?: string, caddy_path?: string, 
+/**
+ * Request headers Caddy sets on the way to the service (`expose_caddy`; see README, "Caddy").
+ */
+caddy_headers?: { [key in string]: string }, health?: HealthSpec, health_check_url?: string, 
+/**
+ * Stored and echoed only, for now: its feature arrives with a later issue.
+ */
+depends_on: Array<string>, };
+
+/**
+ * Lifecycle states (see `lifecycle`).
+ */
+export type Status = "stopped" | "starting" | "running" | "backoff" | "stopping" | "exited" | "fatal";
+
+export type HealthState = "unknown" | "healthy" | "unhealthy";
+
+/**
+ * How a process ended: an exit code, or the signal that killed it.
+ */
+export type ExitInfo = { code?: number, signal?: string, 
+/**
+ * RFC 3339 time of the exit.
+ */
+at: string, };
+
+/**
+ * Where a service definition came from. `config` services are owned by `tend.toml`.
+ */
+export type Source = "api" | "config";
+
+/**
+ * Runtime view of one service.
+ */
+export type ServiceState = { status: Status, pid?: number, 
+/**
+ * Seconds since the current process started, when running.
+ */
+uptime_s?: number, restart_count: number, last_exit?: ExitInfo, 
+/**
+ * When in `backoff`: RFC 3339 time of the next start attempt.
+ */
+next_start_at?: string, 
+/**
+ * Health of the current run, for services with a health check. (`health_status` on the wire: in a
+ * service view, `health` is the check's configuration.)
+ */
+health_status?: HealthState, 
+/**
+ * Resident memory of the whole process tree at the last sample, MiB.
+ */
+memory_mb?: number, 
+/**
+ * CPU use of the whole process tree over the last sample interval, % of one core.
+ */
+cpu_percent?: number, };
+
+/**
+ * `GET /api/services/{name}` and list entries: the spec plus its runtime state.
+ */
+export type ServiceView = { source: Source, name: string, command: CommandLine, working_dir?: string, env: { [key in string]: string }, env_file?: string, port?: number, enabled: boolean, restart: RestartPolicy, max_restarts: number, backoff: Backoff, stop_signal: string, stop_timeout_s: number, watch_dirs: Array<string>, 
+/**
+ * Restart the service when its process tree's RSS stays above this many MiB (see metrics).
+ */
+max_memory_mb?: number, 
+/**
+ * Route to this service through Caddy (needs `port`; see `caddy` and README, "Caddy reverse proxy").
+ */
+expose_caddy: boolean, caddy_subdomain?: string, caddy_path?: string, 
+/**
+ * Request headers Caddy sets on the way to the service (`expose_caddy`; see README, "Caddy").
+ */
+caddy_headers?: { [key in string]: string }, health?: HealthSpec, health_check_url?: string, 
+/**
+ * Stored and echoed only, for now: its feature arrives with a later issue.
+ */
+depends_on: Array<string>, status: Status, pid?: number, 
+/**
+ * Seconds since the current process started, when running.
+ */
+uptime_s?: number, restart_count: number, last_exit?: ExitInfo, 
+/**
+ * When in `backoff`: RFC 3339 time of the next start attempt.
+ */
+next_start_at?: string, 
+/**
+ * Health of the current run, for services with a health check. (`health_status` on the wire: in a
+ * service view, `health` is the check's configuration.)
+ */
+health_status?: HealthState, 
+/**
+ * Resident memory of the whole process tree at the last sample, MiB.
+ */
+memory_mb?: number, 
+/**
+ * CPU use of the whole process tree over the last sample interval, % of one core.
+ */
+cpu_percent?: number, };
+
+/**
+ * One health check result (`GET /api/services/{name}/health`).
+ */
+export type HealthCheck = { time: string, 
+/**
+ * `healthy`, `degraded` or `unhealthy` as the probe said, or the failure kind of the call
+ * (`timeout`, `trap`, `denied`, ...).
+ */
+result: string, passed: boolean, message: string, latency_ms: number, };
+
+/**
+ * `GET /api/services/{name}/health`.
+ */
+export type HealthReport = { service: string, check?: HealthSpec, state?: HealthState, consecutive_failures: number, 
+/**
+ * Newest last.
+ */
+history: Array<HealthCheck>, };
+
+/**
+ * `POST /api/services/{name}/{start,stop,restart}` and `DELETE` answer with the resulting state.
+ */
+export type ActionResponse = { name: string, action: string, status: Status, pid?: number, 
+/**
+ * Seconds since the current process started, when running.
+ */
+uptime_s?: number, restart_count: number, last_exit?: ExitInfo, 
+/**
+ * When in `backoff`: RFC 3339 time of the next start attempt.
+ */
+next_start_at?: string, 
+/**
+ * Health of the current run, for services with a health check. (`health_status` on the wire: in a
+ * service view, `health` is the check's configuration.)
+ */
+health_status?: HealthState, 
+/**
+ * Resident memory of the whole process tree at the last sample, MiB.
+ */
+memory_mb?: number, 
+/**
+ * CPU use of the whole process tree over the last sample interval, % of one core.
+ */
+cpu_percent?: number, };
+
+/**
+ * What `POST /api/services/{name}/{action}` (and the control port's verbs of the same names) ask of
+ * a running service.
+ */
+export type Action = "start" | "stop" | "restart";
+
+export type EventKind = "lifecycle" | "health" | "caddy" | "job";
+
+/**
+ * One lifecycle transition or health change, as stored in the events table.
+ */
+export type Event = { id: number, kind: EventKind, service: string, 
+/**
+ * RFC 3339 with milliseconds, UTC.
+ */
+time: string, from: Status, to: Status, pid?: number, exit_code?: number, signal?: string, health?: HealthState, reason: string, };
+
+/**
+ * `GET /api/services/{name}/events`: oldest first.
+ */
+export type EventsPage = { events: Array<Event>, };
+
+/**
+ * The query of `GET /api/services/{name}/events` and `.../health`: how many entries (default 100,
+ * at most 10000).
+ */
+export type EventParams = { limit?: number, };
+
+export type Stream = "stdout" | "stderr";
+
+/**
+ * One captured output line.
+ */
+export type LogLine = { id: number, service: string, stream: Stream, 
+/**
+ * RFC 3339 with microseconds, UTC.
+ */
+time: string, line: string, 
+/**
+ * True when this is a piece of an over-long line that continues in the next record.
+ */
+partial?: boolean, };
+
+/**
+ * `GET /api/services/{name}/logs`: oldest first.
+ */
+export type LogsPage = { lines: Array<LogLine>, };
+
+/**
+ * The query of `GET /api/services/{name}/logs` and `.../logs/follow`: `tail` (the last N lines) or
+ * `after_id` + `limit` (paging forwards), optionally one `stream` and lines since an RFC 3339 time.
+ */
+export type LogParams = { tail?: number, after_id?: number, limit?: number, stream?: Stream, since?: string, };
+
+/**
+ * The query of `GET /api/services/{name}/metrics`.
+ */
+export type HistoryParams = { 
+/**
+ * RFC 3339 time or a duration back from now (`15m`, `24h`, `7d`); default `1h`.
+ */
+since?: string, 
+/**
+ * Width of each point (`60`, `5m`, `1h`); default: the sampling interval, widened to at most
+ * 1000 points.
+ */
+step?: string, };
+
+/**
+ * `GET /api/services/{name}/metrics`.
+ */
+export type MetricsHistory = { 
+/**
+ * `service` or `job`.
+ */
+kind: string, name: string, 
+/**
+ * RFC 3339, UTC: the range read.
+ */
+since: string, until: string, 
+/**
+ * Width of each point, seconds.
+ */
+step_s: number, 
+/**
+ * The sampling interval of raw data, seconds.
+ */
+interval_s: number, 
+/**
+ * Oldest first; steps without samples are left out.
+ */
+points: Array<MetricPoint>, };
+
+/**
+ * One step: averages over its samples, unless named `_max`.
+ */
+export type MetricPoint = { 
+/**
+ * Start of the step, RFC 3339, UTC.
+ */
+time: string, 
+/**
+ * Raw samples behind this point.
+ */
+samples: number, 
+/**
+ * % of one core.
+ */
+cpu_percent: number, cpu_percent_max: number, 
+/**
+ * Resident memory of the whole process tree, MiB.
+ */
+memory_mb: number, memory_mb_max: number, processes: number, threads: number, open_fds: number, 
+/**
+ * Storage I/O, bytes per second.
+ */
+read_bytes_per_s: number, write_bytes_per_s: number, 
+/**
+ * Disk usage of the watch_dirs (largest in the step), when known.
+ */
+disk_bytes?: number, 
+/**
+ * True when a disk walk behind `disk_bytes` hit its deadline.
+ */
+disk_partial?: boolean, };
+
+/**
+ * `GET /api/status`.
+ */
+export type StatusResponse = { supervisor: SupervisorStatus, services: { [key in string]: ServiceState }, };
+
+export type SupervisorStatus = { status: string, version: string, pid: number, uptime_s: number, started_at: string, data_dir: string, managed_services: number, 
+/**
+ * Number of services in each status.
+ */
+counts: { [key in string]: number }, 
+/**
+ * Resident memory of the daemon itself at the last metrics sample, MiB.
+ */
+memory_mb?: number, 
+/**
+ * CPU use of the daemon itself over the last sample interval, % of one core.
+ */
+cpu_percent?: number, 
+/**
+ * The Caddy integration (see `CaddyStatus`).
+ */
+caddy?: CaddyStatus, 
+/**
+ * How the daemon keeps a run's processes together (and stops all of them).
+ */
+containment?: ContainmentStatus, };
+
+/**
+ * `supervisor.containment` of `GET /api/status`: `{"kind": "cgroup2", "root": "<dir>"}` (every run in
+ * a cgroup of its own under `root`) or `{"kind": "process-group+marker+subreaper"}`.
+ */
+export type ContainmentStatus = { kind: string, root?: string, };
+
+/**
+ * `GET /api/supervisor/logs`: lines of the daemon's own `tend.log` (JSON objects from `tracing`).
+ */
+export type SupervisorLogs = { lines: Array<JsonValue>, };
+
+/**
+ * The query of `GET /api/supervisor/logs`: the last `tail` records (default 200, at most 10000).
+ */
+export type TailParams = { tail?: number, };
+
+/**
+ * `POST /api/supervisor/shutdown`: `{"status": "shutting_down"}`.
+ */
+export type ShutdownResponse = { status: string, };
+
+/**
+ * What an event is about. The SSE event name is `as_str()`.
+ */
+export type Topic = "lifecycle" | "health" | "metrics" | "cron" | "job" | "caddy" | "plugin" | "policy" | "agent";
+
+/**
+ * Where a cron execution is.
+ */
+export type CronPhase = "queued" | "started" | "skipped" | "finished";
+
+/**
+ * `cron` topic.
+ */
+export type CronEvent = { time: string, job: string, 
+/**
+ * The execution (`GET /api/cron/{job}/executions`).
+ */
+execution: number, phase: CronPhase, trigger: Trigger, attempt: number, scheduled_at?: string, 
+/**
+ * The execution's status after this phase.
+ */
+status: ExecutionStatus, pid?: number, exit_code?: number, signal?: string, duration_ms?: number, message?: string, };
+
+/**
+ * `caddy` topic, daemon-wide: one attempt to bring Caddy in step with the exposed services.
+ */
+export type CaddyEvent = { time: string, 
+/**
+ * `applied` or `failed`.
+ */
+result: string, 
+/**
+ * The exposed services the config routes.
+ */
+services: Array<string>, error?: string, };
+
+/**
+ * What happened to a plugin.
+ */
+export type PluginAction = "loaded" | "rejected" | "removed" | "suspended";
+
+/**
+ * `plugin` topic.
+ */
+export type PluginEvent = { time: string, plugin: string, action: PluginAction, version?: string, 
+/**
+ * Why it was rejected, until when it is suspended.
+ */
+message?: string, };
+
+/**
+ * `policy` topic: a decision, as audited (`GET /api/audit` has the full row).
+ */
+export type PolicyEvent = { time: string, audit_id: number, origin: Origin, service?: string, command: string, decision: Decision, reason?: string, };
+
+/**
+ * `metrics` topic: a process tree's current figures (live only).
+ */
+export type MetricsEvent = { time: string, 
+/**
+ * `service` or `job` (a cron execution's tree).
+ */
+kind: string, name: string, memory_mb: number, cpu_percent: number, };
+
+/**
+ * `agent` topic: room for what the LLM agents report.
+ */
+export type AgentEvent = { time: string, agent: string, service?: string, message: string, };
+
+/**
+ * Query of `GET /api/events`.
+ */
+export type EventStreamParams = { 
+/**
+ * Comma-separated topics; default: all but `metrics`.
+ */
+topics?: string, 
+/**
+ * Only events about this service.
+ */
+service?: string, 
+/**
+ * Replay stored events with a greater id first (`Last-Event-ID` wins when both are given).
+ */
+after?: number, };
+
+/**
+ * What a job does when it fires while an earlier execution of it is still running.
+ */
+export type Overlap = "skip" | "queue" | "allow" | "replace";
+
+/**
+ * What a job does about fire times missed while the daemon was down.
+ */
+export type CatchUp = "none" | "latest";
+
+/**
+ * A cron job as users register it (REST body, `[cron.<name>]` in `tend.toml`). Unknown fields are
+ * rejected.
+ */
+export type CronJobSpec = { name: string, command: CommandLine, 
+/**
+ * 5 fields, 6 with seconds first, 7 with a year last, or a macro (`@hourly`, `@daily`, ...).
+ */
+schedule: string, working_dir?: string, enabled: boolean, 
+/**
+ * Seconds an execution may run before its whole process tree is stopped.
+ */
+timeout: number, 
+/**
+ * dotenv file read at each execution (relative paths are taken from `working_dir`).
+ */
+env_file?: string, 
+/**
+ * Variables on top of `env_file`.
+ */
+env_vars: { [key in string]: string }, 
+/**
+ * IANA zone the schedule is read in; absent: the daemon's zone.
+ */
+timezone?: string, overlap: Overlap, catch_up: CatchUp, 
+/**
+ * Each fire is delayed by a random 0..=jitter_s seconds.
+ */
+jitter_s: number, 
+/**
+ * A failed or timed-out execution is run again up to this many times.
+ */
+retries: number, retry_delay_s: number, };
+
+/**
+ * Why an execution was started.
+ */
+export type Trigger = "schedule" | "manual" | "tick" | "retry" | "catch_up";
+
+export type ExecutionStatus = "queued" | "running" | "succeeded" | "failed" | "timed_out" | "stopped" | "skipped";
+
+/**
+ * One output stream of an execution as stored: everything when it fits in 128 KiB, else the first
+ * and the last 64 KiB (the whole stream is in the execution's log file).
+ */
+export type CapturedOutput = { 
+/**
+ * The output (all of it unless `truncated`; then its first 64 KiB).
+ */
+text: string, 
+/**
+ * When `truncated`: the last 64 KiB.
+ */
+tail?: string, 
+/**
+ * Bytes written in total.
+ */
+bytes: number, truncated: boolean, };
+
+/**
+ * One run (or skipped run) of a cron job.
+ */
+export type Execution = { id: number, job: string, trigger: Trigger, status: ExecutionStatus, 
+/**
+ * 0 for a first attempt, n for the n-th retry.
+ */
+attempt: number, 
+/**
+ * The fire time this execution belongs to (absent for manual runs). RFC 3339, UTC.
+ */
+scheduled_at?: string, 
+/**
+ * When the trigger happened.
+ */
+created_at: string, started_at?: string, ended_at?: string, duration_ms?: number, pid?: number, exit_code?: number, signal?: string, stdout: CapturedOutput, stderr: CapturedOutput, 
+/**
+ * The whole output: `<data_dir>/logs/cron/<job>/<id>.log`, in the service log format.
+ */
+log_file?: string, 
+/**
+ * Peak resident memory of the process tree, bytes.
+ */
+max_rss_bytes?: number, 
+/**
+ * CPU time (user + system) of the process tree, milliseconds.
+ */
+cpu_time_ms?: number, 
+/**
+ * Why it was skipped, stopped or could not start.
+ */
+message?: string, };
+
+/**
+ * The latest execution of a job, in brief.
+ */
+export type LastRun = { id: number, trigger: Trigger, status: ExecutionStatus, scheduled_at?: string, started_at?: string, ended_at?: string, exit_code?: number, signal?: string, };
+
+/**
+ * Runtime view of one job.
+ */
+export type CronJobState = { 
+/**
+ * The zone the schedule is read in (`timezone`, else the daemon's).
+ */
+effective_timezone: string, 
+/**
+ * The next fire time (RFC 3339, UTC), absent when disabled or never again.
+ */
+next_run_at?: string, 
+/**
+ * Ids of the executions running now.
+ */
+running: Array<number>, 
+/**
+ * Executions waiting (overlap `queue`).
+ */
+queued: number, last_run?: LastRun, };
+
+/**
+ * `GET /api/cron/{name}` and list entries.
+ */
+export type CronJobView = { source: Source, name: string, command: CommandLine, 
+/**
+ * 5 fields, 6 with seconds first, 7 with a year last, or a macro (`@hourly`, `@daily`, ...).
+ */
+schedule: string, working_dir?: string, enabled: boolean, 
+/**
+ * Seconds an execution may run before its whole process tree is stopped.
+ */
+timeout: number, 
+/**
+ * dotenv file read at each execution (relative paths are taken from `working_dir`).
+ */
+env_file?: string, 
+/**
+ * Variables on top of `env_file`.
+ */
+env_vars: { [key in string]: string }, 
+/**
+ * IANA zone the schedule is read in; absent: the daemon's zone.
+ */
+timezone?: string, overlap: Overlap, catch_up: CatchUp, 
+/**
+ * Each fire is delayed by a random 0..=jitter_s seconds.
+ */
+jitter_s: number, 
+/**
+ * A failed or timed-out execution is run again up to this many times.
+ */
+retries: number, retry_delay_s: number, 
+/**
+ * The zone the schedule is read in (`timezone`, else the daemon's).
+ */
+effective_timezone: string, 
+/**
+ * The next fire time (RFC 3339, UTC), absent when disabled or never again.
+ */
+next_run_at?: string, 
+/**
+ * Ids of the executions running now.
+ */
+running: Array<number>, 
+/**
+ * Executions waiting (overlap `queue`).
+ */
+queued: number, last_run?: LastRun, };
+
+/**
+ * One job in `GET /api/cron/status`.
+ */
+export type CronJobStatus = { enabled: boolean, schedule: string, 
+/**
+ * The zone the schedule is read in (`timezone`, else the daemon's).
+ */
+effective_timezone: string, 
+/**
+ * The next fire time (RFC 3339, UTC), absent when disabled or never again.
+ */
+next_run_at?: string, 
+/**
+ * Ids of the executions running now.
+ */
+running: Array<number>, 
+/**
+ * Executions waiting (overlap `queue`).
+ */
+queued: number, last_run?: LastRun, };
+
+/**
+ * `GET /api/cron/status`.
+ */
+export type CronStatus = { 
+/**
+ * The daemon's zone, used by jobs without `timezone`.
+ */
+timezone: string, 
+/**
+ * The earliest next fire time of any job.
+ */
+next_fire_at?: string, 
+/**
+ * Executions running now, over all jobs.
+ */
+running: number, jobs: { [key in string]: CronJobStatus }, };
+
+/**
+ * `GET /api/cron/{name}/executions`: newest first; pass `next_before_id` as `before_id` for the next page.
+ */
+export type ExecutionsPage = { executions: Array<Execution>, next_before_id?: number, };
+
+/**
+ * `POST /api/cron/tick`: the executions it created (at most one per job and fire time).
+ */
+export type TickResponse = { fired: Array<Execution>, };
+
+/**
+ * `POST /api/cron/{name}/stop` and `DELETE /api/cron/{name}`.
+ */
+export type CronActionResponse = { name: string, action: string, 
+/**
+ * Executions stopped (or cancelled while queued), by id.
+ */
+executions: Array<number>, };
+
+/**
+ * `GET /api/cron/validate?schedule=...&timezone=...`.
+ */
+export type ValidateResponse = { schedule: string, 
+/**
+ * The 6- or 7-field form (seconds first; day-of-week 0 or 7 = Sunday).
+ */
+normalized: string, timezone: string, description: string, 
+/**
+ * The next fire times, RFC 3339 in `timezone`.
+ */
+next: Array<string>, };
+
+/**
+ * The query of `GET /api/cron/{name}/executions`: page size (default 20, at most 500) and the
+ * `next_before_id` of the previous page.
+ */
+export type ExecutionParams = { limit?: number, before_id?: number, };
+
+/**
+ * The query of `GET /api/cron/validate`: a schedule (required), its zone, how many fire times
+ * (default 5, at most 100).
+ */
+export type ValidateParams = { schedule?: string, timezone?: string, count?: number, };
+
+/**
+ * How a workflow command is run: `shell` as `sh -c <command>`, `make` as `make <args...>`, `exec` as
+ * the argv split from `command` with shell-like quoting (no shell).
+ */
+export type CommandType = "shell" | "make" | "exec";
+
+/**
+ * One pre- or post-command (the seed format).
+ */
+export type WorkflowCommand = { command_type: CommandType, command: string, 
+/**
+ * Declared by the caller; `false` is denied unless `[policy] allow_unsafe`.
+ */
+is_safe: boolean, 
+/**
+ * Declared by the caller; required when the daemon's environment is `production`.
+ */
+allowed_in_production: boolean, 
+/**
+ * Seconds before the command's tree is killed and the step fails.
+ */
+timeout_s?: number, };
+
+/**
+ * The body of a custom restart.
+ */
+export type CustomRestartRequest = { pre_commands: Array<WorkflowCommand>, post_commands: Array<WorkflowCommand>, 
+/**
+ * Appended to the service's command for the next run only.
+ */
+args: Array<string>, };
+
+/**
+ * Where a background job is.
+ */
+export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "interrupted" | "cancelled";
+
+/**
+ * The part of a custom restart a step belongs to.
+ */
+export type StepPhase = "pre" | "restart" | "post";
+
+/**
+ * The command policy's answer for a step.
+ */
+export type Decision = "allow" | "deny";
+
+/**
+ * How a step went. `pending` and `running` change; the others are final.
+ */
+export type StepStatus = "pending" | "running" | "ok" | "failed" | "denied" | "timed_out" | "skipped" | "cancelled";
+
+/**
+ * One step of a job: a pre- or post-command, or the restart itself.
+ */
+export type JobStep = { phase: StepPhase, 
+/**
+ * Position within its phase (0 for the restart).
+ */
+index: number, 
+/**
+ * The command as given (for the restart: the service's command with the extra args).
+ */
+command: string, 
+/**
+ * Absent for the restart step.
+ */
+command_type: CommandType | null, 
+/**
+ * What is (or was) executed.
+ */
+argv: Array<string>, 
+/**
+ * The policy's decision; absent for the restart and for steps that never got that far.
+ */
+decision: Decision | null, 
+/**
+ * Why the policy denied the command.
+ */
+reason: string | null, status: StepStatus, exit_code: number | null, signal: string | null, 
+/**
+ * The command's pid, or the service's new pid after the restart.
+ */
+pid: number | null, started_at: string | null, duration_ms: number | null, 
+/**
+ * The last lines of stdout and stderr, merged in arrival order (at most 64 lines, 8 KiB).
+ */
+output_tail: string, 
+/**
+ * A one-line summary of how the step ended (`exited with code 3`, `timed out after 2 s`, ...).
+ */
+message: string | null, };
+
+/**
+ * A background job (`GET /api/jobs/{id}`).
+ */
+export type JobView = { id: string, 
+/**
+ * `custom-restart`.
+ */
+kind: string, service: string, 
+/**
+ * Who asked.
+ */
+origin: Origin, status: JobStatus, created_at: string, started_at: string | null, finished_at: string | null, request: CustomRestartRequest, steps: Array<JobStep>, 
+/**
+ * Why the job failed, was interrupted or was cancelled.
+ */
+error: string | null, };
+
+/**
+ * `GET /api/jobs`: newest first.
+ */
+export type JobsPage = { jobs: Array<JobView>, };
+
+/**
+ * The query of `GET /api/jobs`: by service, by status (a `JobStatus` name), how many (default 50,
+ * at most 1000).
+ */
+export type JobParams = { service?: string, status?: string, limit?: number, };
+
+/**
+ * The front end (or daemon part) a request came through. Serialised as the lowercase name, which is
+ * also what the store keeps in its `origin` columns, so rows written before this enum stay readable.
+ */
+export type Origin = "rest" | "tcp" | "cli" | "dashboard" | "agent" | "cron" | "boot";
+
+/**
+ * One decision of the command policy, as recorded before the answer was used.
+ */
+export type AuditEntry = { id: number, 
+/**
+ * RFC 3339, UTC.
+ */
+time: string, 
+/**
+ * Who asked.
+ */
+origin: Origin, 
+/**
+ * The service the command was for (none for a dry run without one).
+ */
+service?: string, command_type: CommandType, 
+/**
+ * The command as given.
+ */
+command: string, 
+/**
+ * What it would execute.
+ */
+argv: Array<string>, cwd: string, 
+/**
+ * The daemon's environment at the time (`[policy] environment`).
+ */
+environment: string, is_safe: boolean, allowed_in_production: boolean, decision: Decision, 
+/**
+ * Why it was denied (empty when allowed).
+ */
+reason: string, 
+/**
+ * The policy plugin asked.
+ */
+plugin: string, 
+/**
+ * Its manifest version; absent when no plugin of that name was loaded.
+ */
+plugin_version?: string, };
+
+/**
+ * `GET /api/audit`: newest first; `next_before_id` pages on.
+ */
+export type AuditPage = { entries: Array<AuditEntry>, next_before_id?: number, };
+
+/**
+ * `POST /api/policy/evaluate`: asks the policy about a command without running it.
+ */
+export type PolicyCheckRequest = { 
+/**
+ * A registered service: its working dir and environment are used, as for its workflow steps.
+ */
+service?: string, command: WorkflowCommand, 
+/**
+ * Overrides the working dir (absolute).
+ */
+cwd?: string, };
+
+/**
+ * The dry run's answer (already audited, with the caller's origin).
+ */
+export type PolicyCheckResponse = { allowed: boolean, decision: Decision, 
+/**
+ * Why it was denied (empty when allowed).
+ */
+reason: string, plugin: string, plugin_version?: string, 
+/**
+ * The audit record of this decision.
+ */
+audit_id: number, 
+/**
+ * What would run, and where.
+ */
+argv: Array<string>, cwd: string, };
+
+/**
+ * The query of `GET /api/audit`: filters, page size (default 100, at most 1000) and the
+ * `next_before_id` of the previous page.
+ */
+export type AuditParams = { service?: string, decision?: Decision, origin?: Origin, limit?: number, before_id?: number, };
+
+/**
+ * Where a plugin was loaded from.
+ */
+export type PluginSource = "builtin" | "user" | "user-overrides-builtin";
+
+/**
+ * What a plugin may reach: the manifest's grants narrowed to what the daemon allows.
+ */
+export type PluginGrants = { 
+/**
+ * `host`, `host:port` or `$target` (the checked service's own host:port).
+ */
+hosts: Array<string>, 
+/**
+ * Directories preopened read-only (host path = guest path).
+ */
+paths: Array<string>, 
+/**
+ * Names of daemon environment variables passed through.
+ */
+env: Array<string>, };
+
+/**
+ * Per-call limits in force for a plugin.
+ */
+export type PluginLimits = { memory_mb: number, timeout_ms: number, max_response_bytes: number, };
+
+/**
+ * Call latencies counted into fixed buckets: `counts[i]` calls took at most `bounds_us[i]`
+ * (and more than the bound before); the last count is everything slower than the last bound.
+ */
+export type LatencyHistogram = { bounds_us: Array<number>, counts: Array<number>, };
+
+/**
+ * One failed (or denied) call.
+ */
+export type PluginCallError = { 
+/**
+ * RFC 3339, UTC.
+ */
+time: string, 
+/**
+ * The outcome kind: `trap`, `timeout`, `out_of_memory`, `denied`, `plugin_error`, ...
+ */
+kind: string, message: string, };
+
+export type PluginStats = { 
+/**
+ * Calls asked for, including those refused while suspended.
+ */
+calls: number, ok: number, 
+/**
+ * Failed calls by outcome kind.
+ */
+failures: { [key in string]: number }, 
+/**
+ * Capability requests refused by the sandbox (a call may have several, and may still succeed).
+ */
+denials: number, 
+/**
+ * Traps (including timeouts and out-of-memory) since the last successful call.
+ */
+consecutive_traps: number, latency: LatencyHistogram, 
+/**
+ * Newest last.
+ */
+last_errors: Array<PluginCallError>, };
+
+/**
+ * Why the last attempt to load a plugin's files failed.
+ */
+export type PluginRejection = { 
+/**
+ * RFC 3339, UTC.
+ */
+time: string, reason: string, 
+/**
+ * sha256 of the rejected `.wasm`, when it could be read.
+ */
+sha256?: string, };
+
+/**
+ * Whether a plugin can be called.
+ */
+export type PluginState = "loaded" | "suspended" | "rejected";
+
+/**
+ * `GET /api/plugins/{name}` and list entries.
+ */
+export type PluginInfo = { name: string, state: PluginState, 
+/**
+ * The world from the manifest (empty when a rejected plugin's manifest did not parse).
+ */
+world: string, 
+/**
+ * The `tend:plugin` package version the component was built against (`0.2.0`, or `0.1.0`, which
+ * the host adapts); absent when nothing is loaded.
+ */
+wit?: string, version: string, description: string, source: PluginSource, 
+/**
+ * The `.wasm` file; absent for built-ins, which are embedded in the binary.
+ */
+path?: string, sha256: string, 
+/**
+ * Effective grants (manifest ∩ daemon settings).
+ */
+grants: PluginGrants, limits: PluginLimits, 
+/**
+ * The manifest's `[config]`: defaults under each service's probe config.
+ */
+config: JsonValue, 
+/**
+ * `true` when the compiled code came from the on-disk cache.
+ */
+from_cache: boolean, 
+/**
+ * RFC 3339, UTC; empty when never loaded.
+ */
+loaded_at: string, stats: PluginStats, suspended_until?: string, 
+/**
+ * The last rejected version of this plugin's files, while they are still the current files.
+ */
+rejected?: PluginRejection, };
+
+export type ReloadAction = "loaded" | "unchanged" | "rejected" | "removed";
+
+export type ReloadEntry = { name: string, action: ReloadAction, source: PluginSource, reason?: string, 
+/**
+ * For `rejected`: whether an earlier version is still loaded.
+ */
+previous_kept?: boolean, };
+
+/**
+ * `POST /api/plugins/reload`.
+ */
+export type ReloadReport = { plugins: Array<ReloadEntry>, };
+
+/**
+ * Where the integration stands.
+ */
+export type CaddyState = "idle" | "applied" | "failing" | "disabled";
+
+/**
+ * The integration's status: `supervisor.caddy` in `/api/status`, `status` in the other answers.
+ */
+export type CaddyStatus = { state: CaddyState, admin_url: string, 
+/**
+ * The `proxy-config` plugin that generates the configuration.
+ */
+plugin: string, 
+/**
+ * Services with `expose_caddy`.
+ */
+exposed: number, 
+/**
+ * RFC 3339: when Caddy last accepted a configuration from this daemon.
+ */
+last_applied_at?: string, last_error?: string, last_error_at?: string, 
+/**
+ * Failed attempts in a row.
+ */
+failures: number, next_retry_at?: string, 
+/**
+ * Where the readable rendering is written (`CADDY_SUPERVISOR_FILE`).
+ */
+supervisor_file: string, };
+
+/**
+ * One exposed service as given to the generator.
+ */
+export type CaddyService = { name: string, 
+/**
+ * `host:port` the proxy sends requests to.
+ */
+upstream: string, subdomain?: string, path?: string, 
+/**
+ * `healthy`, `unhealthy` or `unknown`.
+ */
+health: string, headers?: Array<[string, string]>, };
+
+/**
+ * `GET /api/caddy/config`: what would be applied now, and what was applied last.
+ */
+export type CaddyConfigView = { plugin: string, 
+/**
+ * The settings JSON the generator gets.
+ */
+settings: JsonValue, services: Array<CaddyService>, 
+/**
+ * The generated JSON (`route`, optional `server` and `tls_policy`); absent when generation failed.
+ */
+config?: JsonValue, 
+/**
+ * The readable rendering (a Caddyfile for the built-in generator).
+ */
+caddyfile?: string, 
+/**
+ * Why generation failed.
+ */
+error?: string, 
+/**
+ * The configuration Caddy last accepted from this daemon.
+ */
+applied?: JsonValue, 
+/**
+ * `config` equals `applied`.
+ */
+in_sync: boolean, status: CaddyStatus, };
+
+/**
+ * `POST /api/caddy/reload` (success; failures answer 502 with the error).
+ */
+export type CaddyReloadReport = { 
+/**
+ * What the reload did, e.g. `inserted the route group into server srv0`.
+ */
+action: string, status: CaddyStatus, };
+
+export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
+
+/**
+ * The `data:` of a `GET /api/events` SSE event, by event name (the topic).
+ */
+export type TopicData = { lifecycle: Event, health: Event, metrics: MetricsEvent & { topic: "metrics" }, cron: CronEvent & { topic: "cron", id: number }, job: Event, caddy: Event | (CaddyEvent & { topic: "caddy", id: number }), plugin: PluginEvent & { topic: "plugin", id: number }, policy: PolicyEvent & { topic: "policy", id: number }, agent: AgentEvent & { topic: "agent", id: number }, };
