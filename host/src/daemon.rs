@@ -22,7 +22,7 @@ use crate::cron::Scheduler;
 use crate::events::Bus;
 use crate::logs::{self, LogHub};
 use crate::metrics::Metrics;
-use crate::ops::Ops;
+use crate::ops::{Ops, SignIn};
 use crate::plugins::PluginHost;
 use crate::policy::Policy;
 use crate::process;
@@ -192,6 +192,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         bus: bus.clone(),
         data_dir: data_dir.clone(),
         shutdown: shutdown_tx,
+        sign_in: SignIn::new(token.clone(), settings.api.session_ttl()),
     };
     let control = match control_listener {
         Some(listener) => Some(ControlServer::start(
@@ -208,6 +209,10 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         token,
         closing: closing_rx.clone(),
         body_timeout: settings.api.body_timeout(),
+        hosts: Arc::new(api::HostPolicy::new(
+            settings.host,
+            &settings.api.allowed_hosts,
+        )),
     });
     // The control port's connections (and the few it is refusing) count against the same limit.
     let control_fds = if control.is_some() {

@@ -29,6 +29,8 @@ pub fn status(code: Code) -> StatusCode {
         Code::IdleTimeout => StatusCode::REQUEST_TIMEOUT,
         // Connection-level code of the control port; never produced over HTTP.
         Code::TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
+        // Failed sign-ins over the limit (`ops/sessions.rs`); the login handler adds `Retry-After`.
+        Code::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
     }
 }
 

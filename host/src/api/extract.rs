@@ -144,14 +144,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     }
 }
 
-/// Who is asking, for audit and job records: `cli` when the `tend` CLI says so in its client header
-/// (`x-tend-client: cli`), else `rest`.
+/// Who is asking, for audit and job records: `dashboard` when signed in with the session cookie, `cli`
+/// when the `tend` CLI says so in its client header (`x-tend-client: cli`), else `rest`.
 pub struct Origin(pub crate::wire::Origin);
 
 impl<S: Send + Sync> FromRequestParts<S> for Origin {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        if let Some(super::auth::Caller::Session(_)) = parts.extensions.get() {
+            return Ok(Origin(crate::wire::Origin::Dashboard));
+        }
         let cli = parts
             .headers
             .get(crate::wire::CLIENT_HEADER)

@@ -1,9 +1,11 @@
-//! The REST API. **Only this module knows HTTP.** Routes, bearer-token auth, body limits and the
-//! mapping of error codes to status codes (`error.rs`); every handler is an adapter that extracts its
-//! input, calls one `ops::Ops` method and answers its `wire` type as JSON. `serve.rs` runs the router
-//! over TCP under the `[api]` limits (`settings.rs`): connection cap, header, idle and body timeouts.
+//! The REST API. **Only this module knows HTTP.** Routes, auth (bearer token or session cookie, CSRF,
+//! the `Host` guard and the browser security headers: `auth.rs`), body limits and the mapping of error
+//! codes to status codes (`error.rs`); every handler is an adapter that extracts its input, calls one
+//! `ops::Ops` method and answers its `wire` type as JSON. `serve.rs` runs the router over TCP under the
+//! `[api]` limits (`settings.rs`): connection cap, header, idle and body timeouts.
 
 mod audit;
+mod auth;
 mod caddy;
 mod cron;
 mod error;
@@ -13,22 +15,21 @@ mod metrics;
 mod plugins;
 mod serve;
 mod services;
+mod sessions;
 pub mod settings;
 mod sse;
 
+pub use auth::HostPolicy;
 pub use serve::{Limits, serve};
 pub use settings::ApiSettings;
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use axum::http::header::AUTHORIZATION;
-use axum::middleware::{self, Next};
-use axum::response::Response;
-use axum::routing::{get, post};
+use axum::middleware;
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use subtle::ConstantTimeEq;
 use tokio::sync::watch;
 
 use extract::Query;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub closing: watch::Receiver<bool>,
     /// How long a request body may take to arrive (`[api] body_timeout_s`).
     pub body_timeout: std::time::Duration,
+    /// The `Host` names served (`[api] allowed_hosts`, the listen address, loopback).
+    pub hosts: Arc<HostPolicy>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -96,34 +99,32 @@ pub fn router(state: AppState) -> Router {
         .route("/policy/evaluate", post(audit::evaluate))
         .route("/supervisor/logs", get(supervisor_logs))
         .route("/supervisor/shutdown", post(shutdown))
+        .route("/sessions", get(sessions::list))
+        .route("/sessions/code", post(sessions::code))
+        .route("/sessions/{id}", delete(sessions::revoke))
+        .route("/logout", post(sessions::logout))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
+    // Signing in needs no credentials (it is how a browser gets them).
+    let sign_in = Router::new().route("/login", post(sessions::login));
+    // The last two layers wrap everything routed here, the fallback included: a foreign `Host` is
+    // refused before any handler runs, and every answer (refusals too) carries the security headers.
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::prometheus))
-        .nest("/api", api)
+        .nest("/api", sign_in.merge(api))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::guard_host,
+        ))
+        .layer(middleware::map_response(auth::security_headers))
         .with_state(state)
-}
-
-async fn require_token(
-    State(app): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Result<Response, Error> {
-    let given = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if bool::from(given.as_bytes().ct_eq(app.token.as_bytes())) {
-        Ok(next.run(req).await)
-    } else {
-        Err(Error::unauthorized())
-    }
 }
 
 async fn healthz() -> Json<serde_json::Value> {

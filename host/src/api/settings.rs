@@ -1,5 +1,5 @@
-//! `ApiSettings`: the `[api]` table of `tend.toml` (connection limit and timeouts of the REST server)
-//! and the descriptor budget that caps the limit. Plain data with the documented defaults; `config`
+//! `ApiSettings`: the `[api]` table of `tend.toml` (connection limit and timeouts of the REST server,
+//! the lifetime of dashboard sessions) and the descriptor budget that caps the limit. Plain data with the documented defaults; `config`
 //! reads it, `validate` rejects nonsense before anything listens.
 
 use std::time::Duration;
@@ -22,6 +22,12 @@ pub struct ApiSettings {
     pub idle_timeout_s: u64,
     /// A request body must arrive completely within this many seconds of its head (else `408`).
     pub body_timeout_s: u64,
+    /// A dashboard session (sign-in cookie) ends this many hours after sign-in, whatever its use.
+    pub session_ttl_h: u64,
+    /// Host names (or addresses) the API answers to besides loopback names (`localhost`,
+    /// `*.localhost`, `127.0.0.0/8`, `[::1]`) and the listen address: a request with any other `Host`
+    /// is refused, so a web page cannot reach the daemon through a name rebound to 127.0.0.1.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for ApiSettings {
@@ -31,6 +37,8 @@ impl Default for ApiSettings {
             header_timeout_s: 10,
             idle_timeout_s: 60,
             body_timeout_s: 30,
+            session_ttl_h: 24,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -43,6 +51,11 @@ pub const MIN_CONNECTIONS: usize = 8;
 
 const MAX_CONNECTIONS: usize = 65_536;
 const MAX_TIMEOUT_S: u64 = 3_600;
+/// A sign-in lasts at most 30 days.
+const MAX_SESSION_TTL_H: u64 = 720;
+const MAX_ALLOWED_HOSTS: usize = 64;
+/// The longest DNS name.
+const MAX_HOST_LEN: usize = 253;
 
 impl ApiSettings {
     pub fn validate(&self) -> Result<(), String> {
@@ -63,6 +76,21 @@ impl ApiSettings {
                     "api.{key} must be between {min} and {MAX_TIMEOUT_S}, got {value}"
                 ));
             }
+        }
+        if !(1..=MAX_SESSION_TTL_H).contains(&self.session_ttl_h) {
+            return Err(format!(
+                "api.session_ttl_h must be between 1 and {MAX_SESSION_TTL_H}, got {}",
+                self.session_ttl_h
+            ));
+        }
+        if self.allowed_hosts.len() > MAX_ALLOWED_HOSTS {
+            return Err(format!(
+                "api.allowed_hosts may list at most {MAX_ALLOWED_HOSTS} names, got {}",
+                self.allowed_hosts.len()
+            ));
+        }
+        for host in &self.allowed_hosts {
+            check_host_name(host).map_err(|why| format!("api.allowed_hosts: {host:?} {why}"))?;
         }
         Ok(())
     }
@@ -91,6 +119,32 @@ impl ApiSettings {
 
     pub fn body_timeout(&self) -> Duration {
         Duration::from_secs(self.body_timeout_s)
+    }
+
+    pub fn session_ttl(&self) -> Duration {
+        Duration::from_secs(self.session_ttl_h * 3600)
+    }
+}
+
+/// A host name or an IP address as a `Host` header names it, without port or scheme.
+fn check_host_name(host: &str) -> Result<(), &'static str> {
+    if host.is_empty() || host.len() > MAX_HOST_LEN {
+        return Err("must be a host name of 1 to 253 characters");
+    }
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if bare.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(());
+    }
+    if host
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    {
+        Ok(())
+    } else {
+        Err("must be a host name or an IP address, without port or scheme")
     }
 }
 
@@ -126,6 +180,11 @@ mod tests {
             "idle_timeout_s = 100000",
             "idle_timeout_s = 10",
             "body_timeout_s = 0",
+            "session_ttl_h = 0",
+            "session_ttl_h = 721",
+            "allowed_hosts = [\"box.lan:9900\"]",
+            "allowed_hosts = [\"http://box.lan\"]",
+            "allowed_hosts = [\"\"]",
         ] {
             let s: ApiSettings = toml::from_str(text).unwrap();
             let err = s.validate().unwrap_err();
@@ -133,5 +192,8 @@ mod tests {
             assert!(err.contains(key), "{text}: {err}");
         }
         assert!(toml::from_str::<ApiSettings>("bogus = 1").is_err());
+        let ok: ApiSettings =
+            toml::from_str(r#"allowed_hosts = ["box.lan", "10.0.0.5", "[fe80::1]"]"#).unwrap();
+        ok.validate().unwrap();
     }
 }

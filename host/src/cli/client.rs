@@ -170,6 +170,11 @@ impl Client {
         Ok(Client { http, ep })
     }
 
+    /// The daemon's base URL.
+    pub fn base_url(&self) -> &Url {
+        &self.ep.url
+    }
+
     /// `base URL + /segment/segment...`; each segment is percent-encoded, so a name cannot change the route.
     fn url(&self, segments: &[&str], query: &[(&str, String)]) -> Url {
         let mut url = self.ep.url.clone();

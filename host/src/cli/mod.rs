@@ -8,6 +8,7 @@ mod caddy;
 mod client;
 mod commands;
 mod cron;
+mod dashboard;
 mod edit;
 mod plugin;
 mod policy;
@@ -135,6 +136,8 @@ enum Command {
     },
     /// List background jobs, newest first
     Jobs(workflow::JobsArgs),
+    /// Print (and open, where a browser can show) a one-time sign-in link to the web dashboard
+    Dashboard(dashboard::DashboardArgs),
 }
 
 /// Entry point of the `tend` binary.
@@ -214,6 +217,7 @@ async fn run(global: GlobalArgs, command: Command) -> Result<(), client::CliErro
         Command::Job { id, cancel: false } => workflow::show_job(&ctx, &id).await,
         Command::Job { id, cancel: true } => workflow::cancel_job(&ctx, &id).await,
         Command::Jobs(args) => workflow::list_jobs(&ctx, &args).await,
+        Command::Dashboard(args) => dashboard::run(&ctx, &args).await,
     }
 }
 

@@ -3,7 +3,8 @@
 //! handlers (`api/`), the control port (`control/`), and later the dashboard and the agents' tools are
 //! adapters over it: they parse their own input, call one method, and render the answer and the error
 //! code their way. Validation of every request happens here or below, before anything changes.
-//! Knows no HTTP and no line protocol; holds no state of its own beyond the subsystems' handles.
+//! Knows no HTTP and no line protocol; holds no state of its own beyond the subsystems' handles and
+//! the dashboard's sign-in state (`SignIn`: one-time codes, recent failures; `sessions.rs`).
 
 mod cron;
 mod error;
@@ -13,6 +14,7 @@ mod jobs;
 mod plugins;
 mod policy;
 mod services;
+mod sessions;
 
 use std::path::PathBuf;
 
@@ -21,6 +23,7 @@ use tokio::sync::mpsc;
 pub use error::{Error, Result};
 pub(crate) use input::backticked_after;
 pub use input::{json, replace_body, typed};
+pub use sessions::SignIn;
 
 use crate::caddy::Caddy;
 use crate::cron::Scheduler;
@@ -50,6 +53,8 @@ pub struct Ops {
     pub data_dir: PathBuf,
     /// Asks the daemon to shut down (`POST /api/supervisor/shutdown`, the control port's `shutdown`).
     pub shutdown: mpsc::Sender<()>,
+    /// Dashboard sign-in: one-time codes, failed sign-ins, the token and session lifetime.
+    pub sign_in: SignIn,
 }
 
 /// Most records `supervisor_logs` returns.

@@ -13,6 +13,7 @@ mod metrics;
 mod plugins;
 mod retention;
 mod services;
+mod sessions;
 
 #[cfg(test)]
 mod compat_tests;
@@ -33,6 +34,7 @@ pub use metrics::{MetricBucket, MetricSample};
 pub use retention::RetentionSettings;
 
 pub use services::RuntimeRecord;
+pub use sessions::{NewSession, StoredSession};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -20,8 +20,12 @@ pub enum Code {
     Invalid,
     /// Missing or wrong token.
     Unauthorized,
-    /// Control port only: a verb this port does not serve (`allowed_commands`).
+    /// Refused whoever asks: on the control port a verb this port does not serve
+    /// (`allowed_commands`); over HTTP a request with a foreign `Host` (DNS rebinding) or a
+    /// cookie-authenticated change without a same-origin `Origin` (CSRF). Names the header in `field`.
     Forbidden,
+    /// HTTP only: too many failed sign-ins in a minute; `Retry-After` says when to try again.
+    TooManyRequests,
     /// A body (REST) or a line (control port) over the size limit.
     TooLarge,
     /// The daemon is shutting down and takes no new work.
@@ -59,6 +63,7 @@ impl Code {
             Code::UnsupportedMediaType => "unsupported_media_type",
             Code::IdleTimeout => "idle_timeout",
             Code::TooManyConnections => "too_many_connections",
+            Code::TooManyRequests => "too_many_requests",
         }
     }
 }
@@ -108,6 +113,7 @@ mod tests {
             Code::UnsupportedMediaType,
             Code::IdleTimeout,
             Code::TooManyConnections,
+            Code::TooManyRequests,
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }

@@ -17,6 +17,7 @@ mod origin;
 mod plugin;
 mod policy;
 mod service;
+mod session;
 mod status;
 #[cfg(test)]
 mod typescript;
@@ -34,5 +35,6 @@ pub use origin::*;
 pub use plugin::*;
 pub use policy::*;
 pub use service::*;
+pub use session::*;
 pub use status::*;
 pub use workflow::*;

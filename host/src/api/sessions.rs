@@ -1,0 +1,79 @@
+//! Handlers for dashboard sign-in: `POST /api/sessions/code`, `POST /api/login`, `POST /api/logout`,
+//! `GET /api/sessions`, `DELETE /api/sessions/{id}`. Adapters over `ops::Ops` (`ops/sessions.rs`);
+//! what is HTTP here: the session cookie (`Set-Cookie`, `HttpOnly; SameSite=Strict; Path=/`), the
+//! login's `Origin` check, `Retry-After` on `429`.
+
+use axum::extract::{FromRequest, Request, State};
+use axum::http::header::{RETRY_AFTER, SET_COOKIE, USER_AGENT};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+
+use super::AppState;
+use super::auth::{Caller, check_login_origin};
+use super::extract::{Body, Id};
+use crate::ops::Error;
+use crate::wire::{Code, LoginRequest, SESSION_COOKIE, SessionEnded, SessionView, SignInCode};
+
+fn session_cookie(value: &str, max_age_s: u64) -> Result<HeaderValue, Error> {
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_s}"
+    ))
+    .map_err(Error::internal)
+}
+
+/// 201 with a one-time sign-in code.
+pub async fn code(State(app): State<AppState>) -> (StatusCode, Json<SignInCode>) {
+    (StatusCode::CREATED, Json(app.ops.sign_in_code()))
+}
+
+/// 201 with the new session, its secret only in `Set-Cookie`. Needs no credentials.
+pub async fn login(State(app): State<AppState>, req: Request) -> Result<Response, Error> {
+    check_login_origin(req.headers())?;
+    let user_agent = req
+        .headers()
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let Body(body) = Body::<LoginRequest>::from_request(req, &app).await?;
+    match app.ops.login(body, user_agent.as_deref()).await {
+        Ok(login) => {
+            let cookie = session_cookie(&login.secret, login.max_age_s)?;
+            Ok((
+                StatusCode::CREATED,
+                [(SET_COOKIE, cookie)],
+                Json(login.session),
+            )
+                .into_response())
+        }
+        Err(e) if e.code == Code::TooManyRequests => {
+            let wait = app.ops.sign_in.retry_after_s().max(1);
+            let mut response = e.into_response();
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(wait));
+            Ok(response)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Ends the caller's session and clears the cookie.
+pub async fn logout(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Response, Error> {
+    let ended = app.ops.logout(caller.session()).await?;
+    Ok(([(SET_COOKIE, session_cookie("", 0)?)], Json(ended)).into_response())
+}
+
+pub async fn list(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Vec<SessionView>>, Error> {
+    Ok(Json(app.ops.sessions(caller.session()).await?))
+}
+
+pub async fn revoke(State(app): State<AppState>, Id(id): Id) -> Result<Json<SessionEnded>, Error> {
+    Ok(Json(app.ops.revoke_session(&id).await?))
+}
