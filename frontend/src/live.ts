@@ -1,14 +1,19 @@
 // One Server-Sent Events connection per tab to the daemon's event bus (`/api/events`). Screens
-// subscribe to topics; events are queued and delivered once per animation frame, so a burst of
-// thousands of events costs one render per frame, not one per event. A lost connection is shown
-// (`connection`) and retried with backoff, resuming after the last stored event id it saw.
-import { signal } from "@preact/signals";
+// subscribe to topics; events are queued and delivered once per animation frame, inside one signals
+// `batch`, so a burst of thousands of events costs one render per frame, not one per event. A lost
+// connection is shown (`connection`) and retried with backoff, resuming after the last stored event
+// id it saw (the browser sends `Last-Event-ID` on its own retries; our own reopen passes `after`).
+// `reconnected` counts recoveries: screens re-read what is not replayed (live-only metrics, REST
+// figures) when it changes.
+import { batch, signal } from "@preact/signals";
 
 export type Topic = "lifecycle" | "health" | "metrics" | "cron" | "job" | "caddy" | "plugin" | "policy" | "agent";
 export const TOPICS: Topic[] = ["lifecycle", "health", "metrics", "cron", "job", "caddy", "plugin", "policy", "agent"];
 
 export type ConnectionState = "connecting" | "open" | "lost";
 export const connection = signal<ConnectionState>("connecting");
+/** Increments each time the stream is open again after it was lost. */
+export const reconnected = signal(0);
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Handler = (events: any[]) => void;
@@ -19,6 +24,7 @@ let source: EventSource | null = null;
 let lastId: string | null = null;
 let retry = 500;
 let retryTimer: ReturnType<typeof setTimeout> | undefined;
+let wasLost = false;
 
 /** Calls `handler` with the batch of `topic` events that arrived since the last frame. */
 export function subscribe<T = unknown>(topic: Topic, handler: (events: T[]) => void): () => void {
@@ -30,9 +36,19 @@ export function subscribe<T = unknown>(topic: Topic, handler: (events: T[]) => v
 
 function flush() {
   frame = 0;
-  const batch = [...queue.entries()];
+  const pending = [...queue.entries()];
   queue.clear();
-  for (const [topic, events] of batch) for (const h of handlers.get(topic) ?? []) h(events);
+  batch(() => {
+    for (const [topic, events] of pending)
+      for (const h of handlers.get(topic) ?? []) {
+        try {
+          h(events);
+        } catch (e) {
+          // One screen's bug must not stop the others' updates.
+          console.error(`handler of ${topic} events failed`, e);
+        }
+      }
+  });
 }
 
 function enqueue(topic: Topic, data: unknown) {
@@ -50,10 +66,14 @@ export function connect() {
   if (lastId) params.set("after", lastId);
   const es = new EventSource(`/api/events?${params}`);
   source = es;
-  connection.value = "connecting";
+  if (connection.value !== "lost") connection.value = "connecting";
   es.onopen = () => {
     connection.value = "open";
     retry = 500;
+    if (wasLost) {
+      wasLost = false;
+      reconnected.value++;
+    }
   };
   for (const topic of TOPICS) {
     es.addEventListener(topic, (ev) => {
@@ -68,6 +88,7 @@ export function connect() {
   }
   es.onerror = () => {
     connection.value = "lost";
+    wasLost = true;
     // EventSource retries by itself (sending Last-Event-ID) unless the server refused it outright.
     if (es.readyState === EventSource.CLOSED) {
       es.close();
