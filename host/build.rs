@@ -1,7 +1,11 @@
-//! Embeds the built-in plugins into the `tend` binary: every `<dir>/*.wasm` with its `<name>.toml`,
-//! where `<dir>` is `$TEND_PLUGIN_DIR` or the workspace's `target/plugins` (written by
-//! `cargo xtask build-plugins`). Fixtures (`<dir>/fixtures/`) are never embedded. Also makes a new
-//! migration in `migrations/` rebuild the crate (they are embedded by `sqlx::migrate!`).
+//! Embeds the built-in plugins and the dashboard (`build/dashboard.rs`) into the `tend` binary.
+//! Plugins: every `<dir>/*.wasm` with its `<name>.toml`, where `<dir>` is `$TEND_PLUGIN_DIR` or the
+//! workspace's `target/plugins` (written by `cargo xtask build-plugins`). Fixtures
+//! (`<dir>/fixtures/`) are never embedded. Also makes a new migration in `migrations/` rebuild the
+//! crate (they are embedded by `sqlx::migrate!`).
+
+#[path = "build/dashboard.rs"]
+mod dashboard;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -41,11 +45,12 @@ fn main() {
         .expect("writing to a String cannot fail");
     }
     code.push_str("];\n");
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"))
-        .join("builtin_plugins.rs");
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let out = out_dir.join("builtin_plugins.rs");
     if let Err(e) = std::fs::write(&out, code) {
         fail(&format!("cannot write {}: {e}", out.display()));
     }
+    dashboard::embed(&manifest_dir, &out_dir);
 }
 
 /// `(name, wasm, toml)` for each `NAME.wasm` in `dir`, sorted by name.

@@ -17,6 +17,7 @@ mod containment;
 mod control;
 mod cron;
 mod custom_restart;
+mod dashboard_assets;
 mod datadir;
 mod diskfull;
 mod durability;

@@ -18,14 +18,18 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  test                     the whole suite, exactly what CI runs (tidy, plugins, fmt, clippy, build, tests)
+  test                     the whole suite, exactly what CI runs (tidy, plugins, fmt, clippy, frontend,
+                           build, tests, dashboard e2e)
   tidy                     the invariants a grep can check (crate confinements, doc paths, no #[ignore],
                            no sleeps in tests, every test file compiled); under a second
-  run [-- DAEMON ARGS...]  build tend in release mode and run `tend daemon` with the given flags
+  run [-- DAEMON ARGS...]  build the dashboard and tend (release mode) and run `tend daemon` with the
+                           given flags
   bench core|plugins|cron|metrics|control|dashboard
                            build tend in release mode and measure against the goals of that area
                            (figures also in target/bench/<area>.json)
   build-plugins            build the wasm plugins into target/plugins/ (built-ins) and fixtures/
+  frontend [install]       build the dashboard into frontend/dist (`npm ci` first when node_modules is
+                           missing or older than package-lock.json); `install`: `npm ci` only
   gen-types                rewrite frontend/src/gen/api.ts from the API's Rust types (`cargo xtask test`
                            fails while it is stale)";
 
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
         "run" => run::main(rest),
         "bench" => bench::main(rest),
         "build-plugins" => plugins::main(rest),
+        "frontend" => frontend::main(rest),
         "gen-types" => frontend::gen_types(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");

@@ -1,6 +1,7 @@
-//! `cargo xtask run [-- ARGS]`: builds `tend` in release mode and replaces this process with
-//! `tend daemon ARGS`, so Ctrl-C and SIGTERM reach the daemon directly. With no ARGS the daemon's own
-//! defaults apply (127.0.0.1:9900, the default data dir).
+//! `cargo xtask run [-- ARGS]`: builds the dashboard (`frontend/dist`, which `tend` embeds), then
+//! `tend` in release mode, and replaces this process with `tend daemon ARGS`, so Ctrl-C and SIGTERM
+//! reach the daemon directly. With no ARGS the daemon's own defaults apply (127.0.0.1:9900, the
+//! default data dir).
 
 use std::os::unix::process::CommandExt;
 use std::process::Command;
@@ -16,6 +17,7 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
         _ => args,
     };
     crate::plugins::build()?;
+    crate::frontend::build()?;
     let tend = build_release_tend()?;
     let mut cmd = Command::new(&tend);
     cmd.arg("daemon").args(args);

@@ -1,12 +1,13 @@
 //! `cargo xtask test`: the whole suite, in the order CI runs it. Each step is one command; the first
-//! failure stops the run. New steps (plugins, frontend, tool installs) go into `steps()`.
+//! failure stops the run. New steps (plugins, frontend, tool installs) go into `steps()`. The
+//! frontend's steps need Node.js 18+ and npm (`frontend install` says so when they are missing).
 
 use std::process::Command;
 use std::time::Instant;
 
 use anyhow::bail;
 
-use crate::{cargo, run_checked, show};
+use crate::{cargo, frontend, run_checked, show};
 
 struct Step {
     name: &'static str,
@@ -86,6 +87,11 @@ fn steps() -> Vec<Step> {
         ),
         // The Caddy integration tests run a real Caddy (their own instance, on loopback ports).
         step("install caddy", install_caddy()),
+        // The dashboard, before `build`: `tend` embeds frontend/dist as it is when it is compiled.
+        step("frontend install", xtask_with(&["frontend", "install"])),
+        step("frontend check", frontend::npm(&["run", "check"])),
+        step("frontend unit tests", frontend::npm(&["test"])),
+        step("frontend build", frontend::npm(&["run", "build"])),
         // The black-box suite in tests/ drives target/debug/tend, which `cargo test` alone does not
         // build. This builds it together with every test target, for the whole workspace at once:
         // `--package tend` alone would resolve other features for shared dependencies (no `blocking`
@@ -105,7 +111,33 @@ fn steps() -> Vec<Step> {
             ]),
         ),
         step("tests", cargo_with(&["test", "--workspace"])),
+        // The dashboard in a real browser (Debian's chromium, never a downloaded one) against
+        // target/debug/tend.
+        step("install chromium", install_chromium()),
+        step("dashboard e2e", dashboard_e2e()),
     ]
+}
+
+fn dashboard_e2e() -> Command {
+    let mut cmd = frontend::npm(&["run", "e2e"]);
+    cmd.env("TEND_BIN", crate::target_dir().join("debug").join("tend"));
+    cmd
+}
+
+/// Installs Debian's `chromium` (and a font for its pages and screenshots) when
+/// `/usr/bin/chromium` is missing.
+fn install_chromium() -> Command {
+    const SCRIPT: &str = r#"set -eu
+if [ -x /usr/bin/chromium ]; then echo "chromium present: $(/usr/bin/chromium --version 2>/dev/null || true)"; exit 0; fi
+if [ "$(id -u)" != 0 ]; then
+    echo "chromium is missing and installing it needs root: run apt-get install chromium" >&2; exit 1
+fi
+apt-get update
+DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-liberation
+"#;
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", SCRIPT]);
+    cmd
 }
 
 /// Installs Debian's `caddy` when it is not on PATH. Its postinst would start the system service; a

@@ -4,6 +4,7 @@
 //! `ops::Ops` method and answers its `wire` type as JSON. `serve.rs` runs the router over TCP under the
 //! `[api]` limits (`settings.rs`): connection cap, header, idle and body timeouts.
 
+mod assets;
 mod audit;
 mod auth;
 mod caddy;
@@ -117,7 +118,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::prometheus))
         .nest("/api", sign_in.merge(api))
-        .fallback(not_found)
+        .route("/dashboard", get(assets::to_root))
+        .route("/dashboard/", get(assets::to_root))
+        .route("/dashboard/{*rest}", get(assets::to_root))
+        // The dashboard (`/`, its client routes and files), else the JSON 404.
+        .fallback(assets::serve)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(
             state.clone(),
