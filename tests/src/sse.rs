@@ -29,6 +29,12 @@ pub struct Sse {
 }
 
 impl Sse {
+    /// Reads the events of an already opened stream (a request the test built itself, e.g. one
+    /// authenticated with a session cookie).
+    pub fn from_response(resp: reqwest::blocking::Response) -> Sse {
+        Sse::new(resp)
+    }
+
     pub(crate) fn new(resp: reqwest::blocking::Response) -> Sse {
         let (tx, rx) = channel();
         std::thread::spawn(move || {

@@ -18,6 +18,7 @@ mod control;
 mod cron;
 mod custom_restart;
 mod dashboard_assets;
+mod dashboard_auth;
 mod datadir;
 mod diskfull;
 mod durability;
