@@ -30,13 +30,14 @@ describe("heartbeat", () => {
 
   it("paints one bar per slot in the slot's colour", () => {
     const rects: [string, number, number, number, number][] = [];
-    const ctx = {
+    const fake = {
       fillStyle: "",
       clearRect() {},
       fillRect(x: number, y: number, w: number, h: number) {
-        rects.push([this.fillStyle, x, y, w, h]);
+        rects.push([fake.fillStyle, x, y, w, h]);
       },
-    } as unknown as CanvasRenderingContext2D;
+    };
+    const ctx = fake as unknown as CanvasRenderingContext2D;
     paint(ctx, ["none", "ok", "bad"], 100, 20, { ok: "green", bad: "red", none: "grey" });
     expect(rects.map((r) => r[0])).toEqual(["grey", "green", "red"]);
     expect(rects[1]![4]).toBe(20);

@@ -1,0 +1,55 @@
+import { describe as suite, expect, it } from "vitest";
+import { applyEvent, applyMetrics, describe, isFailure, live, uptimeAt, viewFailure } from "./service_state";
+import type { ServiceEvent, ServiceView } from "./types";
+
+const view = (over: Partial<ServiceView> = {}): ServiceView =>
+  ({ name: "web", command: "x", env: {}, enabled: true, restart: "always", max_restarts: 10, stop_signal: "SIGTERM",
+     stop_timeout_s: 10, watch_dirs: [], expose_caddy: false, depends_on: [], source: "api", status: "running",
+     pid: 10, uptime_s: 100, restart_count: 0, ...over }) as ServiceView;
+const ev = (over: Partial<ServiceEvent>): ServiceEvent =>
+  ({ id: 1, kind: "lifecycle", service: "web", time: "2026-12-05T12:00:00.000Z", from: "running", to: "backoff", reason: "", ...over }) as ServiceEvent;
+
+suite("service_state", () => {
+  it("a crash moves the row to backoff with the exit and no pid", () => {
+    const v = applyEvent(live(view(), 0), ev({ exit_code: 3, reason: "exited" }));
+    expect(v.status).toBe("backoff");
+    expect(v.pid).toBeUndefined();
+    expect(v.last_exit).toEqual({ code: 3, signal: undefined, at: "2026-12-05T12:00:00.000Z" });
+    expect(viewFailure(v)?.text).toBe("crashed, in backoff: exit code 3");
+  });
+
+  it("running -> backoff counts a restart; running resets uptime from the event time", () => {
+    let v = applyEvent(live(view(), 0), ev({ exit_code: 3 }));
+    expect(v.restart_count).toBe(1);
+    v = applyEvent(v, ev({ from: "backoff", to: "starting" }));
+    expect(v.restart_count).toBe(1);
+    v = applyEvent(v, ev({ from: "starting", to: "running", pid: 77, time: "2026-12-05T12:00:10.000Z" }));
+    expect(v.pid).toBe(77);
+    expect(uptimeAt(v, Date.parse("2026-12-05T12:00:15.000Z"))).toBe(5);
+  });
+
+  it("uptime ticks from when the view was read and is absent when not running", () => {
+    const v = live(view({ uptime_s: 10 }), 1000);
+    expect(uptimeAt(v, 3000)).toBe(12);
+    expect(uptimeAt({ ...v, status: "stopped" }, 3000)).toBeUndefined();
+  });
+
+  it("health and metrics events patch their fields only", () => {
+    const v = applyEvent(live(view(), 0), ev({ kind: "health", from: "running", to: "running", health: "unhealthy" }));
+    expect(v.status).toBe("running");
+    expect(v.health_status).toBe("unhealthy");
+    const m = applyMetrics(v, { time: "", kind: "service", name: "web", memory_mb: 12, cpu_percent: 3 });
+    expect([m.memory_mb, m.cpu_percent, m.pid]).toEqual([12, 3, 10]);
+  });
+
+  it("describes events and tells failures apart", () => {
+    expect(describe(ev({ signal: "SIGKILL", reason: "killed" }))).toBe("running → backoff: signal SIGKILL: killed");
+    expect(isFailure(ev({}))).toBe(true);
+    expect(isFailure(ev({ to: "stopped" }))).toBe(false);
+    expect(isFailure(ev({ to: "exited", exit_code: 0 }))).toBe(false);
+    expect(isFailure(ev({ kind: "health", health: "unhealthy" }))).toBe(true);
+    expect(isFailure(ev({ kind: "job", reason: "custom-restart job 7 failed: x" }))).toBe(true);
+    expect(viewFailure(view({ status: "stopped", last_exit: { code: 1, at: "" } }))).toBeNull();
+    expect(viewFailure(view({ status: "running", last_exit: { code: 0, at: "" } }))).toBeNull();
+  });
+});
