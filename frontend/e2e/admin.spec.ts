@@ -2,7 +2,7 @@
 // against a real Caddy) and audit (policy decisions with filters). This file's worker runs its daemon
 // with a throwaway Caddy.
 import { test, expect, unique } from "./fixtures";
-import { freePort } from "./harness";
+import { evaluate, freePort } from "./harness";
 
 test.use({ daemonOptions: { caddy: true } });
 
@@ -36,17 +36,17 @@ test("proxy shows the routes and the Caddyfile, and reloads Caddy", async ({ pag
 });
 
 test("audit lists policy decisions and filters them", async ({ page, daemon }) => {
-  await daemon.api("POST", "/api/policy/evaluate", { command: "rm -rf /" });
-  await daemon.api("POST", "/api/policy/evaluate", { command: "make build" });
+  await evaluate(daemon, "rm -rf /");
+  await evaluate(daemon, "make build");
   await page.goto("/audit");
   await expect(page.getByRole("heading", { level: 1, name: "Audit" })).toBeVisible();
   const table = page.getByRole("table", { name: "Policy decisions" });
   await expect(table).toContainText("rm -rf /");
   await expect(table).toContainText("make build");
-  await page.getByLabel("Decision").selectOption("deny");
+  await page.getByRole("combobox", { name: "Decision" }).selectOption("deny");
   await expect(table).toContainText("rm -rf /");
   await expect(table).not.toContainText("make build");
-  await page.getByLabel("Decision").selectOption("allow");
+  await page.getByRole("combobox", { name: "Decision" }).selectOption("allow");
   await expect(table).toContainText("make build");
   await expect(table).not.toContainText("rm -rf /");
 });

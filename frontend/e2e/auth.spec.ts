@@ -1,10 +1,10 @@
 // Sign-in and sign-out in the browser: the one-time link from `tend dashboard --no-open` signs in
 // (and is spent), the token pasted into the form signs in, and after "Sign out" the session cookie the
 // browser held is refused by the API.
-import { test, expect, signIn } from "./fixtures";
+import { test, expect, signIn, SIGNED_OUT } from "./fixtures";
 
 test("the one-time link signs in, leaves no code in the URL, and works only once", async ({ browser, daemon }) => {
-  const context = await browser.newContext({ baseURL: daemon.url });
+  const context = await browser.newContext({ baseURL: daemon.url, storageState: SIGNED_OUT });
   const page = await context.newPage();
   const link = await daemon.signInLink();
   await page.goto(link);
@@ -20,7 +20,7 @@ test("the one-time link signs in, leaves no code in the URL, and works only once
   await context.close();
 
   // The same link in a fresh browser is refused, with the reason shown.
-  const again = await browser.newContext({ baseURL: daemon.url });
+  const again = await browser.newContext({ baseURL: daemon.url, storageState: SIGNED_OUT });
   const page2 = await again.newPage();
   await page2.goto(link);
   await expect(page2.getByRole("alert")).toBeVisible();
@@ -29,8 +29,39 @@ test("the one-time link signs in, leaves no code in the URL, and works only once
   await again.close();
 });
 
+test("a slow first status check does not undo a sign-in that succeeded", async ({ browser, daemon }) => {
+  // The app checks /api/status when it starts, also on /login. Held here until the sign-in has gone
+  // through and the app moved on to the overview, its 401 (it was sent without a cookie) arrives last,
+  // as it sometimes does on a busy machine; the app must not take it as "signed out".
+  const context = await browser.newContext({ baseURL: daemon.url, storageState: SIGNED_OUT });
+  const page = await context.newPage();
+  // (Chromium attaches cookies when a held request goes on, so the answer the daemon gives a request
+  // sent before the sign-in, 401, is fulfilled here rather than fetched late.)
+  let held = 0;
+  await page.route("**/api/status", async (route) => {
+    if (held++ > 0) return route.continue();
+    await page.waitForURL((u) => u.pathname === "/", { timeout: 10_000 }).catch(() => {});
+    await route.fulfill({
+      status: 401,
+      contentType: "application/json",
+      body: JSON.stringify({ error: { code: "unauthorized", message: "missing or wrong token" } }),
+    });
+  });
+  const stale = page.waitForResponse((r) => new URL(r.url()).pathname === "/api/status" && r.status() === 401);
+  await page.goto(await daemon.signInLink());
+  await expect(page).toHaveURL((u) => u.pathname === "/");
+  await stale;
+  // A few frames for the app to act on that answer (its effects run after a paint).
+  await page.evaluate(
+    () => new Promise<void>((r) => requestAnimationFrame(() => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 0))))),
+  );
+  await expect(page.getByRole("heading", { level: 1, name: "Services" })).toBeVisible();
+  await expect(page).not.toHaveURL(/\/login/);
+  await context.close();
+});
+
 test("the token pasted into the sign-in form signs in", async ({ browser, daemon }) => {
-  const context = await browser.newContext({ baseURL: daemon.url });
+  const context = await browser.newContext({ baseURL: daemon.url, storageState: SIGNED_OUT });
   const page = await context.newPage();
   await page.goto("/");
   await expect(page).toHaveURL(/\/login/);
@@ -44,7 +75,7 @@ test("the token pasted into the sign-in form signs in", async ({ browser, daemon
 });
 
 test("sign out ends the session: the cookie no longer works", async ({ browser, daemon, playwright }) => {
-  const context = await browser.newContext({ baseURL: daemon.url });
+  const context = await browser.newContext({ baseURL: daemon.url, storageState: SIGNED_OUT });
   const page = await context.newPage();
   await signIn(page, daemon);
   const cookieHeader = (await context.cookies()).map((c) => `${c.name}=${c.value}`).join("; ");

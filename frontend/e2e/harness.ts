@@ -263,6 +263,11 @@ export class Caddy {
   }
 }
 
+/** Puts a shell command to the command policy (audited, nothing run). */
+export function evaluate(daemon: Daemon, command: string) {
+  return daemon.api("POST", "/api/policy/evaluate", { command: { command_type: "shell", command, is_safe: true } });
+}
+
 /** Every `tend` shell command the specs use runs through /bin/sh -c; this keeps their quoting in one place. */
 export const sh = {
   /** Prints `tick N` every `everyS` seconds, and `marker N` on every tenth line. */

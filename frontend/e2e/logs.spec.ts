@@ -67,7 +67,7 @@ test("the stream filter shows only stderr lines", async ({ page, daemon }) => {
   await page.goto(`/services/${name}/logs`);
   const rows = page.getByTestId("log-view").getByTestId("log-line");
   await expect(rows.filter({ hasText: "out-" }).first()).toBeVisible();
-  await page.getByLabel("Stream").selectOption("stderr");
+  await page.getByRole("combobox", { name: "Stream" }).selectOption("stderr");
   await expect(rows.filter({ hasText: "err-" }).first()).toBeVisible();
   await expect.poll(async () => (await rows.allTextContents()).some((t) => t.includes("out-"))).toBe(false);
 });

@@ -5,8 +5,8 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import AxeBuilder from "@axe-core/playwright";
 import type { Page, Locator } from "@playwright/test";
-import { test, expect } from "./fixtures";
-import { freePort, repoRoot, sh, waitFor, type Daemon } from "./harness";
+import { test, expect, SIGNED_OUT } from "./fixtures";
+import { evaluate, freePort, repoRoot, sh, waitFor, type Daemon } from "./harness";
 
 const OUT = path.join(repoRoot, "target", "dashboard-screens");
 const SIZES = [
@@ -35,7 +35,7 @@ const SCREENS: Screen[] = [
   { name: "cron-detail", path: "/cron/backup", ready: (p) => p.getByTestId("execution-row").first() },
   { name: "cron-new", path: "/cron/new", ready: (p) => p.getByLabel("schedule", { exact: true }) },
   { name: "plugins", path: "/plugins", ready: (p) => p.getByRole("table", { name: "Plugins" }).getByRole("row").nth(1) },
-  { name: "proxy", path: "/proxy", ready: (p) => p.getByRole("table", { name: "Routes" }).getByText("web") },
+  { name: "proxy", path: "/proxy", ready: (p) => p.getByRole("table", { name: "Routes" }).getByRole("cell", { name: "web", exact: true }) },
   { name: "audit", path: "/audit", ready: (p) => p.getByRole("table", { name: "Policy decisions" }).getByText("rm -rf /") },
   { name: "supervisor", path: "/supervisor", ready: (p) => p.getByRole("table", { name: "Sessions" }).getByRole("row").nth(1) },
 ];
@@ -73,8 +73,8 @@ async function seed(daemon: Daemon) {
     post_commands: [{ command_type: "shell", command: "echo checked", is_safe: true }],
     args: [],
   });
-  await daemon.api("POST", "/api/policy/evaluate", { command: "rm -rf /" });
-  await daemon.api("POST", "/api/policy/evaluate", { command: "make build" });
+  await evaluate(daemon, "rm -rf /");
+  await evaluate(daemon, "make build");
   await waitFor("the seeded cron execution and job to end", async () => {
     const ex = await daemon.api("GET", "/api/cron/backup/executions");
     const jobs = await daemon.api("GET", "/api/jobs?service=web");
@@ -82,8 +82,18 @@ async function seed(daemon: Daemon) {
   }, 30_000);
 }
 
-async function axe(page: Page): Promise<string[]> {
-  const result = await new AxeBuilder({ page }).analyze();
+/**
+ * axe's serious and critical violations. Contrast depends on the theme and layout (scroll regions,
+ * hidden columns) on the size, and contrast is most of axe's cost: every rule at 1280x800 light,
+ * contrast alone in dark, everything but contrast at 390x844 light; 390x844 dark is only photographed.
+ */
+async function axe(page: Page, size: string, theme: string): Promise<string[]> {
+  let builder = new AxeBuilder({ page });
+  if (theme === "dark") {
+    if (size !== SIZES[0].name) return [];
+    builder = builder.withRules(["color-contrast"]);
+  } else if (size !== SIZES[0].name) builder = builder.disableRules(["color-contrast"]);
+  const result = await builder.analyze();
   return result.violations
     .filter((v) => v.impact === "serious" || v.impact === "critical")
     .map((v) => `${v.impact} ${v.id}: ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).slice(0, 5).join(", ")}`);
@@ -95,30 +105,42 @@ test.beforeAll(async ({ daemon }) => {
   await seed(daemon);
 });
 
-for (const screen of SCREENS) {
-  test(`${screen.name}: axe and screenshots`, async ({ page, browser, daemon }) => {
-    let target = page;
-    let ownContext = null;
-    if (screen.anonymous) {
-      ownContext = await browser.newContext({ baseURL: daemon.url });
-      target = await ownContext.newPage();
-    }
-    await target.goto(screen.path);
-    const problems: string[] = [];
-    for (const theme of THEMES) {
-      await target.emulateMedia({ colorScheme: theme });
-      for (const size of SIZES) {
-        await target.setViewportSize({ width: size.width, height: size.height });
-        await expect(screen.ready(target)).toBeVisible();
-        for (const v of await axe(target)) problems.push(`[${size.name} ${theme}] ${v}`);
-        await target.screenshot({
-          path: path.join(OUT, `${screen.name}-${size.name}-${theme}.png`),
-          fullPage: true,
-          animations: "disabled",
-        });
+// One test for all screens: a failing screen is listed with the others instead of costing a new
+// worker (a new daemon and seed) per failure.
+test("every screen: axe and screenshots", async ({ page, browser, daemon }) => {
+  test.setTimeout(180_000);
+  const problems: string[] = [];
+  for (const screen of SCREENS) {
+    await test.step(screen.name, async () => {
+      let target = page;
+      let ownContext = null;
+      if (screen.anonymous) {
+        ownContext = await browser.newContext({ baseURL: daemon.url, storageState: SIGNED_OUT });
+        target = await ownContext.newPage();
       }
-    }
-    await ownContext?.close();
-    expect(problems, `serious or critical accessibility violations on ${screen.name}`).toEqual([]);
-  });
-}
+      try {
+        await target.goto(screen.path);
+        for (const theme of THEMES) {
+          await target.emulateMedia({ colorScheme: theme });
+          for (const size of SIZES) {
+            await target.setViewportSize({ width: size.width, height: size.height });
+            await expect(screen.ready(target)).toBeVisible();
+            for (const v of await axe(target, size.name, theme)) problems.push(`${screen.name} [${size.name} ${theme}] ${v}`);
+            await target.screenshot({
+              path: path.join(OUT, `${screen.name}-${size.name}-${theme}.png`),
+              fullPage: true,
+              animations: "disabled",
+            });
+          }
+        }
+      } catch (e) {
+        problems.push(`${screen.name}: ${String(e).split("\n").slice(0, 3).join(" ")}`);
+      } finally {
+        await ownContext?.close();
+        await page.emulateMedia({ colorScheme: "light" });
+        await page.setViewportSize({ width: 1280, height: 800 });
+      }
+    });
+  }
+  expect(problems, "screens with serious or critical accessibility violations, or that did not render").toEqual([]);
+});
