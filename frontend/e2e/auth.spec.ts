@@ -1,7 +1,7 @@
 // Sign-in and sign-out in the browser: the one-time link from `tend dashboard --no-open` signs in
 // (and is spent), the token pasted into the form signs in, and after "Sign out" the session cookie the
 // browser held is refused by the API.
-import { test, expect, signIn, SIGNED_OUT } from "./fixtures";
+import { test, expect, signedInContext, SIGNED_OUT } from "./fixtures";
 
 test("the one-time link signs in, leaves no code in the URL, and works only once", async ({ browser, daemon }) => {
   const context = await browser.newContext({ baseURL: daemon.url, storageState: SIGNED_OUT });
@@ -75,9 +75,10 @@ test("the token pasted into the sign-in form signs in", async ({ browser, daemon
 });
 
 test("sign out ends the session: the cookie no longer works", async ({ browser, daemon, playwright }) => {
-  const context = await browser.newContext({ baseURL: daemon.url, storageState: SIGNED_OUT });
+  const context = await signedInContext(browser, daemon);
   const page = await context.newPage();
-  await signIn(page, daemon);
+  await page.goto("/");
+  await expect(page.getByRole("heading", { level: 1, name: "Services" })).toBeVisible();
   const cookieHeader = (await context.cookies()).map((c) => `${c.name}=${c.value}`).join("; ");
   // The cookie works before...
   const before = await playwright.request.newContext({ baseURL: daemon.url, extraHTTPHeaders: { cookie: cookieHeader } });

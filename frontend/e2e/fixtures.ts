@@ -1,32 +1,38 @@
 // Playwright fixtures over the harness: one real daemon per worker (a spec file that needs other
 // daemon settings, e.g. a Caddy, sets `daemonOptions` and so gets a worker of its own), signed in once
-// per worker through the one-time link (the browser's cookies are reused by every test's fresh
-// context), `baseURL` pointing at the daemon. Every page fails its test when a JavaScript dialog opens
-// (the XSS guard: a script that ran would typically `alert`), and page errors are attached to the
-// report.
-import { test as base, expect, type Page, type BrowserContext } from "@playwright/test";
+// per worker with a one-time code (the session cookie is reused by every test's fresh context),
+// `baseURL` pointing at the daemon. Every page fails its test when a JavaScript dialog opens (the XSS
+// guard: a script that ran would typically `alert`), and page errors are attached to the report.
+import { test as base, expect, type Browser, type Page, type BrowserContext } from "@playwright/test";
 import { Daemon, type DaemonOptions } from "./harness";
 
 type StorageState = Awaited<ReturnType<BrowserContext["storageState"]>>;
 
-/** Follows the one-time sign-in link and waits for the overview. */
-export async function signIn(page: Page, daemon: Daemon): Promise<void> {
-  const link = await daemon.signInLink();
-  await page.goto(link);
-  await expect(page.getByRole("heading", { level: 1, name: "Services" })).toBeVisible();
+/**
+ * A browser context signed in with the code of a `tend dashboard` link, exchanged by `POST /api/login`
+ * from the context's own request client (its cookie jar is the context's), not through the page. The
+ * page's sign-in is auth.spec's subject; here a UI race there (see its stale-401 test) would otherwise
+ * fail every test that merely needs a session.
+ */
+export async function signedInContext(browser: Browser, daemon: Daemon): Promise<BrowserContext> {
+  const context = await browser.newContext({ baseURL: daemon.url, storageState: SIGNED_OUT });
+  try {
+    const code = new URL(await daemon.signInLink()).hash.replace(/^#code=/, "");
+    const res = await context.request.post("/api/login", { data: { code }, headers: { origin: daemon.url } });
+    if (!res.ok()) throw new Error(`POST /api/login answered ${res.status()}: ${await res.text()}`);
+    return context;
+  } catch (e) {
+    await context.close();
+    throw e;
+  }
 }
 
-/**
- * `signIn` for the per-worker session only: a second link when the first one lands back on the sign-in
- * form. The shell's first status check can answer 401 after the sign-in succeeded and undo it (a race
- * auth.spec reproduces on purpose); without this, one lost race would fail every test of the worker.
- */
-async function signInForSession(page: Page, daemon: Daemon): Promise<void> {
+async function sessionState(browser: Browser, daemon: Daemon): Promise<StorageState> {
+  const context = await signedInContext(browser, daemon);
   try {
-    await signIn(page, daemon);
-  } catch (e) {
-    console.warn(`e2e: the sign-in link did not stick (${String(e).split("\n")[0]}); trying a second link`);
-    await signIn(page, daemon);
+    return await context.storageState();
+  } finally {
+    await context.close();
   }
 }
 
@@ -44,14 +50,7 @@ export const test = base.extend<
     { scope: "worker", timeout: 60_000 },
   ],
   session: [
-    async ({ browser, daemon }, use) => {
-      const context = await browser.newContext({ baseURL: daemon.url, storageState: SIGNED_OUT });
-      const page = await context.newPage();
-      await signInForSession(page, daemon);
-      const state = await context.storageState();
-      await context.close();
-      await use(state);
-    },
+    async ({ browser, daemon }, use) => use(await sessionState(browser, daemon)),
     { scope: "worker", timeout: 60_000 },
   ],
   baseURL: async ({ daemon }, use) => use(daemon.url),
