@@ -19,8 +19,9 @@ pub fn main() -> anyhow::Result<()> {
     if !cfg!(target_os = "linux") {
         bail!("bench dashboard drives /usr/bin/chromium and needs Linux");
     }
+    // The release binary embeds frontend/dist as it is when compiled: build the dashboard first.
+    crate::frontend::build()?;
     let frontend = crate::root().join("frontend");
-    build_frontend(&frontend)?;
     let tend = crate::build_release_tend()?;
     let started = Instant::now();
     let tmp = tempfile::Builder::new()
@@ -76,24 +77,6 @@ pub fn main() -> anyhow::Result<()> {
         println!("{missed} goal(s) missed");
     }
     Ok(())
-}
-
-/// `npm ci` when the dependencies are missing, then `npm run build` (the release build embeds dist/).
-fn build_frontend(frontend: &std::path::Path) -> anyhow::Result<()> {
-    let npm = || {
-        let mut cmd = Command::new("npm");
-        cmd.current_dir(frontend);
-        cmd
-    };
-    if !frontend
-        .join("node_modules")
-        .join("playwright-core")
-        .is_dir()
-    {
-        crate::run_checked(npm().arg("ci"))
-            .context("installing the frontend's dependencies (node 18+ and npm are needed)")?;
-    }
-    crate::run_checked(npm().args(["run", "build"])).context("building the dashboard")
 }
 
 fn num(v: &Value, path: &[&str]) -> anyhow::Result<f64> {
