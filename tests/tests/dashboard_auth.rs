@@ -1,21 +1,16 @@
 //! Dashboard sign-in and browser security over HTTP: one-time codes (once only, two minutes), token
 //! sign-in, the `HttpOnly` session cookie for REST and SSE, CSRF (a cookie-authenticated change needs a
 //! same-origin `Origin`; login from a foreign origin refused), the security headers on every answer, the
-//! `Host` guard against DNS rebinding, expired / revoked / signed-out sessions refused, the sign-in
-//! limiter, no secret in the daemon log, and `tend dashboard` printing a link that signs in.
+//! `Host` guard against DNS rebinding (`browser.rs`), expired / revoked / signed-out sessions refused,
+//! the sign-in limiter, no secret in the daemon log, and `tend dashboard` printing a link that signs in.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+mod browser;
 
 use reqwest::Method;
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use tend_tests::{Daemon, Sse, Value, json, python3, rfc3339_ms, run_with_deadline, secs, send};
 
 const EVIL: &str = "http://evil.example";
-
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-                   connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
-                   form-action 'self'; frame-ancestors 'none'";
 
 /// A signed-in browser: the session's secret (the cookie's value) and its public id.
 struct Session {
@@ -109,17 +104,6 @@ fn assert_refused(answer: (u16, Value), status: u16, code: &str, field: Option<&
     }
 }
 
-/// One raw HTTP/1.x request with exactly the given head lines; returns the whole answer.
-fn raw(d: &Daemon, head: &str) -> String {
-    let addr = d.url().trim_start_matches("http://");
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(secs(10))).unwrap();
-    s.write_all(head.as_bytes()).unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).expect("read the answer");
-    answer
-}
-
 #[test]
 fn a_sign_in_code_works_once_and_expires_two_minutes_after_it_is_made() {
     let d = Daemon::start();
@@ -183,6 +167,8 @@ fn a_bad_login_body_names_the_field() {
         let answer = send_response(login_request(&d, &body, None));
         assert_refused(answer, 422, "invalid", Some(field), &body.to_string());
     }
+    let get = send(d.request_anonymous(Method::GET, "/api/login"));
+    assert_refused(get, 405, "method_not_allowed", None, "GET /api/login");
 }
 
 #[test]
@@ -285,101 +271,6 @@ fn login_from_a_foreign_origin_is_refused() {
     assert_eq!(resp.status(), 201);
 }
 
-fn assert_security_headers(resp: &Response, what: &str) {
-    let h = resp.headers();
-    let get = |k: &str| h.get(k).map(|v| v.to_str().unwrap().to_string());
-    assert_eq!(
-        get("content-security-policy").as_deref(),
-        Some(CSP),
-        "{what}"
-    );
-    assert_eq!(
-        get("x-content-type-options").as_deref(),
-        Some("nosniff"),
-        "{what}"
-    );
-    assert_eq!(
-        get("referrer-policy").as_deref(),
-        Some("no-referrer"),
-        "{what}"
-    );
-    assert_eq!(get("x-frame-options").as_deref(), Some("DENY"), "{what}");
-    assert_eq!(
-        get("cross-origin-opener-policy").as_deref(),
-        Some("same-origin"),
-        "{what}"
-    );
-}
-
-#[test]
-fn every_answer_carries_the_security_headers() {
-    let d = Daemon::start();
-    for (req, status, what) in [
-        (d.request(Method::GET, "/api/status"), 200, "an API answer"),
-        (d.request(Method::GET, "/no/such/page"), 404, "a 404"),
-        (
-            d.request_anonymous(Method::GET, "/api/services"),
-            401,
-            "a 401",
-        ),
-        (d.request(Method::GET, "/healthz"), 200, "healthz"),
-    ] {
-        let resp = req.send().unwrap();
-        assert_eq!(resp.status().as_u16(), status, "{what}");
-        assert_security_headers(&resp, what);
-    }
-}
-
-#[test]
-fn a_foreign_host_is_refused_and_loopback_names_are_served() {
-    let d = Daemon::start();
-    let port = d.url().rsplit(':').next().unwrap().to_string();
-    let token = d.token();
-    let ask = |host: &str| {
-        raw(
-            &d,
-            &format!(
-                "GET /api/status HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\
-                 Connection: close\r\n\r\n"
-            ),
-        )
-    };
-    for host in ["evil.example", &format!("evil.example:{port}"), "10.9.8.7"] {
-        let answer = ask(host);
-        assert!(answer.starts_with("HTTP/1.1 403"), "Host {host}: {answer}");
-        assert!(answer.contains(r#""field":"Host""#), "{answer}");
-        assert!(answer.contains("frame-ancestors 'none'"), "{answer}");
-    }
-    for host in [
-        format!("localhost:{port}"),
-        format!("127.0.0.1:{port}"),
-        format!("dash.localhost:{port}"),
-    ] {
-        let answer = ask(&host);
-        assert!(answer.starts_with("HTTP/1.1 200"), "Host {host}: {answer}");
-    }
-    // No Host at all: not a browser.
-    let answer = raw(&d, "GET /healthz HTTP/1.0\r\n\r\n");
-    assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
-}
-
-#[test]
-fn allowed_hosts_extend_the_served_names() {
-    let d = Daemon::builder()
-        .config_toml("[api]\nallowed_hosts = [\"tend.lan\"]\n")
-        .start();
-    let answer = raw(
-        &d,
-        "GET /healthz HTTP/1.1\r\nHost: TEND.lan:80\r\nConnection: close\r\n\r\n",
-    );
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    let answer = raw(
-        &d,
-        "GET /healthz HTTP/1.1\r\nHost: other.lan\r\nConnection: close\r\n\r\n",
-    );
-    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
-}
-
 #[test]
 fn revoked_and_signed_out_sessions_are_refused() {
     let d = Daemon::start();
@@ -405,7 +296,11 @@ fn revoked_and_signed_out_sessions_are_refused() {
         "cross-origin revoke",
     );
     assert_eq!(cookie_get(&d, "/api/services", &b).0, 200, "b untouched");
-    let (status, body) = send(with_cookie(&d, Method::DELETE, &path, &a, Some(d.url())));
+    let resp = with_cookie(&d, Method::DELETE, &path, &a, Some(d.url()))
+        .send()
+        .unwrap();
+    assert!(set_cookie(&resp).is_none(), "a's own cookie stays");
+    let (status, body) = send_response(resp);
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, json!({"status": "revoked", "id": b.id}));
     assert_refused(
@@ -416,6 +311,17 @@ fn revoked_and_signed_out_sessions_are_refused() {
         "revoked",
     );
     assert_refused(d.delete(&path), 404, "not_found", None, "revoked twice");
+
+    // Revoking one's own session clears one's cookie.
+    let c = sign_in(&d, json!({"token": d.token()}));
+    let own = format!("/api/sessions/{}", c.id);
+    let resp = with_cookie(&d, Method::DELETE, &own, &c, Some(d.url()))
+        .send()
+        .unwrap();
+    let cleared = set_cookie(&resp).expect("own revocation clears the cookie");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(cookie_get(&d, "/api/services", &c).0, 401);
 
     // Signing out ends the session and clears the cookie.
     let resp = with_cookie(&d, Method::POST, "/api/logout", &a, Some(d.url()))

@@ -5,7 +5,7 @@
 /**
  * Why a request failed. Every code means one thing on every front end.
  */
-export type Code = "not_found" | "conflict" | "invalid" | "unauthorized" | "forbidden" | "too_large" | "shutting_down" | "unavailable" | "insufficient_storage" | "internal" | "method_not_allowed" | "unsupported_media_type" | "idle_timeout" | "too_many_connections";
+export type Code = "not_found" | "conflict" | "invalid" | "unauthorized" | "forbidden" | "too_many_requests" | "too_large" | "shutting_down" | "unavailable" | "insufficient_storage" | "internal" | "method_not_allowed" | "unsupported_media_type" | "idle_timeout" | "too_many_connections";
 
 /**
  * Every REST error answer: `{"error":{"code","message","field"}}`.
@@ -1143,6 +1143,48 @@ export type CaddyReloadReport = {
  * What the reload did, e.g. `inserted the route group into server srv0`.
  */
 action: string, status: CaddyStatus, };
+
+/**
+ * `POST /api/login`: exactly one of `code` (from `tend dashboard`) or `token` (the API token, pasted
+ * by hand).
+ */
+export type LoginRequest = { code?: string, token?: string, };
+
+/**
+ * `POST /api/sessions/code`: a sign-in code, valid once until `expires_at`.
+ */
+export type SignInCode = { code: string, 
+/**
+ * RFC 3339, UTC.
+ */
+expires_at: string, };
+
+/**
+ * One session (`GET /api/sessions`, and the answer of `POST /api/login`). `id` is a public name for
+ * it, not its secret.
+ */
+export type SessionView = { id: string, created_at: string, 
+/**
+ * Updated at most once a minute.
+ */
+last_seen_at: string, expires_at: string, 
+/**
+ * The `User-Agent` of the sign-in request (at most 256 characters).
+ */
+user_agent: string | null, 
+/**
+ * Whether this is the session of the request that asked.
+ */
+current: boolean, };
+
+/**
+ * `POST /api/logout` and `DELETE /api/sessions/{id}`: the session that ended.
+ */
+export type SessionEnded = { 
+/**
+ * `signed_out` (logout) or `revoked` (delete).
+ */
+status: string, id: string, };
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
 

@@ -111,7 +111,7 @@ pub fn router(state: AppState) -> Router {
             auth::authenticate,
         ));
     // Signing in needs no credentials (it is how a browser gets them).
-    let sign_in = Router::new().route("/login", post(sessions::login));
+    let sign_in = Router::new().route("/login", post(sessions::login).fallback(method_not_allowed));
     // The last two layers wrap everything routed here, the fallback included: a foreign `Host` is
     // refused before any handler runs, and every answer (refusals too) carries the security headers.
     Router::new()

@@ -13,7 +13,7 @@ use super::AppState;
 use super::auth::{Caller, check_login_origin};
 use super::extract::{Body, Id};
 use crate::ops::Error;
-use crate::wire::{Code, LoginRequest, SESSION_COOKIE, SessionEnded, SessionView, SignInCode};
+use crate::wire::{Code, LoginRequest, SESSION_COOKIE, SessionView, SignInCode};
 
 fn session_cookie(value: &str, max_age_s: u64) -> Result<HeaderValue, Error> {
     HeaderValue::from_str(&format!(
@@ -74,6 +74,15 @@ pub async fn list(
     Ok(Json(app.ops.sessions(caller.session()).await?))
 }
 
-pub async fn revoke(State(app): State<AppState>, Id(id): Id) -> Result<Json<SessionEnded>, Error> {
-    Ok(Json(app.ops.revoke_session(&id).await?))
+/// Ends session `id`; revoking one's own session also clears the cookie.
+pub async fn revoke(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Id(id): Id,
+) -> Result<Response, Error> {
+    let ended = app.ops.revoke_session(&id).await?;
+    if caller.session() == Some(id.as_str()) {
+        return Ok(([(SET_COOKIE, session_cookie("", 0)?)], Json(ended)).into_response());
+    }
+    Ok(Json(ended).into_response())
 }

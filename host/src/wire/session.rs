@@ -4,14 +4,16 @@
 //! `Set-Cookie` header.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 /// The name of the session cookie.
 pub const SESSION_COOKIE: &str = "tend_session";
 
 /// `POST /api/login`: exactly one of `code` (from `tend dashboard`) or `token` (the API token, pasted
 /// by hand).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, TS)]
 #[serde(deny_unknown_fields)]
+#[ts(optional_fields)]
 pub struct LoginRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
@@ -20,7 +22,7 @@ pub struct LoginRequest {
 }
 
 /// `POST /api/sessions/code`: a sign-in code, valid once until `expires_at`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct SignInCode {
     pub code: String,
     /// RFC 3339, UTC.
@@ -29,7 +31,7 @@ pub struct SignInCode {
 
 /// One session (`GET /api/sessions`, and the answer of `POST /api/login`). `id` is a public name for
 /// it, not its secret.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct SessionView {
     pub id: String,
     pub created_at: String,
@@ -44,7 +46,7 @@ pub struct SessionView {
 }
 
 /// `POST /api/logout` and `DELETE /api/sessions/{id}`: the session that ended.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct SessionEnded {
     /// `signed_out` (logout) or `revoked` (delete).
     pub status: String,

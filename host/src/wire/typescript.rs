@@ -81,6 +81,8 @@ fn declarations(cfg: &Config) -> Vec<Decl> {
         PluginRejection, PluginState, PluginInfo, ReloadAction, ReloadEntry, ReloadReport,
         // caddy
         CaddyState, CaddyStatus, CaddyService, CaddyConfigView, CaddyReloadReport,
+        // dashboard sign-in
+        LoginRequest, SignInCode, SessionView, SessionEnded,
         // JSON values (configs, the daemon's own log records)
         serde_json::Value,
     ];
