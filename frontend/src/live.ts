@@ -6,6 +6,7 @@
 // `reconnected` counts recoveries: screens re-read what is not replayed (live-only metrics, REST
 // figures) when it changes.
 import { batch, signal } from "@preact/signals";
+import type { TopicData } from "./gen/api";
 
 export type Topic = "lifecycle" | "health" | "metrics" | "cron" | "job" | "caddy" | "plugin" | "policy" | "agent";
 export const TOPICS: Topic[] = ["lifecycle", "health", "metrics", "cron", "job", "caddy", "plugin", "policy", "agent"];
@@ -26,8 +27,9 @@ let retry = 500;
 let retryTimer: ReturnType<typeof setTimeout> | undefined;
 let wasLost = false;
 
-/** Calls `handler` with the batch of `topic` events that arrived since the last frame. */
-export function subscribe<T = unknown>(topic: Topic, handler: (events: T[]) => void): () => void {
+/** Calls `handler` with the batch of `topic` events that arrived since the last frame. The payload
+ *  type is the topic's (`TopicData`), unless the caller names a narrower view of it. */
+export function subscribe<K extends Topic, T = TopicData[K]>(topic: K, handler: (events: T[]) => void): () => void {
   let set = handlers.get(topic);
   if (!set) handlers.set(topic, (set = new Set()));
   set.add(handler as Handler);

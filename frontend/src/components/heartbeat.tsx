@@ -9,7 +9,7 @@ import { colours, themeVersion } from "../lib/theme";
 const W = 120;
 const H = 16;
 
-export function Heartbeat({ beats }: { beats: Signal<Beat[]> }) {
+export function Heartbeat({ beats, check = true }: { beats: Signal<Beat[]>; check?: boolean }) {
   const ref = useRef<HTMLCanvasElement>(null);
   useEffect(() => track(ref.current!, W, H), []);
   const value = beats.value;
@@ -21,5 +21,5 @@ export function Heartbeat({ beats }: { beats: Signal<Beat[]> }) {
       paint(ctx, kinds, w, h, { ok: c.ok, bad: c.bad, none: c.idle });
     });
   }, [value, theme]);
-  return <canvas ref={ref} class="heartbeat" width={W} height={H} role="img" aria-label={summary(value)} />;
+  return <canvas ref={ref} class="heartbeat" width={W} height={H} role="img" aria-label={check || value.length ? summary(value) : "health: no check configured"} />;
 }

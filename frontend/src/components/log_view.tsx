@@ -3,10 +3,15 @@
 // while the user is at the bottom, keeps the view still when lines are added above (older pages) or
 // dropped (the ring evicting), and asks for older lines near the top. Text is rendered as text nodes
 // (ANSI colours as classed spans from lib/ansi.ts), never as HTML.
-import { useEffect, useLayoutEffect, useMemo, useReducer, useRef } from "preact/hooks";
+// Unwrapped lines all have one height, so their window is arithmetic (lib/window.ts, O(rows shown)).
+// Wrapped lines vary, and @tanstack/virtual-core measures them; it rebuilds its table of every line's
+// position when the count changes, which during a burst (a new count every frame, 50,000 lines) is
+// garbage the unwrapped path avoids.
+import { useEffect, useLayoutEffect, useMemo, useReducer, useRef, useState } from "preact/hooks";
 import { Virtualizer, elementScroll, observeElementOffset, observeElementRect } from "@tanstack/virtual-core";
 import { segments, strip, type Segment } from "../lib/ansi";
 import type { Line, LogSession } from "../lib/log_session";
+import { rowWindow } from "../lib/window";
 
 /** Row height without wrapping (px); must match `.log-line` in styles.css. */
 export const ROW = 20;
@@ -39,6 +44,7 @@ export function LogView({ session, opts, jump }: { session: LogSession; opts: Lo
   const lastEvicted = useRef(0);
   const lastFirst = useRef<number | undefined>(undefined);
   const prevTotal = useRef(0);
+  const lastGeneration = useRef(session.generation);
   const buffer = session.buffer;
   const version = session.version.value; // re-render once per frame with new lines
 
@@ -56,8 +62,10 @@ export function LogView({ session, opts, jump }: { session: LogSession; opts: Lo
       }),
     [],
   );
+  const fixed = !opts.wrap;
+  const [view, setView] = useState({ top: 0, height: 800 });
   const options = () => ({
-    count: buffer.length,
+    count: fixed ? 0 : buffer.length,
     getScrollElement: () => scroller.current,
     estimateSize: () => ROW,
     overscan: OVERSCAN,
@@ -65,7 +73,7 @@ export function LogView({ session, opts, jump }: { session: LogSession; opts: Lo
     observeElementRect,
     observeElementOffset,
     onChange: () => rerender(0),
-    getItemKey: (i: number) => buffer.at(i)?.id ?? i,
+    // Index keys: a key function would be called for every kept line on each change (50,000 per frame).
   });
   virt.setOptions(options());
 
@@ -74,25 +82,37 @@ export function LogView({ session, opts, jump }: { session: LogSession; opts: Lo
     virt._willUpdate();
   });
 
-  // After new lines: keep the bottom in view when following, else keep the same lines in view.
+  // Where the unwrapped view must be after this render, decided before rendering so the rows drawn
+  // are already the right ones: the end when following; the same lines as before when lines were put
+  // above (older pages) or dropped (the ring evicting).
+  const total = buffer.length * ROW;
+  const first = buffer.first?.id;
+  if (session.generation !== lastGeneration.current) {
+    // A new stream filter, search or reload: start at its newest line, following.
+    lastGeneration.current = session.generation;
+    follow.current = true;
+    lastFirst.current = undefined;
+    lastEvicted.current = buffer.evicted;
+  }
+  const following = follow.current && !session.paused.value;
+  let top = view.top;
+  if (following) top = Math.max(0, total - view.height);
+  else if (lastFirst.current !== undefined && first !== undefined && first < lastFirst.current) top += total - prevTotal.current;
+  else if (buffer.evicted > lastEvicted.current) top = Math.max(0, top - (buffer.evicted - lastEvicted.current) * ROW);
+
   useLayoutEffect(() => {
     const el = scroller.current;
     if (!el) return;
-    const total = virt.getTotalSize();
-    const first = buffer.first?.id;
-    const evictedNow = buffer.evicted;
-    if (follow.current && !session.paused.value) {
+    if (fixed) {
+      if (Math.abs(el.scrollTop - top) >= 1) el.scrollTop = top;
+    } else if (following) {
       el.scrollTop = el.scrollHeight;
     } else if (lastFirst.current !== undefined && first !== undefined && first < lastFirst.current) {
-      // Older lines were put above: move down by their height.
-      el.scrollTop += total - prevTotal.current;
-    } else if (evictedNow > lastEvicted.current && !opts.wrap) {
-      // Lines dropped at the top: move up by their height so the same lines stay in view.
-      el.scrollTop = Math.max(0, el.scrollTop - (evictedNow - lastEvicted.current) * ROW);
+      el.scrollTop += virt.getTotalSize() - prevTotal.current;
     }
-    lastEvicted.current = evictedNow;
+    lastEvicted.current = buffer.evicted;
     lastFirst.current = first;
-    prevTotal.current = total;
+    prevTotal.current = fixed ? total : virt.getTotalSize();
   }, [version]);
 
   // "Jump to latest": follow the end again.
@@ -108,13 +128,23 @@ export function LogView({ session, opts, jump }: { session: LogSession; opts: Lo
     virt.measure?.();
   }, [opts.wrap]);
 
+  // The unwrapped window follows the scroll position and the viewport's height.
+  useEffect(() => {
+    const el = scroller.current!;
+    const ro = new ResizeObserver(() => setView({ top: el.scrollTop, height: el.clientHeight }));
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+
   const onScroll = () => {
     const el = scroller.current!;
+    if (fixed) setView({ top: el.scrollTop, height: el.clientHeight });
     follow.current = el.scrollHeight - el.scrollTop - el.clientHeight < ROW * 2;
     if (el.scrollTop < ROW * 10 && session.hasOlder.value && !session.loadingOlder.value) void session.loadOlder();
   };
 
-  const items = virt.getVirtualItems();
+  const items = fixed ? rowWindow(top, view.height, ROW, buffer.length, OVERSCAN) : virt.getVirtualItems();
+  const totalSize = fixed ? buffer.length * ROW : virt.getTotalSize();
   return (
     <div
       ref={scroller}
@@ -125,7 +155,7 @@ export function LogView({ session, opts, jump }: { session: LogSession; opts: Lo
       tabIndex={0}
       onScroll={onScroll}
     >
-      <div class="log-inner" style={{ height: `${virt.getTotalSize()}px` }}>
+      <div class="log-inner" style={{ height: `${totalSize}px` }}>
         {items.map((it) => {
           const l = buffer.at(it.index);
           if (!l) return null;

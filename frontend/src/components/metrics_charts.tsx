@@ -17,10 +17,12 @@ interface ChartSpec {
   key: "cpu" | "mem" | "disk";
   title: string;
   fmt: (v: number) => string;
+  /** Axis tick labels (finer than `fmt` where ticks are close together). */
+  tick?: (v: number) => string;
 }
 
 const CHARTS: ChartSpec[] = [
-  { key: "cpu", title: "CPU (% of one core)", fmt: (v) => fmtCpu(v) },
+  { key: "cpu", title: "CPU (% of one core)", fmt: (v) => fmtCpu(v), tick: (v) => `${+v.toFixed(2)}%` },
   { key: "mem", title: "Memory", fmt: (v) => fmtMem(v) },
   { key: "disk", title: "Disk (watch dirs)", fmt: (v) => fmtBytes(v) },
 ];
@@ -34,6 +36,8 @@ function data(spec: ChartSpec, s: Series): uPlot.AlignedData {
 function Chart({ spec, series, syncKey, span }: { spec: ChartSpec; series: Series; syncKey: string; span: number }) {
   const ref = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
+  const latest = useRef(series);
+  latest.current = series;
   const theme = themeVersion.value;
   useEffect(() => {
     const el = ref.current!;
@@ -47,20 +51,19 @@ function Chart({ spec, series, syncKey, span }: { spec: ChartSpec; series: Serie
             { label: "avg", stroke: c.accent, width: 1.5, value: fmt },
             { label: "max", stroke: c.warn, width: 1, dash: [4, 3], value: fmt },
           ];
-    const now = Date.now() / 1000;
     const opts: uPlot.Options = {
       width: Math.max(200, el.clientWidth),
       height: HEIGHT,
       cursor: { sync: { key: syncKey }, drag: { x: false, y: false } },
       legend: { live: true },
-      scales: { x: { time: true, range: () => [now - span, now] }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+      scales: { x: { time: true, range: () => [Date.now() / 1000 - span, Date.now() / 1000] }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
       axes: [
         { ...axis, space: 70 },
-        { ...axis, size: 64, values: (_u, vals) => vals.map((v) => spec.fmt(v)) },
+        { ...axis, size: 64, values: (_u, vals) => vals.map((v) => (spec.tick ?? spec.fmt)(v)) },
       ],
       series: [{}, ...ys],
     };
-    const u = new uPlot(opts, data(spec, series), el);
+    const u = new uPlot(opts, data(spec, latest.current), el);
     plot.current = u;
     const ro = new ResizeObserver(() => u.setSize({ width: Math.max(200, el.clientWidth), height: HEIGHT }));
     ro.observe(el);
@@ -69,7 +72,11 @@ function Chart({ spec, series, syncKey, span }: { spec: ChartSpec; series: Serie
       u.destroy();
       plot.current = null;
     };
-  }, [series, theme, span]);
+  }, [theme, span]);
+  // A periodic re-read only swaps the data: the chart (and the cursor on it) stays.
+  useEffect(() => {
+    plot.current?.setData(data(spec, series));
+  }, [series]);
   return (
     <figure class="chart">
       <figcaption>{spec.title}</figcaption>

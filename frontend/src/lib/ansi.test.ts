@@ -21,6 +21,13 @@ describe("ansi", () => {
     expect(segments("\x1b[48;5;21mx")[0]!.cls).toBe("ansi-blue-bg");
   });
 
+  it("never passes an escape character on as text", () => {
+    for (const line of ["a\x1bb", "\x1b[", "x\x1b[999", "\x1b]8;;", "ok\x07bell"]) {
+      const text = segments(line).map((p) => p.text).join("") + strip(line);
+      expect(text).not.toMatch(/[\x00-\x08\x0b-\x1f]/);
+    }
+  });
+
   it("drops hyperlink targets and strips sequences", () => {
     const s = segments("\x1b]8;;javascript:alert(1)\x07click\x1b]8;;\x07");
     expect(s.map((p) => p.text).join("")).not.toContain("javascript");

@@ -4,6 +4,7 @@
 // nothing a service wrote can become markup, and no inline `style` attribute is produced (the strict
 // CSP would refuse it). 256-colour and true-colour values map to the nearest of the 16 named colours.
 import { AnsiUp } from "ansi_up";
+import { visible } from "./text";
 
 export interface Segment {
   text: string;
@@ -74,7 +75,8 @@ au.url_allowlist = {}; // OSC 8 hyperlinks are shown as their text only
   if (f.underline) cls.push("ansi-underline");
   if (f.fg) cls.push(`${colourClass(f.fg)}-fg`);
   if (f.bg) cls.push(`${colourClass(f.bg)}-bg`);
-  out.push({ text: f.text, cls: cls.join(" ") });
+  // Whatever escape characters ansi_up did not take as a sequence are shown, not passed on.
+  out.push({ text: visible(f.text), cls: cls.join(" ") });
   return "";
 };
 
@@ -94,5 +96,5 @@ const ANSI_RE = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[
 
 /** The line without escape sequences (the "Colours" toggle off, search matching, download is raw). */
 export function strip(line: string): string {
-  return line.includes("\x1b") ? line.replace(ANSI_RE, "") : line;
+  return visible(line.includes("\x1b") ? line.replace(ANSI_RE, "") : line);
 }

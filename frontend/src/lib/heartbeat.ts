@@ -47,7 +47,7 @@ export function paint(ctx: CanvasRenderingContext2D, kinds: readonly BeatKind[],
   ctx.clearRect(0, 0, width, height);
   const n = kinds.length;
   if (!n) return;
-  const gap = 2;
+  const gap = 1;
   const w = Math.max(1, (width - gap * (n - 1)) / n);
   for (let i = 0; i < n; i++) {
     const k = kinds[i]!;

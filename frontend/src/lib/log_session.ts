@@ -1,5 +1,6 @@
 // What the log view shows and where it comes from: the newest lines over REST (`tail`), then live over
-// the service's own SSE follow stream (`after_id`, so nothing falls between the two), older pages on
+// the service's own SSE follow stream (`after_id`, so nothing falls between the two; read in a worker,
+// lib/log_worker.ts, which posts the lines in batches), older pages on
 // demand (`before_id`), or a server-side search (`q`, `regex`) whose later matches are picked from the
 // live lines here. Lines arriving in one animation frame are applied in one go; while paused they go
 // to a second bounded ring and the shown buffer stays still. Both rings are bounded, so memory is too,
@@ -53,6 +54,9 @@ export class LogSession {
   private incoming: Line[] = [];
   private frame = 0;
   private es: EventSource | null = null;
+  private worker: Worker | null | undefined;
+  /** The current follow stream (an EventSource, or a token for the worker's); stale callbacks are ignored. */
+  private follow: object | null = null;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retry = 500;
   private lastSeen = 0;
@@ -74,6 +78,8 @@ export class LogSession {
   readonly search = signal<Search | null>(null);
   readonly searchNote = signal<string | null>(null);
   readonly stream = signal<StreamFilter>("all");
+  /** Counts resets (new stream filter, search, reload): the view starts again at the newest line. */
+  generation = 0;
   /** Older lines dropped from memory at the old end since the last reset (re-read on scroll up). */
   readonly evicted = signal(0);
 
@@ -90,6 +96,7 @@ export class LogSession {
   /** (Re)starts from the newest lines: first load, stream change, clear search, jump to latest. */
   async reset(): Promise<void> {
     const epoch = ++this.epoch;
+    this.generation++;
     this.close();
     this.closed = false;
     this.buffer.clear();
@@ -127,8 +134,15 @@ export class LogSession {
       }
     } catch (e) {
       if (epoch !== this.epoch) return;
-      this.error.value = e instanceof ApiError ? (e.field ? `${e.field}: ${e.message}` : e.message) : String(e);
-      if (s) this.search.value = s; // keep the query visible for fixing
+      const msg = e instanceof ApiError ? (e.field ? `${e.field}: ${e.message}` : e.message) : String(e);
+      if (s) {
+        // A refused search (bad regex, ...) changes nothing: back to the live log, the reason shown.
+        this.search.value = null;
+        await this.reset();
+        this.error.value = msg;
+        return;
+      }
+      this.error.value = msg;
     } finally {
       if (epoch === this.epoch) {
         this.loading.value = false;
@@ -140,36 +154,77 @@ export class LogSession {
   private open(afterId: number | undefined) {
     if (this.closed) return;
     const url = `${this.base()}/follow${qs({ after_id: afterId, tail: afterId === undefined ? 0 : undefined, stream: this.streamParam() })}`;
+    this.live.value = "connecting";
+    const worker = this.useWorker();
+    if (worker) {
+      const token = {};
+      this.follow = token;
+      worker.onmessage = (ev: MessageEvent<{ type: string; lines?: Line[] }>) => {
+        if (this.follow !== token) return;
+        const m = ev.data;
+        if (m.type === "lines") this.receive(m.lines!);
+        else if (m.type === "open") this.opened();
+        else if (m.type === "error") this.lost();
+      };
+      worker.postMessage({ type: "open", url });
+      return;
+    }
     const es = new EventSource(url);
     this.es = es;
-    this.live.value = "connecting";
-    es.onopen = () => {
-      this.live.value = "live";
-      this.retry = 500;
-    };
+    this.follow = es;
+    es.onopen = () => this.opened();
     es.addEventListener("log", (ev) => {
-      let l: LogLine;
       try {
-        l = JSON.parse((ev as MessageEvent<string>).data) as LogLine;
+        this.receive([compact(JSON.parse((ev as MessageEvent<string>).data) as LogLine)]);
       } catch {
-        return;
+        // A malformed line is skipped.
       }
-      if (l.id <= this.lastSeen) return;
-      this.lastSeen = l.id;
-      if (this.match && !this.match(l.line)) return;
-      if (this.search.value && !this.match) return;
-      this.incoming.push(compact(l));
-      if (!this.frame) this.frame = requestAnimationFrame(this.flush);
     });
     es.onerror = () => {
-      // Reopen ourselves after the last line seen (the follow stream does not resume by Last-Event-ID).
       es.close();
-      if (this.es !== es) return;
-      this.es = null;
-      this.live.value = "lost";
-      this.retryTimer = setTimeout(() => this.open(this.lastSeen || undefined), this.retry);
-      this.retry = Math.min(this.retry * 2, 10_000);
+      if (this.follow === es) this.lost();
     };
+  }
+
+  /** The follow stream's reader: a worker where the browser has them (lib/log_worker.ts), else this
+   *  thread (tests, very old browsers). */
+  private useWorker(): Worker | null {
+    if (this.worker !== undefined) return this.worker;
+    this.worker = null;
+    if (typeof Worker !== "undefined" && typeof window !== "undefined" && !("__vitest_worker__" in globalThis)) {
+      try {
+        this.worker = new Worker(new URL("./log_worker.ts", import.meta.url), { type: "module" });
+      } catch {
+        this.worker = null;
+      }
+    }
+    return this.worker;
+  }
+
+  private opened() {
+    this.live.value = "live";
+    this.retry = 500;
+  }
+
+  /** The stream ended or failed: reopen after the last line seen (the follow stream does not resume by
+   *  `Last-Event-ID`), with backoff. */
+  private lost() {
+    this.follow = null;
+    this.es = null;
+    this.live.value = "lost";
+    if (this.closed) return;
+    this.retryTimer = setTimeout(() => this.open(this.lastSeen || undefined), this.retry);
+    this.retry = Math.min(this.retry * 2, 10_000);
+  }
+
+  private receive(lines: readonly Line[]) {
+    for (const l of lines) {
+      if (l.id <= this.lastSeen) continue;
+      this.lastSeen = l.id;
+      if (this.search.value && !(this.match && this.match(l.line))) continue;
+      this.incoming.push(l);
+    }
+    if (this.incoming.length && !this.frame) this.frame = requestAnimationFrame(this.flush);
   }
 
   private flush = () => {
@@ -282,5 +337,14 @@ export class LogSession {
     this.frame = 0;
     this.es?.close();
     this.es = null;
+    this.follow = null;
+    this.worker?.postMessage({ type: "close" });
+  }
+
+  /** Ends the session for good (the screen unmounts). */
+  dispose() {
+    this.close();
+    this.worker?.terminate();
+    this.worker = null;
   }
 }

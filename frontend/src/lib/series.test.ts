@@ -4,6 +4,7 @@ import type { MetricPoint } from "./types";
 
 const p = (time: string, cpu: number, disk?: number): MetricPoint => ({
   time, samples: 3, cpu_percent: cpu, cpu_percent_max: cpu * 2, memory_mb: 10, memory_mb_max: 12, disk_bytes: disk,
+  processes: 1, threads: 1, open_fds: 3, read_bytes_per_s: 0, write_bytes_per_s: 0,
 });
 
 describe("toSeries", () => {

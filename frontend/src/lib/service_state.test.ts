@@ -1,5 +1,5 @@
 import { describe as suite, expect, it } from "vitest";
-import { applyEvent, applyMetrics, describe, isFailure, live, uptimeAt, viewFailure } from "./service_state";
+import { applyEvent, applyMetrics, describe, isFailure, live, uptimeAt, viewFailure, withState } from "./service_state";
 import type { ServiceEvent, ServiceView } from "./types";
 
 const view = (over: Partial<ServiceView> = {}): ServiceView =>
@@ -42,6 +42,16 @@ suite("service_state", () => {
     expect([m.memory_mb, m.cpu_percent, m.pid]).toEqual([12, 3, 10]);
   });
 
+  it("an action's answer replaces the runtime fields, dropping those it leaves out", () => {
+    const v = withState(live(view({ memory_mb: 5, cpu_percent: 1 }), 0), { status: "stopped", restart_count: 2, last_exit: { signal: "SIGTERM", at: "t" } }, 9);
+    expect(v.status).toBe("stopped");
+    expect([v.pid, v.uptime_s, v.memory_mb, v.cpu_percent]).toEqual([undefined, undefined, undefined, undefined]);
+    expect(v.restart_count).toBe(2);
+    expect(v.command).toBe("x");
+    const r = withState(v, { status: "running", pid: 99, uptime_s: 0.1, restart_count: 2 }, 10);
+    expect([r.pid, r.seen_at, r.last_exit]).toEqual([99, 10, undefined]);
+  });
+
   it("describes events and tells failures apart", () => {
     expect(describe(ev({ signal: "SIGKILL", reason: "killed" }))).toBe("running → backoff: signal SIGKILL: killed");
     expect(isFailure(ev({}))).toBe(true);
@@ -51,5 +61,7 @@ suite("service_state", () => {
     expect(isFailure(ev({ kind: "job", reason: "custom-restart job 7 failed: x" }))).toBe(true);
     expect(viewFailure(view({ status: "stopped", last_exit: { code: 1, at: "" } }))).toBeNull();
     expect(viewFailure(view({ status: "running", last_exit: { code: 0, at: "" } }))).toBeNull();
+    expect(viewFailure(view({ status: "running", last_exit: { signal: "SIGTERM", at: "" } }))).toBeNull();
+    expect(viewFailure(view({ status: "running", last_exit: { signal: "SIGKILL", at: "t" } }))?.text).toBe("last run ended: signal SIGKILL");
   });
 });

@@ -2,7 +2,8 @@
 // functions over the wire shapes (tested in service_state.test.ts). The REST view stays the source of
 // truth; these patches make the change visible in the frame it arrives in, and the next REST read
 // replaces them.
-import type { ServiceEvent, ServiceView, MetricsEvent } from "./types";
+import type { ServiceEvent, ServiceView, MetricsEvent, ServiceState } from "./types";
+import { visible } from "./text";
 
 /** A row's view plus when its `uptime_s` was true (ms since epoch), for a ticking uptime. */
 export interface LiveView extends ServiceView {
@@ -50,6 +51,25 @@ export function applyEvent(v: LiveView, ev: ServiceEvent): LiveView {
   return next;
 }
 
+/** The view with the runtime state an action answered (`POST .../start|stop|restart`): fields the
+ *  answer leaves out (no pid once stopped, ...) are gone from the view too. */
+export function withState(v: LiveView, state: ServiceState, at: number): LiveView {
+  const { pid: _p, uptime_s: _u, last_exit: _l, next_start_at: _n, health_status: _h, memory_mb: _m, cpu_percent: _c, ...spec } = v;
+  return {
+    ...spec,
+    status: state.status,
+    restart_count: state.restart_count,
+    ...(state.pid !== undefined ? { pid: state.pid } : {}),
+    ...(state.uptime_s !== undefined ? { uptime_s: state.uptime_s } : {}),
+    ...(state.last_exit !== undefined ? { last_exit: state.last_exit } : {}),
+    ...(state.next_start_at !== undefined ? { next_start_at: state.next_start_at } : {}),
+    ...(state.health_status !== undefined ? { health_status: state.health_status } : {}),
+    ...(state.memory_mb !== undefined ? { memory_mb: state.memory_mb } : {}),
+    ...(state.cpu_percent !== undefined ? { cpu_percent: state.cpu_percent } : {}),
+    seen_at: at,
+  };
+}
+
 export function applyMetrics(v: LiveView, m: MetricsEvent): LiveView {
   return { ...v, cpu_percent: m.cpu_percent, memory_mb: m.memory_mb };
 }
@@ -69,8 +89,12 @@ export function isFailure(ev: ServiceEvent): boolean {
   return ev.to === "backoff" || ev.to === "fatal" || (ev.to === "exited" && ev.exit_code !== 0);
 }
 
-/** One line describing an event for the timeline and the failures list. */
+/** One line describing an event for the timeline and the failures list (control characters shown). */
 export function describe(ev: ServiceEvent): string {
+  return visible(describeRaw(ev));
+}
+
+function describeRaw(ev: ServiceEvent): string {
   switch (ev.kind) {
     case "health":
       return ev.reason || `health ${ev.health ?? "changed"}`;
@@ -92,7 +116,8 @@ export function viewFailure(v: ServiceView): { time: string; text: string } | nu
   const e = v.last_exit;
   if (v.status === "fatal") return { time: e?.at ?? "", text: `fatal${e ? ` after ${exitText(e.code, e.signal)}` : ""}` };
   if (!e || v.status === "stopped" || v.status === "stopping") return null;
-  const bad = e.signal !== undefined || (e.code !== undefined && e.code !== 0);
+  // The service's own stop signal ended a run someone stopped or restarted: not a failure.
+  const bad = (e.signal !== undefined && e.signal !== v.stop_signal) || (e.code !== undefined && e.code !== 0);
   if (!bad) return null;
   return { time: e.at, text: `${v.status === "backoff" ? "crashed, in backoff" : "last run ended"}: ${exitText(e.code, e.signal)}` };
 }

@@ -78,6 +78,7 @@ export function Login() {
           Sign in
         </button>
       </form>
+      {busy ? <p role="status">Signing in…</p> : null}
       {error ? (
         <p role="alert" class="error-box">
           {error}

@@ -38,7 +38,7 @@ export function Logs() {
     const s = new LogSession(name);
     setSession(s);
     void s.reset();
-    return () => s.close();
+    return () => s.dispose();
   }, [name]);
 
   if (!session) return <main class="page" aria-busy="true" />;

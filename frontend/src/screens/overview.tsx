@@ -11,10 +11,10 @@ import { Sparkline } from "../components/sparkline";
 import { Countdown } from "../components/countdown";
 import { now } from "../lib/clock";
 import { fmtAgo, fmtCpu, fmtDuration, fmtMem } from "../lib/format";
-import { applyEvent, uptimeAt } from "../lib/service_state";
+import { uptimeAt, withState } from "../lib/service_state";
 import * as store from "../lib/overview_store";
 import type { Row } from "../lib/overview_store";
-import type { ServiceView, Status } from "../lib/types";
+import type { ActionResponse, ServiceView } from "../lib/types";
 
 type Action = "start" | "stop" | "restart";
 const actionError = signal<string | null>(null);
@@ -22,10 +22,9 @@ const actionError = signal<string | null>(null);
 async function act(row: Row, action: Action) {
   actionError.value = null;
   try {
-    const res = await post<Partial<ServiceView> & { status: Status }>(`/api/services/${seg(row.name)}/${action}`);
-    // The answer is the resulting state; show it now (events will confirm it).
-    const v = row.view.value;
-    row.view.value = { ...applyEvent(v, { id: 0, kind: "lifecycle", service: row.name, time: new Date().toISOString(), from: v.status, to: res.status, pid: res.pid, reason: action }), ...res, name: v.name, seen_at: Date.now() } as typeof v;
+    const res = await post<ActionResponse>(`/api/services/${seg(row.name)}/${action}`);
+    // The answer is the resulting state: show it now (the bus's events confirm it).
+    row.view.value = withState(row.view.value, res, Date.now());
   } catch (e) {
     actionError.value = `${action} ${row.name}: ${e instanceof ApiError ? e.message : String(e)}`;
   }
@@ -56,6 +55,7 @@ function Actions({ row }: { row: Row }) {
 
 function PortCell({ v }: { v: ServiceView }) {
   if (!v.port) return <td class="hide-narrow muted">—</td>;
+  // The daemon knows where Caddy routes a service, not the public address: the tag leads to Proxy.
   const href = `${location.protocol}//${location.hostname}:${v.port}/`;
   return (
     <td class="hide-narrow">
@@ -63,9 +63,9 @@ function PortCell({ v }: { v: ServiceView }) {
         :{v.port}
       </a>
       {v.expose_caddy ? (
-        <span class="tag" title={`exposed through Caddy${v.caddy_subdomain ? ` as ${v.caddy_subdomain}` : ""}${v.caddy_path ? ` at ${v.caddy_path}` : ""}`}>
+        <a class="tag" href="/proxy" title={`exposed through Caddy${v.caddy_subdomain ? ` as ${v.caddy_subdomain}` : ""}${v.caddy_path ? ` at ${v.caddy_path}` : ""} (see Proxy)`}>
           Caddy{v.caddy_path ? ` ${v.caddy_path}` : v.caddy_subdomain ? ` ${v.caddy_subdomain}` : ""}
-        </span>
+        </a>
       ) : null}
     </td>
   );
@@ -85,17 +85,21 @@ function ServiceRow({ row }: { row: Row }) {
         {v.health_status === "unhealthy" ? <span class="badge bad health-flag">unhealthy</span> : null}
       </td>
       <td>
-        <Heartbeat beats={row.beats} />
+        <Heartbeat beats={row.beats} check={!!(v.health || v.health_check_url)} />
       </td>
       <td class="hide-narrow num">{v.pid ?? "—"}</td>
-      <td class="num">{uptime}</td>
+      <td class="num hide-narrow">
+        <span class="tick">{uptime}</span>
+      </td>
       <td class="num" data-testid="restarts">
         {v.restart_count}
       </td>
-      <td class="hide-narrow num">{fmtCpu(v.cpu_percent)}</td>
+      <td class="hide-narrow num">
+        <span class="tick short">{fmtCpu(v.cpu_percent)}</span>
+      </td>
       <td>
         <div class="mem">
-          <span class="num">{fmtMem(v.memory_mb)}</span>
+          <span class="num tick">{fmtMem(v.memory_mb)}</span>
           <Sparkline values={row.mem} label={`memory of ${row.name} over the last hour`} />
         </div>
       </td>
@@ -125,7 +129,7 @@ function ServicesTable() {
             <th scope="col">State</th>
             <th scope="col">Health</th>
             <th scope="col" class="hide-narrow">PID</th>
-            <th scope="col">Uptime</th>
+            <th scope="col" class="hide-narrow">Uptime</th>
             <th scope="col">Restarts</th>
             <th scope="col" class="hide-narrow">CPU</th>
             <th scope="col">Memory</th>
@@ -291,13 +295,13 @@ export function Overview() {
           {actionError.value}
         </p>
       ) : null}
-      <ServicesTable />
       <div class="cards">
         <Supervisor />
         <CronDue />
         <RunningJobs />
         <Failures />
       </div>
+      <ServicesTable />
     </main>
   );
 }

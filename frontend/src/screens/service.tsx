@@ -13,8 +13,9 @@ import { CustomRestart } from "../components/custom_restart";
 import { MetricsCharts } from "../components/metrics_charts";
 import { now } from "../lib/clock";
 import { fmtCountdown, fmtCpu, fmtDuration, fmtMem, fmtTime } from "../lib/format";
-import { applyEvent, applyMetrics, describe, exitText, isFailure, live, uptimeAt, type LiveView } from "../lib/service_state";
-import type { HealthReport, MetricsEvent, ServiceEvent, ServiceView } from "../lib/types";
+import { applyEvent, applyMetrics, describe, exitText, isFailure, live, uptimeAt, withState, type LiveView } from "../lib/service_state";
+import { visible } from "../lib/text";
+import type { ActionResponse, HealthReport, MetricsEvent, ServiceEvent, ServiceView } from "../lib/types";
 
 const MAX_EVENTS = 500;
 
@@ -38,7 +39,11 @@ function Definition({ v }: { v: ServiceView }) {
   if (v.watch_dirs.length) rows.push(["Watch dirs", v.watch_dirs.join(", ")]);
   if (v.expose_caddy)
     rows.push(["Caddy", [v.caddy_subdomain && `subdomain ${v.caddy_subdomain}`, v.caddy_path && `path ${v.caddy_path}`].filter(Boolean).join(", ") || "exposed"]);
-  if (v.health) rows.push(["Health check", `${v.health.probe} every ${v.health.interval_s} s (timeout ${v.health.timeout_s} s, ${v.health.retries} retries)`]);
+  if (v.health) {
+    rows.push(["Health check", `${v.health.probe} every ${v.health.interval_s} s (timeout ${v.health.timeout_s} s, ${v.health.retries} retries)`]);
+    const cfg = v.health.config && typeof v.health.config === "object" ? JSON.stringify(v.health.config) : "";
+    if (cfg && cfg !== "{}") rows.push(["Probe config", cfg]);
+  }
   else if (v.health_check_url) rows.push(["Health check", `http ${v.health_check_url}`]);
   if (v.depends_on.length) rows.push(["Depends on", v.depends_on.join(", ")]);
   return (
@@ -49,7 +54,7 @@ function Definition({ v }: { v: ServiceView }) {
         {rows.map(([k, val]) => (
           <div key={k}>
             <dt>{k}</dt>
-            <dd class={k === "Command" ? "mono" : undefined}>{val}</dd>
+            <dd class={k === "Command" ? "mono" : undefined}>{visible(val)}</dd>
           </div>
         ))}
       </dl>
@@ -68,10 +73,10 @@ function Definition({ v }: { v: ServiceView }) {
               {env.map(([k, val]) => (
                 <tr key={k}>
                   <th scope="row" class="mono">
-                    {k}
+                    {visible(k)}
                   </th>
                   <td class="mono" data-testid="env-value">
-                    {revealed.value ? val : "••••••"}
+                    {revealed.value ? visible(val) : "••••••"}
                   </td>
                 </tr>
               ))}
@@ -91,7 +96,7 @@ function Events({ events }: { events: Signal<ServiceEvent[]> }) {
     <section aria-labelledby="h-events">
       <h2 id="h-events">Events</h2>
       {list.length ? (
-        <ol class="timeline" data-testid="events">
+        <ol class="timeline" data-testid="events" tabIndex={0} aria-label="Events, newest first">
           {list.map((e) => (
             <li key={e.id} class={isFailure(e) ? "bad" : undefined}>
               <time dateTime={e.time}>{fmtTime(e.time)}</time>
@@ -128,7 +133,7 @@ function Health({ report }: { report: HealthReport | null }) {
             </span>
           </p>
           {history.length ? (
-            <div class="table-wrap health-table">
+            <div class="table-wrap health-table" tabIndex={0} role="region" aria-label="Health check history">
               <table aria-label="Health checks">
                 <thead>
                   <tr>
@@ -146,7 +151,7 @@ function Health({ report }: { report: HealthReport | null }) {
                         <span class={`badge ${h.passed ? "ok" : "bad"}`}>{h.result}</span>
                       </td>
                       <td class="hide-narrow num">{h.latency_ms} ms</td>
-                      <td class="message">{h.message}</td>
+                      <td class="message">{visible(h.message)}</td>
                     </tr>
                   ))}
                 </tbody>
@@ -264,14 +269,14 @@ export function ServiceDetail() {
       refreshView();
     };
     const unsubs = [
-      subscribe<ServiceEvent>("lifecycle", onEvents),
-      subscribe<ServiceEvent>("health", (evs) => {
+      subscribe("lifecycle", onEvents),
+      subscribe("health", (evs) => {
         onEvents(evs);
         if (evs.some((e) => e.service === name)) loadHealth();
       }),
-      subscribe<ServiceEvent>("job", onEvents),
-      subscribe<ServiceEvent>("caddy", (evs) => onEvents(evs.filter((e) => "service" in e))),
-      subscribe<MetricsEvent>("metrics", (ms) => {
+      subscribe("job", onEvents),
+      subscribe("caddy", (evs) => onEvents(evs.filter((e) => "service" in e))),
+      subscribe("metrics", (ms) => {
         for (const m of ms) if (m.kind === "service" && m.name === name && view.value) view.value = applyMetrics(view.value, m);
       }),
     ];
@@ -294,8 +299,8 @@ export function ServiceDetail() {
     setBusy(a);
     setError(null);
     try {
-      const res = await post<Partial<ServiceView>>(`/api/services/${seg(name)}/${a}`);
-      if (view.value) view.value = { ...view.value, ...res, name, seen_at: Date.now() } as LiveView;
+      const res = await post<ActionResponse>(`/api/services/${seg(name)}/${a}`);
+      if (view.value) view.value = withState(view.value, res, Date.now());
     } catch (e) {
       setError(`${a}: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
