@@ -1,12 +1,20 @@
 // Custom restart of one service (README "Custom restart workflows"), embedded in the service detail:
 // pre/post commands and args, the job's steps with the command policy's answer for each, live progress
-// (the `job` topic of this service triggers a refetch of its latest job), and cancel.
-import { useState } from "preact/hooks";
+// (the `job` topic of this service triggers a refetch of its latest job, which is also polled once a
+// second while it runs), and cancel.
+import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, get, post, qs, seg } from "../api";
 import { buildRestart, restartErrorTarget, type RestartDraft } from "../lib/form_restart";
-import { duration, exitText, when } from "../lib/cron_view";
+import { duration, exitText, stripAnsi, when } from "../lib/cron_view";
 import { useLive, useNow } from "../lib/use_live";
-import type { JobStep, JobView, ServiceEvent } from "../lib/wire";
+import type { JobStep, JobView, PolicyCheckResponse, ServiceEvent, WorkflowCommand } from "../lib/wire";
+
+interface Check {
+  label: string;
+  command: WorkflowCommand;
+  answer?: PolicyCheckResponse;
+  error?: string;
+}
 
 type Input = "pre" | "post" | "args" | "timeout";
 
@@ -46,7 +54,7 @@ function Step(props: { step: JobStep; now: number }) {
       {s.output_tail && (
         <details open={running}>
           <summary>Output (last lines)</summary>
-          <pre>{s.output_tail}</pre>
+          <pre>{stripAnsi(s.output_tail)}</pre>
         </details>
       )}
     </li>
@@ -88,11 +96,14 @@ function Job(props: { job: JobView; onCancel: () => void; cancelling: boolean })
 
 export function CustomRestart(props: { name: string }) {
   const name = props.name;
-  const [draft, setDraft] = useState<RestartDraft>({ pre: "", post: "", args: "", isSafe: true, production: false, timeout: "" });
+  const [draft, setDraftState] = useState<RestartDraft>({ pre: "", post: "", args: "", isSafe: true, production: false, timeout: "" });
+  // `run` reads the latest draft from here: a submit may come before the render after the last keystroke.
+  const draftRef = useRef(draft);
   const [errors, setErrors] = useState<Partial<Record<Input, string>>>({});
   const [formError, setFormError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [cancelMsg, setCancelMsg] = useState<string | null>(null);
+  const [checks, setChecks] = useState<Check[] | null>(null);
 
   const latest = useLive(
     () => get<{ jobs: JobView[] }>(`/api/jobs${qs({ service: name, limit: 1 })}`).then((p) => p.jobs[0] ?? null),
@@ -102,15 +113,17 @@ export function CustomRestart(props: { name: string }) {
   );
 
   const set = (k: keyof RestartDraft, v: string | boolean) => {
-    setDraft((d) => ({ ...d, [k]: v }));
+    draftRef.current = { ...draftRef.current, [k]: v };
+    setDraftState(draftRef.current);
     if (k in errors) setErrors((es) => ({ ...es, [k]: undefined }));
+    setChecks(null);
   };
 
   async function run(ev: Event) {
     ev.preventDefault();
     setFormError(null);
     setCancelMsg(null);
-    const built = buildRestart(draft);
+    const built = buildRestart(draftRef.current);
     const local = Object.fromEntries(Object.entries(built.errors).filter(([, v]) => v)) as Partial<Record<Input, string>>;
     setErrors(local);
     if (Object.keys(local).length) return;
@@ -125,6 +138,32 @@ export function CustomRestart(props: { name: string }) {
     } finally {
       setBusy(false);
     }
+  }
+
+  // The policy's answer for each command before anything runs (`POST /api/policy/evaluate`: a dry run,
+  // audited like any decision).
+  async function checkPolicy() {
+    setFormError(null);
+    const built = buildRestart(draftRef.current);
+    const list: Check[] = [
+      ...built.body.pre_commands.map((c, i) => ({ label: `pre[${i}]`, command: c })),
+      ...built.body.post_commands.map((c, i) => ({ label: `post[${i}]`, command: c })),
+    ];
+    if (!list.length) {
+      setChecks([]);
+      return;
+    }
+    setBusy(true);
+    const answers = await Promise.all(
+      list.map((c) =>
+        post<PolicyCheckResponse>("/api/policy/evaluate", { service: name, command: c.command }).then(
+          (answer): Check => ({ ...c, answer }),
+          (e: unknown): Check => ({ ...c, error: e instanceof Error ? e.message : String(e) }),
+        ),
+      ),
+    );
+    setChecks(answers);
+    setBusy(false);
   }
 
   async function cancel() {
@@ -165,6 +204,13 @@ export function CustomRestart(props: { name: string }) {
 
   const job = latest.data;
   const active = job && (job.status === "queued" || job.status === "running");
+  // Events come when a step ends; a step starting and its output so far (output_tail) are only in the
+  // job itself, so it is also fetched once a second while it runs.
+  useEffect(() => {
+    if (!active) return;
+    const t = setInterval(latest.reload, 1000);
+    return () => clearInterval(t);
+  }, [job?.id, active]);
   return (
     <section aria-label={`Custom restart of ${name}`} class="custom-restart">
       <form onSubmit={run} noValidate>
@@ -238,8 +284,27 @@ export function CustomRestart(props: { name: string }) {
           <button type="submit" class="primary" disabled={busy || !!active}>
             Run custom restart
           </button>
+          <button type="button" disabled={busy} onClick={checkPolicy}>
+            Check policy
+          </button>
           {active && <span class="muted">one custom restart at a time: this service has one {job.status}</span>}
         </div>
+        {checks && (
+          <ul class="steps" data-testid="policy-check" aria-label="Policy answers">
+            {!checks.length && <li class="muted">No commands to check.</li>}
+            {checks.map((c) => (
+              <li key={c.label}>
+                <div class="row">
+                  <strong class="mono">{c.label}</strong>
+                  {c.answer && <span class={`badge ${c.answer.decision}`}>policy {c.answer.decision}</span>}
+                  <code class="cmd">{c.command.command_type !== "shell" ? `${c.command.command_type}: ${c.command.command}` : c.command.command}</code>
+                </div>
+                {c.answer?.reason && <div class="muted">policy: {c.answer.reason}</div>}
+                {c.error && <div class="error">{c.error}</div>}
+              </li>
+            ))}
+          </ul>
+        )}
       </form>
       <p role="status" class="status-line">
         {cancelMsg ?? ""}

@@ -6,7 +6,7 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
 import { ApiError, del, get, post, put, seg } from "../api";
-import { buildBody, draftFrom, mapError, type Draft, type FieldErrors, type FormModel } from "../lib/form";
+import { buildBody, draftFrom, mapError, unknownFields, type Draft, type FieldErrors, type FormModel } from "../lib/form";
 import type { FormState } from "./form_fields";
 import { ConfirmDialog } from "./form_confirm";
 
@@ -38,13 +38,25 @@ function focusFirstError() {
 export function EntryForm(p: EntryFormProps) {
   const { route } = useLocation();
   const editing = p.name !== undefined;
-  const [draft, setDraft] = useState<Draft>(() => p.model.empty());
+  // The handlers read the latest draft from refs: a submit can come in the same task as the last
+  // keystroke, before the render that would give them a fresh closure.
+  const [draft, setDraftState] = useState<Draft>(() => p.model.empty());
+  const draftRef = useRef(draft);
+  const setDraft = (d: Draft) => {
+    draftRef.current = d;
+    setDraftState(d);
+  };
   const [errors, setErrors] = useState<FieldErrors>({});
   const [formError, setFormError] = useState<string | null>(null);
   const [loading, setLoading] = useState(editing);
   const [loadError, setLoadError] = useState<string | null>(null);
   const [source, setSource] = useState<string>("api");
-  const [raw, setRaw] = useState<string | null>(null);
+  const [raw, setRawState] = useState<string | null>(null);
+  const rawRef = useRef(raw);
+  const setRaw = (r: string | null) => {
+    rawRef.current = r;
+    setRawState(r);
+  };
   const [busy, setBusy] = useState(false);
   const [confirming, setConfirming] = useState(false);
   const [deleteError, setDeleteError] = useState<string | null>(null);
@@ -78,7 +90,7 @@ export function EntryForm(p: EntryFormProps) {
     errors,
     readOnly,
     set(path, value) {
-      setDraft((d) => ({ ...d, [path]: value }));
+      setDraft({ ...draftRef.current, [path]: value });
       if (errors[path]) setErrors((es) => {
         const { [path]: _gone, ...rest } = es;
         return rest;
@@ -88,12 +100,17 @@ export function EntryForm(p: EntryFormProps) {
 
   function showRaw(on: boolean) {
     if (on) {
-      setRaw(JSON.stringify(buildBody(p.model, draft).body, null, 2));
+      setRaw(JSON.stringify(buildBody(p.model, draftRef.current).body, null, 2));
       setErrors({});
       return;
     }
     try {
-      const parsed: unknown = JSON.parse(raw ?? "{}");
+      const parsed: unknown = JSON.parse(rawRef.current ?? "{}");
+      const unknown = unknownFields(p.model, parsed);
+      if (unknown.length) {
+        setErrors({ json: `the form has no field for ${unknown.join(", ")}: remove it, or save from this view` });
+        return;
+      }
       setDraft(draftFrom(p.model, parsed));
       setRaw(null);
       setErrors({});
@@ -107,6 +124,7 @@ export function EntryForm(p: EntryFormProps) {
     if (readOnly || busy) return;
     setFormError(null);
     let body: unknown;
+    const raw = rawRef.current;
     if (raw !== null) {
       try {
         body = JSON.parse(raw);
@@ -116,7 +134,7 @@ export function EntryForm(p: EntryFormProps) {
         return;
       }
     } else {
-      const built = buildBody(p.model, draft);
+      const built = buildBody(p.model, draftRef.current);
       if (Object.keys(built.errors).length) {
         setErrors(built.errors);
         focusFirstError();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { countdown, duration, executionOutput, exitText, mib, streamText } from "./cron_view";
+import { countdown, duration, executionOutput, exitText, mib, streamText, stripAnsi, when } from "./cron_view";
 import type { Execution } from "./wire";
 
 describe("cron figures", () => {
@@ -32,5 +32,19 @@ describe("cron figures", () => {
       stderr: { text: "err\n", bytes: 4, truncated: false },
     } as Execution;
     expect(executionOutput(e)).toBe("out\n--- stderr ---\nerr\n");
+  });
+
+  it("shows a fire time in the job's zone", () => {
+    expect(when("2026-12-07T03:00:00+01:00", "Europe/Paris")).toContain("3:00:00");
+    expect(when("2026-12-07T03:00:00+01:00", "UTC")).toContain("2:00:00");
+    expect(when("2026-12-07T03:00:00+01:00", "Not/AZone")).not.toBe("—");
+    expect(when(undefined)).toBe("—");
+  });
+
+  it("drops terminal escape sequences from output, keeping the text", () => {
+    expect(stripAnsi("\x1b[32mgreen-text\x1b[0m <b>x</b>")).toBe("green-text <b>x</b>");
+    expect(stripAnsi("\x1b]8;;http://x\x07link\x1b]8;;\x07 \x1b[2K\x1bM")).toBe("link ");
+    const e = { stdout: { text: "\x1b[1mbold\x1b[0m\n", bytes: 13, truncated: false }, stderr: { text: "", bytes: 0, truncated: false } } as Execution;
+    expect(executionOutput(e)).toBe("bold\n");
   });
 });

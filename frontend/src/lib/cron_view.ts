@@ -1,5 +1,6 @@
 // Figures of the cron screens as people read them: countdowns to the next run, durations, peak memory,
-// how an execution ended, and its stored output (whole, or head and tail when the store cut it).
+// how an execution ended, times in a job's zone, and its stored output as plain text (whole, or head and
+// tail when the store cut it; terminal escape sequences removed).
 import type { CapturedOutput, Execution } from "./wire";
 
 /** "in 4m 05s", "in 2h 03m", "in 3d 4h"; "due" once the time has come. */
@@ -52,18 +53,32 @@ function byteLength(s: string): number {
   return new TextEncoder().encode(s).length;
 }
 
-/** stdout, then stderr under a heading when there is any. */
+// CSI / OSC sequences and lone escape characters.
+// eslint-disable-next-line no-control-regex
+const ANSI_RE = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]/g;
+
+/** Text without terminal escape sequences (colours, cursor moves): output shown as plain text. */
+export function stripAnsi(text: string): string {
+  return text.includes("\x1b") ? text.replace(ANSI_RE, "") : text;
+}
+
+/** stdout, then stderr under a heading when there is any; escape sequences removed. */
 export function executionOutput(e: Execution): string {
-  const out = streamText(e.stdout);
-  const err = streamText(e.stderr);
+  const out = stripAnsi(streamText(e.stdout));
+  const err = stripAnsi(streamText(e.stderr));
   if (!err) return out;
   return `${out}${out && !out.endsWith("\n") ? "\n" : ""}--- stderr ---\n${err}`;
 }
 
-/** The local time of an RFC 3339 stamp, short ("—" when absent). */
-export function when(iso: string | undefined | null): string {
+/** An RFC 3339 stamp, short, in the browser's zone or in `timeZone` (an IANA name); "—" when absent. */
+export function when(iso: string | undefined | null, timeZone?: string): string {
   if (!iso) return "—";
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium" });
+  try {
+    return d.toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium", timeZone });
+  } catch {
+    // A zone this browser does not know: its own zone rather than nothing.
+    return d.toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium" });
+  }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../api";
-import { buildBody, draftFrom, fieldOf, mapError, parseMap } from "./form";
+import { buildBody, draftFrom, fieldOf, mapError, parseMap, unknownFields } from "./form";
 import { SERVICE_FIELDS, serviceModel } from "./form_service";
 import { cronModel, cronSpecOf } from "./form_cron";
 
@@ -189,5 +189,16 @@ describe("cron model", () => {
     expect(
       cronSpecOf({ name: "a", schedule: "@daily", command: "x", source: "api", next_run_at: "t", running: [], queued: 0, schedule_description: "Every day" }),
     ).toEqual({ name: "a", schedule: "@daily", command: "x" });
+  });
+});
+
+describe("unknownFields", () => {
+  it("names what the form could not show, top-level and inside its groups", () => {
+    expect(unknownFields(serviceModel, { name: "a", command: "x", env: { ANY: "1" }, backoff: { multiplier: 2, foo: 1 }, bar: true })).toEqual([
+      "backoff.foo",
+      "bar",
+    ]);
+    expect(unknownFields(serviceModel, { health: { probe: "http", config: { url: "u" } } })).toEqual([]);
+    expect(unknownFields(serviceModel, [1])).toEqual([]);
   });
 });

@@ -189,6 +189,27 @@ export function draftFrom(model: FormModel, view: unknown): Draft {
 }
 
 /**
+ * Paths in `body` the form has no input for (`foo`, `backoff.foo`): switching from the raw JSON view to
+ * the form would drop them, so the form refuses and names them.
+ */
+export function unknownFields(model: FormModel, body: unknown): string[] {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return [];
+  const paths = new Set(model.fields.map((f) => f.path));
+  const groups = new Set(model.fields.filter((f) => f.path.includes(".")).map((f) => f.path.split(".")[0]!));
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(body)) {
+    if (paths.has(k)) continue;
+    if (!groups.has(k)) {
+      out.push(k);
+      continue;
+    }
+    if (typeof v === "object" && v !== null && !Array.isArray(v))
+      for (const sub of Object.keys(v)) if (!paths.has(`${k}.${sub}`)) out.push(`${k}.${sub}`);
+  }
+  return out;
+}
+
+/**
  * Which form field an API error's `field` belongs to: the field itself, or the nearest field above it
  * (`env.FOO` -> `env`, `watch_dirs[2]` -> `watch_dirs`, `health.config.url` -> `health.config`); null
  * for `body`, no field, or a path the form does not show (then it is a form-level message).

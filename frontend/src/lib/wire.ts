@@ -20,6 +20,7 @@ export type {
   JobView,
   LatencyHistogram,
   PluginInfo,
+  PolicyCheckResponse,
   ReloadReport,
   StatusResponse,
   SupervisorLogs,

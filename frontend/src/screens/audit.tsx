@@ -127,7 +127,8 @@ export function Audit() {
           {error}
         </p>
       )}
-      <div class="table-wrap">
+      {/* Focusable so that keyboard users can scroll it sideways on a narrow screen (no links inside). */}
+      <div class="table-wrap" tabIndex={0} role="region" aria-label="Policy decisions, scrollable">
         <table aria-label="Policy decisions" aria-busy={loading}>
           <thead>
             <tr>

@@ -37,7 +37,14 @@ function Description(props: { job: CronJobView }) {
 
 export function LastResult(props: { job: CronJobView }) {
   const r = props.job.last_run;
-  if (props.job.running.length) return <span class="badge running">running</span>;
+  const queued = props.job.queued ? <span class="muted"> +{props.job.queued} queued</span> : null;
+  if (props.job.running.length)
+    return (
+      <span>
+        <span class="badge running">running</span>
+        {queued}
+      </span>
+    );
   if (!r) return <span class="muted">never ran</span>;
   return (
     <span title={`${r.trigger}, ${when(r.ended_at ?? r.started_at)}`}>
@@ -57,7 +64,7 @@ function Row(props: { job: CronJobView; now: number; act: (job: CronJobView, wha
         <a href={`/cron/${seg(n)}`}>{n}</a>
       </td>
       <td>
-        <code>{job.schedule}</code>
+        <code class="schedule">{job.schedule}</code>
         <br />
         <small class="muted">
           <Description job={job} />
@@ -65,7 +72,7 @@ function Row(props: { job: CronJobView; now: number; act: (job: CronJobView, wha
       </td>
       <td class="hide-narrow">{job.effective_timezone}</td>
       <td class="nowrap">
-        <span data-testid="next-run" title={when(job.next_run_at)}>
+        <span data-testid="next-run" title={`${when(job.next_run_at, job.effective_timezone)} ${job.effective_timezone}`}>
           {job.enabled ? countdown(job.next_run_at, now) : "disabled"}
         </span>
       </td>

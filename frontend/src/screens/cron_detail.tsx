@@ -1,7 +1,7 @@
 // One cron job (/cron/<name>): its definition, run now / stop / edit / delete, and its execution
 // history (trigger, start, duration, exit, peak memory and CPU time, status) with each execution's
 // output. Refetched on every `cron` event of this job, so running executions update live.
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso";
 import { ApiError, del, get, post, qs, seg } from "../api";
 import { ConfirmDialog } from "../components/form_confirm";
@@ -12,16 +12,65 @@ import { LastResult } from "./cron";
 
 const PAGE = 20;
 
-function Output(props: { exec: Execution; now: number }) {
-  const e = props.exec;
+/**
+ * One job. A job named like a fixed route (`tick`, `status`, `validate`) is shadowed by it (405), so it
+ * is then found in the list instead.
+ */
+async function loadJob(name: string): Promise<CronJobView> {
+  try {
+    return await get<CronJobView>(`/api/cron/${seg(name)}`);
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 405)) throw e;
+    const found = (await get<CronJobView[]>("/api/cron")).find((j) => j.name === name);
+    if (!found) throw e;
+    return found;
+  }
+}
+
+// Whether the daemon serves one execution with its output so far (`GET /api/cron/{name}/executions/{id}`);
+// an older one answers 404/405 and the output then shows when the execution ends.
+let liveOutput = true;
+
+/** While `exec` runs, its output so far, fetched once a second. */
+function useRunningOutput(job: string, exec: Execution): Execution {
+  const [live, setLive] = useState<Execution | null>(null);
+  const running = exec.status === "running";
+  useEffect(() => {
+    setLive(null);
+    if (!running || !liveOutput) return;
+    let alive = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const poll = () =>
+      get<Execution>(`/api/cron/${seg(job)}/executions/${exec.id}`).then(
+        (e) => {
+          if (!alive) return;
+          setLive(e);
+          if (e.status === "running") timer = setTimeout(poll, 1000);
+        },
+        (err: unknown) => {
+          if (err instanceof ApiError && (err.status === 404 || err.status === 405)) liveOutput = false;
+          else if (alive) timer = setTimeout(poll, 2000);
+        },
+      );
+    poll();
+    return () => {
+      alive = false;
+      clearTimeout(timer);
+    };
+  }, [job, exec.id, running]);
+  return live && live.id === exec.id && running ? live : exec;
+}
+
+function Output(props: { job: string; exec: Execution; now: number }) {
+  const e = useRunningOutput(props.job, props.exec);
   if (e.status === "running" || e.status === "queued") {
     const since = e.started_at ? Date.parse(e.started_at) : Date.parse(e.created_at);
     return (
       <div>
         <p class="muted" aria-live="polite">
           Execution {e.id} is {e.status}
-          {e.status === "running" ? ` for ${duration(props.now - since)}${e.pid ? ` (pid ${e.pid})` : ""}` : ""}. Its output is
-          stored when it ends and shows here at once.
+          {e.status === "running" ? ` for ${duration(props.now - since)}${e.pid ? ` (pid ${e.pid})` : ""}` : ""}.
+          {liveOutput ? " Output so far:" : " Its output shows here when it ends."}
         </p>
         <pre data-testid="execution-output" class="output" aria-busy="true">
           {executionOutput(e)}
@@ -62,7 +111,7 @@ export function CronDetail() {
   const [deleteError, setDeleteError] = useState<string | null>(null);
 
   const mine = (e: unknown) => (e as CronEvent).job === name;
-  const job = useLive(() => get<CronJobView>(`/api/cron/${seg(name)}`), ["cron"], mine, [name]);
+  const job = useLive(() => loadJob(name), ["cron"], mine, [name]);
   const page = useLive(
     () => get<ExecutionsPage>(`/api/cron/${seg(name)}/executions${qs({ limit })}`),
     ["cron"],
@@ -153,7 +202,7 @@ export function CronDetail() {
             <dd>{j.effective_timezone}</dd>
             <dt>Next run</dt>
             <dd title={when(j.next_run_at)}>
-              {j.enabled ? `${countdown(j.next_run_at, now)} (${when(j.next_run_at)})` : "disabled"}
+              {j.enabled ? `${countdown(j.next_run_at, now)} (${when(j.next_run_at, j.effective_timezone)} ${j.effective_timezone})` : "disabled"}
             </dd>
             <dt>Last result</dt>
             <dd>
@@ -253,7 +302,7 @@ export function CronDetail() {
       {chosen && (
         <section aria-labelledby="out-h">
           <h2 id="out-h">Output of execution {chosen.id}</h2>
-          <Output exec={chosen} now={now} />
+          <Output job={name} exec={chosen} now={now} />
         </section>
       )}
       {confirming && (

@@ -35,7 +35,7 @@ function SchedulePreview(props: { schedule: string; timezone: string }) {
         <span class="muted">Not a valid schedule yet: {answer.error}</span>
       ) : (
         <span>
-          <strong>{answer.description}</strong> <span class="muted">({answer.timezone}); next: {answer.next.map(when).join(", ")}</span>
+          <strong>{answer.description}</strong> <span class="muted">({answer.timezone}); next: {answer.next.map((t) => when(t, answer.timezone)).join(", ")}</span>
         </span>
       )}
     </div>

@@ -88,11 +88,54 @@ export function Plugins() {
                     <span class="mono">{p.name}</span>
                     <br />
                     <small class="muted hide-narrow">{p.description}</small>
+                    <details class="plugin-more">
+                      <summary>
+                        <small>Details</small>
+                      </summary>
+                      <dl class="kv">
+                        <dt>Limits</dt>
+                        <dd>
+                          {p.limits.memory_mb} MiB, {p.limits.timeout_ms} ms, responses ≤ {p.limits.max_response_bytes} bytes
+                        </dd>
+                        <dt>Grants</dt>
+                        <dd>{grants(p)}</dd>
+                        <dt>File</dt>
+                        <dd class="mono">{p.path ?? "embedded in tend"}</dd>
+                        <dt>sha256</dt>
+                        <dd class="mono">{p.sha256}</dd>
+                        <dt>Loaded</dt>
+                        <dd>
+                          {when(p.loaded_at)}
+                          {p.from_cache ? " (from the compile cache)" : ""}
+                        </dd>
+                        <dt>Failures</dt>
+                        <dd>
+                          {Object.entries(p.stats.failures)
+                            .map(([k, n]) => `${n} ${k}`)
+                            .join(", ") || "none"}
+                          {p.stats.consecutive_traps ? `; ${p.stats.consecutive_traps} traps in a row` : ""}
+                        </dd>
+                      </dl>
+                      {p.stats.last_errors.length > 0 && (
+                        <ul class="plain">
+                          {p.stats.last_errors
+                            .slice()
+                            .reverse()
+                            .map((e, i) => (
+                              <li key={i}>
+                                <small>
+                                  {when(e.time)} <strong>{e.kind}</strong>: {e.message}
+                                </small>
+                              </li>
+                            ))}
+                        </ul>
+                      )}
+                    </details>
                   </td>
                   <td class="mono">{p.world}</td>
                   <td class="nowrap">
                     {p.version}
-                    {p.wit ? <small class="muted"> (wit {p.wit})</small> : null}
+                    {p.wit ? <small class="muted hide-narrow"> (wit {p.wit})</small> : null}
                   </td>
                   <td class="nowrap">{sourceLabel(p.source)}</td>
                   <td class="hide-narrow">{grants(p)}</td>

@@ -3,11 +3,12 @@
 import { useRoute } from "preact-iso";
 import { AreaField, CheckField, CommandField, Group, SelectField, TextField, type FormState } from "../components/form_fields";
 import { EntryForm } from "../components/form_page";
-import { RESTART, SERVICE_DEFAULTS as D, serviceModel } from "../lib/form_service";
+import { RESTART, SERVICE_DEFAULTS as D, SERVICE_FIELDS, serviceModel } from "../lib/form_service";
 
-function fields(form: FormState, editing: boolean) {
+export function serviceFields(form: FormState, editing: boolean) {
   return (
     <>
+      {editing && !form.readOnly && <p class="muted">Saving restarts the service with the new definition if it is running.</p>}
       <Group title="Program">
         <TextField
           path="name"
@@ -57,6 +58,18 @@ function fields(form: FormState, editing: boolean) {
         <TextField path="health.retries" form={form} inputMode="numeric" placeholder={D["health.retries"]} hint="failures that make it unhealthy" />
         <TextField path="health.start_period_s" form={form} inputMode="numeric" placeholder={D["health.start_period_s"]} />
         <TextField path="health_check_url" form={form} hint="shorthand for an http probe of this URL" />
+        {!form.readOnly && (
+          <div class="field wide">
+            <button
+              type="button"
+              onClick={() => {
+                for (const f of SERVICE_FIELDS) if (f.path.startsWith("health.")) form.set(f.path, "");
+              }}
+            >
+              Clear health check
+            </button>
+          </div>
+        )}
       </Group>
       <Group title="Caddy">
         <CheckField path="expose_caddy" form={form} hint="route to 127.0.0.1:<port> through Caddy (needs port)" />
@@ -80,7 +93,7 @@ export function ServiceForm() {
       viewHref={(n) => `/services/${encodeURIComponent(n)}`}
       listHref="/"
       name={params.name}
-      fields={fields}
+      fields={serviceFields}
     />
   );
 }

@@ -11,6 +11,7 @@ import type { JsonValue } from "../gen/api";
 import type { SessionView, StatusResponse, SupervisorLogs } from "../lib/wire";
 
 const TAIL = 200;
+const LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
 const SKIP = new Set(["timestamp", "level", "target", "message", "id"]);
 
 /** One record of tend.log as a line of text: time, level, message, then its other fields. */
@@ -26,18 +27,41 @@ export function logLine(record: JsonValue): string {
 
 function Log() {
   const [tail, setTail] = useState(TAIL);
+  const [level, setLevel] = useState("");
+  // The daemon's log has no event stream: following it means asking again every 2 s.
+  const [follow, setFollow] = useState(false);
   const logs = useLive(() => get<SupervisorLogs>(`/api/supervisor/logs${qs({ tail })}`), [], undefined, [tail]);
-  const lines = logs.data?.lines ?? [];
+  const rank = (l: string) => LEVELS.indexOf(l);
+  const lines = (logs.data?.lines ?? []).filter(
+    (r) => !level || (r && typeof r === "object" && !Array.isArray(r) && rank(String(r.level ?? "")) >= rank(level)),
+  );
   const pre = useRef<HTMLPreElement>(null);
-  // Newest last, as in the file: show the end.
   useEffect(() => {
-    if (pre.current) pre.current.scrollTop = pre.current.scrollHeight;
+    if (!follow) return;
+    const t = setInterval(logs.reload, 2000);
+    return () => clearInterval(t);
+  }, [follow]);
+  // Newest last, as in the file: show the end, unless the reader scrolled up to read something.
+  const atEnd = useRef(true);
+  useEffect(() => {
+    if (pre.current && atEnd.current) pre.current.scrollTop = pre.current.scrollHeight;
   }, [logs.data]);
   return (
     <section aria-labelledby="log-h">
       <div class="row spread">
         <h2 id="log-h">Log</h2>
         <div class="row">
+          <label class="row">
+            Level
+            <select value={level} onChange={(e) => setLevel((e.currentTarget as HTMLSelectElement).value)}>
+              <option value="">all</option>
+              {LEVELS.slice(1).map((l) => (
+                <option key={l} value={l}>
+                  {l} and above
+                </option>
+              ))}
+            </select>
+          </label>
           <label class="row">
             Lines
             <select value={String(tail)} onChange={(e) => setTail(Number((e.currentTarget as HTMLSelectElement).value))}>
@@ -48,13 +72,23 @@ function Log() {
               ))}
             </select>
           </label>
+          <label class="row">
+            <input type="checkbox" checked={follow} onChange={(e) => setFollow((e.currentTarget as HTMLInputElement).checked)} />
+            Follow
+          </label>
           <button type="button" onClick={logs.reload}>
             Refresh
           </button>
         </div>
       </div>
       {logs.error && <p class="error-box">{logs.error}</p>}
-      <pre ref={pre} data-testid="supervisor-log" class="log-pre" tabIndex={0} aria-label="Supervisor log, newest last">
+      <pre
+        ref={pre}
+        onScroll={(e) => {
+          const el = e.currentTarget as HTMLPreElement;
+          atEnd.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+        }}
+        data-testid="supervisor-log" class="log-pre" tabIndex={0} aria-label="Supervisor log, newest last">
         {lines.map((r, i) => (
           <div key={i} class={`level-${r && typeof r === "object" && !Array.isArray(r) ? String(r.level ?? "") : ""}`}>
             {logLine(r)}
