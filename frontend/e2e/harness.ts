@@ -109,7 +109,7 @@ export class ApiFailure extends Error {
 
 export class Daemon {
   private constructor(
-    readonly child: ChildProcess,
+    private child: ChildProcess,
     readonly dir: string,
     readonly dataDir: string,
     readonly url: string,
@@ -132,14 +132,27 @@ export class Daemon {
       // Never talk to a Caddy that happens to run on this machine's default admin port.
       toml += `\n[caddy]\nadmin_url = "http://127.0.0.1:9"\n`;
     }
-    const config = path.join(dir, "tend.toml");
-    await writeFile(config, toml);
-    const out = await open(logFile, "w");
-    const child = spawn(
-      tendBin,
-      ["daemon", "--port", "0", "--control-port", "0", "--data-dir", dataDir, "--config", config],
-      { env: cleanEnv(), stdio: ["ignore", out.fd, out.fd] },
-    );
+    await writeFile(path.join(dir, "tend.toml"), toml);
+    try {
+      const { child, url } = await Daemon.spawn(dir, 0);
+      const token = (await readFile(path.join(dataDir, "token"), "utf8")).trim();
+      return new Daemon(child, dir, dataDir, url, token, logFile, caddy);
+    } catch (e) {
+      await caddy?.stop();
+      throw e;
+    }
+  }
+
+  /** Runs `tend daemon` on `<dir>/data` and port `port` (0: a free one); resolves once it answers. */
+  private static async spawn(dir: string, port: number): Promise<{ child: ChildProcess; url: string }> {
+    const dataDir = path.join(dir, "data");
+    const logFile = path.join(dir, "daemon.out");
+    const out = await open(logFile, "a");
+    const args = ["daemon", "--port", String(port), "--control-port", "0", "--data-dir", dataDir];
+    const child = spawn(tendBin, [...args, "--config", path.join(dir, "tend.toml")], {
+      env: cleanEnv(),
+      stdio: ["ignore", out.fd, out.fd],
+    });
     await out.close();
     let spawnError: Error | null = null;
     child.once("error", (e) => (spawnError = e));
@@ -158,13 +171,25 @@ export class Daemon {
         }
       });
       await waitFor("/healthz", async () => (await fetch(`${url}/healthz`)).ok);
-      const token = (await readFile(path.join(dataDir, "token"), "utf8")).trim();
-      return new Daemon(child, dir, dataDir, url, token, logFile, caddy);
+      return { child, url };
     } catch (e) {
       await terminate(child, 5_000);
-      await caddy?.stop();
       throw new Error(`${String(e)}\n--- daemon output ---\n${await tail()}`);
     }
+  }
+
+  /** Stops the daemon (SIGTERM, wait) and leaves it stopped until `restart`. */
+  async halt(): Promise<void> {
+    await terminate(this.child, 30_000);
+  }
+
+  /** Starts the daemon again on the same data dir and port (sessions and services persist). */
+  async restart(): Promise<void> {
+    await terminate(this.child, 30_000);
+    const port = Number(new URL(this.url).port);
+    const { child, url } = await Daemon.spawn(this.dir, port);
+    if (url !== this.url) throw new Error(`the restarted daemon answers at ${url}, not ${this.url}`);
+    this.child = child;
   }
 
   /** SIGTERM and wait (the daemon stops its services first), then remove the temp dir. */
