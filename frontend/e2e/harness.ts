@@ -1,8 +1,9 @@
 // The end-to-end harness: a REAL `tend daemon` (the binary from TEND_BIN, else ../target/debug/tend,
 // built with the dashboard embedded) on port 0 in a fresh temp data dir, its REST API driven with the
-// bearer token for setting up test data, and the one-time sign-in link from `tend dashboard --no-open`.
-// Every wait polls a condition with a deadline; nothing sleeps for a fixed time. Also a throwaway Caddy
-// (admin API and HTTP port on free ports) for the proxy screen. Owns no assertions about the UI.
+// bearer token for setting up test data, the one-time sign-in link from `tend dashboard --no-open`, and
+// halt/restart on the same port for the reconnection test. Every wait polls a condition with a
+// deadline; nothing sleeps for a fixed time. Also a throwaway Caddy (admin API and HTTP port on free
+// ports) for the proxy screen. Owns no assertions about the UI.
 import { spawn, execFile, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile, open } from "node:fs/promises";
 import { createServer } from "node:net";
@@ -293,7 +294,7 @@ export function evaluate(daemon: Daemon, command: string) {
   return daemon.api("POST", "/api/policy/evaluate", { command: { command_type: "shell", command, is_safe: true } });
 }
 
-/** Every `tend` shell command the specs use runs through /bin/sh -c; this keeps their quoting in one place. */
+/** Shell commands (run by tend through /bin/sh -c) that several specs use for their services. */
 export const sh = {
   /** Prints `tick N` every `everyS` seconds, and `marker N` on every tenth line. */
   ticker: (everyS = 0.2) =>
