@@ -1,5 +1,5 @@
 // Every screen, with real data behind it, checked by axe-core (0 serious or critical violations, each
-// listed when not) and photographed at 1280x800 and 390x844 in the light and the dark theme into
+// listed when not) and for sideways scrolling of the page itself, and photographed at 1280x800 and 390x844 in the light and the dark theme into
 // target/dashboard-screens/<screen>-<size>-<theme>.png (PR reviews look at them; CI keeps them).
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
@@ -99,6 +99,39 @@ async function axe(page: Page, size: string, theme: string): Promise<string[]> {
     .map((v) => `${v.impact} ${v.id}: ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).slice(0, 5).join(", ")}`);
 }
 
+/** How far the page scrolls sideways and the outermost elements sticking out, or null. */
+async function sideways(page: Page): Promise<string | null> {
+  return page.evaluate(() => {
+    const root = document.documentElement;
+    const by = root.scrollWidth - root.clientWidth;
+    if (by <= 0) return null;
+    // Inside a box that scrolls or clips sideways. (Approximate for absolutely positioned elements:
+    // one whose containing block is outside that box escapes its clipping, so those always count.)
+    const clipped = (el: Element | Node) => {
+      if (el instanceof Element && ["absolute", "fixed"].includes(getComputedStyle(el).position)) return false;
+      for (let p = el.parentElement; p && p !== root; p = p.parentElement)
+        if (getComputedStyle(p).overflowX !== "visible") return true;
+      return false;
+    };
+    const culprits = [document.body, ...document.body.querySelectorAll("*")]
+      .filter((el) => el.getBoundingClientRect().right > root.clientWidth + 0.5 && !clipped(el))
+      .filter((el, _, all) => !all.some((o) => o !== el && o.contains(el)))
+      .slice(0, 3)
+      .map((el) => `${el.tagName.toLowerCase()}${el.className ? `.${String(el.className).trim().split(/\s+/).join(".")}` : ""}`);
+    // Text can run past a box that fits (a long word, a user agent): its parent is named then.
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const range = document.createRange();
+    for (let n = walker.nextNode(); n && culprits.length < 3; n = walker.nextNode()) {
+      const parent = n.parentElement;
+      if (!parent || !n.textContent?.trim() || clipped(n)) continue;
+      range.selectNodeContents(n);
+      if (range.getBoundingClientRect().right > root.clientWidth + 0.5)
+        culprits.push(`text "${n.textContent.trim().slice(0, 40)}" in ${parent.tagName.toLowerCase()}${parent.className ? `.${String(parent.className).trim().split(/\s+/).join(".")}` : ""}`);
+    }
+    return `the page scrolls sideways by ${by} px (${culprits.join(", ") || "no element or text found past the edge"})`;
+  });
+}
+
 test.beforeAll(async ({ daemon }) => {
   test.setTimeout(90_000);
   await mkdir(OUT, { recursive: true });
@@ -119,13 +152,18 @@ test("every screen: axe and screenshots", async ({ page, browser, daemon }) => {
         target = await ownContext.newPage();
       }
       try {
-        await target.goto(screen.path);
         for (const theme of THEMES) {
-          await target.emulateMedia({ colorScheme: theme });
           for (const size of SIZES) {
+            // Loaded at each size and theme, as a phone or a dark desktop would (canvases are sized
+            // and painted for the viewport and colours they start with).
+            await target.emulateMedia({ colorScheme: theme });
             await target.setViewportSize({ width: size.width, height: size.height });
+            await target.goto(screen.path);
             await expect(screen.ready(target)).toBeVisible();
             for (const v of await axe(target, size.name, theme)) problems.push(`${screen.name} [${size.name} ${theme}] ${v}`);
+            // Usable on a phone: wide tables scroll inside their own box, the page itself does not.
+            const overflow = await sideways(target);
+            if (overflow) problems.push(`${screen.name} [${size.name} ${theme}] ${overflow}`);
             await target.screenshot({
               path: path.join(OUT, `${screen.name}-${size.name}-${theme}.png`),
               fullPage: true,

@@ -152,3 +152,14 @@ test("custom restart runs with live progress", async ({ page, daemon }) => {
   const jobs = await daemon.api("GET", `/api/jobs?service=${name}`);
   expect(jobs.jobs[0].status).toBe("succeeded");
 });
+
+test("environment values are masked until revealed", async ({ page, daemon }) => {
+  const name = unique("secretive");
+  await daemon.addService(name, sh.sleeper(), { env: { API_KEY: "s3cret-value-42" } });
+  await page.goto(`/services/${name}`);
+  const definition = page.locator("section, div").filter({ has: page.getByRole("heading", { level: 2, name: "Definition" }) }).last();
+  await expect(definition).toContainText("API_KEY");
+  await expect(page.getByText("s3cret-value-42")).toHaveCount(0);
+  await page.getByRole("button", { name: /^Reveal/ }).first().click();
+  await expect(page.getByText("s3cret-value-42").first()).toBeVisible();
+});
