@@ -180,5 +180,5 @@ test("every screen: axe and screenshots", async ({ page, browser, daemon }) => {
       }
     });
   }
-  expect(problems, "screens with serious or critical accessibility violations, or that did not render").toEqual([]);
+  expect(problems, "screens with serious or critical accessibility violations, that scroll sideways on a phone, or that did not render").toEqual([]);
 });
