@@ -71,7 +71,7 @@ const percentile = (xs, p) => {
 };
 
 async function signIn(browser) {
-  const link = execFileSync(TEND, ["--data-dir", DATA_DIR, "dashboard", "--no-open"], { encoding: "utf8" }).match(
+  const link = execFileSync(TEND, ["--data-dir", DATA_DIR, "dashboard", "--no-open"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).match(
     /https?:\/\/\S+\/login#code=\S+/,
   )?.[0];
   if (!link) throw new Error("`tend dashboard --no-open` printed no sign-in link");
