@@ -24,7 +24,7 @@ commands:
                            no sleeps in tests, every test file compiled); under a second
   run [-- DAEMON ARGS...]  build the dashboard and tend (release mode) and run `tend daemon` with the
                            given flags
-  bench core|plugins|cron|metrics|control
+  bench core|plugins|cron|metrics|control|dashboard
                            build tend in release mode and measure against the goals of that area
                            (figures also in target/bench/<area>.json)
   build-plugins            build the wasm plugins into target/plugins/ (built-ins) and fixtures/

@@ -5,6 +5,7 @@
 mod control;
 mod core;
 mod cron;
+mod dashboard;
 mod metrics;
 mod plugins;
 mod table;
@@ -24,7 +25,8 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
         [name] if name == "cron" => cron::main(),
         [name] if name == "metrics" => metrics::main(),
         [name] if name == "control" => control::main(),
-        _ => bail!("usage: cargo xtask bench core|plugins|metrics|cron|control"),
+        [name] if name == "dashboard" => dashboard::main(),
+        _ => bail!("usage: cargo xtask bench core|plugins|metrics|cron|control|dashboard"),
     }
 }
 
@@ -159,6 +161,11 @@ impl Daemon {
             .get("/api/status")
             .context("first authenticated request")?;
         Ok(daemon)
+    }
+
+    /// The API's base URL, without a trailing `/`.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// The last lines the daemon printed, for error messages.
