@@ -1,27 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { render } from "preact";
 import { act } from "preact/test-utils";
+import { FakeSource } from "../testing/fake_event_source";
 
 // The overview against a stubbed daemon: the contract's names and ids, and a lifecycle event from the
 // bus changing one row in the frame it arrives in.
-class FakeSource {
-  static last: FakeSource;
-  static CLOSED = 2;
-  readyState = 1;
-  listeners = new Map<string, ((ev: MessageEvent) => void)[]>();
-  onopen: (() => void) | null = null;
-  onerror: (() => void) | null = null;
-  constructor(readonly url: string) {
-    FakeSource.last = this;
-  }
-  addEventListener(name: string, fn: (ev: MessageEvent) => void) {
-    this.listeners.set(name, [...(this.listeners.get(name) ?? []), fn]);
-  }
-  emit(name: string, data: unknown) {
-    for (const fn of this.listeners.get(name) ?? []) fn({ data: JSON.stringify(data), lastEventId: "9" } as MessageEvent);
-  }
-  close() {}
-}
 
 const service = (name: string, over: object = {}) => ({
   name, command: "sleep 1", env: {}, enabled: true, restart: "always", max_restarts: 10, backoff: {}, stop_signal: "SIGTERM",
@@ -71,7 +54,7 @@ describe("Overview", () => {
     expect(root.querySelector("b")).toBeNull();
 
     live.connect();
-    FakeSource.last.emit("lifecycle", { id: 9, kind: "lifecycle", service: "web", time: new Date().toISOString(), from: "running", to: "backoff", pid: 41, exit_code: 3, reason: "exited with code 3" });
+    FakeSource.last.emit("lifecycle", { id: 9, kind: "lifecycle", service: "web", time: new Date().toISOString(), from: "running", to: "backoff", pid: 41, exit_code: 3, reason: "exited with code 3" }, "9");
     expect(row.querySelector("[data-testid=state]")!.textContent).toBe("running");
     await act(() => { for (const f of frames.splice(0)) f(0); });
     expect(row.querySelector("[data-testid=state]")!.textContent).toBe("backoff");

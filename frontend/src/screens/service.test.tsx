@@ -2,29 +2,12 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { render } from "preact";
 import { act } from "preact/test-utils";
 import { LocationProvider, Router, Route } from "preact-iso";
+import { FakeSource } from "../testing/fake_event_source";
 
 // The service page against a stubbed daemon: the contract's names, env values masked until revealed,
 // events newest first with a live one added on top. (uPlot itself is not exercised: jsdom has no canvas.)
 vi.mock("../components/metrics_charts", () => ({ MetricsCharts: () => null }));
 
-class FakeSource {
-  static last: FakeSource;
-  static CLOSED = 2;
-  readyState = 1;
-  listeners = new Map<string, ((ev: MessageEvent) => void)[]>();
-  onopen: (() => void) | null = null;
-  onerror: (() => void) | null = null;
-  constructor(readonly url: string) {
-    FakeSource.last = this;
-  }
-  addEventListener(name: string, fn: (ev: MessageEvent) => void) {
-    this.listeners.set(name, [...(this.listeners.get(name) ?? []), fn]);
-  }
-  emit(name: string, data: unknown) {
-    for (const fn of this.listeners.get(name) ?? []) fn({ data: JSON.stringify(data), lastEventId: "" } as MessageEvent);
-  }
-  close() {}
-}
 
 const ev = (id: number, from: string, to: string, extra: object = {}) => ({
   id, kind: "lifecycle", service: "web", time: `2026-12-05T12:00:0${id}.000Z`, from, to, reason: "r", ...extra,

@@ -2,7 +2,7 @@
 //! backoff, the daemon's idle cost with 100 services, and log capture (latency, writer slowdown,
 //! loss, sustained throughput). Prints a table with each goal and writes target/bench/core.json.
 
-use super::table::{Goal, Row, print_table};
+use super::table::{self, Goal, Row, print_table};
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -157,26 +157,10 @@ pub fn main() -> anyhow::Result<()> {
                       "lost_api": api_lost},
         "log_sustained": {"lines": SUSTAINED_LINES, "line_bytes": SUSTAINED_WIDTH, "complete_ms": sustained.complete_ms,
                           "writer_ms": sustained.writer_ms, "throughput_mb_s": throughput, "lost_file": sustained.lost},
-        "goals": rows.iter().map(|r| json!({"figure": r.figure, "value": r.value, "goal": r.goal.describe(), "met": r.goal.met()})).collect::<Vec<_>>(),
     });
-    let out = crate::target_dir().join("bench");
-    std::fs::create_dir_all(&out)?;
-    std::fs::write(
-        out.join("core.json"),
-        serde_json::to_string_pretty(&report)? + "\n",
-    )?;
-    println!(
-        "figures written to {} ({:.0} s)",
-        out.join("core.json").display(),
-        started.elapsed().as_secs_f64()
-    );
-
-    let missed = rows.iter().filter(|r| r.goal.met() == Some(false)).count();
+    table::write_report("core", report, &rows, started)?;
     if burst.lost + api_lost + sustained.lost > 0 {
         bail!("log lines were lost (see the table)");
-    }
-    if missed > 0 {
-        println!("{missed} goal(s) missed");
     }
     Ok(())
 }

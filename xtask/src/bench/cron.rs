@@ -3,7 +3,7 @@
 //! 1,000 scheduled jobs waiting for their next fire. Prints a table with each goal and writes
 //! target/bench/cron.json.
 
-use super::table::{Goal, Row, print_table};
+use super::table::{self, Goal, Row, print_table};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -87,24 +87,8 @@ pub fn main() -> anyhow::Result<()> {
         "idle": {"jobs": IDLE_JOBS, "seconds": IDLE_SAMPLE.as_secs(), "cpu_percent": idle.cpu_percent,
                  "rss_mb": idle.rss_mb, "rss_mb_before": idle.rss_before_mb,
                  "create_ms_per_job": idle.create_ms},
-        "goals": rows.iter().map(|r| json!({"figure": r.figure, "value": r.value,
-                 "goal": r.goal.describe(), "met": r.goal.met()})).collect::<Vec<_>>(),
     });
-    let out = crate::target_dir().join("bench");
-    std::fs::create_dir_all(&out)?;
-    std::fs::write(
-        out.join("cron.json"),
-        serde_json::to_string_pretty(&report)? + "\n",
-    )?;
-    println!(
-        "figures written to {} ({:.0} s)",
-        out.join("cron.json").display(),
-        started.elapsed().as_secs_f64()
-    );
-    let missed = rows.iter().filter(|r| r.goal.met() == Some(false)).count();
-    if missed > 0 {
-        println!("{missed} goal(s) missed");
-    }
+    table::write_report("cron", report, &rows, started)?;
     Ok(())
 }
 

@@ -6,7 +6,7 @@
 //! figures with the goals, prints the table and writes target/bench/dashboard.json. It is not
 //! part of `cargo xtask test`.
 
-use super::table::{Goal, Row, print_table};
+use super::table::{self, Goal, Row, print_table};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -58,24 +58,8 @@ pub fn main() -> anyhow::Result<()> {
     print_table(&rows);
     let report = json!({
         "figures": figures,
-        "goals": rows.iter().map(|r| json!({"figure": r.figure, "value": r.value,
-                 "goal": r.goal.describe(), "met": r.goal.met()})).collect::<Vec<_>>(),
     });
-    let out = crate::target_dir().join("bench");
-    std::fs::create_dir_all(&out)?;
-    std::fs::write(
-        out.join("dashboard.json"),
-        serde_json::to_string_pretty(&report)? + "\n",
-    )?;
-    println!(
-        "figures written to {} ({:.0} s)",
-        out.join("dashboard.json").display(),
-        started.elapsed().as_secs_f64()
-    );
-    let missed = rows.iter().filter(|r| r.goal.met() == Some(false)).count();
-    if missed > 0 {
-        println!("{missed} goal(s) missed");
-    }
+    table::write_report("dashboard", report, &rows, started)?;
     Ok(())
 }
 

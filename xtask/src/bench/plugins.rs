@@ -4,7 +4,7 @@
 //! to a ready API once their compiled code is cached. Prints a table with each goal and writes
 //! target/bench/plugins.json.
 
-use super::table::{Goal, Row, print_table};
+use super::table::{self, Goal, Row, print_table};
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -117,23 +117,8 @@ pub fn main() -> anyhow::Result<()> {
             "api_ready_ms": {"median": api.median, "max": api.max, "samples": starts.api_ms},
             "compiling_starts": starts.compiling_starts,
         },
-        "goals": rows.iter().map(|r| json!({"figure": r.figure, "value": r.value, "goal": r.goal.describe(), "met": r.goal.met()})).collect::<Vec<_>>(),
     });
-    let out = crate::target_dir().join("bench");
-    std::fs::create_dir_all(&out)?;
-    std::fs::write(
-        out.join("plugins.json"),
-        serde_json::to_string_pretty(&report)? + "\n",
-    )?;
-    println!(
-        "figures written to {} ({:.0} s)",
-        out.join("plugins.json").display(),
-        started.elapsed().as_secs_f64()
-    );
-    let missed = rows.iter().filter(|r| r.goal.met() == Some(false)).count();
-    if missed > 0 {
-        println!("{missed} goal(s) missed");
-    }
+    table::write_report("plugins", report, &rows, started)?;
     Ok(())
 }
 

@@ -68,3 +68,37 @@ pub(super) fn print_table(rows: &[Row]) {
     }
     println!();
 }
+
+/// Writes `target/bench/<name>.json` (the figures in `report` plus every row's goal and verdict), says
+/// where and how long the bench took, and how many goals were missed; answers that number.
+pub(super) fn write_report(
+    name: &str,
+    mut report: serde_json::Value,
+    rows: &[Row],
+    started: std::time::Instant,
+) -> anyhow::Result<usize> {
+    let goals: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({"figure": r.figure, "value": r.value,
+                "goal": r.goal.describe(), "met": r.goal.met()})
+        })
+        .collect();
+    if let Some(obj) = report.as_object_mut() {
+        obj.insert("goals".into(), goals.into());
+    }
+    let out = crate::target_dir().join("bench");
+    std::fs::create_dir_all(&out)?;
+    let path = out.join(format!("{name}.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")?;
+    println!(
+        "figures written to {} ({:.0} s)",
+        path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    let missed = rows.iter().filter(|r| r.goal.met() == Some(false)).count();
+    if missed > 0 {
+        println!("{missed} goal(s) missed");
+    }
+    Ok(missed)
+}
