@@ -81,7 +81,9 @@ function Shell() {
     if (signedIn.value === true) connect();
   }, [signedIn.value, path]);
   if (path === "/login") return <Login />;
-  if (signedIn.value !== true) return <main class="page" aria-busy="true" />;
+  // Rendered before the status check answers (the screens' own first requests go out at once, one round
+  // trip sooner); a 401 to any of them shows the sign-in page.
+  if (signedIn.value === false) return <main class="page" aria-busy="true" />;
   return (
     <>
       <Nav />
