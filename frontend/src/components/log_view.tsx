@@ -48,20 +48,6 @@ export function LogView({ session, opts, jump }: { session: LogSession; opts: Lo
   const buffer = session.buffer;
   const version = session.version.value; // re-render once per frame with new lines
 
-  const virt = useMemo(
-    () =>
-      new Virtualizer<HTMLDivElement, HTMLDivElement>({
-        count: 0,
-        getScrollElement: () => scroller.current,
-        estimateSize: () => ROW,
-        overscan: OVERSCAN,
-        scrollToFn: elementScroll,
-        observeElementRect,
-        observeElementOffset,
-        onChange: () => rerender(0),
-      }),
-    [],
-  );
   const fixed = !opts.wrap;
   const [view, setView] = useState({ top: 0, height: 800 });
   const options = () => ({
@@ -75,6 +61,7 @@ export function LogView({ session, opts, jump }: { session: LogSession; opts: Lo
     onChange: () => rerender(0),
     // Index keys: a key function would be called for every kept line on each change (50,000 per frame).
   });
+  const virt = useMemo(() => new Virtualizer<HTMLDivElement, HTMLDivElement>({ ...options(), count: 0 }), []);
   virt.setOptions(options());
 
   useEffect(() => virt._didMount(), []);
