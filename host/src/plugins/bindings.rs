@@ -1,16 +1,18 @@
-//! The one place that runs `bindgen!`: Rust types for every world of `tend:plugin@0.2.0` (`wit/`),
+//! The one place that runs `bindgen!`: Rust types for every world of `tend:plugin@0.2.1` (`wit/`),
 //! and of the frozen previous major version `tend:plugin@0.1.0` (`wit/v0.1/`, module [`v0_1`]), which
 //! the host keeps loading and adapts (wit/README.md, "Versioning"); and `World`, the names manifests
 //! use for them, and `WitVersion`, which package a loaded component was built against. Imports are
 //! async (they do I/O); exports are called async so that the epoch callback can yield and a
-//! wall-clock timeout can cancel a call. The shared interfaces (types, log, kv, http, net) are
-//! generated once per version, under `probe`, and reused by the other worlds of that version; the
-//! 0.1 `types` interface is identical to 0.2's and is mapped onto it, so both versions share one set
-//! of Rust types and each host interface has exactly one implementation (`imports/`).
+//! wall-clock timeout can cancel a call. The shared interfaces (types, log, kv, http, net, llm,
+//! project, fixing) are generated once, from the WIT world `host` that includes every world (module
+//! [`host`]), and reused by each world's own bindings; the 0.1 `types` interface is identical to
+//! 0.2's and is mapped onto it, so both versions share one set of Rust types and each host interface
+//! has exactly one implementation (`imports/`).
 
-pub mod probe {
+/// Every interface of the package, generated once. Its world struct is never instantiated.
+pub mod host {
     wasmtime::component::bindgen!({
-        world: "probe",
+        world: "host",
         path: "../wit",
         imports: { default: async },
         exports: { default: async },
@@ -25,12 +27,13 @@ macro_rules! other_world {
                 path: "../wit",
                 imports: { default: async },
                 exports: { default: async },
-                with: { "tend:plugin": super::probe::tend::plugin },
+                with: { "tend:plugin": super::host::tend::plugin },
             });
         }
     };
 }
 
+other_world!(probe, "probe");
 other_world!(command_policy, "command-policy");
 other_world!(proxy_config, "proxy-config");
 other_world!(fixer, "fixer");
@@ -47,7 +50,7 @@ pub mod v0_1 {
             imports: { default: async },
             exports: { default: async },
             // Identical to 0.2's: one Rust type per WIT type across versions.
-            with: { "tend:plugin/types@0.1.0": crate::plugins::bindings::probe::tend::plugin::types },
+            with: { "tend:plugin/types@0.1.0": crate::plugins::bindings::host::tend::plugin::types },
         });
     }
 
@@ -60,7 +63,7 @@ pub mod v0_1 {
                     imports: { default: async },
                     exports: { default: async },
                     with: {
-                        "tend:plugin/types@0.1.0": crate::plugins::bindings::probe::tend::plugin::types,
+                        "tend:plugin/types@0.1.0": crate::plugins::bindings::host::tend::plugin::types,
                         "tend:plugin@0.1.0": super::probe::tend::plugin,
                     },
                 });
@@ -87,7 +90,7 @@ impl WitVersion {
     pub fn as_str(self) -> &'static str {
         match self {
             WitVersion::V0_1 => "0.1.0",
-            WitVersion::V0_2 => "0.2.0",
+            WitVersion::V0_2 => "0.2.1",
         }
     }
 

@@ -53,7 +53,7 @@ pub use settings::PluginSettings;
 use crate::store::Store;
 use crate::wire::{PluginAction, PluginEvent, PluginInfo, ReloadAction, ReloadReport};
 use bindings::World;
-use bindings::probe::tend::plugin::types::Target;
+use bindings::host::tend::plugin::types::Target;
 use grants::TargetAddr;
 use loader::{Exports, LoadEnv};
 use sandbox::{CallCtx, Shared};

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::bindings::probe::tend::plugin::types as wit;
+use super::bindings::host::tend::plugin::types as wit;
 
 /// The result of calling a plugin.
 #[derive(Clone, Debug, PartialEq)]

@@ -11,6 +11,8 @@ mod control;
 mod cron;
 mod error;
 mod event;
+mod fix;
+mod llm;
 mod log;
 mod metrics;
 mod origin;
@@ -30,6 +32,10 @@ pub use control::*;
 pub use cron::*;
 pub use error::*;
 pub use event::*;
+#[allow(unused_imports)] // Used by the rest of issue 13 (P9), arriving now.
+pub use fix::*;
+#[allow(unused_imports)]
+pub use llm::*;
 pub use log::*;
 pub use metrics::*;
 pub use origin::*;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::plugins::bindings::probe::tend::plugin::http::{self, Error, Request, Response};
+use crate::plugins::bindings::host::tend::plugin::http::{self, Error, Request, Response};
 use crate::plugins::sandbox::CallState;
 
 /// The client every plugin call shares: no proxy from the environment (the allowlist is about the

@@ -2,7 +2,7 @@
 //! the plugin's name (a user plugin overriding a built-in shares its data). Bounded in key length,
 //! value size and key count.
 
-use crate::plugins::bindings::probe::tend::plugin::kv;
+use crate::plugins::bindings::host::tend::plugin::kv;
 use crate::plugins::sandbox::CallState;
 
 const MAX_KEY_BYTES: usize = 256;

@@ -1,8 +1,8 @@
 //! `tend:plugin/log`: a plugin's levelled lines, into the daemon's log under target `plugin` with
 //! field `plugin`. Bounded per call in count and length, so a plugin cannot flood the log.
 
-use crate::plugins::bindings::probe::tend::plugin::log;
-use crate::plugins::bindings::probe::tend::plugin::types::Level;
+use crate::plugins::bindings::host::tend::plugin::log;
+use crate::plugins::bindings::host::tend::plugin::types::Level;
 use crate::plugins::sandbox::CallState;
 
 const MAX_LINES_PER_CALL: u32 = 1000;

@@ -2,7 +2,7 @@
 //! `net`), and the two `Linker`s offering them with WASI p2: `full`, and `offline` without
 //! `http`/`net` for plugins whose effective grants allow no host at all (such a plugin importing
 //! them fails to link, which is how "imports beyond its grants" is refused at load). Each linker
-//! offers every interface under both package versions the host loads, `tend:plugin/*@0.2.0` and
+//! offers every interface under both package versions the host loads, `tend:plugin/*@0.2.1` (which 0.2.0 components match) and
 //! `@0.1.0` (`v0_1`, delegating here): wasmtime matches imports by semver, and 0.1 and 0.2 are not
 //! compatible versions, so the 0.1 names must be defined themselves.
 
@@ -15,7 +15,7 @@ mod v0_1;
 use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker};
 
-use super::bindings::probe::tend::plugin as wit;
+use super::bindings::host::tend::plugin as wit;
 use super::bindings::v0_1::probe::tend::plugin as wit_v0_1;
 use super::sandbox::CallState;
 

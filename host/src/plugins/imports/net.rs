@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::plugins::bindings::probe::tend::plugin::net::{self, Error};
+use crate::plugins::bindings::host::tend::plugin::net::{self, Error};
 use crate::plugins::sandbox::CallState;
 
 impl net::Host for CallState {

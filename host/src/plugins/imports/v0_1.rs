@@ -5,8 +5,8 @@
 //! defines itself (`http`'s, `net`'s error), which bindgen generates once per version. No logic
 //! lives here: grants, caps and logging are the 0.2 code's.
 
-use crate::plugins::bindings::probe::tend::plugin as now;
-use crate::plugins::bindings::probe::tend::plugin::types::Level;
+use crate::plugins::bindings::host::tend::plugin as now;
+use crate::plugins::bindings::host::tend::plugin::types::Level;
 use crate::plugins::bindings::v0_1::probe::tend::plugin as old;
 use crate::plugins::sandbox::CallState;
 
