@@ -35,6 +35,14 @@ const PLUGINS: &[Plugin] = &[
         world: "command-policy",
         ..Plugin::builtin("policy", "policy")
     },
+    // Held back: built and checked against its world, but written to `target/plugins/held/`, which
+    // `tend` does not embed, until the host links the `llm` and `project` imports and reads their
+    // grants. Drop `held` to make it a built-in.
+    Plugin {
+        world: "fixer",
+        held: true,
+        ..Plugin::builtin("fixer", "fixer")
+    },
     Plugin::fixture("spin"),
     Plugin::fixture("hog"),
     Plugin::fixture("sneaky"),
@@ -92,6 +100,9 @@ const PLUGINS: &[Plugin] = &[
 const WIT: &str = "wit";
 const WIT_V0_1: &str = "wit/v0.1";
 
+/// Where held-back built-ins go, inside `target/plugins/`.
+const HELD: &str = "held";
+
 struct Plugin {
     /// The name the daemon knows: the file stem of `<name>.wasm` and `<name>.toml`.
     name: &'static str,
@@ -103,6 +114,8 @@ struct Plugin {
     world: &'static str,
     /// The WIT package it is built against: `WIT`, or `WIT_V0_1` for compatibility fixtures.
     wit: &'static str,
+    /// A built-in not embedded yet: written to `target/plugins/held/`, not `target/plugins/`.
+    held: bool,
 }
 
 impl Plugin {
@@ -113,6 +126,7 @@ impl Plugin {
             wasi: false,
             world: "probe",
             wit: WIT,
+            held: false,
         }
     }
 
@@ -123,6 +137,7 @@ impl Plugin {
             wasi: false,
             world: "probe",
             wit: WIT,
+            held: false,
         }
     }
 
@@ -149,6 +164,7 @@ impl Plugin {
     /// Where the output goes inside `target/plugins/`, without extension.
     fn output(&self, out: &Path) -> PathBuf {
         match self.builtin {
+            Some(_) if self.held => out.join(HELD).join(self.name),
             Some(_) => out.join(self.name),
             None => out.join("fixtures").join(self.name),
         }
@@ -184,8 +200,10 @@ pub fn build() -> anyhow::Result<()> {
         .map(|dir| Ok((dir, Worlds::load(&root().join(dir))?)))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let out = target_dir().join("plugins");
-    fs::create_dir_all(out.join("fixtures"))
-        .with_context(|| format!("cannot create {}", out.display()))?;
+    for dir in ["fixtures", HELD] {
+        let dir = out.join(dir);
+        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
     println!("==> plugins: into {}", out.display());
     for (plugin, artifact) in PLUGINS.iter().zip(artifacts) {
         let line = place(plugin, &artifact, &worlds, &source, &out).with_context(|| {
@@ -294,7 +312,7 @@ fn remove_stale(out: &Path) -> anyhow::Result<()> {
         .iter()
         .flat_map(|p| ["wasm", "toml"].map(|ext| p.output(out).with_extension(ext)))
         .collect();
-    for dir in [out.to_path_buf(), out.join("fixtures")] {
+    for dir in [out.to_path_buf(), out.join("fixtures"), out.join(HELD)] {
         for entry in fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
             let path = entry?.path();
             let ours = matches!(
