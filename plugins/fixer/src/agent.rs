@@ -14,6 +14,11 @@ use crate::tools::{self, Outcome, Session};
 pub const MAX_STEPS: usize = 12;
 /// Output cap per call.
 const MAX_TOKENS: u32 = 4096;
+/// Characters of conversation sent per call: beyond, the oldest tool answers are elided (small
+/// local models have small context windows).
+const MAX_CHARS: usize = 60_000;
+const ELIDED: &str =
+    "[this earlier tool answer was elided to save context; call the tool again if needed]";
 
 const SYSTEM: &str = "You are tend's fixer. A service or cron job supervised by tend is failing. \
 Find the cause in its project directory and propose the smallest fix that makes it work again.\n\
@@ -51,6 +56,7 @@ pub fn run(
     let mut session = Session::default();
     let mut used = (0u64, 0u64);
     for step in 1..=MAX_STEPS {
+        elide(&mut messages);
         let request = Request {
             model: None,
             messages: messages.clone(),
@@ -64,6 +70,17 @@ pub fn run(
             Err(LlmError::NotConfigured(why)) if step == 1 => {
                 log.info(&format!("no model configured ({why}); rules only"));
                 return Ok(None);
+            }
+            // A weak model's answer that fit no tool (the JSON fallback): tell it and go on.
+            Err(LlmError::InvalidAnswer(why)) => {
+                log.warn(&format!("step {step}: the answer fit no tool: {why}"));
+                messages.push(Message::new(
+                    Role::User,
+                    format!(
+                        "Your last answer was not a valid tool call ({why}). Answer with exactly one tool call."
+                    ),
+                ));
+                continue;
             }
             Err(LlmError::BudgetExceeded(why)) => {
                 log.warn(&format!("step {step}: token budget used up: {why}"));
@@ -143,6 +160,22 @@ pub fn run(
     ))))
 }
 
+/// Elides the oldest tool answers (never the last two messages) until the conversation fits
+/// `MAX_CHARS`.
+fn elide(messages: &mut [Message]) {
+    let mut total: usize = messages.iter().map(|m| m.content.len()).sum();
+    let keep = messages.len().saturating_sub(2);
+    for m in messages[..keep].iter_mut() {
+        if total <= MAX_CHARS {
+            break;
+        }
+        if m.role == Role::Tool && m.content.len() > ELIDED.len() {
+            total -= m.content.len() - ELIDED.len();
+            m.content = ELIDED.to_string();
+        }
+    }
+}
+
 /// The first user message: the incident, as facts.
 pub fn describe(incident: &Incident, notes: &[String]) -> String {
     use std::fmt::Write as _;
@@ -159,6 +192,9 @@ pub fn describe(incident: &Incident, notes: &[String]) -> String {
     };
     let _ = writeln!(s, "{what} `{}` {why}.", incident.name);
     let _ = writeln!(s, "Command: {}", incident.command);
+    if incident.argv.join(" ") != incident.command {
+        let _ = writeln!(s, "Executed as: {:?}", incident.argv);
+    }
     let _ = writeln!(
         s,
         "Working directory (the project root): {}",
@@ -225,6 +261,6 @@ pub fn describe(incident: &Incident, notes: &[String]) -> String {
         tail.push_str(line);
         tail.push('\n');
     }
-    s.push_str(&tools::clip(&tail, 12_000, true));
+    s.push_str(&tools::clip(&tail, 8_000, true));
     s
 }

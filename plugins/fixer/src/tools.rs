@@ -12,9 +12,9 @@ use crate::model::{
 };
 
 /// Caps on what one tool answer may hold.
-const READ_BYTES: u32 = 32 * 1024;
+const READ_BYTES: u32 = 16 * 1024;
 const READ_BYTES_MAX: u32 = 128 * 1024;
-const REPLY_CHARS: usize = 40_000;
+const REPLY_CHARS: usize = 20_000;
 const LIST_ENTRIES: usize = 400;
 const GREP_MATCHES: u32 = 100;
 const MAX_EDITS: usize = 20;

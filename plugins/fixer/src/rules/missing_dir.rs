@@ -47,6 +47,11 @@ pub fn check(incident: &Incident, project: &dyn Project) -> Option<Finding> {
                 continue;
             }
             seen.push(path.clone());
+            // The program itself is missing (`can't open file 'src/main.py'`): an empty
+            // directory would not bring it back.
+            if runs(incident, &path) {
+                continue;
+            }
             let wanted = if dir_call || candidate.ends_with('/') {
                 path.as_str()
             } else {
@@ -88,4 +93,14 @@ fn missing(project: &dyn Project, dir: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// Whether the command runs `path` (as a program or an argument naming it).
+fn runs(incident: &Incident, path: &str) -> bool {
+    incident
+        .argv
+        .iter()
+        .map(String::as_str)
+        .chain(incident.command.split_whitespace())
+        .any(|w| relative(incident, w).is_some_and(|p| p == path))
 }

@@ -2,7 +2,8 @@
 //! project's `requirements.txt` or `pyproject.toml` and the project has a virtualenv (`.venv/` or
 //! `venv/`): install the requirements with the venv's own pip, from the project's local package
 //! directory (`wheels/`, `vendor/`, `dist/`, or a local `--find-links` in the requirements) with
-//! `--no-index` when there is one. A module nobody declared is not this rule's business.
+//! `--no-index` when there is one. Only when the service runs with that virtualenv (its command
+//! names it, or `VIRTUAL_ENV` is set). A module nobody declared is not this rule's business.
 
 use super::{Finding, lines, proposal};
 use crate::model::{CommandType, EntryKind, FixCommand, Incident, Project};
@@ -182,6 +183,21 @@ pub fn check(incident: &Incident, project: &dyn Project) -> Option<Finding> {
             "{NAME}: module `{module}` is declared in the project's requirements, but the project has no virtualenv (`.venv/` or `venv/`) to install it into"
         )));
     };
+    // Installing into a virtualenv the service does not run with fixes nothing.
+    let uses_venv = incident.env_names.iter().any(|n| n == "VIRTUAL_ENV")
+        || std::iter::once(incident.command.as_str())
+            .chain(incident.argv.iter().map(String::as_str))
+            .any(|w| {
+                w.starts_with(&format!("{venv}/"))
+                    || w.contains(&format!("/{venv}/"))
+                    || w.contains(&format!(" {venv}/"))
+            });
+    if !uses_venv {
+        return Some(Finding::Note(format!(
+            "{NAME}: module `{module}` is declared in the project's requirements and `{venv}/` exists, but the service does not run with that virtualenv (`{}`); installing into it would change nothing: run the service with `{venv}/bin/python`",
+            incident.command
+        )));
+    }
     let index = local_index(project, &links);
     let mut command = format!("{venv}/bin/pip install");
     if let Some(dir) = &index {

@@ -250,3 +250,40 @@ fn a_submission_with_nothing_to_do_or_a_bad_path_is_refused() {
     assert!(replies[0].contains("changes nothing"), "{}", replies[0]);
     assert!(replies[1].contains("edits[0]") && replies[1].contains("inside the project"));
 }
+
+#[test]
+fn an_answer_that_fit_no_tool_is_told_and_the_loop_goes_on() {
+    let mut llm = ScriptedLlm::new(vec![
+        Err(LlmError::InvalidAnswer("missing field `tool`".into())),
+        calls(&[("give_up", r#"{"reason": "no idea"}"#)]),
+    ]);
+    assert_eq!(
+        run(&mut llm),
+        Answer::NoSafeFix("the model found no safe fix: no idea".into())
+    );
+    let told = llm.requests[1].messages.last().unwrap();
+    assert_eq!(told.role, Role::User);
+    assert!(
+        told.content.contains("missing field `tool`"),
+        "{}",
+        told.content
+    );
+}
+
+#[test]
+fn old_tool_answers_are_elided_when_the_conversation_grows() {
+    let big = "x = 1\n".repeat(3000);
+    let project = FakeProject::new().file("big.py", &big).file("app.py", APP);
+    let mut replies: Vec<_> = (0..6)
+        .map(|_| calls(&[("read_file", r#"{"path": "big.py"}"#)]))
+        .collect();
+    replies.push(calls(&[("give_up", r#"{"reason": "r"}"#)]));
+    let mut llm = ScriptedLlm::new(replies);
+    propose(&crash(), &project, &mut llm, &Lines::default()).unwrap();
+    let last = &llm.requests[6].messages;
+    let total: usize = last.iter().map(|m| m.content.len()).sum();
+    assert!(total <= 60_000 + 20_000, "{total}");
+    assert!(last.iter().any(|m| m.content.contains("elided")));
+    // The newest answer is whole.
+    assert!(last[last.len() - 1].content.contains("sha256: "));
+}

@@ -206,6 +206,16 @@ fn paths_outside_the_project_are_ignored() {
 }
 
 #[test]
+fn a_missing_program_is_not_fixed_with_an_empty_directory() {
+    let mut i = incident(&[
+        "python3: can't open file '/srv/app/src/main.py': [Errno 2] No such file or directory",
+    ]);
+    i.command = "python3 src/main.py".into();
+    i.argv = vec!["python3".into(), "src/main.py".into()];
+    assert_eq!(no_fix(&i, &FakeProject::new().file("app.py", "")), NO_RULE);
+}
+
+#[test]
 fn a_missing_file_in_an_existing_directory_is_not_a_missing_directory() {
     let project = FakeProject::new().file("config/other.toml", "");
     let line = "FileNotFoundError: [Errno 2] No such file or directory: 'config/app.toml'";
@@ -263,12 +273,17 @@ fn the_exec_bit_rule_leaves_executables_data_and_outside_files_alone() {
 
 // ---- python-module-missing ----
 
-fn module_incident(module: &str) -> Incident {
-    incident(&[
-        "Traceback (most recent call last):",
-        "  File \"/srv/app/app.py\", line 1, in <module>",
-        &format!("ModuleNotFoundError: No module named '{module}'"),
-    ])
+/// A service run by `<venv>/bin/python app.py` failing to import `module`.
+fn module_incident(module: &str, venv: &str) -> Incident {
+    Incident {
+        command: format!("{venv}/bin/python app.py"),
+        argv: vec![format!("{venv}/bin/python"), "app.py".into()],
+        ..incident(&[
+            "Traceback (most recent call last):",
+            "  File \"/srv/app/app.py\", line 1, in <module>",
+            &format!("ModuleNotFoundError: No module named '{module}'"),
+        ])
+    }
 }
 
 #[test]
@@ -277,7 +292,7 @@ fn a_declared_module_is_installed_from_the_local_wheels_with_the_venvs_pip() {
         .file("requirements.txt", "flask==3.0\nPyYAML>=6 # config\n")
         .script(".venv/bin/pip", "#!/bin/sh\n", true)
         .file("wheels/PyYAML-6.0-py3-none-any.whl", "");
-    let p = fix(&module_incident("yaml"), &project);
+    let p = fix(&module_incident("yaml", ".venv"), &project);
     assert_eq!(p.source, "python-module-missing");
     assert_eq!(
         p.commands[0].command,
@@ -289,7 +304,7 @@ fn a_declared_module_is_installed_from_the_local_wheels_with_the_venvs_pip() {
         .file("requirements.txt", "--find-links ./pkgs\nmy_lib\n")
         .script("venv/bin/pip", "#!/bin/sh\n", true)
         .dir("pkgs");
-    let p = fix(&module_incident("my_lib.sub"), &project);
+    let p = fix(&module_incident("my_lib.sub", "/srv/app/venv"), &project);
     assert_eq!(
         p.commands[0].command,
         "venv/bin/pip install --no-index --find-links pkgs -r requirements.txt"
@@ -301,7 +316,7 @@ fn without_a_local_index_the_venvs_pip_installs_the_requirements() {
     let project = FakeProject::new()
         .file("requirements.txt", "python-dateutil\n")
         .script(".venv/bin/pip", "#!/bin/sh\n", true);
-    let p = fix(&module_incident("dateutil"), &project);
+    let p = fix(&module_incident("dateutil", ".venv"), &project);
     assert_eq!(
         p.commands[0].command,
         ".venv/bin/pip install -r requirements.txt"
@@ -314,7 +329,7 @@ fn without_a_local_index_the_venvs_pip_installs_the_requirements() {
             "[project]\nname = \"x\"\ndependencies = [\n  \"Requests>=2.31\",\n  \"click\",\n]\n",
         )
         .script(".venv/bin/pip", "#!/bin/sh\n", true);
-    let p = fix(&module_incident("requests"), &project);
+    let p = fix(&module_incident("requests", ".venv"), &project);
     assert_eq!(
         p.commands[0].command,
         ".venv/bin/pip install 'Requests>=2.31'"
@@ -326,10 +341,26 @@ fn an_undeclared_module_or_a_project_without_venv_gets_no_install() {
     let project = FakeProject::new()
         .file("requirements.txt", "flask\n")
         .script(".venv/bin/pip", "#!/bin/sh\n", true);
-    assert_eq!(no_fix(&module_incident("numpy"), &project), NO_RULE);
+    assert_eq!(
+        no_fix(&module_incident("numpy", ".venv"), &project),
+        NO_RULE
+    );
     let project = FakeProject::new().file("requirements.txt", "numpy\n");
-    let reason = no_fix(&module_incident("numpy"), &project);
+    let reason = no_fix(&module_incident("numpy", ".venv"), &project);
     assert!(reason.contains("no virtualenv"), "{reason}");
+    // A venv the service does not run with: installing there would change nothing.
+    let project = project.script(".venv/bin/pip", "#!/bin/sh\n", true);
+    let mut i = module_incident("numpy", ".venv");
+    i.command = "python3 app.py".into();
+    i.argv = vec!["python3".into(), "app.py".into()];
+    let reason = no_fix(&i, &project);
+    assert!(
+        reason.contains("does not run with that virtualenv"),
+        "{reason}"
+    );
+    // ... unless its environment says it does.
+    i.env_names.push("VIRTUAL_ENV".into());
+    assert_eq!(fix(&i, &project).source, "python-module-missing");
 }
 
 // ---- missing-env-var ----
