@@ -175,9 +175,12 @@ pub fn check(incident: &Incident, project: &dyn Project) -> Option<Finding> {
     if in_reqs.is_none() && in_pyproject.is_none() {
         return None;
     }
+    // Listed, or (a host that does not list inside virtualenvs) readable.
     let Some(venv) = VENVS.iter().find(|v| {
-        matches!(lookup(project, &format!("{v}/bin/pip")),
+        let pip = format!("{v}/bin/pip");
+        matches!(lookup(project, &pip),
             Found::Entry(e) if matches!(e.kind, EntryKind::File | EntryKind::Symlink))
+            || project.read_file(&pip, 64).is_ok()
     }) else {
         return Some(Finding::Note(format!(
             "{NAME}: module `{module}` is declared in the project's requirements, but the project has no virtualenv (`.venv/` or `venv/`) to install it into"
