@@ -103,7 +103,13 @@ pub async fn call(
             }
             Ok(resp) => {
                 let mode = anthropic::answer_mode(p);
-                let answer = if stream {
+                // A server that ignores `stream: true` answers the whole thing as JSON.
+                let json = resp
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("application/json"));
+                let answer = if stream && !json {
                     read_stream(resp, model.provider, mode, tx).await
                 } else {
                     read_whole(resp, model.provider, mode, tx).await
