@@ -284,6 +284,22 @@ fn a_refused_key_a_timeout_and_provider_failures_are_clear_errors() {
     );
     assert_eq!(server.requests().len(), 3, "a 500 is not retried");
 
+    // A wait past the deadline is not waited: rate-limited at once.
+    server
+        .push(Reply::json(429, json!({"error": {"message": "later"}})).header("retry-after", "20"));
+    let started = Instant::now();
+    let (status, e) = complete(&d, &json!({"messages": [user("hi")]}));
+    assert_eq!(status, 502, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("past the model's timeout_s"),
+        "{e}"
+    );
+    assert!(started.elapsed() < secs(1), "{:?}", started.elapsed());
+    assert_eq!(server.requests().len(), 4);
+
     server.push(Reply::hang());
     let started = Instant::now();
     let (status, e) = complete(&d, &json!({"messages": [user("hi")]}));
@@ -372,6 +388,8 @@ fn a_model_without_tools_answers_tool_calls_through_checked_json() {
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0]["name"], "grep");
     assert_eq!(calls[0]["arguments"], "{\"pattern\":\"PORT\"}");
+    // One call came before in the conversation: this one gets its own id.
+    assert_eq!(calls[0]["id"], "call_1");
 
     let b = server.requests()[0].json();
     assert!(b.get("tools").is_none(), "no native tools: {b}");

@@ -38,6 +38,7 @@ pub async fn call(
     key: Option<&ApiKey>,
     p: &Prepared,
     tx: Option<&mpsc::Sender<Delta>>,
+    deadline: Instant,
 ) -> Result<(Answer, Duration), Error> {
     let stream = model.stream;
     let (url, body) = match model.provider {
@@ -94,7 +95,16 @@ pub async fn call(
                         status.as_u16()
                     )));
                 }
-                asked.map_or_else(|| backoff(attempt), |d| d.min(MAX_RETRY_WAIT))
+                let wait = asked.map_or_else(|| backoff(attempt), |d| d.min(MAX_RETRY_WAIT));
+                // Waiting past the deadline would only end in a timeout: say what happened instead.
+                if Instant::now() + wait >= deadline {
+                    return Err(Error::RateLimited(format!(
+                        "the provider answered HTTP {} and asked to wait {} s, past the model's timeout_s: {text}",
+                        status.as_u16(),
+                        wait.as_secs_f64().ceil()
+                    )));
+                }
+                wait
             }
             Ok(resp) if !resp.status().is_success() => {
                 let status = resp.status();
