@@ -12,6 +12,7 @@
 pub mod caddy;
 pub mod control;
 mod daemon;
+pub mod llm_script;
 pub mod plugins;
 mod procs;
 pub mod servers;
