@@ -169,6 +169,18 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         .recover()
         .await
         .context("cannot recover the custom-restart jobs of the previous daemon")?;
+    let fixer = crate::fix::Fixer::new(
+        settings.autofix.clone(),
+        sup.clone(),
+        cron.clone(),
+        store.clone(),
+        bus.clone(),
+        policy.clone(),
+        plugins.clone(),
+        &data_dir,
+    );
+    fixer.recover().await;
+    fixer.watch();
     let caddy = Caddy::start(
         settings.caddy.clone(),
         sup.clone(),
@@ -188,6 +200,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         metrics: metrics.clone(),
         policy,
         workflows: workflows.clone(),
+        fixer: fixer.clone(),
         caddy: caddy.clone(),
         bus: bus.clone(),
         data_dir: data_dir.clone(),
@@ -249,6 +262,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     metrics.shutdown().await;
     cron.shutdown().await;
     workflows.shutdown().await;
+    fixer.shutdown();
     sup.shutdown().await;
     process::release_containment();
     hub.shutdown().await;

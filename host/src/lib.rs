@@ -9,6 +9,7 @@ pub(crate) mod cron;
 pub(crate) mod daemon;
 pub(crate) mod events;
 pub(crate) mod failure;
+pub(crate) mod fix;
 pub(crate) mod lifecycle;
 pub(crate) mod listen;
 pub(crate) mod logs;

@@ -9,6 +9,7 @@
 mod cron;
 mod error;
 mod events;
+mod fixes;
 mod input;
 mod jobs;
 mod logs;
@@ -50,6 +51,8 @@ pub struct Ops {
     pub metrics: Metrics,
     pub policy: Policy,
     pub workflows: Workflows,
+    /// Auto-fix: triggers, records, approve/reject/restore.
+    pub fixer: crate::fix::Fixer,
     pub caddy: Caddy,
     pub bus: Bus,
     pub data_dir: PathBuf,
