@@ -69,6 +69,11 @@ const PLUGINS: &[Plugin] = &[
         world: "command-policy",
         ..Plugin::fixture("policy-strict")
     },
+    // A fixer scripted by the broken service's own log (the auto-fix tests' deterministic "model").
+    Plugin {
+        world: "fixer",
+        ..Plugin::fixture("fixer-script")
+    },
     // Built against the frozen previous major version of the WIT, as a user's plugin of release 0.1:
     // the daemon must keep loading them (wit/README.md, "Versioning").
     Plugin {
