@@ -177,6 +177,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         bus.clone(),
         policy.clone(),
         plugins.clone(),
+        hub.clone(),
         &data_dir,
     );
     fixer.recover().await;

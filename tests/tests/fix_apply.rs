@@ -225,7 +225,7 @@ fn refused_proposals_write_nothing() {
         ),
         (
             "twice",
-            vec![replace(&root, "data.txt", "value", "v")],
+            vec![replace(&root, "data.txt", " ", "_")],
             "exactly once",
         ),
     ];

@@ -104,6 +104,8 @@ pub async fn build(inner: &Inner, t: &Trigger) -> Result<(Incident, PathBuf), Fa
             })?;
             let root = std::path::absolute(&root).unwrap_or(root);
             let (command, argv) = command_text(&spec.command);
+            // The lines read so far are stored before the tail is taken (the crash's last words).
+            inner.hub.flush().await;
             let mut q = LogQuery::new(t.name.clone());
             q.tail = Some(LOG_TAIL);
             let log_tail: Vec<String> = inner

@@ -73,6 +73,8 @@ pub(crate) struct Inner {
     bus: Bus,
     policy: Policy,
     plugins: PluginHost,
+    /// Flushed before an incident reads a service's last lines.
+    hub: crate::logs::LogHub,
     /// `<data_dir>/backups`.
     backups: PathBuf,
     /// Target -> the id of its fix in progress.
@@ -104,6 +106,7 @@ impl Fixer {
         bus: Bus,
         policy: Policy,
         plugins: PluginHost,
+        hub: crate::logs::LogHub,
         data_dir: &std::path::Path,
     ) -> Fixer {
         Fixer {
@@ -115,6 +118,7 @@ impl Fixer {
                 bus,
                 policy,
                 plugins,
+                hub,
                 backups: data_dir.join("backups"),
                 active: Mutex::new(HashMap::new()),
                 ended: Mutex::new(HashMap::new()),
@@ -595,8 +599,22 @@ impl Inner {
         if let Ok(Some(mut fix)) = self.store.get_fix(&current).await
             && !fix.status.is_final()
         {
+            let mut why = why.to_string();
+            // Cut short after writing: what it wrote is undone.
+            if let Some(dir) = fix.backup.clone().map(PathBuf::from) {
+                let restored = tokio::task::spawn_blocking(move || {
+                    let m = backup::load(&dir)?;
+                    backup::restore(&dir, &m)
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+                why.push_str(&match restored {
+                    Ok(()) => "; the files were restored from the backup".to_string(),
+                    Err(e) => format!("; restoring the backup FAILED: {e}"),
+                });
+            }
             fix.status = FixStatus::Failed;
-            fix.reason = Some(why.to_string());
+            fix.reason = Some(why);
             self.save(&mut fix).await;
             self.event(&fix);
         }
