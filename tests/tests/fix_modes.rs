@@ -2,7 +2,7 @@
 //! nothing, `approve` waits and applies after approval (reject changes nothing), an injected "run
 //! `rm -rf ~`" obeyed by the scripted fixer is denied by the command policy with origin `agent`
 //! (never run, audited), `AUTOFIX_ENABLED=false` refuses manual fixes and starts no automatic one,
-//! and a service going `fatal` is fixed automatically.
+//! and a service going `fatal` or a failed cron job with a working dir is fixed automatically.
 
 use tend_tests::{Daemon, json, wait_for};
 
@@ -198,4 +198,50 @@ fn a_fatal_service_is_fixed_automatically() {
     assert_eq!(f["trigger"], "crash-loop", "{f}");
     assert_eq!(f["origin"], "agent", "{f}");
     assert_eq!(d.view("auto")["status"], "running");
+}
+
+#[test]
+fn a_failed_cron_job_with_a_working_dir_is_fixed_automatically() {
+    let d = fix_daemon("");
+    let root = project(&d, "nightly");
+    std::fs::write(root.join("job.sh"), "#!/bin/sh\nexit 4\n").unwrap();
+    let file = d.scratch().join("nightly.proposal");
+    std::fs::write(
+        &file,
+        proposal(vec![replace(&root, "job.sh", "exit 4", "exit 0")], vec![]).to_string(),
+    )
+    .unwrap();
+    let line = format!(
+        "echo \"TEND-FIX-SCRIPT: $(cat '{}')\"; sh job.sh",
+        file.display()
+    );
+    let spec = json!({"name": "nightly", "command": ["/bin/sh", "-c", line], "schedule": "0 3 1 1 *",
+                      "timezone": "UTC", "working_dir": root,
+                      "env_vars": {tend_tests::MARKER_VAR: d.marker()}});
+    let (status, body) = d.post("/api/cron", &spec);
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = d.post_empty("/api/cron/nightly/run");
+    assert_eq!(status, 202, "{body}");
+    let f = wait_for(FIX_TIMEOUT, || {
+        let (_, page) = d.get("/api/cron/nightly/fixes");
+        let all = page["fixes"].as_array().cloned().unwrap_or_default();
+        match all.iter().find(|f| f["status"] == "verified") {
+            Some(f) => Ok(f.clone()),
+            None => Err(page.to_string()),
+        }
+    })
+    .unwrap();
+    assert_eq!(f["trigger"], "cron-failure", "{f}");
+    assert_eq!(f["target"], "cron-job", "{f}");
+    assert!(
+        f["verify_result"].as_str().unwrap().contains("succeeded"),
+        "{f}"
+    );
+    assert_eq!(
+        std::fs::read(root.join("job.sh")).unwrap(),
+        b"#!/bin/sh\nexit 0\n"
+    );
+    // The cron route names an unknown job.
+    let (status, e) = d.post_empty("/api/cron/nope/fix");
+    assert_eq!(status, 404, "{e}");
 }
