@@ -13,7 +13,8 @@ use crate::fix_apply::{
 
 #[test]
 fn propose_mode_records_the_proposal_and_writes_nothing() {
-    let d = fix_daemon("rules = \"propose\"\n");
+    // The service's own mode beats the daemon's (`auto` for rules).
+    let d = fix_daemon("");
     let root = project(&d, "p");
     std::fs::write(root.join("conf.txt"), "mode = broken\n").unwrap();
     script(
@@ -21,7 +22,7 @@ fn propose_mode_records_the_proposal_and_writes_nothing() {
         "p",
         &proposal(vec![replace(&root, "conf.txt", "broken", "fixed")], vec![]),
     );
-    scripted_service(&d, "p", &root, "exit 1", json!({}));
+    scripted_service(&d, "p", &root, "exit 1", json!({"autofix": "propose"}));
     wait_script_line(&d, "p");
     let f = settled(&d, &start_fix(&d, "p"));
     assert_eq!(f["status"], "proposed", "{f}");

@@ -592,7 +592,11 @@ jitter_s: number,
 /**
  * A failed or timed-out execution is run again up to this many times.
  */
-retries: number, retry_delay_s: number, };
+retries: number, retry_delay_s: number, 
+/**
+ * This job's auto-fix mode, over the daemon's `[autofix]` modes; none: the daemon's.
+ */
+autofix?: FixMode, };
 
 /**
  * Why an execution was started.
@@ -720,6 +724,10 @@ jitter_s: number,
  * A failed or timed-out execution is run again up to this many times.
  */
 retries: number, retry_delay_s: number, 
+/**
+ * This job's auto-fix mode, over the daemon's `[autofix]` modes; none: the daemon's.
+ */
+autofix?: FixMode, 
 /**
  * The schedule in plain English ("At 09:00, on Monday through Friday"), as
  * `GET /api/cron/validate` describes it.

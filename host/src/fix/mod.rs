@@ -168,7 +168,7 @@ impl Fixer {
                 .inner
                 .cron
                 .get(name)
-                .map(|_| None)
+                .map(|v| v.spec.autofix)
                 .map_err(|_| Failure::not_found("cron job", name)),
         }
     }

@@ -159,7 +159,7 @@ async fn once(inner: &Arc<Inner>, fix: &mut FixView, t: &Trigger) -> Outcome {
     };
     let over = match t.target {
         TargetKind::Service => inner.sup.get(&t.name).ok().and_then(|v| v.spec.autofix),
-        TargetKind::CronJob => None,
+        TargetKind::CronJob => inner.cron.get(&t.name).ok().and_then(|v| v.spec.autofix),
     };
     fix.mode = inner.settings.mode_for(author, over);
     let hash = proposal_hash(&proposal);
