@@ -1051,7 +1051,16 @@ paths: Array<string>,
 /**
  * Names of daemon environment variables passed through.
  */
-env: Array<string>, };
+env: Array<string>, 
+/**
+ * May complete conversations through the LLM gateway (`llm`; fixer and onboarder plugins).
+ */
+llm: boolean, 
+/**
+ * May read the project an operation is about (`project`, jailed to its root; fixer and
+ * onboarder plugins).
+ */
+project: boolean, };
 
 /**
  * Per-call limits in force for a plugin.
@@ -1126,7 +1135,7 @@ export type PluginInfo = { name: string, state: PluginState,
  */
 world: string, 
 /**
- * The `tend:plugin` package version the component was built against (`0.2.0`, or `0.1.0`, which
+ * The `tend:plugin` package version the component was built against (`0.2.1` for every 0.2.x component, or `0.1.0`, which
  * the host adapts); absent when nothing is loaded.
  */
 wit?: string, version: string, description: string, source: PluginSource, 
