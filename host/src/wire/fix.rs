@@ -1,7 +1,6 @@
 //! Auto-fix: what a fixer plugin is told about a failure (`Incident`) and what it proposes
 //! (`Proposal`), as plain data. Mirrors the WIT interface `tend:plugin/fixing` field for field; the
 //! fix records and their API answers (`/api/services/{name}/fixes`, `/api/fixes/{id}`) join them here.
-#![allow(dead_code)] // The fix engine using these types arrives with the rest of issue 13 (P9).
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
