@@ -19,6 +19,7 @@ pub(crate) mod panics;
 pub(crate) mod plugins;
 pub(crate) mod policy;
 pub(crate) mod process;
+pub(crate) mod project;
 pub(crate) mod spec;
 pub(crate) mod store;
 pub(crate) mod supervisor;

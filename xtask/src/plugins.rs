@@ -74,6 +74,18 @@ const PLUGINS: &[Plugin] = &[
         world: "fixer",
         ..Plugin::fixture("fixer-script")
     },
+    Plugin {
+        world: "fixer",
+        ..Plugin::fixture("fixer-echo")
+    },
+    Plugin {
+        world: "fixer",
+        ..Plugin::fixture("fixer-jail")
+    },
+    Plugin {
+        world: "fixer",
+        ..Plugin::fixture("fixer-llm")
+    },
     // Built against the frozen previous major version of the WIT, as a user's plugin of release 0.1:
     // the daemon must keep loading them (wit/README.md, "Versioning").
     Plugin {

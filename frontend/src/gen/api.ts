@@ -1255,7 +1255,16 @@ paths: Array<string>,
 /**
  * Names of daemon environment variables passed through.
  */
-env: Array<string>, };
+env: Array<string>, 
+/**
+ * May complete conversations through the LLM gateway (`llm`; fixer and onboarder plugins).
+ */
+llm: boolean, 
+/**
+ * May read the project an operation is about (`project`, jailed to its root; fixer and
+ * onboarder plugins).
+ */
+project: boolean, };
 
 /**
  * Per-call limits in force for a plugin.
