@@ -122,6 +122,9 @@ struct ConfigFile {
     /// `[llm]`: the models of the LLM gateway.
     #[serde(default)]
     llm: crate::llm::LlmFile,
+    /// `[autofix]`: modes, limits and backups of auto-fix (`AUTOFIX_*` beat it).
+    #[serde(default)]
+    autofix: crate::fix::AutofixSettings,
 }
 
 /// Everything the daemon needs to run, resolved.
@@ -154,6 +157,8 @@ pub struct Settings {
     pub retention: crate::store::RetentionSettings,
     /// The LLM gateway's models and budgets (`[llm]` table).
     pub llm: crate::llm::LlmSettings,
+    /// Auto-fix (`[autofix]` table, `AUTOFIX_ENABLED`, `AUTOFIX_TIMEOUT`).
+    pub autofix: crate::fix::AutofixSettings,
 }
 
 /// The data dir used when neither flag nor env names one: `<the user's data dir>/tend`. There is no
@@ -268,6 +273,11 @@ impl Settings {
             crate::caddy::CaddySettings::resolve(file.caddy, |k| std::env::var(k).ok(), &data_dir)
                 .map_err(anyhow::Error::msg)?;
         let llm = file.llm.resolve().map_err(anyhow::Error::msg)?;
+        let autofix = file
+            .autofix
+            .with_env(|k| std::env::var(k).ok())
+            .map_err(anyhow::Error::msg)?;
+        autofix.validate().map_err(anyhow::Error::msg)?;
         Ok(Settings {
             host: args.host.or(d.host).unwrap_or(IpAddr::from([127, 0, 0, 1])),
             port: args.port.or(d.port).unwrap_or(crate::wire::DEFAULT_PORT),
@@ -291,6 +301,7 @@ impl Settings {
                 .unwrap_or_default(),
             retention: file.retention,
             llm,
+            autofix,
         })
     }
 }

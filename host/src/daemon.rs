@@ -169,6 +169,24 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         .recover()
         .await
         .context("cannot recover the custom-restart jobs of the previous daemon")?;
+    // Agent plugins' `llm` imports complete through the same gateway as the API (one set of budgets,
+    // counters and keys); with no `[llm]` models it answers `not-configured`.
+    let llm = crate::llm::Gateway::new(settings.llm.clone(), store.clone())
+        .context("cannot start the LLM gateway")?;
+    plugins.set_llm(Some(std::sync::Arc::new(llm.clone())));
+    let fixer = crate::fix::Fixer::new(
+        settings.autofix.clone(),
+        sup.clone(),
+        cron.clone(),
+        store.clone(),
+        bus.clone(),
+        policy.clone(),
+        plugins.clone(),
+        hub.clone(),
+        &data_dir,
+    );
+    fixer.recover().await;
+    fixer.watch();
     let caddy = Caddy::start(
         settings.caddy.clone(),
         sup.clone(),
@@ -188,10 +206,10 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         metrics: metrics.clone(),
         policy,
         workflows: workflows.clone(),
+        fixer: fixer.clone(),
         caddy: caddy.clone(),
         bus: bus.clone(),
-        llm: crate::llm::Gateway::new(settings.llm.clone(), store.clone())
-            .context("cannot start the LLM gateway")?,
+        llm,
         data_dir: data_dir.clone(),
         shutdown: shutdown_tx,
         sign_in: SignIn::new(token.clone(), settings.api.session_ttl()),
@@ -251,6 +269,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     metrics.shutdown().await;
     cron.shutdown().await;
     workflows.shutdown().await;
+    fixer.shutdown();
     sup.shutdown().await;
     process::release_containment();
     hub.shutdown().await;

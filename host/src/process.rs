@@ -32,11 +32,13 @@ use tokio::sync::oneshot;
 mod cgroup;
 mod clone3;
 mod lineage;
+mod port;
 mod posix_spawn;
 mod run;
 mod tree;
 
 pub use cgroup::{Mode as ContainmentMode, contain, containment, release as release_containment};
+pub use port::port_holder;
 pub use run::{Ending, Finished, Output, Run, Stopping};
 pub use tree::{Leftovers, Tree};
 

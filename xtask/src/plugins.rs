@@ -35,12 +35,8 @@ const PLUGINS: &[Plugin] = &[
         world: "command-policy",
         ..Plugin::builtin("policy", "policy")
     },
-    // Held back: built and checked against its world, but written to `target/plugins/held/`, which
-    // `tend` does not embed, until the host links the `llm` and `project` imports and reads their
-    // grants. Drop `held` to make it a built-in.
     Plugin {
         world: "fixer",
-        held: true,
         ..Plugin::builtin("fixer", "fixer")
     },
     Plugin::fixture("spin"),
@@ -77,6 +73,23 @@ const PLUGINS: &[Plugin] = &[
         world: "command-policy",
         ..Plugin::fixture("policy-strict")
     },
+    // A fixer scripted by the broken service's own log (the auto-fix tests' deterministic "model").
+    Plugin {
+        world: "fixer",
+        ..Plugin::fixture("fixer-script")
+    },
+    Plugin {
+        world: "fixer",
+        ..Plugin::fixture("fixer-echo")
+    },
+    Plugin {
+        world: "fixer",
+        ..Plugin::fixture("fixer-jail")
+    },
+    Plugin {
+        world: "fixer",
+        ..Plugin::fixture("fixer-llm")
+    },
     // Built against the frozen previous major version of the WIT, as a user's plugin of release 0.1:
     // the daemon must keep loading them (wit/README.md, "Versioning").
     Plugin {
@@ -100,9 +113,6 @@ const PLUGINS: &[Plugin] = &[
 const WIT: &str = "wit";
 const WIT_V0_1: &str = "wit/v0.1";
 
-/// Where held-back built-ins go, inside `target/plugins/`.
-const HELD: &str = "held";
-
 struct Plugin {
     /// The name the daemon knows: the file stem of `<name>.wasm` and `<name>.toml`.
     name: &'static str,
@@ -114,8 +124,6 @@ struct Plugin {
     world: &'static str,
     /// The WIT package it is built against: `WIT`, or `WIT_V0_1` for compatibility fixtures.
     wit: &'static str,
-    /// A built-in not embedded yet: written to `target/plugins/held/`, not `target/plugins/`.
-    held: bool,
 }
 
 impl Plugin {
@@ -126,7 +134,6 @@ impl Plugin {
             wasi: false,
             world: "probe",
             wit: WIT,
-            held: false,
         }
     }
 
@@ -137,7 +144,6 @@ impl Plugin {
             wasi: false,
             world: "probe",
             wit: WIT,
-            held: false,
         }
     }
 
@@ -164,7 +170,6 @@ impl Plugin {
     /// Where the output goes inside `target/plugins/`, without extension.
     fn output(&self, out: &Path) -> PathBuf {
         match self.builtin {
-            Some(_) if self.held => out.join(HELD).join(self.name),
             Some(_) => out.join(self.name),
             None => out.join("fixtures").join(self.name),
         }
@@ -200,10 +205,8 @@ pub fn build() -> anyhow::Result<()> {
         .map(|dir| Ok((dir, Worlds::load(&root().join(dir))?)))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let out = target_dir().join("plugins");
-    for dir in ["fixtures", HELD] {
-        let dir = out.join(dir);
-        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
+    let fixtures = out.join("fixtures");
+    fs::create_dir_all(&fixtures).with_context(|| format!("cannot create {}", fixtures.display()))?;
     println!("==> plugins: into {}", out.display());
     for (plugin, artifact) in PLUGINS.iter().zip(artifacts) {
         let line = place(plugin, &artifact, &worlds, &source, &out).with_context(|| {
@@ -312,7 +315,7 @@ fn remove_stale(out: &Path) -> anyhow::Result<()> {
         .iter()
         .flat_map(|p| ["wasm", "toml"].map(|ext| p.output(out).with_extension(ext)))
         .collect();
-    for dir in [out.to_path_buf(), out.join("fixtures"), out.join(HELD)] {
+    for dir in [out.to_path_buf(), out.join("fixtures")] {
         for entry in fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
             let path = entry?.path();
             let ours = matches!(

@@ -62,7 +62,11 @@ caddy_headers?: { [key in string]: string }, health?: HealthSpec, health_check_u
 /**
  * Stored and echoed only, for now: its feature arrives with a later issue.
  */
-depends_on: Array<string>, };
+depends_on: Array<string>, 
+/**
+ * This service's auto-fix mode, over the daemon's `[autofix]` modes; none: the daemon's.
+ */
+autofix?: FixMode, };
 
 /**
  * Lifecycle states (see `lifecycle`).
@@ -130,7 +134,11 @@ caddy_headers?: { [key in string]: string }, health?: HealthSpec, health_check_u
 /**
  * Stored and echoed only, for now: its feature arrives with a later issue.
  */
-depends_on: Array<string>, status: Status, pid?: number, 
+depends_on: Array<string>, 
+/**
+ * This service's auto-fix mode, over the daemon's `[autofix]` modes; none: the daemon's.
+ */
+autofix?: FixMode, status: Status, pid?: number, 
 /**
  * Seconds since the current process started, when running.
  */
@@ -584,7 +592,11 @@ jitter_s: number,
 /**
  * A failed or timed-out execution is run again up to this many times.
  */
-retries: number, retry_delay_s: number, };
+retries: number, retry_delay_s: number, 
+/**
+ * This job's auto-fix mode, over the daemon's `[autofix]` modes; none: the daemon's.
+ */
+autofix?: FixMode, };
 
 /**
  * Why an execution was started.
@@ -712,6 +724,10 @@ jitter_s: number,
  * A failed or timed-out execution is run again up to this many times.
  */
 retries: number, retry_delay_s: number, 
+/**
+ * This job's auto-fix mode, over the daemon's `[autofix]` modes; none: the daemon's.
+ */
+autofix?: FixMode, 
 /**
  * The schedule in plain English ("At 09:00, on Monday through Friday"), as
  * `GET /api/cron/validate` describes it.
@@ -942,6 +958,194 @@ export type JobsPage = { jobs: Array<JobView>, };
  */
 export type JobParams = { service?: string, status?: string, limit?: number, };
 
+export type IncidentKind = "crash-loop" | "health-failure" | "cron-failure" | "manual";
+
+export type TargetKind = "service" | "cron-job";
+
+/**
+ * A process listening on the service's port when it failed to bind.
+ */
+export type PortHolder = { pid: number, command: string, 
+/**
+ * A process of one of this service's earlier runs (true), or a stranger (false).
+ */
+leftover: boolean, };
+
+/**
+ * An earlier fix of the same target and how it went.
+ */
+export type Attempt = { diagnosis: string, 
+/**
+ * `verified`, `verify-failed`, `rejected`, `denied`, `invalid`, `failed`.
+ */
+outcome: string, detail: string, };
+
+/**
+ * What a fixer is told.
+ */
+export type Incident = { kind: IncidentKind, target: TargetKind, name: string, 
+/**
+ * The command as configured (a shell string, or the argv joined by spaces).
+ */
+command: string, argv: Array<string>, 
+/**
+ * Absolute: the `project` interface's root.
+ */
+working_dir: string, exit_code: number | null, signal: string | null, restarts: number, 
+/**
+ * Oldest first.
+ */
+log_tail: Array<string>, 
+/**
+ * Names only, never values.
+ */
+env_names: Array<string>, 
+/**
+ * Relative to the root when inside it.
+ */
+env_file: string | null, port: number | null, port_holder: PortHolder | null, health_message: string | null, 
+/**
+ * Earlier fixes of this target, oldest first.
+ */
+previous: Array<Attempt>, 
+/**
+ * The model the person asking named; `None`: the configured default.
+ */
+model: string | null, };
+
+/**
+ * One change to the project. Paths are relative to the root, `/`-separated.
+ */
+export type Edit = { "op": "replace", path: string, base_sha256: string, old: string, new: string, } | { "op": "create", path: string, content: string, executable: boolean, } | { "op": "create_dir", path: string, } | { "op": "set_executable", path: string, base_sha256: string, executable: boolean, };
+
+/**
+ * A command the host runs in the working directory after the edits, judged by the command policy
+ * with origin `agent`.
+ */
+export type FixCommand = { command_type: CommandType, command: string, is_safe: boolean, allowed_in_production: boolean, timeout_s?: number, reason: string, };
+
+export type Author = "rule" | "model";
+
+export type Proposal = { diagnosis: string, 
+/**
+ * 0.0 to 1.0.
+ */
+confidence: number, edits: Array<Edit>, commands: Array<FixCommand>, 
+/**
+ * Restart the service (or run the job again) afterwards.
+ */
+restart: boolean, author: Author, 
+/**
+ * The rule's name or the model's.
+ */
+source: string, };
+
+/**
+ * A fixer's answer.
+ */
+export type FixAnswer = { "answer": "fix", proposal: Proposal, } | { "answer": "no_safe_fix", reason: string, };
+
+export type Usage = { input_tokens: number, output_tokens: number, };
+
+/**
+ * How far the host goes with a proposal: `off` (no fixer is asked), `propose` (recorded, nothing
+ * changed), `approve` (waits for a person), `auto` (applied, verified, restored on failure).
+ */
+export type FixMode = "off" | "propose" | "approve" | "auto";
+
+/**
+ * Where a fix is. `awaiting-approval` waits for a person; `proposed`, `rejected`, `verified`,
+ * `restored`, `failed`, `no-fix` and `skipped` are final.
+ */
+export type FixStatus = "diagnosing" | "proposed" | "awaiting-approval" | "rejected" | "applying" | "verifying" | "verified" | "restored" | "failed" | "no-fix" | "skipped";
+
+/**
+ * A fix record: a fix proper, or the restore of one (itself restorable).
+ */
+export type FixKind = "fix" | "restore";
+
+/**
+ * The body of `POST /api/services/{name}/fix` and `POST /api/cron/{name}/fix` (optional).
+ */
+export type FixRequest = { 
+/**
+ * A model of `[llm.models]` for this fix; default: the configured one.
+ */
+model?: string, };
+
+/**
+ * One edited file's change, as a unified diff.
+ */
+export type FileDiff = { path: string, diff: string, };
+
+/**
+ * The command policy's answer about one of the proposal's commands (in the audit trail too).
+ */
+export type FixDecision = { command: string, decision: Decision, reason: string, audit_id: number, };
+
+/**
+ * How one of the proposal's commands ran.
+ */
+export type FixCommandRun = { command: string, 
+/**
+ * `ok`, `failed`, `timed_out`.
+ */
+status: string, exit_code?: number, message: string, output_tail: string, };
+
+/**
+ * A fix as `GET /api/fixes/{id}` answers it.
+ */
+export type FixView = { id: string, kind: FixKind, target: TargetKind, 
+/**
+ * The service's or cron job's name.
+ */
+name: string, status: FixStatus, 
+/**
+ * What started it.
+ */
+trigger: IncidentKind, origin: Origin, 
+/**
+ * The mode that applied to it.
+ */
+mode: FixMode, created_at: string, updated_at: string, 
+/**
+ * The background job (`/api/jobs/{id}`) that ran it.
+ */
+job_id?: string, 
+/**
+ * Which try of this incident (1 first; a retry after a failed verification adds one).
+ */
+attempt: number, incident?: Incident, proposal?: Proposal, 
+/**
+ * A hash of the proposal's edits and commands: the same proposal again after it failed stops.
+ */
+proposal_hash?: string, diffs: Array<FileDiff>, decisions: Array<FixDecision>, 
+/**
+ * What applying did (or why it did not).
+ */
+apply_result?: string, commands: Array<FixCommandRun>, verify_result?: string, 
+/**
+ * Why it ended as it did (skipped, failed, rejected, restored).
+ */
+reason?: string, 
+/**
+ * The backup directory of what it changed.
+ */
+backup?: string, 
+/**
+ * For a `restore`: the fix it restored.
+ */
+restores?: string, 
+/**
+ * The restore record that undid this one.
+ */
+restored_by?: string, llm_calls: number, usage: Usage, duration_ms: number, };
+
+/**
+ * `GET /api/services/{name}/fixes`, `GET /api/cron/{name}/fixes`: newest first.
+ */
+export type FixesPage = { fixes: Array<FixView>, };
+
 /**
  * The front end (or daemon part) a request came through. Serialised as the lowercase name, which is
  * also what the store keeps in its `origin` columns, so rows written before this enum stay readable.
@@ -1051,7 +1255,16 @@ paths: Array<string>,
 /**
  * Names of daemon environment variables passed through.
  */
-env: Array<string>, };
+env: Array<string>, 
+/**
+ * May complete conversations through the LLM gateway (`llm`; fixer and onboarder plugins).
+ */
+llm: boolean, 
+/**
+ * May read the project an operation is about (`project`, jailed to its root; fixer and
+ * onboarder plugins).
+ */
+project: boolean, };
 
 /**
  * Per-call limits in force for a plugin.

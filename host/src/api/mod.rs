@@ -11,6 +11,7 @@ mod caddy;
 mod cron;
 mod error;
 mod extract;
+mod fixes;
 mod jobs;
 mod llm;
 mod metrics;
@@ -81,6 +82,12 @@ pub fn router(state: AppState) -> Router {
             "/services/{name}/custom-restart",
             post(jobs::custom_restart),
         )
+        .route("/services/{name}/fix", post(fixes::fix_service))
+        .route("/services/{name}/fixes", get(fixes::service_fixes))
+        .route("/fixes/{id}", get(fixes::get))
+        .route("/fixes/{id}/approve", post(fixes::approve))
+        .route("/fixes/{id}/reject", post(fixes::reject))
+        .route("/fixes/{id}/restore", post(fixes::restore))
         .route("/jobs", get(jobs::list))
         .route("/jobs/{id}", get(jobs::get))
         .route("/jobs/{id}/cancel", post(jobs::cancel))
@@ -96,6 +103,8 @@ pub fn router(state: AppState) -> Router {
         .route("/cron/{name}/run", post(cron::run))
         .route("/cron/{name}/stop", post(cron::stop))
         .route("/cron/{name}/executions", get(cron::executions))
+        .route("/cron/{name}/fix", post(fixes::fix_cron))
+        .route("/cron/{name}/fixes", get(fixes::cron_fixes))
         .route("/cron/{name}/executions/{id}", get(cron::execution))
         .route("/plugins", get(plugins::list))
         .route("/plugins/reload", post(plugins::reload))

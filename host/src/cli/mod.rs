@@ -10,6 +10,7 @@ mod commands;
 mod cron;
 mod dashboard;
 mod edit;
+mod fix;
 mod llm;
 mod plugin;
 mod policy;
@@ -144,6 +145,10 @@ enum Command {
     Jobs(workflow::JobsArgs),
     /// Print (and open, where a browser can show) a one-time sign-in link to the web dashboard
     Dashboard(dashboard::DashboardArgs),
+    /// Ask the fixer to fix a service (or a cron job with --cron); or `tend fix show|approve|reject|restore ID`
+    Fix(fix::FixArgs),
+    /// List a service's (or a cron job's) fixes, newest first
+    Fixes(fix::FixesArgs),
 }
 
 /// Entry point of the `tend` binary.
@@ -225,6 +230,8 @@ async fn run(global: GlobalArgs, command: Command) -> Result<(), client::CliErro
         Command::Job { id, cancel: true } => workflow::cancel_job(&ctx, &id).await,
         Command::Jobs(args) => workflow::list_jobs(&ctx, &args).await,
         Command::Dashboard(args) => dashboard::run(&ctx, &args).await,
+        Command::Fix(args) => fix::fix(&ctx, &args).await,
+        Command::Fixes(args) => fix::fixes(&ctx, &args).await,
     }
 }
 

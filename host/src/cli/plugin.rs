@@ -184,6 +184,14 @@ pub fn plugin_details(p: &PluginInfo) -> String {
     lines.push(("hosts", list_or_dash(&p.grants.hosts)));
     lines.push(("paths", list_or_dash(&paths)));
     lines.push(("env", list_or_dash(&p.grants.env)));
+    let agent: Vec<String> = [("llm", p.grants.llm), ("project", p.grants.project)]
+        .into_iter()
+        .filter(|(_, granted)| *granted)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    if !agent.is_empty() {
+        lines.push(("interfaces", agent.join(", ")));
+    }
     let l = &p.limits;
     lines.push((
         "limits",
@@ -277,6 +285,8 @@ mod tests {
                 hosts: vec!["$target".into()],
                 paths: vec![],
                 env: vec![],
+                llm: false,
+                project: false,
             },
             limits: PluginLimits {
                 memory_mb: 32,
@@ -330,12 +340,16 @@ mod tests {
             sha256: None,
         });
         p.suspended_until = Some("U".into());
+        assert!(!plugin_details(&p).contains("interfaces:"));
+        p.grants.llm = true;
+        p.grants.project = true;
         let text = plugin_details(&p);
         for needle in [
             "state:       loaded (update rejected)\n",
             "path:        - (embedded)\n",
             "hosts:       $target\n",
             "paths:       -\n",
+            "interfaces:  llm, project\n",
             "limits:      32 MiB, 5000 ms, responses up to 1024 bytes\n",
             "calls:       4 (2 ok, 2 trap)\n",
             "latency:     p50 <= 50us, p99 > 1ms\n",

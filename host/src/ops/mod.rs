@@ -9,6 +9,7 @@
 mod cron;
 mod error;
 mod events;
+mod fixes;
 mod input;
 mod jobs;
 mod llm;
@@ -52,6 +53,8 @@ pub struct Ops {
     pub metrics: Metrics,
     pub policy: Policy,
     pub workflows: Workflows,
+    /// Auto-fix: triggers, records, approve/reject/restore.
+    pub fixer: crate::fix::Fixer,
     pub caddy: Caddy,
     pub bus: Bus,
     /// The LLM gateway (`[llm]`).

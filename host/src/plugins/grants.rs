@@ -1,11 +1,14 @@
 //! Effective grants = manifest grants ∩ daemon settings, and the allowlist check every `http`/`net`
-//! call goes through before any connection is made: `$target` is the checked service's own host:port,
+//! call goes through before any connection is made (and the `llm`/`project` grants: the manifest's
+//! word, for agent worlds only, checked against the component's imports at load): `$target` is the checked service's own host:port,
 //! and the daemon's reserved ports (its API, control port, Caddy's admin API) are never reachable. Paths are resolved (symlinks included) when a
 //! plugin loads, so a link cannot lead a grant outside an allowed directory.
 
 use std::path::{Path, PathBuf};
 
-use super::manifest::{ManifestGrants, ManifestLimits};
+use super::agent::{AGENT_DEFAULT_TIMEOUT_MS, AGENT_MAX_TIMEOUT_MS, is_agent};
+use super::bindings::World;
+use super::manifest::{DEFAULT_TIMEOUT_MS, ManifestGrants, ManifestLimits};
 use super::pattern::{HostPattern, is_loopback, same_host};
 use super::settings::PluginSettings;
 use crate::wire::{PluginGrants, PluginLimits};
@@ -27,6 +30,10 @@ pub struct EffectiveGrants {
     reserved: Vec<u16>,
     pub paths: Vec<PathBuf>,
     pub env: Vec<String>,
+    /// May import `llm` / `project` (the manifest's grants; `Manifest::parse` refuses them outside
+    /// agent worlds).
+    pub llm: bool,
+    pub project: bool,
     /// What the manifest asked for but the daemon does not allow, for the log.
     pub narrowed: Vec<String>,
 }
@@ -35,6 +42,8 @@ impl EffectiveGrants {
     pub fn new(asked: &ManifestGrants, settings: &PluginSettings) -> EffectiveGrants {
         let mut g = EffectiveGrants {
             reserved: settings.reserved_ports.clone(),
+            llm: asked.llm,
+            project: asked.project,
             ..EffectiveGrants::default()
         };
         // `PluginHost::start` validated the settings; an unparsable entry would allow nothing.
@@ -110,6 +119,8 @@ impl EffectiveGrants {
                 .collect(),
             paths: self.paths.clone(),
             env: self.env.clone(),
+            llm: self.llm,
+            project: self.project,
         }
     }
 }
@@ -124,11 +135,28 @@ fn allowed_path(asked: &Path, allowed: &[PathBuf]) -> Option<PathBuf> {
         .then_some(real)
 }
 
-/// Limits in force: the manifest's, capped by the daemon's ceilings.
-pub fn effective_limits(asked: &ManifestLimits, settings: &PluginSettings) -> PluginLimits {
+/// Limits in force: the manifest's, capped by the daemon's ceilings. Agent worlds wait on models:
+/// their time limit defaults to `AGENT_DEFAULT_TIMEOUT_MS` and is capped by `AGENT_MAX_TIMEOUT_MS`
+/// instead of the daemon's `max_timeout_ms` (which is about probes and policies).
+pub fn effective_limits(
+    asked: &ManifestLimits,
+    settings: &PluginSettings,
+    world: World,
+) -> PluginLimits {
+    let timeout_ms = if is_agent(world) {
+        asked
+            .timeout_ms
+            .unwrap_or(AGENT_DEFAULT_TIMEOUT_MS)
+            .min(AGENT_MAX_TIMEOUT_MS)
+    } else {
+        asked
+            .timeout_ms
+            .unwrap_or(DEFAULT_TIMEOUT_MS)
+            .min(settings.max_timeout_ms)
+    };
     PluginLimits {
         memory_mb: asked.memory_mb.min(settings.max_memory_mb),
-        timeout_ms: asked.timeout_ms.min(settings.max_timeout_ms),
+        timeout_ms,
         max_response_bytes: asked.max_response_bytes,
     }
 }
@@ -264,10 +292,11 @@ mod tests {
         let l = effective_limits(
             &ManifestLimits {
                 memory_mb: 128,
-                timeout_ms: 500,
+                timeout_ms: Some(500),
                 max_response_bytes: 7,
             },
             &s,
+            World::Probe,
         );
         assert_eq!(
             l,
@@ -277,5 +306,22 @@ mod tests {
                 max_response_bytes: 7
             }
         );
+        let default = ManifestLimits::default();
+        let probe = effective_limits(&default, &PluginSettings::default(), World::Probe);
+        assert_eq!(probe.timeout_ms, 5000);
+        let fixer = effective_limits(&default, &s, World::Fixer);
+        assert_eq!(
+            fixer.timeout_ms, 300_000,
+            "agents wait on models: not capped by max_timeout_ms"
+        );
+        let long = ManifestLimits {
+            timeout_ms: Some(3_600_000),
+            ..default
+        };
+        assert_eq!(
+            effective_limits(&long, &s, World::Onboarder).timeout_ms,
+            600_000
+        );
+        assert_eq!(effective_limits(&long, &s, World::Probe).timeout_ms, 1000);
     }
 }

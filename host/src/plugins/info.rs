@@ -71,6 +71,8 @@ fn rejected_only(name: &str, r: &Rejected, settings: &PluginSettings) -> PluginI
     let limits = effective_limits(
         m.map(|m| &m.limits).unwrap_or(&ManifestLimits::default()),
         settings,
+        m.map(|m| m.world())
+            .unwrap_or(super::bindings::World::Probe),
     );
     PluginInfo {
         name: name.to_string(),

@@ -34,7 +34,9 @@ pub enum Exports {
     Probe(probe::ProbePre<CallState>),
     ProxyConfig(proxy_config::ProxyConfigPre<CallState>),
     CommandPolicy(PolicyPre),
-    /// Worlds whose calls arrive with later features; their exports are checked all the same.
+    Fixer(fixer::FixerPre<CallState>),
+    /// Worlds whose calls arrive with later features (`onboarder`, and 0.1's sketch of `fixer`,
+    /// which 0.2.1 replaced); their exports are checked all the same.
     Other,
 }
 
@@ -86,7 +88,7 @@ pub async fn load(env: &LoadEnv<'_>, c: &Candidate) -> Result<LoadedPlugin, Stri
     if !grants.narrowed.is_empty() {
         tracing::info!(plugin = %c.name, narrowed = ?grants.narrowed, "grants narrowed to what the daemon allows");
     }
-    let limits = effective_limits(&manifest.limits, env.settings);
+    let limits = effective_limits(&manifest.limits, env.settings, manifest.world());
     check_imports(env, &component, &grants, &manifest)?;
     let imported = imported_version(env, &component)?;
     let linker = if grants.any_host() {
@@ -146,24 +148,31 @@ fn check_magic(wasm: &[u8]) -> Result<(), String> {
     }
 }
 
-/// `http`/`net` imports need some host to be reachable: refuse them up front with the reason, rather
-/// than as a link error about a missing instance.
+/// Imports beyond the grants are refused up front with the reason, rather than as a link error
+/// about a missing instance (`http`/`net`) or not at all (`llm`/`project`, which every linker
+/// offers): `http`/`net` need some host to be reachable, `llm` and `project` their own grant.
 fn check_imports(
     env: &LoadEnv<'_>,
     component: &Component,
     grants: &EffectiveGrants,
     manifest: &Manifest,
 ) -> Result<(), String> {
-    if grants.any_host() {
-        return Ok(());
-    }
     let ty = component.component_type();
     for (name, _) in ty.imports(env.engine) {
-        if name.starts_with("tend:plugin/http@") || name.starts_with("tend:plugin/net@") {
+        let network = name.starts_with("tend:plugin/http@") || name.starts_with("tend:plugin/net@");
+        if network && !grants.any_host() {
             return Err(format!(
                 "imports {name} beyond its grants: no host is allowed (manifest grants.hosts = {:?}, daemon allow_hosts = {:?})",
                 manifest.grants.hosts, env.settings.allow_hosts
             ));
+        }
+        for (interface, granted) in [("llm", grants.llm), ("project", grants.project)] {
+            if !granted && name.starts_with(&format!("tend:plugin/{interface}@")) {
+                return Err(format!(
+                    "imports {name} beyond its grants: the manifest does not grant it \
+                     ([grants] {interface} = true, for fixer and onboarder plugins)"
+                ));
+            }
         }
     }
     Ok(())
@@ -235,14 +244,13 @@ fn check_exports(
         World::ProxyConfig => {
             Exports::ProxyConfig(proxy_config::ProxyConfigPre::new(pre).map_err(wrong)?)
         }
-        World::Fixer => {
-            match version {
-                WitVersion::V0_2 => fixer::FixerPre::new(pre).map(drop),
-                WitVersion::V0_1 => v0_1::fixer::FixerPre::new(pre).map(drop),
+        World::Fixer => match version {
+            WitVersion::V0_2 => Exports::Fixer(fixer::FixerPre::new(pre).map_err(wrong)?),
+            WitVersion::V0_1 => {
+                v0_1::fixer::FixerPre::new(pre).map_err(wrong)?;
+                Exports::Other
             }
-            .map_err(wrong)?;
-            Exports::Other
-        }
+        },
         World::Onboarder => {
             match version {
                 WitVersion::V0_2 => onboarder::OnboarderPre::new(pre).map(drop),
@@ -271,6 +279,7 @@ async fn self_test(
         memory_mb: limits.memory_mb,
         max_response_bytes: limits.max_response_bytes,
         shared: env.shared.clone(),
+        agent: None,
     };
     let pre = pre.clone();
     let (result, trace) =

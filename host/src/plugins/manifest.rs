@@ -32,21 +32,29 @@ pub struct ManifestGrants {
     pub hosts: Vec<String>,
     pub paths: Vec<PathBuf>,
     pub env: Vec<String>,
+    /// May import `llm` (agent worlds only).
+    pub llm: bool,
+    /// May import `project` (agent worlds only).
+    pub project: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ManifestLimits {
     pub memory_mb: u64,
-    pub timeout_ms: u64,
+    /// `None`: the world's default (`DEFAULT_TIMEOUT_MS`, or `agent::AGENT_DEFAULT_TIMEOUT_MS`).
+    pub timeout_ms: Option<u64>,
     pub max_response_bytes: u64,
 }
+
+/// A call's time limit when the manifest names none (agent worlds: `agent::AGENT_DEFAULT_TIMEOUT_MS`).
+pub const DEFAULT_TIMEOUT_MS: u64 = 5000;
 
 impl Default for ManifestLimits {
     fn default() -> Self {
         ManifestLimits {
             memory_mb: 32,
-            timeout_ms: 5000,
+            timeout_ms: None,
             max_response_bytes: 1 << 20,
         }
     }
@@ -109,11 +117,20 @@ impl Manifest {
                 ));
             }
         }
+        let world = self.world();
+        for (asked, grant) in [(self.grants.llm, "llm"), (self.grants.project, "project")] {
+            if asked && !super::agent::is_agent(world) {
+                return Err(format!(
+                    "grants.{grant} is for fixer and onboarder plugins, not world `{}`",
+                    world.name()
+                ));
+            }
+        }
         let l = &self.limits;
         if l.memory_mb == 0 || l.memory_mb > MEMORY_MB_CEILING {
             return Err(format!("limits.memory_mb must be 1..={MEMORY_MB_CEILING}"));
         }
-        if l.timeout_ms == 0 || l.max_response_bytes == 0 {
+        if l.timeout_ms == Some(0) || l.max_response_bytes == 0 {
             return Err("limits.timeout_ms and limits.max_response_bytes must be positive".into());
         }
         if !self.config.is_object() {
@@ -151,7 +168,7 @@ mod tests {
             m.limits,
             ManifestLimits {
                 memory_mb: 32,
-                timeout_ms: 2000,
+                timeout_ms: Some(2000),
                 max_response_bytes: 1 << 20
             }
         );
@@ -160,6 +177,17 @@ mod tests {
             serde_json::json!({ "path": "/health", "expect": { "status": 200 } })
         );
         assert_eq!(m.grants.env, ["HOME", "_X1"]);
+        assert!(!m.grants.llm && !m.grants.project);
+    }
+
+    #[test]
+    fn agent_worlds_may_ask_for_llm_and_project() {
+        let m = Manifest::parse(
+            "world = \"fixer\"\nversion = \"1\"\n[grants]\nllm = true\nproject = true",
+        )
+        .unwrap();
+        assert!(m.grants.llm && m.grants.project);
+        assert_eq!(m.limits.timeout_ms, None, "the world's default applies");
     }
 
     #[test]
@@ -197,6 +225,14 @@ mod tests {
                 "memory_mb",
             ),
             ("world = \"probe\"\nversion = \" \"", "version"),
+            (
+                "world = \"probe\"\nversion = \"1\"\n[grants]\nllm = true",
+                "grants.llm is for fixer and onboarder plugins, not world `probe`",
+            ),
+            (
+                "world = \"command-policy\"\nversion = \"1\"\n[grants]\nproject = true",
+                "grants.project is for fixer and onboarder plugins",
+            ),
             ("not toml at all", "bad manifest"),
         ] {
             let err = Manifest::parse(text).unwrap_err();

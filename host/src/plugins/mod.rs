@@ -7,14 +7,21 @@
 //! Map: `bindings` (the one `bindgen!`), `imports/` (one module per host interface), `manifest`,
 //! `grants`, `settings`, `discover`, `cache`, `loader`, `registry` (snapshot + reload), `sandbox`
 //! (per-call store), `call` (guarded execution), `outcome`, `stats`, `output`, `engine`, `watcher`,
-//! `info`, `builtin`, `runtime`.
+//! `info`, `builtin`, `runtime`; one module per world's calls (`policy_call`, `proxy`, `fix_call`)
+//! and `agent` (the agent worlds' pool, deadlines and LLM seam).
+//!
+//! Agent worlds (`fixer`, `onboarder`) wait on models for minutes: their calls take slots from a
+//! pool of their own (`agent::AGENT_CALLS`), never from the one probes, policies and proxy
+//! generators share, so a health probe never queues behind an LLM call.
 
+mod agent;
 mod bindings;
 mod builtin;
 mod cache;
 mod call;
 mod discover;
 mod engine;
+mod fix_call;
 mod grants;
 mod imports;
 mod info;
@@ -39,12 +46,16 @@ use std::future::Future;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use wasmtime::Engine;
 
+pub use agent::{Completing, LlmError, LlmGateway};
+// For the fix engine (`host/src/fix/`), which calls `propose_fix`.
+#[allow(unused_imports)]
+pub use fix_call::FixCall;
 pub use outcome::{Health, Outcome, ProbeTarget};
 pub use policy_call::{PolicyAnswer, PolicyRequest};
 pub use proxy::ProxyService;
@@ -56,7 +67,7 @@ use bindings::World;
 use bindings::host::tend::plugin::types::Target;
 use grants::TargetAddr;
 use loader::{Exports, LoadEnv};
-use sandbox::{CallCtx, Shared};
+use sandbox::{AgentCtx, CallCtx, Shared};
 use stats::CallRecord;
 
 /// The plugin host; cheap to clone.
@@ -79,7 +90,11 @@ struct Inner {
     stop_watching: Arc<tokio::sync::Notify>,
     closed: AtomicBool,
     /// One permit per pooled instance: calls beyond the pool wait for a slot instead of failing.
+    /// Agent worlds have their own (`agent_slots`); together they never exceed the engine's pool.
     slots: tokio::sync::Semaphore,
+    agent_slots: tokio::sync::Semaphore,
+    /// The LLM gateway agent calls complete through; `None` until the daemon sets one (`set_llm`).
+    llm: RwLock<Option<Arc<dyn LlmGateway>>>,
     /// Loads, rejections, removals and suspensions are published as `plugin` events.
     bus: crate::events::Bus,
 }
@@ -131,7 +146,11 @@ impl PluginHost {
             ticker,
             stop_watching: Arc::default(),
             closed: AtomicBool::new(false),
-            slots: tokio::sync::Semaphore::new(engine::POOLED_CALLS as usize),
+            slots: tokio::sync::Semaphore::new(
+                (engine::POOLED_CALLS - agent::AGENT_CALLS) as usize,
+            ),
+            agent_slots: tokio::sync::Semaphore::new(agent::AGENT_CALLS as usize),
+            llm: RwLock::new(None),
             bus,
         });
         let host = PluginHost { inner };
@@ -191,6 +210,7 @@ impl PluginHost {
                 World::Probe,
                 target.timeout,
                 Some(addr),
+                None,
                 |p, timeout| {
                     let Exports::Probe(pre) = &p.exports else {
                         return None;
@@ -217,9 +237,10 @@ impl PluginHost {
         outcome
     }
 
-    /// The path every call of an export takes: lookup, world check, suspension, a pooled instance,
-    /// the guarded call under the deadline (`timeout` capped by the plugin's `limits.timeout_ms`,
-    /// counted once an instance is free), the call's output to the log, and the plugin's stats.
+    /// The path every call of an export takes: lookup, world check, suspension, a pooled instance
+    /// (from the agent pool for agent worlds), the guarded call under the deadline (`timeout` capped
+    /// by the plugin's `limits.timeout_ms`, counted once an instance is free), the call's output to
+    /// the log, and the plugin's stats. `agent` is what an agent call may see (project root, LLM).
     /// `prepare` gets the loaded plugin and the effective timeout, and returns the body to run on a
     /// fresh store (whose answer may itself be an error of the plugin's own, e.g. `PluginError`), or
     /// `None` when the plugin's exports are not of `world`. Also answers the plugin's manifest
@@ -230,6 +251,7 @@ impl PluginHost {
         world: World,
         timeout: Duration,
         target: Option<TargetAddr>,
+        agent: Option<AgentCtx>,
         prepare: impl FnOnce(&loader::LoadedPlugin, Duration) -> Option<B>,
     ) -> (Outcome<T>, Option<String>)
     where
@@ -261,7 +283,12 @@ impl PluginHost {
             }
         }
         // The budget starts once a pooled instance is free.
-        let Ok(_slot) = self.inner.slots.acquire().await else {
+        let pool = if agent::is_agent(world) {
+            &self.inner.agent_slots
+        } else {
+            &self.inner.slots
+        };
+        let Ok(_slot) = pool.acquire().await else {
             return (Outcome::NotFound, version);
         };
         let started = Instant::now();
@@ -273,6 +300,7 @@ impl PluginHost {
             memory_mb: p.limits.memory_mb,
             max_response_bytes: p.limits.max_response_bytes,
             shared: self.inner.shared.clone(),
+            agent,
         };
         let (result, trace) =
             call::guarded(&self.inner.runtime.handle, &self.inner.engine, ctx, body).await;
@@ -323,6 +351,20 @@ impl PluginHost {
                 format!("trapped repeatedly; calls are refused until {until}"),
             );
         }
+    }
+
+    /// The LLM gateway agent calls' `llm` imports complete through (set once `[llm]` is
+    /// configured; replaced on reconfiguration). Without one, `llm` answers `not-configured`.
+    pub fn set_llm(&self, gateway: Option<Arc<dyn LlmGateway>>) {
+        *self.inner.llm.write().unwrap_or_else(|e| e.into_inner()) = gateway;
+    }
+
+    fn llm(&self) -> Option<Arc<dyn LlmGateway>> {
+        self.inner
+            .llm
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn list(&self) -> Vec<PluginInfo> {

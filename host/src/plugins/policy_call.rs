@@ -70,7 +70,7 @@ impl PluginHost {
         timeout: Duration,
     ) -> PolicyCall {
         let (outcome, version) = self
-            .call_export(plugin, World::CommandPolicy, timeout, None, |p, _| {
+            .call_export(plugin, World::CommandPolicy, timeout, None, None, |p, _| {
                 let Exports::CommandPolicy(pre) = &p.exports else {
                     return None;
                 };

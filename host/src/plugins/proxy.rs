@@ -58,25 +58,32 @@ impl PluginHost {
             json: settings_json,
         };
         let (outcome, _) = self
-            .call_export(plugin, World::ProxyConfig, Duration::MAX, None, |p, _| {
-                let Exports::ProxyConfig(pre) = &p.exports else {
-                    return None;
-                };
-                let pre = pre.clone();
-                Some(move |mut store: Store<CallState>| async move {
-                    let generator = pre.instantiate_async(&mut store).await?;
-                    let generated = generator
-                        .call_generate(&mut store, &services, &settings)
-                        .await?;
-                    Ok(match generated {
-                        Ok(g) => Outcome::Ok(ProxyConfig {
-                            config_json: g.config_json,
-                            rendered: g.rendered,
-                        }),
-                        Err(message) => Outcome::PluginError(message),
+            .call_export(
+                plugin,
+                World::ProxyConfig,
+                Duration::MAX,
+                None,
+                None,
+                |p, _| {
+                    let Exports::ProxyConfig(pre) = &p.exports else {
+                        return None;
+                    };
+                    let pre = pre.clone();
+                    Some(move |mut store: Store<CallState>| async move {
+                        let generator = pre.instantiate_async(&mut store).await?;
+                        let generated = generator
+                            .call_generate(&mut store, &services, &settings)
+                            .await?;
+                        Ok(match generated {
+                            Ok(g) => Outcome::Ok(ProxyConfig {
+                                config_json: g.config_json,
+                                rendered: g.rendered,
+                            }),
+                            Err(message) => Outcome::PluginError(message),
+                        })
                     })
-                })
-            })
+                },
+            )
             .await;
         outcome
     }

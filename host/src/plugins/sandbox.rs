@@ -1,7 +1,11 @@
 //! The per-call sandbox: a fresh `Store` whose data (`CallState`) holds an empty WASI context (no
 //! preopens, sockets, env or args unless granted; stdout/stderr captured), a memory limiter that
-//! remembers refusing growth, the call's grants and deadline, and the epoch callback that yields
-//! every tick and interrupts at the deadline. Nothing survives a call except through `kv`.
+//! remembers refusing growth, the call's grants and deadline, what an agent call (`fixer`,
+//! `onboarder`) may see (its project root, its LLM purpose and default model, and the tally of its
+//! `llm` calls), and the epoch callback that yields every tick and interrupts at the deadline. The
+//! deadline is wall-clock only: a guest awaiting a host import (an `llm` completion) is not running,
+//! so the epoch never fires for it, and it is cancelled only when the deadline passes. Nothing
+//! survives a call except through `kv`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,6 +34,31 @@ pub struct CallCtx {
     pub memory_mb: u64,
     pub max_response_bytes: u64,
     pub shared: Arc<Shared>,
+    /// Set for agent calls (`fixer`, `onboarder`) only: `project` and `llm` answer `denied` /
+    /// `not-configured` without it.
+    pub agent: Option<AgentCtx>,
+}
+
+/// What an agent call may see beyond its grants: fixed when the call starts.
+pub struct AgentCtx {
+    /// The root of the `project` interface (the incident's working dir); `None`: every `project`
+    /// call is denied.
+    pub project: Option<crate::project::Project>,
+    /// What the call's `llm` completions are recorded and budgeted as.
+    pub purpose: crate::wire::Purpose,
+    /// The model an `llm` request without one uses (the incident's `model`).
+    pub default_model: Option<String>,
+    /// The LLM gateway, when `[llm]` is configured.
+    pub llm: Option<Arc<dyn super::agent::LlmGateway>>,
+    /// Shared with the caller, so that the count survives a store dropped mid-call.
+    pub tally: Arc<Mutex<LlmTally>>,
+}
+
+/// The `llm` completions of one call and the tokens they used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LlmTally {
+    pub calls: u32,
+    pub usage: crate::wire::Usage,
 }
 
 /// What a call leaves behind for classification and the log. Shared with the store, so it is still

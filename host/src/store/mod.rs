@@ -6,6 +6,7 @@
 mod audit;
 mod cron;
 mod events;
+mod fixes;
 mod full;
 mod jobs;
 mod llm;

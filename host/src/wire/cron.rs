@@ -79,6 +79,9 @@ pub struct CronJobSpec {
     pub retries: u32,
     #[serde(default = "default_retry_delay")]
     pub retry_delay_s: u64,
+    /// This job's auto-fix mode, over the daemon's `[autofix]` modes; none: the daemon's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autofix: Option<super::FixMode>,
 }
 
 pub fn default_cron_timeout() -> u64 {

@@ -1,12 +1,11 @@
 //! Auto-fix: what a fixer plugin is told about a failure (`Incident`) and what it proposes
 //! (`Proposal`), as plain data. Mirrors the WIT interface `tend:plugin/fixing` field for field; the
 //! fix records and their API answers (`/api/services/{name}/fixes`, `/api/fixes/{id}`) join them here.
-#![allow(dead_code)] // The fix engine using these types arrives with the rest of issue 13 (P9).
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use super::CommandType;
+use super::{CommandType, Decision, Origin, Usage};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "kebab-case")]
@@ -21,7 +20,7 @@ pub enum IncidentKind {
     Manual,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "kebab-case")]
 pub enum TargetKind {
     Service,
@@ -157,4 +156,204 @@ pub struct Proposal {
 pub enum FixAnswer {
     Fix { proposal: Proposal },
     NoSafeFix { reason: String },
+}
+
+/// How far the host goes with a proposal: `off` (no fixer is asked), `propose` (recorded, nothing
+/// changed), `approve` (waits for a person), `auto` (applied, verified, restored on failure).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum FixMode {
+    Off,
+    Propose,
+    Approve,
+    Auto,
+}
+
+impl FixMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FixMode::Off => "off",
+            FixMode::Propose => "propose",
+            FixMode::Approve => "approve",
+            FixMode::Auto => "auto",
+        }
+    }
+}
+
+/// Where a fix is. `awaiting-approval` waits for a person; `proposed`, `rejected`, `verified`,
+/// `restored`, `failed`, `no-fix` and `skipped` are final.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum FixStatus {
+    /// Asking the fixer.
+    Diagnosing,
+    /// Recorded in `propose` mode: nothing was changed.
+    Proposed,
+    AwaitingApproval,
+    Rejected,
+    Applying,
+    Verifying,
+    Verified,
+    /// Its changes were undone (after a failed verification, or on request).
+    Restored,
+    Failed,
+    /// The fixer found nothing safe to do.
+    NoFix,
+    /// Not attempted (cooldown, too many attempts, the same proposal again).
+    Skipped,
+}
+
+impl FixStatus {
+    pub const ALL: [FixStatus; 11] = [
+        FixStatus::Diagnosing,
+        FixStatus::Proposed,
+        FixStatus::AwaitingApproval,
+        FixStatus::Rejected,
+        FixStatus::Applying,
+        FixStatus::Verifying,
+        FixStatus::Verified,
+        FixStatus::Restored,
+        FixStatus::Failed,
+        FixStatus::NoFix,
+        FixStatus::Skipped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FixStatus::Diagnosing => "diagnosing",
+            FixStatus::Proposed => "proposed",
+            FixStatus::AwaitingApproval => "awaiting-approval",
+            FixStatus::Rejected => "rejected",
+            FixStatus::Applying => "applying",
+            FixStatus::Verifying => "verifying",
+            FixStatus::Verified => "verified",
+            FixStatus::Restored => "restored",
+            FixStatus::Failed => "failed",
+            FixStatus::NoFix => "no-fix",
+            FixStatus::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FixStatus> {
+        FixStatus::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Nothing more happens to it (a `verified` or `proposed` fix may still be restored or approved
+    /// by hand; that is a new state change, not a running one).
+    pub fn is_final(self) -> bool {
+        !matches!(
+            self,
+            FixStatus::Diagnosing
+                | FixStatus::AwaitingApproval
+                | FixStatus::Applying
+                | FixStatus::Verifying
+        )
+    }
+}
+
+/// A fix record: a fix proper, or the restore of one (itself restorable).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum FixKind {
+    Fix,
+    Restore,
+}
+
+/// The body of `POST /api/services/{name}/fix` and `POST /api/cron/{name}/fix` (optional).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
+#[serde(deny_unknown_fields)]
+pub struct FixRequest {
+    /// A model of `[llm.models]` for this fix; default: the configured one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+/// One edited file's change, as a unified diff.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct FileDiff {
+    pub path: String,
+    pub diff: String,
+}
+
+/// The command policy's answer about one of the proposal's commands (in the audit trail too).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct FixDecision {
+    pub command: String,
+    pub decision: Decision,
+    pub reason: String,
+    pub audit_id: i64,
+}
+
+/// How one of the proposal's commands ran.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
+pub struct FixCommandRun {
+    pub command: String,
+    /// `ok`, `failed`, `timed_out`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    pub message: String,
+    pub output_tail: String,
+}
+
+/// A fix as `GET /api/fixes/{id}` answers it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
+pub struct FixView {
+    pub id: String,
+    pub kind: FixKind,
+    pub target: TargetKind,
+    /// The service's or cron job's name.
+    pub name: String,
+    pub status: FixStatus,
+    /// What started it.
+    pub trigger: IncidentKind,
+    pub origin: Origin,
+    /// The mode that applied to it.
+    pub mode: FixMode,
+    pub created_at: String,
+    pub updated_at: String,
+    /// The background job (`/api/jobs/{id}`) that ran it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    /// Which try of this incident (1 first; a retry after a failed verification adds one).
+    pub attempt: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<Incident>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposal: Option<Proposal>,
+    /// A hash of the proposal's edits and commands: the same proposal again after it failed stops.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposal_hash: Option<String>,
+    pub diffs: Vec<FileDiff>,
+    pub decisions: Vec<FixDecision>,
+    /// What applying did (or why it did not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apply_result: Option<String>,
+    pub commands: Vec<FixCommandRun>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_result: Option<String>,
+    /// Why it ended as it did (skipped, failed, rejected, restored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The backup directory of what it changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<String>,
+    /// For a `restore`: the fix it restored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restores: Option<String>,
+    /// The restore record that undid this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_by: Option<String>,
+    pub llm_calls: u32,
+    pub usage: Usage,
+    pub duration_ms: u64,
+}
+
+/// `GET /api/services/{name}/fixes`, `GET /api/cron/{name}/fixes`: newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct FixesPage {
+    pub fixes: Vec<FixView>,
 }

@@ -32,7 +32,6 @@ pub use control::*;
 pub use cron::*;
 pub use error::*;
 pub use event::*;
-#[allow(unused_imports)] // Used by the rest of issue 13 (P9), arriving now.
 pub use fix::*;
 #[allow(unused_imports)]
 pub use llm::*;

@@ -38,6 +38,13 @@ pub struct PluginGrants {
     pub paths: Vec<PathBuf>,
     /// Names of daemon environment variables passed through.
     pub env: Vec<String>,
+    /// May complete conversations through the LLM gateway (`llm`; fixer and onboarder plugins).
+    #[serde(default)]
+    pub llm: bool,
+    /// May read the project an operation is about (`project`, jailed to its root; fixer and
+    /// onboarder plugins).
+    #[serde(default)]
+    pub project: bool,
 }
 
 /// Per-call limits in force for a plugin.

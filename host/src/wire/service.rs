@@ -117,6 +117,9 @@ pub struct ServiceSpec {
     /// Stored and echoed only, for now: its feature arrives with a later issue.
     #[serde(default)]
     pub depends_on: Vec<String>,
+    /// This service's auto-fix mode, over the daemon's `[autofix]` modes; none: the daemon's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autofix: Option<super::FixMode>,
 }
 
 /// A service's health check: a probe plugin called every `interval_s`; `retries` consecutive failures

@@ -11,7 +11,7 @@
 mod output;
 mod plan;
 mod runner;
-mod step;
+pub(crate) mod step;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,15 +1,18 @@
 //! The host side of `tend:plugin`'s interfaces, one module per interface (`log`, `kv`, `http`,
-//! `net`), and the two `Linker`s offering them with WASI p2: `full`, and `offline` without
+//! `net`, `llm`, `project`), and the two `Linker`s offering them with WASI p2: `full`, and `offline` without
 //! `http`/`net` for plugins whose effective grants allow no host at all (such a plugin importing
-//! them fails to link, which is how "imports beyond its grants" is refused at load). Each linker
+//! them fails to link, which is how "imports beyond its grants" is refused at load). Both offer
+//! `llm` and `project`: the loader refuses a component importing them without the grant. Each linker
 //! offers every interface under both package versions the host loads, `tend:plugin/*@0.2.1` (which 0.2.0 components match) and
 //! `@0.1.0` (`v0_1`, delegating here): wasmtime matches imports by semver, and 0.1 and 0.2 are not
 //! compatible versions, so the 0.1 names must be defined themselves.
 
 mod http;
 mod kv;
+mod llm;
 mod log;
 mod net;
+mod project;
 mod v0_1;
 
 use wasmtime::Engine;
@@ -22,6 +25,7 @@ use super::sandbox::CallState;
 pub use http::client as http_client;
 
 impl wit::types::Host for CallState {}
+impl wit::fixing::Host for CallState {}
 
 pub struct Linkers {
     pub full: Linker<CallState>,
@@ -41,6 +45,9 @@ fn linker(engine: &Engine, network: bool) -> anyhow::Result<Linker<CallState>> {
     wit::types::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
     wit::log::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
     wit::kv::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
+    wit::llm::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
+    wit::project::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
+    wit::fixing::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
     if network {
         wit::http::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
         wit::net::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;

@@ -4,7 +4,9 @@
 
 mod cache;
 mod calls;
+mod fix;
 mod loading;
+mod project;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

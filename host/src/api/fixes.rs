@@ -1,0 +1,101 @@
+//! Handlers for auto-fix: `POST /api/services/{name}/fix`, `POST /api/cron/{name}/fix`,
+//! `GET /api/services/{name}/fixes`, `GET /api/cron/{name}/fixes`, `GET /api/fixes/{id}`,
+//! `POST /api/fixes/{id}/approve|reject|restore`. Adapters over `ops::Ops` (`ops/fixes.rs`); what is
+//! HTTP here: an optional body, 202 + `Location` for a new fix, 200 for the running one it joined.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::header::LOCATION;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::extract::{Id, Name, Origin};
+use crate::fix::Started;
+use crate::ops::{self, Error};
+use crate::wire::{FixRequest, FixView, FixesPage, TargetKind};
+
+/// The body is optional: empty means the defaults.
+fn request(body: &Bytes) -> Result<FixRequest, Error> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(FixRequest::default());
+    }
+    ops::typed(ops::json(body)?)
+}
+
+fn started(s: Started) -> Result<Response, Error> {
+    Ok(match s {
+        Started::New(fix) => {
+            let location = HeaderValue::from_str(&format!("/api/fixes/{}", fix.id))
+                .map_err(Error::internal)?;
+            (StatusCode::ACCEPTED, [(LOCATION, location)], Json(fix)).into_response()
+        }
+        Started::Running(fix) => (StatusCode::OK, Json(fix)).into_response(),
+    })
+}
+
+pub async fn fix_service(
+    State(app): State<AppState>,
+    Name(name): Name,
+    Origin(origin): Origin,
+    body: Bytes,
+) -> Result<Response, Error> {
+    let req = request(&body)?;
+    started(app.ops.fix(TargetKind::Service, &name, req, origin).await?)
+}
+
+pub async fn fix_cron(
+    State(app): State<AppState>,
+    Name(name): Name,
+    Origin(origin): Origin,
+    body: Bytes,
+) -> Result<Response, Error> {
+    let req = request(&body)?;
+    started(app.ops.fix(TargetKind::CronJob, &name, req, origin).await?)
+}
+
+pub async fn service_fixes(
+    State(app): State<AppState>,
+    Name(name): Name,
+) -> Result<Json<FixesPage>, Error> {
+    Ok(Json(app.ops.fixes(TargetKind::Service, &name).await?))
+}
+
+pub async fn cron_fixes(
+    State(app): State<AppState>,
+    Name(name): Name,
+) -> Result<Json<FixesPage>, Error> {
+    Ok(Json(app.ops.fixes(TargetKind::CronJob, &name).await?))
+}
+
+pub async fn get(State(app): State<AppState>, Id(id): Id) -> Result<Json<FixView>, Error> {
+    Ok(Json(app.ops.fix_record(&id).await?))
+}
+
+/// 202: the approved fix is applied in the background.
+pub async fn approve(
+    State(app): State<AppState>,
+    Id(id): Id,
+    Origin(origin): Origin,
+) -> Result<Response, Error> {
+    let fix = app.ops.approve_fix(&id, origin).await?;
+    Ok((StatusCode::ACCEPTED, Json(fix)).into_response())
+}
+
+pub async fn reject(
+    State(app): State<AppState>,
+    Id(id): Id,
+    Origin(origin): Origin,
+) -> Result<Json<FixView>, Error> {
+    Ok(Json(app.ops.reject_fix(&id, origin).await?))
+}
+
+/// 200 with the restore record (itself restorable).
+pub async fn restore(
+    State(app): State<AppState>,
+    Id(id): Id,
+    Origin(origin): Origin,
+) -> Result<Json<FixView>, Error> {
+    Ok(Json(app.ops.restore_fix(&id, origin).await?))
+}

@@ -1,0 +1,714 @@
+//! One fix from incident to verdict: ask the fixer, decide by mode, and for `auto` (or an approval)
+//! check the edits, ask the policy about every command (origin `agent`) before any write, back up,
+//! write, run the commands, restart the target and verify it; a failed verification restores the
+//! backup byte-exact, restarts the target again and tries anew with that attempt in the incident's
+//! history, up to `max_attempts`. Every step rewrites the fix record and publishes an `agent` event.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use super::apply::{self, sha256_hex};
+use super::{Inner, Trigger, backup, incident, new_record, propose};
+use crate::failure::Failure;
+use crate::policy::Ask;
+use crate::store::now_rfc3339;
+use crate::wire::{
+    Author, Decision, FixAnswer, FixCommandRun, FixDecision, FixKind, FixMode, FixStatus, FixView,
+    IncidentKind, Origin, Proposal, Status, StepStatus, TargetKind, WorkflowCommand,
+};
+
+/// A command's default timeout when the proposal names none.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+/// How often verification looks at the target's state.
+const POLL: Duration = Duration::from_millis(200);
+
+/// How an applied fix ended.
+enum Outcome {
+    Done,
+    /// Verification failed and the backup was restored: try again.
+    Retry,
+}
+
+/// The hash the loop detection compares: the edits and commands, nothing the fixer may vary freely.
+pub fn proposal_hash(p: &Proposal) -> String {
+    let json = serde_json::to_string(&(&p.edits, &p.commands)).unwrap_or_default();
+    sha256_hex(json.as_bytes())
+}
+
+fn trigger_of(fix: &FixView) -> Trigger {
+    Trigger {
+        kind: fix.trigger,
+        target: fix.target,
+        name: fix.name.clone(),
+        origin: fix.origin,
+        model: fix.incident.as_ref().and_then(|i| i.model.clone()),
+        health_message: fix.incident.as_ref().and_then(|i| i.health_message.clone()),
+    }
+}
+
+/// The fix's task: diagnose, and go on with retries while verification fails.
+pub(super) async fn diagnose(inner: Arc<Inner>, first: FixView, t: Trigger) {
+    let mut fix = first;
+    loop {
+        let outcome = once(&inner, &mut fix, &t).await;
+        if !matches!(outcome, Outcome::Retry) || !next_attempt(&inner, &mut fix, &t).await {
+            return;
+        }
+    }
+}
+
+/// An approved fix's task: apply and verify, then retries like `diagnose`.
+pub(super) async fn apply_and_verify(inner: Arc<Inner>, mut fix: FixView) {
+    let t = trigger_of(&fix);
+    let root = fix
+        .incident
+        .as_ref()
+        .map(|i| PathBuf::from(&i.working_dir))
+        .unwrap_or_default();
+    let mut outcome = apply_verify(&inner, &mut fix, &root).await;
+    while matches!(outcome, Outcome::Retry) && next_attempt(&inner, &mut fix, &t).await {
+        outcome = once(&inner, &mut fix, &t).await;
+    }
+}
+
+/// Starts the next attempt's record (same job) when the limit allows; false when it does not.
+async fn next_attempt(inner: &Arc<Inner>, fix: &mut FixView, t: &Trigger) -> bool {
+    if fix.attempt >= inner.settings.max_attempts
+        || inner.closing.load(std::sync::atomic::Ordering::SeqCst)
+    {
+        return false;
+    }
+    let mut next = new_record(t, FixStatus::Diagnosing, fix.attempt + 1);
+    next.job_id = fix.job_id.clone();
+    match inner.store.insert_fix(&next).await {
+        Ok(id) => next.id = id,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot record a fix's retry");
+            return false;
+        }
+    }
+    inner
+        .active()
+        .insert((t.target, t.name.clone()), next.id.clone());
+    inner.event(&next);
+    *fix = next;
+    true
+}
+
+/// Ends the fix with `status` and `reason`.
+async fn end(inner: &Inner, fix: &mut FixView, status: FixStatus, reason: impl Into<String>) {
+    fix.status = status;
+    fix.reason = Some(reason.into());
+    inner.save(fix).await;
+    inner.event(fix);
+}
+
+/// One attempt: incident, proposal, mode.
+async fn once(inner: &Arc<Inner>, fix: &mut FixView, t: &Trigger) -> Outcome {
+    let started = Instant::now();
+    let (incident, root) = match incident::build(inner, t).await {
+        Ok(x) => x,
+        Err(e) => {
+            end(
+                inner,
+                fix,
+                FixStatus::Failed,
+                format!("cannot build the incident: {e}"),
+            )
+            .await;
+            return Outcome::Done;
+        }
+    };
+    fix.incident = Some(incident.clone());
+    inner.save(fix).await;
+    let call = propose::propose(&inner.plugins, &inner.settings.plugin, incident, &root).await;
+    fix.llm_calls = call.llm_calls;
+    fix.usage = call.usage;
+    fix.duration_ms = call.duration_ms.max(started.elapsed().as_millis() as u64);
+    let proposal = match call.answer {
+        Err(e) => {
+            end(
+                inner,
+                fix,
+                FixStatus::Failed,
+                format!("the fixer failed: {e}"),
+            )
+            .await;
+            return Outcome::Done;
+        }
+        Ok(FixAnswer::NoSafeFix { reason }) => {
+            end(
+                inner,
+                fix,
+                FixStatus::NoFix,
+                format!("no safe fix: {reason}"),
+            )
+            .await;
+            return Outcome::Done;
+        }
+        Ok(FixAnswer::Fix { proposal }) => proposal,
+    };
+    // Model-written when it says so, or when the plugin called a model while making it.
+    let author = if proposal.author == Author::Model || call.llm_calls > 0 {
+        Author::Model
+    } else {
+        Author::Rule
+    };
+    let over = match t.target {
+        TargetKind::Service => inner.sup.get(&t.name).ok().and_then(|v| v.spec.autofix),
+        TargetKind::CronJob => inner.cron.get(&t.name).ok().and_then(|v| v.spec.autofix),
+    };
+    fix.mode = inner.settings.mode_for(author, over);
+    let hash = proposal_hash(&proposal);
+    fix.proposal = Some(proposal);
+    fix.proposal_hash = Some(hash.clone());
+    // The diff (and the validity) is shown in every mode.
+    let plan = apply::check(
+        &root,
+        &fix.proposal
+            .as_ref()
+            .map(|p| p.edits.clone())
+            .unwrap_or_default(),
+    );
+    match &plan {
+        Ok(plan) => {
+            fix.diffs = plan
+                .files
+                .iter()
+                .map(|f| crate::wire::FileDiff {
+                    path: f.rel.clone(),
+                    diff: apply::unified_diff(f),
+                })
+                .collect();
+        }
+        Err(r) => {
+            fix.apply_result = Some(format!("invalid: {r}; nothing was written"));
+            end(
+                inner,
+                fix,
+                FixStatus::Failed,
+                format!("the proposal was refused: {r}"),
+            )
+            .await;
+            return Outcome::Done;
+        }
+    }
+    // The same edits and commands as an earlier attempt that failed: a loop, stopped here.
+    let earlier = inner
+        .store
+        .list_fixes(t.target, &t.name, 50)
+        .await
+        .unwrap_or_default();
+    if let Some(same) = earlier.iter().find(|f| {
+        f.id != fix.id
+            && f.proposal_hash.as_deref() == Some(hash.as_str())
+            && matches!(f.status, FixStatus::Restored | FixStatus::Failed)
+    }) {
+        end(
+            inner,
+            fix,
+            FixStatus::Skipped,
+            format!(
+                "the same proposal failed before (fix {}); not applied again",
+                same.id
+            ),
+        )
+        .await;
+        return Outcome::Done;
+    }
+    match fix.mode {
+        FixMode::Off => {
+            end(
+                inner,
+                fix,
+                FixStatus::Skipped,
+                "auto-fix is off for this kind of proposal",
+            )
+            .await;
+            Outcome::Done
+        }
+        FixMode::Propose => {
+            end(
+                inner,
+                fix,
+                FixStatus::Proposed,
+                "propose mode: recorded, nothing was changed",
+            )
+            .await;
+            Outcome::Done
+        }
+        FixMode::Approve => {
+            end(
+                inner,
+                fix,
+                FixStatus::AwaitingApproval,
+                "approve mode: waiting for `tend fix approve` or POST /api/fixes/{id}/approve",
+            )
+            .await;
+            Outcome::Done
+        }
+        FixMode::Auto => apply_verify(inner, fix, &root).await,
+    }
+}
+
+/// Checks again, asks the policy about every command, backs up, writes, runs the commands, restarts
+/// and verifies; restores on a failure after the first write.
+async fn apply_verify(inner: &Arc<Inner>, fix: &mut FixView, root: &Path) -> Outcome {
+    let Some(proposal) = fix.proposal.clone() else {
+        end(inner, fix, FixStatus::Failed, "no proposal to apply").await;
+        return Outcome::Done;
+    };
+    fix.status = FixStatus::Applying;
+    inner.save(fix).await;
+    inner.event(fix);
+    // Checked again: time passed since the proposal (an approval may come hours later).
+    let plan = match apply::check(root, &proposal.edits) {
+        Ok(p) => p,
+        Err(r) => {
+            fix.apply_result = Some(format!("invalid: {r}; nothing was written"));
+            end(
+                inner,
+                fix,
+                FixStatus::Failed,
+                format!("the proposal was refused: {r}"),
+            )
+            .await;
+            return Outcome::Done;
+        }
+    };
+    // Every command is judged before anything is written; one denial refuses the whole proposal.
+    let (env, service) = environment(inner, fix);
+    let mut allowed = Vec::new();
+    for (i, c) in proposal.commands.iter().enumerate() {
+        let wc = WorkflowCommand {
+            command_type: c.command_type,
+            command: c.command.clone(),
+            is_safe: c.is_safe,
+            allowed_in_production: c.allowed_in_production,
+            timeout_s: c.timeout_s.map(u64::from),
+        };
+        let argv = match crate::workflow::command_argv(&wc) {
+            Ok(a) => a,
+            Err(e) => {
+                fix.apply_result =
+                    Some(format!("invalid: commands[{i}]: {e}; nothing was written"));
+                end(inner, fix, FixStatus::Failed, format!("commands[{i}]: {e}")).await;
+                return Outcome::Done;
+            }
+        };
+        let verdict = inner
+            .policy
+            .evaluate(Ask {
+                command: &wc,
+                argv: &argv,
+                cwd: root,
+                service: &service,
+                vars: &env,
+                origin: Origin::Agent,
+            })
+            .await;
+        fix.decisions.push(FixDecision {
+            command: c.command.clone(),
+            decision: if verdict.allowed {
+                Decision::Allow
+            } else {
+                Decision::Deny
+            },
+            reason: verdict.reason.clone(),
+            audit_id: verdict.audit_id,
+        });
+        if !verdict.allowed {
+            fix.apply_result = Some("denied by the command policy; nothing was written".into());
+            end(
+                inner,
+                fix,
+                FixStatus::Failed,
+                format!(
+                    "commands[{i}] `{}` denied by the command policy: {}",
+                    c.command, verdict.reason
+                ),
+            )
+            .await;
+            return Outcome::Done;
+        }
+        allowed.push((wc, argv));
+    }
+    // Back up everything the plan touches, then write.
+    let dir = backup::dir_of(&inner.backups, &fix.name, &fix.id);
+    let (id, name, files, dirs) = (
+        fix.id.clone(),
+        fix.name.clone(),
+        plan.touched(),
+        plan.dirs.clone(),
+    );
+    let root_buf = root.to_path_buf();
+    let dir2 = dir.clone();
+    let snap = tokio::task::spawn_blocking(move || {
+        backup::snapshot(&dir2, &id, &name, &root_buf, &files, &dirs)
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    if let Err(e) = snap {
+        fix.apply_result = Some(format!("cannot back up: {e}; nothing was written"));
+        end(
+            inner,
+            fix,
+            FixStatus::Failed,
+            format!("cannot back up: {e}"),
+        )
+        .await;
+        return Outcome::Done;
+    }
+    fix.backup = Some(dir.to_string_lossy().into_owned());
+    let keep = inner.settings.keep_backups;
+    let target_dir = inner.backups.join(&fix.name);
+    let _ = tokio::task::spawn_blocking(move || backup::prune(&target_dir, keep)).await;
+    let root_buf = root.to_path_buf();
+    let plan2 = plan.clone();
+    let written = tokio::task::spawn_blocking(move || plan2.write(&root_buf))
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+    if let Err(e) = written {
+        fix.apply_result = Some(format!("writing failed: {e}"));
+        return restore_after_failure(inner, fix, format!("writing failed: {e}"), false).await;
+    }
+    fix.apply_result = Some(format!(
+        "{} file(s) written, {} director(ies) created",
+        plan.files.len(),
+        plan.dirs.len()
+    ));
+    inner.save(fix).await;
+    // The commands, in order, like a job's steps.
+    let (_stop_tx, stop_rx) = watch::channel(None);
+    for (i, (wc, argv)) in allowed.iter().enumerate() {
+        let ran = crate::workflow::step::run(
+            crate::workflow::step::Launch {
+                argv,
+                cwd: Some(root.to_path_buf()),
+                env: env.clone(),
+                instance: format!("{}.fix{}.cmd{i}", inner.sup.node(), fix.id),
+                timeout: wc
+                    .timeout_s
+                    .map(Duration::from_secs)
+                    .unwrap_or(COMMAND_TIMEOUT),
+            },
+            stop_rx.clone(),
+        )
+        .await;
+        let ok = ran.status == StepStatus::Ok;
+        fix.commands.push(FixCommandRun {
+            command: wc.command.clone(),
+            status: ran.status.as_str().into(),
+            exit_code: ran.exit_code,
+            message: ran.message.clone(),
+            output_tail: ran.output_tail,
+        });
+        inner.save(fix).await;
+        if !ok {
+            let why = format!("commands[{i}] `{}` {}", wc.command, ran.message);
+            return restore_after_failure(inner, fix, why, true).await;
+        }
+    }
+    fix.status = FixStatus::Verifying;
+    inner.save(fix).await;
+    inner.event(fix);
+    let verdict = restart_and_verify(inner, fix).await;
+    match verdict {
+        Ok(msg) => {
+            fix.verify_result = Some(msg.clone());
+            end(inner, fix, FixStatus::Verified, msg).await;
+            Outcome::Done
+        }
+        Err(msg) => {
+            fix.verify_result = Some(msg.clone());
+            restore_after_failure(inner, fix, format!("verification failed: {msg}"), true).await
+        }
+    }
+}
+
+/// The environment commands run with and the name the audit records.
+fn environment(
+    inner: &Inner,
+    fix: &FixView,
+) -> (std::collections::BTreeMap<String, String>, String) {
+    let mut env = match fix.target {
+        TargetKind::Service => inner
+            .sup
+            .get(&fix.name)
+            .ok()
+            .and_then(|v| crate::spec::service_env(&v.spec).ok())
+            .unwrap_or_default(),
+        TargetKind::CronJob => inner
+            .cron
+            .get(&fix.name)
+            .map(|v| v.spec.env_vars.clone())
+            .unwrap_or_default(),
+    };
+    env.insert("TEND_FIX_ID".into(), fix.id.clone());
+    (env, fix.name.clone())
+}
+
+/// Restores the fix's backup, restarts the target on the restored files (`restart`), ends the fix
+/// `restored` (or `failed` when even the restore failed) and asks for a retry.
+async fn restore_after_failure(
+    inner: &Arc<Inner>,
+    fix: &mut FixView,
+    why: String,
+    restart: bool,
+) -> Outcome {
+    let Some(dir) = fix.backup.clone().map(PathBuf::from) else {
+        end(inner, fix, FixStatus::Failed, why).await;
+        return Outcome::Done;
+    };
+    let restored = tokio::task::spawn_blocking(move || {
+        let m = backup::load(&dir)?;
+        backup::restore(&dir, &m)
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    if let Err(e) = restored {
+        end(
+            inner,
+            fix,
+            FixStatus::Failed,
+            format!("{why}; restoring the backup FAILED: {e}"),
+        )
+        .await;
+        return Outcome::Done;
+    }
+    if restart {
+        let _ = restart_target(inner, fix).await;
+    }
+    end(
+        inner,
+        fix,
+        FixStatus::Restored,
+        format!("{why}; the files were restored from the backup"),
+    )
+    .await;
+    Outcome::Retry
+}
+
+/// Restarts a service (answers its new pid) or runs a cron job again (answers the execution's id).
+async fn restart_target(inner: &Inner, fix: &FixView) -> Result<Option<u32>, String> {
+    let reason = format!("auto-fix {}", fix.id);
+    match fix.target {
+        TargetKind::Service => inner
+            .sup
+            .restart_because(&fix.name, &reason)
+            .await
+            .map(|s| s.pid)
+            .map_err(|e| e.to_string()),
+        TargetKind::CronJob => inner
+            .cron
+            .run(&fix.name)
+            .await
+            .map(|e| Some(e.id as u32))
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// Restarts the target and waits for it to prove itself: a service healthy (with a check) or up for
+/// `verify_window_s`, a cron job's new execution succeeding.
+async fn restart_and_verify(inner: &Inner, fix: &FixView) -> Result<String, String> {
+    let restart = fix.proposal.as_ref().is_none_or(|p| p.restart);
+    match fix.target {
+        TargetKind::Service => {
+            if restart || inner.sup.status_of(&fix.name) != Some(Status::Running) {
+                restart_target(inner, fix).await?;
+            }
+            verify_service(
+                inner,
+                &fix.name,
+                Duration::from_secs(inner.settings.verify_window_s),
+            )
+            .await
+        }
+        TargetKind::CronJob => {
+            let execution = inner.cron.run(&fix.name).await.map_err(|e| e.to_string())?;
+            loop {
+                let e = inner
+                    .cron
+                    .execution_of(&fix.name, execution.id)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if e.status.is_final() {
+                    return if e.status == crate::wire::ExecutionStatus::Succeeded {
+                        Ok(format!("execution {} succeeded", e.id))
+                    } else {
+                        Err(format!(
+                            "execution {} ended {} (exit code {:?})",
+                            e.id,
+                            e.status.as_str(),
+                            e.exit_code
+                        ))
+                    };
+                }
+                // tidy:allow-sleep: an execution's end is polled from its record (no waiter API).
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    }
+}
+
+/// A service proves a fix by turning healthy (with a health check) or by staying up, the same run,
+/// for `window`.
+async fn verify_service(inner: &Inner, name: &str, window: Duration) -> Result<String, String> {
+    let view = inner
+        .sup
+        .get(name)
+        .map_err(|_| "the service was removed".to_string())?;
+    let health = view.spec.effective_health();
+    let bound = match &health {
+        Some(h) => Duration::from_secs(
+            h.start_period_s
+                .saturating_add(
+                    (u64::from(h.retries) + 1).saturating_mul(h.interval_s + h.timeout_s),
+                )
+                .saturating_add(5)
+                .min(3600),
+        ),
+        None => window + Duration::from_secs(5),
+    };
+    let started = Instant::now();
+    let mut pid: Option<u32> = None;
+    let mut up_since: Option<Instant> = None;
+    loop {
+        let state = inner
+            .sup
+            .get(name)
+            .map_err(|_| "the service was removed".to_string())?
+            .state;
+        match state.status {
+            Status::Running => {
+                if pid.is_some() && state.pid != pid {
+                    return Err(format!(
+                        "the service restarted (pid {:?} -> {:?}) within the verification window",
+                        pid, state.pid
+                    ));
+                }
+                pid = state.pid;
+                let since = *up_since.get_or_insert_with(Instant::now);
+                match &health {
+                    Some(_) if state.health == Some(crate::wire::HealthState::Healthy) => {
+                        return Ok(format!("healthy (pid {})", pid.unwrap_or_default()));
+                    }
+                    Some(_) => {}
+                    None if since.elapsed() >= window => {
+                        return Ok(format!(
+                            "up for {} s (pid {})",
+                            window.as_secs(),
+                            pid.unwrap_or_default()
+                        ));
+                    }
+                    None => {}
+                }
+            }
+            Status::Starting => {}
+            other => {
+                let last = state
+                    .last_exit
+                    .as_ref()
+                    .map(|e| match (e.code, &e.signal) {
+                        (Some(c), _) => format!(", last exit code {c}"),
+                        (None, Some(s)) => format!(", last exit {s}"),
+                        _ => String::new(),
+                    })
+                    .unwrap_or_default();
+                return Err(format!("the service is {}{last}", other.as_str()));
+            }
+        }
+        if started.elapsed() >= bound {
+            return Err(match &health {
+                Some(_) => format!(
+                    "not healthy within {} s (health: {})",
+                    bound.as_secs(),
+                    state.health.map_or("unknown", |h| h.as_str())
+                ),
+                None => format!("did not stay up for {} s", window.as_secs()),
+            });
+        }
+        // tidy:allow-sleep: the service's state is sampled from the registry while the window runs.
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// `POST /api/fixes/{id}/restore`: the current state of every path the fix's backup records is
+/// backed up as a new `restore` record first (so the restore can be undone), then the backup is
+/// restored and the target restarted.
+pub(super) async fn restore_by_hand(
+    inner: Arc<Inner>,
+    mut fix: FixView,
+    origin: Origin,
+) -> Result<FixView, Failure> {
+    let dir = PathBuf::from(fix.backup.clone().unwrap_or_default());
+    let manifest = {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || backup::load(&dir))
+            .await
+            .map_err(|e| Failure::Conflict(e.to_string()))?
+            .map_err(Failure::Conflict)?
+    };
+    let now = now_rfc3339();
+    let mut record = FixView {
+        kind: FixKind::Restore,
+        status: FixStatus::Applying,
+        trigger: IncidentKind::Manual,
+        origin,
+        mode: FixMode::Auto,
+        created_at: now.clone(),
+        updated_at: now,
+        job_id: None,
+        attempt: 1,
+        restores: Some(fix.id.clone()),
+        reason: Some(format!("restoring fix {}", fix.id)),
+        ..new_record(&trigger_of(&fix), FixStatus::Applying, 1)
+    };
+    record.incident = None;
+    record.id = inner.store.insert_fix(&record).await?;
+    let undo_dir = backup::dir_of(&inner.backups, &fix.name, &record.id);
+    let (rid, name) = (record.id.clone(), fix.name.clone());
+    let files: Vec<String> = manifest.files.iter().map(|f| f.path.clone()).collect();
+    let dirs: Vec<String> = manifest.dirs.iter().map(|d| d.path.clone()).collect();
+    let root = manifest.root.clone();
+    let undo = undo_dir.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        backup::snapshot(&undo, &rid, &name, &root, &files, &dirs)?;
+        backup::restore(&dir, &manifest)
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    if let Err(e) = result {
+        end(
+            &inner,
+            &mut record,
+            FixStatus::Failed,
+            format!("restore failed: {e}"),
+        )
+        .await;
+        return Ok(record);
+    }
+    record.backup = Some(undo_dir.to_string_lossy().into_owned());
+    record.apply_result = Some(format!("fix {}'s files restored from its backup", fix.id));
+    fix.restored_by = Some(record.id.clone());
+    fix.status = FixStatus::Restored;
+    fix.reason = Some(format!("restored by {} ({origin})", record.id));
+    inner.save(&mut fix).await;
+    inner.event(&fix);
+    let restarted = restart_target(&inner, &record).await;
+    record.verify_result = Some(match restarted {
+        Ok(_) => "restarted".into(),
+        Err(e) => format!("restart failed: {e}"),
+    });
+    end(
+        &inner,
+        &mut record,
+        FixStatus::Verified,
+        format!("fix {} restored", fix.id),
+    )
+    .await;
+    Ok(record)
+}
