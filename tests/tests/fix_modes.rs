@@ -213,7 +213,7 @@ fn a_failed_cron_job_with_a_working_dir_is_fixed_automatically() {
     )
     .unwrap();
     let line = format!(
-        "echo \"TEND-FIX-SCRIPT: $(cat '{}')\"; sh job.sh",
+        "printf 'TEND-FIX-SCRIPT: %s\\n' \"$(cat '{}')\"; sh job.sh",
         file.display()
     );
     let spec = json!({"name": "nightly", "command": ["/bin/sh", "-c", line], "schedule": "0 3 1 1 *",
