@@ -246,3 +246,57 @@ fn a_failed_cron_job_with_a_working_dir_is_fixed_automatically() {
     let (status, e) = d.post_empty("/api/cron/nope/fix");
     assert_eq!(status, 404, "{e}");
 }
+
+#[test]
+fn concurrent_triggers_coalesce_and_the_cooldown_refuses_a_manual_fix() {
+    let d = fix_daemon("cooldown_s = 600\nverify_window_s = 3\n");
+    let root = project(&d, "c");
+    std::fs::write(root.join("conf.txt"), "v = 1\n").unwrap();
+    script(
+        &d,
+        "c",
+        &proposal(vec![replace(&root, "conf.txt", "v = 1", "v = 2")], vec![]),
+    );
+    scripted_service(&d, "c", &root, "exec sleep 600", json!({}));
+    wait_script_line(&d, "c");
+    let id = start_fix(&d, "c");
+    // While it verifies (3 s), another trigger joins it.
+    let (status, same) = d.post_empty("/api/services/c/fix");
+    assert_eq!(status, 200, "{same}");
+    assert_eq!(same["id"], id.as_str(), "{same}");
+    assert_eq!(settled(&d, &id)["status"], "verified");
+    let (status, e) = d.post_empty("/api/services/c/fix");
+    assert_eq!(status, 409, "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("cooldown"),
+        "{e}"
+    );
+    assert_eq!(fixes(&d, "c").len(), 1);
+}
+
+#[test]
+fn an_address_in_use_names_the_port_holder() {
+    let d = fix_daemon("");
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let root = project(&d, "bind");
+    script(
+        &d,
+        "bind",
+        &json!({"answer": "no_safe_fix", "reason": "a stranger holds the port"}),
+    );
+    scripted_service(
+        &d,
+        "bind",
+        &root,
+        "echo 'OSError: [Errno 98] Address already in use'; exit 1",
+        json!({"port": port}),
+    );
+    wait_script_line(&d, "bind");
+    let f = settled(&d, &start_fix(&d, "bind"));
+    assert_eq!(f["status"], "no-fix", "{f}");
+    let h = &f["incident"]["port_holder"];
+    assert_eq!(h["pid"], std::process::id(), "{f}");
+    assert_eq!(h["leftover"], false, "{f}");
+    drop(holder);
+}
