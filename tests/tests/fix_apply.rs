@@ -191,6 +191,15 @@ fn a_scripted_edit_fixes_a_port_crash_and_leaves_a_backup() {
         std::fs::read(backup.join(blob)).unwrap(),
         BROKEN_APP.as_bytes()
     );
+    // Every state change was an `agent` event (replayed from the store).
+    let sse = d.sse("/api/events?topics=agent&after=0");
+    let ev = sse
+        .wait_for(FIX_TIMEOUT, |e| {
+            e.data.contains(&format!("fix {id} of service")) && e.data.contains("verified")
+        })
+        .unwrap();
+    assert_eq!(ev.json()["agent"], "fixer", "{}", ev.data);
+    assert_eq!(ev.json()["service"], "web", "{}", ev.data);
     // The fix ran as a background job.
     let job = f["job_id"].as_str().unwrap();
     let (_, j) = d.get(&format!("/api/jobs/{job}"));

@@ -24,7 +24,15 @@ fn propose_mode_records_the_proposal_and_writes_nothing() {
     );
     scripted_service(&d, "p", &root, "exit 1", json!({"autofix": "propose"}));
     wait_script_line(&d, "p");
-    let f = settled(&d, &start_fix(&d, "p"));
+    // Through the CLI, following the fix to its end.
+    let out = d.cli(&["fix", "p", "--wait"]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(": proposed") && text.contains("+mode = fixed"),
+        "{text}"
+    );
+    let f = fixes(&d, "p")[0].clone();
     assert_eq!(f["status"], "proposed", "{f}");
     assert_eq!(f["mode"], "propose", "{f}");
     assert!(
@@ -85,6 +93,17 @@ fn approve_mode_waits_then_applies_and_reject_changes_nothing() {
     assert_eq!(status, 404, "{e}");
     let (status, e) = d.post_empty("/api/services/nope/fix");
     assert_eq!(status, 404, "{e}");
+    // A service without a working dir has no project to fix.
+    d.create(&d.service("nodir", "sleep 600"));
+    let (status, e) = d.post_empty("/api/services/nodir/fix");
+    assert_eq!(status, 409, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("working_dir"),
+        "{e}"
+    );
 }
 
 #[test]

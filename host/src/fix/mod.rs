@@ -175,6 +175,21 @@ impl Fixer {
         }
     }
 
+    fn has_project(&self, kind: TargetKind, name: &str) -> bool {
+        match kind {
+            TargetKind::Service => self
+                .inner
+                .sup
+                .get(name)
+                .is_ok_and(|v| v.spec.working_dir.is_some()),
+            TargetKind::CronJob => self
+                .inner
+                .cron
+                .get(name)
+                .is_ok_and(|v| v.spec.working_dir.is_some()),
+        }
+    }
+
     /// A trigger: coalesced into the target's running fix, refused (manual) or recorded `skipped`
     /// (automatic) when off, cooling down or over the attempts, else a new fix in the background.
     pub async fn trigger(&self, t: Trigger) -> Result<Started, Failure> {
@@ -192,6 +207,15 @@ impl Fixer {
         if over == Some(FixMode::Off) {
             return Err(Failure::Conflict(format!(
                 "auto-fix is off for {} {:?} (its `autofix` setting)",
+                what(t.target),
+                t.name
+            )));
+        }
+        // Without a working dir there is no project to read or fix: refused before anything is
+        // recorded (an automatic trigger of such a service is only logged by `watch`).
+        if !self.has_project(t.target, &t.name) {
+            return Err(Failure::Conflict(format!(
+                "{} {:?} has no working_dir: there is no project to fix",
                 what(t.target),
                 t.name
             )));
