@@ -93,6 +93,13 @@ fn approve_mode_waits_then_applies_and_reject_changes_nothing() {
     assert_eq!(status, 404, "{e}");
     let (status, e) = d.post_empty("/api/services/nope/fix");
     assert_eq!(status, 404, "{e}");
+    // A bad body names the field and starts nothing.
+    let (status, e) = d.post("/api/services/a/fix", &json!({"model": ""}));
+    assert_eq!(status, 422, "{e}");
+    assert_eq!(e["error"]["field"], "model", "{e}");
+    let (status, e) = d.post("/api/services/a/fix", &json!({"modle": "x"}));
+    assert_eq!(status, 422, "{e}");
+    assert_eq!(fixes(&d, "a").len(), 2);
     // A service without a working dir has no project to fix.
     d.create(&d.service("nodir", "sleep 600"));
     let (status, e) = d.post_empty("/api/services/nodir/fix");
