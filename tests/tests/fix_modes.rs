@@ -2,7 +2,8 @@
 //! nothing, `approve` waits and applies after approval (reject changes nothing), an injected "run
 //! `rm -rf ~`" obeyed by the scripted fixer is denied by the command policy with origin `agent`
 //! (never run, audited), `AUTOFIX_ENABLED=false` refuses manual fixes and starts no automatic one,
-//! and a service going `fatal` or a failed cron job with a working dir is fixed automatically.
+//! a service going `fatal` or failing its health check and a failed cron job with a working dir are
+//! fixed automatically; concurrent triggers coalesce, the cooldown refuses, the port holder is named.
 
 use tend_tests::{Daemon, json, wait_for};
 
@@ -325,4 +326,50 @@ fn an_address_in_use_names_the_port_holder() {
     assert_eq!(h["pid"], std::process::id(), "{f}");
     assert_eq!(h["leftover"], false, "{f}");
     drop(holder);
+}
+
+#[test]
+fn a_failing_health_check_is_fixed_automatically() {
+    let d = fix_daemon("");
+    let root = project(&d, "deaf");
+    let (right, wrong) = (tend_tests::free_port(), tend_tests::free_port());
+    let server = format!(
+        "import socket\nPORT = {wrong}\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('127.0.0.1', PORT))\ns.listen(16)\nwhile True:\n    s.accept()[0].close()\n"
+    );
+    std::fs::write(root.join("serve.py"), &server).unwrap();
+    script(
+        &d,
+        "deaf",
+        &proposal(
+            vec![replace(
+                &root,
+                "serve.py",
+                &format!("PORT = {wrong}"),
+                &format!("PORT = {right}"),
+            )],
+            vec![],
+        ),
+    );
+    let health = json!({"probe": "tcp", "interval_s": 1, "timeout_s": 1, "retries": 1});
+    scripted_service(
+        &d,
+        "deaf",
+        &root,
+        "exec python3 serve.py",
+        json!({"port": right, "health": health}),
+    );
+    let f = wait_for(FIX_TIMEOUT, || {
+        let all = fixes(&d, "deaf");
+        match all.iter().find(|f| f["status"] == "verified") {
+            Some(f) => Ok(f.clone()),
+            None => Err(format!("{all:?}")),
+        }
+    })
+    .unwrap();
+    assert_eq!(f["trigger"], "health-failure", "{f}");
+    assert!(
+        f["verify_result"].as_str().unwrap().contains("healthy"),
+        "{f}"
+    );
+    assert!(f["incident"]["health_message"].is_string(), "{f}");
 }
