@@ -14,13 +14,22 @@ use tend_tests::{Daemon, Value, free_port, json, wait_for};
 pub(crate) const FIX_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// A daemon whose fixer is the `fixer-script` fixture, with no cooldown, room for many attempts and
-/// a short stability window; `extra` goes into `[autofix]`.
+/// a short stability window; `extra` goes into `[autofix]` (its keys replace these defaults).
 pub(crate) fn fix_daemon(extra: &str) -> Daemon {
+    let mut toml = String::from("[autofix]\nplugin = \"fixer-script\"\n");
+    for (key, value) in [
+        ("cooldown_s", "0"),
+        ("max_attempts", "50"),
+        ("verify_window_s", "1"),
+    ] {
+        if !extra.contains(&format!("{key} =")) {
+            toml.push_str(&format!("{key} = {value}\n"));
+        }
+    }
+    toml.push_str(extra);
     Daemon::builder()
         .plugin("fixer-script", "fixer-script")
-        .config_toml(&format!(
-            "[autofix]\nplugin = \"fixer-script\"\ncooldown_s = 0\nmax_attempts = 50\nverify_window_s = 1\n{extra}"
-        ))
+        .config_toml(&toml)
         .start()
 }
 
@@ -59,8 +68,9 @@ pub(crate) fn script(d: &Daemon, name: &str, proposal: &Value) {
 /// never restarted by the supervisor (so only fixes restart it).
 pub(crate) fn scripted_service(d: &Daemon, name: &str, root: &Path, then: &str, patch: Value) {
     let file = d.scratch().join(format!("{name}.proposal"));
+    // printf, not echo: dash's echo would turn the JSON's `\n` escapes into line breaks.
     let line = format!(
-        "echo \"TEND-FIX-SCRIPT: $(cat '{}')\"; {then}",
+        "printf 'TEND-FIX-SCRIPT: %s\\n' \"$(cat '{}')\"; {then}",
         file.display()
     );
     let spec = d.service_with(
@@ -181,6 +191,15 @@ fn a_scripted_edit_fixes_a_port_crash_and_leaves_a_backup() {
         std::fs::read(backup.join(blob)).unwrap(),
         BROKEN_APP.as_bytes()
     );
+    // Every state change was an `agent` event (replayed from the store).
+    let sse = d.sse("/api/events?topics=agent&after=0");
+    let ev = sse
+        .wait_for(FIX_TIMEOUT, |e| {
+            e.data.contains(&format!("fix {id} of service")) && e.data.contains("verified")
+        })
+        .unwrap();
+    assert_eq!(ev.json()["agent"], "fixer", "{}", ev.data);
+    assert_eq!(ev.json()["service"], "web", "{}", ev.data);
     // The fix ran as a background job.
     let job = f["job_id"].as_str().unwrap();
     let (_, j) = d.get(&format!("/api/jobs/{job}"));

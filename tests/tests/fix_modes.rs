@@ -2,7 +2,8 @@
 //! nothing, `approve` waits and applies after approval (reject changes nothing), an injected "run
 //! `rm -rf ~`" obeyed by the scripted fixer is denied by the command policy with origin `agent`
 //! (never run, audited), `AUTOFIX_ENABLED=false` refuses manual fixes and starts no automatic one,
-//! and a service going `fatal` or a failed cron job with a working dir is fixed automatically.
+//! a service going `fatal` or failing its health check and a failed cron job with a working dir are
+//! fixed automatically; concurrent triggers coalesce, the cooldown refuses, the port holder is named.
 
 use tend_tests::{Daemon, json, wait_for};
 
@@ -24,7 +25,15 @@ fn propose_mode_records_the_proposal_and_writes_nothing() {
     );
     scripted_service(&d, "p", &root, "exit 1", json!({"autofix": "propose"}));
     wait_script_line(&d, "p");
-    let f = settled(&d, &start_fix(&d, "p"));
+    // Through the CLI, following the fix to its end.
+    let out = d.cli(&["fix", "p", "--wait"]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(": proposed") && text.contains("+mode = fixed"),
+        "{text}"
+    );
+    let f = fixes(&d, "p")[0].clone();
     assert_eq!(f["status"], "proposed", "{f}");
     assert_eq!(f["mode"], "propose", "{f}");
     assert!(
@@ -85,6 +94,24 @@ fn approve_mode_waits_then_applies_and_reject_changes_nothing() {
     assert_eq!(status, 404, "{e}");
     let (status, e) = d.post_empty("/api/services/nope/fix");
     assert_eq!(status, 404, "{e}");
+    // A bad body names the field and starts nothing.
+    let (status, e) = d.post("/api/services/a/fix", &json!({"model": ""}));
+    assert_eq!(status, 422, "{e}");
+    assert_eq!(e["error"]["field"], "model", "{e}");
+    let (status, e) = d.post("/api/services/a/fix", &json!({"modle": "x"}));
+    assert_eq!(status, 422, "{e}");
+    assert_eq!(fixes(&d, "a").len(), 2);
+    // A service without a working dir has no project to fix.
+    d.create(&d.service("nodir", "sleep 600"));
+    let (status, e) = d.post_empty("/api/services/nodir/fix");
+    assert_eq!(status, 409, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("working_dir"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -213,7 +240,7 @@ fn a_failed_cron_job_with_a_working_dir_is_fixed_automatically() {
     )
     .unwrap();
     let line = format!(
-        "echo \"TEND-FIX-SCRIPT: $(cat '{}')\"; sh job.sh",
+        "printf 'TEND-FIX-SCRIPT: %s\\n' \"$(cat '{}')\"; sh job.sh",
         file.display()
     );
     let spec = json!({"name": "nightly", "command": ["/bin/sh", "-c", line], "schedule": "0 3 1 1 *",
@@ -245,4 +272,104 @@ fn a_failed_cron_job_with_a_working_dir_is_fixed_automatically() {
     // The cron route names an unknown job.
     let (status, e) = d.post_empty("/api/cron/nope/fix");
     assert_eq!(status, 404, "{e}");
+}
+
+#[test]
+fn concurrent_triggers_coalesce_and_the_cooldown_refuses_a_manual_fix() {
+    let d = fix_daemon("cooldown_s = 600\nverify_window_s = 3\n");
+    let root = project(&d, "c");
+    std::fs::write(root.join("conf.txt"), "v = 1\n").unwrap();
+    script(
+        &d,
+        "c",
+        &proposal(vec![replace(&root, "conf.txt", "v = 1", "v = 2")], vec![]),
+    );
+    scripted_service(&d, "c", &root, "exec sleep 600", json!({}));
+    wait_script_line(&d, "c");
+    let id = start_fix(&d, "c");
+    // While it verifies (3 s), another trigger joins it.
+    let (status, same) = d.post_empty("/api/services/c/fix");
+    assert_eq!(status, 200, "{same}");
+    assert_eq!(same["id"], id.as_str(), "{same}");
+    assert_eq!(settled(&d, &id)["status"], "verified");
+    let (status, e) = d.post_empty("/api/services/c/fix");
+    assert_eq!(status, 409, "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("cooldown"),
+        "{e}"
+    );
+    assert_eq!(fixes(&d, "c").len(), 1);
+}
+
+#[test]
+fn an_address_in_use_names_the_port_holder() {
+    let d = fix_daemon("");
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let root = project(&d, "bind");
+    script(
+        &d,
+        "bind",
+        &json!({"answer": "no_safe_fix", "reason": "a stranger holds the port"}),
+    );
+    scripted_service(
+        &d,
+        "bind",
+        &root,
+        "echo 'OSError: [Errno 98] Address already in use'; exit 1",
+        json!({"port": port}),
+    );
+    wait_script_line(&d, "bind");
+    let f = settled(&d, &start_fix(&d, "bind"));
+    assert_eq!(f["status"], "no-fix", "{f}");
+    let h = &f["incident"]["port_holder"];
+    assert_eq!(h["pid"], std::process::id(), "{f}");
+    assert_eq!(h["leftover"], false, "{f}");
+    drop(holder);
+}
+
+#[test]
+fn a_failing_health_check_is_fixed_automatically() {
+    let d = fix_daemon("");
+    let root = project(&d, "deaf");
+    let (right, wrong) = (tend_tests::free_port(), tend_tests::free_port());
+    let server = format!(
+        "import socket\nPORT = {wrong}\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('127.0.0.1', PORT))\ns.listen(16)\nwhile True:\n    s.accept()[0].close()\n"
+    );
+    std::fs::write(root.join("serve.py"), &server).unwrap();
+    script(
+        &d,
+        "deaf",
+        &proposal(
+            vec![replace(
+                &root,
+                "serve.py",
+                &format!("PORT = {wrong}"),
+                &format!("PORT = {right}"),
+            )],
+            vec![],
+        ),
+    );
+    let health = json!({"probe": "tcp", "interval_s": 1, "timeout_s": 1, "retries": 1});
+    scripted_service(
+        &d,
+        "deaf",
+        &root,
+        "exec python3 serve.py",
+        json!({"port": right, "health": health}),
+    );
+    let f = wait_for(FIX_TIMEOUT, || {
+        let all = fixes(&d, "deaf");
+        match all.iter().find(|f| f["status"] == "verified") {
+            Some(f) => Ok(f.clone()),
+            None => Err(format!("{all:?}")),
+        }
+    })
+    .unwrap();
+    assert_eq!(f["trigger"], "health-failure", "{f}");
+    assert!(
+        f["verify_result"].as_str().unwrap().contains("healthy"),
+        "{f}"
+    );
+    assert!(f["incident"]["health_message"].is_string(), "{f}");
 }

@@ -33,7 +33,8 @@ fn a_manual_restore_is_byte_exact_and_can_be_undone() {
     scripted_service(&d, "r", &root, "exec sleep 600", json!({}));
     wait_script_line(&d, "r");
     let id = start_fix(&d, "r");
-    assert_eq!(settled(&d, &id)["status"], "verified");
+    let f = settled(&d, &id);
+    assert_eq!(f["status"], "verified", "{f}");
     let fixed_crlf = std::fs::read(root.join("crlf.txt")).unwrap();
     assert_eq!(fixed_crlf, b"a = 5\r\nb = 2\r\n");
 

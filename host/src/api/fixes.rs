@@ -6,20 +6,31 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::header::LOCATION;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::header::{CONTENT_TYPE, LOCATION};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::extract::{Id, Name, Origin};
 use crate::fix::Started;
 use crate::ops::{self, Error};
-use crate::wire::{FixRequest, FixView, FixesPage, TargetKind};
+use crate::wire::{Code, FixRequest, FixView, FixesPage, TargetKind};
 
-/// The body is optional: empty means the defaults.
-fn request(body: &Bytes) -> Result<FixRequest, Error> {
+/// The body is optional: empty means the defaults; otherwise it is JSON like every other body.
+fn request(headers: &HeaderMap, body: &Bytes) -> Result<FixRequest, Error> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(FixRequest::default());
+    }
+    let is_json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(Error::new(
+            Code::UnsupportedMediaType,
+            "expected a body with Content-Type: application/json (or no body)",
+        ));
     }
     ops::typed(ops::json(body)?)
 }
@@ -39,9 +50,10 @@ pub async fn fix_service(
     State(app): State<AppState>,
     Name(name): Name,
     Origin(origin): Origin,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Error> {
-    let req = request(&body)?;
+    let req = request(&headers, &body)?;
     started(app.ops.fix(TargetKind::Service, &name, req, origin).await?)
 }
 
@@ -49,9 +61,10 @@ pub async fn fix_cron(
     State(app): State<AppState>,
     Name(name): Name,
     Origin(origin): Origin,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Error> {
-    let req = request(&body)?;
+    let req = request(&headers, &body)?;
     started(app.ops.fix(TargetKind::CronJob, &name, req, origin).await?)
 }
 

@@ -4,8 +4,10 @@
 //! `approve`, `auto`; rules and models have their own, a service its override) the proposal is
 //! recorded, waits for a person, or is applied: checked in memory (`apply.rs`), its commands judged by
 //! the command policy with origin `agent` before any write, every touched file backed up
-//! (`backup.rs`), written, the commands run, the target restarted and verified, and restored
-//! byte-exact when verification fails, then retried with that history up to the limit (`run.rs`).
+//! (`backup.rs`), written, the commands run (`run.rs`), the target restarted and verified
+//! (`verify.rs`), and restored byte-exact when verification fails, then retried with that history up
+//! to the limit (`restore.rs`, which also restores by hand). Records, jobs and events: `record.rs`;
+//! automatic triggers: `watch.rs`; the fixer call: `propose.rs`.
 //!
 //! One fix at a time per target: a trigger while one runs answers that one (coalescing). Cooldown and
 //! attempts per window limit automatic triggers (recorded as `skipped`) and refuse manual ones. Each
@@ -16,8 +18,11 @@ pub mod apply;
 mod backup;
 mod incident;
 mod propose;
+mod record;
+mod restore;
 mod run;
 mod settings;
+mod verify;
 mod watch;
 
 use std::collections::HashMap;
@@ -33,12 +38,9 @@ use crate::events::Bus;
 use crate::failure::Failure;
 use crate::plugins::PluginHost;
 use crate::policy::Policy;
-use crate::store::{NewJob, Store, now_rfc3339};
+use crate::store::{Store, now_rfc3339};
 use crate::supervisor::Supervisor;
-use crate::wire::{
-    AgentEvent, CustomRestartRequest, FixKind, FixMode, FixStatus, FixView, IncidentKind, Origin,
-    Payload, TargetKind, Usage,
-};
+use crate::wire::{FixKind, FixMode, FixStatus, FixView, IncidentKind, Origin, TargetKind, Usage};
 
 /// The kind of the background jobs fixes run as.
 pub const JOB_KIND: &str = "fix";
@@ -173,6 +175,21 @@ impl Fixer {
         }
     }
 
+    fn has_project(&self, kind: TargetKind, name: &str) -> bool {
+        match kind {
+            TargetKind::Service => self
+                .inner
+                .sup
+                .get(name)
+                .is_ok_and(|v| v.spec.working_dir.is_some()),
+            TargetKind::CronJob => self
+                .inner
+                .cron
+                .get(name)
+                .is_ok_and(|v| v.spec.working_dir.is_some()),
+        }
+    }
+
     /// A trigger: coalesced into the target's running fix, refused (manual) or recorded `skipped`
     /// (automatic) when off, cooling down or over the attempts, else a new fix in the background.
     pub async fn trigger(&self, t: Trigger) -> Result<Started, Failure> {
@@ -190,6 +207,15 @@ impl Fixer {
         if over == Some(FixMode::Off) {
             return Err(Failure::Conflict(format!(
                 "auto-fix is off for {} {:?} (its `autofix` setting)",
+                what(t.target),
+                t.name
+            )));
+        }
+        // Without a working dir there is no project to read or fix: refused before anything is
+        // recorded (an automatic trigger of such a service is only logged by `watch`).
+        if !self.has_project(t.target, &t.name) {
+            return Err(Failure::Conflict(format!(
+                "{} {:?} has no working_dir: there is no project to fix",
                 what(t.target),
                 t.name
             )));
@@ -439,7 +465,7 @@ impl Fixer {
             }
             active.insert(key.clone(), String::new());
         }
-        let done = run::restore_by_hand(inner.clone(), fix, origin).await;
+        let done = restore::restore_by_hand(inner.clone(), fix, origin).await;
         inner.active().remove(&key);
         done
     }
@@ -476,147 +502,5 @@ fn new_record(t: &Trigger, status: FixStatus, attempt: u32) -> FixView {
         llm_calls: 0,
         usage: Usage::default(),
         duration_ms: 0,
-    }
-}
-
-impl Inner {
-    fn active(&self) -> std::sync::MutexGuard<'_, HashMap<Key, String>> {
-        self.active.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn ended(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Instant>> {
-        self.ended.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The target is free again; its cooldown starts.
-    fn finish(&self, key: &Key) {
-        self.active().remove(key);
-        self.ended().insert(key.clone(), Instant::now());
-    }
-
-    /// Records a background job for the fix (kind `fix`, no steps: the fix record has the detail).
-    async fn new_job(&self, fix: &FixView) -> Result<String, Failure> {
-        let now = now_rfc3339();
-        let id = self
-            .store
-            .insert_job(&NewJob {
-                kind: JOB_KIND,
-                service: &fix.name,
-                origin: fix.origin.as_str(),
-                created_at: &now,
-                request: &CustomRestartRequest::default(),
-                steps: &[],
-            })
-            .await?;
-        if let Ok(Some(mut job)) = self.store.get_job(&id).await {
-            job.status = crate::wire::JobStatus::Running;
-            job.started_at = Some(now);
-            let _ = self.store.save_job(&job).await;
-        }
-        Ok(id)
-    }
-
-    /// Writes the fix (and ends its job when the fix no longer runs); a failed write is logged.
-    async fn save(&self, fix: &mut FixView) {
-        fix.updated_at = now_rfc3339();
-        if let Err(e) = self.store.save_fix(fix).await {
-            tracing::error!(fix = %fix.id, error = %e, "cannot record a fix's progress");
-        }
-        let waiting = matches!(
-            fix.status,
-            FixStatus::Diagnosing | FixStatus::Applying | FixStatus::Verifying
-        );
-        if waiting {
-            return;
-        }
-        let Some(job_id) = &fix.job_id else { return };
-        if let Ok(Some(mut job)) = self.store.get_job(job_id).await
-            && job.finished_at.is_none()
-        {
-            let ok = matches!(
-                fix.status,
-                FixStatus::Verified
-                    | FixStatus::Proposed
-                    | FixStatus::AwaitingApproval
-                    | FixStatus::NoFix
-            );
-            job.status = if ok {
-                crate::wire::JobStatus::Succeeded
-            } else {
-                crate::wire::JobStatus::Failed
-            };
-            job.finished_at = Some(now_rfc3339());
-            job.error = (!ok).then(|| {
-                format!(
-                    "fix {} {}: {}",
-                    fix.id,
-                    fix.status.as_str(),
-                    fix.reason.clone().unwrap_or_default()
-                )
-            });
-            let _ = self.store.save_job(&job).await;
-        }
-    }
-
-    /// An `agent` event saying where the fix is.
-    fn event(&self, fix: &FixView) {
-        let mut message = format!(
-            "{} {} of {} {:?}: {}",
-            match fix.kind {
-                FixKind::Fix => "fix",
-                FixKind::Restore => "restore",
-            },
-            fix.id,
-            what(fix.target),
-            fix.name,
-            fix.status.as_str()
-        );
-        if let Some(r) = &fix.reason {
-            message.push_str(&format!(" ({r})"));
-        }
-        self.bus.publish(Payload::Agent(AgentEvent {
-            time: now_rfc3339(),
-            agent: "fixer".into(),
-            service: (fix.target == TargetKind::Service).then(|| fix.name.clone()),
-            message,
-        }));
-    }
-
-    /// A fix whose task ended without a final record (timeout, panic) ends `failed`.
-    async fn fail_running(&self, key: &Key, id: &str, why: &str) {
-        let id = if id.is_empty() {
-            self.active().get(key).cloned().unwrap_or_default()
-        } else {
-            id.to_string()
-        };
-        // The task may have moved on to a retry: the target's active fix is the one to end.
-        let current = self
-            .active()
-            .get(key)
-            .cloned()
-            .filter(|s| !s.is_empty())
-            .unwrap_or(id);
-        if let Ok(Some(mut fix)) = self.store.get_fix(&current).await
-            && !fix.status.is_final()
-        {
-            let mut why = why.to_string();
-            // Cut short after writing: what it wrote is undone.
-            if let Some(dir) = fix.backup.clone().map(PathBuf::from) {
-                let restored = tokio::task::spawn_blocking(move || {
-                    let m = backup::load(&dir)?;
-                    backup::restore(&dir, &m)
-                })
-                .await
-                .unwrap_or_else(|e| Err(e.to_string()));
-                why.push_str(&match restored {
-                    Ok(()) => "; the files were restored from the backup".to_string(),
-                    Err(e) => format!("; restoring the backup FAILED: {e}"),
-                });
-            }
-            fix.status = FixStatus::Failed;
-            fix.reason = Some(why);
-            self.save(&mut fix).await;
-            self.event(&fix);
-        }
     }
 }

@@ -1,8 +1,8 @@
 //! One fix from incident to verdict: ask the fixer, decide by mode, and for `auto` (or an approval)
 //! check the edits, ask the policy about every command (origin `agent`) before any write, back up,
-//! write, run the commands, restart the target and verify it; a failed verification restores the
-//! backup byte-exact, restarts the target again and tries anew with that attempt in the incident's
-//! history, up to `max_attempts`. Every step rewrites the fix record and publishes an `agent` event.
+//! write, run the commands, then restart and verify (`verify.rs`); a failed verification restores
+//! the backup byte-exact (`restore.rs`) and tries anew with that attempt in the incident's history,
+//! up to `max_attempts`. Every step rewrites the fix record and publishes an `agent` event.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,22 +11,20 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::apply::{self, sha256_hex};
+use super::restore::restore_after_failure;
+use super::verify::restart_and_verify;
 use super::{Inner, Trigger, backup, incident, new_record, propose};
-use crate::failure::Failure;
 use crate::policy::Ask;
-use crate::store::now_rfc3339;
 use crate::wire::{
-    Author, Decision, FixAnswer, FixCommandRun, FixDecision, FixKind, FixMode, FixStatus, FixView,
-    IncidentKind, Origin, Proposal, Status, StepStatus, TargetKind, WorkflowCommand,
+    Author, Decision, FixAnswer, FixCommandRun, FixDecision, FixMode, FixStatus, FixView, Origin,
+    Proposal, StepStatus, TargetKind, WorkflowCommand,
 };
 
 /// A command's default timeout when the proposal names none.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
-/// How often verification looks at the target's state.
-const POLL: Duration = Duration::from_millis(200);
 
 /// How an applied fix ended.
-enum Outcome {
+pub(super) enum Outcome {
     Done,
     /// Verification failed and the backup was restored: try again.
     Retry,
@@ -38,7 +36,7 @@ pub fn proposal_hash(p: &Proposal) -> String {
     sha256_hex(json.as_bytes())
 }
 
-fn trigger_of(fix: &FixView) -> Trigger {
+pub(super) fn trigger_of(fix: &FixView) -> Trigger {
     Trigger {
         kind: fix.trigger,
         target: fix.target,
@@ -99,7 +97,12 @@ async fn next_attempt(inner: &Arc<Inner>, fix: &mut FixView, t: &Trigger) -> boo
 }
 
 /// Ends the fix with `status` and `reason`.
-async fn end(inner: &Inner, fix: &mut FixView, status: FixStatus, reason: impl Into<String>) {
+pub(super) async fn end(
+    inner: &Inner,
+    fix: &mut FixView,
+    status: FixStatus,
+    reason: impl Into<String>,
+) {
     fix.status = status;
     fix.reason = Some(reason.into());
     inner.save(fix).await;
@@ -449,266 +452,4 @@ fn environment(
     };
     env.insert("TEND_FIX_ID".into(), fix.id.clone());
     (env, fix.name.clone())
-}
-
-/// Restores the fix's backup, restarts the target on the restored files (`restart`), ends the fix
-/// `restored` (or `failed` when even the restore failed) and asks for a retry.
-async fn restore_after_failure(
-    inner: &Arc<Inner>,
-    fix: &mut FixView,
-    why: String,
-    restart: bool,
-) -> Outcome {
-    let Some(dir) = fix.backup.clone().map(PathBuf::from) else {
-        end(inner, fix, FixStatus::Failed, why).await;
-        return Outcome::Done;
-    };
-    let restored = tokio::task::spawn_blocking(move || {
-        let m = backup::load(&dir)?;
-        backup::restore(&dir, &m)
-    })
-    .await
-    .unwrap_or_else(|e| Err(e.to_string()));
-    if let Err(e) = restored {
-        end(
-            inner,
-            fix,
-            FixStatus::Failed,
-            format!("{why}; restoring the backup FAILED: {e}"),
-        )
-        .await;
-        return Outcome::Done;
-    }
-    if restart {
-        let _ = restart_target(inner, fix).await;
-    }
-    end(
-        inner,
-        fix,
-        FixStatus::Restored,
-        format!("{why}; the files were restored from the backup"),
-    )
-    .await;
-    Outcome::Retry
-}
-
-/// Restarts a service (answers its new pid) or runs a cron job again (answers the execution's id).
-async fn restart_target(inner: &Inner, fix: &FixView) -> Result<Option<u32>, String> {
-    let reason = format!("auto-fix {}", fix.id);
-    match fix.target {
-        TargetKind::Service => inner
-            .sup
-            .restart_because(&fix.name, &reason)
-            .await
-            .map(|s| s.pid)
-            .map_err(|e| e.to_string()),
-        TargetKind::CronJob => inner
-            .cron
-            .run(&fix.name)
-            .await
-            .map(|e| Some(e.id as u32))
-            .map_err(|e| e.to_string()),
-    }
-}
-
-/// Restarts the target and waits for it to prove itself: a service healthy (with a check) or up for
-/// `verify_window_s`, a cron job's new execution succeeding.
-async fn restart_and_verify(inner: &Inner, fix: &FixView) -> Result<String, String> {
-    let restart = fix.proposal.as_ref().is_none_or(|p| p.restart);
-    match fix.target {
-        TargetKind::Service => {
-            if restart || inner.sup.status_of(&fix.name) != Some(Status::Running) {
-                restart_target(inner, fix).await?;
-            }
-            verify_service(
-                inner,
-                &fix.name,
-                Duration::from_secs(inner.settings.verify_window_s),
-            )
-            .await
-        }
-        TargetKind::CronJob => {
-            let execution = inner.cron.run(&fix.name).await.map_err(|e| e.to_string())?;
-            loop {
-                let e = inner
-                    .cron
-                    .execution_of(&fix.name, execution.id)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if e.status.is_final() {
-                    return if e.status == crate::wire::ExecutionStatus::Succeeded {
-                        Ok(format!("execution {} succeeded", e.id))
-                    } else {
-                        Err(format!(
-                            "execution {} ended {} (exit code {:?})",
-                            e.id,
-                            e.status.as_str(),
-                            e.exit_code
-                        ))
-                    };
-                }
-                // tidy:allow-sleep: an execution's end is polled from its record (no waiter API).
-                tokio::time::sleep(POLL).await;
-            }
-        }
-    }
-}
-
-/// A service proves a fix by turning healthy (with a health check) or by staying up, the same run,
-/// for `window`.
-async fn verify_service(inner: &Inner, name: &str, window: Duration) -> Result<String, String> {
-    let view = inner
-        .sup
-        .get(name)
-        .map_err(|_| "the service was removed".to_string())?;
-    let health = view.spec.effective_health();
-    let bound = match &health {
-        Some(h) => Duration::from_secs(
-            h.start_period_s
-                .saturating_add(
-                    (u64::from(h.retries) + 1).saturating_mul(h.interval_s + h.timeout_s),
-                )
-                .saturating_add(5)
-                .min(3600),
-        ),
-        None => window + Duration::from_secs(5),
-    };
-    let started = Instant::now();
-    let mut pid: Option<u32> = None;
-    let mut up_since: Option<Instant> = None;
-    loop {
-        let state = inner
-            .sup
-            .get(name)
-            .map_err(|_| "the service was removed".to_string())?
-            .state;
-        match state.status {
-            Status::Running => {
-                if pid.is_some() && state.pid != pid {
-                    return Err(format!(
-                        "the service restarted (pid {:?} -> {:?}) within the verification window",
-                        pid, state.pid
-                    ));
-                }
-                pid = state.pid;
-                let since = *up_since.get_or_insert_with(Instant::now);
-                match &health {
-                    Some(_) if state.health == Some(crate::wire::HealthState::Healthy) => {
-                        return Ok(format!("healthy (pid {})", pid.unwrap_or_default()));
-                    }
-                    Some(_) => {}
-                    None if since.elapsed() >= window => {
-                        return Ok(format!(
-                            "up for {} s (pid {})",
-                            window.as_secs(),
-                            pid.unwrap_or_default()
-                        ));
-                    }
-                    None => {}
-                }
-            }
-            Status::Starting => {}
-            other => {
-                let last = state
-                    .last_exit
-                    .as_ref()
-                    .map(|e| match (e.code, &e.signal) {
-                        (Some(c), _) => format!(", last exit code {c}"),
-                        (None, Some(s)) => format!(", last exit {s}"),
-                        _ => String::new(),
-                    })
-                    .unwrap_or_default();
-                return Err(format!("the service is {}{last}", other.as_str()));
-            }
-        }
-        if started.elapsed() >= bound {
-            return Err(match &health {
-                Some(_) => format!(
-                    "not healthy within {} s (health: {})",
-                    bound.as_secs(),
-                    state.health.map_or("unknown", |h| h.as_str())
-                ),
-                None => format!("did not stay up for {} s", window.as_secs()),
-            });
-        }
-        // tidy:allow-sleep: the service's state is sampled from the registry while the window runs.
-        tokio::time::sleep(POLL).await;
-    }
-}
-
-/// `POST /api/fixes/{id}/restore`: the current state of every path the fix's backup records is
-/// backed up as a new `restore` record first (so the restore can be undone), then the backup is
-/// restored and the target restarted.
-pub(super) async fn restore_by_hand(
-    inner: Arc<Inner>,
-    mut fix: FixView,
-    origin: Origin,
-) -> Result<FixView, Failure> {
-    let dir = PathBuf::from(fix.backup.clone().unwrap_or_default());
-    let manifest = {
-        let dir = dir.clone();
-        tokio::task::spawn_blocking(move || backup::load(&dir))
-            .await
-            .map_err(|e| Failure::Conflict(e.to_string()))?
-            .map_err(Failure::Conflict)?
-    };
-    let now = now_rfc3339();
-    let mut record = FixView {
-        kind: FixKind::Restore,
-        status: FixStatus::Applying,
-        trigger: IncidentKind::Manual,
-        origin,
-        mode: FixMode::Auto,
-        created_at: now.clone(),
-        updated_at: now,
-        job_id: None,
-        attempt: 1,
-        restores: Some(fix.id.clone()),
-        reason: Some(format!("restoring fix {}", fix.id)),
-        ..new_record(&trigger_of(&fix), FixStatus::Applying, 1)
-    };
-    record.incident = None;
-    record.id = inner.store.insert_fix(&record).await?;
-    let undo_dir = backup::dir_of(&inner.backups, &fix.name, &record.id);
-    let (rid, name) = (record.id.clone(), fix.name.clone());
-    let files: Vec<String> = manifest.files.iter().map(|f| f.path.clone()).collect();
-    let dirs: Vec<String> = manifest.dirs.iter().map(|d| d.path.clone()).collect();
-    let root = manifest.root.clone();
-    let undo = undo_dir.clone();
-    let result = tokio::task::spawn_blocking(move || {
-        backup::snapshot(&undo, &rid, &name, &root, &files, &dirs)?;
-        backup::restore(&dir, &manifest)
-    })
-    .await
-    .unwrap_or_else(|e| Err(e.to_string()));
-    if let Err(e) = result {
-        end(
-            &inner,
-            &mut record,
-            FixStatus::Failed,
-            format!("restore failed: {e}"),
-        )
-        .await;
-        return Ok(record);
-    }
-    record.backup = Some(undo_dir.to_string_lossy().into_owned());
-    record.apply_result = Some(format!("fix {}'s files restored from its backup", fix.id));
-    fix.restored_by = Some(record.id.clone());
-    fix.status = FixStatus::Restored;
-    fix.reason = Some(format!("restored by {} ({origin})", record.id));
-    inner.save(&mut fix).await;
-    inner.event(&fix);
-    let restarted = restart_target(&inner, &record).await;
-    record.verify_result = Some(match restarted {
-        Ok(_) => "restarted".into(),
-        Err(e) => format!("restart failed: {e}"),
-    });
-    end(
-        &inner,
-        &mut record,
-        FixStatus::Verified,
-        format!("fix {} restored", fix.id),
-    )
-    .await;
-    Ok(record)
 }

@@ -1,8 +1,8 @@
 //! Automatic triggers, read off the event bus (so the supervisor and cron need no hook of their own):
 //! a service entering `fatal`, `restarts_trigger` starts of a service within `restarts_window_s`, a
 //! service turning `unhealthy`, a cron execution of a job with a working dir ending failed or timed
-//! out. Each becomes a `Fixer::trigger` with origin `agent`; a trigger refused (auto-fix off for the
-//! target, no working dir) is only logged.
+//! out. Each becomes a `Fixer::trigger` with origin `agent`; a target without a working dir is passed
+//! over, a trigger refused (auto-fix off for the target) is only logged.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -119,15 +119,8 @@ pub async fn run(fixer: Fixer) {
         let Some(t) = detector.on(&ev.payload, Instant::now()) else {
             continue;
         };
-        // A cron job without a working dir has no project to fix.
-        if t.target == TargetKind::CronJob
-            && fixer
-                .inner
-                .cron
-                .get(&t.name)
-                .map(|v| v.spec.working_dir.is_none())
-                .unwrap_or(true)
-        {
+        // A service or cron job without a working dir has no project to fix.
+        if !fixer.has_project(t.target, &t.name) {
             continue;
         }
         let f = fixer.clone();

@@ -2,9 +2,10 @@
 //! matched after redaction (a pattern cannot probe a secret's value), binary and large files are
 //! skipped, and the walk is `list`'s (no symlinks followed, opaque directories skipped).
 
+use std::io::Read;
 use std::path::Path;
 
-use super::jail::resolve;
+use super::jail::{open, resolve};
 use super::list::walk;
 use super::read::env_like;
 use super::{EntryKind, Error, GrepMatch, MAX_DEPTH, MAX_LINE_CHARS, MAX_MATCHES, redact};
@@ -31,7 +32,7 @@ pub fn grep(
     let r = resolve(root, path)?;
     let mut out = Vec::new();
     if r.real.is_file() {
-        search(&re, &r.rel, &r.real, max, &mut out);
+        search(root, &re, &r.rel, &r.real, max, &mut out);
         return Ok(out);
     }
     if !r.real.is_dir() {
@@ -48,7 +49,7 @@ pub fn grep(
         if files > MAX_FILES {
             return Err(enough.clone());
         }
-        search(&re, &entry.path, real, max, &mut out);
+        search(root, &re, &entry.path, real, max, &mut out);
         if out.len() >= max {
             return Err(enough.clone());
         }
@@ -61,17 +62,28 @@ pub fn grep(
     }
 }
 
-/// Appends the matches in one file, if it is text.
-fn search(re: &regex::Regex, rel: &str, real: &Path, max: usize, out: &mut Vec<GrepMatch>) {
+/// Appends the matches in one file, if it is text (and still inside the root when opened).
+fn search(
+    root: &Path,
+    re: &regex::Regex,
+    rel: &str,
+    real: &Path,
+    max: usize,
+    out: &mut Vec<GrepMatch>,
+) {
     let Ok(meta) = std::fs::metadata(real) else {
         return;
     };
     if !meta.is_file() || meta.len() > MAX_FILE_BYTES {
         return;
     }
-    let Ok(bytes) = std::fs::read(real) else {
+    let Ok(file) = open(root, real, rel) else {
         return;
     };
+    let mut bytes = Vec::new();
+    if file.take(MAX_FILE_BYTES).read_to_end(&mut bytes).is_err() {
+        return;
+    }
     let Ok(text) = String::from_utf8(bytes) else {
         return; // binary
     };

@@ -2,7 +2,8 @@
 //! Lexical checks first (NUL, absolute, `..`), then the file system's word: the path is resolved
 //! with every symlink followed and must still lie under the resolved root. A path that does not
 //! exist is checked through its deepest existing ancestor, so "not found" is only ever said about
-//! places inside the root.
+//! places inside the root. Files are opened through `open`, which checks again where the opened
+//! file really is, so a path swapped for a symlink between the check and the open is caught too.
 
 use std::path::{Path, PathBuf};
 
@@ -86,4 +87,21 @@ pub fn resolve(root: &Path, path: &str) -> Result<Resolved, Error> {
         }
         Err(e) => Err(io_error(path, &e)),
     }
+}
+
+/// Opens the file at `real` (a path `resolve` gave, or one found by walking the root) for reading,
+/// and checks that what was opened lies inside `root`: between `resolve` and the open, a
+/// component could have been replaced by a symlink. Where `/proc/self/fd` cannot tell (no procfs),
+/// `resolve`'s check stands alone.
+pub fn open(root: &Path, real: &Path, shown: &str) -> Result<std::fs::File, Error> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(real).map_err(|e| io_error(shown, &e))?;
+    if let Ok(opened) = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+        && !opened.starts_with(root)
+    {
+        return Err(Error::Denied(format!(
+            "{shown} leads outside the project root through a symlink"
+        )));
+    }
+    Ok(file)
 }

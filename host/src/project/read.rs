@@ -6,7 +6,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::jail::resolve;
+use super::jail::{open, resolve};
 use super::{Error, File, MAX_READ_BYTES, executable, io_error, redact};
 
 pub fn read(root: &Path, path: &str, max_bytes: u32) -> Result<File, Error> {
@@ -23,7 +23,7 @@ pub fn read(root: &Path, path: &str, max_bytes: u32) -> Result<File, Error> {
         0 => MAX_READ_BYTES,
         n => n.min(MAX_READ_BYTES),
     } as usize;
-    let mut file = std::fs::File::open(&r.real).map_err(|e| io_error(path, &e))?;
+    let mut file = open(root, &r.real, path)?;
     let mut hasher = Sha256::new();
     let mut head = Vec::with_capacity(cap.min(meta.len() as usize));
     let mut size: u64 = 0;

@@ -322,3 +322,14 @@ fn grep_caps_matches_and_lines_and_skips_binary_files() {
     assert!(matches!(p.grep("(", "", 0), Err(Error::Invalid(m)) if m.contains("pattern")));
     assert!(matches!(p.grep("x", "nope", 0), Err(Error::NotFound(_))));
 }
+
+#[test]
+fn opening_checks_again_where_the_file_really_is() {
+    // As if `app.py` had been swapped for a link after `resolve` checked it.
+    let t = Tree::new();
+    t.write("app.py", "x")
+        .link(t.outside.join("secret.txt"), "swapped");
+    let root = t.root.canonicalize().unwrap();
+    assert!(super::jail::open(&root, &root.join("app.py"), "app.py").is_ok());
+    assert!(denied(super::jail::open(&root, &root.join("swapped"), "swapped")).contains("symlink"));
+}

@@ -253,11 +253,15 @@ struct Scripted {
 
 impl Scripted {
     fn new(open: bool) -> Arc<Scripted> {
+        Scripted::with(open, None, None)
+    }
+
+    fn with(open: bool, delay: Option<Duration>, fail: Option<LlmError>) -> Arc<Scripted> {
         Arc::new(Scripted {
             seen: Mutex::default(),
             gate: Semaphore::new(if open { Semaphore::MAX_PERMITS } else { 0 }),
-            delay: None,
-            fail: None,
+            delay,
+            fail,
         })
     }
 
@@ -380,10 +384,11 @@ async fn llm_requests_reach_the_gateway_with_the_calls_purpose_and_model() {
     );
     assert_eq!((gateway.seen(), bad.llm_calls), (2, 0), "nothing was sent");
 
-    let failing = Arc::new(Scripted {
-        fail: Some(LlmError::RateLimited("429 after 3 tries".into())),
-        ..Arc::into_inner(Scripted::new(true)).unwrap()
-    });
+    let failing = Scripted::with(
+        true,
+        None,
+        Some(LlmError::RateLimited("429 after 3 tries".into())),
+    );
     host.set_llm(Some(failing));
     let limited = host.propose_fix("asker", incident("web", root), root).await;
     assert_eq!(
@@ -459,10 +464,7 @@ async fn a_fixer_outlives_the_probe_ceiling_but_not_its_own_deadline() {
             ..Default::default()
         })
         .await;
-    let slow = Arc::new(Scripted {
-        delay: Some(Duration::from_millis(600)),
-        ..Arc::into_inner(Scripted::new(true)).unwrap()
-    });
+    let slow = Scripted::with(true, Some(Duration::from_millis(600)), None);
     host.set_llm(Some(slow));
     let root = h.dir.path();
     let call = host.propose_fix("asker", incident("web", root), root).await;
