@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use tend_tests::llm_script::{Reply, ScriptedLlm, openai};
-use tend_tests::{Daemon, SseEvent, Value, json, secs};
+use tend_tests::{Daemon, SseEvent, Value, json, secs, wait_until};
 
 /// The key the daemon reads from `TEND_TEST_LLM_KEY`; no answer, log or file may contain it.
 pub const KEY: &str = "sk-tendtest-5f3a9c1e7b2d4680aa";
@@ -539,4 +539,33 @@ fn a_bad_llm_table_stops_the_daemon_naming_the_key() {
         let err = tend_tests::refused_start(dir.path());
         assert!(err.contains(key), "{toml}\n-> {err}");
     }
+}
+
+#[test]
+fn a_client_leaving_a_stream_cancels_the_call_to_the_provider() {
+    let server = ScriptedLlm::start();
+    let d = start(&openai_config(&server, ""));
+    let words: Vec<String> = (0..200).map(|i| format!("w{i} ")).collect();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    server.push(Reply::sse(openai::sse(&words, 5, 200)).pause(Duration::from_millis(50)));
+    let resp = d
+        .request(Method::POST, "/api/llm/complete")
+        .header("accept", "text/event-stream")
+        .json(&json!({"messages": [user("talk")]}))
+        .send()
+        .unwrap();
+    let sse = tend_tests::Sse::from_response(resp);
+    let first = sse.next(secs(10)).expect("a first delta");
+    assert_eq!(first.event, "delta");
+    drop(sse);
+    // The daemon closes its connection to the provider long before the 10 s the answer would take.
+    wait_until(secs(5), "the provider's stream abandoned", || {
+        server.abandoned() == 1
+    })
+    .unwrap();
+    wait_until(secs(5), "the cancelled call counted as failed", || {
+        let (_, s) = d.get("/api/llm");
+        s["models"][0]["usage"][0]["errors"] == 1
+    })
+    .unwrap();
 }
