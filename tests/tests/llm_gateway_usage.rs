@@ -35,6 +35,9 @@ fn a_used_up_daily_budget_refuses_calls_before_sending_and_survives_a_restart() 
         "{e}"
     );
     assert_eq!(server.requests().len(), 2, "nothing was sent");
+    // Asked for a stream: the refusal keeps its HTTP status (nothing streamed before it).
+    let (status, deltas, _) = stream(&d, &json!({"messages": [user("hi")]}));
+    assert_eq!((status, deltas.len()), (429, 0));
 
     d.restart();
     let (status, e) = complete(&d, &json!({"messages": [user("hi")]}));
@@ -46,7 +49,7 @@ fn a_used_up_daily_budget_refuses_calls_before_sending_and_survives_a_restart() 
     assert_eq!(u["purpose"], "test");
     assert_eq!(
         (u["calls"].as_u64(), u["errors"].as_u64()),
-        (Some(4), Some(2))
+        (Some(5), Some(3))
     );
 
     // The global budget counts every model.

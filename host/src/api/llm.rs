@@ -58,21 +58,16 @@ pub async fn complete(
     // Until the first delta, a failure (unknown model, budget, refused key) is an HTTP error.
     let first = tokio::select! {
         d = deltas.recv() => d,
-        r = &mut call => {
-            let result = r.map_err(Error::internal)?;
-            let c = result?;
-            let (tx, rx) = mpsc::channel(64);
-            while let Ok(d) = deltas.try_recv() {
-                let _ = tx.try_send(event("delta", &d));
-            }
-            let _ = tx.try_send(event("done", &c));
-            return Ok(sse(rx));
-        }
+        r = &mut call => return finished(r, deltas),
+    };
+    // `None`: the call ended (its sender dropped) without a delta.
+    let Some(first) = first else {
+        return finished(call.await, deltas);
     };
     let (tx, rx) = mpsc::channel(64);
     let mut closing = app.closing.clone();
     tokio::spawn(async move {
-        let mut next = first;
+        let mut next = Some(first);
         // Dropping `deltas` (client gone, daemon closing) cancels the call in the gateway.
         while let Some(d) = next {
             if tx.send(event("delta", &d)).await.is_err() {
@@ -90,6 +85,21 @@ pub async fn complete(
         };
         let _ = tx.send(end_event(result)).await;
     });
+    Ok(sse(rx))
+}
+
+/// The call ended before any delta was streamed: its error as an HTTP error, or its answer as a
+/// short stream (the deltas it sent, then `done`).
+fn finished(
+    joined: Result<Result<Completion, Error>, tokio::task::JoinError>,
+    mut deltas: mpsc::Receiver<CompletionDelta>,
+) -> Result<Response, Error> {
+    let c = joined.map_err(Error::internal)??;
+    let (tx, rx) = mpsc::channel(64);
+    while let Ok(d) = deltas.try_recv() {
+        let _ = tx.try_send(event("delta", &d));
+    }
+    let _ = tx.try_send(event("done", &c));
     Ok(sse(rx))
 }
 
