@@ -1,6 +1,8 @@
 //! What the gateway has used: every call added to the store's row of its UTC day, model and
-//! purpose (so the daily budgets hold across restarts), what is left of today's budgets, and the
-//! counters behind the `tend_llm_*` families of `GET /metrics` (since the daemon started).
+//! purpose (so the daily budgets hold across restarts), what is left of today's budgets for a call
+//! (`reserve`: the output tokens granted are held in memory while the call runs, so concurrent calls
+//! share the rest), and the counters behind the `tend_llm_*` families of `GET /metrics` (since the
+//! daemon started).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
