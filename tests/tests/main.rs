@@ -32,6 +32,7 @@ mod health;
 mod lifecycle;
 mod llm_gateway;
 mod llm_gateway_anthropic;
+mod llm_gateway_errors;
 mod llm_gateway_usage;
 mod logs;
 mod metrics;
