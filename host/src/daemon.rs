@@ -132,6 +132,9 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     let plugins = PluginHost::start(store.clone(), bus.clone(), &data_dir, plugin_settings)
         .await
         .context("cannot start the plugin host")?;
+    // Agent plugins' `llm` imports complete through the same gateway as the API (one set of budgets,
+    // counters and keys); with no `[llm]` models it answers `not-configured`.
+    plugins.set_llm(Some(std::sync::Arc::new(llm.clone())));
     let sup = Supervisor::boot(
         store.clone(),
         hub.clone(),
@@ -172,11 +175,6 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         .recover()
         .await
         .context("cannot recover the custom-restart jobs of the previous daemon")?;
-    // Agent plugins' `llm` imports complete through the same gateway as the API (one set of budgets,
-    // counters and keys); with no `[llm]` models it answers `not-configured`.
-    let llm = crate::llm::Gateway::new(settings.llm.clone(), store.clone())
-        .context("cannot start the LLM gateway")?;
-    plugins.set_llm(Some(std::sync::Arc::new(llm.clone())));
     let fixer = crate::fix::Fixer::new(
         settings.autofix.clone(),
         sup.clone(),
