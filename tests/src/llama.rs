@@ -6,7 +6,9 @@
 //! its answers are poor, so tests assert on the protocol, never on what it says.
 //!
 //! [`shared`] is one server for the whole test binary, started on first use; [`LlamaServer::start`]
-//! gives a test a server of its own with other [`LlamaOptions`] (killed when dropped). Each server
+//! gives a test a server of its own with other [`LlamaOptions`] (killed when dropped). A [`Tap`] in
+//! front of a server records what really went over the wire (keep-alive comments, error events, the
+//! request the gateway built), which the gateway's own answers cannot show. Each server
 //! holds its child's stdin: serve.py exits when that pipe closes, so no server outlives the binary,
 //! even one in a `static` (which is never dropped) or after a crash.
 
@@ -221,4 +223,190 @@ impl Drop for LlamaServer {
         let _ = child.kill();
         let _ = child.wait();
     }
+}
+
+/// One TCP connection through a [`Tap`]: the bytes each way, as far as they went.
+#[derive(Clone, Debug, Default)]
+pub struct Exchange {
+    /// What the client (the gateway) sent: request line, headers, body.
+    pub request: Vec<u8>,
+    /// What the server answered, headers and (chunked) body as they came.
+    pub response: Vec<u8>,
+}
+
+impl Exchange {
+    pub fn request_text(&self) -> String {
+        String::from_utf8_lossy(&self.request).into_owned()
+    }
+
+    pub fn response_text(&self) -> String {
+        String::from_utf8_lossy(&self.response).into_owned()
+    }
+
+    /// The responses on this connection (several when the client reused it), each as its status
+    /// line + headers and its body with any chunked framing removed; the last one may be cut short.
+    pub fn responses(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut rest = &self.response[..];
+        while let Some(end) = find(rest, b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&rest[..end]).into_owned();
+            rest = &rest[end + 4..];
+            let header = |name: &str| {
+                head.lines().find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.trim()
+                        .eq_ignore_ascii_case(name)
+                        .then(|| v.trim().to_string())
+                })
+            };
+            let mut body = Vec::new();
+            if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+                // `SIZE\r\nDATA\r\n` ... `0\r\n\r\n`
+                while let Some(eol) = find(rest, b"\r\n") {
+                    let size = std::str::from_utf8(&rest[..eol])
+                        .ok()
+                        .and_then(|s| usize::from_str_radix(s.trim(), 16).ok())
+                        .unwrap_or(0);
+                    let data = &rest[eol + 2..];
+                    let take = size.min(data.len());
+                    body.extend_from_slice(&data[..take]);
+                    rest = data.get(take + 2..).unwrap_or_default();
+                    if size == 0 {
+                        break;
+                    }
+                }
+            } else {
+                let len = header("content-length")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(rest.len())
+                    .min(rest.len());
+                body.extend_from_slice(&rest[..len]);
+                rest = &rest[len..];
+            }
+            out.push((head, String::from_utf8_lossy(&body).into_owned()));
+        }
+        out
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A recording TCP relay in front of a server: what the gateway really sent and got (keep-alive
+/// comments, an error event without `[DONE]`, the request body) is visible to the test, which the
+/// gateway's own answer cannot prove. Closing either side closes both, so a client that goes away
+/// is seen by the server as gone. Stops accepting when dropped.
+pub struct Tap {
+    base: String,
+    addr: std::net::SocketAddr,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    exchanges: Arc<Mutex<Vec<Arc<Mutex<Exchange>>>>>,
+}
+
+impl Tap {
+    /// A relay on a free loopback port to `upstream` (`http://127.0.0.1:PORT`).
+    pub fn start(upstream: &str) -> Tap {
+        use std::net::{TcpListener, TcpStream};
+        use std::sync::atomic::Ordering;
+        let target = upstream
+            .strip_prefix("http://")
+            .unwrap_or(upstream)
+            .trim_end_matches('/')
+            .to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local_addr");
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let exchanges: Arc<Mutex<Vec<Arc<Mutex<Exchange>>>>> = Arc::default();
+        let (stopping, all) = (Arc::clone(&stop), Arc::clone(&exchanges));
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if stopping.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(client) = conn else { continue };
+                let Ok(server) = TcpStream::connect(&target) else {
+                    continue;
+                };
+                let exchange = Arc::new(Mutex::new(Exchange::default()));
+                all.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(Arc::clone(&exchange));
+                relay(client, server, exchange);
+            }
+        });
+        Tap {
+            base: format!("http://{addr}"),
+            addr,
+            stop,
+            exchanges,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` of the relay.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// The relay's OpenAI-compatible base URL (`.../v1`).
+    pub fn openai_url(&self) -> String {
+        format!("{}/v1", self.base)
+    }
+
+    /// Every connection so far, in the order they were accepted.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.exchanges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|x| x.lock().unwrap_or_else(|e| e.into_inner()).clone())
+            .collect()
+    }
+}
+
+impl Drop for Tap {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wakes the blocking accept so the thread sees the flag.
+        let _ = std::net::TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+    }
+}
+
+/// Copies both ways until either side closes, then closes both.
+fn relay(client: std::net::TcpStream, server: std::net::TcpStream, exchange: Arc<Mutex<Exchange>>) {
+    use std::io::Write;
+    use std::net::Shutdown;
+    let pipe = |mut from: std::net::TcpStream,
+                mut to: std::net::TcpStream,
+                upstream: bool,
+                exchange: Arc<Mutex<Exchange>>| {
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 16 * 1024];
+            loop {
+                let n = match from.read(&mut buf) {
+                    Ok(0) | Err(_) => 0,
+                    Ok(n) => n,
+                };
+                {
+                    let mut x = exchange.lock().unwrap_or_else(|e| e.into_inner());
+                    let record = if upstream {
+                        &mut x.request
+                    } else {
+                        &mut x.response
+                    };
+                    record.extend_from_slice(&buf[..n]);
+                }
+                if n == 0 || to.write_all(&buf[..n]).is_err() {
+                    let _ = to.shutdown(Shutdown::Both);
+                    let _ = from.shutdown(Shutdown::Both);
+                    return;
+                }
+            }
+        });
+    };
+    let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) else {
+        return;
+    };
+    pipe(client, server, true, Arc::clone(&exchange));
+    pipe(s2, c2, false, exchange);
 }
