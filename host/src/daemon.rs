@@ -190,6 +190,8 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         workflows: workflows.clone(),
         caddy: caddy.clone(),
         bus: bus.clone(),
+        llm: crate::llm::Gateway::new(settings.llm.clone(), store.clone())
+            .context("cannot start the LLM gateway")?,
         data_dir: data_dir.clone(),
         shutdown: shutdown_tx,
         sign_in: SignIn::new(token.clone(), settings.api.session_ttl()),

@@ -13,6 +13,7 @@ pub mod caddy;
 pub mod control;
 mod daemon;
 pub mod llama;
+pub mod llm_script;
 pub mod plugins;
 mod procs;
 pub mod servers;

@@ -10,6 +10,8 @@ pub enum Type {
     Gauge,
     Counter,
     Histogram,
+    /// Only `_sum` and `_count` series (no quantiles): a total and how many observations made it.
+    Summary,
 }
 
 impl Type {
@@ -18,6 +20,7 @@ impl Type {
             Type::Gauge => "gauge",
             Type::Counter => "counter",
             Type::Histogram => "histogram",
+            Type::Summary => "summary",
         }
     }
 }
@@ -54,6 +57,12 @@ impl Exposition {
 impl Family<'_> {
     pub fn sample(&mut self, labels: &[(&str, &str)], value: f64) -> &mut Self {
         self.sample_suffixed("", labels, value)
+    }
+
+    /// A summary series without quantiles: the sum and the count of the observations.
+    pub fn summary(&mut self, labels: &[(&str, &str)], sum: f64, count: u64) -> &mut Self {
+        self.sample_suffixed("_sum", labels, sum);
+        self.sample_suffixed("_count", labels, count as f64)
     }
 
     fn sample_suffixed(&mut self, suffix: &str, labels: &[(&str, &str)], value: f64) -> &mut Self {
