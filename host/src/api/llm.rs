@@ -69,10 +69,18 @@ pub async fn complete(
             return Ok(sse(rx));
         }
     };
+    // No delta because the call ended (its sender is gone) before `call` was seen finished: its
+    // result is the answer all the same, an error as an HTTP status.
+    let Some(first) = first else {
+        let c = call.await.map_err(Error::internal)??;
+        let (tx, rx) = mpsc::channel(1);
+        let _ = tx.try_send(event("done", &c));
+        return Ok(sse(rx));
+    };
     let (tx, rx) = mpsc::channel(64);
     let mut closing = app.closing.clone();
     tokio::spawn(async move {
-        let mut next = first;
+        let mut next = Some(first);
         // Dropping `deltas` (client gone, daemon closing) cancels the call in the gateway.
         while let Some(d) = next {
             if tx.send(event("delta", &d)).await.is_err() {
