@@ -30,6 +30,7 @@ mod lifecycle;
 mod llm_gateway;
 mod llm_gateway_anthropic;
 mod llm_gateway_usage;
+mod llm_llama;
 mod logs;
 mod metrics;
 mod persistence;
