@@ -307,6 +307,13 @@ pub struct Tap {
 impl Tap {
     /// A relay on a free loopback port to `upstream` (`http://127.0.0.1:PORT`).
     pub fn start(upstream: &str) -> Tap {
+        Tap::start_with_close_lag(upstream, Duration::ZERO)
+    }
+
+    /// A relay that passes on the server's closing of a connection `lag` late (everything else at
+    /// once), as a slower network does: a client that reuses a connection the server has closed
+    /// writes its next request into that gap.
+    pub fn start_with_close_lag(upstream: &str, lag: Duration) -> Tap {
         use std::net::{TcpListener, TcpStream};
         use std::sync::atomic::Ordering;
         let target = upstream
@@ -332,7 +339,7 @@ impl Tap {
                 all.lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .push(Arc::clone(&exchange));
-                relay(client, server, exchange);
+                relay(client, server, exchange, lag);
             }
         });
         Tap {
@@ -373,7 +380,12 @@ impl Drop for Tap {
 }
 
 /// Copies both ways until either side closes, then closes both.
-fn relay(client: std::net::TcpStream, server: std::net::TcpStream, exchange: Arc<Mutex<Exchange>>) {
+fn relay(
+    client: std::net::TcpStream,
+    server: std::net::TcpStream,
+    exchange: Arc<Mutex<Exchange>>,
+    lag: Duration,
+) {
     use std::io::Write;
     use std::net::Shutdown;
     let pipe = |mut from: std::net::TcpStream,
@@ -397,6 +409,10 @@ fn relay(client: std::net::TcpStream, server: std::net::TcpStream, exchange: Arc
                     record.extend_from_slice(&buf[..n]);
                 }
                 if n == 0 || to.write_all(&buf[..n]).is_err() {
+                    if n == 0 && !upstream && !lag.is_zero() {
+                        // tidy:allow-sleep: the lag is what is simulated (a late FIN), not a wait
+                        std::thread::sleep(lag);
+                    }
                     let _ = to.shutdown(Shutdown::Both);
                     let _ = from.shutdown(Shutdown::Both);
                     return;
