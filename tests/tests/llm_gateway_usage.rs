@@ -112,6 +112,7 @@ fn usage_shows_on_the_api_the_metrics_and_the_cli() {
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
+    crate::metrics::parse_exposition(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
 
     let out = d.cli(&["llm"]);
     let stdout = String::from_utf8_lossy(&out.stdout);

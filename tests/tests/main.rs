@@ -29,6 +29,7 @@ mod health;
 mod lifecycle;
 mod llm_gateway;
 mod llm_gateway_anthropic;
+mod llm_gateway_errors;
 mod llm_gateway_usage;
 mod llm_llama;
 mod logs;

@@ -214,6 +214,7 @@ impl Gateway {
             key.as_ref(),
             &prepared,
             tx.as_ref(),
+            deadline,
         );
         let (answer, latency) = match tokio::time::timeout_at(deadline, call).await {
             Ok(r) => r?,

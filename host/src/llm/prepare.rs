@@ -32,6 +32,9 @@ pub struct Prepared {
     pub temperature: Option<f32>,
     /// Set for the JSON fallback: the tools the answer names, turned back into a tool call.
     pub fallback: bool,
+    /// Tool calls earlier in the conversation: the fallback's call is `call_<n>`, so each call of
+    /// an agent loop has its own id.
+    pub earlier_calls: usize,
 }
 
 const MAX_MESSAGES: usize = 1000;
@@ -159,7 +162,9 @@ pub fn prepare(model: &ModelSettings, req: CompletionRequest) -> Result<Prepared
         Some(n) => n.min(model.max_tokens),
         None => model.max_tokens,
     };
+    let earlier_calls = req.messages.iter().map(|m| m.tool_calls.len()).sum();
     let mut p = Prepared {
+        earlier_calls,
         messages: req.messages,
         tools: req.tools,
         schema: req.response_schema,
@@ -302,7 +307,7 @@ pub fn finish(
         if p.fallback {
             let name = value["tool"].as_str().unwrap_or_default().to_string();
             tool_calls = vec![ToolCall {
-                id: "call_0".into(),
+                id: format!("call_{}", p.earlier_calls),
                 name,
                 arguments: value["arguments"].to_string(),
             }];
