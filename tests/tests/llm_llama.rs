@@ -1,7 +1,7 @@
 //! The LLM gateway against a real llama.cpp server (tests/llm/serve.py: PyPI `xllamacpp` serving
 //! SmolLM2-135M on one thread; see `tend_tests::llama`): `POST /api/llm/complete`, plain and streamed,
 //! through the OpenAI-compatible provider and through the Anthropic one (the server's `/v1/messages`),
-//! upstream `:` keep-alive comments, an upstream error event mid-stream without `[DONE]`, a context
+//! upstream `:` keep-alive comments, an upstream error mid-stream (either protocol) without its end, a context
 //! overflow, a client going away, the schema-constrained JSON answer of a model without tools, and
 //! calls back to back on connections the server closes. The model's answers are poor: these tests
 //! assert on the protocol (what was sent, counted, streamed and closed), never on what it says. A
@@ -212,16 +212,39 @@ fn upstream_keep_alive_comments_do_not_disturb_a_stream() {
 
 #[test]
 fn an_upstream_error_mid_stream_ends_the_stream_with_an_error() {
-    // One cache of 256 tokens for both slots: two prompts of ~170 tokens each fit alone, not
-    // together, and llama.cpp ends both streams with `data: {"error":...}` and no `[DONE]` (one
-    // possibly after some text).
+    upstream_error_mid_stream("openai");
+}
+
+#[test]
+fn an_anthropic_error_event_mid_stream_ends_the_stream_with_an_error() {
+    upstream_error_mid_stream("anthropic");
+}
+
+/// One cache of 256 tokens for both slots: two prompts of ~170 tokens each fit alone, not together,
+/// and llama.cpp ends both streams with an error and no end marker (one possibly after some text):
+/// OpenAI `data: {"error":...}` without `[DONE]`, Anthropic `event: error` without `message_stop`.
+fn upstream_error_mid_stream(provider: &str) {
     let server = LlamaServer::start(LlamaOptions {
         ctx: 256,
         kv_unified: true,
         ..LlamaOptions::default()
     });
     let tap = Tap::start(server.base_url());
-    let d = daemon("openai", &tap.openai_url(), "");
+    let (url, error, end, text_delta) = match provider {
+        "openai" => (
+            tap.openai_url(),
+            "data: {\"error\"",
+            "[DONE]",
+            "\"delta\":{\"content\":\"",
+        ),
+        _ => (
+            tap.base_url().to_string(),
+            "event: error",
+            "message_stop",
+            "\"text_delta\"",
+        ),
+    };
+    let d = daemon(provider, &url, "");
     let words = ["alpha", "beta"];
     let prompts = words.map(|word| format!("{word} ").repeat(130));
     let results: [(u16, String, Vec<Event>, String); 2] = std::thread::scope(|s| {
@@ -242,27 +265,24 @@ fn an_upstream_error_mid_stream_ends_the_stream_with_an_error() {
             .map(|(_, body)| body)
             .collect();
         let all = format!("upstream:\n{upstream}\nhere ({status}):\n{text}");
-        let broken_off = upstream.contains("data: {\"error\"") && !upstream.contains("[DONE]");
-        if !broken_off {
+        if !upstream.contains(error) || upstream.contains(end) {
             continue;
         }
+        broken += 1;
         assert!(
             !events.iter().any(|e| e.event == "done"),
             "a stream the server broke off ended with done:\n{all}"
         );
-        broken += 1;
-        if upstream.contains("\"delta\":{\"content\":\"") {
+        if upstream.contains(text_delta) {
             // Text first, then the error: the stream was under way, so it ends with an error event.
             assert_eq!(*status, 200, "{all}");
             assert!(events.iter().any(|e| e.event == "delta"), "{all}");
             let last = events.last().unwrap_or_else(|| panic!("no events:\n{all}"));
             assert_eq!(last.event, "error", "{all}");
             assert_eq!(last.json()["code"], "unavailable", "{all}");
-        } else if *status == 200 {
-            // The error before any text: an error event, or (below) the error as the answer.
-            let last = events.last().unwrap_or_else(|| panic!("no events:\n{all}"));
-            assert_eq!(last.event, "error", "{all}");
         } else {
+            // The error before any text: that error is the answer.
+            assert_eq!(*status, 502, "{all}");
             let body: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {all}"));
             assert_eq!(body["error"]["code"], "unavailable", "{all}");
         }
