@@ -1,12 +1,13 @@
 //! The LLM gateway against a real llama.cpp server (tests/llm/serve.py: PyPI `xllamacpp` serving
-//! SmolLM2-135M on one thread; see `tend_tests::llama`): `POST /api/llm/complete`, plain and streamed,
-//! through the OpenAI-compatible provider and through the Anthropic one (the server's `/v1/messages`),
-//! upstream `:` keep-alive comments, an upstream error mid-stream (either protocol) without its end, a context
-//! overflow, a client going away, the schema-constrained JSON answer of a model without tools, and
-//! calls back to back on connections the server closes. The model's answers are poor: these tests
-//! assert on the protocol (what was sent, counted, streamed and closed), never on what it says. A
-//! [`Tap`] between the daemon and the server shows what really went over the wire. Answers are kept
-//! short (max_tokens 2-64; a JSON object needs ~30): one thread makes ~40 tokens a second.
+//! SmolLM2-135M on one thread; see `tend_tests::llama`): `POST /api/llm/complete`, plain and
+//! streamed, through the OpenAI-compatible provider and through the Anthropic one (the server's
+//! `/v1/messages`), upstream `:` keep-alive comments, an upstream error mid-stream (either protocol)
+//! without its end marker, a context overflow, a client going away, the schema-constrained JSON
+//! answer of a model without tools, and calls back to back on connections the server closes. The
+//! model's answers are poor: these tests assert on the protocol (what was sent, counted, streamed and
+//! closed), never on what it says. A [`Tap`] between the daemon and the server shows what really went
+//! over the wire. Answers are kept short (max_tokens 2-64; a JSON object needs ~30): one thread
+//! makes ~40 tokens a second.
 
 use std::io::Read;
 use std::time::Duration;
