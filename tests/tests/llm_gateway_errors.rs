@@ -245,3 +245,39 @@ fn an_unreachable_provider_is_retried_then_reported_without_its_address() {
         "backoff 0.5 s + 1 s, took {took:?}"
     );
 }
+
+#[test]
+fn a_stopping_daemon_does_not_wait_for_a_call_in_progress() {
+    let server = ScriptedLlm::start();
+    let mut d = start(&openai_config(&server, "stream = false\ntimeout_s = 600"));
+    server.push(Reply::hang());
+    let (url, token) = (d.url().to_string(), d.token().to_string());
+    let caller = std::thread::spawn(move || {
+        let resp = reqwest::blocking::Client::builder()
+            .timeout(None)
+            .build()
+            .unwrap()
+            .post(format!("{url}/api/llm/complete"))
+            .bearer_auth(token)
+            .json(&json!({"messages": [user("hi")]}))
+            .send();
+        resp.map(|r| r.status().as_u16()).ok()
+    });
+    tend_tests::wait_until(secs(10), "the call reached the provider", || {
+        server.requests().len() == 1
+    })
+    .unwrap();
+    let started = Instant::now();
+    let status = d.stop();
+    assert!(status.success(), "{status}");
+    assert!(
+        started.elapsed() < secs(10),
+        "stopping took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        caller.join().unwrap(),
+        Some(503),
+        "the call ends shutting_down"
+    );
+}

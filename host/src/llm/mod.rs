@@ -175,10 +175,10 @@ impl Gateway {
     ) -> Result<Completion, Error> {
         let settings = &self.inner.settings;
         let mut prepared = prepare::prepare(model, req)?;
-        let remaining = self
+        let budget = self
             .inner
             .usage
-            .remaining(settings, model)
+            .reserve(settings, model, prepared.max_tokens)
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "cannot read today's LLM usage");
@@ -187,17 +187,20 @@ impl Gateway {
                         .into(),
                 )
             })?;
-        if let Some(left) = remaining {
-            if left == 0 {
+        // Held until this call returns (its usage is then recorded by `run`).
+        let _reservation = match budget {
+            usage::Budget::Unlimited => None,
+            usage::Budget::Granted(tokens, r) => {
+                prepared.max_tokens = tokens;
+                Some(r)
+            }
+            usage::Budget::Exhausted => {
                 return Err(Error::BudgetExceeded(format!(
                     "the daily token budget of model {:?} (or of all models) is used up for today (UTC); nothing was sent",
                     model.name
                 )));
             }
-            prepared.max_tokens = prepared
-                .max_tokens
-                .min(u32::try_from(left).unwrap_or(u32::MAX));
-        }
+        };
         let key = match &model.key {
             Some(source) => Some(
                 source
