@@ -34,6 +34,7 @@ mod llm_gateway;
 mod llm_gateway_anthropic;
 mod llm_gateway_errors;
 mod llm_gateway_usage;
+mod llm_llama;
 mod logs;
 mod metrics;
 mod persistence;

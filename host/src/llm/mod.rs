@@ -96,6 +96,11 @@ impl Gateway {
         let client = reqwest::Client::builder()
             // The whole call has its own deadline (`timeout_s`); this only bounds a dead address.
             .connect_timeout(std::time::Duration::from_secs(10))
+            // A fresh connection per call: llama.cpp's server closes the connection after each
+            // streamed answer without saying `Connection: close`, so a pooled one can be dead by the
+            // time the next call is written ("error sending request", ~1 call in 10 back to back),
+            // and a written POST is not safe to retry. One handshake is nothing next to a completion.
+            .pool_max_idle_per_host(0)
             .no_proxy()
             .build()?;
         Ok(Gateway {
