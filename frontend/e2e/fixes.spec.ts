@@ -35,7 +35,7 @@ test("fix now, approve, the service runs, restore puts the file back", async ({ 
   await expect(diff.locator(".diff-add")).toHaveText("+mode = fixed");
   const decision = page.getByTestId("decision-row");
   await expect(decision).toContainText("echo checked");
-  await expect(decision).toContainText("allowed");
+  await expect(decision).toContainText("judged when applied");
   await expect(page.getByTestId("log-tail")).toContainText("fatal: mode is broken");
 
   // Approve: confirmed first (cancel changes nothing), then applied, the command run, verified.
@@ -48,6 +48,7 @@ test("fix now, approve, the service runs, restore puts the file back", async ({ 
   await page.getByRole("dialog", { name: "Approve this fix?" }).getByRole("button", { name: "Approve" }).click();
   await expect(page.getByTestId("fix-state")).toHaveText("verified", { timeout: 60_000 });
   await expect(page.getByTestId("action-result")).toContainText("Approved: the fix is verified");
+  await expect(decision).toContainText("allowed");
   await expect(decision).toContainText("ok");
   expect(await readFile(conf, "utf8")).toBe("mode = fixed\n");
   expect((await daemon.service(name)).status).toBe("running");

@@ -157,6 +157,8 @@ function Proposal({ f }: { f: FixView }) {
 
 function Commands({ f }: { f: FixView }) {
   const cmds = f.proposal?.commands ?? [];
+  // The policy judges the commands when the fix is applied (after an approval), not when proposed.
+  const pending = f.status === "awaiting-approval" || f.status === "proposed" || f.status === "diagnosing";
   if (!cmds.length && !f.decisions.length && !f.commands.length) return null;
   return (
     <section aria-labelledby="h-commands">
@@ -178,7 +180,7 @@ function Commands({ f }: { f: FixView }) {
               return (
                 <tr key={i} data-testid="decision-row">
                   <td class="mono">{visible(command)}</td>
-                  <td>{d ? <span class={`badge ${d.decision}`}>{d.decision === "allow" ? "allowed" : "denied"}</span> : <span class="muted">not judged</span>}</td>
+                  <td>{d ? <span class={`badge ${d.decision}`}>{d.decision === "allow" ? "allowed" : "denied"}</span> : <span class="muted">{pending ? "judged when applied" : "not judged"}</span>}</td>
                   <td class="message">{d ? visible(d.reason) : ""}</td>
                   <td class="message">
                     {run ? (
