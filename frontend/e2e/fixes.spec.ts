@@ -36,6 +36,7 @@ test("fix now, approve, the service runs, restore puts the file back", async ({ 
   const decision = page.getByTestId("decision-row");
   await expect(decision).toContainText("echo checked");
   await expect(decision).toContainText("judged when applied");
+  await expect(decision).toContainText("fixer: a harmless check");
   await expect(page.getByTestId("log-tail")).toContainText("fatal: mode is broken");
 
   // Approve: confirmed first (cancel changes nothing), then applied, the command run, verified.

@@ -177,11 +177,12 @@ function Commands({ f }: { f: FixView }) {
             {(cmds.length ? cmds.map((c) => c.command) : f.decisions.map((d) => d.command)).map((command, i) => {
               const d = f.decisions.find((x) => x.command === command) ?? f.decisions[i];
               const run = f.commands.find((x) => x.command === command);
+              const why = cmds.find((c) => c.command === command)?.reason;
               return (
                 <tr key={i} data-testid="decision-row">
                   <td class="mono">{visible(command)}</td>
                   <td>{d ? <span class={`badge ${d.decision}`}>{d.decision === "allow" ? "allowed" : "denied"}</span> : <span class="muted">{pending ? "judged when applied" : "not judged"}</span>}</td>
-                  <td class="message">{d ? visible(d.reason) : ""}</td>
+                  <td class="message">{d ? visible(d.reason) : why ? <span class="muted">fixer: {visible(why)}</span> : ""}</td>
                   <td class="message">
                     {run ? (
                       <>
