@@ -53,7 +53,9 @@ describe("FixesPanel", () => {
     const select = root.querySelector("select")!;
     expect([...select.options].map((o) => o.textContent)).toEqual(["default (opus)", "opus", "local"]);
     select.value = "local";
-    await act(() => select.dispatchEvent(new Event("change")));
+    await act(() => {
+      select.dispatchEvent(new Event("change"));
+    });
     await act(() => [...root.querySelectorAll("button")].find((b) => b.textContent === "Fix now")!.click());
     await settle();
     expect(posts).toEqual([{ url: "/api/cron/backup/fix", body: JSON.stringify({ model: "local" }) }]);
