@@ -37,7 +37,9 @@ test("fix now, approve, the service runs, restore puts the file back", async ({ 
   await expect(decision).toContainText("echo checked");
   await expect(decision).toContainText("judged when applied");
   await expect(decision).toContainText("fixer: a harmless check");
-  await expect(page.getByTestId("log-tail")).toContainText("fatal: mode is broken");
+  // What the service logged is text: the markup is shown, never made an element.
+  await expect(page.getByTestId("log-tail")).toContainText("fatal: mode is broken <img src=x onerror=alert(1)>");
+  await expect(page.locator("main img")).toHaveCount(0);
 
   // Approve: confirmed first (cancel changes nothing), then applied, the command run, verified.
   await page.getByRole("button", { name: "Approve" }).click();
@@ -69,7 +71,7 @@ test("fix now, approve, the service runs, restore puts the file back", async ({ 
   await expect(page.getByTestId("fixes").getByTestId("fix-row").first()).toContainText("restore");
 });
 
-test("reject changes nothing, and a second reject shows the API's error", async ({ page, daemon }) => {
+test("a fix rejected elsewhere shows live, confirming then shows the API's error, and nothing changed", async ({ page, daemon }) => {
   const name = unique("rejected");
   const root = await brokenService(daemon, name, "model");
   const fix = await daemon.api("POST", `/api/services/${name}/fix`);

@@ -330,7 +330,8 @@ export const FIXER_SCRIPT_TOML = `[autofix]\nplugin = "fixer-script"\ncooldown_s
  * A service that is broken until its `conf.txt` says `mode = fixed`, in its own project dir
  * `<daemon dir>/<name>`, printing the proposal the `fixer-script` fixture answers with (replace
  * `broken` by `fixed` in conf.txt, written by `author`; a model's proposal waits for approval by
- * default). Never restarted by the supervisor, so only a fix restarts it. Returns the project dir.
+ * default). It logs markup when broken (shown as text, or the dialog guard fails the test). Never
+ * restarted by the supervisor, so only a fix restarts it. Returns the project dir.
  */
 export async function brokenService(daemon: Daemon, name: string, author: "rule" | "model" = "model"): Promise<string> {
   const root = path.join(daemon.dir, name);
@@ -348,7 +349,7 @@ export async function brokenService(daemon: Daemon, name: string, author: "rule"
   };
   const file = path.join(daemon.dir, `${name}.proposal`);
   await writeFile(file, JSON.stringify(proposal));
-  const line = `echo "TEND-FIX-SCRIPT: $(cat '${file}')"; grep -q 'mode = fixed' conf.txt || { echo 'fatal: mode is broken' >&2; exit 1; }; exec sleep 100000`;
+  const line = `echo "TEND-FIX-SCRIPT: $(cat '${file}')"; grep -q 'mode = fixed' conf.txt || { echo 'fatal: mode is broken <img src=x onerror=alert(1)>' >&2; exit 1; }; exec sleep 100000`;
   await daemon.api("POST", "/api/services", { name, command: ["/bin/sh", "-c", line], working_dir: root, restart: "never" });
   await waitFor(`${name} to print its script and exit`, async () => {
     const s = await daemon.service(name);
