@@ -1,8 +1,9 @@
 // Auto-fix in the browser against a real daemon whose fixer is the `fixer-script` fixture (the broken
 // service prints the proposal it answers with): "Fix now" on the service page, the proposal waiting for
 // approval with its diff and the policy's decision, approve behind a confirmation, the file fixed and
-// the service running, then restore putting the file back byte-exact; reject changes nothing.
-import { readFile } from "node:fs/promises";
+// the service running, then restore putting the file back byte-exact; a rejection seen live and the
+// API's refusal shown; and a cron job's page fixing too (nothing scripted: "no-fix").
+import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { test, expect, unique } from "./fixtures";
 import { brokenService, FIXER_SCRIPT_TOML, waitFor } from "./harness";
@@ -90,4 +91,20 @@ test("a fix rejected elsewhere shows live, confirming then shows the API's error
   expect(await readFile(path.join(root, "conf.txt"), "utf8")).toBe("mode = broken\n");
   await page.goto("/fixes/999999");
   await expect(page.getByRole("alert")).toHaveText("No fix with id “999999”.");
+});
+
+test("a cron job's page has its fixes too: fix now, and the fixer finding nothing safe", async ({ page, daemon }) => {
+  const name = unique("job");
+  const root = path.join(daemon.dir, name);
+  await mkdir(root, { recursive: true });
+  await daemon.api("POST", "/api/cron", { name, schedule: "0 3 1 1 *", command: "echo nothing to script; exit 2", working_dir: root });
+  await page.goto(`/cron/${name}`);
+  const fixes = page.getByTestId("fixes");
+  await expect(fixes).toContainText("No fixes yet.");
+  await fixes.getByRole("button", { name: "Fix now" }).click();
+  await expect(page.getByTestId("fix-progress")).toContainText("no-fix", { timeout: 30_000 });
+  await expect(fixes.getByTestId("fix-row")).toHaveCount(1);
+  await page.getByTestId("fix-progress").getByRole("link").click();
+  await expect(page.getByTestId("fix-state")).toHaveText("no-fix");
+  await expect(page.getByRole("link", { name: `Back to cron job ${name}` })).toBeVisible();
 });
