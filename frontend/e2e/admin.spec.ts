@@ -2,9 +2,10 @@
 // against a real Caddy) and audit (policy decisions with filters). This file's worker runs its daemon
 // with a throwaway Caddy.
 import { test, expect, unique } from "./fixtures";
-import { evaluate, freePort } from "./harness";
+import { evaluate, FIXER_SCRIPT_TOML, freePort } from "./harness";
 
-test.use({ daemonOptions: { caddy: true } });
+// The same options as screens.spec's, so both share one worker's daemon.
+test.use({ daemonOptions: { caddy: true, plugins: ["fixer-script"], toml: FIXER_SCRIPT_TOML } });
 
 test("plugins are listed and reloaded", async ({ page, daemon }) => {
   await page.goto("/plugins");

@@ -3,9 +3,11 @@
 // bearer token for setting up test data, the one-time sign-in link from `tend dashboard --no-open`, and
 // halt/restart on the same port for the reconnection test. Every wait polls a condition with a
 // deadline; nothing sleeps for a fixed time. Also a throwaway Caddy (admin API and HTTP port on free
-// ports) for the proxy screen. Owns no assertions about the UI.
+// ports) for the proxy screen, and fixture plugins installed before start (the fixes screens' scripted
+// fixer). Owns no assertions about the UI.
 import { spawn, execFile, type ChildProcess } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile, open } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile, open } from "node:fs/promises";
+import { createHash } from "node:crypto";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -96,6 +98,22 @@ export interface DaemonOptions {
   toml?: string;
   /** Start a throwaway Caddy and point the daemon at it. */
   caddy?: boolean;
+  /** Fixture plugins (`cargo xtask build-plugins` builds them into target/plugins/fixtures) installed
+   *  under their own names in `<data_dir>/plugins` before the daemon starts, e.g. `fixer-script`. */
+  plugins?: string[];
+}
+
+/** Copies fixture `name`'s manifest and component into `<dataDir>/plugins` (manifest first). */
+async function installFixture(dataDir: string, name: string): Promise<void> {
+  const from = path.join(process.env.TEND_PLUGINS_DIR ?? path.join(repoRoot, "target", "plugins"), "fixtures");
+  const to = path.join(dataDir, "plugins");
+  await mkdir(to, { recursive: true, mode: 0o700 });
+  for (const ext of ["toml", "wasm"]) {
+    const src = path.join(from, `${name}.${ext}`);
+    await copyFile(src, path.join(to, `${name}.${ext}`)).catch((e) => {
+      throw new Error(`cannot install fixture plugin ${name} from ${src} (run \`cargo xtask build-plugins\`): ${String(e)}`);
+    });
+  }
 }
 
 export class ApiFailure extends Error {
@@ -135,6 +153,8 @@ export class Daemon {
     }
     await writeFile(path.join(dir, "tend.toml"), toml);
     try {
+      if (opts.plugins?.length) await mkdir(dataDir, { recursive: true, mode: 0o700 });
+      for (const p of opts.plugins ?? []) await installFixture(dataDir, p);
       const { child, url } = await Daemon.spawn(dir, 0);
       const token = (await readFile(path.join(dataDir, "token"), "utf8")).trim();
       return new Daemon(child, dir, dataDir, url, token, logFile, caddy);
@@ -301,3 +321,39 @@ export const sh = {
     `i=0; while true; do i=$((i+1)); if [ $((i % 10)) -eq 0 ]; then echo "marker $i"; else echo "tick $i"; fi; sleep ${everyS}; done`,
   sleeper: () => "exec sleep 100000",
 };
+
+/** `[autofix]` settings for a daemon whose fixer is the `fixer-script` fixture (install it with
+ *  `plugins: ["fixer-script"]`): no cooldown, room for many attempts, a one-second stability window. */
+export const FIXER_SCRIPT_TOML = `[autofix]\nplugin = "fixer-script"\ncooldown_s = 0\nmax_attempts = 50\nverify_window_s = 1\n`;
+
+/**
+ * A service that is broken until its `conf.txt` says `mode = fixed`, in its own project dir
+ * `<daemon dir>/<name>`, printing the proposal the `fixer-script` fixture answers with (replace
+ * `broken` by `fixed` in conf.txt, written by `author`; a model's proposal waits for approval by
+ * default). It logs markup when broken (shown as text, or the dialog guard fails the test). Never
+ * restarted by the supervisor, so only a fix restarts it. Returns the project dir.
+ */
+export async function brokenService(daemon: Daemon, name: string, author: "rule" | "model" = "model"): Promise<string> {
+  const root = path.join(daemon.dir, name);
+  await mkdir(root, { recursive: true });
+  const conf = "mode = broken\n";
+  await writeFile(path.join(root, "conf.txt"), conf);
+  const proposal = {
+    diagnosis: "conf.txt sets mode = broken; the service wants mode = fixed",
+    confidence: 0.9,
+    edits: [{ op: "replace", path: "conf.txt", base_sha256: createHash("sha256").update(conf).digest("hex"), old: "broken", new: "fixed" }],
+    commands: [{ command_type: "shell", command: "echo checked", is_safe: true, allowed_in_production: true, reason: "a harmless check" }],
+    restart: true,
+    author,
+    source: author === "model" ? "scripted-model" : "scripted-rule",
+  };
+  const file = path.join(daemon.dir, `${name}.proposal`);
+  await writeFile(file, JSON.stringify(proposal));
+  const line = `echo "TEND-FIX-SCRIPT: $(cat '${file}')"; grep -q 'mode = fixed' conf.txt || { echo 'fatal: mode is broken <img src=x onerror=alert(1)>' >&2; exit 1; }; exec sleep 100000`;
+  await daemon.api("POST", "/api/services", { name, command: ["/bin/sh", "-c", line], working_dir: root, restart: "never" });
+  await waitFor(`${name} to print its script and exit`, async () => {
+    const s = await daemon.service(name);
+    return s.status !== "starting" && s.status !== "running" && s.status !== "stopped";
+  }, 20_000);
+  return root;
+}

@@ -6,7 +6,7 @@ import path from "node:path";
 import AxeBuilder from "@axe-core/playwright";
 import type { Page, Locator } from "@playwright/test";
 import { test, expect, SIGNED_OUT } from "./fixtures";
-import { evaluate, freePort, repoRoot, sh, waitFor, type Daemon } from "./harness";
+import { brokenService, evaluate, FIXER_SCRIPT_TOML, freePort, repoRoot, sh, waitFor, type Daemon } from "./harness";
 
 const OUT = path.join(repoRoot, "target", "dashboard-screens");
 const SIZES = [
@@ -40,11 +40,13 @@ const SCREENS: Screen[] = [
   { name: "supervisor", path: "/supervisor", ready: (p) => p.getByRole("table", { name: "Sessions" }).getByRole("row").nth(1) },
 ];
 
-// The admin spec runs with a Caddy too; sharing its option values lets both share one worker.
-test.use({ daemonOptions: { caddy: true } });
+// The admin spec runs with a Caddy too; sharing its option values lets both share one worker. The
+// scripted fixer gives the fix screen a proposal waiting for approval.
+test.use({ daemonOptions: { caddy: true, plugins: ["fixer-script"], toml: FIXER_SCRIPT_TOML } });
 
 let seeded = false;
-/** Services, a cron job with executions, a custom restart and policy decisions, so no screen is empty. */
+/** Services, a cron job with executions, a custom restart, policy decisions and a fix awaiting
+ *  approval, so no screen is empty. */
 async function seed(daemon: Daemon) {
   if (seeded) return;
   seeded = true;
@@ -75,10 +77,14 @@ async function seed(daemon: Daemon) {
   });
   await evaluate(daemon, "rm -rf /");
   await evaluate(daemon, "make build");
+  await brokenService(daemon, "broken", "model");
+  const fix = await daemon.api("POST", "/api/services/broken/fix");
+  SCREENS.push({ name: "fix", path: `/fixes/${fix.id}`, ready: (p) => p.getByRole("button", { name: "Approve" }) });
   await waitFor("the seeded cron execution and job to end", async () => {
     const ex = await daemon.api("GET", "/api/cron/backup/executions");
     const jobs = await daemon.api("GET", "/api/jobs?service=web");
-    return ex.executions[0]?.status === "succeeded" && jobs.jobs[0]?.status === "succeeded";
+    const f = await daemon.api("GET", `/api/fixes/${fix.id}`);
+    return ex.executions[0]?.status === "succeeded" && jobs.jobs[0]?.status === "succeeded" && f.status === "awaiting-approval";
   }, 30_000);
 }
 

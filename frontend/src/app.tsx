@@ -16,6 +16,7 @@ const CronForm = lazy(() => import("./screens/cron_form").then((m) => m.CronForm
 const Plugins = lazy(() => import("./screens/plugins").then((m) => m.Plugins));
 const Proxy = lazy(() => import("./screens/proxy").then((m) => m.Proxy));
 const Audit = lazy(() => import("./screens/audit").then((m) => m.Audit));
+const FixDetail = lazy(() => import("./screens/fix").then((m) => m.FixDetail));
 const Supervisor = lazy(() => import("./screens/supervisor").then((m) => m.Supervisor));
 
 const NAV: [string, string][] = [
@@ -98,6 +99,7 @@ function Shell() {
         <Route path="/cron/new" component={CronForm} />
         <Route path="/cron/:name/edit" component={CronForm} />
         <Route path="/cron/:name" component={CronDetail} />
+        <Route path="/fixes/:id" component={FixDetail} />
         <Route path="/plugins" component={Plugins} />
         <Route path="/proxy" component={Proxy} />
         <Route path="/audit" component={Audit} />

@@ -1045,8 +1045,6 @@ source: string, };
  */
 export type FixAnswer = { "answer": "fix", proposal: Proposal, } | { "answer": "no_safe_fix", reason: string, };
 
-export type Usage = { input_tokens: number, output_tokens: number, };
-
 /**
  * How far the host goes with a proposal: `off` (no fixer is asked), `propose` (recorded, nothing
  * changed), `approve` (waits for a person), `auto` (applied, verified, restored on failure).

@@ -1,10 +1,12 @@
 // One cron job (/cron/<name>): its definition, run now / stop / edit / delete, and its execution
 // history (trigger, start, duration, exit, peak memory and CPU time, status) with each execution's
-// output. Refetched on every `cron` event of this job, so running executions update live.
+// output, and its fixes (components/fixes_panel). Refetched on every `cron` event of this job, so
+// running executions update live.
 import { useEffect, useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso";
 import { ApiError, del, get, post, qs, seg } from "../api";
 import { ConfirmDialog } from "../components/form_confirm";
+import { FixesPanel } from "../components/fixes_panel";
 import { countdown, duration, executionOutput, exitText, mib, when } from "../lib/cron_view";
 import { useLive, useNow } from "../lib/use_live";
 import type { CronEvent, CronJobView, Execution, ExecutionsPage } from "../lib/wire";
@@ -305,6 +307,7 @@ export function CronDetail() {
           <Output job={name} exec={chosen} now={now} />
         </section>
       )}
+      <FixesPanel target="cron-job" name={name} />
       {confirming && (
         <ConfirmDialog
           title={`Delete ${name}?`}

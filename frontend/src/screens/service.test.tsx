@@ -64,7 +64,7 @@ describe("ServiceDetail", () => {
     expect(links["Edit"]).toBe("/services/web/edit");
     const buttons = [...root.querySelectorAll("button")].map((b) => b.textContent);
     for (const b of ["Start", "Stop", "Restart", "Delete", "Reveal values"]) expect(buttons).toContain(b);
-    expect([...root.querySelectorAll("h2")].map((h) => h.textContent)).toEqual(["Definition", "Health", "Events", "Resources", "Custom restart"]);
+    expect([...root.querySelectorAll("h2")].map((h) => h.textContent)).toEqual(["Definition", "Health", "Events", "Fixes", "Resources", "Custom restart"]);
     expect(root.textContent).toContain("python3 -m http.server");
     expect(root.textContent).toContain("GET /: status 500");
 

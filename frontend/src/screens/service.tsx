@@ -1,6 +1,7 @@
 // Service detail (/services/<name>): state and actions, the definition (env values masked until
 // revealed), the events timeline (newest first, live), health history with each probe's message,
-// resource charts (1 h / 24 h / 7 d, shared cursor) and the custom restart form (fescreens' component).
+// resource charts (1 h / 24 h / 7 d, shared cursor), its fixes with "Fix now" (components/fixes_panel)
+// and the custom restart form (fescreens' component).
 // History is read over REST once; the event bus adds what happens while the page is open.
 import { useEffect, useState } from "preact/hooks";
 import { signal, useComputed, useSignal, type Signal } from "@preact/signals";
@@ -10,6 +11,7 @@ import { reconnected, subscribe } from "../live";
 import { StateBadge } from "../components/state_badge";
 import { ConfirmDialog } from "../components/confirm_dialog";
 import { CustomRestart } from "../components/custom_restart";
+import { FixesPanel } from "../components/fixes_panel";
 import { MetricsCharts } from "../components/metrics_charts";
 import { now } from "../lib/clock";
 import { fmtCountdown, fmtCpu, fmtDuration, fmtMem, fmtTime } from "../lib/format";
@@ -390,6 +392,7 @@ export function ServiceDetail() {
           <Events events={events} />
         </div>
       </div>
+      <FixesPanel target="service" name={name} />
       <section aria-labelledby="h-res">
         <h2 id="h-res">Resources</h2>
         <MetricsCharts name={name} />

@@ -78,7 +78,7 @@ fn declarations(cfg: &Config) -> Vec<Decl> {
         StepStatus, JobStep, JobView, JobsPage, JobParams,
         // auto-fix (the fixer's contract, the fix records)
         IncidentKind, TargetKind, PortHolder, Attempt, Incident, Edit, FixCommand, Author, Proposal,
-        FixAnswer, Usage, FixMode, FixStatus, FixKind, FixRequest, FileDiff, FixDecision,
+        FixAnswer, FixMode, FixStatus, FixKind, FixRequest, FileDiff, FixDecision,
         FixCommandRun, FixView, FixesPage,
         // policy and audit
         Origin, AuditEntry, AuditPage, PolicyCheckRequest, PolicyCheckResponse, AuditParams,
