@@ -119,6 +119,9 @@ struct ConfigFile {
     /// `[retention]`: age and row limits of the audit, jobs and events tables.
     #[serde(default)]
     retention: crate::store::RetentionSettings,
+    /// `[llm]`: the models of the LLM gateway.
+    #[serde(default)]
+    llm: crate::llm::LlmFile,
 }
 
 /// Everything the daemon needs to run, resolved.
@@ -149,6 +152,8 @@ pub struct Settings {
     pub containment: ContainmentMode,
     /// Retention of the audit, jobs and events tables (`[retention]` table).
     pub retention: crate::store::RetentionSettings,
+    /// The LLM gateway's models and budgets (`[llm]` table).
+    pub llm: crate::llm::LlmSettings,
 }
 
 /// The data dir used when neither flag nor env names one: `<the user's data dir>/tend`. There is no
@@ -262,6 +267,7 @@ impl Settings {
         let caddy =
             crate::caddy::CaddySettings::resolve(file.caddy, |k| std::env::var(k).ok(), &data_dir)
                 .map_err(anyhow::Error::msg)?;
+        let llm = file.llm.resolve().map_err(anyhow::Error::msg)?;
         Ok(Settings {
             host: args.host.or(d.host).unwrap_or(IpAddr::from([127, 0, 0, 1])),
             port: args.port.or(d.port).unwrap_or(crate::wire::DEFAULT_PORT),
@@ -284,6 +290,7 @@ impl Settings {
                 .or(file.supervisor.containment)
                 .unwrap_or_default(),
             retention: file.retention,
+            llm,
         })
     }
 }

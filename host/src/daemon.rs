@@ -118,6 +118,9 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     let bus = Bus::start(store.clone())
         .await
         .context("cannot start the event bus")?;
+    // Before the plugin host: plugins granted `llm` call through it.
+    let llm = crate::llm::Gateway::new(settings.llm.clone(), store.clone())
+        .context("cannot start the LLM gateway")?;
     let plugin_settings = crate::plugins::PluginSettings {
         reserved_ports: reserved_ports(
             addr.port(),
@@ -190,6 +193,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         workflows: workflows.clone(),
         caddy: caddy.clone(),
         bus: bus.clone(),
+        llm,
         data_dir: data_dir.clone(),
         shutdown: shutdown_tx,
         sign_in: SignIn::new(token.clone(), settings.api.session_ttl()),

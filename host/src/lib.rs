@@ -11,6 +11,7 @@ pub(crate) mod events;
 pub(crate) mod failure;
 pub(crate) mod lifecycle;
 pub(crate) mod listen;
+pub(crate) mod llm;
 pub(crate) mod logs;
 pub(crate) mod metrics;
 pub(crate) mod ops;

@@ -5,7 +5,7 @@
 /**
  * Why a request failed. Every code means one thing on every front end.
  */
-export type Code = "not_found" | "conflict" | "invalid" | "unauthorized" | "forbidden" | "too_many_requests" | "too_large" | "shutting_down" | "unavailable" | "insufficient_storage" | "internal" | "method_not_allowed" | "unsupported_media_type" | "idle_timeout" | "too_many_connections";
+export type Code = "not_found" | "conflict" | "invalid" | "unauthorized" | "forbidden" | "too_many_requests" | "too_large" | "shutting_down" | "unavailable" | "timeout" | "insufficient_storage" | "internal" | "method_not_allowed" | "unsupported_media_type" | "idle_timeout" | "too_many_connections";
 
 /**
  * Every REST error answer: `{"error":{"code","message","field"}}`.
@@ -1299,6 +1299,144 @@ export type SessionEnded = {
  * `signed_out` (logout) or `revoked` (delete).
  */
 status: string, id: string, };
+
+export type Role = "system" | "user" | "assistant" | "tool";
+
+/**
+ * A tool the model asked to call.
+ */
+export type ToolCall = { id: string, name: string, 
+/**
+ * The arguments: a JSON object, as text (as the model wrote it).
+ */
+arguments: string, };
+
+export type Message = { role: Role, content: string, 
+/**
+ * On `assistant` messages: the calls the model asked for, in its order.
+ */
+tool_calls?: Array<ToolCall>, 
+/**
+ * On `tool` messages: the call this message answers.
+ */
+tool_call_id?: string, };
+
+/**
+ * A tool the model may call.
+ */
+export type Tool = { name: string, description: string, 
+/**
+ * JSON Schema of the arguments (an object schema).
+ */
+parameters: unknown, };
+
+/**
+ * One completion. `model`: a name from `[llm.models]`, else the configured default.
+ */
+export type CompletionRequest = { model?: string, messages: Array<Message>, tools?: Array<Tool>, 
+/**
+ * JSON Schema the answer's content must match.
+ */
+response_schema?: unknown, max_tokens?: number, temperature?: number, };
+
+export type FinishReason = "stop" | "tool_calls" | "length" | "other";
+
+export type Usage = { input_tokens: number, output_tokens: number, };
+
+/**
+ * A model's answer.
+ */
+export type Completion = { 
+/**
+ * Role `assistant`.
+ */
+message: Message, finish_reason: FinishReason, usage: Usage, 
+/**
+ * The `[llm.models]` name that answered.
+ */
+model: string, 
+/**
+ * From sending the (last, after retries) request to the end of the answer.
+ */
+latency_ms: number, };
+
+/**
+ * What an LLM call is for: usage is recorded and budgeted per purpose.
+ */
+export type Purpose = "fix" | "onboard" | "chat" | "test";
+
+/**
+ * A piece of an answer's text as it streams in (the `delta` events of `POST /api/llm/complete`
+ * with `Accept: text/event-stream`).
+ */
+export type CompletionDelta = { text: string, };
+
+/**
+ * `GET /api/llm`: the configured models (never a key), the budgets and today's (UTC) usage.
+ */
+export type LlmStatus = { 
+/**
+ * Whether any model is configured (`[llm.models]`).
+ */
+configured: boolean, 
+/**
+ * The model used when a request names none.
+ */
+default: string | null, 
+/**
+ * Tokens (in + out) all models may use per UTC day; `null`: no global budget.
+ */
+daily_token_budget: number | null, 
+/**
+ * Today, `YYYY-MM-DD` (UTC): what `used_today` and `usage` count.
+ */
+day: string, 
+/**
+ * Tokens (in + out) all models used today.
+ */
+used_today: number, models: Array<LlmModelView>, };
+
+/**
+ * One `[llm.models.<name>]` entry as configured, without its key.
+ */
+export type LlmModelView = { name: string, 
+/**
+ * `openai` or `anthropic`.
+ */
+provider: string, base_url: string, 
+/**
+ * The provider's model name.
+ */
+model: string, 
+/**
+ * Where the key comes from: `env:NAME` or `file:PATH`; `null`: no key (a local server).
+ */
+key: string | null, 
+/**
+ * Whether that variable is set, or that file readable and not empty, now.
+ */
+key_present: boolean, timeout_s: number, max_tokens: number, max_tokens_field: string, daily_token_budget: number | null, tools: boolean, retries: number, stream: boolean, 
+/**
+ * Tokens (in + out) this model used today.
+ */
+used_today: number, 
+/**
+ * Today's usage by purpose.
+ */
+usage: Array<LlmUsage>, };
+
+/**
+ * One model's usage for one purpose on one day.
+ */
+export type LlmUsage = { purpose: string, 
+/**
+ * Calls, failed ones included.
+ */
+calls: number, errors: number, input_tokens: number, output_tokens: number, 
+/**
+ * Summed over the calls.
+ */
+latency_ms: number, };
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
 

@@ -20,6 +20,8 @@ pub fn status(code: Code) -> StatusCode {
         Code::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         // Something behind tend (Caddy's admin API) failed: tend acted as a gateway.
         Code::Unavailable => StatusCode::BAD_GATEWAY,
+        // An LLM provider that did not answer within the model's `timeout_s`.
+        Code::Timeout => StatusCode::GATEWAY_TIMEOUT,
         Code::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
         Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -29,7 +31,8 @@ pub fn status(code: Code) -> StatusCode {
         Code::IdleTimeout => StatusCode::REQUEST_TIMEOUT,
         // Connection-level code of the control port; never produced over HTTP.
         Code::TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
-        // Failed sign-ins over the limit (`ops/sessions.rs`); the login handler adds `Retry-After`.
+        // Failed sign-ins over the limit (`ops/sessions.rs`; the login handler adds `Retry-After`), an
+        // LLM token budget used up.
         Code::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
     }
 }

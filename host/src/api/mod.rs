@@ -12,6 +12,7 @@ mod cron;
 mod error;
 mod extract;
 mod jobs;
+mod llm;
 mod metrics;
 mod overview;
 mod plugins;
@@ -104,6 +105,8 @@ pub fn router(state: AppState) -> Router {
         .route("/overview", get(overview::get))
         .route("/caddy/config", get(caddy::config))
         .route("/caddy/reload", post(caddy::reload))
+        .route("/llm", get(llm::status))
+        .route("/llm/complete", post(llm::complete))
         .route("/audit", get(audit::list))
         .route("/policy/evaluate", post(audit::evaluate))
         .route("/supervisor/logs", get(supervisor_logs))

@@ -243,11 +243,30 @@ impl Client {
         &self,
         segments: &[&str],
         query: &[(&str, String)],
+        on_event: impl FnMut(SseEvent) -> Result<(), CliError>,
+    ) -> Result<(), CliError> {
+        let req = self.builder(Method::GET, segments, query);
+        self.follow_request(req, on_event).await
+    }
+
+    /// `POST`s `body` asking for Server-Sent Events (`tend llm test --stream`) and reads them as
+    /// `follow` does.
+    pub async fn post_stream(
+        &self,
+        segments: &[&str],
+        body: &serde_json::Value,
+        on_event: impl FnMut(SseEvent) -> Result<(), CliError>,
+    ) -> Result<(), CliError> {
+        let req = self.builder(Method::POST, segments, &[]).json(body);
+        self.follow_request(req, on_event).await
+    }
+
+    async fn follow_request(
+        &self,
+        req: reqwest::RequestBuilder,
         mut on_event: impl FnMut(SseEvent) -> Result<(), CliError>,
     ) -> Result<(), CliError> {
-        let req = self
-            .builder(Method::GET, segments, query)
-            .header("accept", "text/event-stream");
+        let req = req.header("accept", "text/event-stream");
         let mut resp = self.check(req.send().await).await?;
         let mut parser = SseParser::default();
         let ctrl_c = tokio::signal::ctrl_c();

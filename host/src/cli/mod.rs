@@ -10,6 +10,7 @@ mod commands;
 mod cron;
 mod dashboard;
 mod edit;
+mod llm;
 mod plugin;
 mod policy;
 mod render;
@@ -109,6 +110,11 @@ enum Command {
     Caddy {
         #[command(subcommand)]
         command: caddy::CaddyCommand,
+    },
+    /// The LLM gateway: the configured models, budgets and today's usage; `tend llm test PROMPT`
+    Llm {
+        #[command(subcommand)]
+        command: Option<llm::LlmCommand>,
     },
     /// The command policy's decisions, newest first
     Audit(policy::AuditArgs),
@@ -210,6 +216,7 @@ async fn run(global: GlobalArgs, command: Command) -> Result<(), client::CliErro
         Command::Logs(args) => ctx.logs(&args).await,
         Command::Plugin { command } => plugin::run(&ctx, &command).await,
         Command::Caddy { command } => caddy::run(&ctx, &command).await,
+        Command::Llm { command } => llm::run(&ctx, command.as_ref()).await,
         Command::Audit(args) => policy::audit(&ctx, &args).await,
         Command::Policy { command } => policy::run(&ctx, &command).await,
         Command::Cron { command } => cron::run(&ctx, &command).await,

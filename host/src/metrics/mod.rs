@@ -26,7 +26,7 @@ mod export;
 mod history;
 mod limit;
 mod procfs;
-mod prometheus;
+pub(crate) mod prometheus;
 mod sampler;
 mod settings;
 mod tracker;

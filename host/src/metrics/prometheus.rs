@@ -1,5 +1,6 @@
 //! The Prometheus text exposition format (version 0.0.4): families with `# HELP` and `# TYPE`, label
-//! values escaped, histograms with cumulative `le` buckets. Knows nothing about where figures come from.
+//! values escaped, histograms with cumulative `le` buckets, summaries as `_sum` and `_count` only. Knows
+//! nothing about where figures come from.
 
 use std::fmt::Write;
 
@@ -10,6 +11,8 @@ pub enum Type {
     Gauge,
     Counter,
     Histogram,
+    /// Only `_sum` and `_count` series (no quantiles): a total and how many observations made it.
+    Summary,
 }
 
 impl Type {
@@ -18,6 +21,7 @@ impl Type {
             Type::Gauge => "gauge",
             Type::Counter => "counter",
             Type::Histogram => "histogram",
+            Type::Summary => "summary",
         }
     }
 }
@@ -54,6 +58,12 @@ impl Exposition {
 impl Family<'_> {
     pub fn sample(&mut self, labels: &[(&str, &str)], value: f64) -> &mut Self {
         self.sample_suffixed("", labels, value)
+    }
+
+    /// A summary series without quantiles: the sum and the count of the observations.
+    pub fn summary(&mut self, labels: &[(&str, &str)], sum: f64, count: u64) -> &mut Self {
+        self.sample_suffixed("_sum", labels, sum);
+        self.sample_suffixed("_count", labels, count as f64)
     }
 
     fn sample_suffixed(&mut self, suffix: &str, labels: &[(&str, &str)], value: f64) -> &mut Self {
@@ -155,6 +165,18 @@ mod tests {
              tend_h_seconds_bucket{plugin=\"p\",le=\"0.01\"} 5\n\
              tend_h_seconds_bucket{plugin=\"p\",le=\"+Inf\"} 6\n\
              tend_h_seconds_count{plugin=\"p\"} 6\n"
+        );
+    }
+
+    #[test]
+    fn summaries_are_a_sum_and_a_count() {
+        let mut e = Exposition::default();
+        e.family("tend_s_seconds", Type::Summary, "Time.")
+            .summary(&[("m", "a")], 1.5, 3);
+        assert_eq!(
+            e.finish(),
+            "# HELP tend_s_seconds Time.\n# TYPE tend_s_seconds summary\n\
+             tend_s_seconds_sum{m=\"a\"} 1.5\ntend_s_seconds_count{m=\"a\"} 3\n"
         );
     }
 }

@@ -6,6 +6,7 @@
 
 use crate::caddy::ReloadError;
 use crate::failure::Failure;
+use crate::llm;
 use crate::spec::FieldError;
 use crate::store::StoreError;
 use crate::wire::{Code, ErrorDetail};
@@ -106,6 +107,29 @@ impl From<ReloadError> for Error {
         match e {
             ReloadError::Disabled => Error::new(Code::Conflict, e.to_string()),
             ReloadError::Failed(m) => Error::new(Code::Unavailable, m),
+        }
+    }
+}
+
+impl From<llm::Error> for Error {
+    fn from(e: llm::Error) -> Error {
+        match e {
+            // "no model \"x\" in [llm.models]": the request named it; nothing configured: the state.
+            llm::Error::NotConfigured(m) if m.starts_with("no model ") => {
+                Error::invalid("model", m)
+            }
+            llm::Error::NotConfigured(m) => Error::new(Code::Conflict, m),
+            llm::Error::BudgetExceeded(m) => Error::new(Code::TooManyRequests, m),
+            llm::Error::Timeout(m) => Error::new(Code::Timeout, m),
+            llm::Error::RateLimited(m)
+            | llm::Error::Rejected(m)
+            | llm::Error::Provider(m)
+            | llm::Error::InvalidAnswer(m) => Error::new(Code::Unavailable, m),
+            // "tools[0].name: ...": the field, then what is wrong with it.
+            llm::Error::InvalidRequest(m) => match m.split_once(": ") {
+                Some((field, rest)) if !field.contains(' ') => Error::invalid(field, rest),
+                _ => Error::invalid("body", m),
+            },
         }
     }
 }

@@ -11,6 +11,7 @@ mod error;
 mod events;
 mod input;
 mod jobs;
+mod llm;
 mod logs;
 mod overview;
 mod plugins;
@@ -30,6 +31,7 @@ pub use sessions::SignIn;
 use crate::caddy::Caddy;
 use crate::cron::Scheduler;
 use crate::events::Bus;
+use crate::llm::Gateway;
 use crate::logs::LogHub;
 use crate::metrics::Metrics;
 use crate::plugins::PluginHost;
@@ -52,6 +54,8 @@ pub struct Ops {
     pub workflows: Workflows,
     pub caddy: Caddy,
     pub bus: Bus,
+    /// The LLM gateway (`[llm]`).
+    pub llm: Gateway,
     pub data_dir: PathBuf,
     /// Asks the daemon to shut down (`POST /api/supervisor/shutdown`, the control port's `shutdown`).
     pub shutdown: mpsc::Sender<()>,

@@ -106,6 +106,8 @@ impl Ops {
 
     /// Every figure in the Prometheus text format.
     pub fn prometheus(&self) -> String {
-        self.metrics.prometheus()
+        let mut text = self.metrics.prometheus();
+        text.push_str(&self.llm.prometheus());
+        text
     }
 }

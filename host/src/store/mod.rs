@@ -8,6 +8,7 @@ mod cron;
 mod events;
 mod full;
 mod jobs;
+mod llm;
 mod logs;
 mod metrics;
 mod plugins;
@@ -29,6 +30,7 @@ use sqlx::sqlite::{
 pub use audit::{AuditQuery, NewAudit};
 pub use cron::{ExecutionEnd, NewExecution};
 pub use jobs::{JobQuery, NewJob};
+pub use llm::{LlmCall, LlmUsageRow};
 pub use logs::{LogQuery, NewLogLine};
 pub use metrics::{MetricBucket, MetricSample};
 pub use retention::RetentionSettings;

@@ -24,14 +24,18 @@ pub enum Code {
     /// (`allowed_commands`); over HTTP a request with a foreign `Host` (DNS rebinding) or a
     /// cookie-authenticated change without a same-origin `Origin` (CSRF). Names the header in `field`.
     Forbidden,
-    /// HTTP only: too many failed sign-ins in a minute; `Retry-After` says when to try again.
+    /// Too many failed sign-ins in a minute (HTTP only; `Retry-After` says when to try again), or an
+    /// LLM token budget used up for today (nothing was sent to the provider).
     TooManyRequests,
     /// A body (REST) or a line (control port) over the size limit.
     TooLarge,
     /// The daemon is shutting down and takes no new work.
     ShuttingDown,
-    /// Something tend relies on failed or cannot be reached (Caddy's admin API, a generator plugin).
+    /// Something tend relies on failed or cannot be reached (Caddy's admin API, a generator plugin,
+    /// an LLM provider: its failure, refusal, rate limit or an answer that does not fit).
     Unavailable,
+    /// Something tend relies on did not answer in time (an LLM provider within `timeout_s`).
+    Timeout,
     /// The disk holding tend's database is full: nothing of the request was stored (HTTP 507).
     InsufficientStorage,
     /// A bug or an I/O failure in the daemon; the details are in the daemon log, never in the answer.
@@ -57,6 +61,7 @@ impl Code {
             Code::TooLarge => "too_large",
             Code::ShuttingDown => "shutting_down",
             Code::Unavailable => "unavailable",
+            Code::Timeout => "timeout",
             Code::InsufficientStorage => "insufficient_storage",
             Code::Internal => "internal",
             Code::MethodNotAllowed => "method_not_allowed",
@@ -107,6 +112,7 @@ mod tests {
             Code::TooLarge,
             Code::ShuttingDown,
             Code::Unavailable,
+            Code::Timeout,
             Code::InsufficientStorage,
             Code::Internal,
             Code::MethodNotAllowed,

@@ -1,7 +1,8 @@
 //! Conversations with a model through the LLM gateway (`llm`): what a caller (a plugin through the WIT
 //! `llm` interface, `POST /api/llm/complete`, the chat later) asks and what it gets back. Mirrors the
-//! WIT interface `tend:plugin/llm` field for field, except that schemas are JSON values here.
-#![allow(dead_code)] // The gateway using these types arrives with the rest of issue 13 (P9).
+//! WIT interface `tend:plugin/llm` field for field, except that schemas are JSON values here. Also
+//! what `GET /api/llm` shows of the configuration and today's usage, and the streamed deltas of
+//! `POST /api/llm/complete`.
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -128,4 +129,66 @@ impl Purpose {
             Purpose::Test => "test",
         }
     }
+}
+
+/// A piece of an answer's text as it streams in (the `delta` events of `POST /api/llm/complete`
+/// with `Accept: text/event-stream`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct CompletionDelta {
+    pub text: String,
+}
+
+/// `GET /api/llm`: the configured models (never a key), the budgets and today's (UTC) usage.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct LlmStatus {
+    /// Whether any model is configured (`[llm.models]`).
+    pub configured: bool,
+    /// The model used when a request names none.
+    pub default: Option<String>,
+    /// Tokens (in + out) all models may use per UTC day; `null`: no global budget.
+    pub daily_token_budget: Option<u64>,
+    /// Today, `YYYY-MM-DD` (UTC): what `used_today` and `usage` count.
+    pub day: String,
+    /// Tokens (in + out) all models used today.
+    pub used_today: u64,
+    pub models: Vec<LlmModelView>,
+}
+
+/// One `[llm.models.<name>]` entry as configured, without its key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct LlmModelView {
+    pub name: String,
+    /// `openai` or `anthropic`.
+    pub provider: String,
+    pub base_url: String,
+    /// The provider's model name.
+    pub model: String,
+    /// Where the key comes from: `env:NAME` or `file:PATH`; `null`: no key (a local server).
+    pub key: Option<String>,
+    /// Whether that variable is set, or that file readable and not empty, now.
+    pub key_present: bool,
+    pub timeout_s: u64,
+    pub max_tokens: u32,
+    pub max_tokens_field: String,
+    pub daily_token_budget: Option<u64>,
+    pub tools: bool,
+    pub retries: u32,
+    pub stream: bool,
+    /// Tokens (in + out) this model used today.
+    pub used_today: u64,
+    /// Today's usage by purpose.
+    pub usage: Vec<LlmUsage>,
+}
+
+/// One model's usage for one purpose on one day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct LlmUsage {
+    pub purpose: String,
+    /// Calls, failed ones included.
+    pub calls: u64,
+    pub errors: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Summed over the calls.
+    pub latency_ms: u64,
 }

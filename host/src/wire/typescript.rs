@@ -85,6 +85,9 @@ fn declarations(cfg: &Config) -> Vec<Decl> {
         CaddyState, CaddyStatus, CaddyService, CaddyConfigView, CaddyReloadReport,
         // dashboard sign-in
         LoginRequest, SignInCode, SessionView, SessionEnded,
+        // the LLM gateway
+        Role, ToolCall, Message, Tool, CompletionRequest, FinishReason, Usage, Completion, Purpose,
+        CompletionDelta, LlmStatus, LlmModelView, LlmUsage,
         // JSON values (configs, the daemon's own log records)
         serde_json::Value,
     ];
