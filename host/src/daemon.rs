@@ -132,6 +132,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     let plugins = PluginHost::start(store.clone(), bus.clone(), &data_dir, plugin_settings)
         .await
         .context("cannot start the plugin host")?;
+    plugins.set_llm(Some(std::sync::Arc::new(llm.clone())));
     let sup = Supervisor::boot(
         store.clone(),
         hub.clone(),
