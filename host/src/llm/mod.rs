@@ -5,15 +5,14 @@
 //! provider protocols (`openai.rs`, `anthropic.rs`) with retries and one deadline (`transport.rs`),
 //! turns tool calls into a checked JSON answer for models without tool support (`prepare.rs`), checks
 //! answers against `response_schema` (`schema.rs`), and records usage per UTC day, model and purpose
-//! (`usage.rs`: the store for budgets, counters for `/metrics`); `seam.rs` serves agent plugins'
-//! `llm` imports through it. **No wasmtime here, no HTTP server
+//! (`usage.rs`: the store for budgets, counters for `/metrics`). Agent plugins' `llm` imports reach it
+//! through `plugins::LlmGateway` (implemented in `plugins/imports/llm.rs`). **No wasmtime here, no HTTP server
 //! types**: plugins and the API are adapters over it.
 
 mod anthropic;
 mod openai;
 mod prepare;
 mod schema;
-mod seam;
 mod settings;
 mod sse;
 mod transport;

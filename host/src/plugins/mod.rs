@@ -52,7 +52,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context;
 use wasmtime::Engine;
 
-pub use agent::{Completing, LlmError, LlmGateway};
+pub use agent::{LlmError, LlmGateway};
 // For the fix engine (`host/src/fix/`), which calls `propose_fix`.
 #[allow(unused_imports)]
 pub use fix_call::FixCall;

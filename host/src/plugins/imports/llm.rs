@@ -5,8 +5,10 @@
 //! neither keys nor URLs. Every completion asked for is counted in the call's tally, with the
 //! tokens it used. The gateway's own timeouts apply; the call's wall-clock deadline bounds the
 //! wait too, by cancelling the whole call (the plugin gets no answer to act on after its time).
+//! Also the daemon's `crate::llm::Gateway` as the plugin host's `LlmGateway`.
 
 use crate::plugins::LlmError;
+use crate::plugins::agent::{Completing, LlmGateway};
 use crate::plugins::bindings::host::tend::plugin::llm::{
     self, Error, FinishReason, Message, Request, Response, Role, Tool, ToolCall, Usage,
 };
@@ -151,5 +153,27 @@ fn from_error(e: LlmError) -> Error {
         LlmError::Provider(m) => Error::Provider(m),
         LlmError::InvalidAnswer(m) => Error::InvalidAnswer(m),
         LlmError::InvalidRequest(m) => Error::InvalidRequest(m),
+    }
+}
+
+impl LlmGateway for crate::llm::Gateway {
+    fn complete(&self, purpose: wire::Purpose, request: wire::CompletionRequest) -> Completing<'_> {
+        Box::pin(async move {
+            crate::llm::Gateway::complete(self, purpose, request)
+                .await
+                .map_err(|e| {
+                    use crate::llm::Error as E;
+                    match e {
+                        E::NotConfigured(m) => LlmError::NotConfigured(m),
+                        E::BudgetExceeded(m) => LlmError::BudgetExceeded(m),
+                        E::Timeout(_) => LlmError::Timeout,
+                        E::RateLimited(m) => LlmError::RateLimited(m),
+                        E::Rejected(m) => LlmError::Rejected(m),
+                        E::Provider(m) => LlmError::Provider(m),
+                        E::InvalidAnswer(m) => LlmError::InvalidAnswer(m),
+                        E::InvalidRequest(m) => LlmError::InvalidRequest(m),
+                    }
+                })
+        })
     }
 }

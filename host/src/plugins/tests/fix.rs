@@ -489,3 +489,98 @@ async fn a_fixer_outlives_the_probe_ceiling_but_not_its_own_deadline() {
         started.elapsed()
     );
 }
+
+/// A one-shot OpenAI-compatible server on loopback: answers one `POST .../chat/completions` with
+/// `answer` (plain JSON) and hands back the request it got, head and body.
+async fn one_answer_server(answer: &'static str) -> (u16, tokio::task::JoinHandle<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = conn.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the request ended early");
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got).to_string();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse::<usize>().ok())?
+                    })
+                    .unwrap_or(0);
+                if body.len() >= length {
+                    break;
+                }
+            }
+        }
+        let reply = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+            answer.len()
+        );
+        conn.write_all(reply.as_bytes()).await.unwrap();
+        String::from_utf8_lossy(&got).to_string()
+    });
+    (port, task)
+}
+
+#[tokio::test]
+async fn the_real_gateway_answers_a_plugin_which_never_sees_the_key_or_the_url() {
+    let h = Harness::new().await;
+    h.install("fixer-llm", "asker");
+    let host = h.start().await;
+    let (port, server) = one_answer_server(
+        r#"{"choices":[{"message":{"role":"assistant","content":"the port is not a number"},"finish_reason":"stop"}],"usage":{"prompt_tokens":21,"completion_tokens":6}}"#,
+    )
+    .await;
+    let key_file = h.dir.path().join("llm.key");
+    std::fs::write(&key_file, "sk-plugin-test-secret\n").unwrap();
+    let file: crate::llm::LlmFile = toml::from_str(&format!(
+        "[models.local]\nprovider = \"openai\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\n\
+         model = \"tiny-model\"\napi_key_file = \"{}\"\nstream = false\nretries = 0\n",
+        key_file.display()
+    ))
+    .unwrap();
+    let gateway = crate::llm::Gateway::new(file.resolve().unwrap(), h.store.clone()).unwrap();
+    host.set_llm(Some(Arc::new(gateway)));
+    let root = h.dir.path();
+    let mut asked = incident("web", root);
+    asked.model = None;
+    let call = host.propose_fix("asker", asked, root).await;
+    assert_eq!(
+        diagnosis(&call.answer),
+        json!({ "ok": {
+            "content": "the port is not a number", "model": "local", "finish": "stop",
+            "tool_calls": [], "usage": [21, 6],
+        }})
+    );
+    assert_eq!(
+        (
+            call.llm_calls,
+            call.usage.input_tokens,
+            call.usage.output_tokens
+        ),
+        (1, 21, 6)
+    );
+    let request = server.await.unwrap();
+    assert!(
+        request.contains("sk-plugin-test-secret"),
+        "the provider got the key"
+    );
+    assert!(request.contains("tiny-model"));
+    let seen = proposal(&call.answer).diagnosis.clone();
+    assert!(
+        !seen.contains("sk-plugin-test-secret") && !seen.contains("127.0.0.1"),
+        "{seen}"
+    );
+
+    // An incident naming a model that is not configured: the gateway's own refusal reaches the plugin.
+    let call = host.propose_fix("asker", incident("web", root), root).await;
+    let err = diagnosis(&call.answer)["err"].as_str().unwrap().to_string();
+    assert!(err.starts_with("not-configured: "), "{err}");
+}
