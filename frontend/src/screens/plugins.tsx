@@ -13,6 +13,8 @@ function grants(p: PluginInfo): string {
     g.hosts.length ? `hosts ${g.hosts.join(", ")}` : "",
     g.paths.length ? `paths ${g.paths.join(", ")}` : "",
     g.env.length ? `env ${g.env.join(", ")}` : "",
+    g.llm ? "llm (models through tend's gateway)" : "",
+    g.project ? "project (read-only)" : "",
   ].filter(Boolean);
   return parts.length ? parts.join("; ") : "none";
 }
