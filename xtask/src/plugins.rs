@@ -206,7 +206,8 @@ pub fn build() -> anyhow::Result<()> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let out = target_dir().join("plugins");
     let fixtures = out.join("fixtures");
-    fs::create_dir_all(&fixtures).with_context(|| format!("cannot create {}", fixtures.display()))?;
+    fs::create_dir_all(&fixtures)
+        .with_context(|| format!("cannot create {}", fixtures.display()))?;
     println!("==> plugins: into {}", out.display());
     for (plugin, artifact) in PLUGINS.iter().zip(artifacts) {
         let line = place(plugin, &artifact, &worlds, &source, &out).with_context(|| {
