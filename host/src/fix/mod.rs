@@ -302,18 +302,27 @@ impl Fixer {
                 run::diagnose(me.clone(), first, t),
             ))
             .await;
-            let why = match ran {
-                Ok(Ok(())) => None,
-                Ok(Err(_)) => Some(format!(
-                    "timed out after {} s (autofix.timeout_s / AUTOFIX_TIMEOUT)",
-                    timeout.as_secs()
-                )),
-                Err(panic) => Some(format!("internal error: the fix's task panicked ({panic})")),
+            let (held, why) = match ran {
+                Ok(Ok(last)) => (last, None),
+                Ok(Err(_)) => (
+                    None,
+                    Some(format!(
+                        "timed out after {} s (autofix.timeout_s / AUTOFIX_TIMEOUT)",
+                        timeout.as_secs()
+                    )),
+                ),
+                Err(panic) => (
+                    None,
+                    Some(format!("internal error: the fix's task panicked ({panic})")),
+                ),
             };
             if let Some(why) = why {
                 me.fail_running(&key, &id, &why).await;
+                me.finish(&key);
+            } else if let Some(last) = held {
+                // Usually given up already (see `run::end`); never an approval's or a newer fix's.
+                me.finish_if(&key, &last);
             }
-            me.finish(&key);
         });
         Ok(fix)
     }
@@ -379,15 +388,24 @@ impl Fixer {
                 run::apply_and_verify(me.clone(), fix),
             ))
             .await;
-            let why = match ran {
-                Ok(Ok(())) => None,
-                Ok(Err(_)) => Some(format!("timed out after {} s", timeout.as_secs())),
-                Err(panic) => Some(format!("internal error: the fix's task panicked ({panic})")),
+            let (held, why) = match ran {
+                Ok(Ok(last)) => (last, None),
+                Ok(Err(_)) => (
+                    None,
+                    Some(format!("timed out after {} s", timeout.as_secs())),
+                ),
+                Err(panic) => (
+                    None,
+                    Some(format!("internal error: the fix's task panicked ({panic})")),
+                ),
             };
             if let Some(why) = why {
                 me.fail_running(&key, &id, &why).await;
+                me.finish(&key);
+            } else if let Some(last) = held {
+                // Usually given up already (see `run::end`); never an approval's or a newer fix's.
+                me.finish_if(&key, &last);
             }
-            me.finish(&key);
         });
         Ok(answer)
     }
@@ -492,6 +510,16 @@ impl Inner {
     fn finish(&self, key: &Key) {
         self.active().remove(key);
         self.ended().insert(key.clone(), Instant::now());
+    }
+
+    /// [`Inner::finish`] when fix `id` still holds the target's slot.
+    fn finish_if(&self, key: &Key, id: &str) {
+        let mut active = self.active();
+        if active.get(key).is_some_and(|a| a == id) {
+            active.remove(key);
+            drop(active);
+            self.ended().insert(key.clone(), Instant::now());
+        }
     }
 
     /// Records a background job for the fix (kind `fix`, no steps: the fix record has the detail).
