@@ -13,13 +13,19 @@ use tend_tests::{Daemon, Value, free_port, json, wait_for};
 
 pub(crate) const FIX_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// A daemon whose fixer is the `fixer-script` fixture, with no cooldown, room for many attempts and
-/// a short stability window; `extra` goes into `[autofix]`.
+/// A daemon whose fixer is the `fixer-script` fixture, with no cooldown, room for many attempts
+/// (unless `extra` sets `max_attempts`: TOML refuses a key twice) and a short stability window;
+/// `extra` goes into `[autofix]`.
 pub(crate) fn fix_daemon(extra: &str) -> Daemon {
+    let attempts = if extra.contains("max_attempts") {
+        ""
+    } else {
+        "max_attempts = 50\n"
+    };
     Daemon::builder()
         .plugin("fixer-script", "fixer-script")
         .config_toml(&format!(
-            "[autofix]\nplugin = \"fixer-script\"\ncooldown_s = 0\nmax_attempts = 50\nverify_window_s = 1\n{extra}"
+            "[autofix]\nplugin = \"fixer-script\"\ncooldown_s = 0\n{attempts}verify_window_s = 1\n{extra}"
         ))
         .start()
 }
@@ -59,8 +65,9 @@ pub(crate) fn script(d: &Daemon, name: &str, proposal: &Value) {
 /// never restarted by the supervisor (so only fixes restart it).
 pub(crate) fn scripted_service(d: &Daemon, name: &str, root: &Path, then: &str, patch: Value) {
     let file = d.scratch().join(format!("{name}.proposal"));
+    // `printf '%s'`, not `echo`: dash's echo turns the JSON's `\n` escapes into line breaks.
     let line = format!(
-        "echo \"TEND-FIX-SCRIPT: $(cat '{}')\"; {then}",
+        "printf 'TEND-FIX-SCRIPT: %s\\n' \"$(cat '{}')\"; {then}",
         file.display()
     );
     let spec = d.service_with(
