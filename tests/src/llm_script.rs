@@ -161,6 +161,8 @@ impl Reply {
 struct State {
     replies: VecDeque<Reply>,
     requests: Vec<Recorded>,
+    /// Streamed replies the client stopped reading (a write failed before the end).
+    abandoned: usize,
 }
 
 /// The scripted server. Without a queued reply it answers 500 `{"error":{"message":"no reply
@@ -210,6 +212,11 @@ impl ScriptedLlm {
     /// Replies queued and not yet used.
     pub fn pending(&self) -> usize {
         self.state.0.lock().unwrap().replies.len()
+    }
+
+    /// Streamed replies whose client closed the connection before the end (a cancelled call).
+    pub fn abandoned(&self) -> usize {
+        self.state.0.lock().unwrap().abandoned
     }
 }
 
@@ -281,10 +288,14 @@ fn serve(mut stream: TcpStream, state: &(Mutex<State>, Condvar), stop: &AtomicBo
                 let mut chunk = format!("{:x}\r\n", p.len()).into_bytes();
                 chunk.extend_from_slice(p);
                 chunk.extend_from_slice(b"\r\n");
-                if stream.write_all(&chunk).is_err() {
+                if stream
+                    .write_all(&chunk)
+                    .and_then(|()| stream.flush())
+                    .is_err()
+                {
+                    state.0.lock().unwrap().abandoned += 1;
                     return;
                 }
-                let _ = stream.flush();
                 if !pause.is_zero() {
                     // tidy:allow-sleep: pieces of a scripted stream arrive apart, as a model's tokens do
                     std::thread::sleep(pause);

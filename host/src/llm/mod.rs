@@ -96,6 +96,11 @@ impl Gateway {
         let client = reqwest::Client::builder()
             // The whole call has its own deadline (`timeout_s`); this only bounds a dead address.
             .connect_timeout(std::time::Duration::from_secs(10))
+            // A fresh connection per call: llama.cpp's server closes the connection after each
+            // streamed answer without saying `Connection: close`, so a pooled one can be dead by the
+            // time the next call is written ("error sending request", ~1 call in 10 back to back),
+            // and a written POST is not safe to retry. One handshake is nothing next to a completion.
+            .pool_max_idle_per_host(0)
             .no_proxy()
             .build()?;
         Ok(Gateway {
@@ -172,10 +177,10 @@ impl Gateway {
     ) -> Result<Completion, Error> {
         let settings = &self.inner.settings;
         let mut prepared = prepare::prepare(model, req)?;
-        let remaining = self
+        let budget = self
             .inner
             .usage
-            .remaining(settings, model)
+            .reserve(settings, model, prepared.max_tokens)
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "cannot read today's LLM usage");
@@ -184,17 +189,20 @@ impl Gateway {
                         .into(),
                 )
             })?;
-        if let Some(left) = remaining {
-            if left == 0 {
+        // Held until this call returns (its usage is then recorded by `run`).
+        let _reservation = match budget {
+            usage::Budget::Unlimited => None,
+            usage::Budget::Granted(tokens, r) => {
+                prepared.max_tokens = tokens;
+                Some(r)
+            }
+            usage::Budget::Exhausted => {
                 return Err(Error::BudgetExceeded(format!(
                     "the daily token budget of model {:?} (or of all models) is used up for today (UTC); nothing was sent",
                     model.name
                 )));
             }
-            prepared.max_tokens = prepared
-                .max_tokens
-                .min(u32::try_from(left).unwrap_or(u32::MAX));
-        }
+        };
         let key = match &model.key {
             Some(source) => Some(
                 source

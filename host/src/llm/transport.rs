@@ -1,9 +1,10 @@
 //! One provider call over HTTP: the URL and headers of the model's provider (the key as a sensitive
-//! header), retries after 429/503 and failed connections (waiting what `Retry-After` or
-//! `retry-after-ms` says, capped, else an exponential backoff), the mapping of HTTP statuses to
-//! `Error`s, and reading the answer: whole, or as server-sent events fed to the provider's
-//! `Assembler` with text deltas passed on. The caller holds the deadline (`timeout_s`) around all of
-//! it. Messages never carry the key or the URL (a plugin reads them).
+//! header), retries after 429/503 (and Anthropic's 529) and failed connections (waiting what
+//! `Retry-After` or `retry-after-ms` says, capped, never past the deadline, else an exponential
+//! backoff), the mapping of HTTP statuses to `Error`s, and reading the answer: whole, or as
+//! server-sent events fed to the provider's `Assembler` with text deltas passed on (a caller that
+//! stops listening cancels it). The caller holds the deadline (`timeout_s`) around all of it.
+//! Messages never carry the key or the URL (a plugin reads them).
 
 use std::time::Duration;
 
@@ -26,6 +27,8 @@ pub trait Assembler: Send {
     fn finish(self: Box<Self>) -> Result<Answer, Error>;
 }
 
+/// Anthropic's "overloaded": retried like a 503.
+const OVERLOADED: u16 = 529;
 /// Longest single wait before a retry, whatever `Retry-After` asks.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
 /// Largest answer read whole, or error body read.
@@ -80,12 +83,7 @@ pub async fn call(
                     }
                 )));
             }
-            Ok(resp)
-                if matches!(
-                    resp.status(),
-                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
-                ) =>
-            {
+            Ok(resp) if matches!(resp.status().as_u16(), 429 | 503 | OVERLOADED) => {
                 let status = resp.status();
                 let asked = retry_after(resp.headers(), chrono::Utc::now());
                 let text = scrub(provider_message(&read_capped(resp).await));
@@ -187,8 +185,12 @@ pub fn retry_after(h: &HeaderMap, now: chrono::DateTime<chrono::Utc>) -> Option<
         return Some(Duration::from_millis(ms.min(1e9) as u64));
     }
     let v = h.get("retry-after")?.to_str().ok()?.trim();
-    if let Ok(s) = v.parse::<u64>() {
-        return Some(Duration::from_secs(s.min(1 << 20)));
+    // Whole seconds per RFC 9110; some providers send a fraction.
+    if let Ok(s) = v.parse::<f64>()
+        && s.is_finite()
+        && s >= 0.0
+    {
+        return Some(Duration::from_secs_f64(s.min(1e6)));
     }
     let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
     Some(
@@ -377,6 +379,8 @@ mod tests {
         assert_eq!(retry_after(&h, now), None);
         h.insert("retry-after", HeaderValue::from_static("2"));
         assert_eq!(retry_after(&h, now), Some(Duration::from_secs(2)));
+        h.insert("retry-after", HeaderValue::from_static("0.5"));
+        assert_eq!(retry_after(&h, now), Some(Duration::from_millis(500)));
         h.insert(
             "retry-after",
             HeaderValue::from_static("Thu, 01 Jan 2026 00:00:05 GMT"),

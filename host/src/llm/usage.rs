@@ -1,6 +1,8 @@
 //! What the gateway has used: every call added to the store's row of its UTC day, model and
-//! purpose (so the daily budgets hold across restarts), what is left of today's budgets, and the
-//! counters behind the `tend_llm_*` families of `GET /metrics` (since the daemon started).
+//! purpose (so the daily budgets hold across restarts), what is left of today's budgets for a call
+//! (`reserve`: the output tokens granted are held in memory while the call runs, so concurrent calls
+//! share the rest), and the counters behind the `tend_llm_*` families of `GET /metrics` (since the
+//! daemon started).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -30,6 +32,39 @@ pub struct Usage {
     store: Store,
     /// By model and purpose (`Purpose::as_str`).
     counters: Mutex<BTreeMap<(String, &'static str), Counters>>,
+    /// Output tokens granted to calls in progress, by model: counted against the budgets until the
+    /// call ends, so concurrent calls cannot together spend more than is left.
+    in_flight: Mutex<BTreeMap<String, u64>>,
+}
+
+/// What today's budgets allow a call.
+pub enum Budget<'a> {
+    /// No budget applies: the call's own cap stands.
+    Unlimited,
+    /// At most this many output tokens, held for the call until the `Reservation` is dropped.
+    Granted(u32, Reservation<'a>),
+    /// Nothing is left.
+    Exhausted,
+}
+
+/// Output tokens held for a call in progress; released when dropped.
+pub struct Reservation<'a> {
+    usage: &'a Usage,
+    model: String,
+    tokens: u64,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        let mut held = self
+            .usage
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = held.get_mut(&self.model) {
+            *n = n.saturating_sub(self.tokens);
+        }
+    }
 }
 
 impl Usage {
@@ -37,6 +72,7 @@ impl Usage {
         Usage {
             store,
             counters: Mutex::default(),
+            in_flight: Mutex::default(),
         }
     }
 
@@ -77,25 +113,51 @@ impl Usage {
         }
     }
 
-    /// Tokens left today for `model`: the smaller of its own budget's and the global budget's rest;
-    /// `None` when neither is set.
-    pub async fn remaining(
-        &self,
+    /// What is left today for a call of `model` wanting `want` output tokens: the smaller of its
+    /// own budget's and the global budget's rest, less what calls in progress hold.
+    pub async fn reserve<'a>(
+        &'a self,
         settings: &LlmSettings,
         model: &ModelSettings,
-    ) -> Result<Option<u64>, StoreError> {
+        want: u32,
+    ) -> Result<Budget<'a>, StoreError> {
+        if model.daily_token_budget.is_none() && settings.daily_token_budget.is_none() {
+            return Ok(Budget::Unlimited);
+        }
         let day = today();
-        let mut left: Option<u64> = None;
+        let model_used = match model.daily_token_budget {
+            Some(_) => self.store.llm_tokens_used(&day, Some(&model.name)).await?,
+            None => 0,
+        };
+        let all_used = match settings.daily_token_budget {
+            Some(_) => self.store.llm_tokens_used(&day, None).await?,
+            None => 0,
+        };
+        // Under the lock from reading what others hold to holding our own: two calls cannot both
+        // take the same rest.
+        let mut held = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        let mut left = u64::MAX;
         if let Some(budget) = model.daily_token_budget {
-            let used = self.store.llm_tokens_used(&day, Some(&model.name)).await?;
-            left = Some(budget.saturating_sub(used));
+            let mine = held.get(&model.name).copied().unwrap_or(0);
+            left = left.min(budget.saturating_sub(model_used + mine));
         }
         if let Some(budget) = settings.daily_token_budget {
-            let used = self.store.llm_tokens_used(&day, None).await?;
-            let rest = budget.saturating_sub(used);
-            left = Some(left.map_or(rest, |l| l.min(rest)));
+            let all: u64 = held.values().sum();
+            left = left.min(budget.saturating_sub(all_used + all));
         }
-        Ok(left)
+        if left == 0 {
+            return Ok(Budget::Exhausted);
+        }
+        let tokens = u32::try_from(left).unwrap_or(u32::MAX).min(want);
+        *held.entry(model.name.clone()).or_default() += u64::from(tokens);
+        Ok(Budget::Granted(
+            tokens,
+            Reservation {
+                usage: self,
+                model: model.name.clone(),
+                tokens: u64::from(tokens),
+            },
+        ))
     }
 
     pub async fn today_rows(&self) -> Result<Vec<LlmUsageRow>, StoreError> {

@@ -1,5 +1,6 @@
 //! The Prometheus text exposition format (version 0.0.4): families with `# HELP` and `# TYPE`, label
-//! values escaped, histograms with cumulative `le` buckets. Knows nothing about where figures come from.
+//! values escaped, histograms with cumulative `le` buckets, summaries as `_sum` and `_count` only. Knows
+//! nothing about where figures come from.
 
 use std::fmt::Write;
 
@@ -164,6 +165,18 @@ mod tests {
              tend_h_seconds_bucket{plugin=\"p\",le=\"0.01\"} 5\n\
              tend_h_seconds_bucket{plugin=\"p\",le=\"+Inf\"} 6\n\
              tend_h_seconds_count{plugin=\"p\"} 6\n"
+        );
+    }
+
+    #[test]
+    fn summaries_are_a_sum_and_a_count() {
+        let mut e = Exposition::default();
+        e.family("tend_s_seconds", Type::Summary, "Time.")
+            .summary(&[("m", "a")], 1.5, 3);
+        assert_eq!(
+            e.finish(),
+            "# HELP tend_s_seconds Time.\n# TYPE tend_s_seconds summary\n\
+             tend_s_seconds_sum{m=\"a\"} 1.5\ntend_s_seconds_count{m=\"a\"} 3\n"
         );
     }
 }
