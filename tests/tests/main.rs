@@ -27,6 +27,7 @@ mod errors;
 mod events;
 mod fix_agent;
 mod fix_apply;
+mod fix_llama;
 mod fix_modes;
 mod fix_restore;
 mod fix_rules;
