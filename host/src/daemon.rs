@@ -118,9 +118,6 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     let bus = Bus::start(store.clone())
         .await
         .context("cannot start the event bus")?;
-    // Before the plugin host: plugins granted `llm` call through it.
-    let llm = crate::llm::Gateway::new(settings.llm.clone(), store.clone())
-        .context("cannot start the LLM gateway")?;
     let plugin_settings = crate::plugins::PluginSettings {
         reserved_ports: reserved_ports(
             addr.port(),
