@@ -328,18 +328,27 @@ impl Fixer {
                 run::diagnose(me.clone(), first, t),
             ))
             .await;
-            let why = match ran {
-                Ok(Ok(())) => None,
-                Ok(Err(_)) => Some(format!(
-                    "timed out after {} s (autofix.timeout_s / AUTOFIX_TIMEOUT)",
-                    timeout.as_secs()
-                )),
-                Err(panic) => Some(format!("internal error: the fix's task panicked ({panic})")),
+            let (held, why) = match ran {
+                Ok(Ok(last)) => (last, None),
+                Ok(Err(_)) => (
+                    None,
+                    Some(format!(
+                        "timed out after {} s (autofix.timeout_s / AUTOFIX_TIMEOUT)",
+                        timeout.as_secs()
+                    )),
+                ),
+                Err(panic) => (
+                    None,
+                    Some(format!("internal error: the fix's task panicked ({panic})")),
+                ),
             };
             if let Some(why) = why {
                 me.fail_running(&key, &id, &why).await;
+                me.finish(&key);
+            } else if let Some(last) = held {
+                // Usually given up already (see `run::end`); never an approval's or a newer fix's.
+                me.finish_if(&key, &last);
             }
-            me.finish(&key);
         });
         Ok(fix)
     }
@@ -405,15 +414,24 @@ impl Fixer {
                 run::apply_and_verify(me.clone(), fix),
             ))
             .await;
-            let why = match ran {
-                Ok(Ok(())) => None,
-                Ok(Err(_)) => Some(format!("timed out after {} s", timeout.as_secs())),
-                Err(panic) => Some(format!("internal error: the fix's task panicked ({panic})")),
+            let (held, why) = match ran {
+                Ok(Ok(last)) => (last, None),
+                Ok(Err(_)) => (
+                    None,
+                    Some(format!("timed out after {} s", timeout.as_secs())),
+                ),
+                Err(panic) => (
+                    None,
+                    Some(format!("internal error: the fix's task panicked ({panic})")),
+                ),
             };
             if let Some(why) = why {
                 me.fail_running(&key, &id, &why).await;
+                me.finish(&key);
+            } else if let Some(last) = held {
+                // Usually given up already (see `run::end`); never an approval's or a newer fix's.
+                me.finish_if(&key, &last);
             }
-            me.finish(&key);
         });
         Ok(answer)
     }

@@ -28,6 +28,16 @@ impl Inner {
         self.ended().insert(key.clone(), Instant::now());
     }
 
+    /// [`Inner::finish`] when fix `id` still holds the target's slot.
+    pub(super) fn finish_if(&self, key: &Key, id: &str) {
+        let mut active = self.active();
+        if active.get(key).is_some_and(|a| a == id) {
+            active.remove(key);
+            drop(active);
+            self.ended().insert(key.clone(), Instant::now());
+        }
+    }
+
     /// Records a background job for the fix (kind `fix`, no steps: the fix record has the detail).
     pub(super) async fn new_job(&self, fix: &FixView) -> Result<String, Failure> {
         let now = now_rfc3339();

@@ -28,6 +28,8 @@ pub(super) enum Outcome {
     Done,
     /// Verification failed and the backup was restored: try again.
     Retry,
+    /// Waiting for approval: the target's slot was already given up (see [`park`]).
+    Parked,
 }
 
 /// The hash the loop detection compares: the edits and commands, nothing the fixer may vary freely.
@@ -47,19 +49,21 @@ pub(super) fn trigger_of(fix: &FixView) -> Trigger {
     }
 }
 
-/// The fix's task: diagnose, and go on with retries while verification fails.
-pub(super) async fn diagnose(inner: Arc<Inner>, first: FixView, t: Trigger) {
+/// The fix's task: diagnose, and go on with retries while verification fails. Answers the last
+/// attempt's id, whose hold on the target's slot the task must give up, or `None` when the fix
+/// waits for approval (the slot may be an approval's by then).
+pub(super) async fn diagnose(inner: Arc<Inner>, first: FixView, t: Trigger) -> Option<String> {
     let mut fix = first;
     loop {
         let outcome = once(&inner, &mut fix, &t).await;
         if !matches!(outcome, Outcome::Retry) || !next_attempt(&inner, &mut fix, &t).await {
-            return;
+            return (!matches!(outcome, Outcome::Parked)).then_some(fix.id);
         }
     }
 }
 
-/// An approved fix's task: apply and verify, then retries like `diagnose`.
-pub(super) async fn apply_and_verify(inner: Arc<Inner>, mut fix: FixView) {
+/// An approved fix's task: apply and verify, then retries like `diagnose` (the same answer).
+pub(super) async fn apply_and_verify(inner: Arc<Inner>, mut fix: FixView) -> Option<String> {
     let t = trigger_of(&fix);
     let root = fix
         .incident
@@ -70,6 +74,19 @@ pub(super) async fn apply_and_verify(inner: Arc<Inner>, mut fix: FixView) {
     while matches!(outcome, Outcome::Retry) && next_attempt(&inner, &mut fix, &t).await {
         outcome = once(&inner, &mut fix, &t).await;
     }
+    (!matches!(outcome, Outcome::Parked)).then_some(fix.id)
+}
+
+/// Ends the fix `awaiting-approval` (which gives the target's slot up, see [`end`]).
+async fn park(inner: &Inner, fix: &mut FixView) -> Outcome {
+    end(
+        inner,
+        fix,
+        FixStatus::AwaitingApproval,
+        "approve mode: waiting for `tend fix approve` or POST /api/fixes/{id}/approve",
+    )
+    .await;
+    Outcome::Parked
 }
 
 /// Starts the next attempt's record (same job) when the limit allows; false when it does not.
@@ -96,13 +113,20 @@ async fn next_attempt(inner: &Arc<Inner>, fix: &mut FixView, t: &Trigger) -> boo
     true
 }
 
-/// Ends the fix with `status` and `reason`.
+/// Ends the fix with `status` and `reason`. A fix that is over (but for `restored`, which a retry
+/// may follow) or waits for approval gives the target's slot up BEFORE the status can be read:
+/// whoever sees it may start the next fix or approve this one at once, and must not be answered
+/// "fix N is running" (409, or 200 with the old fix) by a task that is merely on its way out.
 pub(super) async fn end(
     inner: &Inner,
     fix: &mut FixView,
     status: FixStatus,
     reason: impl Into<String>,
 ) {
+    if (status.is_final() && status != FixStatus::Restored) || status == FixStatus::AwaitingApproval
+    {
+        inner.finish_if(&(fix.target, fix.name.clone()), &fix.id);
+    }
     fix.status = status;
     fix.reason = Some(reason.into());
     inner.save(fix).await;
@@ -243,16 +267,7 @@ async fn once(inner: &Arc<Inner>, fix: &mut FixView, t: &Trigger) -> Outcome {
             .await;
             Outcome::Done
         }
-        FixMode::Approve => {
-            end(
-                inner,
-                fix,
-                FixStatus::AwaitingApproval,
-                "approve mode: waiting for `tend fix approve` or POST /api/fixes/{id}/approve",
-            )
-            .await;
-            Outcome::Done
-        }
+        FixMode::Approve => park(inner, fix).await,
         FixMode::Auto => apply_verify(inner, fix, &root).await,
     }
 }
