@@ -86,6 +86,16 @@ async fn previous(inner: &Inner, kind: TargetKind, name: &str) -> Vec<Attempt> {
         .collect()
 }
 
+/// A target's project root: its working dir, absolute. Without one there is nothing to fix.
+fn project_root(working_dir: Option<PathBuf>, what: &str, name: &str) -> Result<PathBuf, Failure> {
+    let root = working_dir.ok_or_else(|| {
+        Failure::Conflict(format!(
+            "{what} {name:?} has no working_dir: there is no project to fix"
+        ))
+    })?;
+    Ok(std::path::absolute(&root).unwrap_or(root))
+}
+
 /// Builds the incident and answers the project root (the working dir).
 pub async fn build(inner: &Inner, t: &Trigger) -> Result<(Incident, PathBuf), Failure> {
     let previous = previous(inner, t.target, &t.name).await;
@@ -96,13 +106,7 @@ pub async fn build(inner: &Inner, t: &Trigger) -> Result<(Incident, PathBuf), Fa
                 .get(&t.name)
                 .map_err(|_| Failure::not_found("service", &t.name))?;
             let spec = &view.spec;
-            let root = spec.working_dir.clone().ok_or_else(|| {
-                Failure::Conflict(format!(
-                    "service {:?} has no working_dir: there is no project to fix",
-                    t.name
-                ))
-            })?;
-            let root = std::path::absolute(&root).unwrap_or(root);
+            let root = project_root(spec.working_dir.clone(), "service", &t.name)?;
             let (command, argv) = command_text(&spec.command);
             // The lines read so far are stored before the tail is taken (the crash's last words).
             inner.hub.flush().await;
@@ -171,13 +175,7 @@ pub async fn build(inner: &Inner, t: &Trigger) -> Result<(Incident, PathBuf), Fa
                 .get(&t.name)
                 .map_err(|_| Failure::not_found("cron job", &t.name))?;
             let spec = &view.spec;
-            let root = spec.working_dir.clone().ok_or_else(|| {
-                Failure::Conflict(format!(
-                    "cron job {:?} has no working_dir: there is no project to fix",
-                    t.name
-                ))
-            })?;
-            let root = std::path::absolute(&root).unwrap_or(root);
+            let root = project_root(spec.working_dir.clone(), "cron job", &t.name)?;
             let (command, argv) = command_text(&spec.command);
             let last = inner
                 .cron

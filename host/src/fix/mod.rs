@@ -320,36 +320,8 @@ impl Fixer {
         let me = self.inner.clone();
         let first = fix.clone();
         let t = t.clone();
-        tokio::spawn(async move {
-            let timeout = Duration::from_secs(me.settings.timeout_s);
-            let id = first.id.clone();
-            let ran = crate::panics::catch(tokio::time::timeout(
-                timeout,
-                run::diagnose(me.clone(), first, t),
-            ))
-            .await;
-            let (held, why) = match ran {
-                Ok(Ok(last)) => (last, None),
-                Ok(Err(_)) => (
-                    None,
-                    Some(format!(
-                        "timed out after {} s (autofix.timeout_s / AUTOFIX_TIMEOUT)",
-                        timeout.as_secs()
-                    )),
-                ),
-                Err(panic) => (
-                    None,
-                    Some(format!("internal error: the fix's task panicked ({panic})")),
-                ),
-            };
-            if let Some(why) = why {
-                me.fail_running(&key, &id, &why).await;
-                me.finish(&key);
-            } else if let Some(last) = held {
-                // Usually given up already (see `run::end`); never an approval's or a newer fix's.
-                me.finish_if(&key, &last);
-            }
-        });
+        let id = first.id.clone();
+        spawn_bounded(me.clone(), key, id, run::diagnose(me, first, t));
         Ok(fix)
     }
 
@@ -406,33 +378,8 @@ impl Fixer {
         inner.event(&fix);
         let me = inner.clone();
         let answer = fix.clone();
-        tokio::spawn(async move {
-            let timeout = Duration::from_secs(me.settings.timeout_s);
-            let id = fix.id.clone();
-            let ran = crate::panics::catch(tokio::time::timeout(
-                timeout,
-                run::apply_and_verify(me.clone(), fix),
-            ))
-            .await;
-            let (held, why) = match ran {
-                Ok(Ok(last)) => (last, None),
-                Ok(Err(_)) => (
-                    None,
-                    Some(format!("timed out after {} s", timeout.as_secs())),
-                ),
-                Err(panic) => (
-                    None,
-                    Some(format!("internal error: the fix's task panicked ({panic})")),
-                ),
-            };
-            if let Some(why) = why {
-                me.fail_running(&key, &id, &why).await;
-                me.finish(&key);
-            } else if let Some(last) = held {
-                // Usually given up already (see `run::end`); never an approval's or a newer fix's.
-                me.finish_if(&key, &last);
-            }
-        });
+        let id = fix.id.clone();
+        spawn_bounded(me.clone(), key, id, run::apply_and_verify(me, fix));
         Ok(answer)
     }
 
@@ -521,4 +468,35 @@ fn new_record(t: &Trigger, status: FixStatus, attempt: u32) -> FixView {
         usage: Usage::default(),
         duration_ms: 0,
     }
+}
+
+/// Runs a fix's task (`run::diagnose` or `run::apply_and_verify`, answering the attempt whose hold on
+/// the target's slot it must give up) in the background under `[autofix] timeout_s`. A task cut short
+/// by the timeout or a panic ends its fix `failed` (restoring what it wrote) and frees the target.
+fn spawn_bounded(
+    me: Arc<Inner>,
+    key: Key,
+    id: String,
+    task: impl std::future::Future<Output = Option<String>> + Send + 'static,
+) {
+    tokio::spawn(async move {
+        let timeout = Duration::from_secs(me.settings.timeout_s);
+        let why = match crate::panics::catch(tokio::time::timeout(timeout, task)).await {
+            Ok(Ok(held)) => {
+                if let Some(last) = held {
+                    // Usually given up already (see `run::end`); never an approval's or a newer
+                    // fix's.
+                    me.finish_if(&key, &last);
+                }
+                return;
+            }
+            Ok(Err(_)) => format!(
+                "timed out after {} s (autofix.timeout_s / AUTOFIX_TIMEOUT)",
+                timeout.as_secs()
+            ),
+            Err(panic) => format!("internal error: the fix's task panicked ({panic})"),
+        };
+        me.fail_running(&key, &id, &why).await;
+        me.finish(&key);
+    });
 }

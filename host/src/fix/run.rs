@@ -113,6 +113,19 @@ async fn next_attempt(inner: &Arc<Inner>, fix: &mut FixView, t: &Trigger) -> boo
     true
 }
 
+/// Ends the fix `failed` because an edit does not apply (checked in memory: nothing was written).
+async fn refused(inner: &Inner, fix: &mut FixView, reason: &impl std::fmt::Display) -> Outcome {
+    fix.apply_result = Some(format!("invalid: {reason}; nothing was written"));
+    end(
+        inner,
+        fix,
+        FixStatus::Failed,
+        format!("the proposal was refused: {reason}"),
+    )
+    .await;
+    Outcome::Done
+}
+
 /// Ends the fix with `status` and `reason`. A fix that is over (but for `restored`, which a retry
 /// may follow) or waits for approval gives the target's slot up BEFORE the status can be read:
 /// whoever sees it may start the next fix or approve this one at once, and must not be answered
@@ -211,17 +224,7 @@ async fn once(inner: &Arc<Inner>, fix: &mut FixView, t: &Trigger) -> Outcome {
                 })
                 .collect();
         }
-        Err(r) => {
-            fix.apply_result = Some(format!("invalid: {r}; nothing was written"));
-            end(
-                inner,
-                fix,
-                FixStatus::Failed,
-                format!("the proposal was refused: {r}"),
-            )
-            .await;
-            return Outcome::Done;
-        }
+        Err(r) => return refused(inner, fix, &r).await,
     }
     // The same edits and commands as an earlier attempt that failed: a loop, stopped here.
     let earlier = inner
@@ -285,17 +288,7 @@ async fn apply_verify(inner: &Arc<Inner>, fix: &mut FixView, root: &Path) -> Out
     // Checked again: time passed since the proposal (an approval may come hours later).
     let plan = match apply::check(root, &proposal.edits) {
         Ok(p) => p,
-        Err(r) => {
-            fix.apply_result = Some(format!("invalid: {r}; nothing was written"));
-            end(
-                inner,
-                fix,
-                FixStatus::Failed,
-                format!("the proposal was refused: {r}"),
-            )
-            .await;
-            return Outcome::Done;
-        }
+        Err(r) => return refused(inner, fix, &r).await,
     };
     // Every command is judged before anything is written; one denial refuses the whole proposal.
     let (env, service) = environment(inner, fix);
