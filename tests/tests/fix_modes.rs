@@ -3,7 +3,8 @@
 //! `rm -rf ~`" obeyed by the scripted fixer is denied by the command policy with origin `agent`
 //! (never run, audited), `AUTOFIX_ENABLED=false` refuses manual fixes and starts no automatic one,
 //! a service going `fatal` or failing its health check and a failed cron job with a working dir are
-//! fixed automatically; concurrent triggers coalesce, the cooldown refuses, the port holder is named.
+//! fixed automatically; concurrent triggers coalesce, the cooldown refuses (automatic triggers during
+//! it leave one `skipped` record, not one each), the port holder is named.
 
 use tend_tests::{Daemon, json, wait_for};
 
@@ -372,4 +373,46 @@ fn a_failing_health_check_is_fixed_automatically() {
         "{f}"
     );
     assert!(f["incident"]["health_message"].is_string(), "{f}");
+}
+
+#[test]
+fn a_crash_loop_during_the_cooldown_leaves_one_skipped_record() {
+    // Every crash restart is a trigger; the first becomes a fix (the script proposes nothing), the
+    // ones during the hour-long cooldown are refused and must not write a record each.
+    let d = fix_daemon("cooldown_s = 3600\nrestarts_trigger = 1\nrestarts_window_s = 3600\n");
+    let root = project(&d, "loop");
+    scripted_service(
+        &d,
+        "loop",
+        &root,
+        "exit 1",
+        json!({"restart": "always", "max_restarts": 100000, "backoff": {"initial_delay_ms": 20, "max_delay_ms": 20}}),
+    );
+    let restarts_at_skip = wait_for(FIX_TIMEOUT, || {
+        let all = fixes(&d, "loop");
+        if all.iter().any(|f| f["status"] == "skipped") {
+            Ok(d.view("loop")["restart_count"].as_u64().unwrap_or(0))
+        } else {
+            Err(format!("{all:?}"))
+        }
+    })
+    .unwrap();
+    // Several more triggers, all refused by the cooldown.
+    wait_for(FIX_TIMEOUT, || {
+        let now = d.view("loop")["restart_count"].as_u64().unwrap_or(0);
+        if now >= restarts_at_skip + 5 {
+            Ok(())
+        } else {
+            Err(format!("{now} restarts"))
+        }
+    })
+    .unwrap();
+    let all = fixes(&d, "loop");
+    let skipped: Vec<_> = all.iter().filter(|f| f["status"] == "skipped").collect();
+    assert_eq!(skipped.len(), 1, "{all:#?}");
+    assert!(
+        skipped[0]["reason"].as_str().unwrap().contains("cooldown"),
+        "{all:#?}"
+    );
+    assert_eq!(all.len(), 2, "the fix and one skipped record: {all:#?}");
 }

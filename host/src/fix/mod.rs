@@ -233,6 +233,16 @@ impl Fixer {
             if manual {
                 return Err(Failure::Conflict(why));
             }
+            // One `skipped` record per stretch of refusals: the newest record of the target is
+            // brought up to date instead of a new one per trigger (a crash loop or a flapping check
+            // during a cooldown would otherwise bury the real fixes).
+            if let Some(mut last) = inner.store.list_fixes(t.target, &t.name, 1).await?.pop()
+                && last.status == FixStatus::Skipped
+            {
+                last.reason = Some(format!("skipped: {why}"));
+                inner.save(&mut last).await;
+                return Ok(Started::Running(last));
+            }
             let mut fix = new_record(&t, FixStatus::Skipped, 1);
             fix.reason = Some(format!("skipped: {why}"));
             fix.id = inner.store.insert_fix(&fix).await?;
