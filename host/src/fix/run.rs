@@ -293,6 +293,7 @@ async fn apply_verify(inner: &Arc<Inner>, fix: &mut FixView, root: &Path) -> Out
     // Every command is judged before anything is written; one denial refuses the whole proposal.
     let (env, service) = environment(inner, fix);
     let mut allowed = Vec::new();
+    let mut denied = Vec::new();
     for (i, c) in proposal.commands.iter().enumerate() {
         let wc = WorkflowCommand {
             command_type: c.command_type,
@@ -331,21 +332,21 @@ async fn apply_verify(inner: &Arc<Inner>, fix: &mut FixView, root: &Path) -> Out
             reason: verdict.reason.clone(),
             audit_id: verdict.audit_id,
         });
-        if !verdict.allowed {
-            fix.apply_result = Some("denied by the command policy; nothing was written".into());
-            end(
-                inner,
-                fix,
-                FixStatus::Failed,
-                format!(
-                    "commands[{i}] `{}` denied by the command policy: {}",
-                    c.command, verdict.reason
-                ),
-            )
-            .await;
-            return Outcome::Done;
+        if verdict.allowed {
+            allowed.push((wc, argv));
+        } else {
+            denied.push(format!(
+                "commands[{i}] `{}` denied by the command policy: {}",
+                c.command, verdict.reason
+            ));
         }
-        allowed.push((wc, argv));
+    }
+    // Every command was asked about (and audited), so the record shows each decision; one denial
+    // refuses the whole proposal.
+    if !denied.is_empty() {
+        fix.apply_result = Some("denied by the command policy; nothing was written".into());
+        end(inner, fix, FixStatus::Failed, denied.join("; ")).await;
+        return Outcome::Done;
     }
     // Back up everything the plan touches, then write.
     let dir = backup::dir_of(&inner.backups, &fix.name, &fix.id);
