@@ -18,7 +18,7 @@ use crate::policy::Ask;
 use crate::spec::argv_with_args;
 use crate::store::now_rfc3339;
 use crate::wire::{
-    BusEvent, Decision, EventKind, HealthSpec, HealthState, JobStatus, JobStep, JobView,
+    BusEvent, Decision, EventKind, HealthSpec, HealthState, JobStatus, JobStep, JobView, Payload,
     ServiceState, Status, StepPhase, StepStatus,
 };
 
@@ -378,6 +378,11 @@ async fn wait_settled(
     mut stop: StopRx,
 ) -> Result<String, String> {
     let deadline = tokio::time::Instant::now() + SETTLE;
+    let mut watch = Watch {
+        service,
+        pid,
+        ours: false,
+    };
     loop {
         let Ok(view) = inner.sup.get(service) else {
             return Err("the service was removed".into());
@@ -395,14 +400,71 @@ async fn wait_settled(
             // Events first: an exit published before the deadline must not lose a coin toss to it.
             biased;
             ev = events.recv() => match ev {
-                Ok(e) if e.service() != Some(service) => continue,
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Ok(e) => match watch.seen(&e) {
+                    // The event is published before the registry shows the new state, so the
+                    // event itself is the answer: the registry may still say `running`.
+                    Some(Seen::Ended(how)) => return Err(format!(
+                        "the new run (pid {pid}) did not stay up for {} s ({how}); see its logs",
+                        SETTLE.as_secs()
+                    )),
+                    Some(Seen::Healthy) | None => continue,
+                },
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(broadcast::error::RecvError::Closed) => return Err("the daemon is shutting down".into()),
             },
             _ = tokio::time::sleep_until(deadline) => {
                 return Ok(format!("running with pid {pid} (up {} s)", SETTLE.as_secs()));
             }
             _ = shutting_down(&mut stop) => return Err("stopped: the daemon is shutting down".into()),
+        }
+    }
+}
+
+/// What an event of the bus says about the run a restart step waits for.
+enum Seen {
+    /// The run left `running`: how, e.g. `the service is backoff, last exit: code 4`.
+    Ended(String),
+    /// The run turned healthy.
+    Healthy,
+}
+
+/// Reads the bus for the run `pid` of `service`. The subscription began before the restart, so the
+/// old run's last events come first: a health change counts only after the new run's own `running`
+/// transition (`ours`), an end only when it names the new run's pid.
+struct Watch<'a> {
+    service: &'a str,
+    pid: u32,
+    ours: bool,
+}
+
+impl Watch<'_> {
+    fn seen(&mut self, e: &BusEvent) -> Option<Seen> {
+        let Payload::Service(ev) = &e.payload else {
+            return None;
+        };
+        if ev.service != self.service {
+            return None;
+        }
+        match ev.kind {
+            EventKind::Lifecycle if ev.to == Status::Running && ev.pid == Some(self.pid) => {
+                self.ours = true;
+                None
+            }
+            EventKind::Lifecycle if ev.from == Status::Running && ev.pid == Some(self.pid) => {
+                let last = match (ev.exit_code, &ev.signal) {
+                    (Some(c), _) => format!(", last exit: code {c}"),
+                    (None, Some(s)) => format!(", last exit: {s}"),
+                    _ => String::new(),
+                };
+                Some(Seen::Ended(format!(
+                    "the service is {}{last}",
+                    ev.to.as_str()
+                )))
+            }
+            EventKind::Health if self.ours && ev.health == Some(HealthState::Healthy) => {
+                Some(Seen::Healthy)
+            }
+            _ => None,
         }
     }
 }
@@ -428,6 +490,11 @@ async fn wait_healthy(
             .min(crate::spec::MAX_DURATION_S * 2),
     );
     let deadline = tokio::time::Instant::now() + bound;
+    let mut watch = Watch {
+        service,
+        pid,
+        ours: false,
+    };
     loop {
         let Ok(view) = inner.sup.get(service) else {
             return Err("the service was removed".into());
@@ -442,13 +509,20 @@ async fn wait_healthy(
         if state.health == Some(HealthState::Healthy) {
             return Ok(format!("running with pid {pid}, healthy"));
         }
-        // Any event of the service may be the one that matters; the registry says what it was.
+        // The event is published before the registry shows the new state, so the event itself is
+        // the answer; after a lag the registry is read again.
         tokio::select! {
             // Events first: an exit published before the deadline must not lose a coin toss to it.
             biased;
             ev = events.recv() => match ev {
-                Ok(e) if e.service() != Some(service) => continue,
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Ok(e) => match watch.seen(&e) {
+                    Some(Seen::Ended(how)) => return Err(format!(
+                        "the new run (pid {pid}) ended before it turned healthy ({how})"
+                    )),
+                    Some(Seen::Healthy) => return Ok(format!("running with pid {pid}, healthy")),
+                    None => continue,
+                },
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(broadcast::error::RecvError::Closed) => return Err("the daemon is shutting down".into()),
             },
             _ = tokio::time::sleep_until(deadline) => {
