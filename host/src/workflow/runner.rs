@@ -368,6 +368,10 @@ fn last_exit(state: &ServiceState) -> Option<String> {
 /// step instead of passing it.
 const SETTLE: Duration = Duration::from_secs(1);
 
+/// How long a run found exited when `SETTLE` ends may take to show as ended (reaped, recorded), so
+/// that the step can say how it ended.
+const RECORDED: Duration = Duration::from_secs(5);
+
 /// After a restart of a service without a health check: the new run (`pid`) must still be running
 /// after `SETTLE`. Ok and Err both carry the step's message.
 async fn wait_settled(
@@ -377,7 +381,9 @@ async fn wait_settled(
     mut events: broadcast::Receiver<Arc<BusEvent>>,
     mut stop: StopRx,
 ) -> Result<String, String> {
-    let deadline = tokio::time::Instant::now() + SETTLE;
+    let mut deadline = tokio::time::Instant::now() + SETTLE;
+    // Set once the window has closed on a run that had already exited: its end is on the way.
+    let mut ending = false;
     let mut watch = Watch {
         service,
         pid,
@@ -413,7 +419,19 @@ async fn wait_settled(
                 Err(broadcast::error::RecvError::Closed) => return Err("the daemon is shutting down".into()),
             },
             _ = tokio::time::sleep_until(deadline) => {
-                return Ok(format!("running with pid {pid} (up {} s)", SETTLE.as_secs()));
+                if ending {
+                    return Err(format!(
+                        "the new run (pid {pid}) did not stay up for {} s; see its logs",
+                        SETTLE.as_secs()
+                    ));
+                }
+                // The registry and the bus learn of an exit only once it is reaped and recorded,
+                // which a loaded machine can delay past the window: the process itself says.
+                if crate::process::stat(pid).is_some_and(|s| s.state != b'Z') {
+                    return Ok(format!("running with pid {pid} (up {} s)", SETTLE.as_secs()));
+                }
+                ending = true;
+                deadline = tokio::time::Instant::now() + RECORDED;
             }
             _ = shutting_down(&mut stop) => return Err("stopped: the daemon is shutting down".into()),
         }
