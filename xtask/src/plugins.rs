@@ -39,6 +39,10 @@ const PLUGINS: &[Plugin] = &[
         world: "fixer",
         ..Plugin::builtin("fixer", "fixer")
     },
+    Plugin {
+        world: "onboarder",
+        ..Plugin::builtin("onboarder", "onboarder")
+    },
     Plugin::fixture("spin"),
     Plugin::fixture("hog"),
     Plugin::fixture("sneaky"),

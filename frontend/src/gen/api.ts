@@ -1337,7 +1337,7 @@ export type PluginInfo = { name: string, state: PluginState,
  */
 world: string, 
 /**
- * The `tend:plugin` package version the component was built against (`0.2.1` for every 0.2.x component, or `0.1.0`, which
+ * The `tend:plugin` package version the component was built against (`0.2.2` for every 0.2.x component, or `0.1.0`, which
  * the host adapts); absent when nothing is loaded.
  */
 wit?: string, version: string, description: string, source: PluginSource, 
@@ -1639,6 +1639,230 @@ calls: number, errors: number, input_tokens: number, output_tokens: number,
  * Summed over the calls.
  */
 latency_ms: number, };
+
+/**
+ * A file that led to a choice, and which choice.
+ */
+export type Evidence = { 
+/**
+ * Relative to the project root.
+ */
+path: string, reason: string, };
+
+/**
+ * A service the plan would register. `name`..`health_path` become the service's definition (with
+ * `DATA_DIR` pointing at the plan's `data_dir` when `data_dir` is set); the rest explains it.
+ */
+export type PlannedService = { name: string, command: CommandLine, 
+/**
+ * Absolute.
+ */
+working_dir: string, port?: number, 
+/**
+ * What the plan sets (`PORT`, the framework's variables); never values of the project's
+ * `.env` files.
+ */
+env: { [key in string]: string }, 
+/**
+ * Absolute.
+ */
+env_file?: string, 
+/**
+ * An HTTP path answering 2xx when the service is up: becomes an `http` health check.
+ */
+health_path?: string, 
+/**
+ * The service keeps data: `DATA_DIR` is set to the plan's `data_dir`.
+ */
+data_dir: boolean, 
+/**
+ * 0.0 to 1.0.
+ */
+confidence: number, evidence: Array<Evidence>, };
+
+/**
+ * A cron job the plan would register.
+ */
+export type PlannedCron = { name: string, schedule: string, command: CommandLine, 
+/**
+ * Absolute.
+ */
+working_dir: string, env: { [key in string]: string }, env_file?: string, evidence: Array<Evidence>, };
+
+/**
+ * A setup step, run before anything is registered, judged by the command policy (origin `agent`).
+ */
+export type SetupStep = { command: FixCommand, 
+/**
+ * Absolute.
+ */
+working_dir: string, };
+
+/**
+ * What `GET /api/onboard/preview` answers and `POST /api/onboard` takes back (edited or not).
+ */
+export type Plan = { 
+/**
+ * The project's name: the root's directory name unless given.
+ */
+project: string, 
+/**
+ * Absolute, canonical.
+ */
+root: string, 
+/**
+ * Created when the plan is applied (`~/.{project}/` by default, `[onboard] data_root`).
+ */
+data_dir: string, services: Array<PlannedService>, cron_jobs: Array<PlannedCron>, setup: Array<SetupStep>, confidence: number, evidence: Array<Evidence>, notes: Array<string>, author: Author, 
+/**
+ * The detectors (`python,procfile`) or the model.
+ */
+source: string, 
+/**
+ * The plugin that made it.
+ */
+plugin: string, 
+/**
+ * Model calls made for it, when a model refined it.
+ */
+usage?: Usage, };
+
+/**
+ * Query of `GET /api/onboard/preview`.
+ */
+export type PreviewParams = { 
+/**
+ * A bare name (under `[onboard] projects_root`) or an absolute path.
+ */
+project: string, 
+/**
+ * Refine the detected plan with this model (`[llm.models]`); without it no model is asked.
+ */
+model?: string, 
+/**
+ * The project's name when it should differ from the directory's.
+ */
+name?: string, };
+
+/**
+ * Body of `POST /api/onboard`.
+ */
+export type OnboardRequest = { project: string, model?: string, name?: string, 
+/**
+ * The plan to apply (from the preview, possibly edited); absent: analyse now and apply.
+ */
+plan?: Plan, };
+
+export type OnboardStatus = "queued" | "running" | "succeeded" | "failed";
+
+export type OnboardStepKind = "analyze" | "data_dir" | "setup" | "register" | "start" | "confirm";
+
+export type OnboardStepStatus = "pending" | "running" | "ok" | "failed" | "skipped";
+
+export type OnboardStep = { kind: OnboardStepKind, 
+/**
+ * The service, cron job or command it is about.
+ */
+target: string, status: OnboardStepStatus, 
+/**
+ * What happened, in a sentence (a policy denial's reason, the last log lines of a service that
+ * did not come up).
+ */
+message: string, };
+
+/**
+ * An onboarding job as `POST /api/onboard` (202) and `GET /api/onboard/jobs/{id}` answer it.
+ */
+export type OnboardJob = { id: string, project: string, root: string, status: OnboardStatus, created_at: string, ended_at?: string, 
+/**
+ * The plan being applied (absent while it is being made).
+ */
+plan?: Plan, steps: Array<OnboardStep>, 
+/**
+ * Names registered by this job (they stay registered when a later step fails).
+ */
+registered: Array<string>, 
+/**
+ * The outcome in a sentence.
+ */
+message: string, };
+
+/**
+ * Body of `POST /api/chat`.
+ */
+export type ChatRequest = { 
+/**
+ * Continue this conversation; absent: start one.
+ */
+conversation?: string, 
+/**
+ * The person's message (1 to 16,384 bytes).
+ */
+message: string, 
+/**
+ * Talk about this service: its definition, recent events, log tail and metrics go with the
+ * first message as context.
+ */
+service?: string, 
+/**
+ * A model of `[llm.models]`; absent: the default.
+ */
+model?: string, };
+
+export type ChatRole = "user" | "assistant" | "tool";
+
+/**
+ * An action the model suggests; the dashboard offers it as a button, the person confirms, and the
+ * dashboard calls the matching API itself.
+ */
+export type ChatProposal = { 
+/**
+ * `start`, `stop`, `restart`, `fix`, `edit`.
+ */
+action: string, service: string, 
+/**
+ * Why, in the model's words.
+ */
+reason: string, 
+/**
+ * For `edit`: the fields to change, as `PATCH /api/services/{name}` takes them.
+ */
+changes?: JsonValue, };
+
+/**
+ * A tool call the model made and what it was answered (shortened).
+ */
+export type ChatToolUse = { name: string, 
+/**
+ * JSON.
+ */
+arguments: string, 
+/**
+ * The answer given to the model, at most 2,000 characters.
+ */
+result: string, };
+
+export type ChatMessage = { id: number, role: ChatRole, content: string, tools: Array<ChatToolUse>, proposals: Array<ChatProposal>, created_at: string, usage?: Usage, };
+
+export type ConversationSummary = { id: string, 
+/**
+ * The first message, shortened.
+ */
+title: string, service?: string, model?: string, created_at: string, updated_at: string, messages: number, };
+
+/**
+ * `GET /api/chat/conversations/{id}`.
+ */
+export type Conversation = { messages: Array<ChatMessage>, id: string, 
+/**
+ * The first message, shortened.
+ */
+title: string, service?: string, model?: string, created_at: string, updated_at: string, messages: number, };
+
+/**
+ * The `data:` of one SSE event of `POST /api/chat`; the SSE `event:` is the variant's name.
+ */
+export type ChatEvent = { "type": "conversation", id: string, } | { "type": "delta", text: string, } | { "type": "tool" } & ChatToolUse | { "type": "proposal" } & ChatProposal | { "type": "done", message: number, usage: Usage, } | { "type": "error", code: string, message: string, };
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
 

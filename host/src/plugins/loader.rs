@@ -36,7 +36,7 @@ pub enum Exports {
     CommandPolicy(PolicyPre),
     Fixer(fixer::FixerPre<CallState>),
     /// Worlds whose calls arrive with later features (`onboarder`, and 0.1's sketch of `fixer`,
-    /// which 0.2.1 replaced); their exports are checked all the same.
+    /// which 0.2.1 and 0.2.2 replaced); their exports are checked all the same.
     Other,
 }
 
@@ -105,7 +105,7 @@ pub async fn load(env: &LoadEnv<'_>, c: &Candidate) -> Result<LoadedPlugin, Stri
         tracing::warn!(
             plugin = %c.name,
             "built against tend:plugin@0.1.0, the previous major version, which this release still \
-             loads and adapts; rebuild it against tend:plugin@0.2.1{}",
+             loads and adapts; rebuild it against tend:plugin@0.2.2{}",
             if world == World::CommandPolicy {
                 " (as a 0.1 command policy it is not told tend's protected paths, the daemon's pid, \
                  names and working dir, nor [policy] interpreters and programs)"

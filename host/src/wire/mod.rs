@@ -7,6 +7,7 @@
 
 mod bus;
 mod caddy;
+mod chat;
 mod control;
 mod cron;
 mod error;
@@ -15,6 +16,7 @@ mod fix;
 mod llm;
 mod log;
 mod metrics;
+mod onboard;
 mod origin;
 mod overview;
 mod plugin;
@@ -28,6 +30,8 @@ mod workflow;
 
 pub use bus::*;
 pub use caddy::*;
+#[allow(unused_imports)]
+pub use chat::*;
 pub use control::*;
 pub use cron::*;
 pub use error::*;
@@ -37,6 +41,8 @@ pub use fix::*;
 pub use llm::*;
 pub use log::*;
 pub use metrics::*;
+#[allow(unused_imports)]
+pub use onboard::*;
 pub use origin::*;
 pub use overview::*;
 pub use plugin::*;

@@ -92,6 +92,12 @@ fn declarations(cfg: &Config) -> Vec<Decl> {
         // the LLM gateway
         Role, ToolCall, Message, Tool, CompletionRequest, FinishReason, Usage, Completion, Purpose,
         CompletionDelta, LlmStatus, LlmModelView, LlmUsage,
+        // onboarding
+        Evidence, PlannedService, PlannedCron, SetupStep, Plan, PreviewParams, OnboardRequest,
+        OnboardStatus, OnboardStepKind, OnboardStepStatus, OnboardStep, OnboardJob,
+        // chat
+        ChatRequest, ChatRole, ChatProposal, ChatToolUse, ChatMessage, ConversationSummary,
+        Conversation, ChatEvent,
         // JSON values (configs, the daemon's own log records)
         serde_json::Value,
     ];

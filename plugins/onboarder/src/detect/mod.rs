@@ -1,0 +1,128 @@
+//! Deterministic detection: each ecosystem's detector looks at one directory of the project and
+//! says what runs there (`Detected`). `plan` runs them over the root and, for monorepos, over the
+//! directories that hold projects of their own, then names the services, hands out the free ports
+//! (`PORT` plus the framework's own flag, through the `{port}` placeholder), sorts everything and
+//! writes the notes. Detectors never see port numbers or service names, so their output is the same
+//! whatever the host offers.
+//!
+//! A detector is a function `fn(&Dir) -> Detected` in its own file, listed in `DETECTORS`.
+
+use std::collections::BTreeMap;
+
+use crate::model::{Entry, EntryKind, Evidence, Log, Plan, Project, Setup};
+
+/// Stands for the port the service is given, in `argv` and `env` values of a `Found`.
+pub const PORT: &str = "{port}";
+
+/// A directory of the project as detectors see it: its entries (one level) and reads relative to
+/// the project root.
+pub struct Dir<'a> {
+    pub project: &'a dyn Project,
+    /// Relative to the root, `""` for the root, no trailing `/`.
+    pub path: String,
+    /// Its entries, one level deep, paths relative to the root.
+    pub entries: Vec<Entry>,
+}
+
+impl Dir<'_> {
+    /// `name` joined to this directory: the root-relative path a `Project` call takes.
+    pub fn join(&self, name: &str) -> String {
+        if self.path.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}/{name}", self.path)
+        }
+    }
+
+    /// Whether the directory has an entry `name` (a file or a directory).
+    pub fn has(&self, name: &str) -> bool {
+        let want = self.join(name);
+        self.entries.iter().any(|e| e.path == want)
+    }
+
+    pub fn has_dir(&self, name: &str) -> bool {
+        let want = self.join(name);
+        self.entries
+            .iter()
+            .any(|e| e.path == want && e.kind == EntryKind::Directory)
+    }
+
+    /// A text file of this directory (at most 256 KiB), `None` when it is missing or unreadable.
+    pub fn read(&self, name: &str) -> Option<String> {
+        let f = self.project.read_file(&self.join(name), 256 * 1024).ok()?;
+        (!f.binary).then_some(f.content)
+    }
+}
+
+/// A service a detector found, before it has a name or a port.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Found {
+    /// The process's role when the project names one (a Procfile's `web`, a compose service, a
+    /// Rust bin), else `""`: `plan` names the service `<project>` or `<project>-<process>`.
+    pub process: String,
+    /// May contain `PORT` (`{port}`) where the framework takes its port.
+    pub argv: Vec<String>,
+    /// Relative to the root.
+    pub working_dir: String,
+    /// It serves on a port (it gets one of the free ports and `PORT`).
+    pub listens: bool,
+    /// Variables it needs set; values may contain `{port}`. Never values read from `.env` files.
+    pub env: BTreeMap<String, String>,
+    pub env_file: Option<String>,
+    pub health_path: Option<String>,
+    pub data_dir: bool,
+    pub confidence: f32,
+    pub evidence: Vec<Evidence>,
+}
+
+/// A cron job a detector found.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FoundCron {
+    /// Short, from the command or the file (`cleanup`); `plan` prefixes the project's name.
+    pub process: String,
+    pub schedule: String,
+    pub argv: Vec<String>,
+    pub working_dir: String,
+    pub env: BTreeMap<String, String>,
+    pub env_file: Option<String>,
+    pub evidence: Vec<Evidence>,
+}
+
+/// What one detector found in one directory.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Detected {
+    /// The detector's name (`python`, `node`, `procfile`), for the plan's `source`.
+    pub source: &'static str,
+    pub services: Vec<Found>,
+    pub cron_jobs: Vec<FoundCron>,
+    pub setup: Vec<Setup>,
+    pub evidence: Vec<Evidence>,
+    pub notes: Vec<String>,
+}
+
+/// A detector: looks at one directory, finds nothing (`Detected::default()`) or something.
+pub type Detector = fn(&Dir) -> Detected;
+
+/// Every detector, in the order their findings are preferred when two describe the same process.
+pub const DETECTORS: &[(&str, Detector)] = &[];
+
+/// The plan for the project, or `Err("nothing found: ...")`.
+pub fn plan(
+    project: &dyn Project,
+    name: &str,
+    free_ports: &[u16],
+    log: &dyn Log,
+) -> Result<Plan, String> {
+    let _ = (project, name, free_ports, log);
+    Err("nothing found: no detector is written yet".into())
+}
+
+/// Replaces the `{port}` placeholder.
+pub fn with_port(s: &str, port: u16) -> String {
+    s.replace(PORT, &port.to_string())
+}
+
+/// Lists one directory level (`dir` relative to the root).
+pub fn entries(project: &dyn Project, dir: &str) -> Vec<Entry> {
+    project.list_dir(dir, 1).unwrap_or_default()
+}
