@@ -3,6 +3,9 @@
 //! services, answered with read-only tools over the operations. What the model suggests doing comes
 //! back as proposals the person confirms; the chat itself changes nothing.
 
+// Until the routes that use them land (issue 14).
+#![allow(dead_code)]
+
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
