@@ -1,0 +1,129 @@
+//! Scheduled work the project declares: a `crontab` file or `*.cron` files in the directory, one
+//! cron job per schedule line (five fields, or an `@daily`-style macro, then the command). The
+//! user crontab format: no user column. Variable lines (`MAILTO=...`) and `@reboot` are noted,
+//! not planned. Prose schedules (a README's "runs nightly") are left out on purpose: no rule reads
+//! them the same way every time.
+
+use super::{Detected, Dir, FoundCron, text};
+use crate::model::{EntryKind, Evidence};
+
+/// `@macro` schedules in the five-field form.
+const MACROS: &[(&str, &str)] = &[
+    ("@yearly", "0 0 1 1 *"),
+    ("@annually", "0 0 1 1 *"),
+    ("@monthly", "0 0 1 * *"),
+    ("@weekly", "0 0 * * 0"),
+    ("@daily", "0 0 * * *"),
+    ("@midnight", "0 0 * * *"),
+    ("@hourly", "0 * * * *"),
+];
+
+pub fn detect(dir: &Dir) -> Detected {
+    let mut files: Vec<String> = dir
+        .entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::File)
+        .map(|e| text::base_name(&e.path).to_string())
+        .filter(|n| n == "crontab" || (n.ends_with(".cron") && !n.starts_with('.')))
+        .collect();
+    files.sort();
+    let mut d = Detected {
+        source: "cron",
+        ..Detected::default()
+    };
+    for file in files {
+        let Some(content) = dir.read(&file) else {
+            continue;
+        };
+        let path = dir.join(&file);
+        for (n, line) in content.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let at = format!("{path}:{}", n + 1);
+            match parse_line(line) {
+                Line::Job { schedule, command } => {
+                    let argv = text::argv_of(command);
+                    d.cron_jobs.push(FoundCron {
+                        process: text::short_name(&argv),
+                        schedule,
+                        argv,
+                        working_dir: dir.path.clone(),
+                        evidence: vec![Evidence::new(&path, format!("line {}: {line}", n + 1))],
+                        ..FoundCron::default()
+                    });
+                }
+                Line::Variable(name) => d.notes.push(format!(
+                    "{at}: sets {name} for the jobs; not carried over (set it in the job's env)"
+                )),
+                Line::Reboot => d.notes.push(format!(
+                    "{at}: an @reboot job is not a schedule; run it as a service or setup step"
+                )),
+                Line::Invalid => d.notes.push(format!(
+                    "{at}: not a cron line (five fields and a command); skipped"
+                )),
+            }
+        }
+        if !d.cron_jobs.is_empty() {
+            d.evidence
+                .push(Evidence::new(&path, "declares scheduled jobs (cron jobs)"));
+        }
+    }
+    if d.cron_jobs.is_empty() && d.notes.is_empty() {
+        return Detected::default();
+    }
+    d
+}
+
+enum Line<'a> {
+    Job { schedule: String, command: &'a str },
+    Variable(String),
+    Reboot,
+    Invalid,
+}
+
+fn parse_line(line: &str) -> Line<'_> {
+    if let Some(rest) = line.strip_prefix('@') {
+        let (word, command) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+        if word == "reboot" {
+            return Line::Reboot;
+        }
+        return match MACROS.iter().find(|(m, _)| m[1..] == *word) {
+            Some((_, five)) if !command.trim().is_empty() => Line::Job {
+                schedule: (*five).to_string(),
+                command: command.trim(),
+            },
+            _ => Line::Invalid,
+        };
+    }
+    if let Some((name, _)) = line.split_once('=')
+        && text::is_env_name(name.trim())
+    {
+        return Line::Variable(name.trim().to_string());
+    }
+    let mut rest = line;
+    let mut fields = Vec::new();
+    for _ in 0..5 {
+        let r = rest.trim_start();
+        let end = r.find(char::is_whitespace).unwrap_or(r.len());
+        let field = &r[..end];
+        if field.is_empty()
+            || !field
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "*/,-".contains(c))
+        {
+            return Line::Invalid;
+        }
+        fields.push(field);
+        rest = &r[end..];
+    }
+    let command = rest.trim();
+    if command.is_empty() {
+        return Line::Invalid;
+    }
+    Line::Job {
+        schedule: fields.join(" "),
+        command,
+    }
+}
