@@ -76,6 +76,22 @@ pub fn detect(dir: &Dir) -> Detected {
     d
 }
 
+/// Day and month names a field may use instead of numbers.
+const NAMES: &[&str] = &[
+    "sun", "mon", "tue", "wed", "thu", "fri", "sat", "jan", "feb", "mar", "apr", "may", "jun",
+    "jul", "aug", "sep", "oct", "nov", "dec",
+];
+
+/// A schedule field: `*`, numbers and day or month names, joined by `,` `-` `/`.
+fn valid_field(field: &str) -> bool {
+    !field.is_empty()
+        && field.split([',', '-', '/']).all(|part| {
+            part == "*"
+                || (!part.is_empty() && part.chars().all(|c| c.is_ascii_digit()))
+                || NAMES.contains(&part.to_ascii_lowercase().as_str())
+        })
+}
+
 enum Line<'a> {
     Job { schedule: String, command: &'a str },
     Variable(String),
@@ -108,11 +124,7 @@ fn parse_line(line: &str) -> Line<'_> {
         let r = rest.trim_start();
         let end = r.find(char::is_whitespace).unwrap_or(r.len());
         let field = &r[..end];
-        if field.is_empty()
-            || !field
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "*/,-".contains(c))
-        {
+        if !valid_field(field) {
             return Line::Invalid;
         }
         fields.push(field);

@@ -42,7 +42,11 @@ const SKIP: &[&str] = &[
 /// The root first, then the project directories in path order, each with its entries.
 pub fn project_dirs(project: &dyn Project) -> Vec<Dir<'_>> {
     let (tree, deep) = list(project, "", 2);
-    let mut dirs = vec![dir_of(project, "", &tree, true)];
+    let root = dir_of(project, "", &tree, true);
+    // Conventional names (`backend/`) count only when the root is no project itself: otherwise
+    // `web/` is more likely a package of the root's app than a project of its own.
+    let conventional = !is_project(&root);
+    let mut dirs = vec![root];
     for e in &tree {
         if e.kind != EntryKind::Directory || e.path.contains('/') || skipped(&e.path) {
             continue;
@@ -62,8 +66,13 @@ pub fn project_dirs(project: &dyn Project) -> Vec<Dir<'_>> {
                 }
             }
         }
+        // A root too large to list two levels deep: only the conventional names are looked
+        // into, one listing each, rather than one listing per directory.
+        if !deep && !PROJECT_DIRS.contains(&e.path.as_str()) {
+            continue;
+        }
         let sub = dir_of(project, &e.path, &tree, deep);
-        if is_project(&sub) || PROJECT_DIRS.contains(&e.path.as_str()) {
+        if is_project(&sub) || (conventional && PROJECT_DIRS.contains(&e.path.as_str())) {
             dirs.push(sub);
         }
     }
