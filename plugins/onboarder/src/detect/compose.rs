@@ -98,12 +98,7 @@ pub fn detect(dir: &Dir) -> Detected {
             .unwrap_or_default()
             .iter()
             .filter_map(|p| container_port(p))
-            .chain(
-                svc.get("expose")
-                    .map(|p| p.strings())
-                    .unwrap_or_default()
-                    .into_iter(),
-            )
+            .chain(svc.get("expose").map(|p| p.strings()).unwrap_or_default())
             .collect();
         let mut evidence = vec![Evidence::new(
             &path,

@@ -5,7 +5,10 @@
 //! writes the notes. Detectors never see port numbers or service names, so their output is the same
 //! whatever the host offers.
 //!
-//! A detector is a function `fn(&Dir) -> Detected` in its own file, listed in `DETECTORS`.
+//! A detector is a function `fn(&Dir) -> Detected` in its own file, listed in `DETECTORS`. The
+//! other files here serve them all: `walk` picks the directories (a few listings, never the
+//! whole tree), `assemble` turns the findings into the plan (pure), `text` and `yaml` read
+//! command lines, env files and compose files.
 
 mod assemble;
 mod compose;
@@ -138,7 +141,12 @@ pub fn plan(
     for dir in &dirs {
         for (detector, detect) in DETECTORS {
             let mut d = detect(dir);
-            if d == Detected::default() {
+            let empty = d.services.is_empty()
+                && d.cron_jobs.is_empty()
+                && d.setup.is_empty()
+                && d.evidence.is_empty()
+                && d.notes.is_empty();
+            if empty {
                 continue;
             }
             d.source = detector;

@@ -225,7 +225,6 @@ fn django(dir: &Dir, deps: &Deps, env: &Env, d: &mut Detected) -> Option<Found> 
         listens: true,
         env: env_vars,
         health_path: routes(dir).0,
-        data_dir: true,
         confidence,
         evidence,
         ..Found::default()
