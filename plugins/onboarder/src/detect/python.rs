@@ -3,13 +3,16 @@
 //! the settings module it names, the WSGI module that settings module names), FastAPI and Flask
 //! (the module that really creates the app, found by grep, never assumed to be `main`), plain
 //! scripts (`app.py`, `main.py`, `server.py` with an `if __name__` block), pyproject scripts.
-//! Each framework's own port flag carries the `{port}` placeholder and binds 127.0.0.1.
+//! Each framework's own port flag carries the `{port}` placeholder and binds 127.0.0.1. Django
+//! lives in `django`, FastAPI/Flask in `web`, the dependency files in `deps`.
 
 mod deps;
+mod django;
+mod web;
 
 use std::collections::BTreeMap;
 
-use super::{Detected, Dir, Found, PORT, text};
+use super::{Detected, Dir, Found, text};
 use crate::model::{CommandType, Evidence, Setup};
 use deps::Deps;
 
@@ -24,10 +27,6 @@ const MARKERS: &[&str] = &[
 
 /// Plain scripts, in the order one is preferred.
 const SCRIPTS: &[&str] = &["app.py", "main.py", "server.py"];
-
-/// App creations and the routes a health check can use, in one grep.
-const GREP: &str =
-    r#"(FastAPI|Flask)\(|\.(get|route|api_route)\(\s*["']/(health|healthz|ping)?["']"#;
 
 /// What the interpreter and the setup steps are.
 struct Env {
@@ -48,8 +47,8 @@ pub fn detect(dir: &Dir) -> Detected {
     d.evidence.extend(deps.evidence.iter().cloned());
     let env = environment(dir, &deps, &mut d);
 
-    let found = django(dir, &deps, &env, &mut d)
-        .or_else(|| web_app(dir, &deps, &env, &mut d))
+    let found = django::django(dir, &deps, &env, &mut d)
+        .or_else(|| web::web_app(dir, &deps, &env, &mut d))
         .or_else(|| script(dir, &env, &mut d))
         .or_else(|| pyproject_script(dir, &env, &mut d));
     match found {
@@ -150,333 +149,6 @@ fn setup(dir: &Dir, command: &str, reason: &str) -> Setup {
         reason: reason.to_string(),
         working_dir: dir.path.clone(),
     }
-}
-
-fn django(dir: &Dir, deps: &Deps, env: &Env, d: &mut Detected) -> Option<Found> {
-    let manage = dir.read("manage.py")?;
-    let manage_path = dir.join("manage.py");
-    let settings = manage
-        .lines()
-        .find(|l| l.contains("DJANGO_SETTINGS_MODULE"))
-        .and_then(|l| {
-            quoted_all(l)
-                .into_iter()
-                .find(|q| *q != "DJANGO_SETTINGS_MODULE")
-        })
-        .map(String::from);
-    let mut evidence = vec![Evidence::new(&manage_path, "a Django project (manage.py)")];
-    let mut confidence = 0.85;
-    let Some(settings) = settings else {
-        d.notes.push(format!(
-            "{manage_path} names no DJANGO_SETTINGS_MODULE: the settings module is unknown"
-        ));
-        return None;
-    };
-    evidence.push(Evidence::new(
-        &manage_path,
-        format!("DJANGO_SETTINGS_MODULE = {settings}"),
-    ));
-    let wsgi = wsgi_of(dir, &settings, &mut evidence).or_else(|| {
-        let guess = format!("{}.wsgi.application", settings.split('.').next()?);
-        d.notes.push(format!(
-            "the settings module {settings} names no WSGI_APPLICATION: guessed {guess}"
-        ));
-        confidence = 0.6;
-        Some(guess)
-    })?;
-    let (module, object) = wsgi.rsplit_once('.')?;
-    let mut env_vars = BTreeMap::new();
-    env_vars.insert("DJANGO_SETTINGS_MODULE".to_string(), settings.clone());
-    let argv = if deps.has("gunicorn") {
-        evidence.extend(deps.why("gunicorn"));
-        vec![
-            env.python.clone(),
-            "-m".into(),
-            "gunicorn".into(),
-            "-b".into(),
-            format!("127.0.0.1:{PORT}"),
-            format!("{module}:{object}"),
-        ]
-    } else {
-        d.notes.push(format!(
-            "{}: Django's runserver is a development server; declare gunicorn to serve {wsgi}",
-            shown(&dir.path)
-        ));
-        confidence -= 0.1;
-        vec![
-            env.python.clone(),
-            "manage.py".into(),
-            "runserver".into(),
-            format!("127.0.0.1:{PORT}"),
-            "--noreload".into(),
-        ]
-    };
-    let mut migrate = setup(
-        dir,
-        &format!("{} manage.py migrate --noinput", env.python),
-        "Django migrations (changes the database)",
-    );
-    migrate.is_safe = false;
-    migrate.allowed_in_production = false;
-    d.setup.push(migrate);
-    Some(Found {
-        argv,
-        working_dir: dir.path.clone(),
-        listens: true,
-        env: env_vars,
-        health_path: routes(dir).0,
-        confidence,
-        evidence,
-        ..Found::default()
-    })
-}
-
-/// The `WSGI_APPLICATION` the settings module (or the module it star-imports, one level) names.
-fn wsgi_of(dir: &Dir, settings: &str, evidence: &mut Vec<Evidence>) -> Option<String> {
-    let mut module = settings.to_string();
-    for _ in 0..2 {
-        let base = module.replace('.', "/");
-        let (file, content) = [format!("{base}.py"), format!("{base}/__init__.py")]
-            .into_iter()
-            .find_map(|f| dir.read(&f).map(|c| (f, c)))?;
-        if let Some(line) = content
-            .lines()
-            .find(|l| l.trim_start().starts_with("WSGI_APPLICATION"))
-        {
-            let wsgi = text::first_quoted(line)?.to_string();
-            evidence.push(Evidence::new(
-                dir.join(&file),
-                format!("WSGI_APPLICATION = {wsgi}"),
-            ));
-            return Some(wsgi);
-        }
-        // `from .base import *` or `from config.settings.base import *`.
-        let star = content.lines().find_map(|l| {
-            let l = l.trim();
-            let from = l.strip_prefix("from ")?.strip_suffix(" import *")?.trim();
-            Some(from.to_string())
-        })?;
-        module = match star.strip_prefix('.') {
-            Some(rel) => {
-                let parent = module.rsplit_once('.').map(|(p, _)| p).unwrap_or("");
-                if parent.is_empty() {
-                    rel.to_string()
-                } else {
-                    format!("{parent}.{rel}")
-                }
-            }
-            None => star,
-        };
-    }
-    None
-}
-
-fn quoted_all(line: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = line;
-    while let Some(q) = text::first_quoted(rest) {
-        out.push(q);
-        let at = rest.find(q).unwrap_or(0) + q.len() + 1;
-        rest = rest.get(at..).unwrap_or("");
-    }
-    out
-}
-
-/// A grep hit that creates an app: `app = FastAPI(...)` in `app/main.py`.
-struct AppHit {
-    /// Root-relative.
-    path: String,
-    /// The variable holding the app.
-    var: String,
-    fastapi: bool,
-    line: String,
-}
-
-/// The health path routes show (`/health`, `/healthz`, `/ping`), and whether `/` is a route.
-fn routes(dir: &Dir) -> (Option<String>, bool) {
-    let hits = grep(dir);
-    let mut health = None;
-    let mut root = false;
-    for h in &hits {
-        if h.text.contains("FastAPI(") || h.text.contains("Flask(") {
-            continue;
-        }
-        match text::first_quoted(h.text.split_once('(').map(|x| x.1).unwrap_or("")) {
-            Some("/") => root = true,
-            Some(p) if health.is_none() => health = Some(p.to_string()),
-            _ => {}
-        }
-    }
-    (health, root)
-}
-
-fn grep(dir: &Dir) -> Vec<crate::model::GrepMatch> {
-    let mut hits = dir.project.grep(GREP, &dir.path, 200).unwrap_or_default();
-    hits.retain(|h| h.path.ends_with(".py") && !is_test(&h.path));
-    hits
-}
-
-fn is_test(path: &str) -> bool {
-    let base = text::base_name(path);
-    base.starts_with("test_")
-        || base == "conftest.py"
-        || path
-            .split('/')
-            .any(|c| c == "tests" || c == "test" || c.starts_with('.'))
-}
-
-/// `path` (a `.py` file under `dir`) as a module, and whether it sits under `src/`.
-fn module_of(dir: &Dir, path: &str) -> Option<(String, bool)> {
-    let rel = text::relative_to(path, &dir.path)?;
-    let (rel, src) = match rel.strip_prefix("src/") {
-        Some(r) => (r, true),
-        None => (rel, false),
-    };
-    let rel = rel.strip_suffix(".py")?;
-    let rel = rel.strip_suffix("/__init__").unwrap_or(rel);
-    let parts: Vec<&str> = rel.split('/').collect();
-    parts
-        .iter()
-        .all(|p| text::is_env_name(p))
-        .then(|| (parts.join("."), src))
-}
-
-fn web_app(dir: &Dir, deps: &Deps, env: &Env, d: &mut Detected) -> Option<Found> {
-    let declared = deps.has("fastapi") || deps.has("flask");
-    // Without a dependency file, the code itself is the only clue.
-    if !declared && deps.any_file {
-        return None;
-    }
-    let hits = grep(dir);
-    let mut apps: Vec<AppHit> = hits
-        .iter()
-        .filter_map(|h| {
-            let fastapi = h.text.contains("FastAPI(");
-            if !fastapi && !h.text.contains("Flask(") {
-                return None;
-            }
-            let (lhs, _) = h.text.split_once('=')?;
-            let var = lhs.split(':').next()?.trim();
-            text::is_env_name(var).then(|| AppHit {
-                path: h.path.clone(),
-                var: var.to_string(),
-                fastapi,
-                line: h.text.trim().to_string(),
-            })
-        })
-        .collect();
-    if apps.is_empty() {
-        if declared {
-            d.notes.push(format!(
-                "{}: FastAPI/Flask is declared but no `app = FastAPI(...)`/`Flask(...)` was found \
-                 (an app factory?)",
-                shown(&dir.path)
-            ));
-        }
-        return None;
-    }
-    // The declared framework first, then the shortest path (the app, not a sub-application).
-    let want_fastapi = deps.has("fastapi") || !deps.has("flask");
-    apps.sort_by_key(|a| {
-        (
-            a.fastapi != want_fastapi,
-            a.path.matches('/').count(),
-            a.path.clone(),
-        )
-    });
-    let app = &apps[0];
-    let (module, src) = module_of(dir, &app.path)?;
-    let target = format!("{module}:{}", app.var);
-    if apps.len() > 1 {
-        d.notes.push(format!(
-            "several apps are created ({}); {target} was chosen (the shallowest)",
-            apps.iter()
-                .map(|a| format!("{}:{}", a.path, a.var))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    let mut evidence = vec![Evidence::new(
-        &app.path,
-        format!("{} creates the app ({target})", app.line),
-    )];
-    let mut env_vars = BTreeMap::new();
-    if src {
-        env_vars.insert("PYTHONPATH".to_string(), "src".to_string());
-    }
-    let (health, root_route) = routes(dir);
-    let (argv, health_path, confidence) = if app.fastapi {
-        evidence.extend(deps.why("fastapi"));
-        let confidence = if deps.has("uvicorn") {
-            evidence.extend(deps.why("uvicorn"));
-            0.9
-        } else {
-            d.notes.push(
-                "uvicorn is not declared (fastapi[standard] brings it): add it if the install \
-                 lacks it"
-                    .to_string(),
-            );
-            0.75
-        };
-        let docs = !app.line.contains("docs_url=None");
-        let health_path = health
-            .or_else(|| docs.then(|| "/docs".to_string()))
-            .or_else(|| root_route.then(|| "/".to_string()));
-        let argv = vec![
-            env.python.clone(),
-            "-m".into(),
-            "uvicorn".into(),
-            target,
-            "--host".into(),
-            "127.0.0.1".into(),
-            "--port".into(),
-            PORT.into(),
-        ];
-        (argv, health_path, confidence)
-    } else {
-        evidence.extend(deps.why("flask"));
-        let health_path = health.or_else(|| root_route.then(|| "/".to_string()));
-        if deps.has("gunicorn") {
-            evidence.extend(deps.why("gunicorn"));
-            let argv = vec![
-                env.python.clone(),
-                "-m".into(),
-                "gunicorn".into(),
-                "-b".into(),
-                format!("127.0.0.1:{PORT}"),
-                target,
-            ];
-            (argv, health_path, 0.85)
-        } else {
-            d.notes.push(format!(
-                "{}: `flask run` is Flask's development server; declare gunicorn to serve it",
-                shown(&dir.path)
-            ));
-            let argv = vec![
-                env.python.clone(),
-                "-m".into(),
-                "flask".into(),
-                "--app".into(),
-                target,
-                "run".into(),
-                "--host".into(),
-                "127.0.0.1".into(),
-                "--port".into(),
-                PORT.into(),
-            ];
-            (argv, health_path, 0.7)
-        }
-    };
-    Some(Found {
-        argv,
-        working_dir: dir.path.clone(),
-        listens: true,
-        env: env_vars,
-        health_path,
-        confidence,
-        evidence,
-        ..Found::default()
-    })
 }
 
 /// A plain script with an `if __name__` block; it listens when it mentions a port or a server.
