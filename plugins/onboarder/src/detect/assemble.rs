@@ -129,11 +129,15 @@ pub fn assemble(
     }
 }
 
+/// 0: installs dependencies (or the environment they go into), 1: builds, 2: the rest.
 fn phase(command: &str) -> u8 {
     let c = format!(" {command} ");
-    if c.contains(" install ") || c.contains(" ci ") || c.contains(" venv ") {
+    if [" install ", " ci ", " venv ", " sync "]
+        .iter()
+        .any(|w| c.contains(w))
+    {
         0
-    } else if c.contains(" build ") || c.contains("build") {
+    } else if c.contains("build") {
         1
     } else {
         2

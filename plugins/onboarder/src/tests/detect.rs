@@ -475,3 +475,19 @@ fn a_root_too_wide_for_two_levels_still_plans() {
     let lists = calls.iter().filter(|c| c.starts_with("list_dir")).count();
     assert!(lists <= 4, "{calls:?}");
 }
+
+#[test]
+fn setup_runs_installs_then_builds_then_the_rest() {
+    let p = FakeProject::new()
+        .file("pyproject.toml", "[project]\ndependencies = [\"flask\"]\n")
+        .file("uv.lock", "")
+        .file("app.py", "app = Flask(__name__)\n")
+        .file(
+            "Procfile",
+            "release: python3 manage_assets.py build\nweb: flask run\n",
+        );
+    let plan = plan_of(&p, "u");
+    let cmds: Vec<&str> = plan.setup.iter().map(|s| s.command.as_str()).collect();
+    assert_eq!(cmds, ["uv sync --frozen", "python3 manage_assets.py build"]);
+    assert_eq!(plan.services[0].argv, s(&["flask", "run"]));
+}
