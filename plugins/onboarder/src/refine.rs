@@ -23,7 +23,7 @@ const REDACTED: &str = "<redacted>";
 const INSTRUCTIONS: &str = "You refine how tend (a service supervisor) runs a project. You get \
 the project's file listing (directories end with `/`), the plan tend's rules detected, and the \
 free ports. Answer with the whole corrected plan as one JSON object matching the schema: every \
-service (name `[A-Za-z0-9_.-]`, at most 64 bytes, unique; argv without a shell unless needed; \
+service (name of lowercase letters, digits, `_` and `-`, starting with a letter or digit, at most 63 bytes, unique; argv without a shell unless needed; \
 working_dir relative to the project root, an existing directory, `\"\"` for the root; port one of \
 the free ports or null; env values never secrets; health_path an HTTP path answering 2xx or \
 null), cron jobs (5-field schedules), setup steps (install, build, migrate; command_type shell, \
@@ -220,12 +220,14 @@ fn array<'a>(v: &'a Value, key: &str, at: &str) -> Result<&'a Vec<Value>, String
         .ok_or_else(|| format!("{at}: `{key}` is not an array"))
 }
 
+/// A name tend registers: `^[a-z0-9][a-z0-9_-]{0,62}$` (what `POST /api/services` takes; the
+/// WIT's `[A-Za-z0-9_.-]{1,64}` is wider, and a name the host refuses would sink the whole plan).
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        && name.len() <= crate::detect::MAX_NAME
+        && name.bytes().enumerate().all(|(i, b)| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || (i > 0 && (b == b'_' || b == b'-'))
+        })
 }
 
 fn argv(v: &Value, at: &str) -> Result<Vec<String>, String> {
@@ -283,7 +285,7 @@ pub fn validate(
         let name = string(s, "name", &at)?;
         if !valid_name(&name) {
             return Err(format!(
-                "{at}: name `{name}` is not [A-Za-z0-9_.-], 1 to 64 bytes"
+                "{at}: name `{name}` is not a name tend takes ([a-z0-9_-], starting with a letter or digit, at most 63 bytes)"
             ));
         }
         if !names.insert(name.clone()) {
@@ -362,7 +364,7 @@ pub fn validate(
         let name = string(c, "name", &at)?;
         if !valid_name(&name) {
             return Err(format!(
-                "{at}: name `{name}` is not [A-Za-z0-9_.-], 1 to 64 bytes"
+                "{at}: name `{name}` is not a name tend takes ([a-z0-9_-], starting with a letter or digit, at most 63 bytes)"
             ));
         }
         if !cron_names.insert(name.clone()) {

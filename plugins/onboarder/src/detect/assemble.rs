@@ -8,8 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{DETECTORS, Detected, Found, PORT, text, with_port};
 use crate::model::{Cron, Evidence, Plan, Service, Setup};
 
-/// Longest service or cron job name tend takes.
-pub const MAX_NAME: usize = 64;
+/// Longest service or cron job name tend registers (`^[a-z0-9][a-z0-9_-]{0,62}$`, stricter than
+/// the WIT's `[A-Za-z0-9_.-]{1,64}`, so a plan's names register as they are).
+pub const MAX_NAME: usize = 63;
 
 /// A service found in a directory, with the detector that found it.
 struct Candidate {
@@ -230,21 +231,23 @@ fn service_names(project: &str, kept: &[Candidate]) -> Vec<String> {
         .collect()
 }
 
-/// `[A-Za-z0-9_.-]` only (anything else becomes `-`), at most `MAX_NAME` bytes, never empty.
+/// A name tend registers: lowercase `[a-z0-9_-]` (anything else becomes `-`, runs of `-` one),
+/// starting and ending with a letter or digit, at most `MAX_NAME` bytes, never empty.
 pub fn sanitise(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let s = s.trim_matches('-');
+    let mut s = String::new();
+    for c in name.chars().map(|c| c.to_ascii_lowercase()) {
+        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' {
+            c
+        } else {
+            '-'
+        };
+        if !(c == '-' && s.ends_with('-')) {
+            s.push(c);
+        }
+    }
+    let s = s.trim_matches(['-', '_']);
     let s = if s.is_empty() { "project" } else { s };
-    truncate(s).to_string()
+    truncate(s).trim_end_matches(['-', '_']).to_string()
 }
 
 fn truncate(s: &str) -> &str {

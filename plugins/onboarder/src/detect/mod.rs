@@ -25,6 +25,8 @@ use std::collections::BTreeMap;
 
 use crate::model::{Entry, EntryKind, Evidence, Log, Plan, Project, Setup};
 
+pub use assemble::MAX_NAME;
+
 /// Stands for the port the service is given, in `argv` and `env` values of a `Found`.
 pub const PORT: &str = "{port}";
 

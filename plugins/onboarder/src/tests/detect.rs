@@ -282,17 +282,22 @@ fn names_are_sanitised_bounded_and_unique() {
     let long = "x".repeat(80);
     let p = FakeProject::new().file("Procfile", "web: a\nweb_2: b\n");
     let plan = plan_of(&p, &format!("my app/{long}"));
+    // What tend registers: ^[a-z0-9][a-z0-9_-]{0,62}$.
     for s in &plan.services {
-        assert!(s.name.len() <= 64, "{}", s.name);
+        assert!(s.name.len() <= 63, "{}", s.name);
         assert!(
             s.name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+                .starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
         );
+        let ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-".contains(c);
+        assert!(s.name.chars().all(ok), "{}", s.name);
     }
     assert_ne!(plan.services[0].name, plan.services[1].name);
     let single = FakeProject::new().file("Procfile", "web: a\n");
-    assert_eq!(plan_of(&single, "my app!").services[0].name, "my-app");
+    assert_eq!(
+        plan_of(&single, "My.App  v2!").services[0].name,
+        "my-app-v2"
+    );
 }
 
 #[test]

@@ -155,6 +155,10 @@ fn answers_breaking_a_rule_are_rejected_with_the_reason() {
         |a| a["services"][0]["name"] = json!("web app"),
         "name `web app` is not",
     );
+    rejected(
+        |a| a["services"][0]["name"] = json!("App.web"),
+        "name `App.web` is not",
+    );
     rejected(|a| a["services"][0]["argv"] = json!([]), "`argv` is empty");
     rejected(
         |a| a["services"][0]["working_dir"] = json!("../other"),
