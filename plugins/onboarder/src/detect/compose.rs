@@ -2,7 +2,8 @@
 //! service run in its build directory (confidence 0.5: compose runs it in a container, tend runs
 //! it here), its published container port becomes the `{port}` placeholder wherever the command
 //! names it (and `0.0.0.0` becomes `127.0.0.1`), an HTTP `healthcheck` gives the health path, the
-//! `environment` names go into a note (never the values). Services from a database or broker image
+//! `environment` names go into a note (never the values), an `env_file` the project has is kept
+//! as the service's env file. Services from a database or broker image
 //! become notes: tend does not run them.
 
 use super::{Detected, Dir, Found, PORT, text, yaml};
@@ -131,11 +132,26 @@ pub fn detect(dir: &Dir) -> Detected {
                 env_names.join(", ")
             ));
         }
+        // The service's own `env_file` (relative to the compose file), when the project has it.
+        let env_file = svc
+            .get("env_file")
+            .map(|v| v.strings())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|f| join(&dir.path, &f))
+            .find(|f| text::relative_to(f, &dir.path).is_some_and(|rel| dir.has(rel)));
+        if let Some(f) = &env_file {
+            evidence.push(Evidence::new(
+                &path,
+                format!("`{name}` reads the env file {f}"),
+            ));
+        }
         d.services.push(Found {
             process: name.clone(),
             argv,
             working_dir,
             listens: !ports.is_empty(),
+            env_file,
             health_path,
             confidence: 0.5,
             evidence,

@@ -420,9 +420,10 @@ fn compose_hints_without_copying_values() {
     let p = FakeProject::new()
         .file(
             "compose.yaml",
-            "services:\n  web:\n    build:\n      context: ./api\n    command: [\"python3\", \"serve.py\", \"--bind\", \"0.0.0.0:9000\"]\n    ports: [\"127.0.0.1:80:9000/tcp\"]\n    environment:\n      API_KEY: compose-secret-value\n    healthcheck:\n      test: curl -f http://localhost:9000/status || exit 1\n  cache:\n    image: redis:7\n  proxy:\n    image: nginx\n  escape:\n    build: ../elsewhere\n    command: x\n",
+            "services:\n  web:\n    build:\n      context: ./api\n    command: [\"python3\", \"serve.py\", \"--bind\", \"0.0.0.0:9000\"]\n    ports: [\"127.0.0.1:80:9000/tcp\"]\n    env_file: [missing.env, api.env]\n    environment:\n      API_KEY: compose-secret-value\n    healthcheck:\n      test: curl -f http://localhost:9000/status || exit 1\n  cache:\n    image: redis:7\n  proxy:\n    image: nginx\n  escape:\n    build: ../elsewhere\n    command: x\n",
         )
-        .dir("api");
+        .dir("api")
+        .file("api.env", "API_KEY=from-the-env-file\n");
     let plan = plan_of(&p, "cmp");
     let web = &plan.services[0];
     assert_eq!(web.working_dir, "api");
@@ -431,6 +432,7 @@ fn compose_hints_without_copying_values() {
         s(&["python3", "serve.py", "--bind", "127.0.0.1:41000"])
     );
     assert_eq!(web.health_path.as_deref(), Some("/status"));
+    assert_eq!(web.env_file.as_deref(), Some("api.env"));
     assert_eq!(web.confidence, 0.5);
     let notes = plan.notes.join("\n");
     assert!(notes.contains("`cache` is redis:7"), "{notes}");
