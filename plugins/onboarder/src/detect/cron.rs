@@ -1,10 +1,12 @@
 //! Scheduled work the project declares: a `crontab` file or `*.cron` files in the directory, one
 //! cron job per schedule line (five fields, or an `@daily`-style macro, then the command). The
 //! user crontab format: no user column. Variable lines (`MAILTO=...`) and `@reboot` are noted,
-//! not planned. Prose schedules (a README's "runs nightly") are left out on purpose: no rule reads
-//! them the same way every time.
+//! not planned. Schedules declared for a platform in a file with a fixed shape count too: the cron
+//! services of a `render.yaml` blueprint (`type: cron`, `schedule`, `startCommand`, `rootDir`).
+//! Prose schedules (a README's "runs nightly") are left out on purpose: no rule reads them the
+//! same way every time.
 
-use super::{Detected, Dir, FoundCron, text};
+use super::{Detected, Dir, FoundCron, text, yaml};
 use crate::model::{EntryKind, Evidence};
 
 /// `@macro` schedules in the five-field form.
@@ -70,10 +72,64 @@ pub fn detect(dir: &Dir) -> Detected {
                 .push(Evidence::new(&path, "declares scheduled jobs (cron jobs)"));
         }
     }
+    render(dir, &mut d);
     if d.cron_jobs.is_empty() && d.notes.is_empty() {
         return Detected::default();
     }
     d
+}
+
+/// The cron services of a Render blueprint (`render.yaml`).
+fn render(dir: &Dir, d: &mut Detected) {
+    let Some(content) = dir
+        .has("render.yaml")
+        .then(|| dir.read("render.yaml"))
+        .flatten()
+    else {
+        return;
+    };
+    let path = dir.join("render.yaml");
+    let doc = yaml::parse(&content);
+    let services = match doc.get("services") {
+        Some(yaml::Value::List(l)) => l.as_slice(),
+        _ => &[],
+    };
+    for svc in services {
+        let field = |k: &str| svc.get(k).and_then(|v| v.as_str()).unwrap_or("");
+        if field("type") != "cron" {
+            continue;
+        }
+        let (name, schedule, command) = (field("name"), field("schedule"), field("startCommand"));
+        let fields = schedule.split_whitespace().collect::<Vec<_>>();
+        if fields.len() != 5 || !fields.iter().all(|f| valid_field(f)) || command.is_empty() {
+            d.notes.push(format!(
+                "{path}: cron service `{name}` has no five-field schedule and start command; skipped"
+            ));
+            continue;
+        }
+        let root = field("rootDir").trim_matches('/');
+        let working_dir = if root.is_empty() || root.split('/').any(|c| c == ".." || c == ".") {
+            dir.path.clone()
+        } else {
+            dir.join(root)
+        };
+        let argv = text::argv_of(command);
+        d.cron_jobs.push(FoundCron {
+            process: if name.is_empty() {
+                text::short_name(&argv)
+            } else {
+                name.to_string()
+            },
+            schedule: fields.join(" "),
+            argv,
+            working_dir,
+            evidence: vec![Evidence::new(
+                &path,
+                format!("cron service `{name}`: {schedule} {command}"),
+            )],
+            ..FoundCron::default()
+        });
+    }
 }
 
 /// Day and month names a field may use instead of numbers.

@@ -185,7 +185,7 @@ pub fn looked_for() -> String {
             "python" => "Python (requirements.txt, pyproject.toml, Pipfile, manage.py, app.py/main.py/server.py)",
             "compose" => "docker-compose.yml/compose.yaml services with a build and a command",
             "makefile" => "Makefile run/start/serve targets",
-            "cron" => "a crontab file or *.cron",
+            "cron" => "a crontab file, *.cron or render.yaml cron services",
             "envfile" => ".env files (only with a service)",
             "node" => "Node (package.json)",
             "rust" => "Rust (Cargo.toml)",

@@ -498,3 +498,25 @@ fn setup_runs_installs_then_builds_then_the_rest() {
     assert_eq!(cmds, ["uv sync --frozen", "python3 manage_assets.py build"]);
     assert_eq!(plan.services[0].argv, s(&["flask", "run"]));
 }
+
+#[test]
+fn render_blueprint_cron_services_are_cron_jobs() {
+    let p = FakeProject::new()
+        .file(
+            "render.yaml",
+            "services:\n  - type: web\n    name: site\n    startCommand: gunicorn app:app\n  - type: cron\n    name: Nightly Report\n    schedule: \"0 2 * * *\"\n    startCommand: python3 report.py\n    rootDir: tools\n  - type: cron\n    name: broken\n    schedule: daily\n    startCommand: x\n",
+        )
+        .file("tools/report.py", "");
+    let plan = plan_of(&p, "r");
+    assert_eq!(plan.cron_jobs.len(), 1);
+    let c = &plan.cron_jobs[0];
+    assert_eq!(c.name, "r-nightly-report");
+    assert_eq!(c.schedule, "0 2 * * *");
+    assert_eq!(c.argv, s(&["python3", "report.py"]));
+    assert_eq!(c.working_dir, "tools");
+    assert!(
+        plan.notes.iter().any(|n| n.contains("`broken`")),
+        "{:?}",
+        plan.notes
+    );
+}
