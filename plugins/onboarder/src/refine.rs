@@ -134,15 +134,14 @@ fn shown_plan(plan: &Plan) -> Value {
     })
 }
 
-/// The request `refine` sends (one per analysis).
+/// The request `refine` sends (one per analysis), showing `files` (the listing).
 pub fn request(
-    project: &dyn Project,
     name: &str,
+    files: &[String],
     plan: &Plan,
     free_ports: &[u16],
     model: &str,
 ) -> Request {
-    let (files, _) = listing(project);
     let user = json!({
         "project": name,
         "files": files,
@@ -176,8 +175,8 @@ pub fn refine(
     detected: Result<Plan, String>,
 ) -> Result<Plan, String> {
     let base = detected.clone().unwrap_or_default();
-    let request = request(project, name, &base, free_ports, model);
-    let (_, dirs) = listing(project);
+    let (files, dirs) = listing(project);
+    let request = request(name, &files, &base, free_ports, model);
     let answer = llm
         .complete(&request)
         .map_err(|e| format!("the model call failed: {e}"))
