@@ -30,6 +30,7 @@ pub fn assemble(
     let mut setup: Vec<Setup> = Vec::new();
     let mut candidates: Vec<Candidate> = Vec::new();
     let mut crons = Vec::new();
+    let venvs = venvs(&found);
     for (_, d) in found {
         sources.insert(d.source);
         evidence.extend(d.evidence);
@@ -42,10 +43,22 @@ pub fn assemble(
                 setup.push(s);
             }
         }
-        crons.extend(d.cron_jobs);
-        candidates.extend(d.services.into_iter().map(|found| Candidate {
-            source: d.source,
-            found,
+        for mut c in d.cron_jobs {
+            if let Some(v) = venvs.get(&c.working_dir) {
+                in_venv(&mut c.argv, &mut c.evidence, v);
+            }
+            crons.push(c);
+        }
+        candidates.extend(d.services.into_iter().map(|mut found| {
+            if d.source != "python"
+                && let Some(v) = venvs.get(&found.working_dir)
+            {
+                in_venv(&mut found.argv, &mut found.evidence, v);
+            }
+            Candidate {
+                source: d.source,
+                found,
+            }
         }));
     }
     // Installs before builds before the rest (a Procfile's `release` migrates with what was
@@ -128,6 +141,53 @@ pub fn assemble(
         author: Default::default(),
         source: sources.into_iter().collect::<Vec<_>>().join(","),
     }
+}
+
+/// Programs a Python project installs into its virtualenv and other detectors' commands name.
+const PY_PROGRAMS: &[&str] = &[
+    "python",
+    "python3",
+    "gunicorn",
+    "uvicorn",
+    "hypercorn",
+    "daphne",
+    "waitress-serve",
+    "flask",
+    "celery",
+    "django-admin",
+    "pip",
+];
+
+/// Directory -> its virtualenv (root-relative), from the Python detector's evidence.
+fn venvs(found: &[(String, Detected)]) -> BTreeMap<String, String> {
+    found
+        .iter()
+        .filter(|(_, d)| d.source == "python")
+        .flat_map(|(dir, d)| {
+            d.evidence
+                .iter()
+                .filter(|e| e.reason.starts_with(super::python::VENV_EVIDENCE))
+                .map(move |e| (dir.clone(), e.path.clone()))
+        })
+        .collect()
+}
+
+/// A command of another detector (a Procfile's `gunicorn app:app`, a crontab's `python3 x.py`)
+/// run from the directory's virtualenv, where setup installs the dependencies; `sh -c` lines are
+/// left alone (a shell line's words are not ours to rewrite).
+fn in_venv(argv: &mut [String], evidence: &mut Vec<Evidence>, venv: &str) {
+    let Some(program) = argv.first_mut() else {
+        return;
+    };
+    if !PY_PROGRAMS.contains(&program.as_str()) {
+        return;
+    }
+    let name = text::base_name(venv);
+    evidence.push(Evidence::new(
+        venv,
+        format!("runs {program} from the project's virtualenv"),
+    ));
+    *program = format!("{name}/bin/{program}");
 }
 
 /// 0: installs dependencies (or the environment they go into), 1: builds, 2: the rest.

@@ -28,6 +28,10 @@ const MARKERS: &[&str] = &[
 /// Plain scripts, in the order one is preferred.
 const SCRIPTS: &[&str] = &["app.py", "main.py", "server.py"];
 
+/// How the plan-level evidence naming the directory's virtualenv starts: `assemble` reads it to run
+/// other detectors' Python commands of that directory (a Procfile's `gunicorn`) from it.
+pub const VENV_EVIDENCE: &str = "the project's virtualenv";
+
 /// What the interpreter and the setup steps are.
 struct Env {
     /// argv[0] of every Python service, relative to the service's directory.
@@ -107,7 +111,7 @@ fn environment(dir: &Dir, deps: &Deps, d: &mut Detected) -> Env {
         (Some(v), _) => {
             d.evidence.push(Evidence::new(
                 dir.join(v),
-                "the project's virtualenv: its python runs the services",
+                format!("{VENV_EVIDENCE}: its python runs the services"),
             ));
             Some(v.to_string())
         }
@@ -119,6 +123,10 @@ fn environment(dir: &Dir, deps: &Deps, d: &mut Detected) -> Env {
                     "no virtualenv in the project: one is created for its dependencies",
                 ));
             }
+            d.evidence.push(Evidence::new(
+                dir.join(".venv"),
+                format!("{VENV_EVIDENCE} (made by setup): its python runs the services"),
+            ));
             Some(".venv".to_string())
         }
         (None, None) => None,

@@ -188,7 +188,12 @@ fn procfile_wins_over_the_framework_and_names_are_sorted() {
         s(&["sh", "-c", "python3 clock.py --port $PORT"])
     );
     assert_eq!(plan.services[1].port, Some(41001));
-    assert_eq!(plan.services[1].argv, s(&["gunicorn", "app:app"]));
+    // From the virtualenv setup makes and installs into; a shell line is left alone.
+    assert_eq!(plan.services[1].argv, s(&[".venv/bin/gunicorn", "app:app"]));
+    assert_eq!(
+        plan.services[2].argv,
+        s(&[".venv/bin/python3", "worker.py"])
+    );
     assert_eq!(plan.services[2].port, None);
     assert!(!plan.services[2].env.contains_key("PORT"));
     assert!(
@@ -496,7 +501,8 @@ fn setup_runs_installs_then_builds_then_the_rest() {
     let plan = plan_of(&p, "u");
     let cmds: Vec<&str> = plan.setup.iter().map(|s| s.command.as_str()).collect();
     assert_eq!(cmds, ["uv sync --frozen", "python3 manage_assets.py build"]);
-    assert_eq!(plan.services[0].argv, s(&["flask", "run"]));
+    // The Procfile's program comes from the virtualenv setup installs into.
+    assert_eq!(plan.services[0].argv, s(&[".venv/bin/flask", "run"]));
 }
 
 #[test]
