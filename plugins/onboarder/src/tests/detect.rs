@@ -526,3 +526,24 @@ fn render_blueprint_cron_services_are_cron_jobs() {
         plan.notes
     );
 }
+
+#[test]
+fn app_factories_are_called_the_way_each_server_calls_them() {
+    let fastapi = FakeProject::new()
+        .file("requirements.txt", "fastapi\nuvicorn\n")
+        .file(
+            "svc/factory.py",
+            "from fastapi import FastAPI\n\n\ndef create_app():\n    app = None\n    return FastAPI(title='x')\n",
+        );
+    let argv = &plan_of(&fastapi, "f").services[0].argv;
+    assert_eq!(&argv[3], "svc.factory:create_app");
+    assert_eq!(argv.last().map(String::as_str), Some("--factory"));
+    let flask = FakeProject::new()
+        .file("requirements.txt", "flask\ngunicorn\n")
+        .file(
+            "web/__init__.py",
+            "def make():\n    return Flask(__name__)\n",
+        );
+    let argv = &plan_of(&flask, "f").services[0].argv;
+    assert_eq!(argv.last().map(String::as_str), Some("web:make()"));
+}
