@@ -212,7 +212,10 @@ fn procfile_wins_over_the_framework_and_names_are_sorted() {
 
 #[test]
 fn a_listening_service_beyond_the_free_ports_gets_none_and_a_note() {
-    let p = FakeProject::new().file("Procfile", "a: x --port $PORT\nb: y --port $PORT\nweb: z\n");
+    let p = FakeProject::new().file(
+        "Procfile",
+        "a: x --port $PORT\nb: y --port $PORT\nweb: z -b 0.0.0.0:$PORT\n",
+    );
     let plan =
         crate::analyze(&p, "n", &[41000], None, &mut Unreachable, &Lines::default()).unwrap();
     assert_eq!(plan.services[0].port, Some(41000));
@@ -225,6 +228,8 @@ fn a_listening_service_beyond_the_free_ports_gets_none_and_a_note() {
         "{:?}",
         plan.notes
     );
+    let binds_all = |n: &String| n.contains("`web` binds 0.0.0.0");
+    assert!(plan.notes.iter().any(binds_all), "{:?}", plan.notes);
 }
 
 #[test]
