@@ -646,3 +646,39 @@ fn a_model_without_tools_answers_through_the_json_fallback() {
     let (_, c) = d.get(&format!("/api/chat/conversations/{id}"));
     assert_eq!(c["messages"][1]["content"], "Nothing is registered.");
 }
+
+#[test]
+fn the_cli_prints_the_answer_as_it_comes_and_what_to_continue_with() {
+    let server = ScriptedLlm::start();
+    let d = start(&openai_config(&server, ""));
+    server.push(Reply::sse(vec![
+        openai::tool_delta(0, Some("c1"), Some("list_services"), "{}"),
+        openai::finish("tool_calls"),
+        openai::usage(10, 2),
+        openai::done(),
+    ]));
+    server.push(Reply::sse(openai::sse(&["Nothing ", "runs."], 20, 3)));
+    let o = d.cli(&["chat", "What runs?"]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.starts_with("Nothing runs.\n"), "{stdout}");
+    assert!(stdout.contains("-- used list_services({})"), "{stdout}");
+    assert!(stdout.contains("-- 30 in / 5 out tokens"), "{stdout}");
+    let (_, list) = d.get("/api/chat/conversations");
+    let id = list[0]["id"].as_str().unwrap();
+    assert!(
+        stdout.contains(&format!("continue with --conversation {id}")),
+        "{stdout}"
+    );
+    // A refused request fails with the reason.
+    let o = d.cli(&["chat", "hi", "--service", "ghost"]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("ghost"),
+        "{o:?}"
+    );
+}

@@ -171,7 +171,10 @@ pub fn history(stored: &[ChatMessage]) -> Vec<Message> {
                     });
                     out.extend(answers);
                 }
-                out.push(message(Role::Assistant, m.content.clone()));
+                // Some providers refuse an empty text turn.
+                if !m.content.is_empty() {
+                    out.push(message(Role::Assistant, m.content.clone()));
+                }
             }
             // Not stored by the chat; nothing to replay.
             ChatRole::Tool => {}
