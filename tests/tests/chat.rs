@@ -16,6 +16,8 @@ use crate::llm_gateway::{KEY, openai_config, start};
 
 /// An env value of the service under discussion; no answer, request or log may contain it.
 pub const SECRET: &str = "pw-7c1e93d0-not-for-models";
+/// A value from the service's `env_file`; the same rule.
+pub const FILE_SECRET: &str = "tok-41d8cd98-from-a-file";
 
 /// `POST /api/chat` read to its end: the status, the events and the raw body (an error's JSON body
 /// when the status is not 200).
@@ -85,13 +87,15 @@ pub fn last(events: &[SseEvent]) -> Value {
     v
 }
 
-/// The service `web`: prints its secret (and the LLM key, should it inherit the daemon's env) and a
+/// The service `web`: prints its secrets (an env value, an env file's value and the LLM key, should it inherit the daemon's env) and a
 /// known line, then sleeps; running when this returns, with its pid.
 pub fn web(d: &Daemon) -> u64 {
+    let env_file = d.scratch().join("web.env");
+    std::fs::write(&env_file, format!("API_TOKEN={FILE_SECRET}\n")).unwrap();
     let spec = d.service_with(
         "web",
-        "echo \"db password $DB_PASSWORD key $TEND_TEST_LLM_KEY\"; echo hello-from-web; exec sleep 600",
-        json!({"env": {"DB_PASSWORD": SECRET}, "port": 18431}),
+        "echo \"db password $DB_PASSWORD token $API_TOKEN key $TEND_TEST_LLM_KEY\"; echo hello-from-web; exec sleep 600",
+        json!({"env": {"DB_PASSWORD": SECRET}, "env_file": env_file, "port": 18431}),
     );
     d.create(&spec);
     let v = d.wait_status("web", "running", secs(10));
@@ -106,6 +110,10 @@ pub fn web(d: &Daemon) -> u64 {
 pub fn clean(what: &str, text: &str) {
     assert!(!text.contains(KEY), "the LLM key in {what}: {text}");
     assert!(!text.contains(SECRET), "an env value in {what}: {text}");
+    assert!(
+        !text.contains(FILE_SECRET),
+        "an env file's value in {what}: {text}"
+    );
 }
 
 #[test]
@@ -321,7 +329,10 @@ fn a_tool_call_is_answered_from_the_running_service() {
     );
     let logs = answers[1]["content"].as_str().unwrap();
     assert!(logs.contains("hello-from-web"), "{logs}");
-    assert!(logs.contains("db password <redacted>"), "{logs}");
+    assert!(
+        logs.contains("db password <redacted> token <redacted>"),
+        "{logs}"
+    );
     for r in &reqs {
         clean(
             "a request to the provider",
