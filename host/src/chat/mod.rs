@@ -304,3 +304,25 @@ async fn send_text(
     text.push_str(&piece);
     send(out, ChatEvent::Delta { text: piece }).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_new_rounds_text_is_set_off_from_the_last() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let mut text = String::new();
+        let mut round = true;
+        send_text(&tx, &mut text, "Looking", &mut round).await.ok();
+        send_text(&tx, &mut text, ".", &mut round).await.ok();
+        send_text(&tx, &mut text, "", &mut true).await.ok();
+        send_text(&tx, &mut text, "Found it.", &mut true).await.ok();
+        let mut seen = Vec::new();
+        while let Ok(ChatEvent::Delta { text }) = rx.try_recv() {
+            seen.push(text);
+        }
+        assert_eq!(seen, ["Looking", ".", "\n\nFound it."]);
+        assert_eq!(text, "Looking.\n\nFound it.");
+    }
+}
