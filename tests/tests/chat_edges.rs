@@ -196,45 +196,112 @@ fn a_stream_cut_midway_ends_in_an_error_and_no_answer() {
     let id = events[0].json()["id"].as_str().unwrap().to_string();
     let (_, c) = d.get(&format!("/api/chat/conversations/{id}"));
     assert_eq!(c["messages"].as_array().unwrap().len(), 1, "{c}");
+
+    // A round that only repeats a call already made is followed by the final round.
+    let before = server.requests().len();
+    for i in 0..2 {
+        server.push(Reply::json(
+            200,
+            openai::tool_calls(&[(&format!("e{i}"), "plugin_stats", "{}")], 10, 1),
+        ));
+    }
+    server.push(Reply::json(200, openai::text("Done looking.", 10, 2)));
+    let (_, events, raw) = chat(&d, &json!({"message": "plugins?"}));
+    assert_eq!(last(&events)["event"], "done", "{raw}");
+    let reqs = server.requests();
+    assert_eq!(reqs.len() - before, 3);
+    assert!(reqs[before + 1].json()["tools"].is_array());
+    assert!(reqs[before + 2].json().get("tools").is_none());
 }
 
 #[test]
-fn a_model_that_only_calls_tools_is_stopped_after_eight_rounds() {
+fn the_last_round_is_offered_no_tools_and_answers() {
     let server = ScriptedLlm::start();
     let d = start(&openai_config(&server, "stream = false"));
-    for i in 0..8 {
+    // Each round asks something new (a round repeating earlier calls ends the tools: below).
+    for i in 0..7 {
         server.push(Reply::json(
             200,
-            openai::tool_calls(&[(&format!("c{i}"), "plugin_stats", "{}")], 10, 1),
+            openai::tool_calls(
+                &[(
+                    &format!("c{i}"),
+                    "cron_history",
+                    &format!("{{\"job\":\"j{i}\"}}"),
+                )],
+                10,
+                1,
+            ),
         ));
     }
+    server.push(Reply::json(200, openai::text("Plugins look fine.", 10, 4)));
     let (status, events, raw) = chat(&d, &json!({"message": "loop"}));
     assert_eq!(status, 200, "{raw}");
     assert_eq!(
         events.iter().filter(|e| e.event == "tool").count(),
-        8,
+        7,
         "{raw}"
     );
-    let end = last(&events);
-    assert_eq!(end["event"], "error", "{raw}");
-    assert!(
-        end["message"].as_str().unwrap().contains("8 rounds"),
-        "{raw}"
+    assert_eq!(last(&events)["event"], "done", "{raw}");
+    assert_eq!(deltas(&events).concat(), "Plugins look fine.");
+    assert_eq!(
+        last(&events)["usage"],
+        json!({"input_tokens": 80, "output_tokens": 11})
     );
     let reqs = server.requests();
     assert_eq!(reqs.len(), 8);
-    // The last round was told to answer without tools.
+    assert!(reqs[6].json()["tools"].is_array());
+    // The last round: no tools, the calls so far as text, told to answer.
+    let b = reqs[7].json();
+    assert!(b.get("tools").is_none(), "{b}");
+    let text = b["messages"].to_string();
     assert!(
-        reqs[7].json()["messages"]
-            .to_string()
-            .contains("last round")
+        text.contains("last round") && text.contains("The tool answered"),
+        "{b}"
     );
     assert!(
         !reqs[6].json()["messages"]
             .to_string()
             .contains("last round")
     );
+    // A model that calls tools even then gets an error and no answer is stored.
+    for i in 0..8 {
+        server.push(Reply::json(
+            200,
+            openai::tool_calls(
+                &[(
+                    &format!("d{i}"),
+                    "cron_history",
+                    &format!("{{\"job\":\"k{i}\"}}"),
+                )],
+                10,
+                1,
+            ),
+        ));
+    }
+    let (_, events, raw) = chat(&d, &json!({"message": "loop again"}));
+    let end = last(&events);
+    assert_eq!(end["event"], "error", "{raw}");
+    assert!(
+        end["message"].as_str().unwrap().contains("8 rounds"),
+        "{raw}"
+    );
     let id = events[0].json()["id"].as_str().unwrap().to_string();
     let (_, c) = d.get(&format!("/api/chat/conversations/{id}"));
     assert_eq!(c["messages"].as_array().unwrap().len(), 1, "{c}");
+
+    // A round that only repeats a call already made is followed by the final round.
+    let before = server.requests().len();
+    for i in 0..2 {
+        server.push(Reply::json(
+            200,
+            openai::tool_calls(&[(&format!("e{i}"), "plugin_stats", "{}")], 10, 1),
+        ));
+    }
+    server.push(Reply::json(200, openai::text("Done looking.", 10, 2)));
+    let (_, events, raw) = chat(&d, &json!({"message": "plugins?"}));
+    assert_eq!(last(&events)["event"], "done", "{raw}");
+    let reqs = server.requests();
+    assert_eq!(reqs.len() - before, 3);
+    assert!(reqs[before + 1].json()["tools"].is_array());
+    assert!(reqs[before + 2].json().get("tools").is_none());
 }

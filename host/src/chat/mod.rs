@@ -1,5 +1,6 @@
 //! The chat's exchange: one person's message answered by a model through the LLM gateway (purpose
-//! `chat`) in up to `MAX_ROUNDS` rounds. Each round is streamed (`complete_stream`; models configured
+//! `chat`) in up to `MAX_ROUNDS` rounds, the last one offered no tools so that it answers (also
+//! right after a round that only repeated calls already made). Each round is streamed (`complete_stream`; models configured
 //! `tools = false` answer through the gateway's JSON fallback, a whole round at a time, their final
 //! text through the `answer` tool); the tools the model calls run against live data (`tools.rs`,
 //! read-only), their answers go back to it, and the next round starts. Everything the person sees is
@@ -13,6 +14,7 @@ mod prompt;
 mod redact;
 mod tools;
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -97,18 +99,38 @@ impl Exchange {
         let mut uses: Vec<ChatToolUse> = Vec::new();
         let mut proposals = Vec::new();
         let mut answered = false;
+        // Calls made so far (name, arguments): a round that only repeats them is a loop, and the
+        // next round is the final one.
+        let mut made: HashSet<(String, String)> = HashSet::new();
+        let mut looping = false;
         for round in 0..MAX_ROUNDS {
-            if round == MAX_ROUNDS - 1 {
-                messages.push(prompt::message(
+            // The last round offers no tools (a model without tool support keeps `answer`), so
+            // it has to answer; the calls so far go as text, as the gateway refuses calls to
+            // tools a request does not offer.
+            let final_round = round == MAX_ROUNDS - 1 || looping;
+            let req = if final_round {
+                let mut flat = prompt::flatten(&messages);
+                flat.push(prompt::message(
                     Role::System,
-                    "This is the last round: answer the person now, without calling tools.",
+                    "This is the last round: answer the person now with what you found; no more tools.",
                 ));
-            }
-            let req = CompletionRequest {
-                model: Some(self.model.clone()),
-                messages: messages.clone(),
-                tools: defs.clone(),
-                ..CompletionRequest::default()
+                CompletionRequest {
+                    model: Some(self.model.clone()),
+                    messages: flat,
+                    tools: defs
+                        .iter()
+                        .filter(|t| t.name == tools::ANSWER)
+                        .cloned()
+                        .collect(),
+                    ..CompletionRequest::default()
+                }
+            } else {
+                CompletionRequest {
+                    model: Some(self.model.clone()),
+                    messages: messages.clone(),
+                    tools: defs.clone(),
+                    ..CompletionRequest::default()
+                }
             };
             let c = if self.fallback {
                 self.whole_round(req, out).await?
@@ -150,6 +172,10 @@ impl Exchange {
                 };
                 asked.push((call, args));
             }
+            looping = !asked.is_empty()
+                && asked.iter().fold(true, |all, (c, _)| {
+                    !made.insert((c.name.clone(), c.arguments.clone())) && all
+                });
             messages.push(Message {
                 role: Role::Assistant,
                 content: c.message.content,
