@@ -1,10 +1,11 @@
 //! More of the chat (`POST /api/chat`) against the scripted servers: requests refused before any
 //! stream (naming the field, storing nothing), a provider failing before or during the answer, a
-//! model that never stops calling tools, an Anthropic model, a model without tool support (the
-//! gateway's JSON fallback), and `tend chat`. Helpers are `chat.rs`'s.
+//! model that keeps calling tools (the final round is offered none), an Anthropic model, a model
+//! without tool support (the gateway's JSON fallback), `tend chat`, and the daemon stopping during a
+//! chat. Helpers are `chat.rs`'s.
 
 use tend_tests::llm_script::{Reply, ScriptedLlm, anthropic, openai};
-use tend_tests::{Daemon, Value, json};
+use tend_tests::{Daemon, Value, json, secs, wait_until};
 
 use crate::chat::{chat, clean, deltas, last, shape};
 use crate::llm_gateway::{KEY, openai_config, start};
@@ -304,4 +305,35 @@ fn the_last_round_is_offered_no_tools_and_answers() {
     assert_eq!(reqs.len() - before, 3);
     assert!(reqs[before + 1].json()["tools"].is_array());
     assert!(reqs[before + 2].json().get("tools").is_none());
+}
+
+#[test]
+fn the_daemon_stopping_ends_a_chat_with_shutting_down() {
+    let server = ScriptedLlm::start();
+    let mut d = start(&openai_config(&server, ""));
+    server.push(Reply::hang());
+    let resp = d
+        .request(reqwest::Method::POST, "/api/chat")
+        .json(&json!({"message": "hi"}))
+        .send()
+        .unwrap();
+    let sse = tend_tests::Sse::from_response(resp);
+    assert_eq!(
+        sse.next(secs(10)).expect("conversation").event,
+        "conversation"
+    );
+    wait_until(secs(10), "the call reached the provider", || {
+        server.requests().len() == 1
+    })
+    .unwrap();
+    let started = std::time::Instant::now();
+    assert!(d.stop().success());
+    assert!(
+        started.elapsed() < secs(10),
+        "stopping took {:?}",
+        started.elapsed()
+    );
+    let end = sse.next(secs(5)).expect("a last event");
+    assert_eq!(end.event, "error", "{}", end.data);
+    assert_eq!(end.json()["code"], "shutting_down");
 }
