@@ -1,10 +1,9 @@
-//! The chat (`POST /api/chat`, Server-Sent Events) against the scripted OpenAI and Anthropic servers
-//! (real HTTP on loopback): streamed tokens relayed in order, tool calls answered from a really
-//! running service, proposals that change nothing, a client hanging up cancelling the provider's
-//! stream, validation before anything is stored, the stored conversations (list, read, continue,
-//! delete), usage under the purpose `chat`, models without tool support, and no key or env value in
-//! any output. Helpers shared with `chat_edges.rs` (validation, failures, other providers, the CLI)
-//! are here.
+//! The chat (`POST /api/chat`, Server-Sent Events) against the scripted OpenAI server (real HTTP on
+//! loopback): streamed tokens relayed in order, the stored conversations (list, read, continue,
+//! delete), tool calls answered from a really running service, usage under the purpose `chat`,
+//! proposals that change nothing, a client hanging up cancelling the provider's stream, and no key or
+//! env value in any output. Helpers shared with `chat_edges.rs` (validation, failures, other
+//! providers, the CLI) are here.
 
 use std::time::Duration;
 
