@@ -10,6 +10,8 @@ mod api;
 mod bounds;
 mod caddy;
 mod caddy_tls;
+mod chat;
+mod chat_edges;
 mod cli;
 mod compat;
 mod config;
