@@ -1825,7 +1825,8 @@ action: string, service: string,
  */
 reason: string, 
 /**
- * For `edit`: the fields to change, as `PATCH /api/services/{name}` takes them.
+ * For `edit`: the fields of the service's definition to change; the dashboard merges them into
+ * the definition it has and sends it whole (`PUT /api/services/{name}`).
  */
 changes?: JsonValue, };
 

@@ -3,9 +3,6 @@
 //! services, answered with read-only tools over the operations. What the model suggests doing comes
 //! back as proposals the person confirms; the chat itself changes nothing.
 
-// Until the routes that use them land (issue 14).
-#![allow(dead_code)]
-
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -49,7 +46,8 @@ pub struct ChatProposal {
     pub service: String,
     /// Why, in the model's words.
     pub reason: String,
-    /// For `edit`: the fields to change, as `PATCH /api/services/{name}` takes them.
+    /// For `edit`: the fields of the service's definition to change; the dashboard merges them into
+    /// the definition it has and sends it whole (`PUT /api/services/{name}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<serde_json::Value>,
 }
