@@ -415,9 +415,10 @@ async fn confirm(
     loop {
         let state = inner.sup.get(name).map_err(|e| e.to_string())?.state;
         let running = state.status == Status::Running;
+        // Backoff: it exited and waits to be started again; that is not coming up.
         if matches!(
             state.status,
-            Status::Exited | Status::Fatal | Status::Stopped
+            Status::Exited | Status::Fatal | Status::Stopped | Status::Backoff
         ) {
             return Err(format!(
                 "is {}{}{}",
