@@ -50,6 +50,28 @@ pub fn steps_of(plan: &Plan) -> Vec<OnboardStep> {
     steps
 }
 
+/// The `analyze` step of a plan made: what it holds.
+pub fn analyzed(plan: &Plan) -> OnboardStep {
+    OnboardStep {
+        kind: Kind::Analyze,
+        target: plan.project.clone(),
+        status: St::Ok,
+        message: format!(
+            "{} service(s), {} cron job(s), {} setup step(s) by {} ({:?}, confidence {:.2})",
+            plan.services.len(),
+            plan.cron_jobs.len(),
+            plan.setup.len(),
+            if plan.source.is_empty() {
+                "?"
+            } else {
+                &plan.source
+            },
+            plan.author,
+            plan.confidence
+        ),
+    }
+}
+
 /// The job's task; frees the project's root when it ends, however it ends.
 pub(super) async fn run(inner: Arc<Inner>, mut job: OnboardJob, p: Project, model: Option<String>) {
     let root = p.root.clone();
@@ -181,14 +203,7 @@ async fn apply(
             };
             match made {
                 Ok(plan) => {
-                    let msg = format!(
-                        "{} service(s), {} cron job(s), {} setup step(s) ({}, confidence {:.2})",
-                        plan.services.len(),
-                        plan.cron_jobs.len(),
-                        plan.setup.len(),
-                        plan.source,
-                        plan.confidence
-                    );
+                    let msg = analyzed(&plan).message;
                     job.plan = Some(plan.clone());
                     job.steps.extend(steps_of(&plan));
                     mark(inner, job, 0, St::Ok, msg).await;
@@ -316,10 +331,15 @@ async fn setup(inner: &Inner, job: &mut OnboardJob, plan: &Plan) -> Result<(), S
         plan.data_dir.to_string_lossy().into_owned(),
     );
     env.insert("TEND_ONBOARD_ID".to_string(), job.id.clone());
+    // By position: two steps may run the same command (in different dirs).
+    let at: Vec<usize> = (job.steps.iter().enumerate())
+        .filter(|(_, s)| s.kind == Kind::Setup)
+        .map(|(i, _)| i)
+        .collect();
     let mut runs = Vec::new();
     let mut denied = Vec::new();
     for (n, s) in plan.setup.iter().enumerate() {
-        let i = find(job, Kind::Setup, &s.command.command);
+        let i = at.get(n).copied().unwrap_or(usize::MAX);
         let wc = plan::setup_command(s);
         let argv = match crate::workflow::command_argv(&wc) {
             Ok(a) => a,

@@ -190,7 +190,17 @@ impl Onboarding {
                 }
                 (e, _) => e,
             })?;
-        if let Some(plan) = &req.plan {
+        // Without a model the analysis is quick and deterministic: it is made now, so that a project
+        // with nothing found or names already taken is refused at once (4xx, nothing stored), and
+        // recorded as the job's first step. A model's refinement may take minutes: the job makes it.
+        let mut plan = req.plan.clone();
+        let mut analyzed = None;
+        if plan.is_none() && req.model.is_none() {
+            let made = inner.analyze(&p, None).await?;
+            analyzed = Some(job::analyzed(&made));
+            plan = Some(made);
+        }
+        if let Some(plan) = &plan {
             let conflicts = plan::validate(plan, &p.root, &inner.registered())?;
             if !conflicts.is_empty() {
                 return Err(plan::conflict(&conflicts).into());
@@ -210,13 +220,13 @@ impl Onboarding {
             status: OnboardStatus::Queued,
             created_at: now_rfc3339(),
             ended_at: None,
-            plan: req.plan.clone(),
-            steps: Vec::new(),
+            plan,
+            steps: analyzed.into_iter().collect(),
             registered: Vec::new(),
             message: format!("queued ({origin})"),
         };
         if let Some(plan) = &job.plan {
-            job.steps = job::steps_of(plan);
+            job.steps.extend(job::steps_of(plan));
         }
         match inner.store.insert_onboard_job(&job).await {
             Ok(id) => job.id = id,

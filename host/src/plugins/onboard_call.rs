@@ -27,7 +27,7 @@ pub struct PlanCall {
     /// onboarder, suspended, trapped, timed out, or answered `err` (`PlanError::Refused`, e.g.
     /// "nothing found: ...").
     pub plan: Result<PluginPlan, PlanError>,
-    /// `llm` completions the plugin made (a plan made with any is `Author::Model`).
+    /// `llm` completions the plugin made.
     pub llm_calls: u32,
     /// Tokens those completions used.
     pub usage: wire::Usage,
@@ -149,7 +149,7 @@ impl PluginHost {
             .await;
         let tally = *tally.lock().unwrap_or_else(|e| e.into_inner());
         let plan = match outcome {
-            Outcome::Ok(plan) => Ok(from_wit(plan, tally.calls > 0)),
+            Outcome::Ok(plan) => Ok(from_wit(plan)),
             Outcome::NotFound => Err(PlanError::Failed(format!(
                 "no plugin named {plugin} is loaded"
             ))),
@@ -185,9 +185,10 @@ fn env(e: Vec<wit::EnvVar>) -> Vec<EnvPair> {
     e.into_iter().map(|v| (v.name, v.value)).collect()
 }
 
-/// The plugin's plan as plain data. A plugin that called `llm` while making it made a model-written
-/// plan, whatever it says (the WIT's rule for `author`).
-fn from_wit(p: wit::Plan, used_llm: bool) -> PluginPlan {
+/// The plugin's plan as plain data. Its `author` is taken as said: unlike a fix, a plan the plugin
+/// asked a model to refine may still be the rules' (the model's answer failed validation and the
+/// plugin fell back), and `llm_calls` tells that a model was asked either way.
+fn from_wit(p: wit::Plan) -> PluginPlan {
     PluginPlan {
         services: p
             .services
@@ -230,7 +231,6 @@ fn from_wit(p: wit::Plan, used_llm: bool) -> PluginPlan {
         evidence: evidence(p.evidence),
         notes: p.notes,
         author: match p.author {
-            _ if used_llm => wire::Author::Model,
             wit_fix::Author::Rule => wire::Author::Rule,
             wit_fix::Author::Model => wire::Author::Model,
         },
@@ -258,7 +258,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plans_convert_field_for_field_and_llm_use_makes_a_model_plan() {
+    fn plans_convert_field_for_field() {
         let plan = wit::Plan {
             services: vec![wit::PlannedService {
                 name: "web".into(),
@@ -304,7 +304,7 @@ mod tests {
             author: wit_fix::Author::Rule,
             source: "python".into(),
         };
-        let p = from_wit(plan.clone(), false);
+        let p = from_wit(plan);
         assert_eq!(p.author, wire::Author::Rule);
         assert_eq!(p.confidence, 0.0);
         let s = &p.services[0];
@@ -316,6 +316,5 @@ mod tests {
         assert_eq!(s.env_file.as_deref(), Some(".env"));
         assert_eq!(p.cron_jobs[0].schedule, "0 3 * * *");
         assert_eq!(p.setup[0].command.command_type, wire::CommandType::Make);
-        assert_eq!(from_wit(plan, true).author, wire::Author::Model);
     }
 }
