@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 
 use super::{Inner, Problem, Project, plan};
 use crate::policy::Ask;
@@ -382,7 +381,7 @@ async fn setup(inner: &Inner, job: &mut OnboardJob, plan: &Plan) -> Result<(), S
     if !denied.is_empty() {
         return Err(denied.join("; "));
     }
-    let (_stop_tx, stop_rx) = watch::channel(None);
+    let stop_rx = inner.stop.subscribe();
     for (n, (i, wc, argv, cwd)) in runs.into_iter().enumerate() {
         mark(inner, job, i, St::Running, "running".into()).await;
         let ran = crate::workflow::step::run(
