@@ -11,6 +11,14 @@ use std::collections::BTreeMap;
 
 use crate::model::{Entry, EntryKind, Evidence, Log, Plan, Project, Setup};
 
+mod go;
+mod node;
+mod ruby;
+mod rust;
+mod static_site;
+#[cfg(test)]
+mod tests_more;
+
 /// Stands for the port the service is given, in `argv` and `env` values of a `Found`.
 pub const PORT: &str = "{port}";
 
@@ -104,7 +112,14 @@ pub struct Detected {
 pub type Detector = fn(&Dir) -> Detected;
 
 /// Every detector, in the order their findings are preferred when two describe the same process.
-pub const DETECTORS: &[(&str, Detector)] = &[];
+pub const DETECTORS: &[(&str, Detector)] = &[
+    ("node", node::detect),
+    ("rust", rust::detect),
+    ("go", go::detect),
+    ("ruby", ruby::detect),
+    // Last: it only plans what no manifest claims.
+    ("static", static_site::detect),
+];
 
 /// The plan for the project, or `Err("nothing found: ...")`.
 pub fn plan(
