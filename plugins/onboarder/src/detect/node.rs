@@ -65,13 +65,13 @@ impl Pm {
         }
     }
 
-    /// Runs a binary the dependencies installed (`node_modules/.bin`).
+    /// Runs a binary the dependencies installed. Straight from `node_modules/.bin` (relative to the
+    /// working directory) rather than through `npx`, which may fetch a missing package from the
+    /// registry; yarn's own runner as Plug'n'Play installs have no `node_modules`.
     fn exec(self, bin: &str) -> Vec<String> {
         match self {
-            Pm::Npm => strings(&["npx", "--no-install", bin]),
-            Pm::Pnpm => strings(&["pnpm", "exec", bin]),
             Pm::Yarn => strings(&["yarn", bin]),
-            Pm::Bun => strings(&["bunx", bin]),
+            Pm::Npm | Pm::Pnpm | Pm::Bun => vec![format!("node_modules/.bin/{bin}")],
         }
     }
 
@@ -202,11 +202,25 @@ pub fn detect(dir: &Dir) -> Detected {
                 "{manifest} has both `scripts.start` and `main`: the `start` script was chosen"
             ));
         }
+        // `node [flags] <entry>`: the file that shows whether it serves HTTP.
         let entry = start
             .split_whitespace()
             .skip_while(|w| *w != "node" && *w != "nodemon")
-            .nth(1)
-            .map(str::to_string);
+            .skip(1)
+            .find(|w| !w.starts_with('-'))
+            .map(|w| w.trim_start_matches("./").to_string());
+        // `node dist/index.js` with `dist/` not in the project: the build makes it.
+        if let (Some(e), Some(b)) = (&entry, script("build"))
+            && dir.project.read_file(&dir.join(e), 1).is_err()
+        {
+            out.setup.push(step(
+                dir,
+                pm.run("build").join(" "),
+                format!("`start` runs {e}, which the `build` script (`{b}`) makes"),
+                true,
+                600,
+            ));
+        }
         let (serves, why) = serves_http(dir, entry.as_deref(), &deps);
         evidence.extend(why);
         let argv = pm.run("start");

@@ -50,9 +50,7 @@ fn node_next_fixture() {
     assert_eq!(
         d.services[0].argv,
         argv(&[
-            "npx",
-            "--no-install",
-            "next",
+            "node_modules/.bin/next",
             "start",
             "-p",
             "{port}",
@@ -75,9 +73,7 @@ fn node_vite_fixture() {
     assert_eq!(
         d.services[0].argv,
         argv(&[
-            "pnpm",
-            "exec",
-            "vite",
+            "node_modules/.bin/vite",
             "preview",
             "--port",
             "{port}",

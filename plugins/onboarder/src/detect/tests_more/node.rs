@@ -184,9 +184,7 @@ fn next_builds_first_then_starts_on_the_port_bound_to_loopback() {
     assert_eq!(
         s.argv,
         argv(&[
-            "npx",
-            "--no-install",
-            "next",
+            "node_modules/.bin/next",
             "start",
             "-p",
             "{port}",
@@ -218,9 +216,7 @@ fn vite_builds_and_previews_instead_of_the_dev_server() {
     assert_eq!(
         s.argv,
         argv(&[
-            "pnpm",
-            "exec",
-            "vite",
+            "node_modules/.bin/vite",
             "preview",
             "--port",
             "{port}",
@@ -236,7 +232,10 @@ fn vite_builds_and_previews_instead_of_the_dev_server() {
     // Without a build script mentioning vite, `vite build` itself.
     let p = Mem::new(&[("package.json", r#"{"devDependencies": {"vite": "5"}}"#)]);
     let d = run(detect, &p, "");
-    assert_eq!(commands(&d), ["npm install", "npx --no-install vite build"]);
+    assert_eq!(
+        commands(&d),
+        ["npm install", "node_modules/.bin/vite build"]
+    );
 }
 
 #[test]
@@ -335,5 +334,66 @@ fn invalid_json_or_no_manifest_plans_nothing() {
             source: "node",
             ..Detected::default()
         }
+    );
+}
+
+#[test]
+fn a_start_script_running_build_output_builds_first() {
+    let p = Mem::new(&[
+        (
+            "package.json",
+            r#"{"scripts": {"build": "tsc", "start": "node --enable-source-maps ./dist/main.js"},
+                "devDependencies": {"typescript": "5"}}"#,
+        ),
+        ("yarn.lock", ""),
+        ("src/main.ts", "createServer().listen(PORT)\n"),
+    ]);
+    let d = run(detect, &p, "");
+    assert_eq!(
+        commands(&d),
+        ["yarn install --frozen-lockfile", "yarn run build"]
+    );
+    assert!(
+        d.setup[1].reason.contains("runs dist/main.js"),
+        "{:?}",
+        d.setup[1]
+    );
+    assert_eq!(d.services[0].argv, argv(&["yarn", "run", "start"]));
+    // With the entry present, nothing is built.
+    let p = Mem::new(&[
+        (
+            "package.json",
+            r#"{"scripts": {"build": "tsc", "start": "node --enable-source-maps ./dist/main.js"}}"#,
+        ),
+        ("dist/main.js", SERVER),
+    ]);
+    let d = run(detect, &p, "");
+    assert!(d.setup.is_empty(), "{:?}", d.setup);
+    assert_eq!(paths(&d, 0), ["package.json", "dist/main.js"]);
+}
+
+#[test]
+fn yarn_runs_installed_binaries_through_yarn() {
+    let p = Mem::new(&[
+        ("package.json", r#"{"devDependencies": {"vite": "5"}}"#),
+        ("yarn.lock", ""),
+    ]);
+    let d = run(detect, &p, "");
+    assert_eq!(
+        commands(&d),
+        ["yarn install --frozen-lockfile", "yarn vite build"]
+    );
+    assert_eq!(
+        d.services[0].argv,
+        argv(&[
+            "yarn",
+            "vite",
+            "preview",
+            "--port",
+            "{port}",
+            "--host",
+            "127.0.0.1",
+            "--strictPort"
+        ])
     );
 }
