@@ -40,9 +40,11 @@ pub fn detect(dir: &Dir) -> Detected {
         source: "ruby",
         ..Detected::default()
     };
-    let rails_marker = ["config/application.rb", "bin/rails"]
+    // The directory's listing first: a read costs a host call in every directory walked.
+    let rails_marker = [("config", "config/application.rb"), ("bin", "bin/rails")]
         .into_iter()
-        .find(|f| dir.project.read_file(&dir.join(f), 1).is_ok());
+        .find(|(d, f)| dir.has_dir(d) && dir.project.read_file(&dir.join(f), 1).is_ok())
+        .map(|(_, f)| f);
     let rack = dir.has("config.ru");
     if rails_marker.is_none() && !rack {
         return out;

@@ -51,10 +51,13 @@ pub fn detect(dir: &Dir) -> Detected {
     let site = if dir.has("index.html") {
         Some(".")
     } else {
+        // Listed first: a read per candidate would cost a host call in every directory walked.
         SITE_DIRS.iter().copied().find(|d| {
-            dir.project
-                .read_file(&dir.join(&format!("{d}/index.html")), 1)
-                .is_ok()
+            dir.has_dir(d)
+                && dir
+                    .project
+                    .read_file(&dir.join(&format!("{d}/index.html")), 1)
+                    .is_ok()
         })
     };
     let Some(site) = site else {
