@@ -68,10 +68,13 @@ impl Pm {
     /// Runs a binary the dependencies installed. Straight from `node_modules/.bin` (relative to the
     /// working directory) rather than through `npx`, which may fetch a missing package from the
     /// registry; yarn's own runner as Plug'n'Play installs have no `node_modules`.
-    fn exec(self, bin: &str) -> Vec<String> {
-        match self {
-            Pm::Yarn => strings(&["yarn", bin]),
-            Pm::Npm | Pm::Pnpm | Pm::Bun => vec![format!("node_modules/.bin/{bin}")],
+    /// `hoisted`: the way from the package up to its workspace root, where npm and bun put the
+    /// workspace's binaries (pnpm links them into each package).
+    fn exec(self, bin: &str, hoisted: Option<&str>) -> Vec<String> {
+        match (self, hoisted) {
+            (Pm::Yarn, _) => strings(&["yarn", bin]),
+            (Pm::Npm | Pm::Bun, Some(up)) => vec![format!("{up}/node_modules/.bin/{bin}")],
+            (Pm::Npm | Pm::Pnpm | Pm::Bun, _) => vec![format!("node_modules/.bin/{bin}")],
         }
     }
 
@@ -135,11 +138,47 @@ pub fn detect(dir: &Dir) -> Detected {
         .collect();
     let has_dep = |name: &str| deps.iter().any(|d| d == name);
 
-    let (pm, lockfile) = package_manager(dir, &pkg, &mut out);
+    // A package of a workspace is installed, and its package manager chosen, at the workspace root.
+    let ws_root = workspace_root(dir);
+    let (pm, lockfile) = match &ws_root {
+        Some(root) => {
+            let root_dir = Dir {
+                project: dir.project,
+                path: root.clone(),
+                entries: super::entries(dir.project, root),
+            };
+            let root_pkg = root_dir
+                .read("package.json")
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                .and_then(|v| v.as_object().cloned())
+                .unwrap_or_default();
+            // The root's own detection says the same about its lockfiles: only its evidence is kept.
+            let mut seen = Detected::default();
+            let (pm, lock) = package_manager(&root_dir, &root_pkg, &mut seen);
+            out.evidence.extend(seen.evidence);
+            out.notes.push(format!(
+                "{} is a package of the workspace at {}: its dependencies are installed there",
+                dir.path,
+                if root.is_empty() {
+                    "the project root"
+                } else {
+                    root
+                }
+            ));
+            (pm, lock.map(|l| root_dir.join(&l)))
+        }
+        None => package_manager(dir, &pkg, &mut out),
+    };
+    let hoisted = ws_root.as_ref().map(|root| {
+        let depth = dir.path.split('/').count() - root.split('/').filter(|c| !c.is_empty()).count();
+        vec![".."; depth].join("/")
+    });
+    let hoisted = hoisted.as_deref();
     runtime_notes(dir, &pkg, &mut out);
-    workspaces(dir, &pkg, &mut out);
+    let declares_workspaces = workspaces(dir, &pkg, &mut out);
 
-    if !deps.is_empty() {
+    // A workspace root installs for all its packages, whatever it declares itself.
+    if ws_root.is_none() && (!deps.is_empty() || declares_workspaces) {
         let command = pm.install(lockfile.is_some()).to_string();
         let reason = match &lockfile {
             Some(l) => format!(
@@ -159,7 +198,12 @@ pub fn detect(dir: &Dir) -> Detected {
     env.insert("PORT".to_string(), PORT.to_string());
     let mut evidence = vec![];
     if let Some(l) = &lockfile {
-        evidence.push(Evidence::new(dir.join(l), format!("{l}: {}", pm.name())));
+        let at = if ws_root.is_some() {
+            l.clone()
+        } else {
+            dir.join(l)
+        };
+        evidence.push(Evidence::new(at, format!("{l}: {}", pm.name())));
     }
     let web = |confidence: f32, argv: Vec<String>, evidence: Vec<Evidence>| Found {
         argv,
@@ -177,7 +221,10 @@ pub fn detect(dir: &Dir) -> Detected {
         evidence.push(Evidence::new(&manifest, "depends on `next`: a Next.js app"));
         let (build, why) = match script("build") {
             Some(b) => (pm.run("build").join(" "), format!("`build` script `{b}`")),
-            None => (pm.exec("next").join(" ") + " build", "`next build`".into()),
+            None => (
+                pm.exec("next", hoisted).join(" ") + " build",
+                "`next build`".into(),
+            ),
         };
         out.setup.push(step(
             dir,
@@ -186,7 +233,7 @@ pub fn detect(dir: &Dir) -> Detected {
             true,
             900,
         ));
-        let mut argv = pm.exec("next");
+        let mut argv = pm.exec("next", hoisted);
         argv.extend(strings(&["start", "-p", PORT, "-H", "127.0.0.1"]));
         out.services.push(web(0.9, argv, evidence));
         return out;
@@ -240,7 +287,10 @@ pub fn detect(dir: &Dir) -> Detected {
             Some(b) if b.contains("vite") => {
                 (pm.run("build").join(" "), format!("`build` script `{b}`"))
             }
-            _ => (pm.exec("vite").join(" ") + " build", "`vite build`".into()),
+            _ => (
+                pm.exec("vite", hoisted).join(" ") + " build",
+                "`vite build`".into(),
+            ),
         };
         out.setup.push(step(
             dir,
@@ -257,7 +307,7 @@ pub fn detect(dir: &Dir) -> Detected {
                 "{manifest}: Vite's dev server is not a production server; the service serves the production build with `vite preview`"
             ),
         });
-        let mut argv = pm.exec("vite");
+        let mut argv = pm.exec("vite", hoisted);
         argv.extend(strings(&[
             "preview",
             "--port",
@@ -385,7 +435,41 @@ fn runtime_notes(dir: &Dir, pkg: &Map<String, Value>, out: &mut Detected) {
 }
 
 /// `workspaces` (npm, yarn, bun) or `pnpm-workspace.yaml`: a note listing the packages found.
-fn workspaces(dir: &Dir, pkg: &Map<String, Value>, out: &mut Detected) {
+/// The nearest directory above `dir` that declares workspaces (`workspaces` in its package.json,
+/// or a `pnpm-workspace.yaml`).
+fn workspace_root(dir: &Dir) -> Option<String> {
+    if dir.path.is_empty() {
+        return None;
+    }
+    let mut ancestors = vec![];
+    let mut p = dir.path.as_str();
+    while let Some((parent, _)) = p.rsplit_once('/') {
+        ancestors.push(parent.to_string());
+        p = parent;
+    }
+    ancestors.push(String::new());
+    let at = |a: &str, f: &str| {
+        if a.is_empty() {
+            f.to_string()
+        } else {
+            format!("{a}/{f}")
+        }
+    };
+    ancestors.into_iter().find(|a| {
+        dir.project
+            .read_file(&at(a, "pnpm-workspace.yaml"), 1)
+            .is_ok()
+            || dir
+                .project
+                .read_file(&at(a, "package.json"), 256 * 1024)
+                .ok()
+                .and_then(|f| serde_json::from_str::<Value>(&f.content).ok())
+                .is_some_and(|v| v.get("workspaces").is_some())
+    })
+}
+
+/// Whether the directory declares workspaces (then noted with the packages found).
+fn workspaces(dir: &Dir, pkg: &Map<String, Value>, out: &mut Detected) -> bool {
     let mut patterns: Vec<String> = match pkg.get("workspaces") {
         Some(Value::Array(a)) => a
             .iter()
@@ -412,7 +496,7 @@ fn workspaces(dir: &Dir, pkg: &Map<String, Value>, out: &mut Detected) {
         }));
     }
     if patterns.is_empty() {
-        return;
+        return false;
     }
     let mut packages = vec![];
     for p in &patterns {
@@ -448,6 +532,7 @@ fn workspaces(dir: &Dir, pkg: &Map<String, Value>, out: &mut Detected) {
             packages.join(", ")
         }
     ));
+    true
 }
 
 /// Whether the package serves HTTP: a web framework among its dependencies, or its entry file

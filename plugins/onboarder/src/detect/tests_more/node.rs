@@ -397,3 +397,60 @@ fn yarn_runs_installed_binaries_through_yarn() {
         ])
     );
 }
+
+#[test]
+fn a_workspace_package_is_installed_from_the_root_and_uses_its_hoisted_binaries() {
+    let p = Mem::new(&[
+        (
+            "package.json",
+            r#"{"private": true, "workspaces": ["apps/*"]}"#,
+        ),
+        ("package-lock.json", "{}"),
+        (
+            "apps/web/package.json",
+            r#"{"scripts": {"build": "next build"}, "dependencies": {"next": "14"}}"#,
+        ),
+    ]);
+    let root = run(detect, &p, "");
+    assert_eq!(
+        commands(&root),
+        ["npm ci"],
+        "the root installs for its packages"
+    );
+    assert!(root.services.is_empty());
+    let d = run(detect, &p, "apps/web");
+    assert_eq!(commands(&d), ["npm run build"]);
+    assert_eq!(d.setup[0].working_dir, "apps/web");
+    assert_eq!(
+        d.services[0].argv,
+        argv(&[
+            "../../node_modules/.bin/next",
+            "start",
+            "-p",
+            "{port}",
+            "-H",
+            "127.0.0.1"
+        ])
+    );
+    assert_eq!(paths(&d, 0), ["package-lock.json", "apps/web/package.json"]);
+    assert!(
+        noted(
+            &d,
+            "apps/web is a package of the workspace at the project root"
+        ),
+        "{:?}",
+        d.notes
+    );
+    // pnpm links the binaries into each package.
+    let p = Mem::new(&[
+        ("pnpm-workspace.yaml", "packages:\n  - apps/*\n"),
+        ("pnpm-lock.yaml", ""),
+        (
+            "apps/ui/package.json",
+            r#"{"devDependencies": {"vite": "5"}}"#,
+        ),
+    ]);
+    let d = run(detect, &p, "apps/ui");
+    assert_eq!(commands(&d), ["node_modules/.bin/vite build"]);
+    assert_eq!(d.services[0].argv[0], "node_modules/.bin/vite");
+}
