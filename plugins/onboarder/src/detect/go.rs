@@ -17,7 +17,7 @@ pub fn detect(dir: &Dir) -> Detected {
         ..Detected::default()
     };
     let Some(gomod) = dir.read("go.mod") else {
-        return out;
+        return Detected::default();
     };
     let module = gomod
         .lines()

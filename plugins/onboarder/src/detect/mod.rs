@@ -118,7 +118,7 @@ pub const DETECTORS: &[(&str, Detector)] = &[
     ("go", go::detect),
     ("ruby", ruby::detect),
     // Last: it only plans what no manifest claims.
-    ("static", static_site::detect),
+    ("static_site", static_site::detect),
 ];
 
 /// The plan for the project, or `Err("nothing found: ...")`.

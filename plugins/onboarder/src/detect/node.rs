@@ -115,7 +115,7 @@ pub fn detect(dir: &Dir) -> Detected {
     };
     let manifest = dir.join("package.json");
     let Some(text) = dir.read("package.json") else {
-        return out;
+        return Detected::default();
     };
     let pkg = match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(pkg)) => pkg,

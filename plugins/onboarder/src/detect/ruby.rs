@@ -47,7 +47,7 @@ pub fn detect(dir: &Dir) -> Detected {
         .map(|(_, f)| f);
     let rack = dir.has("config.ru");
     if rails_marker.is_none() && !rack {
-        return out;
+        return Detected::default();
     }
     let gemfile = dir.read("Gemfile");
     let gems = gemfile.as_deref().unwrap_or("");

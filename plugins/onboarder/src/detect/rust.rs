@@ -264,11 +264,11 @@ pub fn detect(dir: &Dir) -> Detected {
         ..Detected::default()
     };
     if !dir.has("Cargo.toml") {
-        return out;
+        return Detected::default();
     }
     let manifest_path = dir.join("Cargo.toml");
     let Some(m) = Manifest::read(dir.project, &manifest_path) else {
-        return out;
+        return Detected::default();
     };
     if let Some(ws) = in_workspace(dir) {
         out.notes.push(format!(

@@ -34,19 +34,13 @@ const SITE_DIRS: &[&str] = &["public", "dist", "build", "site"];
 
 pub fn detect(dir: &Dir) -> Detected {
     let mut out = Detected {
-        source: "static",
+        source: "static_site",
         ..Detected::default()
     };
-    if let Some(m) = MANIFESTS.iter().find(|m| dir.has(m)) {
-        // Whatever `index.html` is here, the manifest's detector decides how the directory runs.
-        if dir.has("index.html") {
-            out.notes.push(format!(
-                "{} is not served as a static site: {} says something else runs there",
-                dir.join("index.html"),
-                dir.join(m)
-            ));
-        }
-        return out;
+    // Whatever `index.html` is here (Vite's entry, a template), the manifest's detector decides how
+    // the directory runs.
+    if MANIFESTS.iter().any(|m| dir.has(m)) {
+        return Detected::default();
     }
     let site = if dir.has("index.html") {
         Some(".")
@@ -61,7 +55,7 @@ pub fn detect(dir: &Dir) -> Detected {
         })
     };
     let Some(site) = site else {
-        return out;
+        return Detected::default();
     };
     let index = if site == "." {
         dir.join("index.html")

@@ -9,7 +9,7 @@ const MINE: &[(&str, Detector)] = &[
     ("rust", rust::detect),
     ("go", go::detect),
     ("ruby", ruby::detect),
-    ("static", static_site::detect),
+    ("static_site", static_site::detect),
 ];
 
 /// Runs every detector of this file's over `dir` of the fixture and returns the findings of
@@ -173,7 +173,7 @@ fn ruby_rack_fixture() {
 
 #[test]
 fn static_site_fixture() {
-    let d = only("static-site", "", "static");
+    let d = only("static-site", "", "static_site");
     assert_eq!(
         d.services[0].argv,
         argv(&[

@@ -328,13 +328,7 @@ fn invalid_json_or_no_manifest_plans_nothing() {
     assert!(d.services.is_empty() && d.setup.is_empty());
     assert!(noted(&d, "package.json is not valid JSON"), "{:?}", d.notes);
     let d = run(detect, &Mem::new(&[("index.js", SERVER)]), "");
-    assert_eq!(
-        d,
-        Detected {
-            source: "node",
-            ..Detected::default()
-        }
-    );
+    assert_eq!(d, Detected::default());
 }
 
 #[test]

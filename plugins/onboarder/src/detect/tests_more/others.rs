@@ -287,20 +287,14 @@ fn sidekiq_adds_a_worker_and_a_gemfile_alone_plans_nothing() {
     assert_eq!(names, [("web", true), ("worker", false)]);
     assert_eq!(d.services[1].argv, argv(&["bundle", "exec", "sidekiq"]));
     let d = run(ruby::detect, &Mem::new(&[("Gemfile", "gem 'rake'\n")]), "");
-    assert_eq!(
-        d,
-        Detected {
-            source: "ruby",
-            ..Detected::default()
-        }
-    );
+    assert_eq!(d, Detected::default());
 }
 
 #[test]
 fn static_site_at_the_top_or_in_a_site_directory() {
     let p = Mem::new(&[("index.html", "<h1>hi</h1>"), ("about.html", "")]);
     let d = run(static_site::detect, &p, "");
-    assert_eq!(d.source, "static");
+    assert_eq!(d.source, "static_site");
     let s = &d.services[0];
     assert_eq!(
         s.argv,
@@ -333,17 +327,22 @@ fn static_site_at_the_top_or_in_a_site_directory() {
 #[test]
 fn static_site_leaves_a_directory_with_a_manifest_alone() {
     let p = Mem::new(&[("index.html", ""), ("package.json", "{}")]);
-    let d = run(static_site::detect, &p, "");
-    assert!(d.services.is_empty());
-    assert!(
-        noted(&d, "package.json says something else runs there"),
-        "{:?}",
-        d.notes
-    );
-    let d = run(
-        static_site::detect,
-        &Mem::new(&[("manage.py", ""), ("public/index.html", "")]),
-        "",
-    );
-    assert!(d.services.is_empty() && d.notes.is_empty());
+    assert_eq!(run(static_site::detect, &p, ""), Detected::default());
+    let p = Mem::new(&[("manage.py", ""), ("public/index.html", "")]);
+    assert_eq!(run(static_site::detect, &p, ""), Detected::default());
+}
+
+#[test]
+fn a_directory_without_their_manifests_gives_nothing_at_all() {
+    // `plan` skips a detector whose answer is the default: no source, no note.
+    let p = Mem::new(&[
+        ("README.md", "# hi"),
+        ("main.py", "print(1)\n"),
+        ("src/main.rs", "fn main() {}\n"),
+        ("cmd/api/main.go", "package main\n"),
+        ("config/routes.rb", "\n"),
+    ]);
+    for detector in [rust::detect, go::detect, ruby::detect, static_site::detect] {
+        assert_eq!(run(detector, &p, ""), Detected::default());
+    }
 }
