@@ -140,11 +140,15 @@ fn bins(project: &dyn Project, crate_dir: &str, m: &Manifest) -> Vec<Bin> {
         let Some(name) = t.strings.get("name") else {
             continue;
         };
-        let source = t
-            .strings
-            .get("path")
-            .map(|p| join(p))
-            .unwrap_or_else(|| join(&format!("src/bin/{name}.rs")));
+        // Without `path`, cargo takes `src/bin/<name>.rs`, or `src/main.rs` for the package's name.
+        let source = t.strings.get("path").map(|p| join(p)).unwrap_or_else(|| {
+            let own = join(&format!("src/bin/{name}.rs"));
+            if !exists(&own) && m.package("name") == Some(name.as_str()) {
+                join("src/main.rs")
+            } else {
+                own
+            }
+        });
         out.push(Bin {
             name: name.clone(),
             source,

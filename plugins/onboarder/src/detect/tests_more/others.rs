@@ -346,3 +346,29 @@ fn a_directory_without_their_manifests_gives_nothing_at_all() {
         assert_eq!(run(detector, &p, ""), Detected::default());
     }
 }
+
+#[test]
+fn rust_a_bin_table_naming_the_package_is_src_main_rs_not_a_second_binary() {
+    let p = Mem::new(&[
+        (
+            "Cargo.toml",
+            "[package]\nname = \"tool\"\nautobins = true\n\n[[bin]]\nname = \"tool\"\n",
+        ),
+        ("src/main.rs", RUST_SERVER),
+        ("src/bin/other.rs", "fn main() {}\n"),
+    ]);
+    let d = run(rust::detect, &p, "");
+    let names: Vec<&str> = d.services.iter().map(|s| s.process.as_str()).collect();
+    assert_eq!(names, ["other", "tool"]);
+    assert!(d.services[1].listens, "src/main.rs is its source");
+    assert_eq!(paths(&d, 1), ["Cargo.toml", "src/main.rs"]);
+    // `autobins = false`: only the declared targets.
+    let p = Mem::new(&[
+        (
+            "Cargo.toml",
+            "[package]\nname = \"tool\"\nautobins = false\n",
+        ),
+        ("src/main.rs", RUST_SERVER),
+    ]);
+    assert!(run(rust::detect, &p, "").services.is_empty());
+}
