@@ -39,6 +39,16 @@ const WEB_DEPS: &[&str] = &[
     "socket.io",
 ];
 
+/// Development servers a `start` script may run (they reload, and are not meant to be exposed).
+const DEV_SERVERS: &[&str] = &[
+    "react-scripts start",
+    "vue-cli-service serve",
+    "ng serve",
+    "webpack serve",
+    "webpack-dev-server",
+    "nodemon",
+];
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Pm {
     Npm,
@@ -271,7 +281,13 @@ pub fn detect(dir: &Dir) -> Detected {
         let (serves, why) = serves_http(dir, entry.as_deref(), &deps);
         evidence.extend(why);
         let argv = pm.run("start");
-        if serves {
+        if let Some(dev) = DEV_SERVERS.iter().find(|d| start.contains(*d)) {
+            // Still what the project says to run; a person should know it is not a production server.
+            out.notes.push(format!(
+                "{manifest}: `scripts.start` runs `{dev}`, a development server; planned as the project says, at low confidence"
+            ));
+            out.services.push(web(0.5, argv, evidence));
+        } else if serves {
             out.services.push(web(0.85, argv, evidence));
         } else {
             out.notes.push(format!(
