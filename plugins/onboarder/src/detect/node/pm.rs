@@ -188,11 +188,22 @@ pub(super) fn workspaces(dir: &Dir, pkg: &Map<String, Value>, out: &mut Detected
     let mut from = dir.join("package.json");
     if let Some(yaml) = dir.read("pnpm-workspace.yaml") {
         from = dir.join("pnpm-workspace.yaml");
-        patterns.extend(yaml.lines().filter_map(|l| {
-            let item = l.trim().strip_prefix('-')?.trim();
-            let item = item.trim_matches(|c| c == '"' || c == '\'');
-            (!item.is_empty()).then(|| item.to_string())
-        }));
+        // The items of the top-level `packages:` list; other keys (`onlyBuiltDependencies:`,
+        // `catalog:`) list package names, not directories.
+        let mut in_packages = false;
+        for l in yaml.lines() {
+            if !l.starts_with([' ', '\t', '-']) && !l.trim().is_empty() {
+                in_packages = l.trim_end() == "packages:";
+                continue;
+            }
+            let Some(item) = l.trim().strip_prefix('-') else {
+                continue;
+            };
+            let item = item.trim().trim_matches(|c| c == '"' || c == '\'');
+            if in_packages && !item.is_empty() {
+                patterns.push(item.to_string());
+            }
+        }
     }
     if patterns.is_empty() {
         return false;

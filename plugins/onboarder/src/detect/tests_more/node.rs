@@ -270,7 +270,10 @@ fn workspaces_are_listed_in_a_note() {
     );
     let p = Mem::new(&[
         ("package.json", r#"{"private": true}"#),
-        ("pnpm-workspace.yaml", "packages:\n  - 'packages/*'\n"),
+        (
+            "pnpm-workspace.yaml",
+            "packages:\n  - 'packages/*'\n\nonlyBuiltDependencies:\n  - esbuild\n",
+        ),
         ("pnpm-lock.yaml", ""),
         ("packages/ui/package.json", "{}"),
     ]);
