@@ -270,6 +270,11 @@ fn rack_runs_under_puma_when_declared_else_rackup() {
             "config.ru"
         ])
     );
+    assert!(
+        noted(&d, "declares neither puma nor rackup"),
+        "{:?}",
+        d.notes
+    );
 }
 
 #[test]
