@@ -527,7 +527,7 @@ async fn http_status(port: u16, path: &str) -> Result<u16, String> {
         s.write_all(req.as_bytes())
             .await
             .map_err(|e| e.to_string())?;
-        let mut buf = vec![0u8; 64];
+        let mut buf = [0u8; 64];
         let mut got = 0;
         while got < buf.len() {
             let n = s.read(&mut buf[got..]).await.map_err(|e| e.to_string())?;
