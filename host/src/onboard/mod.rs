@@ -284,7 +284,8 @@ impl Inner {
     /// Asks the plugin for the project's plan (free ports offered) and makes it absolute.
     async fn analyze(&self, p: &Project, model: Option<String>) -> Result<Plan, Problem> {
         let claimed: BTreeSet<u16> = self.registered().ports.into_keys().collect();
-        let offered = tokio::task::spawn_blocking(move || ports::offer(&claimed))
+        let root = p.root.clone();
+        let offered = tokio::task::spawn_blocking(move || ports::offer(&root, &claimed))
             .await
             .unwrap_or_default();
         let plugin = &self.settings.plugin;

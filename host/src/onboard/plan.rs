@@ -37,7 +37,10 @@ fn under(root: &Path, rel: &str, field: &str) -> Result<PathBuf, FieldError> {
             format!("{rel:?} is not a path inside the project root"),
         ));
     }
-    Ok(root.join(p))
+    // Component by component: `""` and `.` are the root itself, never `root/`.
+    let mut path = root.to_path_buf();
+    path.extend(p.components().filter(|c| matches!(c, Component::Normal(_))));
+    Ok(path)
 }
 
 /// Whether absolute `path` is inside `root` (canonical): lexically, and through symlinks when it

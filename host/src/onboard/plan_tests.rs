@@ -128,7 +128,11 @@ fn plugin_plans_become_absolute_with_data_dir_and_no_escape() {
         svc.env.get(DATA_DIR_VAR).map(String::as_str),
         Some(plan.data_dir.to_str().unwrap())
     );
-    assert_eq!(plan.cron_jobs[0].working_dir, f.root);
+    // The root itself, not `root/`.
+    assert_eq!(
+        plan.cron_jobs[0].working_dir.as_os_str(),
+        f.root.as_os_str()
+    );
     assert_eq!(plan.setup[0].working_dir, f.root.join("web"));
     assert_eq!(
         (plan.project.as_str(), plan.plugin.as_str()),

@@ -1,8 +1,11 @@
 //! Free ports to offer a plan: ports that bind on 127.0.0.1 right now and that no registered
 //! service claims (a stopped service's port binds, but is promised to it). They are taken from a
-//! range above the usual development ports, starting at a random offset: two previews made one
-//! after the other, or two daemons on one machine, would otherwise be offered the same first ports,
-//! and a port that is free now is only free until someone binds it (the plan is applied later).
+//! range above the usual development ports, starting at an offset picked by the project's root: a
+//! port that is free now is only free until someone binds it (the plan is applied later), so
+//! different projects (previewed one after the other, or by two daemons on one machine) should not
+//! all be offered the same first ports. The offset is a hash of the root rather than a random
+//! number so that previews of one project offer the same ports: a preview, a refinement asked
+//! after it and the apply after that agree, and a person reading two previews sees no churn.
 
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, TcpListener};
@@ -37,10 +40,20 @@ pub fn free_ports(
         .collect()
 }
 
-/// [`free_ports`] over [`RANGE`] from a random offset.
-pub fn offer(claimed: &BTreeSet<u16>) -> Vec<u16> {
+/// [`free_ports`] over [`RANGE`] from the offset of `root`.
+pub fn offer(root: &std::path::Path, claimed: &BTreeSet<u16>) -> Vec<u16> {
     let len = usize::from(RANGE.end() - RANGE.start()) + 1;
-    free_ports(OFFERED, claimed, RANGE, rand::random_range(0..len))
+    free_ports(OFFERED, claimed, RANGE, offset(root) % len)
+}
+
+/// FNV-1a of the root's bytes: stable across calls and daemons (std's hasher is seeded per process).
+fn offset(root: &std::path::Path) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in root.as_os_str().as_encoded_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h as usize
 }
 
 #[cfg(test)]
@@ -62,8 +75,15 @@ mod tests {
         if got.len() == 3 {
             assert_eq!(got, [busy + 1, busy + 2, busy - 2]);
         }
-        let offered = offer(&BTreeSet::new());
+        let root = std::path::Path::new("/home/u/Code/shop");
+        let offered = offer(root, &BTreeSet::new());
         assert!(!offered.is_empty() && offered.len() <= OFFERED);
         assert!(offered.iter().all(|p| RANGE.contains(p) && binds(*p)));
+        // One project, the same offset; another project, (almost surely) another.
+        assert_eq!(offset(root), offset(root));
+        assert_ne!(
+            offset(root),
+            offset(std::path::Path::new("/home/u/Code/blog"))
+        );
     }
 }
