@@ -4,7 +4,8 @@
 //! registers and writes nothing; and `POST /api/onboard` with a plan in the request (as the
 //! dashboard sends an edited preview) runs the background job: a denied setup step fails it before
 //! anything is registered, a service that listens is registered, started and confirmed, one that
-//! exits fails the job and stays registered, named in the job. (The detectors' goldens and the
+//! exits fails the job and stays registered, named in the job; every step is an `agent` event; a
+//! job cut short by a crash ends `failed` on the next start. (The detectors' goldens and the
 //! fixtures started through the plugin's own plans are `onboard_*` tests of their own.)
 
 use std::path::{Path, PathBuf};
@@ -234,6 +235,15 @@ fn an_edited_plan_is_applied_confirmed_or_failed_visibly() {
         "{view}"
     );
     assert!(s.data.join(".web").is_dir());
+    // Every step was an `agent` event (replayed from the store), the service's ones naming it.
+    let sse = s.d.sse("/api/events?topics=agent&after=0");
+    let ev = sse
+        .wait_for(JOB_TIMEOUT, |e| {
+            e.data.contains(&format!("onboarding {id} of")) && e.data.contains("confirm web: ok")
+        })
+        .unwrap();
+    assert_eq!(ev.json()["agent"], "onboard", "{}", ev.data);
+    assert_eq!(ev.json()["service"], "web", "{}", ev.data);
     // The same plan again: its name is taken, refused at once (409) and nothing is stored.
     let (status, body) = s.d.post(
         "/api/onboard",
