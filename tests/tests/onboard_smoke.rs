@@ -336,4 +336,12 @@ fn a_job_cut_short_by_a_crash_ends_failed_on_the_next_start() {
     );
     assert_eq!(job["registered"], json!([]), "{job}");
     assert!(job["ended_at"].is_string(), "{job}");
+    // The step that was running says so; the ones after it never ran.
+    let steps = job["steps"].as_array().unwrap();
+    assert_eq!(steps[1]["kind"], "setup", "{job}");
+    assert_eq!(steps[1]["status"], "failed", "{job}");
+    assert!(
+        steps[2..].iter().all(|st| st["status"] == "skipped"),
+        "{job}"
+    );
 }

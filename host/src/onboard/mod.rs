@@ -28,7 +28,9 @@ use crate::policy::Policy;
 use crate::spec::FieldError;
 use crate::store::{Store, now_rfc3339};
 use crate::supervisor::Supervisor;
-use crate::wire::{AgentEvent, OnboardJob, OnboardRequest, OnboardStatus, Origin, Payload, Plan};
+use crate::wire::{
+    AgentEvent, OnboardJob, OnboardRequest, OnboardStatus, OnboardStepStatus, Origin, Payload, Plan,
+};
 
 /// Why an onboarding request was refused: the supervisor's kinds of failure, or the onboarder
 /// plugin failing (it trapped, timed out, is missing).
@@ -119,6 +121,16 @@ impl Onboarding {
             return;
         };
         for mut j in jobs {
+            for s in &mut j.steps {
+                match s.status {
+                    OnboardStepStatus::Running => {
+                        s.status = OnboardStepStatus::Failed;
+                        s.message = "interrupted by a daemon restart".into();
+                    }
+                    OnboardStepStatus::Pending => s.status = OnboardStepStatus::Skipped,
+                    _ => {}
+                }
+            }
             j.status = OnboardStatus::Failed;
             j.ended_at = Some(now_rfc3339());
             j.message = if j.registered.is_empty() {
