@@ -1,8 +1,9 @@
-//! One onboarding job from plan to verdict: analyze (when the request carried no plan), create the
-//! data dir, judge every setup step by the command policy (origin `agent`, audited; one denial ends
-//! the job before anything runs or is registered), run them in order, register the services and
-//! cron jobs (normal validation; names recorded in `registered` as each succeeds), start the
-//! services and confirm each listens on its port (or answers its health path) within
+//! One onboarding job from plan to verdict: analyze (when the request named a model but no plan;
+//! without a model `Onboarding::start` made the plan already and recorded it as the first step),
+//! create the data dir, judge every setup step by the command policy (origin `agent`, audited; one
+//! denial ends the job before anything runs or is registered), run them in order, register the
+//! services and cron jobs (normal validation; names recorded in `registered` as each succeeds),
+//! start the services and confirm each listens on its port (or answers its health path) within
 //! `[onboard] confirm_timeout_s`. A failure ends the job `failed` naming the step; what was
 //! registered stays registered and the message says so. Every step rewrites the job record and
 //! publishes an `agent` event.

@@ -4,8 +4,10 @@
 //! (`plan.rs`). A preview answers the plan and changes nothing. Applying it is a background job
 //! (`job.rs`): data dir, setup steps judged by the command policy (origin `agent`, audited) and run,
 //! services and cron jobs registered with the normal validation, services started and confirmed
-//! listening (or healthy). Jobs are stored (`store/onboard.rs`) and every step is an `agent` event.
-//! The plugin never writes or runs anything: only this module does, and it knows no HTTP.
+//! listening (or healthy). Without a model the plan is made before the job is queued, so that
+//! "nothing found" and names already taken are refused at once. Jobs are stored
+//! (`store/onboard.rs`) and every step is an `agent` event. The plugin never writes or runs
+//! anything: only this module does, and it knows no HTTP.
 
 mod job;
 mod plan;
