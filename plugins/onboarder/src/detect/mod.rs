@@ -27,6 +27,14 @@ use crate::model::{Entry, EntryKind, Evidence, Log, Plan, Project, Setup};
 
 pub use assemble::MAX_NAME;
 
+mod go;
+mod node;
+mod ruby;
+mod rust;
+mod static_site;
+#[cfg(test)]
+mod tests_more;
+
 /// Stands for the port the service is given, in `argv` and `env` values of a `Found`.
 pub const PORT: &str = "{port}";
 
@@ -121,14 +129,20 @@ pub type Detector = fn(&Dir) -> Detected;
 
 /// Every detector, in the order their findings are preferred when two describe the same process:
 /// the project's own declarations (Procfile) first, then the frameworks, then hints (compose,
-/// Makefile). One line per detector.
+/// Makefile). One line per detector. The static-site detector is last: it only plans what no
+/// manifest claims.
 pub const DETECTORS: &[(&str, Detector)] = &[
     ("procfile", procfile::detect),
     ("python", python::detect),
+    ("node", node::detect),
+    ("rust", rust::detect),
+    ("go", go::detect),
+    ("ruby", ruby::detect),
     ("compose", compose::detect),
     ("makefile", makefile::detect),
     ("cron", cron::detect),
     ("envfile", envfile::detect),
+    ("static_site", static_site::detect),
 ];
 
 /// The plan for the project, or `Err("nothing found in <name>: looked for ...")`.
