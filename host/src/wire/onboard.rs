@@ -3,9 +3,6 @@
 //! absolute, ports assigned, names final), and the background job that applies it. Mirrors the WIT
 //! interface `tend:plugin/onboarding` where the plan comes from.
 
-// Until the routes that use them land (issue 14).
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
