@@ -79,10 +79,10 @@ fn every_fixture_previews_as_its_golden() {
         .flatten()
     {
         let name = e.file_name().to_string_lossy().into_owned();
-        if let Some(fixture) = name.strip_suffix(".plan.json") {
-            if !fixtures.iter().any(|f| f == fixture) {
-                failures.push(format!("{name}: a golden without its fixture directory"));
-            }
+        if let Some(fixture) = name.strip_suffix(".plan.json")
+            && !fixtures.iter().any(|f| f == fixture)
+        {
+            failures.push(format!("{name}: a golden without its fixture directory"));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
