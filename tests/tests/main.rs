@@ -45,6 +45,7 @@ mod onboard_errors;
 mod onboard_goldens;
 mod onboard_llm;
 mod onboard_secret;
+mod onboard_smoke;
 mod persistence;
 mod plugin_reach;
 mod plugins;
