@@ -48,9 +48,19 @@ fn assert_serves(d: &Daemon, name: &str, port: u16) {
 /// request, after checking that its preview registers nothing; asserts the job succeeded and every
 /// service runs and answers. Answers the daemon and the finished job.
 fn onboard_runs(fixture: &str, by_name: bool) -> (OnboardDaemon, Value) {
+    onboard_runs_edited(fixture, by_name, None)
+}
+
+/// [`onboard_runs`], with `edit` applied to the previewed plan, which the request then carries
+/// (what a user reviewing the preview does).
+fn onboard_runs_edited(
+    fixture: &str,
+    by_name: bool,
+    edit: Option<fn(&mut Value)>,
+) -> (OnboardDaemon, Value) {
     let d = OnboardDaemon::start("");
     let root = d.project(fixture);
-    let plan = plan_of(&d, &root);
+    let mut plan = plan_of(&d, &root);
     assert!(
         service_names(&d).is_empty(),
         "the preview registered something"
@@ -60,7 +70,14 @@ fn onboard_runs(fixture: &str, by_name: bool) -> (OnboardDaemon, Value) {
         "the preview created the data dir"
     );
     let project = if by_name { json!(fixture) } else { json!(root) };
-    let job = run_job(&d, &json!({"project": project}));
+    let body = match edit {
+        Some(edit) => {
+            edit(&mut plan);
+            json!({"project": project, "plan": plan})
+        }
+        None => json!({"project": project}),
+    };
+    let job = run_job(&d, &body);
     assert_eq!(
         job["status"],
         "succeeded",
@@ -120,9 +137,17 @@ fn py_script_runs_on_its_injected_port() {
     onboard_runs("py-script", false);
 }
 
+/// Marks every setup step `is_safe`: the review of a user who read them (the default policy denies
+/// commands declared unsafe, and the Procfile's `release` is declared so).
+fn approve_setup(plan: &mut Value) {
+    for step in plan["setup"].as_array_mut().expect("setup") {
+        step["command"]["is_safe"] = json!(true);
+    }
+}
+
 #[test]
 fn procfile_release_runs_web_and_a_portless_worker_after_the_release_step() {
-    let (d, job) = onboard_runs("procfile-release", false);
+    let (d, job) = onboard_runs_edited("procfile-release", false, Some(approve_setup));
     let services = planned_services(&job["plan"]);
     assert_eq!(services.len(), 2, "web and worker: {}", job["plan"]);
     let worker = services

@@ -65,6 +65,7 @@ fn the_secret_is_in_no_answer_log_or_output_but_the_service_has_it() {
         &String::from_utf8_lossy(&out.stderr),
     );
     let out = d.cli(&["onboard", "--preview", "--json", root.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
     assert_hidden(
         "`tend onboard --preview --json`",
         &String::from_utf8_lossy(&out.stdout),
@@ -97,6 +98,16 @@ fn the_secret_is_in_no_answer_log_or_output_but_the_service_has_it() {
         env.contains(&format!("SECRET_TOKEN={SECRET}")),
         "the service gets SECRET_TOKEN from its env_file"
     );
+    // The fixture says whether it got the variable, never its value.
+    wait_for(secs(30), || {
+        let lines = d.tail_text(&name, 50);
+        if lines.iter().any(|l| l.contains("secret token set: True")) {
+            Ok(())
+        } else {
+            Err(format!("{lines:?}"))
+        }
+    })
+    .expect("the service reports SECRET_TOKEN is set");
     if let Some(port) = view["port"].as_u64().or(services[0]["port"].as_u64()) {
         let (status, body) = http_get(u16::try_from(port).unwrap(), "/").expect("GET /");
         assert_eq!(status, 200, "{body}");
