@@ -95,8 +95,8 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
     }
     let m = measure(&daemon, &generated).context("the generated project")?;
     println!(
-        "==> generated ({files} files): {} ({} services), median {:.1} ms, p90 {:.1} ms",
-        m.status, m.services, m.median_ms, m.p90_ms
+        "==> generated ({files} files): {} ({} services, {}), median {:.1} ms, p90 {:.1} ms",
+        m.status, m.services, m.command, m.median_ms, m.p90_ms
     );
     if m.status != 200 || m.services == 0 {
         bail!(
@@ -134,6 +134,8 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
 struct Measure {
     status: u16,
     services: usize,
+    /// The first service's command, to show what was found.
+    command: String,
     median_ms: f64,
     p90_ms: f64,
     max_ms: f64,
@@ -141,7 +143,8 @@ struct Measure {
 
 impl Measure {
     fn json(&self) -> Value {
-        json!({"status": self.status, "services": self.services, "median_ms": self.median_ms,
+        json!({"status": self.status, "services": self.services, "command": self.command,
+               "median_ms": self.median_ms,
                "p90_ms": self.p90_ms, "max_ms": self.max_ms})
     }
 }
@@ -184,6 +187,7 @@ fn measure(daemon: &Daemon, root: &Path) -> anyhow::Result<Measure> {
     Ok(Measure {
         status,
         services: body["services"].as_array().map_or(0, Vec::len),
+        command: body["services"][0]["command"].to_string(),
         median_ms: percentile(&times, 0.5),
         p90_ms: percentile(&times, 0.9),
         max_ms: times.last().copied().unwrap_or(0.0),
