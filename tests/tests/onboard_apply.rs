@@ -1,10 +1,11 @@
 //! `POST /api/onboard` for real: fixture projects (copied into the test's dir) analysed, their data
 //! dir created, setup steps run through the policy, services registered, started and confirmed; each
 //! service `running` and answering 200 on the port the plan injected as `PORT` (the Procfile's worker
-//! runs without one). The preview before it registers nothing. An edited plan (a renamed service on
-//! another port) is applied as edited. Failures: a setup step the policy denies fails the job before
-//! anything is registered; a service that exits at once fails the job with what was registered still
-//! listed and the step saying why; a name already taken is 409 at once, nothing registered.
+//! runs without one; crontab-jobs registers cron jobs only). The preview before it registers nothing.
+//! An edited plan (a renamed service on another port) is applied as edited. Failures: a setup step the
+//! policy denies fails the job before anything is registered; a service that exits at once fails the
+//! job with what was registered still listed and the step saying why; a name already taken is 409 at
+//! once, nothing registered.
 
 use tend_tests::onboard::{
     OnboardDaemon, describe_steps, http_get, plan_of, planned_services, run_job, service_names,
@@ -374,4 +375,27 @@ fn a_name_already_taken_is_409_naming_it_and_registers_nothing() {
     assert_eq!(status, 200, "{jobs}");
     let jobs = jobs.as_array().or_else(|| jobs["jobs"].as_array()).cloned();
     assert_eq!(jobs.map(|j| j.len()), Some(0), "no job stored");
+}
+
+#[test]
+fn crontab_jobs_registers_its_cron_jobs_with_their_schedules() {
+    let (d, job) = onboard_runs("crontab-jobs", false);
+    let planned = job["plan"]["cron_jobs"]
+        .as_array()
+        .expect("cron_jobs")
+        .clone();
+    assert_eq!(planned.len(), 2, "{}", job["plan"]);
+    let (status, cron) = d.get("/api/cron");
+    assert_eq!(status, 200, "{cron}");
+    let listed = cron.as_array().expect("a list of jobs");
+    for c in &planned {
+        let found = listed
+            .iter()
+            .find(|l| l["name"] == c["name"])
+            .unwrap_or_else(|| panic!("{} is registered: {cron}", c["name"]));
+        assert_eq!(found["schedule"], c["schedule"], "{found}");
+        assert_eq!(found["command"], c["command"], "{found}");
+        assert_eq!(found["working_dir"], c["working_dir"], "{found}");
+    }
+    assert!(service_names(&d).is_empty(), "no service: {}", job["plan"]);
 }
