@@ -139,7 +139,8 @@ fn py_script_runs_on_its_injected_port() {
 }
 
 /// Marks every setup step `is_safe`: the review of a user who read them (the default policy denies
-/// commands declared unsafe, and the Procfile's `release` is declared so).
+/// commands declared unsafe; the onboarder declared the Procfile's `release` so until main's dcf0f03,
+/// after which this changes nothing).
 fn approve_setup(plan: &mut Value) {
     for step in plan["setup"].as_array_mut().expect("setup") {
         step["command"]["is_safe"] = json!(true);
