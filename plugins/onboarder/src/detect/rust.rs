@@ -3,7 +3,9 @@
 //! `cargo build --release`; `default-run` comes first. A workspace root plans its members' binaries
 //! (built from the root, where the shared `target/` is); a member of a workspace plans nothing of its
 //! own, so the monorepo walk does not plan it twice. Whether a binary listens is only known when its
-//! sources mention a port: without that it is planned as a process without one, at low confidence.
+//! sources mention a port: without that it is planned as a process without one, at low confidence,
+//! unless it is one of several binaries, not `default-run`, beside one that is planned: then it is most
+//! likely a tool and only a note.
 //!
 //! `Cargo.toml` is read with a small line reader (tables, `key = "string"`, string arrays), enough
 //! for the keys used here; the plugin carries no TOML parser.
@@ -334,6 +336,7 @@ pub fn detect(dir: &Dir) -> Detected {
     // `default-run` first, then by name.
     all.sort_by(|(a, af), (b, bf)| bf.cmp(af).then(a.name.cmp(&b.name)));
     let several = all.len() > 1;
+    let mut quiet: Vec<(String, usize)> = Vec::new();
     for (b, default_run) in all {
         let mut evidence = vec![b.evidence.clone()];
         if default_run {
@@ -372,6 +375,18 @@ pub fn detect(dir: &Dir) -> Detected {
                 ));
                 env.insert("PORT".to_string(), PORT.to_string());
             }
+            None if several && !default_run => {
+                // Among several binaries, one that is neither `default-run` nor a server is most
+                // likely a tool (a report, a migration): planned only when nothing else is.
+                quiet.push((
+                    format!(
+                        "binary `{}` ({}) is not `default-run` and mentions no port: not planned as a \
+                         service (a tool, most likely); add it by hand if it runs continuously",
+                        b.name, b.source
+                    ),
+                    out.services.len(),
+                ));
+            }
             None => out.notes.push(format!(
                 "binary `{}` ({}) mentions no port: planned without one, check whether it listens",
                 b.name, b.source
@@ -391,6 +406,21 @@ pub fn detect(dir: &Dir) -> Detected {
             evidence,
             ..Found::default()
         });
+    }
+    if quiet.len() < out.services.len() {
+        for (note, i) in quiet.into_iter().rev() {
+            out.services.remove(i);
+            out.notes.push(note);
+        }
+        out.notes.sort();
+    } else {
+        for (_, i) in &quiet {
+            let b = &out.services[*i];
+            out.notes.push(format!(
+                "binary `{}` mentions no port: planned without one, check whether it listens",
+                b.argv[0].trim_start_matches("target/release/")
+            ));
+        }
     }
     out
 }

@@ -46,7 +46,8 @@ fn rust_bins_default_run_first_and_each_listens_only_when_its_source_says() {
     ]);
     let d = run(rust::detect, &p, "");
     let names: Vec<&str> = d.services.iter().map(|s| s.process.as_str()).collect();
-    assert_eq!(names, ["web", "admin", "sync"]);
+    // The tools beside the server are notes, not services.
+    assert_eq!(names, ["web"]);
     let web = &d.services[0];
     assert_eq!(web.argv, argv(&["target/release/web"]));
     assert!(web.listens);
@@ -55,9 +56,19 @@ fn rust_bins_default_run_first_and_each_listens_only_when_its_source_says() {
     assert_eq!(paths(&d, 0), ["Cargo.toml", "Cargo.toml", "src/main.rs"]);
     assert_eq!(web.evidence[1].reason, "default-run = `web`");
     // The others' own sources mention no port (the library's `PORT` is not theirs).
-    assert!(!d.services[1].listens && !d.services[2].listens);
-    assert_eq!(d.services[1].confidence, 0.4);
-    assert_eq!(paths(&d, 2), ["src/bin/sync/main.rs"]);
+    for tool in [
+        "`admin` (src/bin/admin.rs)",
+        "`sync` (src/bin/sync/main.rs)",
+    ] {
+        assert!(
+            noted(
+                &d,
+                &format!("binary {tool} is not `default-run` and mentions no port: not planned")
+            ),
+            "{:?}",
+            d.notes
+        );
+    }
 }
 
 #[test]
@@ -91,13 +102,8 @@ fn rust_workspace_root_plans_its_members_binaries_and_members_plan_nothing() {
             )
         })
         .collect();
-    assert_eq!(
-        got,
-        [
-            ("api", &argv(&["target/release/api"]), "", true),
-            ("cli", &argv(&["target/release/cli"]), "", false),
-        ]
-    );
+    assert_eq!(got, [("api", &argv(&["target/release/api"]), "", true),]);
+    assert!(noted(&d, "binary `cli`"), "{:?}", d.notes);
     assert_eq!(d.evidence[0].reason, "a Cargo workspace of 3 members");
     let member = run(rust::detect, &p, "crates/api");
     assert!(member.services.is_empty() && member.setup.is_empty());
@@ -364,9 +370,10 @@ fn rust_a_bin_table_naming_the_package_is_src_main_rs_not_a_second_binary() {
     ]);
     let d = run(rust::detect, &p, "");
     let names: Vec<&str> = d.services.iter().map(|s| s.process.as_str()).collect();
-    assert_eq!(names, ["other", "tool"]);
-    assert!(d.services[1].listens, "src/main.rs is its source");
-    assert_eq!(paths(&d, 1), ["Cargo.toml", "src/main.rs"]);
+    assert_eq!(names, ["tool"]);
+    assert!(d.services[0].listens, "src/main.rs is its source");
+    assert_eq!(paths(&d, 0), ["Cargo.toml", "src/main.rs"]);
+    assert!(noted(&d, "binary `other`"), "{:?}", d.notes);
     // `autobins = false`: only the declared targets.
     let p = Mem::new(&[
         (
