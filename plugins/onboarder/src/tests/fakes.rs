@@ -269,6 +269,16 @@ impl Project for FsProject {
 
     fn grep(&self, pattern: &str, path: &str, max: u32) -> Result<Vec<GrepMatch>, ProjectError> {
         denied(path)?;
+        // Like the host: a path naming a file greps that file alone.
+        if self.root.join(path).is_file() {
+            let content = std::fs::read_to_string(self.root.join(path))
+                .map_err(|e| ProjectError::Io(e.to_string()))?;
+            return grep_in(
+                &mut std::iter::once((path.to_string(), content)),
+                pattern,
+                max,
+            );
+        }
         let mut entries = Vec::new();
         self.walk(path, 32, &mut entries);
         let mut it = entries
