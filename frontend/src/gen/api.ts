@@ -1848,7 +1848,7 @@ export type ConversationSummary = { id: string,
 /**
  * The first message, shortened.
  */
-title: string, service?: string, model?: string, created_at: string, updated_at: string, messages: number, };
+title: string, service?: string, model?: string, created_at: string, updated_at: string, message_count: number, };
 
 /**
  * `GET /api/chat/conversations/{id}`.
@@ -1857,7 +1857,7 @@ export type Conversation = { messages: Array<ChatMessage>, id: string,
 /**
  * The first message, shortened.
  */
-title: string, service?: string, model?: string, created_at: string, updated_at: string, messages: number, };
+title: string, service?: string, model?: string, created_at: string, updated_at: string, message_count: number, };
 
 /**
  * The `data:` of one SSE event of `POST /api/chat`; the SSE `event:` is the variant's name.
