@@ -1,0 +1,80 @@
+// Onboarding in the browser against a real daemon and the built-in onboarder plugin: a copy of the
+// `py-script` fixture project under the daemon's own `[onboard] projects_root`, previewed by its bare
+// name, its service renamed in the editable plan, applied, the job followed to success, and the
+// service running on the overview and answering on its port. A bad project shows the API's error
+// next to the project field and registers nothing.
+import { cp, mkdir } from "node:fs/promises";
+import path from "node:path";
+import { test, expect, serviceRow, unique } from "./fixtures";
+import { repoRoot } from "./harness";
+
+test.use({
+  daemonOptions: {
+    // Projects and data dirs inside the daemon's temp dir: nothing lands in the real home.
+    toml: async (dir) => {
+      await mkdir(path.join(dir, "projects", "empty-project"), { recursive: true });
+      await mkdir(path.join(dir, "home"), { recursive: true });
+      return `\n[onboard]\nprojects_root = "${path.join(dir, "projects")}"\ndata_root = "${path.join(dir, "home")}"\n`;
+    },
+  },
+});
+
+const SHOTS = path.join(repoRoot, "target", "dashboard-screens");
+
+test("preview a project, rename its service, apply, and see it running", async ({ page, daemon }) => {
+  test.setTimeout(120_000);
+  const project = unique("pyscript");
+  await cp(path.join(repoRoot, "tests", "fixtures", "onboard", "py-script"), path.join(daemon.dir, "projects", project), { recursive: true });
+  const name = unique("renamed");
+
+  await page.goto("/");
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Onboard" }).click();
+  await expect(page).toHaveURL(/\/onboard$/);
+  await page.getByLabel(/^Project/).fill(project);
+  await page.getByRole("button", { name: "Preview" }).click();
+  const plan = page.getByTestId("plan");
+  await expect(plan.getByRole("heading", { level: 2 })).toHaveText(`Plan for ${project}`, { timeout: 30_000 });
+  const svc = plan.getByTestId("planned-service-0");
+  await expect(svc.getByLabel(/^Command/)).toHaveValue(/server\.py/);
+  await expect(svc.getByLabel("Port")).toHaveValue(/^\d+$/);
+  await svc.getByText(/^Evidence/).click();
+  await expect(svc.locator("details.evidence")).toContainText("server.py");
+  // The preview registered nothing.
+  expect((await daemon.api("GET", "/api/services")) as unknown[]).toEqual(expect.not.arrayContaining([expect.objectContaining({ name: project })]));
+  await mkdir(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, "onboard-preview-1280x800-light.png"), fullPage: true });
+
+  await svc.getByLabel("Name").fill(name);
+  await page.getByRole("button", { name: "Apply" }).click();
+  const job = page.getByTestId("onboard-job");
+  await expect(job.getByTestId("job-status")).toHaveText("succeeded", { timeout: 90_000 });
+  await expect(job.getByTestId("job-step").filter({ hasText: "confirm" })).toContainText("ok");
+  await page.screenshot({ path: path.join(SHOTS, "onboard-job-1280x800-light.png"), fullPage: true });
+
+  const s = await daemon.service(name);
+  expect(s.status).toBe("running");
+  const body = await (await fetch(`http://127.0.0.1:${s.port}/`)).text();
+  expect(body).toBe("py-script\n");
+
+  await job.getByRole("link", { name: `service ${name}` }).click();
+  await expect(page).toHaveURL(new RegExp(`/services/${name}$`));
+  await page.goto("/");
+  await expect(serviceRow(page, name).getByTestId("state")).toHaveText("running");
+});
+
+test("a project that leaves the root, or has nothing to run, is refused next to the project field", async ({ page, daemon }) => {
+  await page.goto("/onboard");
+  const field = page.getByLabel(/^Project/);
+  await field.fill("../outside");
+  await page.getByRole("button", { name: "Preview" }).click();
+  await expect(page.getByTestId("error-project")).toBeVisible();
+  await expect(field).toHaveAttribute("aria-invalid", "true");
+  await expect(page.getByTestId("plan")).toHaveCount(0);
+
+  await field.fill("empty-project");
+  await page.getByRole("button", { name: "Preview" }).click();
+  await expect(page.getByTestId("error-project")).toContainText(/nothing/i);
+  await expect(page.getByTestId("plan")).toHaveCount(0);
+  const jobs = await daemon.api("GET", "/api/onboard/jobs");
+  expect(Array.isArray(jobs) ? jobs : jobs.jobs).toEqual([]);
+});
