@@ -2,6 +2,7 @@
 
 pub(crate) mod api;
 pub(crate) mod caddy;
+pub(crate) mod chat;
 pub(crate) mod cli;
 pub(crate) mod config;
 pub(crate) mod control;

@@ -10,6 +10,7 @@ mod api;
 mod bounds;
 mod caddy;
 mod caddy_tls;
+mod chat;
 mod cli;
 mod compat;
 mod config;

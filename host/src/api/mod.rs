@@ -8,6 +8,7 @@ mod assets;
 mod audit;
 mod auth;
 mod caddy;
+mod chat;
 mod cron;
 mod error;
 mod extract;
@@ -116,6 +117,12 @@ pub fn router(state: AppState) -> Router {
         .route("/caddy/reload", post(caddy::reload))
         .route("/llm", get(llm::status))
         .route("/llm/complete", post(llm::complete))
+        .route("/chat", post(chat::chat))
+        .route("/chat/conversations", get(chat::list))
+        .route(
+            "/chat/conversations/{id}",
+            get(chat::get).delete(chat::delete),
+        )
         .route("/audit", get(audit::list))
         .route("/policy/evaluate", post(audit::evaluate))
         .route("/supervisor/logs", get(supervisor_logs))

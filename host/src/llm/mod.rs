@@ -1,5 +1,5 @@
 //! The LLM gateway: every model call the daemon makes (a fixer plugin's `llm.complete`,
-//! `POST /api/llm/complete`, later the chat) goes through `Gateway::complete`. It owns the `[llm]`
+//! `POST /api/llm/complete`, the chat) goes through `Gateway::complete`. It owns the `[llm]`
 //! settings, reads a model's key when a call needs it (never stored, logged, answered or handed to a
 //! plugin), enforces the per-call and per-day token budgets before anything is sent, speaks the two
 //! provider protocols (`openai.rs`, `anthropic.rs`) with retries and one deadline (`transport.rs`),
@@ -113,6 +113,25 @@ impl Gateway {
 
     pub fn settings(&self) -> &LlmSettings {
         &self.inner.settings
+    }
+
+    /// The `[llm.models]` entry `name` names, else the default: what a call would use (the chat
+    /// checks it before its stream starts).
+    pub fn model(&self, name: Option<&str>) -> Result<&ModelSettings, Error> {
+        prepare::resolve_model(&self.inner.settings, name)
+    }
+
+    /// Every configured key that can be read now, to scrub from text sent anywhere (the chat's tool
+    /// answers). Never logged.
+    pub fn keys(&self) -> Vec<String> {
+        self.inner
+            .settings
+            .models
+            .values()
+            .filter_map(|m| m.key.as_ref()?.read().ok())
+            .map(|k| k.expose().to_string())
+            .filter(|k| !k.is_empty())
+            .collect()
     }
 
     /// One completion, the answer whole.

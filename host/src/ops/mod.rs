@@ -6,6 +6,7 @@
 //! Knows no HTTP and no line protocol; holds no state of its own beyond the subsystems' handles and
 //! the dashboard's sign-in state (`SignIn`: one-time codes, recent failures; `sessions.rs`).
 
+mod chat;
 mod cron;
 mod error;
 mod events;

@@ -4,6 +4,7 @@
 //! be written wait in memory and are retried (`full.rs`).
 
 mod audit;
+mod chat;
 mod cron;
 mod events;
 mod fixes;
@@ -29,6 +30,7 @@ use sqlx::sqlite::{
 };
 
 pub use audit::{AuditQuery, NewAudit};
+pub use chat::NewChatMessage;
 pub use cron::{ExecutionEnd, NewExecution};
 pub use jobs::{JobQuery, NewJob};
 pub use llm::{LlmCall, LlmUsageRow};

@@ -30,7 +30,6 @@ mod workflow;
 
 pub use bus::*;
 pub use caddy::*;
-#[allow(unused_imports)]
 pub use chat::*;
 pub use control::*;
 pub use cron::*;
