@@ -196,7 +196,7 @@ export function ChatPanel(p: {
           {error}
         </p>
       ) : null}
-      <form class="chat-form" onSubmit={send} aria-label="Send a message">
+      <form class="chat-form" onSubmit={send}>
         <div class="field wide">
           <label for="chat-message">Message</label>
           <textarea

@@ -84,8 +84,9 @@ export function Chat() {
           )}
         </aside>
         <section aria-label="Chat" class="chat-main">
+          {/* Not keyed by the conversation: the one this panel starts comes back as `open` while its
+              answer still streams, and a remount would abort it. The panel follows `conversation`. */}
           <ChatPanel
-            key={open ?? `new-${service ?? ""}`}
             conversation={open}
             service={open ? current?.service : service}
             onConversation={(id) => {
