@@ -203,7 +203,7 @@ export function Onboard() {
       <p class="muted">
         tend looks at the project's files and proposes services, cron jobs and setup steps. Nothing is registered until you apply the plan.
       </p>
-      <form class="form-grid" onSubmit={preview} aria-label="Project">
+      <form class="form-grid" onSubmit={preview}>
         <Field path="project" label="Project (a name under the projects root, or an absolute path)" error={errors.project} wide>
           {(a) => <input {...a} type="text" value={fields.project} autoComplete="off" spellcheck={false} placeholder="myproject or /home/me/src/myproject" onInput={setField("project")} />}
         </Field>
