@@ -125,6 +125,9 @@ struct ConfigFile {
     /// `[autofix]`: modes, limits and backups of auto-fix (`AUTOFIX_*` beat it).
     #[serde(default)]
     autofix: crate::fix::AutofixSettings,
+    /// `[onboard]`: where projects and their data dirs are, the onboarder plugin, confirmation time.
+    #[serde(default)]
+    onboard: crate::onboard::OnboardSettings,
 }
 
 /// Everything the daemon needs to run, resolved.
@@ -159,6 +162,8 @@ pub struct Settings {
     pub llm: crate::llm::LlmSettings,
     /// Auto-fix (`[autofix]` table, `AUTOFIX_ENABLED`, `AUTOFIX_TIMEOUT`).
     pub autofix: crate::fix::AutofixSettings,
+    /// Onboarding (`[onboard]` table), `~/` expanded.
+    pub onboard: crate::onboard::OnboardSettings,
 }
 
 /// The data dir used when neither flag nor env names one: `<the user's data dir>/tend`. There is no
@@ -278,6 +283,10 @@ impl Settings {
             .with_env(|k| std::env::var(k).ok())
             .map_err(anyhow::Error::msg)?;
         autofix.validate().map_err(anyhow::Error::msg)?;
+        let onboard = file
+            .onboard
+            .resolve(dirs::home_dir().as_deref())
+            .map_err(anyhow::Error::msg)?;
         Ok(Settings {
             host: args.host.or(d.host).unwrap_or(IpAddr::from([127, 0, 0, 1])),
             port: args.port.or(d.port).unwrap_or(crate::wire::DEFAULT_PORT),
@@ -302,6 +311,7 @@ impl Settings {
             retention: file.retention,
             llm,
             autofix,
+            onboard,
         })
     }
 }

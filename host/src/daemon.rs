@@ -188,6 +188,17 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     );
     fixer.recover().await;
     fixer.watch();
+    let onboarding = crate::onboard::Onboarding::new(
+        settings.onboard.clone(),
+        sup.clone(),
+        cron.clone(),
+        store.clone(),
+        bus.clone(),
+        policy.clone(),
+        plugins.clone(),
+        hub.clone(),
+    );
+    onboarding.recover().await;
     let caddy = Caddy::start(
         settings.caddy.clone(),
         sup.clone(),
@@ -208,6 +219,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         policy,
         workflows: workflows.clone(),
         fixer: fixer.clone(),
+        onboarding: onboarding.clone(),
         caddy: caddy.clone(),
         bus: bus.clone(),
         llm,
@@ -271,6 +283,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     cron.shutdown().await;
     workflows.shutdown().await;
     fixer.shutdown();
+    onboarding.shutdown();
     sup.shutdown().await;
     process::release_containment();
     hub.shutdown().await;

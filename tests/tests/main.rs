@@ -41,6 +41,7 @@ mod llm_gateway_usage;
 mod llm_llama;
 mod logs;
 mod metrics;
+mod onboard_smoke;
 mod persistence;
 mod plugin_reach;
 mod plugins;

@@ -1788,6 +1788,20 @@ registered: Array<string>,
 message: string, };
 
 /**
+ * Query of `GET /api/onboard/jobs`.
+ */
+export type OnboardJobParams = { 
+/**
+ * At most this many jobs, newest first (default 50, at most 500).
+ */
+limit?: number, };
+
+/**
+ * `GET /api/onboard/jobs`: newest first.
+ */
+export type OnboardJobsPage = { jobs: Array<OnboardJob>, };
+
+/**
  * Body of `POST /api/chat`.
  */
 export type ChatRequest = { 

@@ -16,6 +16,7 @@ mod fixes;
 mod jobs;
 mod llm;
 mod metrics;
+mod onboard;
 mod overview;
 mod plugins;
 mod serve;
@@ -89,6 +90,10 @@ pub fn router(state: AppState) -> Router {
         .route("/fixes/{id}/approve", post(fixes::approve))
         .route("/fixes/{id}/reject", post(fixes::reject))
         .route("/fixes/{id}/restore", post(fixes::restore))
+        .route("/onboard", post(onboard::start))
+        .route("/onboard/preview", get(onboard::preview))
+        .route("/onboard/jobs", get(onboard::jobs))
+        .route("/onboard/jobs/{id}", get(onboard::job))
         .route("/jobs", get(jobs::list))
         .route("/jobs/{id}", get(jobs::get))
         .route("/jobs/{id}/cancel", post(jobs::cancel))

@@ -12,6 +12,7 @@ mod dashboard;
 mod edit;
 mod fix;
 mod llm;
+mod onboard;
 mod plugin;
 mod policy;
 mod render;
@@ -149,6 +150,8 @@ enum Command {
     Fix(fix::FixArgs),
     /// List a service's (or a cron job's) fixes, newest first
     Fixes(fix::FixesArgs),
+    /// Onboard a project: preview its plan (--preview) or apply it and follow the job
+    Onboard(onboard::OnboardArgs),
 }
 
 /// Entry point of the `tend` binary.
@@ -232,6 +235,7 @@ async fn run(global: GlobalArgs, command: Command) -> Result<(), client::CliErro
         Command::Dashboard(args) => dashboard::run(&ctx, &args).await,
         Command::Fix(args) => fix::fix(&ctx, &args).await,
         Command::Fixes(args) => fix::fixes(&ctx, &args).await,
+        Command::Onboard(args) => onboard::onboard(&ctx, &args).await,
     }
 }
 

@@ -102,6 +102,15 @@ impl From<Failure> for Error {
     }
 }
 
+impl From<crate::onboard::Problem> for Error {
+    fn from(e: crate::onboard::Problem) -> Error {
+        match e {
+            crate::onboard::Problem::Failure(f) => f.into(),
+            crate::onboard::Problem::Unavailable(m) => Error::new(Code::Unavailable, m),
+        }
+    }
+}
+
 impl From<ReloadError> for Error {
     fn from(e: ReloadError) -> Error {
         match e {

@@ -15,6 +15,7 @@ mod input;
 mod jobs;
 mod llm;
 mod logs;
+mod onboard;
 mod overview;
 mod plugins;
 mod policy;
@@ -56,6 +57,8 @@ pub struct Ops {
     pub workflows: Workflows,
     /// Auto-fix: triggers, records, approve/reject/restore.
     pub fixer: crate::fix::Fixer,
+    /// Onboarding: previews and the jobs that apply plans.
+    pub onboarding: crate::onboard::Onboarding,
     pub caddy: Caddy,
     pub bus: Bus,
     /// The LLM gateway (`[llm]`).

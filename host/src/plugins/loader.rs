@@ -35,8 +35,9 @@ pub enum Exports {
     ProxyConfig(proxy_config::ProxyConfigPre<CallState>),
     CommandPolicy(PolicyPre),
     Fixer(fixer::FixerPre<CallState>),
-    /// Worlds whose calls arrive with later features (`onboarder`, and 0.1's sketch of `fixer`,
-    /// which 0.2.1 and 0.2.2 replaced); their exports are checked all the same.
+    Onboarder(onboarder::OnboarderPre<CallState>),
+    /// 0.1's sketches of `fixer` and `onboarder`, which 0.2 replaced; their exports are checked all
+    /// the same, but they are never called.
     Other,
 }
 
@@ -251,14 +252,15 @@ fn check_exports(
                 Exports::Other
             }
         },
-        World::Onboarder => {
-            match version {
-                WitVersion::V0_2 => onboarder::OnboarderPre::new(pre).map(drop),
-                WitVersion::V0_1 => v0_1::onboarder::OnboarderPre::new(pre).map(drop),
+        World::Onboarder => match version {
+            WitVersion::V0_2 => {
+                Exports::Onboarder(onboarder::OnboarderPre::new(pre).map_err(wrong)?)
             }
-            .map_err(wrong)?;
-            Exports::Other
-        }
+            WitVersion::V0_1 => {
+                v0_1::onboarder::OnboarderPre::new(pre).map_err(wrong)?;
+                Exports::Other
+            }
+        },
     };
     Ok((exports, version))
 }

@@ -7,7 +7,8 @@
 //! Map: `bindings` (the one `bindgen!`), `imports/` (one module per host interface), `manifest`,
 //! `grants`, `settings`, `discover`, `cache`, `loader`, `registry` (snapshot + reload), `sandbox`
 //! (per-call store), `call` (guarded execution), `outcome`, `stats`, `output`, `engine`, `watcher`,
-//! `info`, `builtin`, `runtime`; one module per world's calls (`policy_call`, `proxy`, `fix_call`)
+//! `info`, `builtin`, `runtime`; one module per world's calls (`policy_call`, `proxy`, `fix_call`,
+//! `onboard_call`)
 //! and `agent` (the agent worlds' pool, deadlines and LLM seam).
 //!
 //! Agent worlds (`fixer`, `onboarder`) wait on models for minutes: their calls take slots from a
@@ -27,6 +28,7 @@ mod imports;
 mod info;
 mod loader;
 mod manifest;
+mod onboard_call;
 mod outcome;
 mod output;
 mod pattern;
@@ -56,6 +58,10 @@ pub use agent::{LlmError, LlmGateway};
 // For the fix engine (`host/src/fix/`), which calls `propose_fix`.
 #[allow(unused_imports)]
 pub use fix_call::FixCall;
+pub use onboard_call::{PlanCall, PlanError, PluginPlan};
+// Named by the plan tests of `onboard`; elsewhere reached through `PluginPlan`'s fields.
+#[cfg(test)]
+pub use onboard_call::{PluginCron, PluginService, PluginSetup};
 pub use outcome::{Health, Outcome, ProbeTarget};
 pub use policy_call::{PolicyAnswer, PolicyRequest};
 pub use proxy::ProxyService;

@@ -13,6 +13,7 @@ mod jobs;
 mod llm;
 mod logs;
 mod metrics;
+mod onboard;
 mod plugins;
 mod retention;
 mod services;

@@ -40,7 +40,6 @@ pub use fix::*;
 pub use llm::*;
 pub use log::*;
 pub use metrics::*;
-#[allow(unused_imports)]
 pub use onboard::*;
 pub use origin::*;
 pub use overview::*;

@@ -125,6 +125,21 @@ pub struct PreviewParams {
     pub name: Option<String>,
 }
 
+/// Query of `GET /api/onboard/jobs`.
+#[derive(Clone, Debug, Default, Deserialize, TS)]
+#[ts(optional_fields)]
+#[serde(deny_unknown_fields)]
+pub struct OnboardJobParams {
+    /// At most this many jobs, newest first (default 50, at most 500).
+    pub limit: Option<u32>,
+}
+
+/// `GET /api/onboard/jobs`: newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct OnboardJobsPage {
+    pub jobs: Vec<OnboardJob>,
+}
+
 /// Body of `POST /api/onboard`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
 #[ts(optional_fields)]

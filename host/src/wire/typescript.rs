@@ -94,7 +94,8 @@ fn declarations(cfg: &Config) -> Vec<Decl> {
         CompletionDelta, LlmStatus, LlmModelView, LlmUsage,
         // onboarding
         Evidence, PlannedService, PlannedCron, SetupStep, Plan, PreviewParams, OnboardRequest,
-        OnboardStatus, OnboardStepKind, OnboardStepStatus, OnboardStep, OnboardJob,
+        OnboardStatus, OnboardStepKind, OnboardStepStatus, OnboardStep, OnboardJob, OnboardJobParams,
+        OnboardJobsPage,
         // chat
         ChatRequest, ChatRole, ChatProposal, ChatToolUse, ChatMessage, ConversationSummary,
         Conversation, ChatEvent,

@@ -1,0 +1,46 @@
+//! Handlers for onboarding: `GET /api/onboard/preview`, `POST /api/onboard`,
+//! `GET /api/onboard/jobs`, `GET /api/onboard/jobs/{id}`. Adapters over `ops::Ops`
+//! (`ops/onboard.rs`); what is HTTP here: 202 + `Location` for a new job.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header::LOCATION;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::extract::{Body, Id, Origin, Query};
+use crate::ops::Error;
+use crate::wire::{
+    OnboardJob, OnboardJobParams, OnboardJobsPage, OnboardRequest, Plan, PreviewParams,
+};
+
+pub async fn preview(
+    State(app): State<AppState>,
+    Query(p): Query<PreviewParams>,
+) -> Result<Json<Plan>, Error> {
+    Ok(Json(app.ops.onboard_preview(p).await?))
+}
+
+/// 202 with the queued job and `Location: /api/onboard/jobs/{id}`.
+pub async fn start(
+    State(app): State<AppState>,
+    Origin(origin): Origin,
+    Body(request): Body<OnboardRequest>,
+) -> Result<Response, Error> {
+    let job = app.ops.onboard(request, origin).await?;
+    let location =
+        HeaderValue::from_str(&format!("/api/onboard/jobs/{}", job.id)).map_err(Error::internal)?;
+    Ok((StatusCode::ACCEPTED, [(LOCATION, location)], Json(job)).into_response())
+}
+
+pub async fn jobs(
+    State(app): State<AppState>,
+    Query(p): Query<OnboardJobParams>,
+) -> Result<Json<OnboardJobsPage>, Error> {
+    Ok(Json(app.ops.onboard_jobs(&p).await?))
+}
+
+pub async fn job(State(app): State<AppState>, Id(id): Id) -> Result<Json<OnboardJob>, Error> {
+    Ok(Json(app.ops.onboard_job(&id).await?))
+}
