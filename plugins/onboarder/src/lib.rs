@@ -12,6 +12,10 @@
 
 pub mod detect;
 pub mod model;
+pub mod refine;
+
+#[cfg(test)]
+mod tests;
 
 #[cfg(target_arch = "wasm32")]
 mod component;
@@ -19,7 +23,9 @@ mod component;
 use model::{Llm, Log, Plan, Project};
 
 /// The plan for the project at the root `project` reads, named `name`, handing out `free_ports` in
-/// order. `Err` is a sentence: `nothing found: ...` when no detector recognised anything runnable.
+/// order. `Err` is a sentence: `nothing found in <name>: ...` when no detector recognised anything
+/// runnable (and the model, when one was named, proposed nothing valid either). The model is asked
+/// once, and only when `model` names one.
 pub fn analyze(
     project: &dyn Project,
     name: &str,
@@ -28,12 +34,19 @@ pub fn analyze(
     llm: &mut dyn Llm,
     log: &dyn Log,
 ) -> Result<Plan, String> {
-    let plan = detect::plan(project, name, free_ports, log)?;
+    let detected = detect::plan(project, name, free_ports, log);
     match model {
-        Some(_) => {
-            let _ = llm;
-            Ok(plan)
+        Some(model) => {
+            let plan = refine::refine(project, name, free_ports, model, llm, detected);
+            match &plan {
+                Ok(p) if p.author == model::Author::Model => {
+                    log.info(&format!("the model {model} refined the plan"))
+                }
+                Ok(_) => log.warn(&format!("the model {model}'s plan was rejected")),
+                Err(e) => log.warn(e),
+            }
+            plan
         }
-        None => Ok(plan),
+        None => detected,
     }
 }

@@ -5,11 +5,27 @@
 //! writes the notes. Detectors never see port numbers or service names, so their output is the same
 //! whatever the host offers.
 //!
-//! A detector is a function `fn(&Dir) -> Detected` in its own file, listed in `DETECTORS`.
+//! A detector is a function `fn(&Dir) -> Detected` in its own file, listed in `DETECTORS`. The
+//! other files here serve them all: `walk` picks the directories (a few listings, never the
+//! whole tree), `assemble` turns the findings into the plan (pure), `text` and `yaml` read
+//! command lines, env files and compose files.
+
+mod assemble;
+mod compose;
+mod cron;
+mod envfile;
+mod makefile;
+mod procfile;
+mod python;
+pub mod text;
+mod walk;
+pub mod yaml;
 
 use std::collections::BTreeMap;
 
 use crate::model::{Entry, EntryKind, Evidence, Log, Plan, Project, Setup};
+
+pub use assemble::MAX_NAME;
 
 /// Stands for the port the service is given, in `argv` and `env` values of a `Found`.
 pub const PORT: &str = "{port}";
@@ -103,18 +119,83 @@ pub struct Detected {
 /// A detector: looks at one directory, finds nothing (`Detected::default()`) or something.
 pub type Detector = fn(&Dir) -> Detected;
 
-/// Every detector, in the order their findings are preferred when two describe the same process.
-pub const DETECTORS: &[(&str, Detector)] = &[];
+/// Every detector, in the order their findings are preferred when two describe the same process:
+/// the project's own declarations (Procfile) first, then the frameworks, then hints (compose,
+/// Makefile). One line per detector.
+pub const DETECTORS: &[(&str, Detector)] = &[
+    ("procfile", procfile::detect),
+    ("python", python::detect),
+    ("compose", compose::detect),
+    ("makefile", makefile::detect),
+    ("cron", cron::detect),
+    ("envfile", envfile::detect),
+];
 
-/// The plan for the project, or `Err("nothing found: ...")`.
+/// The plan for the project, or `Err("nothing found in <name>: looked for ...")`.
 pub fn plan(
     project: &dyn Project,
     name: &str,
     free_ports: &[u16],
     log: &dyn Log,
 ) -> Result<Plan, String> {
-    let _ = (project, name, free_ports, log);
-    Err("nothing found: no detector is written yet".into())
+    let dirs = walk::project_dirs(project);
+    let mut found = Vec::new();
+    for dir in &dirs {
+        for (detector, detect) in DETECTORS {
+            let mut d = detect(dir);
+            let empty = d.services.is_empty()
+                && d.cron_jobs.is_empty()
+                && d.setup.is_empty()
+                && d.evidence.is_empty()
+                && d.notes.is_empty();
+            if empty {
+                continue;
+            }
+            d.source = detector;
+            log.info(&format!(
+                "{detector} in {}: {} service(s), {} cron job(s)",
+                if dir.path.is_empty() { "." } else { &dir.path },
+                d.services.len(),
+                d.cron_jobs.len()
+            ));
+            found.push((dir.path.clone(), d));
+        }
+    }
+    let env_files: BTreeMap<String, String> = dirs
+        .iter()
+        .filter_map(|d| envfile::chosen(d).map(|f| (d.path.clone(), f)))
+        .collect();
+    let plan = assemble::assemble(name, free_ports, found, &env_files);
+    if plan.services.is_empty() && plan.cron_jobs.is_empty() {
+        let mut why = format!("nothing found in {name}: looked for {}", looked_for());
+        if !plan.notes.is_empty() {
+            why.push_str(&format!(" ({})", plan.notes.join("; ")));
+        }
+        return Err(why);
+    }
+    Ok(plan)
+}
+
+/// What the detectors look for, for the "nothing found" answer.
+pub fn looked_for() -> String {
+    DETECTORS
+        .iter()
+        .map(|(name, _)| match *name {
+            "procfile" => "a Procfile",
+            "python" => "Python (requirements.txt, pyproject.toml, Pipfile, manage.py, app.py/main.py/server.py)",
+            "compose" => "docker-compose.yml/compose.yaml services with a build and a command",
+            "makefile" => "Makefile run/start/serve targets",
+            "cron" => "a crontab file, *.cron or render.yaml cron services",
+            "envfile" => ".env files (only with a service)",
+            "node" => "Node (package.json)",
+            "rust" => "Rust (Cargo.toml)",
+            "go" => "Go (go.mod)",
+            "ruby" => "Ruby (Gemfile, config.ru)",
+            "static_site" => "a static site (index.html)",
+            other => other,
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Replaces the `{port}` placeholder.
