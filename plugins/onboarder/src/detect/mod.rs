@@ -26,6 +26,13 @@ use std::collections::BTreeMap;
 use crate::model::{Entry, EntryKind, Evidence, Log, Plan, Project, Setup};
 
 pub use assemble::MAX_NAME;
+mod go;
+mod node;
+mod ruby;
+mod rust;
+mod static_site;
+#[cfg(test)]
+mod tests_more;
 
 /// Stands for the port the service is given, in `argv` and `env` values of a `Found`.
 pub const PORT: &str = "{port}";
@@ -125,10 +132,16 @@ pub type Detector = fn(&Dir) -> Detected;
 pub const DETECTORS: &[(&str, Detector)] = &[
     ("procfile", procfile::detect),
     ("python", python::detect),
+    ("node", node::detect),
+    ("rust", rust::detect),
+    ("go", go::detect),
+    ("ruby", ruby::detect),
     ("compose", compose::detect),
     ("makefile", makefile::detect),
     ("cron", cron::detect),
     ("envfile", envfile::detect),
+    // Last: it only plans what no manifest claims.
+    ("static_site", static_site::detect),
 ];
 
 /// The plan for the project, or `Err("nothing found in <name>: looked for ...")`.
