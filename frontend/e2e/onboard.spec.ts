@@ -26,6 +26,8 @@ test("preview a project, rename its service, apply, and see it running", async (
   const project = unique("pyscript");
   await cp(path.join(repoRoot, "tests", "fixtures", "onboard", "py-script"), path.join(daemon.dir, "projects", project), { recursive: true });
   const name = unique("renamed");
+  const registered = async () => ((await daemon.api("GET", "/api/services")) as { name: string }[]).map((s) => s.name);
+  const before = await registered();
 
   await page.goto("/");
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Onboard" }).click();
@@ -36,15 +38,15 @@ test("preview a project, rename its service, apply, and see it running", async (
   await expect(plan.getByRole("heading", { level: 2 })).toHaveText(`Plan for ${project}`, { timeout: 30_000 });
   const svc = plan.getByTestId("planned-service-0");
   await expect(svc.getByLabel(/^Command/)).toHaveValue(/server\.py/);
-  await expect(svc.getByLabel("Port")).toHaveValue(/^\d+$/);
+  await expect(svc.getByLabel("Port", { exact: true })).toHaveValue(/^\d+$/);
   await svc.getByText(/^Evidence/).click();
   await expect(svc.locator("details.evidence")).toContainText("server.py");
   // The preview registered nothing.
-  expect((await daemon.api("GET", "/api/services")) as unknown[]).toEqual(expect.not.arrayContaining([expect.objectContaining({ name: project })]));
+  expect(await registered()).toEqual(before);
   await mkdir(SHOTS, { recursive: true });
   await page.screenshot({ path: path.join(SHOTS, "onboard-preview-1280x800-light.png"), fullPage: true });
 
-  await svc.getByLabel("Name").fill(name);
+  await svc.getByLabel("Name", { exact: true }).fill(name);
   await page.getByRole("button", { name: "Apply" }).click();
   const job = page.getByTestId("onboard-job");
   await expect(job.getByTestId("job-status")).toHaveText("succeeded", { timeout: 90_000 });
@@ -63,6 +65,9 @@ test("preview a project, rename its service, apply, and see it running", async (
 });
 
 test("a project that leaves the root, or has nothing to run, is refused next to the project field", async ({ page, daemon }) => {
+  const jobs = async () => ((await daemon.api("GET", "/api/onboard/jobs")) as { jobs: unknown[] }).jobs.length;
+  const services = async () => ((await daemon.api("GET", "/api/services")) as unknown[]).length;
+  const before = [await jobs(), await services()];
   await page.goto("/onboard");
   const field = page.getByLabel(/^Project/);
   await field.fill("../outside");
@@ -75,6 +80,5 @@ test("a project that leaves the root, or has nothing to run, is refused next to 
   await page.getByRole("button", { name: "Preview" }).click();
   await expect(page.getByTestId("error-project")).toContainText(/nothing/i);
   await expect(page.getByTestId("plan")).toHaveCount(0);
-  const jobs = await daemon.api("GET", "/api/onboard/jobs");
-  expect(Array.isArray(jobs) ? jobs : jobs.jobs).toEqual([]);
+  expect([await jobs(), await services()]).toEqual(before);
 });
