@@ -1,11 +1,12 @@
 // The previewed plan of the onboarding screen, editable before it is applied: per service its name,
 // command (one line, split shell-like), port, env rows and health path, with its working dir, data
 // dir, confidence and evidence (collapsible) shown; cron jobs and setup steps (command, reason,
-// whether the plugin calls it safe) each removable; the plan's notes, confidence and author. All of
+// whether the plugin calls it safe) each removable (a changed port carries over to the env values
+// and command words that held the old one); the plan's notes, confidence and author. All of
 // it comes from the project and the plugin (or a model), so all of it is rendered as text. Each input
 // shows the error of its API field path (`plan.services[1].port`) next to it.
 import type { ComponentChildren } from "preact";
-import { commandText, pct, serviceField, type FieldErrors, type PlanDraft, type ServiceDraft } from "../lib/onboard";
+import { commandText, pct, serviceField, setPort, type FieldErrors, type PlanDraft, type ServiceDraft } from "../lib/onboard";
 import { visible } from "../lib/text";
 import type { Evidence } from "../gen/api";
 
@@ -64,7 +65,7 @@ function ServiceEditor(p: { s: ServiceDraft; i: number; errors: FieldErrors; edi
           class={field === "command" ? "mono" : undefined}
           onInput={(e) => {
             const v = (e.currentTarget as HTMLInputElement).value;
-            set((d) => (d[field] = v));
+            set((d) => (field === "port" ? setPort(d, v) : (d[field] = v)));
           }}
         />
       )}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PLAN } from "../testing/plan_fixture";
-import { buildRequest, draftPlan, errorSlot, joinCommand, knownFields, previewQuery, splitCommand } from "./onboard";
+import { buildRequest, draftPlan, errorSlot, joinCommand, knownFields, previewQuery, setPort, splitCommand } from "./onboard";
 
 const FIELDS = { project: "shop", model: "", name: "" };
 
@@ -113,5 +113,24 @@ describe("plan editor", () => {
     expect(errorSlot("model", known)).toBe("model");
     expect(errorSlot("plan.cron_jobs[0].schedule", known)).toBeNull();
     expect(errorSlot(undefined, known)).toBeNull();
+  });
+
+  it("carries a changed port over to the env values and command words that held the old one", () => {
+    const d = draftPlan(PLAN);
+    setPort(d.services[0]!, "20010");
+    expect(d.services[0]!.command).toBe("uvicorn app.main:app --port 20010");
+    expect(d.services[0]!.env).toEqual([{ name: "PORT", value: "20010" }]);
+    const web = d.services[1]!;
+    web.command = "npm start -- --port=20002 --x 120002";
+    setPort(web, "21000");
+    expect(web.command).toBe("npm start -- --port=21000 --x 120002");
+    expect(web.env).toEqual([{ name: "PORT", value: "21000" }, { name: "NODE_ENV", value: "production" }]);
+    // Half-typed or emptied: only the field changes.
+    setPort(web, "");
+    setPort(web, "2");
+    expect(web.port).toBe("2");
+    expect(web.env[0]!.value).toBe("21000");
+    const { request } = buildRequest(FIELDS, d);
+    expect(request.plan!.services[0]!.command).toEqual(["uvicorn", "app.main:app", "--port", "20010"]);
   });
 });

@@ -221,3 +221,21 @@ export function knownFields(draft: PlanDraft | null): string[] {
 
 /** A command line as one line of text (an argv quoted shell-like). */
 export const commandText = (c: CommandLine) => (typeof c === "string" ? c : joinCommand(c));
+
+/**
+ * Service draft `d` with its port changed to `port`, carried along where the plan used the old one:
+ * env values equal to it (`PORT`) and command words equal to it (`--port 20001`) follow, so the
+ * service still listens where it is registered. A word merely containing the number is left alone.
+ */
+export function setPort(d: ServiceDraft, port: string): void {
+  const old = d.port.trim();
+  d.port = port;
+  const next = port.trim();
+  if (!/^\d+$/.test(old) || !/^\d+$/.test(next)) return;
+  for (const row of d.env) if (row.value === old) row.value = next;
+  if (d.shell) d.command = d.command.replace(new RegExp(`(^|[\\s=:])${old}(?=$|\\s)`, "g"), `$1${next}`);
+  else {
+    const split = splitCommand(d.command);
+    if ("argv" in split && split.argv.includes(old)) d.command = joinCommand(split.argv.map((w) => (w === old ? next : w)));
+  }
+}

@@ -101,6 +101,9 @@ describe("Onboard", () => {
     const body = JSON.parse(post.body);
     expect(body.project).toBe("shop");
     expect(body.plan.services.map((s: { name: string; port: number }) => [s.name, s.port])).toEqual([["shop-api", 20009], ["web", 20002]]);
+    // The new port went where the old one was: the argv and PORT.
+    expect(body.plan.services[0].command).toEqual(["uvicorn", "app.main:app", "--port", "20009"]);
+    expect(body.plan.services[0].env).toEqual({ PORT: "20009" });
     expect(body.plan.cron_jobs).toEqual([]);
     expect(body.plan.setup).toHaveLength(1);
 
@@ -122,8 +125,8 @@ describe("Onboard", () => {
     expect(jobEl.querySelector("[data-testid=job-status]")!.textContent).toBe("failed");
     expect(jobEl.querySelector("[data-testid=job-message]")!.textContent).toBe("web did not come up; shop-api stays registered");
     expect([...jobEl.querySelectorAll("[data-testid=job-step]")].map((s) => s.textContent)).toEqual([
-      "ok register shop-apiregistered",
-      `failed confirm webexited with code 1: ${HOSTILE}`,
+      "ok register shop-api: registered",
+      `failed confirm web: exited with code 1: ${HOSTILE}`,
     ]);
     expect(root.querySelector("img")).toBeNull();
     const link = jobEl.querySelector<HTMLAnchorElement>("[data-testid=job-registered] a")!;

@@ -92,7 +92,7 @@ function JobView({ job, error }: { job: OnboardJob; error: string | null }) {
         {job.steps.map((s, i) => (
           <li key={i} data-testid="job-step">
             <span class={`badge ${stepTone(s.status)}`}>{s.status}</span> <strong>{STEP_TEXT[s.kind] ?? s.kind}</strong> <span class="mono">{visible(s.target)}</span>
-            {s.message ? <pre class="output">{visible(s.message)}</pre> : null}
+            {s.message.includes("\n") ? <pre class="output">{visible(s.message)}</pre> : s.message ? <span class="step-message">: {visible(s.message)}</span> : null}
           </li>
         ))}
       </ol>
