@@ -2,7 +2,8 @@
 // (e2e/llm_script.ts, real HTTP): "Ask about this service" on a service's page, the answer streamed
 // in as text (markup the model wrote stays text), the tool the model used with the live answer the
 // daemon gave it, and the proposed restart doing nothing until confirmed, then really restarting the
-// service (its pid changes). The chat screen lists the conversation, reopens it and deletes it.
+// service (its pid changes). The chat screen lists the conversation, reopens it and deletes it; Stop
+// makes the daemon hang up on the model.
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { test, expect, unique } from "./fixtures";
@@ -111,4 +112,22 @@ test("the chat screen lists a conversation, reopens it with its tools, and delet
   await expect(page.getByTestId("conversation").filter({ hasText: `How is ${name}?` })).toHaveCount(0);
   await expect(page).toHaveURL(/\/chat$/);
   await expect(daemon.api("GET", `/api/chat/conversations/${id}`)).rejects.toThrow(/404/);
+});
+
+test("Stop aborts the answer: the daemon hangs up on the model, and nothing of it is kept", async ({ page }) => {
+  llm!.push({ text: ["Thinking about ", "it"], hang: true });
+  const abandoned = llm!.abandoned;
+  await page.goto("/chat");
+  await page.getByLabel("Message").fill("Take your time.");
+  await page.getByRole("button", { name: "Send" }).click();
+  await expect(page.getByTestId("chat-answer")).toContainText("Thinking about it", { timeout: 30_000 });
+  await page.getByRole("button", { name: "Stop" }).click();
+  await expect(page.getByTestId("chat-stopped")).toBeVisible();
+  await waitFor("the scripted model to see the daemon hang up", () => llm!.abandoned > abandoned);
+  // Stored: the person's message, never the partial answer.
+  await expect(page).toHaveURL(/\/chat\?c=/);
+  const id = new URL(page.url()).searchParams.get("c")!;
+  await page.goto(`/chat?c=${id}`);
+  await expect(page.getByTestId("chat-user")).toContainText("Take your time.");
+  await expect(page.getByTestId("chat-assistant")).toHaveCount(0);
 });

@@ -2,7 +2,8 @@
 // `POST .../chat/completions` with the next scripted round: text pieces and tool calls, streamed as
 // `chat.completion.chunk` events when the request asks for `stream` (each piece its own write), or as
 // one JSON answer when not. Every request body is recorded, so a test can see what the daemon sent
-// the model (the tool answers it fed back). When the script runs out it answers a short text.
+// the model (the tool answers it fed back), and an answer left hanging counts the client hanging up.
+// When the script runs out it answers a short text.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 
 export interface Round {
@@ -10,10 +11,14 @@ export interface Round {
   text?: string[];
   /** Tool calls the model makes in this round (the daemon answers them and asks again). */
   tools?: { name: string; arguments: Record<string, unknown> }[];
+  /** Stream the text, then keep the answer open until the client hangs up (counted in `abandoned`). */
+  hang?: boolean;
 }
 
 export class ScriptedLlm {
   readonly requests: Record<string, unknown>[] = [];
+  /** Answers the client hung up on before they ended. */
+  abandoned = 0;
   private script: Round[] = [];
   private calls = 0;
 
@@ -78,6 +83,10 @@ export class ScriptedLlm {
     const send = (v: unknown) => new Promise<void>((resolve) => res.write(`data: ${JSON.stringify(v)}\n\n`, () => resolve()));
     const chunk = (delta: unknown, finish_reason: string | null = null) => ({ object: "chat.completion.chunk", model: "scripted-model", choices: [{ index: 0, delta, finish_reason }] });
     for (const piece of text) await send(chunk({ content: piece }));
+    if (round.hang) {
+      res.on("close", () => (this.abandoned += 1));
+      return;
+    }
     for (const [index, t] of tools.entries()) {
       // The arguments in two pieces, as providers send them.
       const half = Math.floor(t.args.length / 2);
