@@ -169,6 +169,18 @@ describe("ChatPanel", () => {
     expect(button(root, "Stop")).toBeUndefined();
   });
 
+  it("says when no model is configured", async () => {
+    const { root: withModels } = await mount();
+    expect(withModels.querySelector("[data-testid=chat-no-model]")).toBeNull();
+    const real = fetch;
+    vi.stubGlobal("fetch", async (url: string, init?: RequestInit) =>
+      url === "/api/llm" ? new Response(JSON.stringify({ configured: false, default: null, models: [] })) : real(url, init),
+    );
+    const { root } = await mount();
+    expect(root.querySelector("[data-testid=chat-no-model]")!.textContent).toContain("No model is configured");
+    expect(root.querySelector("select")).toBeNull();
+  });
+
   it("shows an error event inline, and a refused request next to the message, giving it back", async () => {
     const { root } = await mount();
     await send(root, "hello");

@@ -7,7 +7,7 @@
 import { Fragment, type ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, get, postStream, seg } from "../api";
-import { ModelSelect, useModels } from "./model_select";
+import { ModelSelect, useLlm } from "./model_select";
 import { ProposalCard } from "./proposal_card";
 import { applyChatEvent, chatEvent, newExchange, type Exchange } from "../lib/chat";
 import { visible } from "../lib/text";
@@ -69,7 +69,7 @@ export function ChatPanel(p: {
   /** A new conversation was started (its id), or an exchange ended (the list may change). */
   onConversation?: (id: string) => void;
 }) {
-  const llm = useModels();
+  const { models: llm, none: noModel } = useLlm();
   const [model, setModel] = useState("");
   const [history, setHistory] = useState<ChatMessage[]>([]);
   const [historyError, setHistoryError] = useState<string | null>(null);
@@ -154,6 +154,11 @@ export function ChatPanel(p: {
         <p class="muted">
           About service <span class="mono">{visible(p.service)}</span>: its definition, recent events, log tail and metrics go with the first message. The chat only reads; actions it proposes wait for your
           click.
+        </p>
+      ) : null}
+      {noModel ? (
+        <p class="notice" data-testid="chat-no-model">
+          No model is configured: the chat needs one (<span class="mono">[llm.models]</span> in tend.toml).
         </p>
       ) : null}
       {historyError ? (

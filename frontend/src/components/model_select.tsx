@@ -6,15 +6,23 @@ import type { LlmStatus } from "../gen/api";
 
 /** The configured models, or null when there are none (or the daemon does not say). */
 export function useModels(): LlmStatus | null {
-  const [llm, setLlm] = useState<LlmStatus | null>(null);
+  return useLlm().models;
+}
+
+/** `models` as `useModels`; `none` once the daemon said no model is configured (not before). */
+export function useLlm(): { models: LlmStatus | null; none: boolean } {
+  const [state, setState] = useState<{ models: LlmStatus | null; none: boolean }>({ models: null, none: false });
   useEffect(() => {
     let alive = true;
-    get<LlmStatus>("/api/llm").then((s) => alive && setLlm(s.configured && s.models.length ? s : null), () => {});
+    get<LlmStatus>("/api/llm").then(
+      (s) => alive && setState(s.configured && s.models.length ? { models: s, none: false } : { models: null, none: true }),
+      () => {},
+    );
     return () => {
       alive = false;
     };
   }, []);
-  return llm;
+  return state;
 }
 
 export function ModelSelect(p: {
