@@ -53,12 +53,18 @@ test("preview a project, rename its service, apply, and see it running", async (
   await expect(job.getByTestId("job-step").filter({ hasText: "confirm" })).toContainText("ok");
   await page.screenshot({ path: path.join(SHOTS, "onboard-job-1280x800-light.png"), fullPage: true });
 
+  // The job is in the address: a reload shows it again, and it is listed among the recent ones.
+  await expect(page).toHaveURL(/\/onboard\?job=/);
+  await page.reload();
+  await expect(page.getByTestId("onboard-job").getByTestId("job-status")).toHaveText("succeeded");
+  await expect(page.getByTestId("recent-job").filter({ hasText: project })).toContainText("succeeded");
+
   const s = await daemon.service(name);
   expect(s.status).toBe("running");
   const body = await (await fetch(`http://127.0.0.1:${s.port}/`)).text();
   expect(body).toBe("py-script\n");
 
-  await job.getByRole("link", { name: `service ${name}` }).click();
+  await page.getByTestId("onboard-job").getByRole("link", { name: `service ${name}` }).click();
   await expect(page).toHaveURL(new RegExp(`/services/${name}$`));
   await page.goto("/");
   await expect(serviceRow(page, name).getByTestId("state")).toHaveText("running");

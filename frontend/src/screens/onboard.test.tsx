@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { render } from "preact";
 import { act } from "preact/test-utils";
+import { LocationProvider } from "preact-iso";
 import { FakeSource } from "../testing/fake_event_source";
 import { PLAN } from "../testing/plan_fixture";
 import type { OnboardJob, Plan } from "../gen/api";
@@ -33,6 +34,7 @@ beforeEach(() => {
     if (url.startsWith("/api/onboard/preview")) return previewAnswer();
     if (url === "/api/onboard") return applyAnswer();
     if (url === "/api/onboard/jobs/j1") return new Response(JSON.stringify(jobAnswer()));
+    if (url === "/api/onboard/jobs?limit=10") return new Response(JSON.stringify({ jobs: [jobAnswer()] }));
     return new Response("{}", { status: 404 });
   });
 });
@@ -65,7 +67,15 @@ async function mount() {
   const root = document.createElement("div");
   document.body.append(root);
   roots.push(root);
-  await act(() => render(<Onboard />, root));
+  history.replaceState(null, "", "/onboard");
+  await act(() =>
+    render(
+      <LocationProvider>
+        <Onboard />
+      </LocationProvider>,
+      root,
+    ),
+  );
   await settle();
   return root;
 }
@@ -133,6 +143,10 @@ describe("Onboard", () => {
     expect(link.textContent).toBe("service shop-api");
     expect(link.getAttribute("href")).toBe("/services/shop-api");
     expect(jobEl.querySelector("[data-testid=job-registered]")!.textContent).toContain("Still registered");
+    // The job is in the address, and listed among the recent ones.
+    expect(location.pathname + location.search).toBe("/onboard?job=j1");
+    await until(() => root.querySelector("[data-testid=recent-job]")?.textContent?.includes("failed") === true);
+    expect(root.querySelector("[data-testid=recent-job] a")!.getAttribute("href")).toBe("/onboard?job=j1");
   });
 
   it("shows the API's errors next to the field they name", async () => {

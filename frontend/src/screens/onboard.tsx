@@ -4,15 +4,19 @@
 // it (`POST /api/onboard`, 202 with the job) and follows the job (`GET /api/onboard/jobs/{id}`, read
 // again on each `agent` event of the onboarder and every half second until it ends) step by step,
 // ending with links to what was registered, or the failure and what stayed registered. API errors
-// are shown next to the input whose field they name.
+// are shown next to the input whose field they name. The job followed is in the address
+// (`/onboard?job=ID`), so a reload or a link from the recent jobs list shows it again.
 import { useEffect, useRef, useState } from "preact/hooks";
+import { useLocation } from "preact-iso";
 import { ApiError, get, post, seg } from "../api";
 import { subscribe } from "../live";
 import { Field, fieldId, PlanEditor } from "../components/plan_editor";
 import { ModelSelect, useModels } from "../components/model_select";
 import { buildRequest, draftPlan, errorSlot, jobDone, knownFields, previewQuery, registeredServices, type FieldErrors, type PlanDraft } from "../lib/onboard";
+import { fmtTime } from "../lib/format";
+import { useLive } from "../lib/use_live";
 import { visible } from "../lib/text";
-import type { OnboardJob, OnboardStep, Plan } from "../gen/api";
+import type { OnboardJob, OnboardJobsPage, OnboardStep, Plan } from "../gen/api";
 
 const POLL_MS = 500;
 
@@ -126,8 +130,11 @@ export function Onboard() {
   const [errors, setErrors] = useState<FieldErrors>({});
   const [formError, setFormError] = useState<string | null>(null);
   const [busy, setBusy] = useState<"preview" | "apply" | null>(null);
+  const { query, route } = useLocation();
   const [started, setStarted] = useState<OnboardJob | null>(null);
-  const { job, error: jobError } = useJob(started?.id ?? null, started);
+  const jobId = query.job ?? null;
+  const { job, error: jobError } = useJob(jobId, started?.id === jobId ? started : null);
+  const recent = useLive(() => get<OnboardJobsPage>("/api/onboard/jobs?limit=10"), ["agent"], (e) => (e as { agent?: string }).agent === "onboard");
   const top = useRef<HTMLDivElement>(null);
 
   const edit = (fn: (d: PlanDraft) => void) =>
@@ -161,7 +168,7 @@ export function Onboard() {
     setBusy("preview");
     setErrors({});
     setFormError(null);
-    setStarted(null);
+    if (jobId) route("/onboard");
     try {
       const plan = await get<Plan>(`/api/onboard/preview${previewQuery(fields)}`);
       setDraft(draftPlan(plan));
@@ -181,7 +188,10 @@ export function Onboard() {
     if (Object.keys(local).length) return;
     setBusy("apply");
     try {
-      setStarted(await post<OnboardJob>("/api/onboard", request));
+      const j = await post<OnboardJob>("/api/onboard", request);
+      setStarted(j);
+      route(`/onboard?job=${encodeURIComponent(j.id)}`);
+      recent.reload();
       top.current?.scrollIntoView?.();
     } catch (e) {
       fail(e, "apply");
@@ -189,6 +199,11 @@ export function Onboard() {
       setBusy(null);
     }
   };
+
+  // The list shows the followed job's end even when the event stream is not there to say so.
+  useEffect(() => {
+    if (job && jobDone(job)) recent.reload();
+  }, [job?.id, job?.status]);
 
   const running = !!job && !jobDone(job);
   const setField = (k: "project" | "name") => (e: Event) => {
@@ -222,8 +237,8 @@ export function Onboard() {
           {formError}
         </p>
       ) : null}
-      {job ? <JobView job={job} error={jobError} /> : null}
-      {draft && !job ? (
+      {job ? <JobView job={job} error={jobError} /> : jobId && jobError ? <p role="alert" class="error-box">{jobError}</p> : null}
+      {draft && !jobId ? (
         <>
           <PlanEditor draft={draft} errors={errors} edit={edit} busy={busy !== null} />
           <div class="row actions">
@@ -234,6 +249,44 @@ export function Onboard() {
           </div>
         </>
       ) : null}
+      <RecentJobs jobs={recent.data?.jobs ?? []} current={jobId} />
     </main>
+  );
+}
+
+function RecentJobs({ jobs, current }: { jobs: OnboardJob[]; current: string | null }) {
+  if (!jobs.length) return null;
+  return (
+    <section aria-labelledby="h-recent">
+      <h2 id="h-recent">Recent onboardings</h2>
+      <div class="table-wrap">
+        <table aria-label="Recent onboardings">
+          <thead>
+            <tr>
+              <th scope="col">Project</th>
+              <th scope="col">Status</th>
+              <th scope="col" class="hide-narrow">Started</th>
+              <th scope="col">Outcome</th>
+            </tr>
+          </thead>
+          <tbody>
+            {jobs.map((j) => (
+              <tr key={j.id} data-testid="recent-job" class={j.id === current ? "selected" : undefined}>
+                <td>
+                  <a href={`/onboard?job=${encodeURIComponent(j.id)}`}>{visible(j.project)}</a>
+                </td>
+                <td>
+                  <span class={`badge ${jobTone(j.status)}`}>{j.status}</span>
+                </td>
+                <td class="hide-narrow num">
+                  <time dateTime={j.created_at}>{fmtTime(j.created_at)}</time>
+                </td>
+                <td class="message">{visible(j.message)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
   );
 }
