@@ -232,6 +232,7 @@ export function ServiceDetail() {
   const [busy, setBusy] = useState<Action | "delete" | null>(null);
   const [confirming, setConfirming] = useState(false);
   const [chatOpen, setChatOpen] = useState(false);
+  const [chatConv, setChatConv] = useState<string | null>(null);
 
   useEffect(() => {
     let alive = true;
@@ -392,11 +393,11 @@ export function ServiceDetail() {
         <section id="service-chat" aria-labelledby="h-chat" data-testid="service-chat">
           <h2 id="h-chat" class="row">
             Ask about {name}
-            <a href={`/chat?service=${encodeURIComponent(name)}`} class="muted">
+            <a href={chatConv ? `/chat?c=${encodeURIComponent(chatConv)}` : `/chat?service=${encodeURIComponent(name)}`} class="muted">
               open in the chat screen
             </a>
           </h2>
-          <ChatPanel service={name} conversation={null} />
+          <ChatPanel service={name} conversation={null} onConversation={setChatConv} />
         </section>
       ) : null}
       {v ? <Summary view={view as Signal<LiveView>} /> : <p class="muted" aria-busy="true">Loading…</p>}
