@@ -45,6 +45,11 @@ test("preview a project, rename its service, apply, and see it running", async (
   expect(await registered()).toEqual(before);
   await mkdir(SHOTS, { recursive: true });
   await page.screenshot({ path: path.join(SHOTS, "onboard-preview-1280x800-light.png"), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: path.join(SHOTS, "onboard-preview-390x844-light.png"), fullPage: true });
+  // The page itself never scrolls sideways on a phone.
+  expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+  await page.setViewportSize({ width: 1280, height: 800 });
 
   await svc.getByLabel("Name", { exact: true }).fill(name);
   await page.getByRole("button", { name: "Apply" }).click();
