@@ -187,6 +187,15 @@ describe("ChatPanel", () => {
     await feed(sse("conversation", { id: "c3" }) + sse("error", { code: "unavailable", message: "the model did not answer" }));
     expect(root.querySelector("[data-testid=chat-error]")!.textContent).toBe("the model did not answer (unavailable)");
 
+    // A stream that breaks off after it began: the exchange shows the error, the box stays empty.
+    await send(root, "and then?");
+    await feed(sse("delta", { text: "half" }));
+    await act(async () => stream.error(new Error("connection reset")));
+    await settle();
+    const answers = root.querySelectorAll("[data-testid=chat-answer]");
+    expect(answers[answers.length - 1]!.querySelector("[data-testid=chat-error]")!.textContent).toMatch(/^the answer broke off/);
+    expect(root.querySelector("textarea")!.value).toBe("");
+
     chatAnswer = () => new Response(JSON.stringify({ error: { code: "invalid", message: "model: unknown model nope", field: "model" } }), { status: 422 });
     await send(root, "again");
     expect(root.querySelector("#chat-model-error")!.textContent).toBe("model: unknown model nope");

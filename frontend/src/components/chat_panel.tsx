@@ -119,11 +119,13 @@ export function ChatPanel(p: {
     abort.current = ctrl;
     setExchanges((xs) => [...xs, newExchange(text)]);
     setMessage("");
+    let began = false;
     try {
       await postStream(
         "/api/chat",
         req,
         (m) => {
+          began = true;
           const e = chatEvent(m);
           if (!e) return;
           if (e.type === "conversation") {
@@ -135,6 +137,11 @@ export function ChatPanel(p: {
       );
       update((x) => (x.status !== "streaming" ? x : ctrl.signal.aborted ? { ...x, status: "stopped" } : { ...x, status: "error", error: "the answer ended before it was complete" }));
     } catch (e) {
+      if (began) {
+        // Broke off midway: the message is stored, the answer is not.
+        update((x) => ({ ...x, status: "error", error: e instanceof Error ? e.message : String(e) }));
+        return;
+      }
       // Refused before the stream began: nothing of this exchange exists; give the message back.
       setExchanges((xs) => xs.slice(0, -1));
       setMessage(text);
