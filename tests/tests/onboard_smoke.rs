@@ -278,3 +278,52 @@ fn an_edited_plan_is_applied_confirmed_or_failed_visibly() {
     );
     assert!(s.d.view("crash")["name"] == "crash");
 }
+
+#[test]
+fn a_job_cut_short_by_a_crash_ends_failed_on_the_next_start() {
+    let mut s = setup();
+    let root = project(&s, "slow");
+    let mut p = plan(
+        &s,
+        &root,
+        "slow",
+        json!([python3(), "-c", "pass"]),
+        free_port(),
+    );
+    p["setup"] = json!([{
+        "command": {"command_type": "exec", "command": "sleep 30", "is_safe": true,
+                    "allowed_in_production": true, "reason": "a long install"},
+        "working_dir": root,
+    }]);
+    let (status, job) =
+        s.d.post("/api/onboard", &json!({"project": "slow", "plan": p}));
+    assert_eq!(status, 202, "{job}");
+    let path = format!("/api/onboard/jobs/{}", job["id"].as_str().unwrap());
+    wait_for(JOB_TIMEOUT, || {
+        let (_, job) = s.d.get(&path);
+        let running = job["steps"].as_array().is_some_and(|st| {
+            st.iter()
+                .any(|st| st["kind"] == "setup" && st["status"] == "running")
+        });
+        if running {
+            Ok(())
+        } else {
+            Err(job.to_string())
+        }
+    })
+    .expect("the setup step runs");
+    s.d.kill9();
+    s.d.restart();
+    let (status, job) = s.d.get(&path);
+    assert_eq!(status, 200, "{job}");
+    assert_eq!(job["status"], "failed", "{job}");
+    assert!(
+        job["message"]
+            .as_str()
+            .unwrap()
+            .contains("interrupted by a daemon restart"),
+        "{job}"
+    );
+    assert_eq!(job["registered"], json!([]), "{job}");
+    assert!(job["ended_at"].is_string(), "{job}");
+}

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 
 use super::{Inner, Problem, Project, plan};
 use crate::policy::Ask;
@@ -382,7 +381,7 @@ async fn setup(inner: &Inner, job: &mut OnboardJob, plan: &Plan) -> Result<(), S
     if !denied.is_empty() {
         return Err(denied.join("; "));
     }
-    let (_stop_tx, stop_rx) = watch::channel(None);
+    let stop_rx = inner.stop.subscribe();
     for (n, (i, wc, argv, cwd)) in runs.into_iter().enumerate() {
         mark(inner, job, i, St::Running, "running".into()).await;
         let ran = crate::workflow::step::run(
@@ -528,7 +527,7 @@ async fn http_status(port: u16, path: &str) -> Result<u16, String> {
         s.write_all(req.as_bytes())
             .await
             .map_err(|e| e.to_string())?;
-        let mut buf = vec![0u8; 64];
+        let mut buf = [0u8; 64];
         let mut got = 0;
         while got < buf.len() {
             let n = s.read(&mut buf[got..]).await.map_err(|e| e.to_string())?;

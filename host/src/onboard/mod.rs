@@ -66,6 +66,9 @@ pub(crate) struct Inner {
     /// Roots with a job in progress: one job per project at a time.
     active: Mutex<HashSet<PathBuf>>,
     closing: AtomicBool,
+    /// Told `Shutdown` when the daemon stops: a running setup step's process tree is stopped
+    /// rather than left behind.
+    stop: tokio::sync::watch::Sender<Option<crate::workflow::step::Stop>>,
 }
 
 #[derive(Clone)]
@@ -105,6 +108,7 @@ impl Onboarding {
                 hub,
                 active: Mutex::new(HashSet::new()),
                 closing: AtomicBool::new(false),
+                stop: tokio::sync::watch::channel(None).0,
             }),
         }
     }
@@ -131,6 +135,9 @@ impl Onboarding {
 
     pub fn shutdown(&self) {
         self.inner.closing.store(true, Ordering::SeqCst);
+        self.inner
+            .stop
+            .send_replace(Some(crate::workflow::step::Stop::Shutdown));
     }
 
     /// The project a request names: its canonical root, its name, its data dir.

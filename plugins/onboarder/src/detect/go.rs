@@ -35,9 +35,16 @@ pub fn detect(dir: &Dir) -> Detected {
     // (name, package directory relative to `dir` as `go build` takes it, main file)
     let mut programs: Vec<(String, String, String)> = vec![];
     if dir.has("main.go") {
+        // `github.com/acme/ledger/v2` is `ledger`: a major-version suffix is no name.
         let name = module
             .as_deref()
-            .and_then(|m| m.rsplit('/').next())
+            .and_then(|m| {
+                m.rsplit('/').find(|seg| {
+                    !(seg.len() > 1
+                        && seg.starts_with('v')
+                        && seg[1..].bytes().all(|b| b.is_ascii_digit()))
+                })
+            })
             .filter(|n| !n.is_empty())
             .or_else(|| dir.path.rsplit('/').next().filter(|n| !n.is_empty()))
             .unwrap_or("app")

@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 use crate::model::{Entry, EntryKind, Evidence, Log, Plan, Project, Setup};
 
 pub use assemble::MAX_NAME;
+
 mod go;
 mod node;
 mod ruby;
@@ -128,7 +129,8 @@ pub type Detector = fn(&Dir) -> Detected;
 
 /// Every detector, in the order their findings are preferred when two describe the same process:
 /// the project's own declarations (Procfile) first, then the frameworks, then hints (compose,
-/// Makefile). One line per detector.
+/// Makefile). One line per detector. The static-site detector is last: it only plans what no
+/// manifest claims.
 pub const DETECTORS: &[(&str, Detector)] = &[
     ("procfile", procfile::detect),
     ("python", python::detect),
@@ -140,7 +142,6 @@ pub const DETECTORS: &[(&str, Detector)] = &[
     ("makefile", makefile::detect),
     ("cron", cron::detect),
     ("envfile", envfile::detect),
-    // Last: it only plans what no manifest claims.
     ("static_site", static_site::detect),
 ];
 

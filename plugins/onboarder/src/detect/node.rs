@@ -1,8 +1,9 @@
-//! Node: `package.json` in the directory. The package manager comes from the lockfile (or the
-//! `packageManager` field), dependencies are installed only when some are declared, and the command
-//! is chosen in this order: Next (`next build` then `next start`), a `start` script, Vite (`vite
-//! build` then `vite preview`: the `dev` server is not a production server), `main`. Workspaces are
-//! only listed in a note: the monorepo walk of `plan` finds their packages.
+//! Node: `package.json` in the directory. The package manager comes from the lockfile (`pm`),
+//! dependencies are installed only when some are declared (by the workspace root for a package of
+//! a workspace), and the command is chosen in this order: Next (`next build` then `next start`), a
+//! `start` script, Vite (`vite build` then `vite preview`: the `dev` server is not a production
+//! server), `main` when it shows a server. A workspace root's packages are only listed in a note:
+//! the monorepo walk of `plan` visits them.
 
 use std::collections::BTreeMap;
 
@@ -11,14 +12,9 @@ use serde_json::{Map, Value};
 use super::{Detected, Dir, Found, PORT};
 use crate::model::{CommandType, Evidence, Setup};
 
-/// Lockfiles in the order they are preferred when a directory has several.
-const LOCKFILES: &[(&str, Pm)] = &[
-    ("package-lock.json", Pm::Npm),
-    ("pnpm-lock.yaml", Pm::Pnpm),
-    ("yarn.lock", Pm::Yarn),
-    ("bun.lock", Pm::Bun),
-    ("bun.lockb", Pm::Bun),
-];
+mod pm;
+
+use pm::{package_manager, workspace_root, workspaces};
 
 /// Dependencies whose presence says the package serves HTTP.
 const WEB_DEPS: &[&str] = &[
@@ -39,58 +35,15 @@ const WEB_DEPS: &[&str] = &[
     "socket.io",
 ];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Pm {
-    Npm,
-    Pnpm,
-    Yarn,
-    Bun,
-}
-
-impl Pm {
-    fn name(self) -> &'static str {
-        match self {
-            Pm::Npm => "npm",
-            Pm::Pnpm => "pnpm",
-            Pm::Yarn => "yarn",
-            Pm::Bun => "bun",
-        }
-    }
-
-    /// Runs a script of `package.json`.
-    fn run(self, script: &str) -> Vec<String> {
-        match (self, script) {
-            (Pm::Npm, "start") => strings(&["npm", "start"]),
-            _ => strings(&[self.name(), "run", script]),
-        }
-    }
-
-    /// Runs a binary the dependencies installed. Straight from `node_modules/.bin` (relative to the
-    /// working directory) rather than through `npx`, which may fetch a missing package from the
-    /// registry; yarn's own runner as Plug'n'Play installs have no `node_modules`.
-    /// `hoisted`: the way from the package up to its workspace root, where npm and bun put the
-    /// workspace's binaries (pnpm links them into each package).
-    fn exec(self, bin: &str, hoisted: Option<&str>) -> Vec<String> {
-        match (self, hoisted) {
-            (Pm::Yarn, _) => strings(&["yarn", bin]),
-            (Pm::Npm | Pm::Bun, Some(up)) => vec![format!("{up}/node_modules/.bin/{bin}")],
-            (Pm::Npm | Pm::Pnpm | Pm::Bun, _) => vec![format!("node_modules/.bin/{bin}")],
-        }
-    }
-
-    fn install(self, locked: bool) -> &'static str {
-        match (self, locked) {
-            (Pm::Npm, true) => "npm ci",
-            (Pm::Npm, false) => "npm install",
-            (Pm::Pnpm, true) => "pnpm install --frozen-lockfile",
-            (Pm::Pnpm, false) => "pnpm install",
-            (Pm::Yarn, true) => "yarn install --frozen-lockfile",
-            (Pm::Yarn, false) => "yarn install",
-            (Pm::Bun, true) => "bun install --frozen-lockfile",
-            (Pm::Bun, false) => "bun install",
-        }
-    }
-}
+/// Development servers a `start` script may run (they reload, and are not meant to be exposed).
+const DEV_SERVERS: &[&str] = &[
+    "react-scripts start",
+    "vue-cli-service serve",
+    "ng serve",
+    "webpack serve",
+    "webpack-dev-server",
+    "nodemon",
+];
 
 fn strings(s: &[&str]) -> Vec<String> {
     s.iter().map(|s| s.to_string()).collect()
@@ -271,7 +224,13 @@ pub fn detect(dir: &Dir) -> Detected {
         let (serves, why) = serves_http(dir, entry.as_deref(), &deps);
         evidence.extend(why);
         let argv = pm.run("start");
-        if serves {
+        if let Some(dev) = DEV_SERVERS.iter().find(|d| start.contains(*d)) {
+            // Still what the project says to run; a person should know it is not a production server.
+            out.notes.push(format!(
+                "{manifest}: `scripts.start` runs `{dev}`, a development server; planned as the project says, at low confidence"
+            ));
+            out.services.push(web(0.5, argv, evidence));
+        } else if serves {
             out.services.push(web(0.85, argv, evidence));
         } else {
             out.notes.push(format!(
@@ -349,70 +308,6 @@ fn object<'a>(pkg: &'a Map<String, Value>, key: &str) -> &'a Map<String, Value> 
         .unwrap_or_else(|| EMPTY.get_or_init(Map::new))
 }
 
-/// The package manager and its lockfile (`None`: no lockfile, npm assumed).
-fn package_manager(
-    dir: &Dir,
-    pkg: &Map<String, Value>,
-    out: &mut Detected,
-) -> (Pm, Option<String>) {
-    let present: Vec<(&str, Pm)> = LOCKFILES
-        .iter()
-        .copied()
-        .filter(|(l, _)| dir.has(l))
-        .collect();
-    // `"packageManager": "pnpm@9.1.0"` (corepack) says which one the project means.
-    let declared = pkg
-        .get("packageManager")
-        .and_then(Value::as_str)
-        .and_then(|s| s.split('@').next())
-        .and_then(|n| {
-            [Pm::Npm, Pm::Pnpm, Pm::Yarn, Pm::Bun]
-                .into_iter()
-                .find(|p| p.name() == n)
-        });
-    let chosen = declared
-        .and_then(|d| present.iter().find(|(_, p)| *p == d))
-        .or(present.first())
-        .copied();
-    if present.len() > 1 {
-        let names: Vec<&str> = present.iter().map(|(l, _)| *l).collect();
-        let (l, pm) = chosen.expect("several lockfiles, one is chosen");
-        out.notes.push(format!(
-            "{} has several lockfiles ({}): {} was chosen from {l}; remove the others to make it certain",
-            if dir.path.is_empty() { "the project" } else { &dir.path },
-            names.join(", "),
-            pm.name()
-        ));
-    }
-    match chosen {
-        Some((l, pm)) => {
-            out.evidence.push(Evidence::new(
-                dir.join(l),
-                format!("{l}: package manager {}", pm.name()),
-            ));
-            (pm, Some(l.to_string()))
-        }
-        None => {
-            let pm = declared.unwrap_or(Pm::Npm);
-            out.notes.push(format!(
-                "{} has no lockfile: {} assumed{}",
-                dir.join("package.json"),
-                pm.name(),
-                if declared.is_some() {
-                    " from `packageManager`"
-                } else {
-                    ""
-                }
-            ));
-            out.evidence.push(Evidence::new(
-                dir.join("package.json"),
-                format!("no lockfile: package manager {}", pm.name()),
-            ));
-            (pm, None)
-        }
-    }
-}
-
 /// `engines.node` and `.nvmrc`: tend runs the `node` on its PATH, say which one the project wants.
 fn runtime_notes(dir: &Dir, pkg: &Map<String, Value>, out: &mut Detected) {
     if let Some(v) = object(pkg, "engines").get("node").and_then(Value::as_str) {
@@ -432,107 +327,6 @@ fn runtime_notes(dir: &Dir, pkg: &Map<String, Value>, out: &mut Detected) {
             }
         }
     }
-}
-
-/// `workspaces` (npm, yarn, bun) or `pnpm-workspace.yaml`: a note listing the packages found.
-/// The nearest directory above `dir` that declares workspaces (`workspaces` in its package.json,
-/// or a `pnpm-workspace.yaml`).
-fn workspace_root(dir: &Dir) -> Option<String> {
-    if dir.path.is_empty() {
-        return None;
-    }
-    let mut ancestors = vec![];
-    let mut p = dir.path.as_str();
-    while let Some((parent, _)) = p.rsplit_once('/') {
-        ancestors.push(parent.to_string());
-        p = parent;
-    }
-    ancestors.push(String::new());
-    let at = |a: &str, f: &str| {
-        if a.is_empty() {
-            f.to_string()
-        } else {
-            format!("{a}/{f}")
-        }
-    };
-    ancestors.into_iter().find(|a| {
-        dir.project
-            .read_file(&at(a, "pnpm-workspace.yaml"), 1)
-            .is_ok()
-            || dir
-                .project
-                .read_file(&at(a, "package.json"), 256 * 1024)
-                .ok()
-                .and_then(|f| serde_json::from_str::<Value>(&f.content).ok())
-                .is_some_and(|v| v.get("workspaces").is_some())
-    })
-}
-
-/// Whether the directory declares workspaces (then noted with the packages found).
-fn workspaces(dir: &Dir, pkg: &Map<String, Value>, out: &mut Detected) -> bool {
-    let mut patterns: Vec<String> = match pkg.get("workspaces") {
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|v| v.as_str().map(String::from))
-            .collect(),
-        Some(Value::Object(o)) => o
-            .get("packages")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        _ => vec![],
-    };
-    let mut from = dir.join("package.json");
-    if let Some(yaml) = dir.read("pnpm-workspace.yaml") {
-        from = dir.join("pnpm-workspace.yaml");
-        patterns.extend(yaml.lines().filter_map(|l| {
-            let item = l.trim().strip_prefix('-')?.trim();
-            let item = item.trim_matches(|c| c == '"' || c == '\'');
-            (!item.is_empty()).then(|| item.to_string())
-        }));
-    }
-    if patterns.is_empty() {
-        return false;
-    }
-    let mut packages = vec![];
-    for p in &patterns {
-        if p.starts_with('!') {
-            continue;
-        }
-        // `apps/*` lists the directories of `apps` holding a package.json; anything else is taken
-        // as a directory.
-        match p.strip_suffix("/*").or(p.strip_suffix("/**")) {
-            Some(parent) => {
-                let parent = dir.join(parent);
-                for e in super::entries(dir.project, &parent) {
-                    if dir
-                        .project
-                        .read_file(&format!("{}/package.json", e.path), 1)
-                        .is_ok()
-                    {
-                        packages.push(e.path);
-                    }
-                }
-            }
-            None => packages.push(dir.join(p.trim_end_matches('/'))),
-        }
-    }
-    packages.sort();
-    packages.dedup();
-    out.notes.push(format!(
-        "{from} declares workspaces ({}): packages {}; each is planned on its own",
-        patterns.join(", "),
-        if packages.is_empty() {
-            "none found".to_string()
-        } else {
-            packages.join(", ")
-        }
-    ));
-    true
 }
 
 /// Whether the package serves HTTP: a web framework among its dependencies, or its entry file

@@ -66,6 +66,12 @@ pub fn detect(dir: &Dir) -> Detected {
             continue;
         }
         let listens = kind == "web" || command.contains("$PORT") || command.contains("${PORT");
+        if listens && command.contains("0.0.0.0") {
+            d.notes.push(format!(
+                "{path}: `{kind}` binds 0.0.0.0 (every interface); it is run as declared, \
+                 127.0.0.1 would keep it local"
+            ));
+        }
         d.services.push(Found {
             process: kind.clone(),
             argv: text::argv_of(&command),

@@ -156,6 +156,12 @@ pub fn detect(dir: &Dir) -> Detected {
                 "config.ru".into(),
             ]
         } else {
+            if gemfile.is_some() && !declares(gems, "rackup") {
+                out.notes.push(format!(
+                    "{} declares neither puma nor rackup: `rackup` comes from the rackup gem since Rack 3; add one of them if the command is not found",
+                    dir.join("Gemfile")
+                ));
+            }
             [
                 "bundle",
                 "exec",

@@ -1,7 +1,8 @@
 //! Tests of the Node, Rust, Go, Ruby and static-site detectors: each over an in-memory project
 //! (`Mem`) for the edge cases, and over the fixture projects of `tests/fixtures/onboard/` read from
-//! disk (`Disk`). Both implement `Project` like the host does for what the detectors use: one-level
-//! listings, reads, and `grep` with the patterns the detectors pass (alternatives of literals).
+//! disk (`Disk`). Both implement `Project` like the host does for what the detectors use: listings
+//! (one level for `Mem`, any depth for `Disk`, which `plan`'s walk also reads), reads, and `grep` of
+//! a file or a directory with the patterns the detectors pass (alternatives of literals).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -181,7 +182,6 @@ impl Disk {
 
 impl Project for Disk {
     fn list_dir(&self, dir: &str, depth: u32) -> Result<Vec<Entry>, ProjectError> {
-        assert_eq!(depth, 1, "the detectors list one level");
         let rd = std::fs::read_dir(self.root.join(dir))
             .map_err(|e| ProjectError::NotFound(format!("{dir}: {e}")))?;
         let mut out = vec![];
@@ -189,12 +189,16 @@ impl Project for Disk {
             let e = e.unwrap();
             let name = e.file_name().to_string_lossy().into_owned();
             let meta = e.metadata().unwrap();
+            let path = if dir.is_empty() {
+                name
+            } else {
+                format!("{dir}/{name}")
+            };
+            if meta.is_dir() && depth > 1 {
+                out.extend(self.list_dir(&path, depth - 1)?);
+            }
             out.push(Entry {
-                path: if dir.is_empty() {
-                    name
-                } else {
-                    format!("{dir}/{name}")
-                },
+                path,
                 kind: if meta.is_dir() {
                     EntryKind::Directory
                 } else {

@@ -28,6 +28,9 @@ const PROJECT_DIRS: &[&str] = &[
 /// First-level directories whose subdirectories are projects (`apps/*`).
 const CONTAINERS: &[&str] = &["apps", "services", "packages"];
 
+/// Most subdirectories of a container listed one by one when it is too wide to list at once.
+const MAX_PROBES: usize = 16;
+
 /// Directories that are never a project: dependencies, build output, tooling.
 const SKIP: &[&str] = &[
     "node_modules",
@@ -53,12 +56,16 @@ pub fn project_dirs(project: &dyn Project) -> Vec<Dir<'_>> {
         }
         if CONTAINERS.contains(&e.path.as_str()) {
             let (inner, inner_deep) = list(project, &e.path, 2);
+            // Too wide for one listing: each subdirectory costs one, so only the first few.
+            let mut budget = if inner_deep { usize::MAX } else { MAX_PROBES };
             for c in &inner {
                 let name = c.path.rsplit('/').next().unwrap_or("");
                 if c.kind == EntryKind::Directory
                     && c.path.matches('/').count() == 1
                     && !skipped(name)
+                    && budget > 0
                 {
+                    budget -= 1;
                     let d = dir_of(project, &c.path, &inner, inner_deep);
                     if is_project(&d) {
                         dirs.push(d);

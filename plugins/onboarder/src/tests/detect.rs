@@ -212,7 +212,10 @@ fn procfile_wins_over_the_framework_and_names_are_sorted() {
 
 #[test]
 fn a_listening_service_beyond_the_free_ports_gets_none_and_a_note() {
-    let p = FakeProject::new().file("Procfile", "a: x --port $PORT\nb: y --port $PORT\nweb: z\n");
+    let p = FakeProject::new().file(
+        "Procfile",
+        "a: x --port $PORT\nb: y --port $PORT\nweb: z -b 0.0.0.0:$PORT\n",
+    );
     let plan =
         crate::analyze(&p, "n", &[41000], None, &mut Unreachable, &Lines::default()).unwrap();
     assert_eq!(plan.services[0].port, Some(41000));
@@ -225,6 +228,8 @@ fn a_listening_service_beyond_the_free_ports_gets_none_and_a_note() {
         "{:?}",
         plan.notes
     );
+    let binds_all = |n: &String| n.contains("`web` binds 0.0.0.0");
+    assert!(plan.notes.iter().any(binds_all), "{:?}", plan.notes);
 }
 
 #[test]
@@ -525,4 +530,25 @@ fn render_blueprint_cron_services_are_cron_jobs() {
         "{:?}",
         plan.notes
     );
+}
+
+#[test]
+fn app_factories_are_called_the_way_each_server_calls_them() {
+    let fastapi = FakeProject::new()
+        .file("requirements.txt", "fastapi\nuvicorn\n")
+        .file(
+            "svc/factory.py",
+            "from fastapi import FastAPI\n\n\ndef create_app():\n    app = None\n    return FastAPI(title='x')\n",
+        );
+    let argv = &plan_of(&fastapi, "f").services[0].argv;
+    assert_eq!(&argv[3], "svc.factory:create_app");
+    assert_eq!(argv.last().map(String::as_str), Some("--factory"));
+    let flask = FakeProject::new()
+        .file("requirements.txt", "flask\ngunicorn\n")
+        .file(
+            "web/__init__.py",
+            "def make():\n    return Flask(__name__)\n",
+        );
+    let argv = &plan_of(&flask, "f").services[0].argv;
+    assert_eq!(argv.last().map(String::as_str), Some("web:make()"));
 }

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::fakes::{FsProject, Lines, Unreachable};
+use super::fakes::{FsProject, Lines, ScriptedLlm, Unreachable};
 use crate::model::*;
 
 const SECRET: &str = "s3cr3t-onboard-value-1234";
@@ -191,6 +191,34 @@ fn env_secret() {
             .any(|e| e.path == ".env" && e.reason.contains("SECRET_TOKEN"))
     );
     assert!(!format!("{plan:?}").contains(SECRET));
+}
+
+/// With a model, neither the request nor the plan it gives carries the secret.
+#[test]
+fn env_secret_never_reaches_the_model() {
+    let project = FsProject {
+        root: root().join("env-secret"),
+    };
+    let answer = serde_json::json!({
+        "services": [{"name": "env-secret", "argv": ["python3", "server.py"], "working_dir": "",
+                      "port": 41000, "env": {}, "health_path": "/", "reason": "ok"}],
+        "cron_jobs": [], "setup": [], "notes": []
+    });
+    let mut llm = ScriptedLlm::new(vec![Ok(answer.to_string())]);
+    let plan = crate::analyze(
+        &project,
+        "env-secret",
+        &ports(),
+        Some("m"),
+        &mut llm,
+        &Lines::default(),
+    )
+    .unwrap();
+    assert_eq!(plan.author, Author::Model);
+    assert_eq!(plan.services[0].env_file.as_deref(), Some(".env"));
+    assert!(!format!("{plan:?}").contains(SECRET));
+    assert!(!format!("{:?}", llm.requests).contains(SECRET));
+    assert!(format!("{:?}", llm.requests).contains(".env"));
 }
 
 #[test]

@@ -21,6 +21,23 @@ struct AppHit {
     var: String,
     fastapi: bool,
     line: String,
+    /// `var` is a top-level function returning the app (`def create_app(): return FastAPI()`).
+    factory: bool,
+}
+
+/// The top-level function whose body holds line `line` (1-based) of `path`: an app factory.
+fn enclosing_def(dir: &Dir, path: &str, line: u32) -> Option<String> {
+    let file = dir.project.read_file(path, 256 * 1024).ok()?;
+    let lines: Vec<&str> = file.content.lines().collect();
+    let upto = (line as usize).saturating_sub(1).min(lines.len());
+    lines[..upto].iter().rev().find_map(|l| {
+        if !l.starts_with(|c: char| c.is_whitespace()) && !l.trim().is_empty() {
+            // The first unindented line above: a `def` (the factory) or anything else (none).
+            let name = l.strip_prefix("def ")?.split('(').next()?.trim();
+            return Some(text::is_env_name(name).then(|| name.to_string()));
+        }
+        None
+    })?
 }
 
 /// The health path routes show (`/health`, `/healthz`, `/ping`), and whether `/` is a route.
@@ -85,13 +102,25 @@ pub fn web_app(dir: &Dir, deps: &Deps, env: &Env, d: &mut Detected) -> Option<Fo
             if !fastapi && !h.text.contains("Flask(") {
                 return None;
             }
+            let line = h.text.trim().to_string();
+            if line.starts_with("return ") {
+                let var = enclosing_def(dir, &h.path, h.line)?;
+                return Some(AppHit {
+                    path: h.path.clone(),
+                    var,
+                    fastapi,
+                    line,
+                    factory: true,
+                });
+            }
             let (lhs, _) = h.text.split_once('=')?;
             let var = lhs.split(':').next()?.trim();
             text::is_env_name(var).then(|| AppHit {
                 path: h.path.clone(),
                 var: var.to_string(),
                 fastapi,
-                line: h.text.trim().to_string(),
+                line,
+                factory: false,
             })
         })
         .collect();
@@ -99,7 +128,7 @@ pub fn web_app(dir: &Dir, deps: &Deps, env: &Env, d: &mut Detected) -> Option<Fo
         if declared {
             d.notes.push(format!(
                 "{}: FastAPI/Flask is declared but no `app = FastAPI(...)`/`Flask(...)` was found \
-                 (an app factory?)",
+                 (an app made some other way?)",
                 shown(&dir.path)
             ));
         }
@@ -110,13 +139,18 @@ pub fn web_app(dir: &Dir, deps: &Deps, env: &Env, d: &mut Detected) -> Option<Fo
     apps.sort_by_key(|a| {
         (
             a.fastapi != want_fastapi,
+            a.factory,
             a.path.matches('/').count(),
             a.path.clone(),
         )
     });
     let app = &apps[0];
     let (module, src) = module_of(dir, &app.path)?;
-    let target = format!("{module}:{}", app.var);
+    // A factory: uvicorn calls it with `--factory`, gunicorn and flask take `module:name()`.
+    let target = match (app.factory, app.fastapi) {
+        (true, false) => format!("{module}:{}()", app.var),
+        _ => format!("{module}:{}", app.var),
+    };
     if apps.len() > 1 {
         d.notes.push(format!(
             "several apps are created ({}); {target} was chosen (the shallowest)",
@@ -152,7 +186,7 @@ pub fn web_app(dir: &Dir, deps: &Deps, env: &Env, d: &mut Detected) -> Option<Fo
         let health_path = health
             .or_else(|| docs.then(|| "/docs".to_string()))
             .or_else(|| root_route.then(|| "/".to_string()));
-        let argv = vec![
+        let mut argv = vec![
             env.python.clone(),
             "-m".into(),
             "uvicorn".into(),
@@ -162,6 +196,9 @@ pub fn web_app(dir: &Dir, deps: &Deps, env: &Env, d: &mut Detected) -> Option<Fo
             "--port".into(),
             PORT.into(),
         ];
+        if app.factory {
+            argv.push("--factory".into());
+        }
         (argv, health_path, confidence)
     } else {
         evidence.extend(deps.why("flask"));

@@ -270,7 +270,10 @@ fn workspaces_are_listed_in_a_note() {
     );
     let p = Mem::new(&[
         ("package.json", r#"{"private": true}"#),
-        ("pnpm-workspace.yaml", "packages:\n  - 'packages/*'\n"),
+        (
+            "pnpm-workspace.yaml",
+            "packages:\n  - 'packages/*'\n\nonlyBuiltDependencies:\n  - esbuild\n",
+        ),
         ("pnpm-lock.yaml", ""),
         ("packages/ui/package.json", "{}"),
     ]);
@@ -447,4 +450,20 @@ fn a_workspace_package_is_installed_from_the_root_and_uses_its_hoisted_binaries(
     let d = run(detect, &p, "apps/ui");
     assert_eq!(commands(&d), ["node_modules/.bin/vite build"]);
     assert_eq!(d.services[0].argv[0], "node_modules/.bin/vite");
+}
+
+#[test]
+fn a_start_script_running_a_dev_server_is_kept_at_low_confidence_with_a_note() {
+    let p = Mem::new(&[(
+        "package.json",
+        r#"{"scripts": {"start": "react-scripts start"}, "dependencies": {"react-scripts": "5"}}"#,
+    )]);
+    let d = run(detect, &p, "");
+    assert_eq!(d.services[0].argv, argv(&["npm", "start"]));
+    assert_eq!(d.services[0].confidence, 0.5);
+    assert!(
+        noted(&d, "runs `react-scripts start`, a development server"),
+        "{:?}",
+        d.notes
+    );
 }

@@ -159,7 +159,7 @@ fn go_one_service_per_cmd_built_into_bin() {
 #[test]
 fn go_main_at_the_top_is_named_after_the_module() {
     let p = Mem::new(&[
-        ("svc/go.mod", "module github.com/acme/ledger\n"),
+        ("svc/go.mod", "module github.com/acme/ledger/v2\n"),
         (
             "svc/main.go",
             "package main\nfunc main() { r.Run(\":8080\") }\n",
@@ -269,6 +269,11 @@ fn rack_runs_under_puma_when_declared_else_rackup() {
             "{port}",
             "config.ru"
         ])
+    );
+    assert!(
+        noted(&d, "declares neither puma nor rackup"),
+        "{:?}",
+        d.notes
     );
 }
 
