@@ -1,20 +1,22 @@
-//! The chat (`POST /api/chat`, Server-Sent Events) against the scripted OpenAI and Anthropic servers
-//! (real HTTP on loopback): streamed tokens relayed in order, tool calls answered from a really
-//! running service, proposals that change nothing, a client hanging up cancelling the provider's
-//! stream, validation before anything is stored, the stored conversations (list, read, continue,
-//! delete), usage under the purpose `chat`, models without tool support, and no key or env value in
-//! any output. Shared helpers for `chat_*` modules are here.
+//! The chat (`POST /api/chat`, Server-Sent Events) against the scripted OpenAI server (real HTTP on
+//! loopback): streamed tokens relayed in order, the stored conversations (list, read, continue,
+//! delete), tool calls answered from a really running service, usage under the purpose `chat`,
+//! proposals that change nothing, a client hanging up cancelling the provider's stream, and no key or
+//! env value in any output. Helpers shared with `chat_edges.rs` (validation, failures, other
+//! providers, the CLI) are here.
 
 use std::time::Duration;
 
 use reqwest::Method;
-use tend_tests::llm_script::{Reply, ScriptedLlm, anthropic, openai};
+use tend_tests::llm_script::{Reply, ScriptedLlm, openai};
 use tend_tests::{Daemon, SseEvent, Value, json, secs, wait_until};
 
 use crate::llm_gateway::{KEY, openai_config, start};
 
 /// An env value of the service under discussion; no answer, request or log may contain it.
 pub const SECRET: &str = "pw-7c1e93d0-not-for-models";
+/// A value from the service's `env_file`; the same rule.
+pub const FILE_SECRET: &str = "tok-41d8cd98-from-a-file";
 
 /// `POST /api/chat` read to its end: the status, the events and the raw body (an error's JSON body
 /// when the status is not 200).
@@ -84,13 +86,15 @@ pub fn last(events: &[SseEvent]) -> Value {
     v
 }
 
-/// The service `web`: prints its secret (and the LLM key, should it inherit the daemon's env) and a
+/// The service `web`: prints its secrets (an env value, an env file's value and the LLM key, should it inherit the daemon's env) and a
 /// known line, then sleeps; running when this returns, with its pid.
 pub fn web(d: &Daemon) -> u64 {
+    let env_file = d.scratch().join("web.env");
+    std::fs::write(&env_file, format!("API_TOKEN={FILE_SECRET}\n")).unwrap();
     let spec = d.service_with(
         "web",
-        "echo \"db password $DB_PASSWORD key $TEND_TEST_LLM_KEY\"; echo hello-from-web; exec sleep 600",
-        json!({"env": {"DB_PASSWORD": SECRET}, "port": 18431}),
+        "echo \"db password $DB_PASSWORD token $API_TOKEN key $TEND_TEST_LLM_KEY\"; echo hello-from-web; exec sleep 600",
+        json!({"env": {"DB_PASSWORD": SECRET}, "env_file": env_file, "port": 18431}),
     );
     d.create(&spec);
     let v = d.wait_status("web", "running", secs(10));
@@ -105,6 +109,10 @@ pub fn web(d: &Daemon) -> u64 {
 pub fn clean(what: &str, text: &str) {
     assert!(!text.contains(KEY), "the LLM key in {what}: {text}");
     assert!(!text.contains(SECRET), "an env value in {what}: {text}");
+    assert!(
+        !text.contains(FILE_SECRET),
+        "an env file's value in {what}: {text}"
+    );
 }
 
 #[test]
@@ -320,7 +328,10 @@ fn a_tool_call_is_answered_from_the_running_service() {
     );
     let logs = answers[1]["content"].as_str().unwrap();
     assert!(logs.contains("hello-from-web"), "{logs}");
-    assert!(logs.contains("db password <redacted>"), "{logs}");
+    assert!(
+        logs.contains("db password <redacted> token <redacted>"),
+        "{logs}"
+    );
     for r in &reqs {
         clean(
             "a request to the provider",
@@ -506,143 +517,4 @@ fn a_client_hanging_up_cancels_the_call_and_stores_no_answer() {
         .map(|m| m["role"].as_str().unwrap())
         .collect();
     assert_eq!(roles, ["user"], "{c}");
-}
-
-#[test]
-fn bad_requests_name_the_field_and_store_nothing() {
-    let server = ScriptedLlm::start();
-    let d = start(&openai_config(&server, ""));
-    let cases = [
-        (json!({"message": "  "}), 422, "message"),
-        (json!({"message": "x".repeat(16_385)}), 422, "message"),
-        (
-            json!({"message": "hi", "conversation": "0123456789abcdef"}),
-            404,
-            "conversation",
-        ),
-        (json!({"message": "hi", "service": "ghost"}), 404, "service"),
-        (json!({"message": "hi", "model": "gpt-9"}), 422, "model"),
-        (
-            json!({"message": "hi", "temperature": 1}),
-            422,
-            "temperature",
-        ),
-    ];
-    for (body, code, field) in cases {
-        let (status, _, raw) = chat(&d, &body);
-        assert_eq!(status, code, "{body}: {raw}");
-        let e: Value = serde_json::from_str(&raw).unwrap();
-        assert_eq!(e["error"]["field"], field, "{body}: {raw}");
-    }
-    let (_, list) = d.get("/api/chat/conversations");
-    assert_eq!(list, json!([]));
-    assert!(server.requests().is_empty());
-
-    // A provider failing: `error` last, the person's message kept, no answer stored.
-    server.push(Reply::json(
-        400,
-        json!({"error": {"message": "bad things"}}),
-    ));
-    let (status, events, raw) = chat(&d, &json!({"message": "hi"}));
-    assert_eq!(status, 200, "{raw}");
-    assert_eq!(shape(&events), ["conversation", "error"], "{raw}");
-    assert_eq!(last(&events)["code"], "unavailable");
-    assert!(
-        last(&events)["message"]
-            .as_str()
-            .unwrap()
-            .contains("bad things"),
-        "{raw}"
-    );
-    let id = events[0].json()["id"].as_str().unwrap().to_string();
-    let (_, c) = d.get(&format!("/api/chat/conversations/{id}"));
-    assert_eq!(c["messages"].as_array().unwrap().len(), 1, "{c}");
-
-    // No [llm] at all: refused before a stream, nothing stored.
-    let bare = Daemon::start();
-    let (status, _, raw) = chat(&bare, &json!({"message": "hi"}));
-    assert_eq!(status, 409, "{raw}");
-    assert!(raw.contains("no LLM is configured"), "{raw}");
-    assert_eq!(bare.get("/api/chat/conversations").1, json!([]));
-}
-
-#[test]
-fn an_anthropic_model_answers_too() {
-    let server = ScriptedLlm::start();
-    let d = start(&format!(
-        "[llm.models.claude]\nprovider = \"anthropic\"\nbase_url = \"{}\"\nmodel = \"claude-scripted\"\n\
-         api_key_env = \"TEND_TEST_LLM_KEY\"\n",
-        server.url()
-    ));
-    server.push(
-        Reply::sse(vec![
-            anthropic::message_start(70),
-            anthropic::tool_start(0, "tu_1", "list_services"),
-            anthropic::json_delta(0, "{}"),
-            anthropic::block_stop(0),
-            anthropic::message_delta("tool_use", 8),
-            anthropic::message_stop(),
-        ])
-        .split_every(11),
-    );
-    server.push(Reply::sse(anthropic::sse(
-        &["No ", "services ", "yet."],
-        90,
-        4,
-    )));
-    let (status, events, raw) = chat(&d, &json!({"message": "list", "model": "claude"}));
-    assert_eq!(status, 200, "{raw}");
-    assert_eq!(
-        shape(&events),
-        ["conversation", "tool", "delta", "done"],
-        "{raw}"
-    );
-    assert_eq!(events[1].json()["result"], "[]");
-    assert_eq!(deltas(&events).concat(), "No services yet.");
-    assert_eq!(
-        last(&events)["usage"],
-        json!({"input_tokens": 160, "output_tokens": 12})
-    );
-    let reqs = server.requests();
-    assert_eq!(reqs[1].path, "/v1/messages");
-    assert_eq!(reqs[1].header("x-api-key"), Some(KEY));
-    let b = reqs[1].json();
-    assert!(b["system"].to_string().contains("tend"), "{b}");
-    assert!(b["messages"].to_string().contains("tool_result"), "{b}");
-    clean("the chat's stream", &raw);
-}
-
-#[test]
-fn a_model_without_tools_answers_through_the_json_fallback() {
-    let server = ScriptedLlm::start();
-    let d = start(&openai_config(&server, "tools = false"));
-    server.push(Reply::json(
-        200,
-        openai::text("{\"tool\":\"list_services\",\"arguments\":{}}", 30, 8),
-    ));
-    server.push(Reply::json(
-        200,
-        openai::text(
-            "```json\n{\"tool\":\"answer\",\"arguments\":{\"text\":\"Nothing is registered.\"}}\n```",
-            50,
-            12,
-        ),
-    ));
-    let (status, events, raw) = chat(&d, &json!({"message": "What runs?"}));
-    assert_eq!(status, 200, "{raw}");
-    assert_eq!(
-        shape(&events),
-        ["conversation", "tool", "delta", "done"],
-        "{raw}"
-    );
-    assert_eq!(deltas(&events), ["Nothing is registered."]);
-    let b = server.requests()[1].json();
-    assert!(b.get("tools").is_none(), "{b}");
-    assert!(
-        b["messages"].to_string().contains("The tool answered"),
-        "{b}"
-    );
-    let id = events[0].json()["id"].as_str().unwrap().to_string();
-    let (_, c) = d.get(&format!("/api/chat/conversations/{id}"));
-    assert_eq!(c["messages"][1]["content"], "Nothing is registered.");
 }

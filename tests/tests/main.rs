@@ -11,6 +11,7 @@ mod bounds;
 mod caddy;
 mod caddy_tls;
 mod chat;
+mod chat_edges;
 mod cli;
 mod compat;
 mod config;

@@ -1,8 +1,8 @@
 //! What the model is told besides the tools: the system prompt (what tend is, that the tools only
 //! read, that actions are only proposed), the context block of a conversation about one service
 //! (its definition without env values, state, recent events, log tail and latest metrics, each part
-//! capped and scrubbed), and the conversation so far rebuilt from the stored messages (tool answers
-//! as stored: short).
+//! capped and scrubbed), the conversation so far rebuilt from the stored messages (tool answers as
+//! stored: short), and the same flattened to text for the last round, which is offered no tools.
 
 use serde_json::Value;
 
@@ -125,6 +125,28 @@ fn tail_bytes(text: &str, max: usize) -> String {
     }
 }
 
+/// `messages` with tool calls and their answers as plain text, for a round offered no tools (the
+/// gateway refuses a conversation calling tools its request does not offer).
+pub fn flatten(messages: &[Message]) -> Vec<Message> {
+    messages
+        .iter()
+        .map(|m| match m.role {
+            Role::Assistant if !m.tool_calls.is_empty() => {
+                let mut text = m.content.clone();
+                for c in &m.tool_calls {
+                    if !text.is_empty() {
+                        text.push('\n');
+                    }
+                    text.push_str(&format!("(called the tool {}({}))", c.name, c.arguments));
+                }
+                message(Role::Assistant, text)
+            }
+            Role::Tool => message(Role::User, format!("The tool answered:\n{}", m.content)),
+            _ => m.clone(),
+        })
+        .collect()
+}
+
 /// The stored conversation as model messages: the last `MAX_HISTORY`, starting with a person's
 /// message; an answer's tool uses become the calls and (short) answers they were.
 pub fn history(stored: &[ChatMessage]) -> Vec<Message> {
@@ -171,7 +193,10 @@ pub fn history(stored: &[ChatMessage]) -> Vec<Message> {
                     });
                     out.extend(answers);
                 }
-                out.push(message(Role::Assistant, m.content.clone()));
+                // Some providers refuse an empty text turn.
+                if !m.content.is_empty() {
+                    out.push(message(Role::Assistant, m.content.clone()));
+                }
             }
             // Not stored by the chat; nothing to replay.
             ChatRole::Tool => {}
@@ -223,6 +248,47 @@ mod tests {
         assert_eq!(h[1].tool_calls[0].id, "m2_0");
         assert_eq!(h[2].tool_call_id.as_deref(), Some("m2_0"));
         assert_eq!(h[3].content, "nothing");
+    }
+
+    #[test]
+    fn flattened_calls_and_answers_become_text() {
+        let h = history(&[
+            stored(
+                1,
+                ChatRole::Assistant,
+                "",
+                vec![ChatToolUse {
+                    name: "plugin_stats".into(),
+                    arguments: "{}".into(),
+                    result: "[]".into(),
+                }],
+            ),
+            stored(2, ChatRole::User, "and?", vec![]),
+        ]);
+        // A history starts with the person.
+        assert_eq!(h.len(), 1);
+        assert_eq!(h[0].content, "and?");
+        let calls = history(&[
+            stored(1, ChatRole::User, "q", vec![]),
+            stored(
+                2,
+                ChatRole::Assistant,
+                "",
+                vec![ChatToolUse {
+                    name: "plugin_stats".into(),
+                    arguments: "{}".into(),
+                    result: "[]".into(),
+                }],
+            ),
+        ]);
+        let flat = flatten(&calls);
+        assert!(
+            flat.iter()
+                .all(|m| m.tool_calls.is_empty() && m.tool_call_id.is_none())
+        );
+        assert_eq!(flat[1].content, "(called the tool plugin_stats({}))");
+        assert_eq!(flat[2].role, Role::User);
+        assert_eq!(flat[2].content, "The tool answered:\n[]");
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! What of tend's data may reach a model: a service's definition with its environment (and Caddy
 //! header) values replaced by their names, and the `Redactor`, which scrubs every configured env
-//! value (services' `env`, cron jobs' `env_vars`, Caddy headers) and every LLM key out of any text
-//! before it is sent (a service may print its own secret to its log). Pure apart from reading the
-//! current definitions once per exchange.
+//! value (services' `env`, cron jobs' `env_vars`, both's `env_file`, Caddy headers) and every LLM key
+//! out of any text before it is sent (a service may print its own secret to its log). Pure apart
+//! from reading the current definitions and env files once per exchange.
+
+use std::path::Path;
 
 use serde_json::Value;
 
 use crate::ops::Ops;
+use crate::spec;
 use crate::wire::ServiceView;
 
 /// Values shorter than this are not scrubbed from free text: `PORT=8080` or `DEBUG=1` would mangle
@@ -38,12 +41,22 @@ pub struct Redactor {
 impl Redactor {
     pub fn new(ops: &Ops) -> Redactor {
         let mut secrets: Vec<String> = ops.llm.keys();
+        // A process gets its `env_file`'s values too; a file that cannot be read gives none.
+        let file_values = |dir: Option<&Path>, file: Option<&Path>| -> Vec<String> {
+            file.and_then(|f| spec::read_env_file(&spec::env_file_path(dir, f)).ok())
+                .map(|pairs| pairs.into_iter().map(|(_, v)| v).collect())
+                .unwrap_or_default()
+        };
         for s in ops.services() {
-            secrets.extend(s.spec.env.into_values());
-            secrets.extend(s.spec.caddy_headers.into_values());
+            let s = s.spec;
+            secrets.extend(file_values(s.working_dir.as_deref(), s.env_file.as_deref()));
+            secrets.extend(s.env.into_values());
+            secrets.extend(s.caddy_headers.into_values());
         }
         for j in ops.cron_jobs() {
-            secrets.extend(j.spec.env_vars.into_values());
+            let j = j.spec;
+            secrets.extend(file_values(j.working_dir.as_deref(), j.env_file.as_deref()));
+            secrets.extend(j.env_vars.into_values());
         }
         Redactor::from_values(secrets)
     }

@@ -105,7 +105,7 @@ pub fn definitions(fallback: bool) -> Vec<Tool> {
                 "action": {"type": "string", "enum": ACTIONS},
                 "service": {"type": "string"},
                 "reason": {"type": "string"},
-                "changes": {"type": "object", "description": "For edit: the fields to change, as PATCH /api/services/{name} takes them"},
+                "changes": {"type": "object", "description": "For edit: the fields of the service's definition to change, with their new values"},
             }, "required": ["action", "service", "reason"]}),
         ),
     ];

@@ -5,6 +5,7 @@
 
 mod add;
 mod caddy;
+mod chat;
 mod client;
 mod commands;
 mod cron;
@@ -118,6 +119,8 @@ enum Command {
         #[command(subcommand)]
         command: Option<llm::LlmCommand>,
     },
+    /// Ask the configured model about your services (read-only tools; actions only proposed)
+    Chat(chat::ChatArgs),
     /// The command policy's decisions, newest first
     Audit(policy::AuditArgs),
     /// The command-safety policy: `tend policy check -- COMMAND...`
@@ -225,6 +228,7 @@ async fn run(global: GlobalArgs, command: Command) -> Result<(), client::CliErro
         Command::Plugin { command } => plugin::run(&ctx, &command).await,
         Command::Caddy { command } => caddy::run(&ctx, &command).await,
         Command::Llm { command } => llm::run(&ctx, command.as_ref()).await,
+        Command::Chat(args) => chat::run(&ctx, &args).await,
         Command::Audit(args) => policy::audit(&ctx, &args).await,
         Command::Policy { command } => policy::run(&ctx, &command).await,
         Command::Cron { command } => cron::run(&ctx, &command).await,

@@ -1,6 +1,6 @@
 //! The operations layer: everything a front end can ask of the daemon, as methods of one `Ops` that
 //! take and return `wire` types and fail with one `Error` (a `Code` from `wire/error.rs`). The REST
-//! handlers (`api/`), the control port (`control/`), and later the dashboard and the agents' tools are
+//! handlers (`api/`), the control port (`control/`), the dashboard, and the chat's tools (`chat/`) are
 //! adapters over it: they parse their own input, call one method, and render the answer and the error
 //! code their way. Validation of every request happens here or below, before anything changes.
 //! Knows no HTTP and no line protocol; holds no state of its own beyond the subsystems' handles and
