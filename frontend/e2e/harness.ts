@@ -94,8 +94,10 @@ async function terminate(child: ChildProcess, graceMs: number): Promise<void> {
 }
 
 export interface DaemonOptions {
-  /** Extra `tend.toml` text (the `[caddy]` table is written by the harness when `caddy` is set). */
-  toml?: string;
+  /** Extra `tend.toml` text (the `[caddy]` table is written by the harness when `caddy` is set), or
+   *  a function making it once the daemon's temp dir exists (e.g. after starting a scripted LLM
+   *  server whose port goes into `[llm]`, or naming directories inside that dir). */
+  toml?: string | ((dir: string) => Promise<string>);
   /** Start a throwaway Caddy and point the daemon at it. */
   caddy?: boolean;
   /** Fixture plugins (`cargo xtask build-plugins` builds them into target/plugins/fixtures) installed
@@ -143,7 +145,7 @@ export class Daemon {
     const dataDir = path.join(dir, "data");
     const logFile = path.join(dir, "daemon.out");
     let caddy: Caddy | null = null;
-    let toml = opts.toml ?? "";
+    let toml = typeof opts.toml === "function" ? await opts.toml(dir) : (opts.toml ?? "");
     if (opts.caddy) {
       caddy = await Caddy.start(dir);
       toml += `\n[caddy]\nadmin_url = "http://127.0.0.1:${caddy.adminPort}"\nport = ${caddy.httpPort}\ntls = "off"\nbind = "127.0.0.1"\n`;

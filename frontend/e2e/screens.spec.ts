@@ -37,6 +37,8 @@ const SCREENS: Screen[] = [
   { name: "plugins", path: "/plugins", ready: (p) => p.getByRole("table", { name: "Plugins" }).getByRole("row").nth(1) },
   { name: "proxy", path: "/proxy", ready: (p) => p.getByRole("table", { name: "Routes" }).getByRole("cell", { name: "web", exact: true }) },
   { name: "audit", path: "/audit", ready: (p) => p.getByRole("table", { name: "Policy decisions" }).getByText("rm -rf /") },
+  { name: "onboard", path: "/onboard", ready: (p) => p.getByLabel(/^Project/) },
+  { name: "chat", path: "/chat", ready: (p) => p.getByRole("heading", { level: 2, name: "Conversations" }) },
   { name: "supervisor", path: "/supervisor", ready: (p) => p.getByRole("table", { name: "Sessions" }).getByRole("row").nth(1) },
 ];
 

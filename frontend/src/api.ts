@@ -1,7 +1,9 @@
 // The one way the dashboard talks to the REST API: same-origin fetch with the session cookie (the
 // browser sends it; the token never reaches this code), JSON in and out, and the API's error shape
 // `{"error":{"code","message","field"}}` turned into an `ApiError` that forms map onto their fields.
+// `postStream` is the same for a POST answered with Server-Sent Events (the chat).
 import { signal } from "@preact/signals";
+import { readSse, type SseMessage } from "./lib/sse";
 
 export class ApiError extends Error {
   constructor(
@@ -54,11 +56,55 @@ export async function request<T>(method: Method, path: string, body?: unknown): 
       throw new ApiError(res.status, "http", "the daemon answered something that is not JSON");
     }
   }
-  if (!res.ok) {
-    const err = (json as { error?: { code?: string; message?: string; field?: string } } | undefined)?.error;
-    throw new ApiError(res.status, err?.code ?? "http", err?.message ?? res.statusText, err?.field);
-  }
+  if (!res.ok) throw errorOf(res, json);
   return json as T;
+}
+
+function errorOf(res: Response, json: unknown): ApiError {
+  const err = (json as { error?: { code?: string; message?: string; field?: string } } | undefined)?.error;
+  return new ApiError(res.status, err?.code ?? "http", err?.message ?? res.statusText, err?.field);
+}
+
+/**
+ * POSTs `body` and reads the answer as Server-Sent Events, calling `onMessage` for each, until the
+ * stream ends or `signal` aborts (which also cancels the request, so the daemon sees the client go).
+ * A refusal before the stream starts (4xx/5xx JSON) throws an `ApiError` like `request`; an abort
+ * resolves quietly.
+ */
+export async function postStream(path: string, body: unknown, onMessage: (m: SseMessage) => void, signal?: AbortSignal): Promise<void> {
+  const init: RequestInit = {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "content-type": "application/json", accept: "text/event-stream" },
+    body: JSON.stringify(body),
+  };
+  if (signal) init.signal = signal;
+  const sentIn = generation;
+  let res: Response;
+  try {
+    res = await fetch(path, init);
+  } catch (e) {
+    if (signal?.aborted) return;
+    throw new ApiError(0, "network", `the daemon cannot be reached (${String(e)})`);
+  }
+  if (res.status === 401 && sentIn === generation) signedIn.value = false;
+  if (!res.ok) {
+    const text = await res.text().catch(() => "");
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new ApiError(res.status, "http", text.slice(0, 200) || res.statusText);
+    }
+    throw errorOf(res, json);
+  }
+  if (!res.body) throw new ApiError(res.status, "http", "the daemon answered without a body");
+  try {
+    await readSse(res.body, onMessage, signal);
+  } catch (e) {
+    if (signal?.aborted) return;
+    throw new ApiError(0, "network", `the answer broke off (${String(e)})`);
+  }
 }
 
 export const get = <T>(path: string) => request<T>("GET", path);

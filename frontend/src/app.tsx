@@ -17,11 +17,15 @@ const Plugins = lazy(() => import("./screens/plugins").then((m) => m.Plugins));
 const Proxy = lazy(() => import("./screens/proxy").then((m) => m.Proxy));
 const Audit = lazy(() => import("./screens/audit").then((m) => m.Audit));
 const FixDetail = lazy(() => import("./screens/fix").then((m) => m.FixDetail));
+const Onboard = lazy(() => import("./screens/onboard").then((m) => m.Onboard));
+const Chat = lazy(() => import("./screens/chat").then((m) => m.Chat));
 const Supervisor = lazy(() => import("./screens/supervisor").then((m) => m.Supervisor));
 
 const NAV: [string, string][] = [
   ["/", "Overview"],
   ["/cron", "Cron"],
+  ["/onboard", "Onboard"],
+  ["/chat", "Chat"],
   ["/plugins", "Plugins"],
   ["/proxy", "Proxy"],
   ["/audit", "Audit"],
@@ -103,6 +107,8 @@ function Shell() {
         <Route path="/plugins" component={Plugins} />
         <Route path="/proxy" component={Proxy} />
         <Route path="/audit" component={Audit} />
+        <Route path="/onboard" component={Onboard} />
+        <Route path="/chat" component={Chat} />
         <Route path="/supervisor" component={Supervisor} />
         <Route default component={NotFound} />
       </Router>

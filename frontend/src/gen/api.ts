@@ -1863,7 +1863,13 @@ export type ConversationSummary = { id: string,
 /**
  * The first message, shortened.
  */
-title: string, service?: string, model?: string, created_at: string, updated_at: string, messages: number, };
+title: string, service?: string, model?: string, created_at: string, updated_at: string, 
+/**
+ * How many messages the conversation holds. `message_count` on the wire: `Conversation`
+ * flattens this summary next to its own `messages` list, and one JSON object cannot carry two
+ * `messages` keys (the TypeScript type would not even compile).
+ */
+message_count: number, };
 
 /**
  * `GET /api/chat/conversations/{id}`.
@@ -1872,7 +1878,13 @@ export type Conversation = { messages: Array<ChatMessage>, id: string,
 /**
  * The first message, shortened.
  */
-title: string, service?: string, model?: string, created_at: string, updated_at: string, messages: number, };
+title: string, service?: string, model?: string, created_at: string, updated_at: string, 
+/**
+ * How many messages the conversation holds. `message_count` on the wire: `Conversation`
+ * flattens this summary next to its own `messages` list, and one JSON object cannot carry two
+ * `messages` keys (the TypeScript type would not even compile).
+ */
+message_count: number, };
 
 /**
  * The `data:` of one SSE event of `POST /api/chat`; the SSE `event:` is the variant's name.

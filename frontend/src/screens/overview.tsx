@@ -117,7 +117,7 @@ function ServicesTable() {
   if (!rows.length)
     return (
       <p class="muted">
-        No services yet. <a href="/services/new">Add one</a>.
+        No services yet. <a href="/onboard">Onboard a project</a> or <a href="/services/new">add one</a>.
       </p>
     );
   return (

@@ -1,7 +1,8 @@
 // Service detail (/services/<name>): state and actions, the definition (env values masked until
 // revealed), the events timeline (newest first, live), health history with each probe's message,
 // resource charts (1 h / 24 h / 7 d, shared cursor), its fixes with "Fix now" (components/fixes_panel)
-// and the custom restart form (fescreens' component).
+// and the custom restart form (fescreens' component); "Ask about this service" opens a chat about it
+// (components/chat_panel) on the page.
 // History is read over REST once; the event bus adds what happens while the page is open.
 import { useEffect, useState } from "preact/hooks";
 import { signal, useComputed, useSignal, type Signal } from "@preact/signals";
@@ -12,6 +13,7 @@ import { StateBadge } from "../components/state_badge";
 import { ConfirmDialog } from "../components/confirm_dialog";
 import { CustomRestart } from "../components/custom_restart";
 import { FixesPanel } from "../components/fixes_panel";
+import { ChatPanel } from "../components/chat_panel";
 import { MetricsCharts } from "../components/metrics_charts";
 import { now } from "../lib/clock";
 import { fmtCountdown, fmtCpu, fmtDuration, fmtMem, fmtTime } from "../lib/format";
@@ -229,6 +231,8 @@ export function ServiceDetail() {
   const [missing, setMissing] = useState(false);
   const [busy, setBusy] = useState<Action | "delete" | null>(null);
   const [confirming, setConfirming] = useState(false);
+  const [chatOpen, setChatOpen] = useState(false);
+  const [chatConv, setChatConv] = useState<string | null>(null);
 
   useEffect(() => {
     let alive = true;
@@ -349,6 +353,9 @@ export function ServiceDetail() {
           <a class="button" href={`/services/${seg(name)}/edit`}>
             Edit
           </a>
+          <button type="button" aria-expanded={chatOpen} aria-controls="service-chat" onClick={() => setChatOpen(!chatOpen)}>
+            Ask about this service
+          </button>
         </nav>
       </div>
       <div class="row service-actions">
@@ -381,6 +388,17 @@ export function ServiceDetail() {
         <ConfirmDialog title={`Delete ${name}?`} confirm="Delete" busy={busy === "delete"} onConfirm={remove} onCancel={() => setConfirming(false)}>
           <p>The service is stopped and its definition removed. Its logs and events are kept.</p>
         </ConfirmDialog>
+      ) : null}
+      {chatOpen ? (
+        <section id="service-chat" aria-labelledby="h-chat" data-testid="service-chat">
+          <h2 id="h-chat" class="row">
+            Ask about {name}
+            <a href={chatConv ? `/chat?c=${encodeURIComponent(chatConv)}` : `/chat?service=${encodeURIComponent(name)}`} class="muted">
+              open in the chat screen
+            </a>
+          </h2>
+          <ChatPanel service={name} conversation={null} onConversation={setChatConv} />
+        </section>
       ) : null}
       {v ? <Summary view={view as Signal<LiveView>} /> : <p class="muted" aria-busy="true">Loading…</p>}
       <div class="detail-grid">

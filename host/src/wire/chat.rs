@@ -89,6 +89,10 @@ pub struct ConversationSummary {
     pub model: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// How many messages the conversation holds. `message_count` on the wire: `Conversation`
+    /// flattens this summary next to its own `messages` list, and one JSON object cannot carry two
+    /// `messages` keys (the TypeScript type would not even compile).
+    #[serde(rename = "message_count")]
     pub messages: u32,
 }
 
