@@ -279,9 +279,11 @@ fn place(
     ))
 }
 
-/// Every crate directory under `plugins/` (but the SDK) must be in `PLUGINS`, or it would silently
-/// never be built.
+/// Every crate directory under `plugins/` (but the libraries plugins link: `LIBRARIES`) must be in
+/// `PLUGINS`, or it would silently never be built.
 fn check_table(source: &Path) -> anyhow::Result<()> {
+    /// The probe SDK and the agent plugins' shared guest side: built as dependencies, never alone.
+    const LIBRARIES: &[&str] = &["sdk", "agent-kit"];
     let known: BTreeSet<PathBuf> = PLUGINS.iter().map(Plugin::dir).collect();
     for dir in [source.to_path_buf(), source.join("fixtures")] {
         let entries =
@@ -292,7 +294,7 @@ fn check_table(source: &Path) -> anyhow::Result<()> {
                 continue;
             };
             if path.join("Cargo.toml").is_file()
-                && relative != Path::new("sdk")
+                && !LIBRARIES.iter().any(|l| relative == Path::new(l))
                 && !known.contains(relative)
             {
                 bail!(

@@ -2,6 +2,7 @@
 //! conversions between the generated types and the plain ones.
 
 use crate::model as m;
+use tend_agent_kit::Host as Kit;
 
 wit_bindgen::generate!({
     world: "fixer",
@@ -10,96 +11,20 @@ wit_bindgen::generate!({
 
 use tend::plugin::fixing as f;
 use tend::plugin::llm as l;
-use tend::plugin::project as p;
-use tend::plugin::types::Level;
 
 struct Fixer;
 
 impl Guest for Fixer {
     fn propose(incident: f::Incident) -> Result<f::Answer, String> {
         let incident = from_incident(incident);
-        crate::propose(&incident, &Host, &mut Host, &Host).map(to_answer)
+        crate::propose(&incident, &Kit, &mut Host, &Kit).map(to_answer)
     }
 }
 
 export!(Fixer);
 
+/// The `llm` import as the fixer's logic sees it (`project` and `log`: the agent kit's `Host`).
 struct Host;
-
-impl m::Log for Host {
-    fn info(&self, message: &str) {
-        tend::plugin::log::log(Level::Info, message);
-    }
-    fn warn(&self, message: &str) {
-        tend::plugin::log::log(Level::Warn, message);
-    }
-}
-
-impl m::Project for Host {
-    fn list_dir(&self, dir: &str, depth: u32) -> Result<Vec<m::Entry>, m::ProjectError> {
-        p::list_dir(dir, depth)
-            .map(|v| {
-                v.into_iter()
-                    .map(|e| m::Entry {
-                        path: e.path,
-                        kind: match e.kind {
-                            p::EntryKind::File => m::EntryKind::File,
-                            p::EntryKind::Directory => m::EntryKind::Directory,
-                            p::EntryKind::Symlink => m::EntryKind::Symlink,
-                            p::EntryKind::Other => m::EntryKind::Other,
-                        },
-                        size: e.size,
-                        executable: e.executable,
-                    })
-                    .collect()
-            })
-            .map_err(project_error)
-    }
-
-    fn read_file(&self, path: &str, max_bytes: u32) -> Result<m::File, m::ProjectError> {
-        p::read_file(path, max_bytes)
-            .map(|f| m::File {
-                path: f.path,
-                content: f.content,
-                sha256: f.sha256,
-                size: f.size,
-                truncated: f.truncated,
-                redacted: f.redacted,
-                binary: f.binary,
-                executable: f.executable,
-            })
-            .map_err(project_error)
-    }
-
-    fn grep(
-        &self,
-        pattern: &str,
-        path: &str,
-        max_matches: u32,
-    ) -> Result<Vec<m::GrepMatch>, m::ProjectError> {
-        p::grep(pattern, path, max_matches)
-            .map(|v| {
-                v.into_iter()
-                    .map(|g| m::GrepMatch {
-                        path: g.path,
-                        line: g.line,
-                        text: g.text,
-                    })
-                    .collect()
-            })
-            .map_err(project_error)
-    }
-}
-
-fn project_error(e: p::Error) -> m::ProjectError {
-    match e {
-        p::Error::NotFound(s) => m::ProjectError::NotFound(s),
-        p::Error::Denied(s) => m::ProjectError::Denied(s),
-        p::Error::TooLarge(s) => m::ProjectError::TooLarge(s),
-        p::Error::Invalid(s) => m::ProjectError::Invalid(s),
-        p::Error::Io(s) => m::ProjectError::Io(s),
-    }
-}
 
 impl m::Llm for Host {
     fn complete(&mut self, r: &m::Request) -> Result<m::Response, m::LlmError> {

@@ -116,75 +116,9 @@ pub enum Answer {
     NoSafeFix(String),
 }
 
-// ---- project ----
+// ---- project, log (shared with the other agent plugins) ----
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EntryKind {
-    File,
-    Directory,
-    Symlink,
-    Other,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entry {
-    pub path: String,
-    pub kind: EntryKind,
-    pub size: u64,
-    pub executable: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct File {
-    pub path: String,
-    pub content: String,
-    pub sha256: String,
-    pub size: u64,
-    pub truncated: bool,
-    pub redacted: bool,
-    pub binary: bool,
-    pub executable: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GrepMatch {
-    pub path: String,
-    pub line: u32,
-    pub text: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ProjectError {
-    NotFound(String),
-    Denied(String),
-    TooLarge(String),
-    Invalid(String),
-    Io(String),
-}
-
-impl std::fmt::Display for ProjectError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ProjectError::NotFound(m) => write!(f, "not found: {m}"),
-            ProjectError::Denied(m) => write!(f, "denied: {m}"),
-            ProjectError::TooLarge(m) => write!(f, "too large: {m}"),
-            ProjectError::Invalid(m) => write!(f, "invalid: {m}"),
-            ProjectError::Io(m) => write!(f, "i/o error: {m}"),
-        }
-    }
-}
-
-/// The `project` interface: read-only, jailed to the incident's working dir by the host.
-pub trait Project {
-    fn list_dir(&self, dir: &str, depth: u32) -> Result<Vec<Entry>, ProjectError>;
-    fn read_file(&self, path: &str, max_bytes: u32) -> Result<File, ProjectError>;
-    fn grep(
-        &self,
-        pattern: &str,
-        path: &str,
-        max_matches: u32,
-    ) -> Result<Vec<GrepMatch>, ProjectError>;
-}
+pub use tend_agent_kit::{Entry, EntryKind, File, GrepMatch, Log, Project, ProjectError};
 
 // ---- llm ----
 
@@ -291,10 +225,4 @@ impl std::fmt::Display for LlmError {
 /// The `llm` interface.
 pub trait Llm {
     fn complete(&mut self, request: &Request) -> Result<Response, LlmError>;
-}
-
-/// The `log` interface, at the two levels the fixer uses.
-pub trait Log {
-    fn info(&self, message: &str);
-    fn warn(&self, message: &str);
 }
