@@ -231,7 +231,7 @@ fn streamed_tokens_are_relayed_in_order_and_the_conversation_kept() {
             (
                 c["id"].as_str().unwrap(),
                 c["title"].as_str().unwrap(),
-                c["messages"].as_u64().unwrap(),
+                c["message_count"].as_u64().unwrap(),
             )
         })
         .collect();
