@@ -262,9 +262,9 @@ pub fn validate(spec: &ServiceSpec) -> Result<(), FieldError> {
             format!("must not exceed {MAX_DURATION_S} seconds (30 days)"),
         ));
     }
-    for dep in &spec.depends_on {
+    for dep in spec.depends_on.names() {
         validate_name(dep).map_err(|e| err("depends_on", e.message))?;
-        if dep == &spec.name {
+        if dep == spec.name {
             return Err(err("depends_on", "a service cannot depend on itself"));
         }
     }

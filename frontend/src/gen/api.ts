@@ -44,6 +44,27 @@ export type HealthSpec = { probe: string,
 config: JsonValue, interval_s: number, timeout_s: number, retries: number, start_period_s: number, };
 
 /**
+ * When a dependency counts as ready. Compose's long names (`service_started`, `service_healthy`,
+ * `service_completed_successfully`) are accepted too.
+ */
+export type DependencyCondition = "started" | "healthy" | "completed";
+
+/**
+ * One edge of `depends_on`.
+ */
+export type Dependency = { condition: DependencyCondition, 
+/**
+ * Restart this service after the dependency restarted and is ready again.
+ */
+restart: boolean, };
+
+/**
+ * `depends_on`, as compose writes it: a list of names (`["db"]`, each `started`), or a map from name
+ * to `{condition, restart}`. Always answered as the map.
+ */
+export type Dependencies = Record<string, Dependency>;
+
+/**
  * A service as users register it (REST body, `tend.toml` entry). Unknown fields are rejected.
  */
 export type ServiceSpec = { name: string, command: CommandLine, working_dir?: string, env: { [key in string]: string }, env_file?: string, port?: number, enabled: boolean, restart: RestartPolicy, max_restarts: number, backoff: Backoff, stop_signal: string, stop_timeout_s: number, watch_dirs: Array<string>, 
@@ -60,9 +81,14 @@ expose_caddy: boolean, caddy_subdomain?: string, caddy_path?: string,
  */
 caddy_headers?: { [key in string]: string }, health?: HealthSpec, health_check_url?: string, 
 /**
- * Stored and echoed only, for now: its feature arrives with a later issue.
+ * Services this one needs, with when each counts as ready (see `Dependencies`; README,
+ * "Dependencies"). Starting this service starts them first.
  */
-depends_on: Array<string>, 
+depends_on: Dependencies, 
+/**
+ * How long a start waits for its dependencies' conditions before it fails, seconds.
+ */
+depends_timeout_s: number, 
 /**
  * This service's auto-fix mode, over the daemon's `[autofix]` modes; none: the daemon's.
  */
@@ -71,7 +97,7 @@ autofix?: FixMode, };
 /**
  * Lifecycle states (see `lifecycle`).
  */
-export type Status = "stopped" | "starting" | "running" | "backoff" | "stopping" | "exited" | "fatal";
+export type Status = "stopped" | "waiting" | "starting" | "running" | "backoff" | "stopping" | "exited" | "fatal";
 
 export type HealthState = "unknown" | "healthy" | "unhealthy";
 
@@ -88,6 +114,21 @@ at: string, };
  * Where a service definition came from. `config` services are owned by `tend.toml`.
  */
 export type Source = "api" | "config";
+
+/**
+ * One unmet dependency of a `waiting` service.
+ */
+export type WaitingFor = { service: string, condition: DependencyCondition, 
+/**
+ * What holds it up, e.g. "db is starting", "db is fatal: gave up after 10 restarts": a
+ * dependency that failed for good blocks its dependents (they stay waiting, without a timeout)
+ * until it is started again.
+ */
+reason: string, 
+/**
+ * The dependency failed for good (fatal, or a `completed` one exited non-zero).
+ */
+blocked: boolean, };
 
 /**
  * Runtime view of one service.
@@ -113,7 +154,11 @@ memory_mb?: number,
 /**
  * CPU use of the whole process tree over the last sample interval, % of one core.
  */
-cpu_percent?: number, };
+cpu_percent?: number, 
+/**
+ * When `waiting`: the dependencies whose condition does not hold yet, and why.
+ */
+waiting_for?: Array<WaitingFor>, };
 
 /**
  * `GET /api/services/{name}` and list entries: the spec plus its runtime state.
@@ -132,9 +177,14 @@ expose_caddy: boolean, caddy_subdomain?: string, caddy_path?: string,
  */
 caddy_headers?: { [key in string]: string }, health?: HealthSpec, health_check_url?: string, 
 /**
- * Stored and echoed only, for now: its feature arrives with a later issue.
+ * Services this one needs, with when each counts as ready (see `Dependencies`; README,
+ * "Dependencies"). Starting this service starts them first.
  */
-depends_on: Array<string>, 
+depends_on: Dependencies, 
+/**
+ * How long a start waits for its dependencies' conditions before it fails, seconds.
+ */
+depends_timeout_s: number, 
 /**
  * This service's auto-fix mode, over the daemon's `[autofix]` modes; none: the daemon's.
  */
@@ -159,7 +209,11 @@ memory_mb?: number,
 /**
  * CPU use of the whole process tree over the last sample interval, % of one core.
  */
-cpu_percent?: number, };
+cpu_percent?: number, 
+/**
+ * When `waiting`: the dependencies whose condition does not hold yet, and why.
+ */
+waiting_for?: Array<WaitingFor>, };
 
 /**
  * One health check result (`GET /api/services/{name}/health`).
@@ -204,13 +258,46 @@ memory_mb?: number,
 /**
  * CPU use of the whole process tree over the last sample interval, % of one core.
  */
-cpu_percent?: number, };
+cpu_percent?: number, 
+/**
+ * When `waiting`: the dependencies whose condition does not hold yet, and why.
+ */
+waiting_for?: Array<WaitingFor>, };
 
 /**
  * What `POST /api/services/{name}/{action}` (and the control port's verbs of the same names) ask of
  * a running service.
  */
 export type Action = "start" | "stop" | "restart";
+
+/**
+ * `GET /api/graph`: services as nodes, `depends_on` edges, and the start order.
+ */
+export type Graph = { 
+/**
+ * Every service, by name.
+ */
+nodes: Array<GraphNode>, 
+/**
+ * Every `depends_on` edge, sorted by service then dependency.
+ */
+edges: Array<GraphEdge>, 
+/**
+ * Start order in groups: each group's services depend only on earlier groups' and start in
+ * parallel; stop runs the groups in reverse.
+ */
+order: Array<Array<string>>, };
+
+export type GraphNode = { name: string, status: Status, health_status?: HealthState, waiting_for?: Array<WaitingFor>, };
+
+/**
+ * `service` depends on `dependency`.
+ */
+export type GraphEdge = { service: string, dependency: string, condition: DependencyCondition, restart: boolean, 
+/**
+ * The condition holds now.
+ */
+satisfied: boolean, };
 
 export type EventKind = "lifecycle" | "health" | "caddy" | "job";
 

@@ -49,7 +49,8 @@ function Definition({ v }: { v: ServiceView }) {
     if (cfg && cfg !== "{}") rows.push(["Probe config", cfg]);
   }
   else if (v.health_check_url) rows.push(["Health check", `http ${v.health_check_url}`]);
-  if (v.depends_on.length) rows.push(["Depends on", v.depends_on.join(", ")]);
+  const deps = Object.entries(v.depends_on).map(([name, d]) => `${name} (${d.condition})`);
+  if (deps.length) rows.push(["Depends on", deps.join(", ")]);
   return (
     <section aria-labelledby="h-def">
       <h2 id="h-def">Definition</h2>

@@ -474,7 +474,9 @@ fn health_of(status: Status, health: Option<HealthState>) -> &'static str {
             Some(HealthState::Unhealthy) => "unhealthy",
             Some(HealthState::Unknown) | None => "unknown",
         },
-        Status::Stopped | Status::Backoff | Status::Exited | Status::Fatal => "unhealthy",
+        Status::Stopped | Status::Waiting | Status::Backoff | Status::Exited | Status::Fatal => {
+            "unhealthy"
+        }
     }
 }
 

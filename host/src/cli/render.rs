@@ -253,7 +253,12 @@ pub fn service_details(v: &ServiceView, events: &[Event], now: DateTime<Utc>) ->
         fields.push(("env", format!("{k}={val}")));
     }
     if !spec.depends_on.is_empty() {
-        fields.push(("depends on", spec.depends_on.join(", ")));
+        let deps: Vec<String> = spec
+            .depends_on
+            .iter()
+            .map(|(name, d)| format!("{name} ({})", d.condition.as_str()))
+            .collect();
+        fields.push(("depends on", deps.join(", ")));
     }
     let width = fields.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
     let mut out = String::new();

@@ -422,6 +422,7 @@ impl Actor {
             health,
             memory_mb: None,
             cpu_percent: None,
+            waiting_for: Vec::new(),
         }
     }
 

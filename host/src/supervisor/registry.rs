@@ -67,6 +67,7 @@ fn stopped_state(spec: &ServiceSpec, restart_count: u32) -> ServiceState {
         health: spec.effective_health().map(|_| HealthState::Unknown),
         memory_mb: None,
         cpu_percent: None,
+        waiting_for: Vec::new(),
     }
 }
 

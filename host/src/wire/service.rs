@@ -114,9 +114,13 @@ pub struct ServiceSpec {
     pub health: Option<HealthSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check_url: Option<String>,
-    /// Stored and echoed only, for now: its feature arrives with a later issue.
+    /// Services this one needs, with when each counts as ready (see `Dependencies`; README,
+    /// "Dependencies"). Starting this service starts them first.
     #[serde(default)]
-    pub depends_on: Vec<String>,
+    pub depends_on: Dependencies,
+    /// How long a start waits for its dependencies' conditions before it fails, seconds.
+    #[serde(default = "default_depends_timeout")]
+    pub depends_timeout_s: u64,
     /// This service's auto-fix mode, over the daemon's `[autofix]` modes; none: the daemon's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autofix: Option<super::FixMode>,
@@ -158,6 +162,121 @@ impl ServiceSpec {
     }
 }
 
+/// When a dependency counts as ready. Compose's long names (`service_started`, `service_healthy`,
+/// `service_completed_successfully`) are accepted too.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum DependencyCondition {
+    /// Its process is running (the default).
+    #[default]
+    Started,
+    /// Its health check passed (a service without a health check never is: rejected at validation).
+    Healthy,
+    /// It exited with status 0: a one-shot setup service, `restart = "never"`.
+    Completed,
+}
+
+impl<'de> Deserialize<'de> for DependencyCondition {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        DependencyCondition::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown condition {s:?}: expected started, healthy or completed"
+            ))
+        })
+    }
+}
+
+impl DependencyCondition {
+    /// Also compose's names.
+    pub fn parse(s: &str) -> Option<DependencyCondition> {
+        Some(match s {
+            "started" | "service_started" => DependencyCondition::Started,
+            "healthy" | "service_healthy" => DependencyCondition::Healthy,
+            "completed" | "service_completed_successfully" => DependencyCondition::Completed,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DependencyCondition::Started => "started",
+            DependencyCondition::Healthy => "healthy",
+            DependencyCondition::Completed => "completed",
+        }
+    }
+}
+
+/// One edge of `depends_on`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct Dependency {
+    #[serde(default)]
+    pub condition: DependencyCondition,
+    /// Restart this service after the dependency restarted and is ready again.
+    #[serde(default)]
+    pub restart: bool,
+}
+
+/// `depends_on`, as compose writes it: a list of names (`["db"]`, each `started`), or a map from name
+/// to `{condition, restart}`. Always answered as the map.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, TS)]
+#[ts(type = "Record<string, Dependency>")]
+pub struct Dependencies(pub BTreeMap<String, Dependency>);
+
+impl Dependencies {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Dependency)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Dependency> {
+        self.0.get(name)
+    }
+}
+
+impl<'de> Deserialize<'de> for Dependencies {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            List(Vec<String>),
+            Map(BTreeMap<String, Dependency>),
+        }
+        let form = Form::deserialize(d).map_err(|_| {
+            serde::de::Error::custom(
+                "expected a list of service names or a map of name to {condition, restart} \
+                 (condition: started, healthy or completed)",
+            )
+        })?;
+        Ok(Dependencies(match form {
+            Form::Map(m) => m,
+            Form::List(names) => {
+                let mut map = BTreeMap::new();
+                for name in names {
+                    if map.insert(name.clone(), Dependency::default()).is_some() {
+                        return Err(serde::de::Error::custom(format!(
+                            "{name:?} is listed twice"
+                        )));
+                    }
+                }
+                map
+            }
+        }))
+    }
+}
+
+fn default_depends_timeout() -> u64 {
+    60
+}
+
 fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(Default::default())
 }
@@ -189,6 +308,8 @@ pub fn default_stop_timeout() -> u64 {
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Stopped,
+    /// Started, but some dependency's condition does not hold yet (`waiting_for` says which).
+    Waiting,
     Starting,
     Running,
     Backoff,
@@ -201,6 +322,7 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Stopped => "stopped",
+            Status::Waiting => "waiting",
             Status::Starting => "starting",
             Status::Running => "running",
             Status::Backoff => "backoff",
@@ -213,6 +335,7 @@ impl Status {
     pub fn parse(s: &str) -> Option<Status> {
         Some(match s {
             "stopped" => Status::Stopped,
+            "waiting" => Status::Waiting,
             "starting" => Status::Starting,
             "running" => Status::Running,
             "backoff" => Status::Backoff,
@@ -301,6 +424,65 @@ pub struct ServiceState {
     /// CPU use of the whole process tree over the last sample interval, % of one core.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_percent: Option<f64>,
+    /// When `waiting`: the dependencies whose condition does not hold yet, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(optional = nullable)]
+    pub waiting_for: Vec<WaitingFor>,
+}
+
+/// One unmet dependency of a `waiting` service.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct WaitingFor {
+    pub service: String,
+    pub condition: DependencyCondition,
+    /// What holds it up, e.g. "db is starting", "db is fatal: gave up after 10 restarts": a
+    /// dependency that failed for good blocks its dependents (they stay waiting, without a timeout)
+    /// until it is started again.
+    pub reason: String,
+    /// The dependency failed for good (fatal, or a `completed` one exited non-zero).
+    pub blocked: bool,
+}
+
+/// `GET /api/graph`: services as nodes, `depends_on` edges, and the start order.
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[allow(dead_code)] // built by the deps work (`GET /api/graph`)
+pub struct Graph {
+    /// Every service, by name.
+    pub nodes: Vec<GraphNode>,
+    /// Every `depends_on` edge, sorted by service then dependency.
+    pub edges: Vec<GraphEdge>,
+    /// Start order in groups: each group's services depend only on earlier groups' and start in
+    /// parallel; stop runs the groups in reverse.
+    pub order: Vec<Vec<String>>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[ts(optional_fields)]
+#[allow(dead_code)] // built by the deps work (`GET /api/graph`)
+pub struct GraphNode {
+    pub name: String,
+    pub status: Status,
+    #[serde(
+        rename = "health_status",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub health: Option<HealthState>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(optional = nullable)]
+    pub waiting_for: Vec<WaitingFor>,
+}
+
+/// `service` depends on `dependency`.
+#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[allow(dead_code)] // built by the deps work (`GET /api/graph`)
+pub struct GraphEdge {
+    pub service: String,
+    pub dependency: String,
+    pub condition: DependencyCondition,
+    pub restart: bool,
+    /// The condition holds now.
+    pub satisfied: bool,
 }
 
 /// Fields a `ServiceView` adds to its spec. They are read-only: a `PUT` body may carry them (so a GET,
@@ -316,6 +498,7 @@ pub const VIEW_ONLY_FIELDS: &[&str] = &[
     "health_status",
     "memory_mb",
     "cpu_percent",
+    "waiting_for",
 ];
 
 /// `GET /api/services/{name}` and list entries: the spec plus its runtime state.
@@ -383,6 +566,12 @@ mod tests {
             health: Some(HealthState::Healthy),
             memory_mb: Some(1.0),
             cpu_percent: Some(1.0),
+            waiting_for: vec![WaitingFor {
+                service: "db".into(),
+                condition: DependencyCondition::Healthy,
+                reason: String::new(),
+                blocked: false,
+            }],
         };
         let mut fields: Vec<String> = match serde_json::to_value(&state).unwrap() {
             serde_json::Value::Object(m) => m.keys().cloned().collect(),

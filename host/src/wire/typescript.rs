@@ -55,8 +55,9 @@ fn declarations(cfg: &Config) -> Vec<Decl> {
         // errors
         Code, ErrorBody, ErrorDetail,
         // services
-        CommandLine, RestartPolicy, Backoff, HealthSpec, ServiceSpec, Status, HealthState, ExitInfo,
-        Source, ServiceState, ServiceView, HealthCheck, HealthReport, ActionResponse, Action,
+        CommandLine, RestartPolicy, Backoff, HealthSpec, DependencyCondition, Dependency, Dependencies,
+        ServiceSpec, Status, HealthState, ExitInfo, Source, WaitingFor, ServiceState, ServiceView, HealthCheck, HealthReport, ActionResponse, Action, Graph, GraphNode,
+        GraphEdge,
         // service events, logs, metrics
         EventKind, Event, EventsPage, EventParams,
         Stream, LogLine, LogsPage, LogParams, DownloadParams,
