@@ -28,6 +28,10 @@ pub(super) struct Entry {
     pub(super) health_failures: u32,
     /// The process tree of the current run, for samplers.
     pub(super) tree: Option<Arc<Tree>>,
+    /// Runs spawned so far: a dependent on a `restart = true` edge restarts when this moves.
+    pub(super) runs: u64,
+    /// The reason of the latest transition (a blocked dependent shows it).
+    pub(super) reason: String,
     pub(super) tx: mpsc::Sender<Cmd>,
 }
 
@@ -39,19 +43,30 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .get_mut(name)
         {
+            if tree.is_some() {
+                entry.runs += 1;
+            }
             entry.tree = tree;
         }
     }
 
     pub(super) fn set_health(&self, name: &str, state: Option<HealthState>, failures: u32) {
-        if let Some(entry) = self
+        let changed = match self
             .registry
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get_mut(name)
         {
-            entry.state.health = state;
-            entry.health_failures = failures;
+            Some(entry) => {
+                let changed = entry.state.health != state;
+                entry.state.health = state;
+                entry.health_failures = failures;
+                changed
+            }
+            None => false,
+        };
+        if changed {
+            self.states_moved();
         }
     }
 }
@@ -104,6 +119,8 @@ impl Supervisor {
                 state_at: Instant::now(),
                 health_failures: 0,
                 tree: None,
+                runs: 0,
+                reason: String::new(),
                 tx,
             },
         );
@@ -148,6 +165,12 @@ impl Supervisor {
         self.check_open()?;
         spec::validate(&spec)?;
         let name = spec.name.clone();
+        if self.registry().contains_key(&name) {
+            return Err(Failure::Conflict(format!(
+                "a service named {name:?} already exists"
+            )));
+        }
+        self.check_graph(&spec)?;
         if self.registry().contains_key(&name)
             || !self.shared.store.insert_service(&spec, Source::Api).await?
         {
@@ -158,11 +181,7 @@ impl Supervisor {
         let enabled = spec.enabled;
         self.add_actor(spec, Source::Api, 0);
         if enabled {
-            self.send(&name, |reply| Cmd::Start {
-                reason: "start requested",
-                reply,
-            })
-            .await?;
+            self.start_with_deps(&name, "start requested").await?;
         }
         self.changed();
         self.get(&name)
@@ -179,6 +198,7 @@ impl Supervisor {
         let name = spec.name.clone();
         self.check_editable(&name)?;
         spec::validate(&spec)?;
+        self.check_graph(&spec)?;
         // An UPDATE, never an upsert: a DELETE that got there first stays done (404).
         if !self.shared.store.update_service(&spec, Source::Api).await? {
             return Err(Failure::not_found("service", &name));
@@ -195,6 +215,7 @@ impl Supervisor {
     pub async fn remove(&self, name: &str) -> Result<ServiceState> {
         self.check_open()?;
         self.check_editable(name)?;
+        self.check_no_dependents(name)?;
         let state = match self.send(name, Cmd::Finish).await {
             Ok(state) => state,
             // An actor that panicked is gone but its entry stays (`fatal`): it can still be removed.
