@@ -7,7 +7,9 @@
 use std::path::Path;
 use std::time::Instant;
 
-use tend_tests::{Daemon, Value, free_port, json, python3, secs, transition, wait_for, wait_until};
+use tend_tests::{
+    Daemon, Value, free_port, json, python3, rfc3339_ms, secs, transition, wait_for, wait_until,
+};
 
 /// `svc.py NAME DIR [PORT]`: appends `<monotonic ns> <pid>` to DIR/NAME.start when it starts and
 /// `<monotonic ns>` to DIR/NAME.stop when it gets SIGTERM (then exits); with PORT, serves HTTP whose
@@ -55,6 +57,20 @@ fn stamps(dir: &Path, name: &str, suffix: &str) -> Vec<u64> {
         .collect()
 }
 
+/// Waits until DIR/NAME.SUFFIX holds `n` stamps (a started script has written its start stamp, so its
+/// SIGTERM handler is installed); returns them.
+fn wait_stamps(dir: &Path, name: &str, suffix: &str, n: usize) -> Vec<u64> {
+    wait_for(secs(20), || {
+        let s = stamps(dir, name, suffix);
+        if s.len() >= n {
+            Ok(s)
+        } else {
+            Err(format!("{name}.{suffix}: {s:?}"))
+        }
+    })
+    .unwrap()
+}
+
 fn first(dir: &Path, name: &str, suffix: &str) -> u64 {
     *stamps(dir, name, suffix)
         .first()
@@ -88,6 +104,42 @@ fn stack(d: &Daemon, dir: &Path, api_edge: Value) {
         json!([python3(), svc, "worker", dir_s]),
         json!({"depends_on": ["api"]}),
     ));
+}
+
+/// db, then api once db was healthy (its health path answers 1 s after its start), then worker: from
+/// the scripts' own stamps. worker's edge is `started` (api's process exists), which the scripts'
+/// stamps cannot order within the milliseconds Python takes to start, so api-before-worker is also
+/// checked on the daemon's spawn events (the `nth` run of each).
+fn assert_start_order(d: &Daemon, db: u64, api: u64, worker: u64, nth: usize) {
+    const SECOND: u64 = 1_000_000_000;
+    assert!(
+        db < api && api - db >= SECOND,
+        "api started only once db was healthy, 1 s after db's start: {} ms",
+        api as i64 / 1_000_000 - db as i64 / 1_000_000
+    );
+    assert!(
+        db < worker && worker - db >= SECOND,
+        "worker started after api, so after db was healthy: {} ms",
+        worker as i64 / 1_000_000 - db as i64 / 1_000_000
+    );
+    let spawned = |name: &str| {
+        let events = d.events(name);
+        let at: Vec<f64> = events
+            .iter()
+            .filter(|e| transition(e) == ("starting".into(), "running".into()))
+            .map(|e| rfc3339_ms(e["time"].as_str().unwrap()))
+            .collect();
+        *at.get(nth).unwrap_or_else(|| {
+            panic!(
+                "{name}: no run {nth}: {}",
+                tend_tests::describe_events(&events)
+            )
+        })
+    };
+    assert!(
+        spawned("api") <= spawned("worker"),
+        "api was spawned before worker"
+    );
 }
 
 fn pid(v: &Value) -> u64 {
@@ -124,20 +176,15 @@ health = {{ probe = "http", config = {{ path = "/health" }}, interval_s = 1, tim
     );
     let mut d = b.config_toml(&toml).start();
     d.wait_status("worker", "running", secs(20));
+    for name in ["db", "api", "worker"] {
+        wait_stamps(dir.path(), name, "start", 1);
+    }
     let (db, api, worker) = (
         first(dir.path(), "db", "start"),
         first(dir.path(), "api", "start"),
         first(dir.path(), "worker", "start"),
     );
-    assert!(
-        db < api && api < worker,
-        "boot order db < api < worker: {db} {api} {worker}"
-    );
-    assert!(
-        api - db >= 1_000_000_000,
-        "api waited for db to be healthy (1 s after its start): {} ms",
-        (api - db) / 1_000_000
-    );
+    assert_start_order(&d, db, api, worker, 0);
     let events = d.events("api");
     let waited = events
         .iter()
@@ -150,11 +197,23 @@ health = {{ probe = "http", config = {{ path = "/health" }}, interval_s = 1, tim
 
     let status = d.stop();
     assert!(status.success(), "{status}");
-    let (db, api, worker) = (
-        first(dir.path(), "db", "stop"),
-        first(dir.path(), "api", "stop"),
-        first(dir.path(), "worker", "stop"),
-    );
+    let stderr = d.stderr();
+    let transitions: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("transition"))
+        .collect();
+    let stop = |name: &str| {
+        stamps(dir.path(), name, "stop")
+            .first()
+            .copied()
+            .unwrap_or_else(|| {
+                panic!(
+                    "{name} wrote no stop stamp; transitions:\n{}",
+                    transitions.join("\n")
+                )
+            })
+    };
+    let (db, api, worker) = (stop("db"), stop("api"), stop("worker"));
     assert!(
         worker < api && api < db,
         "shutdown order worker < api < db: {worker} {api} {db}"
@@ -167,6 +226,9 @@ fn stop_stops_running_dependents_first_and_start_pulls_dependencies_in() {
     let dir = d.scratch();
     stack(&d, &dir, json!({}));
     d.wait_status("worker", "running", secs(20));
+    for name in ["db", "api", "worker"] {
+        wait_stamps(&dir, name, "start", 1);
+    }
 
     let (code, body) = d.post_empty("/api/services/db/stop");
     assert_eq!(code, 200, "{body}");
@@ -188,16 +250,9 @@ fn stop_stops_running_dependents_first_and_start_pulls_dependencies_in() {
     let (code, body) = d.post_empty("/api/services/worker/start");
     assert_eq!(code, 200, "{body}");
     d.wait_status("worker", "running", secs(20));
-    let second = |name: &str| {
-        *stamps(&dir, name, "start")
-            .get(1)
-            .unwrap_or_else(|| panic!("{name} did not start again"))
-    };
+    let second = |name: &str| wait_stamps(&dir, name, "start", 2)[1];
     let (db, api, worker) = (second("db"), second("api"), second("worker"));
-    assert!(
-        db < api && api < worker && api - db >= 1_000_000_000,
-        "start order db < api (after healthy) < worker: {db} {api} {worker}"
-    );
+    assert_start_order(&d, db, api, worker, 1);
 
     // The graph, through the API and the CLI.
     let (code, graph) = d.get("/api/graph");
@@ -324,6 +379,9 @@ fn restart_true_restarts_the_dependent_after_the_dependency_is_ready_again() {
     let dir = d.scratch();
     stack(&d, &dir, json!({"restart": true}));
     let worker = d.wait_status("worker", "running", secs(20));
+    for name in ["db", "api", "worker"] {
+        wait_stamps(&dir, name, "start", 1);
+    }
     let api = d.view("api");
     let db = d.view("db");
 
@@ -341,8 +399,8 @@ fn restart_true_restarts_the_dependent_after_the_dependency_is_ready_again() {
     let db2 = d.view("db");
     assert_ne!(pid(&db2), pid(&db), "db restarted");
     assert_ne!(pid(&api2), pid(&api), "api restarted");
-    let db_starts = stamps(&dir, "db", "start");
-    let api_starts = stamps(&dir, "api", "start");
+    let db_starts = wait_stamps(&dir, "db", "start", 2);
+    let api_starts = wait_stamps(&dir, "api", "start", 2);
     assert_eq!((db_starts.len(), api_starts.len()), (2, 2));
     assert!(
         api_starts[1] - db_starts[1] >= 1_000_000_000,
