@@ -1,6 +1,6 @@
-//! Services: registration (create, replace, remove), actions, and what a service has recorded
-//! (events, health, metrics history; its logs are `ops/logs.rs`), and the dependency graph. Behaviour is `Supervisor`'s; this
-//! checks the request and reads the store.
+//! Services: registration (create, replace, remove), actions, what a service has recorded (events,
+//! health, metrics history; its logs are `ops/logs.rs`), and the dependency graph. Behaviour is
+//! `Supervisor`'s; this checks the request and reads the store.
 
 use serde_json::Value;
 

@@ -133,6 +133,17 @@ impl Supervisor {
     /// Starts `name` after starting its dependencies that are not running (transitively), in
     /// dependency order, each group at once. Nobody waits here: each waits for its own dependencies.
     pub(super) async fn start_with_deps(&self, name: &str, reason: &str) -> Result<ServiceState> {
+        self.start_deps_of(name).await?;
+        self.send(name, |reply| Cmd::Start {
+            reason: reason.into(),
+            reply,
+        })
+        .await
+    }
+
+    /// Starts the dependencies of `name` that are not running and not done (transitively), in
+    /// dependency order, each group at once.
+    pub(super) async fn start_deps_of(&self, name: &str) -> Result<()> {
         let groups = {
             let registry = self.registry();
             if !registry.contains_key(name) {
@@ -157,11 +168,7 @@ impl Supervisor {
                 r?;
             }
         }
-        self.send(name, |reply| Cmd::Start {
-            reason: reason.into(),
-            reply,
-        })
-        .await
+        Ok(())
     }
 
     /// Stops `name` after stopping what depends on it and runs (transitively), dependents first,

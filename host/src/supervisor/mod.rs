@@ -149,7 +149,11 @@ impl Supervisor {
         match action {
             Action::Start => self.start_with_deps(name, "start requested").await,
             Action::Stop => self.stop_with_dependents(name).await,
-            Action::Restart => self.restart_because(name, "restart requested").await,
+            Action::Restart => {
+                // A restart of a service that is not running is a start: it needs its dependencies.
+                self.start_deps_of(name).await?;
+                self.restart_because(name, "restart requested").await
+            }
         }
     }
 

@@ -1,9 +1,10 @@
 //! The registry of services: one `Entry` per service (its spec, where it came from, the latest state
-//! its actor reported, its current process tree and the actor's mailbox), the lookups readers use, and
-//! the bookkeeping of create/update/remove (store row, actor, registry entry). Actors write their
-//! service's entry only through `Shared::set_tree`/`set_health` and transitions; everything else reads
-//! snapshots. An update never re-inserts a stored row (a racing delete wins: 404), and an actor that
-//! panicked leaves its service `fatal`, still removable.
+//! its actor reported, its current process tree and run count, the reason of its latest transition,
+//! and the actor's mailbox), the lookups readers use, and the bookkeeping of create/update/remove
+//! (store row, actor, registry entry; the dependency checks of `deps.rs` first). Actors write their
+//! service's entry only through `Shared::set_tree`/`set_health`/`set_waiting` and transitions;
+//! everything else reads snapshots. An update never re-inserts a stored row (a racing delete wins:
+//! 404), and an actor that panicked leaves its service `fatal`, still removable.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
