@@ -1,8 +1,9 @@
 //! Dependencies (`depends_on`) with real services: db (answers its health path 1 s after it starts) <-
 //! api (`healthy`) <- worker. Boot order and shutdown order observed from the services' own monotonic
 //! timestamps; a stop stopping dependents first and a start pulling dependencies in; a `completed`
-//! setup job gating its dependent and a failing one blocking it; `restart = true` propagation; the
-//! timeout; `GET /api/graph` and `tend graph`. Rejections are in `deps_errors.rs`.
+//! setup job gating its dependent and a failing one blocking it; a fatal dependency blocking its
+//! dependent (no timeout) until started again; `restart = true` propagation; the timeout; `GET
+//! /api/graph`, `tend graph` and `tend status NAME`. Rejections are in `deps_errors.rs`.
 
 use std::path::Path;
 use std::time::Instant;
@@ -457,4 +458,77 @@ fn a_dependency_that_never_becomes_ready_fails_the_start_after_the_timeout() {
         "api never ran: {}",
         tend_tests::describe_events(&events)
     );
+}
+
+#[test]
+fn a_fatal_dependency_blocks_its_dependent_until_it_is_started_again() {
+    let d = Daemon::start();
+    // db's program does not exist yet: its spawn fails and, with no restarts allowed, it is fatal
+    // without ever running (a `started` dependent never sees it up).
+    let program = d.scratch().join("db.sh");
+    d.create(&d.service_with(
+        "db",
+        json!([program.to_string_lossy()]),
+        json!({"max_restarts": 0, "enabled": false}),
+    ));
+    // An independent service is not held up by any of this.
+    d.create(&d.service_with("cache", "exec sleep 1000", json!({})));
+    d.create(&d.service_with(
+        "api",
+        "exec sleep 1000",
+        json!({"depends_on": ["db"], "depends_timeout_s": 1}),
+    ));
+    let view = wait_for(secs(10), || {
+        let v = d.view("api");
+        if v["waiting_for"][0]["blocked"] == true {
+            Ok(v)
+        } else {
+            Err(v.to_string())
+        }
+    })
+    .unwrap();
+    assert_eq!(view["status"], "waiting", "{view}");
+    let reason = view["waiting_for"][0]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("db is fatal"), "{view}");
+    assert_eq!(d.view("cache")["status"], "running");
+
+    let (_, graph) = d.get("/api/graph");
+    let edge = &graph["edges"][0];
+    assert_eq!(
+        (&edge["service"], &edge["satisfied"]),
+        (&json!("api"), &json!(false)),
+        "{graph}"
+    );
+    let out = d.cli(&["graph", "api"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("api: waiting; blocked by db (started): db is fatal")
+            && text.contains("└── db (started, not met): fatal"),
+        "{text}"
+    );
+    let out = d.cli(&["status", "api"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("waiting for") && l.contains("db (started, blocked)")),
+        "{text}"
+    );
+
+    // Blocked past its timeout, it is still waiting; fixed and started again, db unblocks it.
+    let until = Instant::now() + secs(2);
+    wait_until(secs(5), "2 s to pass while api stays waiting", || {
+        assert_eq!(d.view("api")["status"], "waiting");
+        Instant::now() >= until
+    })
+    .unwrap();
+    std::fs::write(&program, "#!/bin/sh\nexec sleep 1000\n").unwrap();
+    std::fs::set_permissions(
+        &program,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let (code, body) = d.post_empty("/api/services/db/start");
+    assert_eq!(code, 200, "{body}");
+    let api = d.wait_status("api", "running", secs(10));
+    assert!(api.get("waiting_for").is_none_or(Value::is_null), "{api}");
 }
