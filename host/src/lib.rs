@@ -8,6 +8,7 @@ pub(crate) mod config;
 pub(crate) mod control;
 pub(crate) mod cron;
 pub(crate) mod daemon;
+pub(crate) mod deps;
 pub(crate) mod events;
 pub(crate) mod failure;
 pub(crate) mod fix;

@@ -23,6 +23,8 @@ mod dashboard_api;
 mod dashboard_assets;
 mod dashboard_auth;
 mod datadir;
+mod deps;
+mod deps_errors;
 mod diskfull;
 mod durability;
 mod errors;

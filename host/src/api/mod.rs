@@ -13,6 +13,7 @@ mod cron;
 mod error;
 mod extract;
 mod fixes;
+mod graph;
 mod jobs;
 mod llm;
 mod metrics;
@@ -118,6 +119,7 @@ pub fn router(state: AppState) -> Router {
         .route("/events", get(sse::events))
         .route("/status", get(status))
         .route("/overview", get(overview::get))
+        .route("/graph", get(graph::get))
         .route("/caddy/config", get(caddy::config))
         .route("/caddy/reload", post(caddy::reload))
         .route("/llm", get(llm::status))

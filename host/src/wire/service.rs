@@ -445,7 +445,6 @@ pub struct WaitingFor {
 
 /// `GET /api/graph`: services as nodes, `depends_on` edges, and the start order.
 #[derive(Clone, Debug, Serialize, Deserialize, TS)]
-#[allow(dead_code)] // built by the deps work (`GET /api/graph`)
 pub struct Graph {
     /// Every service, by name.
     pub nodes: Vec<GraphNode>,
@@ -458,7 +457,6 @@ pub struct Graph {
 
 #[derive(Clone, Debug, Serialize, Deserialize, TS)]
 #[ts(optional_fields)]
-#[allow(dead_code)] // built by the deps work (`GET /api/graph`)
 pub struct GraphNode {
     pub name: String,
     pub status: Status,
@@ -475,7 +473,6 @@ pub struct GraphNode {
 
 /// `service` depends on `dependency`.
 #[derive(Clone, Debug, Serialize, Deserialize, TS)]
-#[allow(dead_code)] // built by the deps work (`GET /api/graph`)
 pub struct GraphEdge {
     pub service: String,
     pub dependency: String,
