@@ -16,6 +16,7 @@ pub(crate) mod listen;
 pub(crate) mod llm;
 pub(crate) mod logs;
 pub(crate) mod metrics;
+pub(crate) mod notify;
 pub(crate) mod onboard;
 pub(crate) mod ops;
 pub(crate) mod panics;

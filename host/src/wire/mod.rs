@@ -8,6 +8,7 @@
 mod bus;
 mod caddy;
 mod chat;
+mod compat;
 mod control;
 mod cron;
 mod error;
@@ -31,6 +32,7 @@ mod workflow;
 pub use bus::*;
 pub use caddy::*;
 pub use chat::*;
+pub use compat::*;
 pub use control::*;
 pub use cron::*;
 pub use error::*;
