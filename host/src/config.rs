@@ -1,8 +1,6 @@
 //! Daemon settings: flags, environment variables and the `tend.toml` file, merged in that order of
 //! precedence (flag > env > file > default; among variables, `TEND_*` > the replaced systems' names,
-//! `config/legacy.rs`). Owns parsing and validation of the file; knows nothing of HTTP or processes.
-
-mod legacy;
+//! `legacy_env.rs`). Owns parsing and validation of the file; knows nothing of HTTP or processes.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -239,7 +237,7 @@ impl Settings {
         args: DaemonArgs,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> anyhow::Result<Settings> {
-        let legacy = legacy::read(env).map_err(anyhow::Error::msg)?;
+        let legacy = crate::legacy_env::read(env).map_err(anyhow::Error::msg)?;
         let data_dir = match args.data_dir.clone() {
             Some(dir) => dir,
             None => default_data_dir()?,

@@ -1,4 +1,5 @@
-//! The REST API. **Only this module knows HTTP.** Routes, auth (bearer token or session cookie, CSRF,
+//! The REST API. **Only this module knows HTTP.** Routes (`/api/...`, and the replaced dashboard's
+//! `/dashboard/api/system/*` in `compat.rs`), auth (bearer token or session cookie, CSRF,
 //! the `Host` guard and the browser security headers: `auth.rs`), body limits and the mapping of error
 //! codes to status codes (`error.rs`); every handler is an adapter that extracts its input, calls one
 //! `ops::Ops` method and answers its `wire` type as JSON. `serve.rs` runs the router over TCP under the

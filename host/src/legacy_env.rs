@@ -2,7 +2,8 @@
 //! supervisor; README, "Coming from ..."), read as fallbacks: each is used only when the flag and the
 //! `TEND_*` variable are unset, and beats `tend.toml`. A value that cannot be used is an error naming the
 //! variable (the daemon does not start). Empty values count as unset. `LOG_*`, `MONITOR_INTERVAL`,
-//! `CADDY_*` and `AUTOFIX_*` are tend's own names too and are read where their settings are.
+//! `CADDY_*` and `AUTOFIX_*` are tend's own names too and are read where their settings are. Used by
+//! `config.rs` only.
 
 use std::net::IpAddr;
 
