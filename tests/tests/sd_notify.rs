@@ -153,7 +153,8 @@ fn ready_after_the_api_answers_then_status_watchdog_and_stopping() {
         pings >= 3 && pings as u128 >= expected / 3,
         "{pings} WATCHDOG=1 in {span:?}"
     );
-    // STATUS= lines come at most once a second.
+    // STATUS= lines come at most once a second (measured where they arrive, so with some slack; without
+    // the limit, the crash and the give-up a few milliseconds later would be two lines).
     let statuses: Vec<&Message> = seen
         .iter()
         .filter(|m| m.text.starts_with("STATUS="))
@@ -161,7 +162,7 @@ fn ready_after_the_api_answers_then_status_watchdog_and_stopping() {
     for pair in statuses.windows(2) {
         let gap = pair[1].at - pair[0].at;
         assert!(
-            gap >= Duration::from_millis(900),
+            gap >= Duration::from_millis(500),
             "{:?} then {:?} after {gap:?}",
             pair[0].text,
             pair[1].text
