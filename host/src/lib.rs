@@ -11,6 +11,7 @@ pub(crate) mod daemon;
 pub(crate) mod events;
 pub(crate) mod failure;
 pub(crate) mod fix;
+pub(crate) mod import;
 pub(crate) mod lifecycle;
 pub(crate) mod listen;
 pub(crate) mod llm;

@@ -12,6 +12,7 @@ mod cron;
 mod dashboard;
 mod edit;
 mod fix;
+mod import;
 mod llm;
 mod onboard;
 mod plugin;
@@ -155,6 +156,9 @@ enum Command {
     Fixes(fix::FixesArgs),
     /// Onboard a project: preview its plan (--preview) or apply it and follow the job
     Onboard(onboard::OnboardArgs),
+    /// Register the services of another supervisor's file (supervisord, PM2, process-compose,
+    /// Procfile, docker-compose, MagicTunnel); every field without an equivalent is warned about
+    Import(import::ImportArgs),
 }
 
 /// Entry point of the `tend` binary.
@@ -240,6 +244,7 @@ async fn run(global: GlobalArgs, command: Command) -> Result<(), client::CliErro
         Command::Fix(args) => fix::fix(&ctx, &args).await,
         Command::Fixes(args) => fix::fixes(&ctx, &args).await,
         Command::Onboard(args) => onboard::onboard(&ctx, &args).await,
+        Command::Import(args) => import::import(&ctx, &args).await,
     }
 }
 
