@@ -83,10 +83,7 @@ pub async fn import(ctx: &Ctx, args: &ImportArgs) -> Result<(), CliError> {
 }
 
 /// The values of the `%(ENV_X)s` a supervisord file names (and nothing else of the environment).
-fn referenced_env(
-    content: &str,
-    get: impl Fn(&str) -> Option<String>,
-) -> BTreeMap<String, String> {
+fn referenced_env(content: &str, get: impl Fn(&str) -> Option<String>) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut rest = content;
     while let Some(pos) = rest.find("%(ENV_") {

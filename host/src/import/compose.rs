@@ -153,9 +153,9 @@ fn service(
                     }
                 };
                 if !max.is_empty() {
-                    s.max_restarts = max.parse().map_err(|_| {
-                        ImportError::at(&at, "on-failure:N takes a whole number")
-                    })?;
+                    s.max_restarts = max
+                        .parse()
+                        .map_err(|_| ImportError::at(&at, "on-failure:N takes a whole number"))?;
                 }
             }
             "stop_signal" => {
@@ -287,7 +287,8 @@ fn healthcheck(
         let at = format!("{at}.{k}");
         let secs = |val: &Value| {
             str_of(val, &at).and_then(|t| {
-                duration_s(&t).ok_or_else(|| ImportError::at(&at, "expected a duration such as 30s"))
+                duration_s(&t)
+                    .ok_or_else(|| ImportError::at(&at, "expected a duration such as 30s"))
             })
         };
         match k.as_str() {
@@ -354,9 +355,7 @@ fn depends_on(
     match v {
         Value::Array(names) => {
             for n in names {
-                s.depends_on
-                    .0
-                    .insert(str_of(n, at)?, Dependency::default());
+                s.depends_on.0.insert(str_of(n, at)?, Dependency::default());
             }
         }
         _ => {

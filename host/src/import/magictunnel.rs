@@ -150,7 +150,9 @@ fn service(
                     other => {
                         return Err(ImportError::at(
                             at,
-                            format!("unknown policy {other:?}: expected always, on_failure or never"),
+                            format!(
+                                "unknown policy {other:?}: expected always, on_failure or never"
+                            ),
                         ));
                     }
                 }

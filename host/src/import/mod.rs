@@ -100,7 +100,10 @@ pub fn detect(file_name: &str, content: &str) -> Option<ImportFormat> {
 }
 
 fn detect_content(content: &str) -> Option<ImportFormat> {
-    if content.lines().any(|l| l.trim_start().starts_with("[program:")) {
+    if content
+        .lines()
+        .any(|l| l.trim_start().starts_with("[program:"))
+    {
         return Some(ImportFormat::Supervisord);
     }
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(content) {

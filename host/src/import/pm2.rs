@@ -90,7 +90,8 @@ fn app_drafts(
             "cwd" => s.working_dir = Some(resolve(input.base_dir, &str_of(v, &at)?)),
             "env" => {
                 for (k, val) in object(v, &at)? {
-                    s.env.insert(k.clone(), env_value(val, &format!("{at}.{k}"))?);
+                    s.env
+                        .insert(k.clone(), env_value(val, &format!("{at}.{k}"))?);
                 }
             }
             k if k.starts_with("env_") => {
@@ -165,10 +166,7 @@ fn app_drafts(
                 Value::Bool(false) => {}
                 _ => {
                     let base = s.working_dir.clone().unwrap_or_default();
-                    s.watch_dirs = words(v, &at)?
-                        .iter()
-                        .map(|p| resolve(&base, p))
-                        .collect();
+                    s.watch_dirs = words(v, &at)?.iter().map(|p| resolve(&base, p)).collect();
                 }
             },
             "cron_restart" => w.add(
@@ -233,8 +231,21 @@ fn app_drafts(
         instances = 1;
     }
     if instances == 1 {
-        out.push(Draft { object: obj, spec: s });
+        out.push(Draft {
+            object: obj,
+            spec: s,
+        });
         return Ok(());
+    }
+    if let Some(port) = s.port {
+        w.add(
+            &obj,
+            "instances",
+            format!(
+                "every instance gets PORT={port} and port {port}: make each listen on a port of \
+                 its own (NODE_APP_INSTANCE tells them apart)"
+            ),
+        );
     }
     for n in 0..instances {
         let mut one = s.clone();

@@ -59,7 +59,9 @@ fn environment(
             (k, None) => w.add(
                 object,
                 "environment",
-                format!("{k} has no value (it came from process-compose's environment): not imported"),
+                format!(
+                    "{k} has no value (it came from process-compose's environment): not imported"
+                ),
             ),
         }
     }
@@ -187,7 +189,9 @@ fn availability(
                     other => {
                         return Err(ImportError::at(
                             at,
-                            format!("{other:?}: expected always, on_failure, exit_on_failure or no"),
+                            format!(
+                                "{other:?}: expected always, on_failure, exit_on_failure or no"
+                            ),
                         ));
                     }
                 }

@@ -45,11 +45,11 @@ pub fn convert(input: &Input<'_>, w: &mut Warnings) -> Result<Vec<Draft>, Import
             continue;
         }
         let mut s = spec(name, CommandLine::Shell(command.into()), input.base_dir);
-        if command.contains("$PORT") || command.contains("${PORT}") {
-            if let Ok(port) = u16::try_from(5000 + 100 * out.len()) {
-                s.env.insert("PORT".into(), port.to_string());
-                s.port = Some(port);
-            }
+        if (command.contains("$PORT") || command.contains("${PORT}"))
+            && let Ok(port) = u16::try_from(5000 + 100 * out.len())
+        {
+            s.env.insert("PORT".into(), port.to_string());
+            s.port = Some(port);
         }
         out.push(Draft { object, spec: s });
     }

@@ -219,9 +219,7 @@ fn program_section(
     let Some(command) = get("command") else {
         return Err(ImportError::at(&object, "no `command`"));
     };
-    if numprocs > 1
-        && !get("process_name").is_some_and(|e| e.value.contains("%(process_num)"))
-    {
+    if numprocs > 1 && !get("process_name").is_some_and(|e| e.value.contains("%(process_num)")) {
         return Err(ImportError::line(
             get("numprocs").map_or(command.line, |e| e.line),
             format!("{object} process_name"),
@@ -383,7 +381,9 @@ fn environment(text: &str) -> Result<Vec<(String, String)>, String> {
         }
         let key = key.trim().to_string();
         if key.is_empty() || key.contains(',') {
-            return Err(format!("expected KEY=value pairs separated by commas in {text:?}"));
+            return Err(format!(
+                "expected KEY=value pairs separated by commas in {text:?}"
+            ));
         }
         let mut value = String::new();
         match chars.peek().copied() {
@@ -436,8 +436,8 @@ mod tests {
 
     #[test]
     fn comments_and_continuations() {
-        let s = parse_ini("; top\n[program:a]\ncommand = run ; inline\n  --more\nx:1#not\n")
-            .unwrap();
+        let s =
+            parse_ini("; top\n[program:a]\ncommand = run ; inline\n  --more\nx:1#not\n").unwrap();
         assert_eq!(s[0].entries[0].value, "run\n--more");
         assert_eq!(s[0].entries[1].value, "1#not");
         assert_eq!(s[0].entries[1].line, 5);

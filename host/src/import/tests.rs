@@ -13,7 +13,11 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/import")
 }
 
-fn run(format: Option<ImportFormat>, file_name: &str, content: &str) -> Result<Converted, ImportError> {
+fn run(
+    format: Option<ImportFormat>,
+    file_name: &str,
+    content: &str,
+) -> Result<Converted, ImportError> {
     run_with(format, file_name, content, None, &BTreeMap::new())
 }
 
@@ -78,7 +82,9 @@ fn every_fixture_converts_as_its_golden() {
         let golden: serde_json::Value = match std::fs::read_to_string(&path) {
             Ok(t) => serde_json::from_str(&t).expect("golden is JSON"),
             Err(_) => {
-                failures.push(format!("{file}: no golden; TEND_UPDATE_GOLDENS=1 writes it"));
+                failures.push(format!(
+                    "{file}: no golden; TEND_UPDATE_GOLDENS=1 writes it"
+                ));
                 continue;
             }
         };
@@ -87,7 +93,9 @@ fn every_fixture_converts_as_its_golden() {
                 .unified_diff()
                 .header("golden", "converted")
                 .to_string();
-            failures.push(format!("{file} differs (TEND_UPDATE_GOLDENS=1 rewrites):\n{diff}"));
+            failures.push(format!(
+                "{file} differs (TEND_UPDATE_GOLDENS=1 rewrites):\n{diff}"
+            ));
         }
     }
     for format in ImportFormat::ALL {
@@ -138,7 +146,12 @@ fn supervisord_numprocs_expands_names_and_commands() {
 
 #[test]
 fn supervisord_errors_name_the_line() {
-    let e = run(None, "x.conf", "[program:a]\ncommand=run\nautorestart=sometimes\n").unwrap_err();
+    let e = run(
+        None,
+        "x.conf",
+        "[program:a]\ncommand=run\nautorestart=sometimes\n",
+    )
+    .unwrap_err();
     assert_eq!(e.line, Some(3), "{e}");
     assert!(e.to_string().contains("autorestart"), "{e}");
     let e = run(None, "x.conf", "[program:a]\ncommand=run %(ENV_NOPE)s\n").unwrap_err();
@@ -174,7 +187,12 @@ fn pm2_instances_env_and_cluster() {
 
 #[test]
 fn a_js_file_that_was_not_evaluated_says_so() {
-    let e = run(Some(ImportFormat::Pm2), "ecosystem.config.js", "module.exports = {}").unwrap_err();
+    let e = run(
+        Some(ImportFormat::Pm2),
+        "ecosystem.config.js",
+        "module.exports = {}",
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("node"), "{e}");
 }
 
@@ -201,25 +219,49 @@ fn healthy_on_a_dependency_without_a_check_becomes_started() {
 
 #[test]
 fn names_become_tend_names() {
-    let c = run(None, "Procfile", "Web.Server: run\nworker: work\n").unwrap();
-    assert_eq!(names(&c), ["web-server", "worker"]);
-    assert!(warned(&c, "Web.Server", "name"));
+    let c = run(None, "Procfile", "Web: run\nworker: work\n").unwrap();
+    assert_eq!(names(&c), ["web", "worker"]);
+    assert!(warned(&c, "Web", "name"));
+    let json =
+        r#"{"apps":[{"name":"API Server","script":"a.js"},{"name":"api.server","script":"b.js"}]}"#;
+    let e = run(Some(ImportFormat::Pm2), "ecosystem.json", json).unwrap_err();
+    assert!(e.message.contains("\"api-server\""), "{e}");
 }
 
 #[test]
 fn yaml_errors_name_the_line() {
-    let e = run(Some(ImportFormat::Compose), "compose.yml", "services:\n  a:\n    command: [x\n").unwrap_err();
+    let e = run(
+        Some(ImportFormat::Compose),
+        "compose.yml",
+        "services:\n  a:\n    command: [x\n",
+    )
+    .unwrap_err();
     assert!(e.line.is_some(), "{e}");
 }
 
 #[test]
 fn detection_by_name_and_content() {
     assert_eq!(detect("Procfile.dev", ""), Some(ImportFormat::Procfile));
-    assert_eq!(detect("x/docker-compose.yml", ""), Some(ImportFormat::Compose));
-    assert_eq!(detect("pc.yaml", "processes:\n  a:\n    command: x\n"), Some(ImportFormat::ProcessCompose));
-    assert_eq!(detect("config.yaml", "supervisor:\n  services: {}\n"), Some(ImportFormat::Magictunnel));
-    assert_eq!(detect("apps.json", r#"{"apps":[]}"#), Some(ImportFormat::Pm2));
-    assert_eq!(detect("my.conf", "[program:x]\ncommand=y\n"), Some(ImportFormat::Supervisord));
+    assert_eq!(
+        detect("x/docker-compose.yml", ""),
+        Some(ImportFormat::Compose)
+    );
+    assert_eq!(
+        detect("pc.yaml", "processes:\n  a:\n    command: x\n"),
+        Some(ImportFormat::ProcessCompose)
+    );
+    assert_eq!(
+        detect("config.yaml", "supervisor:\n  services: {}\n"),
+        Some(ImportFormat::Magictunnel)
+    );
+    assert_eq!(
+        detect("apps.json", r#"{"apps":[]}"#),
+        Some(ImportFormat::Pm2)
+    );
+    assert_eq!(
+        detect("my.conf", "[program:x]\ncommand=y\n"),
+        Some(ImportFormat::Supervisord)
+    );
     assert_eq!(detect("Procs", "web: run\n"), Some(ImportFormat::Procfile));
     assert_eq!(detect("notes.txt", "hello world"), None);
 }

@@ -56,7 +56,10 @@ impl Ops {
             crate::spec::validate(s).map_err(|e| {
                 Error::invalid(
                     "content",
-                    format!("{}: service {}: {}: {}", req.file_name, s.name, e.field, e.message),
+                    format!(
+                        "{}: service {}: {}: {}",
+                        req.file_name, s.name, e.field, e.message
+                    ),
                 )
             })?;
             if self.sup.get(&s.name).is_ok() {

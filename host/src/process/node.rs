@@ -36,6 +36,10 @@ pub fn eval_js_config(path: &Path) -> Result<String, String> {
             first.trim()
         ));
     }
-    String::from_utf8(output.stdout)
-        .map_err(|_| format!("node printed something that is not UTF-8 for {}", path.display()))
+    String::from_utf8(output.stdout).map_err(|_| {
+        format!(
+            "node printed something that is not UTF-8 for {}",
+            path.display()
+        )
+    })
 }
