@@ -131,15 +131,19 @@ pub fn key_value(item: &str) -> (String, Option<String>) {
     }
 }
 
-/// A YAML document as JSON values; the error names the line.
+/// A YAML document as JSON values, merge keys (`<<: *anchor`, as compose files share settings)
+/// applied; the error names the line.
 pub fn yaml(content: &str) -> Result<Value, ImportError> {
-    yaml_serde::from_str::<Value>(content).map_err(|e| {
+    let located = |e: yaml_serde::Error| {
         let msg = e.to_string();
         match e.location() {
             Some(l) => ImportError::line(l.line(), "YAML", msg),
             None => ImportError::at("YAML", msg),
         }
-    })
+    };
+    let mut doc: yaml_serde::Value = yaml_serde::from_str(content).map_err(located)?;
+    doc.apply_merge().map_err(located)?;
+    serde_json::to_value(doc).map_err(|e| ImportError::at("YAML", e.to_string()))
 }
 
 /// A duration as compose and process-compose write it: `90`, `1m30s`, `500ms`, `1h`, `2.5s`.

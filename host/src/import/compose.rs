@@ -21,10 +21,12 @@ pub fn convert(input: &Input<'_>, w: &mut Warnings) -> Result<Vec<Draft>, Import
     for (key, v) in top {
         match key.as_str() {
             "services" => services = Some(object(v, "services")?),
-            // Obsolete in the compose specification: nothing to carry.
+            // Obsolete in the compose specification: nothing to carry. `x-` extension fields
+            // only hold what anchors merge into services (read there).
             "version" => {}
+            k if k.starts_with("x-") => {}
             _ => w.add(
-                "the file",
+                input.file_name,
                 key,
                 "containers' settings (networks, volumes, ...) have no equivalent: not imported",
             ),
@@ -185,6 +187,7 @@ fn service(
             _ => w.unknown(&place, key),
         }
     }
+    interpolation(&mut s, &place, w);
     if let Some(first) = env_files.first() {
         s.env_file = Some(resolve(input.base_dir, first));
     }
@@ -204,6 +207,37 @@ fn service(
         object: place,
         spec: s,
     }))
+}
+
+/// compose interpolates `${X}` and `$X` from the shell and `.env` when it reads the file, and `$$`
+/// is a literal `$`; tend passes text as it is: `$$` is unescaped, anything else is said.
+fn interpolation(s: &mut crate::wire::ServiceSpec, place: &str, w: &mut Warnings) {
+    fn uses_variables(t: &str) -> bool {
+        t.replace("$$", "").contains('$')
+    }
+    let mut fields = Vec::new();
+    if let CommandLine::Argv(argv) = &mut s.command {
+        if argv.iter().any(|a| uses_variables(a)) {
+            fields.push("command".to_string());
+        }
+        for a in argv.iter_mut() {
+            *a = a.replace("$$", "$");
+        }
+    }
+    for (k, v) in s.env.iter_mut() {
+        if uses_variables(v) {
+            fields.push(format!("environment.{k}"));
+        }
+        *v = v.replace("$$", "$");
+    }
+    for field in fields {
+        w.add(
+            place,
+            &field,
+            "compose fills in $VARIABLES from the shell and .env when it reads the file; tend \
+             passes the text as it is (put the values in, or in the env_file): imported as written",
+        );
+    }
 }
 
 fn unset(place: &str, key: &str, w: &mut Warnings) {

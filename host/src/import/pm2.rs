@@ -110,8 +110,9 @@ fn app_drafts(
                 }
             }
             "instances" => match v {
-                Value::Number(_) | Value::String(_) if u64_of(v, &at).is_ok() => {
-                    instances = u64_of(v, &at)?.max(1);
+                // 0 and -1 mean one per CPU, as "max" does.
+                Value::Number(_) | Value::String(_) if u64_of(v, &at).is_ok_and(|n| n > 0) => {
+                    instances = u64_of(v, &at)?;
                 }
                 _ => {
                     w.add(

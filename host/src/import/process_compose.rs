@@ -25,10 +25,10 @@ pub fn convert(input: &Input<'_>, w: &mut Warnings) -> Result<Vec<Draft>, Import
     for (key, v) in top {
         match key.as_str() {
             "processes" => processes = Some(object(v, "processes")?),
-            "environment" => global = environment(v, "environment", "the file", w)?,
+            "environment" => global = environment(v, "environment", input.file_name, w)?,
             "version" => {}
             _ => w.add(
-                "the file",
+                input.file_name,
                 key,
                 "process-compose's own settings: not imported",
             ),
