@@ -7,9 +7,11 @@
 
 use std::collections::BTreeSet;
 
+use futures_util::future::BoxFuture;
+
 use super::{Error, Ops, Result};
 use crate::import::{self, Input};
-use crate::wire::{Code, ImportFormat, ImportRequest, ImportResult};
+use crate::wire::{Code, ImportFormat, ImportRequest, ImportResult, ServiceSpec};
 
 impl Ops {
     /// `POST /api/import`: the services registered (or, for a dry run, that would be) in order, and
@@ -86,25 +88,26 @@ impl Ops {
             }
         }
         if !req.dry_run {
-            let mut created: Vec<String> = Vec::new();
-            for s in &converted.services {
-                if let Err(e) = self.sup.create(s.clone()).await {
-                    for name in created.iter().rev() {
-                        if let Err(undo) = self.sup.remove(name).await {
-                            tracing::error!(service = %name, error = %undo, "import: cannot remove a service of a failed batch");
-                        }
-                    }
-                    let e = Error::from(e);
-                    return Err(Error {
-                        message: format!(
-                            "service {}: {} (nothing was imported)",
-                            s.name, e.message
-                        ),
-                        ..e
-                    });
+            let (sup, undo) = (self.sup.clone(), self.sup.clone());
+            create_all(
+                &converted.services,
+                move |s| {
+                    let sup = sup.clone();
+                    Box::pin(async move { sup.create(s).await.map(|_| ()) })
+                },
+                move |name| {
+                    let sup = undo.clone();
+                    Box::pin(async move { sup.remove(&name).await.map(|_| ()) })
+                },
+            )
+            .await
+            .map_err(|(name, e)| {
+                let e = Error::from(e);
+                Error {
+                    message: format!("service {name}: {} (nothing was imported)", e.message),
+                    ..e
                 }
-                created.push(s.name.clone());
-            }
+            })?;
         }
         Ok(ImportResult {
             format,
@@ -112,5 +115,92 @@ impl Ops {
             services: converted.services,
             warnings: converted.warnings,
         })
+    }
+}
+
+/// Creates `specs` in order; when one fails, removes the ones created before it (newest first, so
+/// dependents go before their dependencies) and answers the failing name and its error.
+async fn create_all<E: std::fmt::Display>(
+    specs: &[ServiceSpec],
+    mut create: impl FnMut(ServiceSpec) -> BoxFuture<'static, Result<(), E>>,
+    mut remove: impl FnMut(String) -> BoxFuture<'static, Result<(), E>>,
+) -> Result<(), (String, E)> {
+    let mut created: Vec<&str> = Vec::new();
+    for s in specs {
+        if let Err(e) = create(s.clone()).await {
+            for name in created.iter().rev() {
+                if let Err(undo) = remove(name.to_string()).await {
+                    tracing::error!(service = %name, error = %undo, "import: cannot remove a service of a failed batch");
+                }
+            }
+            return Err((s.name.clone(), e));
+        }
+        created.push(&s.name);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    fn spec(name: &str) -> ServiceSpec {
+        serde_json::from_value(serde_json::json!({"name": name, "command": "true"})).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_failed_create_removes_what_the_batch_created_newest_first() {
+        let specs = [spec("db"), spec("api"), spec("web"), spec("never")];
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (l1, l2) = (log.clone(), log.clone());
+        let result = create_all(
+            &specs,
+            move |s| {
+                l1.lock().unwrap().push(format!("create {}", s.name));
+                Box::pin(async move {
+                    if s.name == "web" {
+                        Err("refused".to_string())
+                    } else {
+                        Ok(())
+                    }
+                })
+            },
+            move |name| {
+                l2.lock().unwrap().push(format!("remove {name}"));
+                Box::pin(async { Ok(()) })
+            },
+        )
+        .await;
+        assert_eq!(result, Err(("web".to_string(), "refused".to_string())));
+        assert_eq!(
+            *log.lock().unwrap(),
+            [
+                "create db",
+                "create api",
+                "create web",
+                "remove api",
+                "remove db"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_whole_batch_is_created_in_order() {
+        let specs = [spec("db"), spec("api")];
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let l1 = log.clone();
+        let result: Result<(), (String, String)> = create_all(
+            &specs,
+            move |s| {
+                l1.lock().unwrap().push(s.name);
+                Box::pin(async { Ok(()) })
+            },
+            |_| unreachable!("nothing to undo"),
+        )
+        .await;
+        assert_eq!(result, Ok(()));
+        assert_eq!(*log.lock().unwrap(), ["db", "api"]);
     }
 }
