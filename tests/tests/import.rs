@@ -85,6 +85,41 @@ fn a_dry_run_registers_nothing_and_prints_what_would_be() {
 }
 
 #[test]
+fn supervisord_env_expansions_come_from_the_cli_environment() {
+    let d = Daemon::start();
+    let file = write(
+        &d.scratch(),
+        "supervisord.conf",
+        "[program:nap]\ncommand=sleep %(ENV_TEND_TEST_NAP)s\n",
+    );
+    let o = ok(tend_cmd()
+        .env("TEND_TEST_NAP", "100")
+        .args([
+            "--url",
+            d.url(),
+            "--token",
+            d.token(),
+            "--json",
+            "import",
+            "--dry-run",
+        ])
+        .arg(&file)
+        .output()
+        .expect("run tend"));
+    let answer: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(
+        answer["services"][0]["command"],
+        json!(["sleep", "100"]),
+        "{answer}"
+    );
+    let err = failed(&d.cli(&["import", "--dry-run", file.to_str().unwrap()]));
+    assert!(
+        err.contains("TEND_TEST_NAP") && err.contains("line 2"),
+        "{err}"
+    );
+}
+
+#[test]
 fn an_import_registers_every_service_dependencies_first() {
     let d = Daemon::start();
     let file = write(
