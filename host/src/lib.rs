@@ -12,6 +12,7 @@ pub(crate) mod deps;
 pub(crate) mod events;
 pub(crate) mod failure;
 pub(crate) mod fix;
+pub(crate) mod import;
 pub(crate) mod legacy_env;
 pub(crate) mod lifecycle;
 pub(crate) mod listen;

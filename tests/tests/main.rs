@@ -38,6 +38,7 @@ mod fix_modes;
 mod fix_restore;
 mod fix_rules;
 mod health;
+mod import;
 mod lifecycle;
 mod llm_gateway;
 mod llm_gateway_anthropic;

@@ -1889,6 +1889,64 @@ limit?: number, };
 export type OnboardJobsPage = { jobs: Array<OnboardJob>, };
 
 /**
+ * The formats `tend import` reads.
+ */
+export type ImportFormat = "magictunnel" | "supervisord" | "pm2" | "process-compose" | "procfile" | "compose";
+
+/**
+ * `POST /api/import`.
+ */
+export type ImportRequest = { 
+/**
+ * Detected from `file_name` and `content` when absent.
+ */
+format?: ImportFormat, 
+/**
+ * The file's name (detection, messages); `%(here)s` and relative paths use `base_dir`.
+ */
+file_name: string, 
+/**
+ * The file's text (a PM2 `.config.js` as the JSON its `module.exports` evaluates to).
+ */
+content: string, 
+/**
+ * The absolute directory relative paths of the file are taken from, and the working directory
+ * of services that name none.
+ */
+base_dir: string, 
+/**
+ * Convert and validate, register nothing.
+ */
+dry_run: boolean, 
+/**
+ * PM2: merge each app's `env_<NAME>` over its `env` (as `pm2 start --env NAME`).
+ */
+env_name?: string, 
+/**
+ * supervisord: the values of the `%(ENV_X)s` the file expands (the importing user's environment).
+ */
+environment?: { [key in string]: string }, };
+
+/**
+ * A field of the imported file that tend does not carry over, and why.
+ */
+export type ImportWarning = { 
+/**
+ * The object in the file: `program:web`, `services.db`, `apps[0]`, ...
+ */
+object: string, 
+/**
+ * The field of that object (or the section, for a whole object that is skipped).
+ */
+field: string, reason: string, };
+
+/**
+ * `POST /api/import`'s answer: the services in the order they were (or would be) registered,
+ * dependencies first.
+ */
+export type ImportResult = { format: ImportFormat, dry_run: boolean, services: Array<ServiceSpec>, warnings: Array<ImportWarning>, };
+
+/**
  * Body of `POST /api/chat`.
  */
 export type ChatRequest = { 

@@ -16,6 +16,7 @@ mod error;
 mod extract;
 mod fixes;
 mod graph;
+mod import;
 mod jobs;
 mod llm;
 mod metrics;
@@ -97,6 +98,7 @@ pub fn router(state: AppState) -> Router {
         .route("/onboard/preview", get(onboard::preview))
         .route("/onboard/jobs", get(onboard::jobs))
         .route("/onboard/jobs/{id}", get(onboard::job))
+        .route("/import", post(import::import))
         .route("/jobs", get(jobs::list))
         .route("/jobs/{id}", get(jobs::get))
         .route("/jobs/{id}/cancel", post(jobs::cancel))

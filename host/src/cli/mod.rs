@@ -13,6 +13,7 @@ mod dashboard;
 mod edit;
 mod fix;
 mod graph;
+mod import;
 mod llm;
 mod onboard;
 mod plugin;
@@ -161,6 +162,9 @@ enum Command {
         /// Only this service and what it depends on
         name: Option<String>,
     },
+    /// Register the services of another supervisor's file (supervisord, PM2, process-compose,
+    /// Procfile, docker-compose, MagicTunnel); every field without an equivalent is warned about
+    Import(import::ImportArgs),
 }
 
 /// Entry point of the `tend` binary.
@@ -247,6 +251,7 @@ async fn run(global: GlobalArgs, command: Command) -> Result<(), client::CliErro
         Command::Fixes(args) => fix::fixes(&ctx, &args).await,
         Command::Onboard(args) => onboard::onboard(&ctx, &args).await,
         Command::Graph { name } => graph::run(&ctx, name.as_deref()).await,
+        Command::Import(args) => import::import(&ctx, &args).await,
     }
 }
 

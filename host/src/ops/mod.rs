@@ -12,6 +12,7 @@ mod cron;
 mod error;
 mod events;
 mod fixes;
+mod import;
 mod input;
 mod jobs;
 mod llm;

@@ -16,6 +16,7 @@ mod cron;
 mod error;
 mod event;
 mod fix;
+mod import;
 mod llm;
 mod log;
 mod metrics;
@@ -40,6 +41,7 @@ pub use cron::*;
 pub use error::*;
 pub use event::*;
 pub use fix::*;
+pub use import::*;
 #[allow(unused_imports)]
 pub use llm::*;
 pub use log::*;

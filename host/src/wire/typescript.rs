@@ -97,6 +97,8 @@ fn declarations(cfg: &Config) -> Vec<Decl> {
         Evidence, PlannedService, PlannedCron, SetupStep, Plan, PreviewParams, OnboardRequest,
         OnboardStatus, OnboardStepKind, OnboardStepStatus, OnboardStep, OnboardJob, OnboardJobParams,
         OnboardJobsPage,
+        // importing other supervisors' files
+        ImportFormat, ImportRequest, ImportWarning, ImportResult,
         // chat
         ChatRequest, ChatRole, ChatProposal, ChatToolUse, ChatMessage, ConversationSummary,
         Conversation, ChatEvent,
