@@ -16,7 +16,7 @@ const answers: Record<string, unknown> = {
   "/api/services/web": {
     name: "web", command: ["python3", "-m", "http.server"], env: { SECRET: "hunter2" }, enabled: true, restart: "always",
     max_restarts: 10, backoff: {}, stop_signal: "SIGTERM", stop_timeout_s: 10, watch_dirs: [], expose_caddy: false,
-    depends_on: [], source: "api", status: "running", pid: 7, uptime_s: 3, restart_count: 1,
+    depends_on: {}, source: "api", status: "running", pid: 7, uptime_s: 3, restart_count: 1,
   },
   "/api/services/web/events": { events: [ev(1, "stopped", "starting"), ev(2, "starting", "running", { pid: 7 })] },
   "/api/services/web/health": {
