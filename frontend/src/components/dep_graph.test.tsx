@@ -62,6 +62,9 @@ describe("DepGraph", () => {
     const live = await import("../live");
     const root = await mount("api");
     expect(root.querySelector("h2")!.textContent).toBe("Dependencies");
+    // The drawing follows once its layout module is loaded.
+    await vi.waitFor(() => expect(root.querySelector("svg")).not.toBeNull());
+    await settle();
     const svg = root.querySelector("svg")!;
     expect(svg.querySelector("title")!.textContent).toBe("Dependency graph of api");
     expect(svg.getAttribute("aria-labelledby")).toBe("dep-graph-title");
@@ -101,7 +104,7 @@ describe("DepGraph", () => {
     }
     await vi.waitFor(() => expect(items()[0]).toBe("api depends on db (healthy, satisfied)"));
     expect(calls).toBe(2);
-    expect(root.querySelector("svg g.dep-edge")!.getAttribute("data-state")).toBe("satisfied");
+    await vi.waitFor(() => expect(root.querySelector("svg g.dep-edge")!.getAttribute("data-state")).toBe("satisfied"));
     live.disconnect();
   });
 

@@ -7,14 +7,39 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { ApiError, get, seg } from "../api";
 import { reconnected, subscribe } from "../live";
-import { around, counts, edgeDetails, edgeLabel, edgeText, layout, nodeStatusText, pathOf, type Subgraph } from "../lib/dep_graph";
+import { around, counts, edgeDetails, edgeLabel, edgeText, nodeStatusText, type Subgraph } from "../lib/dep_graph";
+import type { Layout } from "../lib/dep_layout";
 import type { Graph } from "../gen/api";
 import type { ServiceEvent } from "../lib/types";
 
 const STATES = ["satisfied", "unmet", "blocked"] as const;
 
+// dagre is loaded with the first graph to draw, not with every service page.
+let layoutModule: Promise<typeof import("../lib/dep_layout")> | null = null;
+
+type Laid = { layout: Layout; pathOf: (points: { x: number; y: number }[]) => string };
+
+function useLayout(sub: Subgraph): Laid | null {
+  const [out, setOut] = useState<Laid | null>(null);
+  useEffect(() => {
+    let alive = true;
+    layoutModule ??= import("../lib/dep_layout");
+    layoutModule.then(
+      (m) => alive && setOut({ layout: m.layout(sub), pathOf: m.pathOf }),
+      // Without the drawing, the list still says it all.
+      () => {},
+    );
+    return () => {
+      alive = false;
+    };
+  }, [sub]);
+  return out;
+}
+
 function Drawing({ sub }: { sub: Subgraph }) {
-  const l = useMemo(() => layout(sub), [sub]);
+  const laid = useLayout(sub);
+  if (!laid) return null;
+  const { layout: l, pathOf } = laid;
   const c = counts(sub);
   return (
     <div class="dep-graph-wrap">

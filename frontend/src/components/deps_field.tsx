@@ -44,7 +44,7 @@ export function DepsField({ form }: { form: FormState }) {
     <fieldset class="field wide deps-field" data-testid="depends-on">
       <legend class="mono">{PATH}</legend>
       {rows.length ? (
-        <ul class="plain dep-rows">
+        <ul class="dep-rows">
           {rows.map((r, i) => (
             <li key={i} class="row dep-row">
               <input

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { around, counts, edgeLabel, edgeText, layout, pathOf } from "./dep_graph";
+import { around, counts, edgeLabel, edgeText } from "./dep_graph";
+import { layout, pathOf } from "./dep_layout";
 import type { Graph, GraphEdge, GraphNode } from "../gen/api";
 
 const node = (name: string, over: Partial<GraphNode> = {}): GraphNode => ({ name, status: "running", ...over });

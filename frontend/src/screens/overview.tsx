@@ -1,5 +1,5 @@
 // The overview (/): every service as one table row (state, with a waiting service's reasons as the
-// badge's tooltip and "blocked" when a dependency failed for good; heartbeat, pid, uptime, restarts,
+// badge's tooltip, marked blocked when a dependency failed for good; heartbeat, pid, uptime, restarts,
 // CPU, memory with sparkline, port, actions), then supervisor figures, cron jobs due in 24 h, running
 // jobs and recent failures. Data and live updates live in lib/overview_store.ts; a row re-renders only
 // when its own signals change, and its canvases paint in the shared per-frame batch.
@@ -82,8 +82,11 @@ function ServiceRow({ row }: { row: Row }) {
         <a href={href}>{row.name}</a>
       </td>
       <td>
-        <StateBadge status={v.status} title={v.status === "waiting" ? waitingTitle(v.waiting_for) : undefined} />
-        {v.waiting_for?.some((w) => w.blocked) ? <span class="badge bad health-flag">blocked</span> : null}
+        <StateBadge
+          status={v.status}
+          title={v.status === "waiting" ? waitingTitle(v.waiting_for) : undefined}
+          blocked={v.status === "waiting" && !!v.waiting_for?.some((w) => w.blocked)}
+        />
         {v.health_status === "unhealthy" ? <span class="badge bad health-flag">unhealthy</span> : null}
       </td>
       <td>

@@ -233,7 +233,7 @@ function Waiting({ view }: { view: Signal<LiveView> }) {
         <ul>
           {list.map((w) => (
             <li key={w.service} data-blocked={w.blocked ? "true" : undefined}>
-              {w.blocked ? <span class="badge bad">blocked</span> : <span class="badge waiting">waiting</span>} {waitingText(w)}
+              {waitingText(w)}
             </li>
           ))}
         </ul>
