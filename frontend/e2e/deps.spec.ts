@@ -59,10 +59,12 @@ test("the graph around a service, live; a dependency edited in the form; an unkn
     timeout: 30_000,
   });
 
-  // A node of the drawing leads to that service's page, whose graph is around it.
+  // A node of the drawing leads to that service's page, whose graph is around it (no reload).
+  await page.evaluate(() => ((window as unknown as { __noReload: boolean }).__noReload = true));
   await svg.locator("a.dep-node", { hasText: db }).click();
   await expect(page).toHaveURL(new RegExp(`/services/${db}$`));
   await expect(page.getByTestId("dep-graph").locator("#dep-graph-title")).toHaveText(`Dependency graph of ${db}`);
+  expect(await page.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
 
   // The form: worker's dependency on api as a row; add db (healthy) and save.
   await page.goto(`/services/${worker}/edit`);

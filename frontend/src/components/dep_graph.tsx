@@ -5,6 +5,7 @@
 // screen readers and tests. Renders nothing when the service has no edge (or the daemon no graph).
 // Re-read when a service in it changes state (lifecycle and health events), or after a reconnect.
 import { useEffect, useMemo, useState } from "preact/hooks";
+import { useLocation } from "preact-iso";
 import { ApiError, get, seg } from "../api";
 import { reconnected, subscribe } from "../live";
 import { around, counts, edgeDetails, edgeLabel, edgeText, nodeStatusText, type Subgraph } from "../lib/dep_graph";
@@ -37,10 +38,18 @@ function useLayout(sub: Subgraph): Laid | null {
 }
 
 function Drawing({ sub }: { sub: Subgraph }) {
+  const loc = useLocation() as ReturnType<typeof useLocation> | undefined;
   const laid = useLayout(sub);
   if (!laid) return null;
   const { layout: l, pathOf } = laid;
   const c = counts(sub);
+  // The router follows HTML links only (an SVG <a> is not one to it): a plain click goes through it
+  // here, so opening a node's page keeps the tab's state instead of reloading the app.
+  const follow = (e: MouseEvent, href: string) => {
+    if (!loc || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+    e.preventDefault();
+    loc.route(href);
+  };
   return (
     <div class="dep-graph-wrap">
       <svg
@@ -80,7 +89,12 @@ function Drawing({ sub }: { sub: Subgraph }) {
           );
         })}
         {l.nodes.map(({ node, x, y, width, height }) => (
-          <a key={node.name} href={`/services/${seg(node.name)}`} class={`dep-node ${node.status}${node.name === sub.center ? " center" : ""}`}>
+          <a
+            key={node.name}
+            href={`/services/${seg(node.name)}`}
+            class={`dep-node ${node.status}${node.name === sub.center ? " center" : ""}`}
+            onClick={(e) => follow(e, `/services/${seg(node.name)}`)}
+          >
             <title>{`${node.name}: ${nodeStatusText(node)}`}</title>
             <rect x={x} y={y} width={width} height={height} rx={6} />
             <text x={x + width / 2} y={y + 16} text-anchor="middle" class="dep-name">
