@@ -74,9 +74,8 @@ function Drawing({ sub }: { sub: Subgraph }) {
             </marker>
           ))}
         </defs>
-        {l.edges.map(({ edge, points, labelX, labelY }) => {
+        {l.edges.map(({ edge, points, labelX, labelY, labelWidth: w }) => {
           const label = edgeLabel(edge);
-          const w = label.length * 6.6 + 8;
           return (
             <g key={`${edge.service}>${edge.dependency}`} class={`dep-edge ${edge.state}`} data-state={edge.state}>
               <title>{edgeText(edge)}</title>

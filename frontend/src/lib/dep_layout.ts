@@ -19,9 +19,10 @@ export interface PlacedEdge {
   edge: SubEdge;
   /** From the dependent to its dependency (the arrowhead is at the dependency). */
   points: { x: number; y: number }[];
-  /** Centre of the label. */
+  /** Centre and width of the label. */
   labelX: number;
   labelY: number;
+  labelWidth: number;
 }
 
 export interface Layout {
@@ -41,6 +42,8 @@ export function nodeWidth(n: GraphNode): number {
   return Math.round(Math.max(96, Math.max(n.name.length, nodeStatusText(n).length) * CHAR_W + 24));
 }
 
+const labelWidth = (e: SubEdge) => edgeLabel(e).length * LABEL_CHAR_W + 8;
+
 /**
  * Dependencies above their dependents (start order reads downwards), with room for the edge labels.
  * Edges are laid out dependency -> dependent and handed back reversed, so arrows point at what a
@@ -52,7 +55,7 @@ export function layout(sub: Subgraph): Layout {
   g.setDefaultEdgeLabel(() => ({}));
   for (const n of sub.nodes) g.setNode(n.name, { width: nodeWidth(n), height: NODE_H });
   for (const e of sub.edges)
-    g.setEdge(e.dependency, e.service, { width: edgeLabel(e).length * LABEL_CHAR_W + 8, height: 16, labelpos: "c" });
+    g.setEdge(e.dependency, e.service, { width: labelWidth(e), height: 16, labelpos: "c" });
   dagre.layout(g);
   const graph = g.graph() as { width?: number; height?: number };
   const nodes = sub.nodes.map((n) => {
@@ -63,7 +66,7 @@ export function layout(sub: Subgraph): Layout {
     const l = g.edge(e.dependency, e.service) as { points?: { x: number; y: number }[]; x?: number; y?: number };
     const points = [...(l.points ?? [])].reverse();
     const mid = points[Math.floor(points.length / 2)] ?? { x: 0, y: 0 };
-    return { edge: e, points, labelX: l.x ?? mid.x, labelY: l.y ?? mid.y };
+    return { edge: e, points, labelX: l.x ?? mid.x, labelY: l.y ?? mid.y, labelWidth: labelWidth(e) };
   });
   return { width: Math.ceil(graph.width ?? 0), height: Math.ceil(graph.height ?? 0), nodes, edges };
 }
