@@ -1,6 +1,6 @@
 //! Daemon settings: flags, environment variables and the `tend.toml` file, merged in that order of
-//! precedence (flag > env > file > default). Owns parsing and validation of the file; knows nothing of
-//! HTTP or processes.
+//! precedence (flag > env > file > default; among variables, `TEND_*` > the replaced systems' names,
+//! `legacy_env.rs`). Owns parsing and validation of the file; knows nothing of HTTP or processes.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -71,6 +71,44 @@ pub struct DaemonArgs {
 #[serde(deny_unknown_fields)]
 struct FileSupervisor {
     containment: Option<ContainmentMode>,
+    /// `max_restarts` of services that do not set it (`MAX_RESTART_ATTEMPTS` beats it).
+    max_restarts: Option<u32>,
+    /// `backoff.initial_delay_ms` of services that do not set it (`RESTART_DELAY` beats it).
+    initial_delay_ms: Option<u64>,
+}
+
+/// What a service spec gets for the fields it leaves out, where the daemon can configure it. Resolved
+/// when a spec is registered (API, `tend.toml`, onboarding): the stored spec holds the value, so
+/// changing a default later changes only specs registered (or, for `tend.toml`, reloaded) after.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpecDefaults {
+    pub max_restarts: u32,
+    pub initial_delay_ms: u64,
+}
+
+impl SpecDefaults {
+    /// Makes these the defaults of every spec parsed from now on in this process.
+    pub fn install(&self) {
+        crate::wire::set_spec_defaults(self.max_restarts, self.initial_delay_ms);
+    }
+
+    /// Writes the defaults into a `tend.toml` service table where it leaves the fields out (the
+    /// file's services are parsed before [`SpecDefaults::install`] runs).
+    fn fill(&self, table: &mut toml::Table) {
+        table
+            .entry("max_restarts")
+            .or_insert(toml::Value::Integer(i64::from(self.max_restarts)));
+        let initial = i64::try_from(self.initial_delay_ms).unwrap_or(i64::MAX);
+        let backoff = table
+            .entry("backoff")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let toml::Value::Table(b) = backoff {
+            b.entry("initial_delay_ms")
+                .or_insert(toml::Value::Integer(initial));
+            b.entry("max_delay_ms")
+                .or_insert(toml::Value::Integer(initial.max(60_000)));
+        }
+    }
 }
 
 /// The `[daemon]` table of `tend.toml`: same keys as the flags.
@@ -128,6 +166,9 @@ struct ConfigFile {
     /// `[onboard]`: where projects and their data dirs are, the onboarder plugin, confirmation time.
     #[serde(default)]
     onboard: crate::onboard::OnboardSettings,
+    /// `[compat]`: the replaced dashboard's routes (`/dashboard/api/system/*`).
+    #[serde(default)]
+    compat: crate::ops::CompatSettings,
 }
 
 /// Everything the daemon needs to run, resolved.
@@ -164,6 +205,13 @@ pub struct Settings {
     pub autofix: crate::fix::AutofixSettings,
     /// Onboarding (`[onboard]` table), `~/` expanded.
     pub onboard: crate::onboard::OnboardSettings,
+    /// Defaults of spec fields (`[supervisor] max_restarts`/`initial_delay_ms`,
+    /// `MAX_RESTART_ATTEMPTS`, `RESTART_DELAY`).
+    pub spec_defaults: SpecDefaults,
+    /// The replaced dashboard's routes (`[compat]` table).
+    pub compat: crate::ops::CompatSettings,
+    /// systemd's notification socket and watchdog (`NOTIFY_SOCKET`, `WATCHDOG_USEC`, `WATCHDOG_PID`).
+    pub notify: Option<crate::notify::NotifyConfig>,
 }
 
 /// The data dir used when neither flag nor env names one: `<the user's data dir>/tend`. There is no
@@ -178,7 +226,18 @@ pub fn default_data_dir() -> anyhow::Result<PathBuf> {
 }
 
 impl Settings {
+    /// Resolves the settings from `args` (flags and the `TEND_*` variables clap read), the process's
+    /// other environment variables and the config file.
     pub fn resolve(args: DaemonArgs) -> anyhow::Result<Settings> {
+        Settings::resolve_env(args, &|k| std::env::var(k).ok())
+    }
+
+    /// [`Settings::resolve`] with the environment read through `env` (tests).
+    fn resolve_env(
+        args: DaemonArgs,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Settings> {
+        let legacy = crate::legacy_env::read(env).map_err(anyhow::Error::msg)?;
         let data_dir = match args.data_dir.clone() {
             Some(dir) => dir,
             None => default_data_dir()?,
@@ -235,6 +294,30 @@ impl Settings {
             ..file.metrics
         };
         metrics.validate().map_err(|e| anyhow::anyhow!(e))?;
+        let spec_defaults = SpecDefaults {
+            max_restarts: legacy
+                .max_restarts
+                .or(file.supervisor.max_restarts)
+                .unwrap_or(crate::wire::BUILTIN_MAX_RESTARTS),
+            initial_delay_ms: legacy
+                .initial_delay_ms
+                .or(file.supervisor.initial_delay_ms)
+                .unwrap_or(crate::wire::BUILTIN_INITIAL_DELAY_MS),
+        };
+        if spec_defaults.max_restarts > crate::spec::MAX_RESTARTS {
+            bail!(
+                "supervisor.max_restarts must be at most {}, got {}",
+                crate::spec::MAX_RESTARTS,
+                spec_defaults.max_restarts
+            );
+        }
+        if spec_defaults.initial_delay_ms > crate::spec::MAX_BACKOFF_DELAY_MS {
+            bail!(
+                "supervisor.initial_delay_ms must be at most {} (one day), got {}",
+                crate::spec::MAX_BACKOFF_DELAY_MS,
+                spec_defaults.initial_delay_ms
+            );
+        }
         let mut file_services = Vec::new();
         for (name, table) in file.services {
             let mut table = table;
@@ -244,6 +327,7 @@ impl Settings {
                 );
             }
             table.insert("name".into(), toml::Value::String(name.clone()));
+            spec_defaults.fill(&mut table);
             let mut spec: ServiceSpec = toml::Value::Table(table)
                 .try_into()
                 .with_context(|| format!("service {name:?} in the config file"))?;
@@ -272,27 +356,36 @@ impl Settings {
         control.validate().map_err(anyhow::Error::msg)?;
         file.api.validate().map_err(anyhow::Error::msg)?;
         file.retention.validate().map_err(anyhow::Error::msg)?;
+        file.compat.validate().map_err(anyhow::Error::msg)?;
         let policy = file.policy.with_env(args.environment);
         policy.validate().map_err(anyhow::Error::msg)?;
-        let caddy =
-            crate::caddy::CaddySettings::resolve(file.caddy, |k| std::env::var(k).ok(), &data_dir)
-                .map_err(anyhow::Error::msg)?;
-        let llm = file.llm.resolve().map_err(anyhow::Error::msg)?;
-        let autofix = file
-            .autofix
-            .with_env(|k| std::env::var(k).ok())
+        let caddy = crate::caddy::CaddySettings::resolve(file.caddy, env, &data_dir)
             .map_err(anyhow::Error::msg)?;
+        let llm = file.llm.resolve().map_err(anyhow::Error::msg)?;
+        let autofix = file.autofix.with_env(env).map_err(anyhow::Error::msg)?;
         autofix.validate().map_err(anyhow::Error::msg)?;
         let onboard = file
             .onboard
             .resolve(dirs::home_dir().as_deref())
             .map_err(anyhow::Error::msg)?;
+        let notify = crate::notify::NotifyConfig::from_env(env).map_err(anyhow::Error::msg)?;
         Ok(Settings {
-            host: args.host.or(d.host).unwrap_or(IpAddr::from([127, 0, 0, 1])),
-            port: args.port.or(d.port).unwrap_or(crate::wire::DEFAULT_PORT),
+            // tend's default stays loopback (the seeds' was 0.0.0.0): another address is used only
+            // when asked for, and then under the non-loopback rules of `daemon::run`.
+            host: args
+                .host
+                .or(legacy.host)
+                .or(d.host)
+                .unwrap_or(IpAddr::from([127, 0, 0, 1])),
+            port: args
+                .port
+                .or(legacy.port)
+                .or(d.port)
+                .unwrap_or(crate::wire::DEFAULT_PORT),
             data_dir,
             log_level: args
                 .log_level
+                .or(legacy.log_level)
                 .or(d.log_level)
                 .unwrap_or_else(|| "info".into()),
             logs,
@@ -312,6 +405,9 @@ impl Settings {
             llm,
             autofix,
             onboard,
+            spec_defaults,
+            compat: file.compat,
+            notify,
         })
     }
 }
@@ -453,6 +549,116 @@ mod tests {
         })
         .unwrap_err();
         assert!(format!("{err:#}").contains("interval"), "{err:#}");
+    }
+
+    fn env_of(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn legacy_variables_come_after_flags_and_tend_names_and_before_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "[daemon]\nport = 1234\nhost = \"127.0.0.2\"\nlog_level = \"debug\"\n\
+             [supervisor]\nmax_restarts = 5\ninitial_delay_ms = 300\n\
+             [services.web]\ncommand = \"true\"\n\
+             [services.set]\ncommand = \"true\"\nmax_restarts = 7\nbackoff = { initial_delay_ms = 50 }\n",
+        );
+        let args = DaemonArgs {
+            config: Some(p),
+            data_dir: Some(dir.path().into()),
+            ..Default::default()
+        };
+        let legacy = env_of(&[
+            ("SUPERVISOR_PORT", "8081"),
+            ("SUPERVISOR_HOST", "0.0.0.0"),
+            ("SUPERVISOR_LOG_LEVEL", "warning"),
+            ("MAX_RESTART_ATTEMPTS", "3"),
+            ("RESTART_DELAY", "5"),
+        ]);
+        let s = Settings::resolve_env(args.clone(), &legacy).unwrap();
+        assert_eq!(s.port, 8081);
+        assert_eq!(s.host, IpAddr::from([0, 0, 0, 0]));
+        assert_eq!(s.log_level, "warn");
+        assert_eq!(
+            s.spec_defaults,
+            SpecDefaults {
+                max_restarts: 3,
+                initial_delay_ms: 5000
+            }
+        );
+        let spec = |name: &str| s.file_services.iter().find(|x| x.name == name).unwrap();
+        assert_eq!(spec("web").max_restarts, 3);
+        assert_eq!(spec("web").backoff.initial_delay_ms, 5000);
+        assert_eq!(spec("web").backoff.max_delay_ms, 60_000);
+        // What a service sets is its own.
+        assert_eq!(spec("set").max_restarts, 7);
+        assert_eq!(spec("set").backoff.initial_delay_ms, 50);
+
+        // A flag (or its TEND_* variable, which clap puts in the same place) beats the legacy name.
+        let s = Settings::resolve_env(
+            DaemonArgs {
+                port: Some(99),
+                host: Some(IpAddr::from([127, 0, 0, 3])),
+                log_level: Some("error".into()),
+                ..args.clone()
+            },
+            &legacy,
+        )
+        .unwrap();
+        assert_eq!(
+            (s.port, s.host, s.log_level.as_str()),
+            (99, IpAddr::from([127, 0, 0, 3]), "error")
+        );
+
+        // Without them, the file.
+        let s = Settings::resolve_env(args.clone(), &env_of(&[])).unwrap();
+        assert_eq!(
+            (s.port, s.host, s.log_level.as_str()),
+            (1234, IpAddr::from([127, 0, 0, 2]), "debug")
+        );
+        assert_eq!(
+            s.spec_defaults,
+            SpecDefaults {
+                max_restarts: 5,
+                initial_delay_ms: 300
+            }
+        );
+
+        let err =
+            Settings::resolve_env(args, &env_of(&[("MAX_RESTART_ATTEMPTS", "many")])).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("MAX_RESTART_ATTEMPTS"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn without_anything_the_host_is_loopback_and_the_defaults_are_builtin() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Settings::resolve_env(
+            DaemonArgs {
+                data_dir: Some(dir.path().into()),
+                ..Default::default()
+            },
+            &env_of(&[]),
+        )
+        .unwrap();
+        assert!(s.host.is_loopback());
+        assert_eq!(s.port, crate::wire::DEFAULT_PORT);
+        assert_eq!(
+            s.spec_defaults,
+            SpecDefaults {
+                max_restarts: 10,
+                initial_delay_ms: 1000
+            }
+        );
+        assert_eq!(s.notify, None);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Boots and stops the daemon: data dir (checked: owner, mode, token mode, no symlinks where tend's own
 //! files go), single-instance lock, token, store (refused if it cannot be written), log recovery, log hub,
-//! supervisor, API.
+//! supervisor, API; systemd is told when it is ready and when it stops (`notify`).
 //! `run` takes the shutdown trigger as a future so tests and `main` drive it the same way.
 
 use std::fs::{self, OpenOptions};
@@ -34,6 +34,8 @@ use crate::workflow::Workflows;
 /// then stops every service and returns.
 pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
     let settings = Settings::resolve(args)?;
+    // SAFETY: nothing has started a thread yet (the log writer and the runtime come below).
+    unsafe { crate::notify::scrub_env() };
     prepare_data_dir(&settings.data_dir)?;
     let _lock = lock_data_dir(&settings.data_dir)?;
     let _log = logs::init_daemon_log(&settings.data_dir, &settings.log_level, &settings.logs)?;
@@ -68,6 +70,8 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
     process::init().context("cannot become a child subreaper")?;
     let nofile = process::raise_nofile_limit().context("cannot read the descriptor limit")?;
     let token: Arc<str> = load_or_create_token(&data_dir)?.into();
+    // Before anything parses a spec (the API, onboarding): the defaults of the fields specs leave out.
+    settings.spec_defaults.install();
     if !settings.host.is_loopback() && token.len() < 16 {
         bail!(
             "refusing to listen on non-loopback {} with a token shorter than 16 characters",
@@ -226,6 +230,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         data_dir: data_dir.clone(),
         shutdown: shutdown_tx,
         sign_in: SignIn::new(token.clone(), settings.api.session_ttl()),
+        compat: settings.compat.clone(),
     };
     let control = match control_listener {
         Some(listener) => Some(ControlServer::start(
@@ -263,13 +268,18 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         max_connections = limits.max_connections,
         "API connection limit"
     );
-    let server = tokio::spawn(api::serve(listener, app, limits, closing_rx));
+    let server = tokio::spawn(api::serve(listener, app, limits, closing_rx.clone()));
     let url = format!("http://{addr}");
     // Services run by now: a failure here (a full disk) must stop them in order, not orphan them.
     let announced = write_daemon_json(&data_dir, &url, control.as_ref().map(ControlServer::addr));
+    let notifier = crate::notify::Notifier::new(settings.notify.as_ref());
     match &announced {
         Ok(()) => {
             tracing::info!(%url, data_dir = %data_dir.display(), "tend is ready");
+            // The API listens and the boot-time services were started: systemd may start what
+            // comes after tend.
+            notifier.ready(&sup);
+            notifier.start(sup.clone(), bus.clone(), closing_rx.clone());
             tokio::select! {
                 _ = shutdown => {}
                 _ = shutdown_rx.recv() => tracing::info!("shutdown requested through the API"),
@@ -278,6 +288,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         Err(e) => tracing::error!(error = %format!("{e:#}"), "cannot write daemon.json; stopping"),
     }
     tracing::info!("stopping every service");
+    notifier.stopping();
     caddy.shutdown().await;
     metrics.shutdown().await;
     cron.shutdown().await;
@@ -413,13 +424,16 @@ fn lock_data_dir(dir: &Path) -> anyhow::Result<nix::fcntl::Flock<fs::File>> {
     })
 }
 
-/// `TEND_TOKEN` if set, else the token file, created (mode 0600) at first start.
+/// `TEND_TOKEN` if set, else `SUPERVISOR_TOKEN` (the replaced supervisors' name), else the token file,
+/// created (mode 0600) at first start.
 fn load_or_create_token(dir: &Path) -> anyhow::Result<String> {
-    if let Ok(t) = std::env::var("TEND_TOKEN") {
-        if t.trim().is_empty() {
-            bail!("TEND_TOKEN is set but empty");
+    for var in ["TEND_TOKEN", "SUPERVISOR_TOKEN"] {
+        if let Ok(t) = std::env::var(var) {
+            if t.trim().is_empty() {
+                bail!("{var} is set but empty");
+            }
+            return Ok(t.trim().to_string());
         }
-        return Ok(t.trim().to_string());
     }
     load_or_create_secret(&dir.join("token"), 32)
 }

@@ -1,6 +1,13 @@
 //! The service lifecycle as a pure transition function: `step(machine, policy, input) -> effects`.
 //! No processes, no clocks, no randomness: time and jitter come in with the inputs, so every rule here is
 //! unit-tested directly. The supervisor's service actor executes the effects.
+//!
+//! Dependencies: whether they are ready is decided by the actor (with `deps::readiness`) and comes in
+//! as inputs. A start whose dependencies are not ready waits (`Waiting`, with a deadline of
+//! `depends_timeout` unless a dependency is blocked: failed for good); "dependencies ready" starts
+//! it; the deadline makes it `fatal`. "Dependency lost" (a dependency on a `restart = true` edge began a
+//! new run) stops a running service and makes it wait again, so it starts after the dependency is
+//! ready again.
 
 use std::time::{Duration, Instant};
 
@@ -14,15 +21,29 @@ pub enum AfterStop {
     Start,
     /// The stop was forced by failed health checks: treat the end like a crash.
     Fail,
+    /// A dependency was lost: wait for the dependencies, then start.
+    Wait,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
     Stopped,
+    /// Started, waiting for dependencies; no deadline while one of them is blocked.
+    Waiting {
+        deadline: Option<Instant>,
+    },
     Starting,
-    Running { pid: u32, since: Instant },
-    Backoff { until: Instant },
-    Stopping { pid: u32, then: AfterStop },
+    Running {
+        pid: u32,
+        since: Instant,
+    },
+    Backoff {
+        until: Instant,
+    },
+    Stopping {
+        pid: u32,
+        then: AfterStop,
+    },
     Exited,
     Fatal,
 }
@@ -31,6 +52,7 @@ impl State {
     pub fn status(&self) -> Status {
         match self {
             State::Stopped => Status::Stopped,
+            State::Waiting { .. } => Status::Waiting,
             State::Starting => Status::Starting,
             State::Running { .. } => Status::Running,
             State::Backoff { .. } => Status::Backoff,
@@ -47,6 +69,8 @@ pub struct Policy {
     pub restart: RestartPolicy,
     pub max_restarts: u32,
     pub backoff: Backoff,
+    /// How long a start waits for its dependencies (`depends_timeout_s`).
+    pub depends_timeout: Duration,
 }
 
 /// State plus the counters the rules need.
@@ -109,6 +133,33 @@ pub enum Input {
     BackoffElapsed {
         at: Instant,
     },
+    /// A start (or a restart of a service that is not running) whose dependencies are not ready:
+    /// `blocked` when one of them failed for good. `reason` says what it waits for.
+    StartWaiting {
+        reason: String,
+        blocked: bool,
+        at: Instant,
+    },
+    /// Every dependency's condition holds.
+    DepsReady {
+        reason: String,
+    },
+    /// The dependencies of a waiting service are still not ready; `blocked` may have changed.
+    DepsPending {
+        reason: String,
+        blocked: bool,
+        at: Instant,
+    },
+    /// A dependency on a `restart = true` edge began a new run: stop, then wait for it again.
+    DepsLost {
+        reason: String,
+        at: Instant,
+    },
+    /// The waiting deadline passed; `reason` names the dependencies and why they are not ready.
+    WaitElapsed {
+        reason: String,
+        at: Instant,
+    },
 }
 
 /// One recorded transition.
@@ -128,7 +179,7 @@ pub enum Effect {
     Spawn,
     /// Stop the whole tree (stop signal, SIGKILL after the timeout); answer with `TreeGone`.
     Terminate,
-    /// Send `BackoffElapsed` at this instant.
+    /// Send `BackoffElapsed` (in `Backoff`) or `WaitElapsed` (in `Waiting`) at this instant.
     WakeAt(Instant),
 }
 
@@ -242,6 +293,16 @@ pub fn step(m: Machine, policy: &Policy, input: Input) -> (Machine, Vec<Effect>)
                     "stop requested during backoff",
                 ));
             }
+            State::Waiting { .. } => {
+                next.state = State::Stopped;
+                fx.push(record(
+                    &from,
+                    &next.state,
+                    None,
+                    None,
+                    "stop requested while waiting for dependencies",
+                ));
+            }
             State::Stopping { pid, .. } => {
                 next.state = State::Stopping {
                     pid,
@@ -349,7 +410,9 @@ pub fn step(m: Machine, policy: &Policy, input: Input) -> (Machine, Vec<Effect>)
                 );
             }
         }
-        Input::TreeGone { exit, killed, .. } => {
+        Input::TreeGone {
+            exit, killed, at, ..
+        } => {
             if let State::Stopping { pid, then } = from {
                 next.state = State::Stopped;
                 let how = match exit {
@@ -362,7 +425,20 @@ pub fn step(m: Machine, policy: &Policy, input: Input) -> (Machine, Vec<Effect>)
                     format!("stopped: {how}")
                 };
                 fx.push(record(&from, &next.state, Some(pid), exit, reason));
-                if then != AfterStop::Stay {
+                if then == AfterStop::Wait {
+                    let deadline = at + policy.depends_timeout;
+                    next.state = State::Waiting {
+                        deadline: Some(deadline),
+                    };
+                    fx.push(record(
+                        &State::Stopped,
+                        &next.state,
+                        None,
+                        None,
+                        "waiting for dependencies",
+                    ));
+                    fx.push(Effect::WakeAt(deadline));
+                } else if then != AfterStop::Stay {
                     next = Machine {
                         state: State::Starting,
                         attempt: 0,
@@ -388,7 +464,74 @@ pub fn step(m: Machine, policy: &Policy, input: Input) -> (Machine, Vec<Effect>)
                 fx.push(Effect::Spawn);
             }
         }
-        Input::Spawned { .. } | Input::SpawnFailed { .. } => {}
+        Input::StartWaiting {
+            reason,
+            blocked,
+            at,
+        } if idle => {
+            let deadline = (!blocked).then_some(at + policy.depends_timeout);
+            next = Machine {
+                state: State::Waiting { deadline },
+                attempt: 0,
+                restart_count: 0,
+            };
+            fx.push(record(&from, &next.state, None, None, reason));
+            fx.extend(deadline.map(Effect::WakeAt));
+        }
+        Input::DepsReady { reason } if matches!(from, State::Waiting { .. }) => {
+            next.state = State::Starting;
+            fx.push(record(&from, &next.state, None, None, reason));
+            fx.push(Effect::Spawn);
+        }
+        Input::DepsPending {
+            reason,
+            blocked,
+            at,
+        } => {
+            // Only a change between blocked and not is news: a blocked wait has no deadline, and
+            // an unblocked one gets a whole `depends_timeout` from the moment it was unblocked.
+            if let State::Waiting { deadline } = from
+                && blocked != deadline.is_none()
+            {
+                let deadline = (!blocked).then_some(at + policy.depends_timeout);
+                next.state = State::Waiting { deadline };
+                fx.push(record(&from, &next.state, None, None, reason));
+                fx.extend(deadline.map(Effect::WakeAt));
+            }
+        }
+        Input::DepsLost { reason, at } => match from {
+            State::Running { pid, .. } => {
+                next.state = State::Stopping {
+                    pid,
+                    then: AfterStop::Wait,
+                };
+                fx.push(record(&from, &next.state, Some(pid), None, reason));
+                fx.push(Effect::Terminate);
+            }
+            State::Backoff { .. } => {
+                let deadline = at + policy.depends_timeout;
+                next.state = State::Waiting {
+                    deadline: Some(deadline),
+                };
+                fx.push(record(&from, &next.state, None, None, reason));
+                fx.push(Effect::WakeAt(deadline));
+            }
+            _ => {}
+        },
+        Input::WaitElapsed { reason, at } => {
+            if let State::Waiting {
+                deadline: Some(deadline),
+            } = from
+                && at >= deadline
+            {
+                next.state = State::Fatal;
+                fx.push(record(&from, &next.state, None, None, reason));
+            }
+        }
+        Input::Spawned { .. }
+        | Input::SpawnFailed { .. }
+        | Input::StartWaiting { .. }
+        | Input::DepsReady { .. } => {}
     }
     (next, fx)
 }

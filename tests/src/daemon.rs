@@ -46,6 +46,20 @@ const SCRUBBED_ENV: &[&str] = &[
     "CADDY_PLUGIN",
     "CADDY_MAINTENANCE",
     "TEND_CONTAINMENT",
+    // The replaced systems' names, read after the `TEND_*` ones.
+    "SUPERVISOR_HOST",
+    "SUPERVISOR_PORT",
+    "SUPERVISOR_LOG_LEVEL",
+    "SUPERVISOR_TOKEN",
+    "MONITOR_INTERVAL",
+    "MAX_RESTART_ATTEMPTS",
+    "RESTART_DELAY",
+    "AUTOFIX_ENABLED",
+    "AUTOFIX_TIMEOUT",
+    // systemd's, when the tests themselves run under a `Type=notify` unit.
+    "NOTIFY_SOCKET",
+    "WATCHDOG_USEC",
+    "WATCHDOG_PID",
 ];
 
 /// The `tend` binary under test: `$TEND_BIN`, else `tend` next to the test executable's `deps/` dir.
@@ -121,6 +135,7 @@ pub struct DaemonBuilder {
     plugins: Vec<(String, String)>,
     control: ControlPort,
     nofile: Option<u64>,
+    port: bool,
 }
 
 /// Whether the fixture's daemon gets a TCP control port. Daemons run in parallel, so the default
@@ -139,6 +154,13 @@ impl DaemonBuilder {
     /// Enables the TCP control port on a free port (see [`Daemon::control_addr`]).
     pub fn control(mut self) -> Self {
         self.control = ControlPort::Free;
+        self
+    }
+
+    /// Passes no `--port` (the fixture's default is `--port 0`), for tests of the variables and the
+    /// file that set it.
+    pub fn port_unset(mut self) -> Self {
+        self.port = false;
         self
     }
 
@@ -221,6 +243,7 @@ impl DaemonBuilder {
             client: Client::new(),
             generation: 0,
             nofile: self.nofile,
+            port: self.port,
         };
         if let Some(text) = self.config {
             d.write_config(&text);
@@ -243,6 +266,8 @@ pub struct Daemon {
     client: Client,
     generation: u32,
     nofile: Option<u64>,
+    /// Whether `--port 0` is passed.
+    port: bool,
 }
 
 impl Daemon {
@@ -260,6 +285,7 @@ impl Daemon {
             plugins: Vec::new(),
             control: ControlPort::Off,
             nofile: None,
+            port: true,
         }
     }
 
@@ -275,12 +301,11 @@ impl Daemon {
             .path()
             .join(format!("daemon-{}.stderr", self.generation));
         let mut cmd = tend_cmd();
-        cmd.arg("daemon")
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .arg("--port")
-            .arg("0")
-            .args(&self.args)
+        cmd.arg("daemon").arg("--data-dir").arg(&self.data_dir);
+        if self.port {
+            cmd.arg("--port").arg("0");
+        }
+        cmd.args(&self.args)
             .env(DAEMON_MARKER_VAR, &self.marker)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -681,6 +706,12 @@ impl Daemon {
         self.signal(libc::SIGKILL);
         let mut child = self.child.take().expect("daemon is not running");
         let _ = child.wait();
+    }
+
+    /// Forgets the variables given with [`DaemonBuilder::env`]: the next [`Daemon::restart`] runs
+    /// without them.
+    pub fn clear_env(&mut self) {
+        self.env.clear();
     }
 
     /// Starts a new daemon on the same data dir (stopping the current one first if it still runs).

@@ -102,13 +102,34 @@ fn mask(v: &mut Value) {
 
 /// Where `actual` lacks or changes something of `expected` (object keys may be added; `null` and a
 /// missing key are the same).
+/// Deliberate changes of an answer's shape since 0.1: the recorded value is compared as what it means
+/// today. `depends_on` was a list of names (stored, without effect); it is answered as compose's long
+/// form, name -> {condition, restart}, and a bare name means `started` without restart.
+fn as_today(field: &str, recorded: &Value) -> Value {
+    match (field, recorded) {
+        ("depends_on", Value::Array(names)) => Value::Object(
+            names
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|n| {
+                    (
+                        n.to_string(),
+                        json!({"condition": "started", "restart": false}),
+                    )
+                })
+                .collect(),
+        ),
+        _ => recorded.clone(),
+    }
+}
+
 fn differences(expected: &Value, actual: &Value, at: &str, out: &mut Vec<String>) {
     match (expected, actual) {
         (Value::Object(e), Value::Object(a)) => {
             for (k, ev) in e {
                 let here = format!("{at}.{k}");
                 match a.get(k) {
-                    Some(av) => differences(ev, av, &here, out),
+                    Some(av) => differences(&as_today(k, ev), av, &here, out),
                     None if ev.is_null() => {}
                     None => out.push(format!("{here}: missing (was {ev})")),
                 }

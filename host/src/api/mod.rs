@@ -1,4 +1,5 @@
-//! The REST API. **Only this module knows HTTP.** Routes, auth (bearer token or session cookie, CSRF,
+//! The REST API. **Only this module knows HTTP.** Routes (`/api/...`, and the replaced dashboard's
+//! `/dashboard/api/system/*` in `compat.rs`), auth (bearer token or session cookie, CSRF,
 //! the `Host` guard and the browser security headers: `auth.rs`), body limits and the mapping of error
 //! codes to status codes (`error.rs`); every handler is an adapter that extracts its input, calls one
 //! `ops::Ops` method and answers its `wire` type as JSON. `serve.rs` runs the router over TCP under the
@@ -9,10 +10,12 @@ mod audit;
 mod auth;
 mod caddy;
 mod chat;
+mod compat;
 mod cron;
 mod error;
 mod extract;
 mod fixes;
+mod graph;
 mod jobs;
 mod llm;
 mod metrics;
@@ -34,7 +37,7 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::middleware;
-use axum::routing::{delete, get, post};
+use axum::routing::{any, delete, get, post};
 use axum::{Json, Router};
 use tokio::sync::watch;
 
@@ -118,6 +121,7 @@ pub fn router(state: AppState) -> Router {
         .route("/events", get(sse::events))
         .route("/status", get(status))
         .route("/overview", get(overview::get))
+        .route("/graph", get(graph::get))
         .route("/caddy/config", get(caddy::config))
         .route("/caddy/reload", post(caddy::reload))
         .route("/llm", get(llm::status))
@@ -142,6 +146,20 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::authenticate,
         ));
+    // The replaced dashboard's calls (README, "Coming from ..."), authenticated as `/api` is; other
+    // paths under `/dashboard/api` are the JSON 404, not the `/dashboard` redirect below.
+    let compat = Router::new()
+        .route("/system/status", get(compat::status))
+        .route("/system/restart", post(compat::restart))
+        .route("/system/custom-restart", post(compat::custom_restart))
+        // A route, not only the fallback: `/dashboard/{*rest}` below would otherwise take these paths.
+        .route("/{*rest}", any(not_found))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
     // Signing in needs no credentials (it is how a browser gets them).
     let sign_in = Router::new().route("/login", post(sessions::login).fallback(method_not_allowed));
     // The last two layers wrap everything routed here, the fallback included: a foreign `Host` is
@@ -150,6 +168,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::prometheus))
         .nest("/api", sign_in.merge(api))
+        .nest("/dashboard/api", compat)
         .route("/dashboard", get(assets::to_root))
         .route("/dashboard/", get(assets::to_root))
         .route("/dashboard/{*rest}", get(assets::to_root))

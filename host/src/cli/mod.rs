@@ -12,6 +12,7 @@ mod cron;
 mod dashboard;
 mod edit;
 mod fix;
+mod graph;
 mod llm;
 mod onboard;
 mod plugin;
@@ -155,6 +156,11 @@ enum Command {
     Fixes(fix::FixesArgs),
     /// Onboard a project: preview its plan (--preview) or apply it and follow the job
     Onboard(onboard::OnboardArgs),
+    /// The services' dependencies as a tree (each line: condition and current state); --json: the graph
+    Graph {
+        /// Only this service and what it depends on
+        name: Option<String>,
+    },
 }
 
 /// Entry point of the `tend` binary.
@@ -240,6 +246,7 @@ async fn run(global: GlobalArgs, command: Command) -> Result<(), client::CliErro
         Command::Fix(args) => fix::fix(&ctx, &args).await,
         Command::Fixes(args) => fix::fixes(&ctx, &args).await,
         Command::Onboard(args) => onboard::onboard(&ctx, &args).await,
+        Command::Graph { name } => graph::run(&ctx, name.as_deref()).await,
     }
 }
 

@@ -209,6 +209,18 @@ pub fn service_details(v: &ServiceView, events: &[Event], now: DateTime<Utc>) ->
     if let Some(at) = &st.next_start_at {
         fields.push(("next start", format!("{} ({at})", relative(at, now))));
     }
+    for w in &st.waiting_for {
+        let blocked = if w.blocked { ", blocked" } else { "" };
+        fields.push((
+            "waiting for",
+            format!(
+                "{} ({}{blocked}): {}",
+                w.service,
+                w.condition.as_str(),
+                w.reason
+            ),
+        ));
+    }
     if let Some(h) = st.health {
         fields.push(("health", h.as_str().to_string()));
     }

@@ -12,6 +12,7 @@ fn policy(restart: RestartPolicy, max_restarts: u32) -> Policy {
             jitter: 0.0,
             reset_after_s: 10,
         },
+        depends_timeout: Duration::from_secs(60),
     }
 }
 
@@ -393,4 +394,259 @@ fn unhealthy_restarts_like_a_crash_unless_policy_is_never() {
     let never = policy(RestartPolicy::Never, 3);
     let (m, fx) = step(running(t0), &never, Input::Failing { reason: "x".into() });
     assert_eq!((m, fx.len()), (running(t0), 0));
+}
+
+fn waiting(p: &Policy, t0: Instant, blocked: bool) -> (Machine, Vec<Effect>) {
+    step(
+        Machine::default(),
+        p,
+        Input::StartWaiting {
+            reason: "waiting for db (healthy): db is starting".into(),
+            blocked,
+            at: t0,
+        },
+    )
+}
+
+#[test]
+fn a_start_with_unready_dependencies_waits_with_a_deadline() {
+    let p = policy(RestartPolicy::Always, 3);
+    let t0 = Instant::now();
+    let (m, fx) = waiting(&p, t0, false);
+    let deadline = t0 + Duration::from_secs(60);
+    assert_eq!(
+        m.state,
+        State::Waiting {
+            deadline: Some(deadline)
+        }
+    );
+    assert_eq!(m.state.status(), Status::Waiting);
+    assert_eq!(records(&fx), vec![(Status::Stopped, Status::Waiting)]);
+    assert!(fx.contains(&Effect::WakeAt(deadline)));
+    assert!(!fx.contains(&Effect::Spawn));
+    // Start and restart requests while waiting change nothing.
+    for input in [
+        Input::Start { reason: "x".into() },
+        Input::Restart { reason: "x".into() },
+    ] {
+        let (m2, fx) = step(m, &p, input);
+        assert_eq!(m2, m);
+        assert!(fx.is_empty());
+    }
+    let (m, fx) = step(
+        m,
+        &p,
+        Input::DepsReady {
+            reason: "dependencies ready".into(),
+        },
+    );
+    assert_eq!(m.state, State::Starting);
+    assert_eq!(records(&fx), vec![(Status::Waiting, Status::Starting)]);
+    assert!(fx.contains(&Effect::Spawn));
+}
+
+#[test]
+fn the_wait_deadline_makes_it_fatal_with_the_reason() {
+    let p = policy(RestartPolicy::Always, 3);
+    let t0 = Instant::now();
+    let (m, _) = waiting(&p, t0, false);
+    let early = step(
+        m,
+        &p,
+        Input::WaitElapsed {
+            reason: "r".into(),
+            at: t0 + Duration::from_secs(59),
+        },
+    );
+    assert_eq!(early.0, m, "a wake-up before the deadline changes nothing");
+    let (m, fx) = step(
+        m,
+        &p,
+        Input::WaitElapsed {
+            reason: "dependencies not ready after 60 s: db (healthy): db is starting".into(),
+            at: t0 + Duration::from_secs(60),
+        },
+    );
+    assert_eq!(m.state, State::Fatal);
+    match &fx[..] {
+        [Effect::Record(t)] => {
+            assert_eq!((t.from, t.to), (Status::Waiting, Status::Fatal));
+            assert!(t.reason.contains("db (healthy)"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_blocked_wait_has_no_deadline_until_unblocked() {
+    let p = policy(RestartPolicy::Always, 3);
+    let t0 = Instant::now();
+    let (m, fx) = waiting(&p, t0, true);
+    assert_eq!(m.state, State::Waiting { deadline: None });
+    assert!(!fx.iter().any(|e| matches!(e, Effect::WakeAt(_))));
+    let (m2, fx) = step(
+        m,
+        &p,
+        Input::WaitElapsed {
+            reason: "r".into(),
+            at: t0 + Duration::from_secs(3600),
+        },
+    );
+    assert_eq!(m2, m, "no timeout while blocked");
+    assert!(fx.is_empty());
+    // Still blocked: nothing recorded (no event storm).
+    let (m2, fx) = step(
+        m,
+        &p,
+        Input::DepsPending {
+            reason: "r".into(),
+            blocked: true,
+            at: t0,
+        },
+    );
+    assert_eq!(m2, m);
+    assert!(fx.is_empty());
+    // Unblocked (the dependency was started again): a whole timeout from now.
+    let t1 = t0 + Duration::from_secs(500);
+    let (m, fx) = step(
+        m,
+        &p,
+        Input::DepsPending {
+            reason: "db is starting".into(),
+            blocked: false,
+            at: t1,
+        },
+    );
+    let deadline = t1 + Duration::from_secs(60);
+    assert_eq!(
+        m.state,
+        State::Waiting {
+            deadline: Some(deadline)
+        }
+    );
+    assert_eq!(records(&fx), vec![(Status::Waiting, Status::Waiting)]);
+    assert!(fx.contains(&Effect::WakeAt(deadline)));
+    // And blocked again: the deadline goes.
+    let (m, fx) = step(
+        m,
+        &p,
+        Input::DepsPending {
+            reason: "db is fatal".into(),
+            blocked: true,
+            at: t1,
+        },
+    );
+    assert_eq!(m.state, State::Waiting { deadline: None });
+    assert_eq!(records(&fx), vec![(Status::Waiting, Status::Waiting)]);
+}
+
+#[test]
+fn stop_while_waiting_stops() {
+    let p = policy(RestartPolicy::Always, 3);
+    let (m, _) = waiting(&p, Instant::now(), true);
+    let (m, fx) = step(m, &p, Input::Stop);
+    assert_eq!(m.state, State::Stopped);
+    assert_eq!(records(&fx), vec![(Status::Waiting, Status::Stopped)]);
+    assert!(!fx.contains(&Effect::Terminate));
+}
+
+#[test]
+fn a_lost_dependency_stops_the_run_then_waits_again() {
+    let p = policy(RestartPolicy::Always, 3);
+    let t0 = Instant::now();
+    let (m, fx) = step(
+        running(t0),
+        &p,
+        Input::DepsLost {
+            reason: "db restarted".into(),
+            at: t0,
+        },
+    );
+    assert_eq!(
+        m.state,
+        State::Stopping {
+            pid: 7,
+            then: AfterStop::Wait
+        }
+    );
+    assert_eq!(records(&fx), vec![(Status::Running, Status::Stopping)]);
+    assert!(fx.contains(&Effect::Terminate));
+    let t1 = t0 + Duration::from_secs(1);
+    let (m, fx) = step(
+        m,
+        &p,
+        Input::TreeGone {
+            exit: Some(Exit::Signal(Signal::SIGTERM)),
+            killed: false,
+            at: t1,
+            jitter: 0.0,
+        },
+    );
+    let deadline = t1 + Duration::from_secs(60);
+    assert_eq!(
+        m.state,
+        State::Waiting {
+            deadline: Some(deadline)
+        }
+    );
+    assert_eq!(
+        records(&fx),
+        vec![
+            (Status::Stopping, Status::Stopped),
+            (Status::Stopped, Status::Waiting)
+        ]
+    );
+    assert!(
+        !fx.contains(&Effect::Spawn),
+        "it waits: no spawn before ready"
+    );
+    // A stop requested while the lost run stops wins: stopped, not waiting.
+    let (m, _) = step(
+        running(t0),
+        &p,
+        Input::DepsLost {
+            reason: "db restarted".into(),
+            at: t0,
+        },
+    );
+    let (m, _) = step(m, &p, Input::Stop);
+    let (m, _) = step(
+        m,
+        &p,
+        Input::TreeGone {
+            exit: None,
+            killed: false,
+            at: t1,
+            jitter: 0.0,
+        },
+    );
+    assert_eq!(m.state, State::Stopped);
+}
+
+#[test]
+fn a_lost_dependency_during_backoff_waits_and_is_ignored_when_idle() {
+    let p = policy(RestartPolicy::Always, 3);
+    let t0 = Instant::now();
+    let backoff = Machine {
+        state: State::Backoff {
+            until: t0 + Duration::from_secs(1),
+        },
+        attempt: 1,
+        restart_count: 1,
+    };
+    let lost = Input::DepsLost {
+        reason: "db restarted".into(),
+        at: t0,
+    };
+    let (m, _) = step(backoff, &p, lost.clone());
+    assert_eq!(m.state.status(), Status::Waiting);
+    for idle in [State::Stopped, State::Exited, State::Fatal] {
+        let m = Machine {
+            state: idle,
+            ..Machine::default()
+        };
+        let (m2, fx) = step(m, &p, lost.clone());
+        assert_eq!(m2, m);
+        assert!(fx.is_empty());
+    }
 }

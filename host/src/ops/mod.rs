@@ -7,6 +7,7 @@
 //! the dashboard's sign-in state (`SignIn`: one-time codes, recent failures; `sessions.rs`).
 
 mod chat;
+mod compat;
 mod cron;
 mod error;
 mod events;
@@ -26,6 +27,7 @@ use std::path::PathBuf;
 
 use tokio::sync::mpsc;
 
+pub use compat::CompatSettings;
 pub use error::{Error, Result};
 pub(crate) use input::backticked_after;
 pub use input::{json, replace_body, typed};
@@ -68,6 +70,8 @@ pub struct Ops {
     pub shutdown: mpsc::Sender<()>,
     /// Dashboard sign-in: one-time codes, failed sign-ins, the token and session lifetime.
     pub sign_in: SignIn,
+    /// The replaced dashboard's routes (`[compat]`).
+    pub compat: CompatSettings,
 }
 
 /// Most records `supervisor_logs` returns.

@@ -1,6 +1,6 @@
-//! Services: registration (create, replace, remove), actions, and what a service has recorded
-//! (events, health, metrics history; its logs are `ops/logs.rs`). Behaviour is `Supervisor`'s; this
-//! checks the request and reads the store.
+//! Services: registration (create, replace, remove), actions, what a service has recorded (events,
+//! health, metrics history; its logs are `ops/logs.rs`), and the dependency graph. Behaviour is
+//! `Supervisor`'s; this checks the request and reads the store.
 
 use serde_json::Value;
 
@@ -8,8 +8,8 @@ use super::{Error, Ops, Result, replace_body};
 use crate::metrics::{HistoryQuery, Kind};
 use crate::supervisor;
 use crate::wire::{
-    Action, ActionResponse, EventParams, EventsPage, HealthReport, HistoryParams, MAX_LOG_LINES,
-    MetricsHistory, ServiceSpec, ServiceView, VIEW_ONLY_FIELDS,
+    Action, ActionResponse, EventParams, EventsPage, Graph, HealthReport, HistoryParams,
+    MAX_LOG_LINES, MetricsHistory, ServiceSpec, ServiceView, VIEW_ONLY_FIELDS,
 };
 
 /// Entries `events` and `health` return without a `limit`.
@@ -22,6 +22,12 @@ impl Ops {
 
     pub fn service(&self, name: &str) -> Result<ServiceView> {
         Ok(self.sup.get(name)?)
+    }
+
+    /// `GET /api/graph`: every service and `depends_on` edge with its current state, and the start
+    /// order.
+    pub fn graph(&self) -> Graph {
+        self.sup.graph()
     }
 
     /// Registers a service; started at once if `enabled`.

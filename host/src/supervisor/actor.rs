@@ -1,8 +1,11 @@
 //! One task per service: owns its current run (a `process::Run` whose output goes to the log pipeline)
 //! and drives `lifecycle::step` with everything that can wake it (a command, the leader's exit, the
-//! backoff timer, a probe result), executing the effects the machine asks for.
+//! backoff timer, a probe result, a change of its dependencies' states), executing the effects the
+//! machine asks for. Whether its dependencies are ready is assessed here (`Shared::assess`) and fed to
+//! the machine as inputs; while it waits, or runs with `restart = true` edges, it watches every
+//! service's state changes.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -16,12 +19,12 @@ use crate::logs::Capture;
 use crate::process::{Exit, Run, SpawnSpec, Stopping};
 use crate::spec;
 use crate::store::fmt_time;
-use crate::wire::{ExitInfo, HealthState, ServiceSpec, ServiceState};
+use crate::wire::{ExitInfo, HealthState, ServiceSpec, ServiceState, WaitingFor};
 
 /// Requests to a service actor; each answers with the state once the request is carried out.
 pub enum Cmd {
     Start {
-        reason: &'static str,
+        reason: String,
         reply: oneshot::Sender<ServiceState>,
     },
     Stop(oneshot::Sender<ServiceState>),
@@ -79,6 +82,13 @@ pub struct Actor {
     shared: Arc<Shared>,
     /// Extra args for the spawn of the restart being carried out; never outlives that command.
     once_args: Option<Vec<String>>,
+    /// While waiting: the dependencies whose condition does not hold, and why.
+    waiting_for: Vec<WaitingFor>,
+    /// The run number of each `restart = true` dependency when the current run was spawned: a
+    /// different number later means the dependency restarted ("dependency lost").
+    dep_runs: BTreeMap<String, u64>,
+    /// Bumped on every service's transition or health change (`Shared::states`).
+    states: tokio::sync::watch::Receiver<u64>,
 }
 
 enum Wake {
@@ -86,6 +96,7 @@ enum Wake {
     Exit(Option<Exit>),
     Timer,
     Health(Report),
+    Deps,
 }
 
 pub fn policy_of(spec: &ServiceSpec) -> Policy {
@@ -93,6 +104,7 @@ pub fn policy_of(spec: &ServiceSpec) -> Policy {
         restart: spec.restart,
         max_restarts: spec.max_restarts,
         backoff: spec.backoff.clone(),
+        depends_timeout: Duration::from_secs(spec.depends_timeout_s),
     }
 }
 
@@ -118,31 +130,38 @@ impl Actor {
             runs: 0,
             last_exit: None,
             running_since: None,
+            states: shared.states.subscribe(),
             shared,
             once_args: None,
+            waiting_for: Vec::new(),
+            dep_runs: BTreeMap::new(),
         }
     }
 
     pub async fn run(mut self, mut rx: mpsc::Receiver<Cmd>) {
         loop {
+            self.settle().await;
             let wake_at = match self.m.state {
                 State::Backoff { until } => Some(until),
+                State::Waiting { deadline } => deadline,
                 _ => None,
             };
             // A due (or zero) delay must not pay the timer wheel's millisecond granularity.
             if wake_at.is_some_and(|t| t <= Instant::now()) {
-                self.feed(Input::BackoffElapsed { at: Instant::now() })
-                    .await;
+                self.on_timer().await;
                 continue;
             }
             let far = Instant::now() + Duration::from_secs(86_400 * 365);
-            let (current, health_rx) = (&mut self.current, &mut self.health_rx);
+            let watch_deps = self.watches_deps();
+            let (current, health_rx, states) =
+                (&mut self.current, &mut self.health_rx, &mut self.states);
             let wake = tokio::select! {
                 cmd = rx.recv() => Wake::Cmd(cmd),
                 // `exited` is cancel-safe: another wake-up leaves the pending exit in the run.
                 exit = async { current.as_mut().expect("guarded").run.exited().await }, if current.is_some() => Wake::Exit(exit),
                 _ = tokio::time::sleep_until(wake_at.unwrap_or(far).into()), if wake_at.is_some() => Wake::Timer,
                 Some(report) = health_rx.recv() => Wake::Health(report),
+                Ok(()) = states.changed(), if watch_deps => Wake::Deps,
             };
             match wake {
                 Wake::Cmd(None) => {
@@ -155,11 +174,10 @@ impl Actor {
                     }
                 }
                 Wake::Exit(exit) => self.on_exit(exit).await,
-                Wake::Timer => {
-                    self.feed(Input::BackoffElapsed { at: Instant::now() })
-                        .await
-                }
+                Wake::Timer => self.on_timer().await,
                 Wake::Health(report) => self.on_health(report).await,
+                // `settle` at the top of the loop looks at the dependencies again.
+                Wake::Deps => {}
             }
         }
     }
@@ -168,10 +186,8 @@ impl Actor {
     async fn handle(&mut self, cmd: Cmd) -> bool {
         match cmd {
             Cmd::Start { reason, reply } => {
-                self.feed(Input::Start {
-                    reason: reason.into(),
-                })
-                .await;
+                let input = self.start_input(reason, false);
+                self.feed(input).await;
                 let _ = reply.send(self.state());
             }
             Cmd::Stop(reply) => {
@@ -179,7 +195,8 @@ impl Actor {
                 let _ = reply.send(self.state());
             }
             Cmd::Restart { reason, reply } => {
-                self.feed(Input::Restart { reason }).await;
+                let input = self.start_input(reason, true);
+                self.feed(input).await;
                 let _ = reply.send(self.state());
             }
             Cmd::RestartWithArgs {
@@ -220,6 +237,111 @@ impl Actor {
             }
         }
         true
+    }
+
+    /// What a start (or a restart, `restart`) asks of the machine: a plain start when the service is
+    /// not idle or its dependencies are ready, else a start that waits for them.
+    fn start_input(&mut self, reason: String, restart: bool) -> Input {
+        let idle = matches!(
+            self.m.state,
+            State::Stopped | State::Exited | State::Fatal | State::Backoff { .. }
+        );
+        if idle && !self.spec.depends_on.is_empty() {
+            let (ready, blocked, waiting_for) = self.shared.assess(&self.spec.depends_on);
+            if !ready {
+                let reason = format!("{reason}; waiting for {}", describe(&waiting_for));
+                self.waiting_for = waiting_for;
+                return Input::StartWaiting {
+                    reason,
+                    blocked,
+                    at: Instant::now(),
+                };
+            }
+        }
+        if restart {
+            Input::Restart { reason }
+        } else {
+            Input::Start { reason }
+        }
+    }
+
+    /// Whether other services' state changes concern this one: it waits for dependencies, or runs
+    /// with `restart = true` edges.
+    fn watches_deps(&self) -> bool {
+        match self.m.state {
+            State::Waiting { .. } => true,
+            State::Running { .. } => !self.dep_runs.is_empty(),
+            _ => false,
+        }
+    }
+
+    /// Feeds the machine what the dependencies' states mean now: ready or still pending while it
+    /// waits, lost while it runs.
+    async fn settle(&mut self) {
+        // Marks the current states as seen: a change after this wakes the loop again.
+        self.states.borrow_and_update();
+        loop {
+            match self.m.state {
+                State::Waiting { .. } => {
+                    let (ready, blocked, waiting_for) = self.shared.assess(&self.spec.depends_on);
+                    if ready {
+                        self.waiting_for.clear();
+                        self.feed(Input::DepsReady {
+                            reason: "dependencies ready".into(),
+                        })
+                        .await;
+                        continue;
+                    }
+                    let reason = format!("waiting for {}", describe(&waiting_for));
+                    if waiting_for != self.waiting_for {
+                        self.waiting_for = waiting_for;
+                        self.shared
+                            .set_waiting(&self.name, self.waiting_for.clone());
+                    }
+                    self.feed(Input::DepsPending {
+                        reason,
+                        blocked,
+                        at: Instant::now(),
+                    })
+                    .await;
+                    return;
+                }
+                State::Running { .. } if !self.dep_runs.is_empty() => {
+                    let runs = self
+                        .shared
+                        .runs_of(self.dep_runs.keys().map(String::as_str));
+                    let lost = self
+                        .dep_runs
+                        .iter()
+                        .find(|(name, n)| runs.get(*name).is_some_and(|now| now != *n));
+                    let Some((lost, _)) = lost else { return };
+                    let reason = format!(
+                        "{lost} restarted (depends_on.{lost}.restart); stopping to start again once it is ready"
+                    );
+                    self.feed(Input::DepsLost {
+                        reason,
+                        at: Instant::now(),
+                    })
+                    .await;
+                }
+                _ => return,
+            }
+        }
+    }
+
+    async fn on_timer(&mut self) {
+        let at = Instant::now();
+        match self.m.state {
+            State::Waiting { .. } => {
+                let reason = format!(
+                    "dependencies not ready after {} s (depends_timeout_s): {}",
+                    self.spec.depends_timeout_s,
+                    describe(&self.waiting_for)
+                );
+                self.feed(Input::WaitElapsed { reason, at }).await;
+            }
+            _ => self.feed(Input::BackoffElapsed { at }).await,
+        }
     }
 
     /// The leader exited on its own: clean up what is left of its tree, then let the machine decide.
@@ -343,6 +465,14 @@ impl Actor {
             Ok(run) => {
                 let pid = run.pid();
                 self.shared.set_tree(&self.name, Some(run.tree().clone()));
+                // This run counts against the dependencies' runs as they are now.
+                let restart_edges = self
+                    .spec
+                    .depends_on
+                    .iter()
+                    .filter(|(_, d)| d.restart)
+                    .map(|(n, _)| n);
+                self.dep_runs = self.shared.runs_of(restart_edges);
                 self.health = Tracker::default();
                 let checker = self.spec.effective_health().map(|h| {
                     AbortOnDrop(health::spawn_checker(
@@ -422,7 +552,10 @@ impl Actor {
             health,
             memory_mb: None,
             cpu_percent: None,
-            waiting_for: Vec::new(),
+            waiting_for: match self.m.state {
+                State::Waiting { .. } => self.waiting_for.clone(),
+                _ => Vec::new(),
+            },
         }
     }
 
@@ -438,4 +571,13 @@ impl Actor {
         let tree = self.current.as_ref().map(|c| &**c.run.tree());
         self.shared.transition(&self.name, t, state, tree);
     }
+}
+
+/// `db (healthy): db is starting; cache (started): cache is stopped`.
+fn describe(waiting_for: &[WaitingFor]) -> String {
+    let parts: Vec<String> = waiting_for
+        .iter()
+        .map(|w| format!("{} ({}): {}", w.service, w.condition.as_str(), w.reason))
+        .collect();
+    parts.join("; ")
 }

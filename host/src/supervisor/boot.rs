@@ -1,8 +1,10 @@
 //! Booting the supervisor: the config file's services reconciled with the store, whatever a killed
 //! predecessor left running stopped (with the stopping loop every run uses, `process::Leftovers`), then
-//! one actor per service and the enabled ones started.
+//! one actor per service and the enabled ones (with their dependencies) started in dependency order.
+//! A set of services whose dependencies are wrong (unknown, a cycle, a condition the dependency
+//! cannot meet) is refused before anything changes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -34,6 +36,7 @@ impl Supervisor {
         data_dir: PathBuf,
         file_services: Vec<ServiceSpec>,
     ) -> anyhow::Result<Supervisor> {
+        check_file(&store, &file_services).await?;
         reconcile_file(&store, &file_services).await?;
         let recorder = Recorder::start(store.clone(), bus);
         let shared = Arc::new(Shared {
@@ -43,6 +46,7 @@ impl Supervisor {
             node,
             recorder,
             registry: Mutex::new(BTreeMap::new()),
+            states: tokio::sync::watch::channel(0).0,
         });
         let sup = Supervisor {
             shared,
@@ -57,12 +61,24 @@ impl Supervisor {
         for s in &services {
             sup.add_actor(s.spec.clone(), s.source, 0);
         }
-        for s in services.into_iter().filter(|s| s.spec.enabled) {
-            sup.send(&s.spec.name, |reply| Cmd::Start {
-                reason: "daemon boot",
-                reply,
-            })
-            .await?;
+        // The enabled services and what they need, in dependency order, each group at once (each
+        // service waits for its own dependencies, so a group does not wait for the one before).
+        let graph = crate::deps::Graph::of(services.iter().map(|s| &s.spec));
+        let mut boot = BTreeSet::new();
+        for s in services.iter().filter(|s| s.spec.enabled) {
+            boot.insert(s.spec.name.clone());
+            boot.extend(graph.requires(&s.spec.name));
+        }
+        for group in graph.groups_within(&boot) {
+            let starts = group.iter().map(|name| {
+                sup.send(name, |reply| Cmd::Start {
+                    reason: "daemon boot".into(),
+                    reply,
+                })
+            });
+            for r in futures_util::future::join_all(starts).await {
+                r?;
+            }
         }
         Ok(sup)
     }
@@ -159,6 +175,27 @@ pub async fn stop_leftovers_unrecorded(store: Option<&Store>, node: &str) {
         );
     }
     leftovers.stop(Signal::SIGTERM, LEFTOVER_GRACE).await;
+}
+
+/// The services as they will be once the file is reconciled (the file's, plus the API's it does not
+/// shadow) must form a valid dependency graph; else the daemon refuses to start, changing nothing.
+async fn check_file(store: &Store, file_services: &[ServiceSpec]) -> anyhow::Result<()> {
+    let existing = store.list_services().await?;
+    let mut specs: Vec<&ServiceSpec> = file_services.iter().collect();
+    specs.extend(
+        existing
+            .iter()
+            .filter(|s| s.source == Source::Api)
+            .filter(|s| !file_services.iter().any(|f| f.name == s.spec.name))
+            .map(|s| &s.spec),
+    );
+    crate::deps::check(&specs, None).map_err(|e| {
+        anyhow::anyhow!(
+            "the services' dependencies are invalid: {}: {}",
+            e.field,
+            e.message
+        )
+    })
 }
 
 /// Makes the store agree with the config file: file services are upserted as `config`, config services no

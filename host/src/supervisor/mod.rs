@@ -1,11 +1,13 @@
 //! The supervisor: one actor per service, the actions the API asks of them, events and status. The API
 //! calls only `Supervisor` methods; it knows nothing of HTTP. The registry of services (lookups,
 //! create/update/remove) is in `registry.rs`; boot-time reconciliation with the config file and with
-//! whatever a killed predecessor left running is in `boot.rs`.
+//! whatever a killed predecessor left running is in `boot.rs`; dependencies (ordered start and stop,
+//! the cross-service check, the graph) in `deps.rs`.
 
 mod actor;
 mod boot;
 pub use boot::stop_leftovers_unrecorded;
+mod deps;
 mod health;
 mod recorder;
 mod registry;
@@ -50,6 +52,8 @@ pub(crate) struct Shared {
     node: String,
     recorder: Recorder,
     registry: Mutex<BTreeMap<String, Entry>>,
+    /// Bumped on every transition and health change, for actors that watch their dependencies.
+    states: tokio::sync::watch::Sender<u64>,
 }
 
 impl Shared {
@@ -64,6 +68,7 @@ impl Shared {
             restart_count: state.restart_count,
         };
         tracing::info!(service = name, from = t.from.as_str(), to = t.to.as_str(), pid = t.pid, reason = %t.reason, "transition");
+        let reason = t.reason.clone();
         // Published before the registry shows the new state: whoever sees the state and then reads the
         // events (which flushes the bus) finds this transition there.
         self.recorder.record(
@@ -90,7 +95,9 @@ impl Shared {
         {
             entry.state = state;
             entry.state_at = Instant::now();
+            entry.reason = reason;
         }
+        self.states_moved();
     }
 }
 
@@ -140,15 +147,13 @@ impl Supervisor {
     pub async fn act(&self, name: &str, action: Action) -> Result<ServiceState> {
         self.check_open()?;
         match action {
-            Action::Start => {
-                self.send(name, |reply| Cmd::Start {
-                    reason: "start requested",
-                    reply,
-                })
-                .await
+            Action::Start => self.start_with_deps(name, "start requested").await,
+            Action::Stop => self.stop_with_dependents(name).await,
+            Action::Restart => {
+                // A restart of a service that is not running is a start: it needs its dependencies.
+                self.start_deps_of(name).await?;
+                self.restart_because(name, "restart requested").await
             }
-            Action::Stop => self.send(name, Cmd::Stop).await,
-            Action::Restart => self.restart_because(name, "restart requested").await,
         }
     }
 
@@ -272,17 +277,26 @@ impl Supervisor {
         }
     }
 
-    /// Stops every service (each within its own stop timeout, all at once) and writes out all events.
+    /// Stops every service, dependents before their dependencies (`deps::Graph::stop_groups`), each
+    /// group at once and each service within its own stop timeout, and writes out all events.
     pub async fn shutdown(&self) {
         self.closing.store(true, Ordering::SeqCst);
-        let txs: Vec<_> = self.registry().values().map(|e| e.tx.clone()).collect();
-        let stops = txs.into_iter().map(|tx| async move {
-            let (reply, rx) = oneshot::channel();
-            if tx.send(Cmd::Finish(reply)).await.is_ok() {
-                let _ = rx.await;
-            }
-        });
-        futures_util::future::join_all(stops).await;
+        for group in self.stop_groups() {
+            let txs: Vec<_> = {
+                let registry = self.registry();
+                group
+                    .iter()
+                    .filter_map(|n| registry.get(n).map(|e| e.tx.clone()))
+                    .collect()
+            };
+            let stops = txs.into_iter().map(|tx| async move {
+                let (reply, rx) = oneshot::channel();
+                if tx.send(Cmd::Finish(reply)).await.is_ok() {
+                    let _ = rx.await;
+                }
+            });
+            futures_util::future::join_all(stops).await;
+        }
         self.shared.recorder.flush().await;
     }
 }

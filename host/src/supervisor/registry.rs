@@ -1,9 +1,10 @@
 //! The registry of services: one `Entry` per service (its spec, where it came from, the latest state
-//! its actor reported, its current process tree and the actor's mailbox), the lookups readers use, and
-//! the bookkeeping of create/update/remove (store row, actor, registry entry). Actors write their
-//! service's entry only through `Shared::set_tree`/`set_health` and transitions; everything else reads
-//! snapshots. An update never re-inserts a stored row (a racing delete wins: 404), and an actor that
-//! panicked leaves its service `fatal`, still removable.
+//! its actor reported, its current process tree and run count, the reason of its latest transition,
+//! and the actor's mailbox), the lookups readers use, and the bookkeeping of create/update/remove
+//! (store row, actor, registry entry; the dependency checks of `deps.rs` first). Actors write their
+//! service's entry only through `Shared::set_tree`/`set_health`/`set_waiting` and transitions;
+//! everything else reads snapshots. An update never re-inserts a stored row (a racing delete wins:
+//! 404), and an actor that panicked leaves its service `fatal`, still removable.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -28,6 +29,10 @@ pub(super) struct Entry {
     pub(super) health_failures: u32,
     /// The process tree of the current run, for samplers.
     pub(super) tree: Option<Arc<Tree>>,
+    /// Runs spawned so far: a dependent on a `restart = true` edge restarts when this moves.
+    pub(super) runs: u64,
+    /// The reason of the latest transition (a blocked dependent shows it).
+    pub(super) reason: String,
     pub(super) tx: mpsc::Sender<Cmd>,
 }
 
@@ -39,19 +44,30 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .get_mut(name)
         {
+            if tree.is_some() {
+                entry.runs += 1;
+            }
             entry.tree = tree;
         }
     }
 
     pub(super) fn set_health(&self, name: &str, state: Option<HealthState>, failures: u32) {
-        if let Some(entry) = self
+        let changed = match self
             .registry
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get_mut(name)
         {
-            entry.state.health = state;
-            entry.health_failures = failures;
+            Some(entry) => {
+                let changed = entry.state.health != state;
+                entry.state.health = state;
+                entry.health_failures = failures;
+                changed
+            }
+            None => false,
+        };
+        if changed {
+            self.states_moved();
         }
     }
 }
@@ -104,6 +120,8 @@ impl Supervisor {
                 state_at: Instant::now(),
                 health_failures: 0,
                 tree: None,
+                runs: 0,
+                reason: String::new(),
                 tx,
             },
         );
@@ -148,6 +166,12 @@ impl Supervisor {
         self.check_open()?;
         spec::validate(&spec)?;
         let name = spec.name.clone();
+        if self.registry().contains_key(&name) {
+            return Err(Failure::Conflict(format!(
+                "a service named {name:?} already exists"
+            )));
+        }
+        self.check_graph(&spec)?;
         if self.registry().contains_key(&name)
             || !self.shared.store.insert_service(&spec, Source::Api).await?
         {
@@ -158,11 +182,7 @@ impl Supervisor {
         let enabled = spec.enabled;
         self.add_actor(spec, Source::Api, 0);
         if enabled {
-            self.send(&name, |reply| Cmd::Start {
-                reason: "start requested",
-                reply,
-            })
-            .await?;
+            self.start_with_deps(&name, "start requested").await?;
         }
         self.changed();
         self.get(&name)
@@ -179,6 +199,7 @@ impl Supervisor {
         let name = spec.name.clone();
         self.check_editable(&name)?;
         spec::validate(&spec)?;
+        self.check_graph(&spec)?;
         // An UPDATE, never an upsert: a DELETE that got there first stays done (404).
         if !self.shared.store.update_service(&spec, Source::Api).await? {
             return Err(Failure::not_found("service", &name));
@@ -195,6 +216,7 @@ impl Supervisor {
     pub async fn remove(&self, name: &str) -> Result<ServiceState> {
         self.check_open()?;
         self.check_editable(name)?;
+        self.check_no_dependents(name)?;
         let state = match self.send(name, Cmd::Finish).await {
             Ok(state) => state,
             // An actor that panicked is gone but its entry stays (`fatal`): it can still be removed.

@@ -1,13 +1,16 @@
 //! The wire contract: every type that crosses the API (REST bodies, query parameters and answers, the
 //! control port's lines), shared by the daemon and the CLI client so the two cannot drift. Only plain
-//! data lives here: no I/O, no validation beyond serde's shape checks (semantic validation is
+//! data lives here (and the daemon's defaults of two spec fields, which serde's default functions read:
+//! `set_spec_defaults`): no I/O, no validation beyond serde's shape checks (semantic validation is
 //! `spec::validate`, `cron::validate_spec` and the `ops` layer). Split by area; everything is
 //! re-exported so `crate::wire::X` names every type. What crosses HTTP or SSE also derives `TS`: the
-//! dashboard's TypeScript types are generated from it (`typescript.rs`, a test).
+//! dashboard's TypeScript types are generated from it (`typescript.rs`, a test); the replaced
+//! dashboard's shapes (`compat.rs`) do not, tend's dashboard never reads them.
 
 mod bus;
 mod caddy;
 mod chat;
+mod compat;
 mod control;
 mod cron;
 mod error;
@@ -31,6 +34,7 @@ mod workflow;
 pub use bus::*;
 pub use caddy::*;
 pub use chat::*;
+pub use compat::*;
 pub use control::*;
 pub use cron::*;
 pub use error::*;

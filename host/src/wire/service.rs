@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -56,10 +57,12 @@ pub struct Backoff {
 }
 
 impl Default for Backoff {
+    /// The initial delay is the daemon's default (see [`set_spec_defaults`]); the cap is at least it.
     fn default() -> Self {
+        let initial_delay_ms = DEFAULT_INITIAL_DELAY_MS.load(Ordering::Relaxed);
         Backoff {
-            initial_delay_ms: 1000,
-            max_delay_ms: 60_000,
+            initial_delay_ms,
+            max_delay_ms: initial_delay_ms.max(60_000),
             multiplier: 2.0,
             jitter: 0.1,
             reset_after_s: 60,
@@ -293,8 +296,28 @@ fn default_retries() -> u32 {
 pub(super) fn yes() -> bool {
     true
 }
+/// The daemon's default (see [`set_spec_defaults`]); 10 unless configured.
 pub fn default_max_restarts() -> u32 {
-    10
+    DEFAULT_MAX_RESTARTS.load(Ordering::Relaxed)
+}
+
+/// `max_restarts` of a spec that does not set it, unless the daemon configured another.
+pub const BUILTIN_MAX_RESTARTS: u32 = 10;
+/// `backoff.initial_delay_ms` of a spec that does not set it, unless the daemon configured another.
+pub const BUILTIN_INITIAL_DELAY_MS: u64 = 1000;
+
+// serde's default functions take no context, so the daemon's configured defaults (`[supervisor]
+// max_restarts` / `MAX_RESTART_ATTEMPTS`, `[supervisor] initial_delay_ms` / `RESTART_DELAY`) live
+// here, set once at boot before the API parses any spec. They are resolved into a spec when it is
+// registered (REST, `tend.toml`, onboarding), so what is stored is always explicit.
+static DEFAULT_MAX_RESTARTS: AtomicU32 = AtomicU32::new(BUILTIN_MAX_RESTARTS);
+static DEFAULT_INITIAL_DELAY_MS: AtomicU64 = AtomicU64::new(BUILTIN_INITIAL_DELAY_MS);
+
+/// Sets the defaults a spec gets for `max_restarts` and `backoff.initial_delay_ms` when it leaves
+/// them out (the daemon, at boot; never changes what a spec sets explicitly).
+pub fn set_spec_defaults(max_restarts: u32, initial_delay_ms: u64) {
+    DEFAULT_MAX_RESTARTS.store(max_restarts, Ordering::Relaxed);
+    DEFAULT_INITIAL_DELAY_MS.store(initial_delay_ms, Ordering::Relaxed);
 }
 pub fn default_stop_signal() -> String {
     "SIGTERM".into()
@@ -445,7 +468,6 @@ pub struct WaitingFor {
 
 /// `GET /api/graph`: services as nodes, `depends_on` edges, and the start order.
 #[derive(Clone, Debug, Serialize, Deserialize, TS)]
-#[allow(dead_code)] // built by the deps work (`GET /api/graph`)
 pub struct Graph {
     /// Every service, by name.
     pub nodes: Vec<GraphNode>,
@@ -458,7 +480,6 @@ pub struct Graph {
 
 #[derive(Clone, Debug, Serialize, Deserialize, TS)]
 #[ts(optional_fields)]
-#[allow(dead_code)] // built by the deps work (`GET /api/graph`)
 pub struct GraphNode {
     pub name: String,
     pub status: Status,
@@ -475,7 +496,6 @@ pub struct GraphNode {
 
 /// `service` depends on `dependency`.
 #[derive(Clone, Debug, Serialize, Deserialize, TS)]
-#[allow(dead_code)] // built by the deps work (`GET /api/graph`)
 pub struct GraphEdge {
     pub service: String,
     pub dependency: String,

@@ -1,0 +1,13 @@
+//! `GET /api/graph`: the services' dependency graph (nodes with their state, edges with their
+//! condition and whether it holds, the start order). An adapter over `Ops::graph`
+//! (`ops/services.rs`).
+
+use axum::Json;
+use axum::extract::State;
+
+use super::AppState;
+use crate::wire::Graph;
+
+pub async fn get(State(app): State<AppState>) -> Json<Graph> {
+    Json(app.ops.graph())
+}
