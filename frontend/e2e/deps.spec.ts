@@ -49,6 +49,12 @@ test("the graph around a service, live; a dependency edited in the form; an unkn
     await section.screenshot({ path: path.join(SCREENS, `service-deps-1280x800-${theme}.png`), animations: "disabled" });
   }
   await page.emulateMedia({ colorScheme: "light" });
+  // On a phone the drawing scrolls inside its own box; the page does not scroll sideways.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await expect(svg).toBeVisible();
+  expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await expect(page.getByText(`${db} (healthy); waits up to 60 s`)).toBeVisible();
 
   // Live: db stopped (its dependents with it, or left without it) is seen without a reload.
   await daemon.api("POST", `/api/services/${db}/stop`);

@@ -51,8 +51,8 @@ function Definition({ v }: { v: ServiceView }) {
     if (cfg && cfg !== "{}") rows.push(["Probe config", cfg]);
   }
   else if (v.health_check_url) rows.push(["Health check", `http ${v.health_check_url}`]);
-  const deps = Object.entries(v.depends_on).map(([name, d]) => `${name} (${d.condition})`);
-  if (deps.length) rows.push(["Depends on", deps.join(", ")]);
+  const deps = Object.entries(v.depends_on).map(([name, d]) => `${name} (${d.condition}${d.restart ? ", restarts with it" : ""})`);
+  if (deps.length) rows.push(["Depends on", `${deps.join(", ")}; waits up to ${v.depends_timeout_s} s`]);
   return (
     <section aria-labelledby="h-def">
       <h2 id="h-def">Definition</h2>
