@@ -8,6 +8,8 @@ export interface FormState {
   draft: Draft;
   errors: FieldErrors;
   set(path: string, value: string | boolean): void;
+  /** The latest value, including a change not rendered yet (two edits in one task build on each other). */
+  current(path: string): string | boolean | undefined;
   readOnly: boolean;
 }
 

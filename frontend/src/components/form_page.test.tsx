@@ -122,3 +122,70 @@ describe("EntryForm", () => {
     });
   });
 });
+
+describe("depends_on rows", () => {
+  const rows = (root: HTMLElement) =>
+    [...root.querySelectorAll<HTMLLIElement>(".dep-row")].map((li) => [
+      li.querySelector<HTMLInputElement>('input[type="text"]')!.value,
+      li.querySelector<HTMLSelectElement>("select")!.value,
+      li.querySelector<HTMLInputElement>('input[type="checkbox"]')!.checked,
+    ]);
+  const labelled = <T extends HTMLElement>(root: HTMLElement, label: string) => root.querySelector<T>(`[aria-label="${label}"]`)!;
+  const button = (root: HTMLElement, text: string) => [...root.querySelectorAll("button")].find((b) => b.textContent?.trim() === text)!;
+
+  it("shows the map a GET answers as rows, edits them, sends the map, and shows a cycle on the field", async () => {
+    const { root, sent } = mount(
+      [
+        {
+          status: 200,
+          body: { name: "api", command: "x", depends_on: { db: { condition: "healthy", restart: false } }, depends_timeout_s: 60, source: "api", status: "running" },
+        },
+        { status: 200, body: [{ name: "api" }, { name: "db" }, { name: "worker" }] },
+        { status: 422, body: { error: { code: "invalid", message: "dependency cycle: api -> worker -> api", field: "depends_on" } } },
+      ],
+      "api",
+    );
+    await vi.waitFor(() => expect(rows(root)).toEqual([["db", "healthy", false]]));
+    expect(input(root, "depends_timeout_s").value).toBe("60");
+    expect(root.textContent).not.toContain("no effect yet");
+
+    button(root, "Add dependency").click();
+    await vi.waitFor(() => expect(rows(root)).toHaveLength(2));
+    // The datalist suggests the other services.
+    await vi.waitFor(() => expect([...root.querySelectorAll("#depends-on-services option")].map((o) => o.getAttribute("value"))).toEqual(["db", "worker"]));
+    const name = labelled<HTMLInputElement>(root, "dependency 2");
+    name.value = "worker";
+    name.dispatchEvent(new Event("input", { bubbles: true }));
+    const restart = labelled<HTMLInputElement>(root, "restart with dependency 2");
+    restart.click();
+    const cond = labelled<HTMLSelectElement>(root, "condition of dependency 1");
+    cond.value = "started";
+    cond.dispatchEvent(new Event("change", { bubbles: true }));
+    await vi.waitFor(() => expect(rows(root)).toEqual([["db", "started", false], ["worker", "started", true]]));
+    save(root);
+    await vi.waitFor(() => expect(sent).toHaveLength(3));
+    expect(sent[2]).toMatchObject({
+      method: "PUT",
+      url: "/api/services/api",
+      body: { depends_on: { db: { condition: "started", restart: false }, worker: { condition: "started", restart: true } }, depends_timeout_s: 60 },
+    });
+    await vi.waitFor(() => expect(root.querySelector('[id="depends_on-error"]')?.textContent).toBe("dependency cycle: api -> worker -> api"));
+    expect(labelled(root, "dependency 1").getAttribute("aria-invalid")).toBe("true");
+    expect(labelled(root, "dependency 1").getAttribute("aria-describedby")).toBe("depends_on-error");
+
+    // Removing a row leaves the other.
+    button(root, "Remove").click();
+    await vi.waitFor(() => expect(rows(root)).toEqual([["worker", "started", true]]));
+  });
+
+  it("refuses a row without a service in the browser and sends nothing", async () => {
+    const { root, sent } = mount([]);
+    type(root, "name", "api");
+    type(root, "command", "x");
+    button(root, "Add dependency").click();
+    await vi.waitFor(() => expect(rows(root)).toHaveLength(1));
+    save(root);
+    await vi.waitFor(() => expect(root.querySelector('[id="depends_on-error"]')?.textContent).toBe("dependency 1: choose a service"));
+    expect(sent.filter((s) => s.method !== "GET")).toEqual([]);
+  });
+});

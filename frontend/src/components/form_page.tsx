@@ -96,6 +96,7 @@ export function EntryForm(p: EntryFormProps) {
         return rest;
       });
     },
+    current: (path) => draftRef.current[path],
   };
 
   function showRaw(on: boolean) {

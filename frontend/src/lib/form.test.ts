@@ -3,6 +3,7 @@ import { ApiError } from "../api";
 import { buildBody, draftFrom, fieldOf, mapError, parseMap, unknownFields } from "./form";
 import { SERVICE_FIELDS, serviceModel } from "./form_service";
 import { cronModel, cronSpecOf } from "./form_cron";
+import { emptyRow, rowsOf, rowsText, type DepRow } from "./form_deps";
 
 const draft = (over: Record<string, string | boolean>) => ({ ...serviceModel.empty(), ...over });
 
@@ -86,7 +87,8 @@ describe("draftFrom", () => {
       expose_caddy: true,
       caddy_subdomain: "app",
       health: { probe: "http", config: {}, interval_s: 5, timeout_s: 5, retries: 3, start_period_s: 0 },
-      depends_on: [],
+      depends_on: { db: { condition: "healthy", restart: true }, cache: { condition: "started", restart: false } },
+      depends_timeout_s: 60,
       source: "api",
       status: "running",
       pid: 42,
@@ -110,6 +112,8 @@ describe("draftFrom", () => {
       expose_caddy: true,
       caddy_subdomain: "app",
       health: { probe: "http", interval_s: 5, timeout_s: 5, retries: 3, start_period_s: 0 },
+      depends_on: { db: { condition: "healthy", restart: true }, cache: { condition: "started", restart: false } },
+      depends_timeout_s: 60,
     });
   });
 
@@ -117,6 +121,56 @@ describe("draftFrom", () => {
     const d = draftFrom(serviceModel, { name: "a", command: "sleep 1" });
     expect(d.command_mode).toBe("shell");
     expect(buildBody(serviceModel, d).body.command).toBe("sleep 1");
+  });
+});
+
+describe("depends_on", () => {
+  const rows = (r: DepRow[]) => rowsText(r);
+
+  it("reads the map a GET answers into rows and sends it back as the map", () => {
+    const d = draftFrom(serviceModel, { name: "api", command: "x", depends_on: { db: { condition: "healthy", restart: true } } });
+    expect(rowsOf(d.depends_on)).toEqual([{ name: "db", condition: "healthy", restart: true }]);
+    expect(buildBody(serviceModel, d).body.depends_on).toEqual({ db: { condition: "healthy", restart: true } });
+  });
+
+  it("reads compose's list form and long condition names (typed into the raw view)", () => {
+    const list = draftFrom(serviceModel, { name: "a", command: "x", depends_on: ["db", "cache"] });
+    expect(buildBody(serviceModel, list).body.depends_on).toEqual({
+      db: { condition: "started", restart: false },
+      cache: { condition: "started", restart: false },
+    });
+    const long = draftFrom(serviceModel, { depends_on: { setup: { condition: "service_completed_successfully" } } });
+    expect(rowsOf(long.depends_on)).toEqual([{ name: "setup", condition: "completed", restart: false }]);
+  });
+
+  it("leaves depends_on out when there are no rows, so the server's default (none) applies", () => {
+    expect(draftFrom(serviceModel, { depends_on: {} }).depends_on).toBe("");
+    expect("depends_on" in buildBody(serviceModel, draft({ name: "a", command: "x" })).body).toBe(false);
+    expect("depends_on" in buildBody(serviceModel, draft({ name: "a", command: "x", depends_on: rows([]) })).body).toBe(false);
+  });
+
+  it("names a row without a service and a service listed twice on the field, and sends neither", () => {
+    const empty = buildBody(serviceModel, draft({ name: "a", command: "x", depends_on: rows([{ name: "db", condition: "started", restart: false }, emptyRow()]) }));
+    expect(empty.errors).toEqual({ depends_on: "dependency 2: choose a service" });
+    expect(empty.body.depends_on).toBeUndefined();
+    const twice = buildBody(
+      serviceModel,
+      draft({ name: "a", command: "x", depends_on: rows([{ name: "db", condition: "started", restart: false }, { name: " db", condition: "healthy", restart: false }]) }),
+    );
+    expect(twice.errors).toEqual({ depends_on: "db is listed twice" });
+  });
+
+  it("sends depends_timeout_s as a number, and shows the API's errors about a dependency on the field", () => {
+    expect(buildBody(serviceModel, draft({ name: "a", command: "x", depends_timeout_s: "90" })).body.depends_timeout_s).toBe(90);
+    expect(buildBody(serviceModel, draft({ name: "a", command: "x", depends_timeout_s: "soon" })).errors).toEqual({
+      depends_timeout_s: "must be a whole number (0 or more)",
+    });
+    expect(mapError(new ApiError(422, "invalid", "cycle: a -> b -> a", "depends_on"), SERVICE_FIELDS).fields).toEqual({
+      depends_on: "cycle: a -> b -> a",
+    });
+    expect(mapError(new ApiError(422, "invalid", "no service named ghost", "depends_on.ghost"), SERVICE_FIELDS).fields).toEqual({
+      depends_on: "no service named ghost",
+    });
   });
 });
 

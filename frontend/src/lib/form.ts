@@ -3,6 +3,7 @@
 // (only what the user set, so the server's defaults apply to the rest) and back from a view; and an
 // API error `{code, message, field}` turned into the field it names, or a form-level message.
 import { ApiError } from "../api";
+import { depsBody, draftOf } from "./form_deps";
 
 /** How a field's text becomes JSON. */
 export type Kind =
@@ -14,7 +15,8 @@ export type Kind =
   | "lines" // one string per line -> array
   | "map" // KEY=VALUE per line -> object
   | "json" // a JSON object
-  | "command"; // string (shell) or argv (one per line), by the draft's `command_mode`
+  | "command" // string (shell) or argv (one per line), by the draft's `command_mode`
+  | "deps"; // `depends_on` rows (lib/form_deps.ts) -> the map of name to {condition, restart}
 
 export interface FieldDef {
   path: string;
@@ -131,6 +133,12 @@ export function buildBody(model: FormModel, draft: Draft): { body: Record<string
         else setPath(body, f.path, m.value);
         break;
       }
+      case "deps": {
+        const d = depsBody(text);
+        if (d.error) errors[f.path] = d.error;
+        else if (d.value) setPath(body, f.path, d.value);
+        break;
+      }
       case "json": {
         let v: unknown;
         try {
@@ -175,6 +183,9 @@ export function draftFrom(model: FormModel, view: unknown): Draft {
                 .map(([k, val]) => `${k}=${String(val)}`)
                 .join("\n")
             : String(v);
+        break;
+      case "deps":
+        draft[f.path] = draftOf(v);
         break;
       case "json":
         // An empty object is the default: shown as an empty field so the form stays quiet.

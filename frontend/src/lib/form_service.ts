@@ -1,5 +1,6 @@
 // The service add/edit form's model: every field of the service spec a user sets (README
-// "Configuration" > "Services", "Health checks", "Caddy reverse proxy"), by its API path.
+// "Configuration" > "Services", "Health checks", "Caddy reverse proxy", "Dependencies"), by its API
+// path. `depends_on` is edited as rows (lib/form_deps.ts, components/deps_field.tsx).
 import type { Draft, FieldDef, FormModel } from "./form";
 
 export const RESTART = ["always", "on-failure", "never"] as const;
@@ -34,7 +35,8 @@ export const SERVICE_FIELDS: readonly FieldDef[] = [
   { path: "health.retries", kind: "int" },
   { path: "health.start_period_s", kind: "int" },
   { path: "health_check_url", kind: "text" },
-  { path: "depends_on", kind: "lines" },
+  { path: "depends_on", kind: "deps" },
+  { path: "depends_timeout_s", kind: "int" },
 ];
 
 export const serviceModel: FormModel = {
@@ -62,4 +64,5 @@ export const SERVICE_DEFAULTS: Record<string, string> = {
   "health.timeout_s": "5",
   "health.retries": "3",
   "health.start_period_s": "0",
+  depends_timeout_s: "60",
 };

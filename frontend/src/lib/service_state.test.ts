@@ -1,10 +1,10 @@
 import { describe as suite, expect, it } from "vitest";
-import { applyEvent, applyMetrics, describe, isFailure, live, uptimeAt, viewFailure, withState } from "./service_state";
+import { applyEvent, applyMetrics, describe, isFailure, live, uptimeAt, viewFailure, waitingTitle, withState } from "./service_state";
 import type { ServiceEvent, ServiceView } from "./types";
 
 const view = (over: Partial<ServiceView> = {}): ServiceView =>
   ({ name: "web", command: "x", env: {}, enabled: true, restart: "always", max_restarts: 10, stop_signal: "SIGTERM",
-     stop_timeout_s: 10, watch_dirs: [], expose_caddy: false, depends_on: [], source: "api", status: "running",
+     stop_timeout_s: 10, watch_dirs: [], expose_caddy: false, depends_on: {}, source: "api", status: "running",
      pid: 10, uptime_s: 100, restart_count: 0, ...over }) as ServiceView;
 const ev = (over: Partial<ServiceEvent>): ServiceEvent =>
   ({ id: 1, kind: "lifecycle", service: "web", time: "2026-12-05T12:00:00.000Z", from: "running", to: "backoff", reason: "", ...over }) as ServiceEvent;
@@ -63,5 +63,23 @@ suite("service_state", () => {
     expect(viewFailure(view({ status: "running", last_exit: { code: 0, at: "" } }))).toBeNull();
     expect(viewFailure(view({ status: "running", last_exit: { signal: "SIGTERM", at: "" } }))).toBeNull();
     expect(viewFailure(view({ status: "running", last_exit: { signal: "SIGKILL", at: "t" } }))?.text).toBe("last run ended: signal SIGKILL");
+  });
+
+  it("a waiting service keeps what it waits for until it moves on; an action's answer brings it", () => {
+    const waitingFor = [
+      { service: "db", condition: "healthy" as const, reason: "db is starting", blocked: false },
+      { service: "setup", condition: "completed" as const, reason: "setup exited with code 2", blocked: true },
+    ];
+    let v = withState(live(view(), 0), { status: "waiting", restart_count: 0, waiting_for: waitingFor }, 1);
+    expect(v.waiting_for).toEqual(waitingFor);
+    expect(waitingTitle(v.waiting_for)).toBe(
+      "waiting for db (healthy): db is starting; setup (completed, blocked): setup exited with code 2",
+    );
+    v = applyEvent(v, ev({ from: "stopped", to: "waiting" }));
+    expect(v.waiting_for).toEqual(waitingFor);
+    v = applyEvent(v, ev({ from: "waiting", to: "starting" }));
+    expect(v.waiting_for).toBeUndefined();
+    expect(waitingTitle(v.waiting_for)).toBeUndefined();
+    expect(withState(live(view({ status: "waiting", waiting_for: waitingFor }), 0), { status: "stopped", restart_count: 0 }, 1).waiting_for).toBeUndefined();
   });
 });

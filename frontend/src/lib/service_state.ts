@@ -3,6 +3,7 @@
 // truth; these patches make the change visible in the frame it arrives in, and the next REST read
 // replaces them.
 import type { ServiceEvent, ServiceView, MetricsEvent, ServiceState } from "./types";
+import type { WaitingFor } from "../gen/api";
 import { visible } from "./text";
 
 /** A row's view plus when its `uptime_s` was true (ms since epoch), for a ticking uptime. */
@@ -26,6 +27,8 @@ export function applyEvent(v: LiveView, ev: ServiceEvent): LiveView {
   if (ev.kind !== "lifecycle") return v;
   const at = Date.parse(ev.time) || Date.now();
   const next: LiveView = { ...v, status: ev.to };
+  // What a waiting service waits for comes with the REST view that follows; it is over once it moves on.
+  if (ev.to !== "waiting") delete next.waiting_for;
   if (ev.to === "running") {
     next.pid = ev.pid ?? v.pid;
     next.uptime_s = 0;
@@ -54,7 +57,7 @@ export function applyEvent(v: LiveView, ev: ServiceEvent): LiveView {
 /** The view with the runtime state an action answered (`POST .../start|stop|restart`): fields the
  *  answer leaves out (no pid once stopped, ...) are gone from the view too. */
 export function withState(v: LiveView, state: ServiceState, at: number): LiveView {
-  const { pid: _p, uptime_s: _u, last_exit: _l, next_start_at: _n, health_status: _h, memory_mb: _m, cpu_percent: _c, ...spec } = v;
+  const { pid: _p, uptime_s: _u, last_exit: _l, next_start_at: _n, health_status: _h, memory_mb: _m, cpu_percent: _c, waiting_for: _w, ...spec } = v;
   return {
     ...spec,
     status: state.status,
@@ -66,12 +69,23 @@ export function withState(v: LiveView, state: ServiceState, at: number): LiveVie
     ...(state.health_status !== undefined ? { health_status: state.health_status } : {}),
     ...(state.memory_mb !== undefined ? { memory_mb: state.memory_mb } : {}),
     ...(state.cpu_percent !== undefined ? { cpu_percent: state.cpu_percent } : {}),
+    ...(state.waiting_for?.length ? { waiting_for: state.waiting_for } : {}),
     seen_at: at,
   };
 }
 
 export function applyMetrics(v: LiveView, m: MetricsEvent): LiveView {
   return { ...v, cpu_percent: m.cpu_percent, memory_mb: m.memory_mb };
+}
+
+/** One unmet dependency as text: `db (healthy): db is starting`, `, blocked` when it failed for good. */
+export function waitingText(w: WaitingFor): string {
+  return visible(`${w.service} (${w.condition}${w.blocked ? ", blocked" : ""})${w.reason ? `: ${w.reason}` : ""}`);
+}
+
+/** A waiting service's reasons in one line (the overview's tooltip), or undefined when there are none. */
+export function waitingTitle(ws: WaitingFor[] | undefined): string | undefined {
+  return ws?.length ? `waiting for ${ws.map(waitingText).join("; ")}` : undefined;
 }
 
 /** `exit code 3`, `signal SIGKILL`, or "" when the event carries neither. */

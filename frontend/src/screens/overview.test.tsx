@@ -8,12 +8,13 @@ import { FakeSource } from "../testing/fake_event_source";
 
 const service = (name: string, over: object = {}) => ({
   name, command: "sleep 1", env: {}, enabled: true, restart: "always", max_restarts: 10, backoff: {}, stop_signal: "SIGTERM",
-  stop_timeout_s: 10, watch_dirs: [], expose_caddy: false, depends_on: [], source: "api", status: "running", pid: 41,
+  stop_timeout_s: 10, watch_dirs: [], expose_caddy: false, depends_on: {}, source: "api", status: "running", pid: 41,
   uptime_s: 5, restart_count: 0, ...over,
 });
 const answers: Record<string, unknown> = {
-  "/api/services": [service("web", { port: 8080 }), service("<b>x</b>", { status: "stopped", pid: undefined, uptime_s: undefined })],
-  "/api/status": { supervisor: { status: "running", version: "0.1.0", pid: 1, uptime_s: 9, started_at: new Date().toISOString(), data_dir: "/d", managed_services: 2, counts: { running: 1, stopped: 1 } }, services: {} },
+  "/api/services": [service("web", { port: 8080 }), service("<b>x</b>", { status: "stopped", pid: undefined, uptime_s: undefined }),
+    service("queue", { status: "waiting", pid: undefined, uptime_s: undefined, waiting_for: [{ service: "db", condition: "healthy", reason: "db is fatal: gave up", blocked: true }] })],
+  "/api/status": { supervisor: { status: "running", version: "0.1.0", pid: 1, uptime_s: 9, started_at: new Date().toISOString(), data_dir: "/d", managed_services: 3, counts: { running: 1, stopped: 1, waiting: 1 } }, services: {} },
   "/api/overview": { time: "", services: [{ name: "web", health: [{ time: "t", passed: true, latency_ms: 1 }, { time: "t", passed: false, latency_ms: 1 }], resources: [] }], cron_due: [] },
 };
 let frames: FrameRequestCallback[] = [];
@@ -52,6 +53,13 @@ describe("Overview", () => {
     // A name is text, never markup.
     expect(root.querySelector('[data-testid="service-row-<b>x</b>"] a')!.textContent).toBe("<b>x</b>");
     expect(root.querySelector("b")).toBeNull();
+    // Waiting: its own badge, the reasons as its tooltip, a blocked dependency flagged; counted.
+    const queue = root.querySelector('[data-testid="service-row-queue"]')!;
+    const badge = queue.querySelector("[data-testid=state]")!;
+    expect([badge.textContent, badge.className]).toEqual(["waiting", "badge waiting blocked"]);
+    expect(badge.getAttribute("title")).toBe("waiting for db (healthy, blocked): db is fatal: gave up");
+    expect((queue.querySelector('button[aria-label="Start queue"]') as HTMLButtonElement).disabled).toBe(true);
+    expect(root.querySelector(".badge.waiting.count")!.textContent).toBe("1 waiting");
 
     live.connect();
     FakeSource.last.emit("lifecycle", { id: 9, kind: "lifecycle", service: "web", time: new Date().toISOString(), from: "running", to: "backoff", pid: 41, exit_code: 3, reason: "exited with code 3" }, "9");

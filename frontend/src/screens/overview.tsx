@@ -1,7 +1,8 @@
-// The overview (/): every service as one table row (state, heartbeat, pid, uptime, restarts, CPU,
-// memory with sparkline, port, actions), then supervisor figures, cron jobs due in 24 h, running jobs
-// and recent failures. Data and live updates live in lib/overview_store.ts; a row re-renders only when
-// its own signals change, and its canvases paint in the shared per-frame batch.
+// The overview (/): every service as one table row (state, with a waiting service's reasons as the
+// badge's tooltip, marked blocked when a dependency failed for good; heartbeat, pid, uptime, restarts,
+// CPU, memory with sparkline, port, actions), then supervisor figures, cron jobs due in 24 h, running
+// jobs and recent failures. Data and live updates live in lib/overview_store.ts; a row re-renders only
+// when its own signals change, and its canvases paint in the shared per-frame batch.
 import { useEffect, useState } from "preact/hooks";
 import { signal, useComputed } from "@preact/signals";
 import { post, seg, ApiError } from "../api";
@@ -11,7 +12,7 @@ import { Sparkline } from "../components/sparkline";
 import { Countdown } from "../components/countdown";
 import { now } from "../lib/clock";
 import { fmtAgo, fmtCpu, fmtDuration, fmtMem } from "../lib/format";
-import { uptimeAt, withState } from "../lib/service_state";
+import { uptimeAt, waitingTitle, withState } from "../lib/service_state";
 import * as store from "../lib/overview_store";
 import type { Row } from "../lib/overview_store";
 import type { ActionResponse, ServiceView } from "../lib/types";
@@ -37,7 +38,7 @@ function Actions({ row }: { row: Row }) {
     setBusy(a);
     act(row, a).finally(() => setBusy(null));
   };
-  const active = status === "running" || status === "starting" || status === "backoff";
+  const active = status === "running" || status === "starting" || status === "backoff" || status === "waiting";
   return (
     <div class="row actions">
       <button type="button" aria-label={`Start ${row.name}`} title="Start" disabled={busy !== null || active} onClick={() => run("start")}>
@@ -81,7 +82,11 @@ function ServiceRow({ row }: { row: Row }) {
         <a href={href}>{row.name}</a>
       </td>
       <td>
-        <StateBadge status={v.status} />
+        <StateBadge
+          status={v.status}
+          title={v.status === "waiting" ? waitingTitle(v.waiting_for) : undefined}
+          blocked={v.status === "waiting" && !!v.waiting_for?.some((w) => w.blocked)}
+        />
         {v.health_status === "unhealthy" ? <span class="badge bad health-flag">unhealthy</span> : null}
       </td>
       <td>

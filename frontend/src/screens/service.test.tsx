@@ -16,7 +16,7 @@ const answers: Record<string, unknown> = {
   "/api/services/web": {
     name: "web", command: ["python3", "-m", "http.server"], env: { SECRET: "hunter2" }, enabled: true, restart: "always",
     max_restarts: 10, backoff: {}, stop_signal: "SIGTERM", stop_timeout_s: 10, watch_dirs: [], expose_caddy: false,
-    depends_on: [], source: "api", status: "running", pid: 7, uptime_s: 3, restart_count: 1,
+    depends_on: {}, source: "api", status: "running", pid: 7, uptime_s: 3, restart_count: 1,
   },
   "/api/services/web/events": { events: [ev(1, "stopped", "starting"), ev(2, "starting", "running", { pid: 7 })] },
   "/api/services/web/health": {
@@ -85,5 +85,43 @@ describe("ServiceDetail", () => {
     expect(items()[0]).toContain("running → backoff: exit code 3: exited with code 3");
     expect(h1.querySelector("[data-testid=state]")!.textContent).toBe("backoff");
     live.disconnect();
+  });
+
+  it("says what a waiting service waits for, blocked ones marked", async () => {
+    const { ServiceDetail } = await import("./service");
+    const saved = answers["/api/services/web"];
+    answers["/api/services/web"] = {
+      ...(saved as object), status: "waiting", pid: undefined, uptime_s: undefined,
+      waiting_for: [
+        { service: "db", condition: "healthy", reason: "db is starting", blocked: false },
+        { service: "setup", condition: "completed", reason: "setup exited with code 2", blocked: true },
+      ],
+    };
+    try {
+      const root = document.createElement("div");
+      document.body.append(root);
+      await act(() =>
+        render(
+          <LocationProvider>
+            <Router>
+              <Route path="/services/:name" component={ServiceDetail} />
+              <Route default component={() => null} />
+            </Router>
+          </LocationProvider>,
+          root,
+        ),
+      );
+      await settle();
+      const notice = root.querySelector("[data-testid=waiting-for]")!;
+      expect(notice.getAttribute("role")).toBe("status");
+      const items = [...notice.querySelectorAll("li")];
+      expect(items.map((li) => [li.textContent, li.getAttribute("data-blocked")])).toEqual([
+        ["db (healthy): db is starting", null],
+        ["setup (completed, blocked): setup exited with code 2", "true"],
+      ]);
+      expect(root.querySelector("h1 [data-testid=state]")!.className).toBe("badge waiting");
+    } finally {
+      answers["/api/services/web"] = saved;
+    }
   });
 });

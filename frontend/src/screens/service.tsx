@@ -1,8 +1,9 @@
-// Service detail (/services/<name>): state and actions, the definition (env values masked until
-// revealed), the events timeline (newest first, live), health history with each probe's message,
-// resource charts (1 h / 24 h / 7 d, shared cursor), its fixes with "Fix now" (components/fixes_panel)
-// and the custom restart form (fescreens' component); "Ask about this service" opens a chat about it
-// (components/chat_panel) on the page.
+// Service detail (/services/<name>): state and actions, what a waiting service waits for (blocked
+// ones marked), the dependency graph around it (components/dep_graph), the definition (env values
+// masked until revealed), the events timeline (newest first, live), health history with each probe's
+// message, resource charts (1 h / 24 h / 7 d, shared cursor), its fixes with "Fix now"
+// (components/fixes_panel) and the custom restart form (fescreens' component); "Ask about this
+// service" opens a chat about it (components/chat_panel) on the page.
 // History is read over REST once; the event bus adds what happens while the page is open.
 import { useEffect, useState } from "preact/hooks";
 import { signal, useComputed, useSignal, type Signal } from "@preact/signals";
@@ -15,9 +16,10 @@ import { CustomRestart } from "../components/custom_restart";
 import { FixesPanel } from "../components/fixes_panel";
 import { ChatPanel } from "../components/chat_panel";
 import { MetricsCharts } from "../components/metrics_charts";
+import { DepGraph } from "../components/dep_graph";
 import { now } from "../lib/clock";
 import { fmtCountdown, fmtCpu, fmtDuration, fmtMem, fmtTime } from "../lib/format";
-import { applyEvent, applyMetrics, describe, exitText, isFailure, live, uptimeAt, withState, type LiveView } from "../lib/service_state";
+import { applyEvent, applyMetrics, describe, exitText, isFailure, live, uptimeAt, waitingText, withState, type LiveView } from "../lib/service_state";
 import { visible } from "../lib/text";
 import type { ActionResponse, HealthReport, MetricsEvent, ServiceEvent, ServiceView } from "../lib/types";
 
@@ -49,8 +51,8 @@ function Definition({ v }: { v: ServiceView }) {
     if (cfg && cfg !== "{}") rows.push(["Probe config", cfg]);
   }
   else if (v.health_check_url) rows.push(["Health check", `http ${v.health_check_url}`]);
-  const deps = Object.entries(v.depends_on).map(([name, d]) => `${name} (${d.condition})`);
-  if (deps.length) rows.push(["Depends on", deps.join(", ")]);
+  const deps = Object.entries(v.depends_on).map(([name, d]) => `${name} (${d.condition}${d.restart ? ", restarts with it" : ""})`);
+  if (deps.length) rows.push(["Depends on", `${deps.join(", ")}; waits up to ${v.depends_timeout_s} s`]);
   return (
     <section aria-labelledby="h-def">
       <h2 id="h-def">Definition</h2>
@@ -216,6 +218,29 @@ function Summary({ view }: { view: Signal<LiveView> }) {
         </div>
       ) : null}
     </dl>
+  );
+}
+
+/** A waiting service's unmet dependencies, each with why; those that failed for good marked blocked. */
+function Waiting({ view }: { view: Signal<LiveView> }) {
+  const v = view.value;
+  if (v.status !== "waiting") return null;
+  const list = v.waiting_for ?? [];
+  return (
+    <div class="notice waiting-for" role="status" data-testid="waiting-for">
+      <strong>Waiting for its dependencies</strong>
+      {list.length ? (
+        <ul>
+          {list.map((w) => (
+            <li key={w.service} data-blocked={w.blocked ? "true" : undefined}>
+              {waitingText(w)}
+            </li>
+          ))}
+        </ul>
+      ) : (
+        <span class="muted"> (no reason given yet)</span>
+      )}
+    </div>
   );
 }
 
@@ -402,6 +427,8 @@ export function ServiceDetail() {
         </section>
       ) : null}
       {v ? <Summary view={view as Signal<LiveView>} /> : <p class="muted" aria-busy="true">Loading…</p>}
+      {v ? <Waiting view={view as Signal<LiveView>} /> : null}
+      <DepGraph name={name} />
       <div class="detail-grid">
         <div>
           {v ? <Definition v={v} /> : null}

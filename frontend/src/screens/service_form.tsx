@@ -1,8 +1,10 @@
 // Add / edit a service (/services/new, /services/<name>/edit): every field of the service spec, the
-// API's errors next to the fields they name, a raw JSON view, delete, tend.toml entries read-only.
+// API's errors next to the fields they name (`depends_on` as rows: components/deps_field), a raw JSON
+// view, delete, tend.toml entries read-only.
 import { useRoute } from "preact-iso";
 import { AreaField, CheckField, CommandField, Group, SelectField, TextField, type FormState } from "../components/form_fields";
 import { EntryForm } from "../components/form_page";
+import { DepsField } from "../components/deps_field";
 import { RESTART, SERVICE_DEFAULTS as D, SERVICE_FIELDS, serviceModel } from "../lib/form_service";
 
 export function serviceFields(form: FormState, editing: boolean) {
@@ -42,7 +44,16 @@ export function serviceFields(form: FormState, editing: boolean) {
         <TextField path="stop_timeout_s" form={form} inputMode="numeric" placeholder={D.stop_timeout_s} hint="1-3600 s before SIGKILL" />
         <TextField path="max_memory_mb" form={form} inputMode="numeric" hint="restart when the tree's RSS stays above this (MiB)" />
         <AreaField path="watch_dirs" form={form} rows={2} hint="one directory per line whose disk usage is tracked (default: working_dir)" />
-        <AreaField path="depends_on" form={form} rows={2} hint="one service per line (stored; no effect yet)" />
+      </Group>
+      <Group title="Dependencies">
+        <DepsField form={form} />
+        <TextField
+          path="depends_timeout_s"
+          form={form}
+          inputMode="numeric"
+          placeholder={D.depends_timeout_s}
+          hint="seconds a start waits for the conditions before it fails"
+        />
       </Group>
       <Group title="Health check">
         <TextField path="health.probe" form={form} hint="http, tcp or a probe plugin; empty: no health check" />
