@@ -6,9 +6,11 @@
 //! an unchanged build does not make cargo rebuild `tend`.
 //!
 //! Wasm builds use their own target directory (`target/wasm`): `-Zbuild-std` and the wasm targets
-//! never touch (or wait on) the host build.
+//! never touch (or wait on) the host build. The plugins written in Python (`python.rs`) are built
+//! by componentize-py into `target/wasm/python` and land among the fixtures, checked the same way.
 
 mod component;
+mod python;
 mod toolchain;
 
 use std::collections::BTreeSet;
@@ -212,13 +214,42 @@ pub fn build() -> anyhow::Result<()> {
     let fixtures = out.join("fixtures");
     fs::create_dir_all(&fixtures)
         .with_context(|| format!("cannot create {}", fixtures.display()))?;
+    let python = python::build(&source, &target_dir().join("wasm").join("python"))?;
     println!("==> plugins: into {}", out.display());
-    for (plugin, artifact) in PLUGINS.iter().zip(artifacts) {
-        let line = place(plugin, &artifact, &worlds, &source, &out).with_context(|| {
+    let rust = PLUGINS.iter().zip(artifacts).map(|(plugin, artifact)| {
+        let placing = Placing {
+            name: plugin.name,
+            world: plugin.world,
+            wit: plugin.wit,
+            dir: plugin.dir(),
+            target: plugin.output(&out),
+            tolerated: &[],
+        };
+        (placing, artifact)
+    });
+    let python = python::PY_PLUGINS.iter().zip(python).map(|(plugin, path)| {
+        let placing = Placing {
+            name: plugin.name,
+            world: plugin.world,
+            wit: WIT,
+            dir: PathBuf::from(plugin.dir),
+            target: fixtures.join(plugin.name),
+            tolerated: python::EXTRA_EXPORTS,
+        };
+        // componentize-py writes a component whose CPython imports WASI (see python.rs).
+        let artifact = Artifact {
+            path,
+            adapter: false,
+            wasi: true,
+        };
+        (placing, artifact)
+    });
+    for (placing, artifact) in rust.chain(python) {
+        let line = place(&placing, &artifact, &worlds, &source).with_context(|| {
             format!(
                 "plugin `{}` (plugins/{})",
-                plugin.name,
-                plugin.dir().display()
+                placing.name,
+                placing.dir.display()
             )
         })?;
         println!("    {line}");
@@ -226,20 +257,33 @@ pub fn build() -> anyhow::Result<()> {
     remove_stale(&out)?;
     println!(
         "==> plugins: {} components in {:.1} s",
-        PLUGINS.len(),
+        PLUGINS.len() + python::PY_PLUGINS.len(),
         started.elapsed().as_secs_f64()
     );
     Ok(())
 }
 
-/// Componentizes (if need be) and checks one build artifact, then writes it with its manifest into
-/// `out`. Returns a line for the build report.
+/// Where one built plugin goes, whatever language it was written in.
+struct Placing {
+    name: &'static str,
+    world: &'static str,
+    /// The WIT package it is checked against.
+    wit: &'static str,
+    /// Its source directory, relative to `plugins/` (holds `plugin.toml`).
+    dir: PathBuf,
+    /// The output path without extension.
+    target: PathBuf,
+    /// Exports beyond the world's that its toolchain adds and the host never calls.
+    tolerated: &'static [&'static str],
+}
+
+/// Componentizes (if need be) and checks one build artifact, then writes it with its manifest to
+/// `plugin.target`. Returns a line for the build report.
 fn place(
-    plugin: &Plugin,
+    plugin: &Placing,
     artifact: &Artifact,
     worlds: &[(&str, Worlds)],
     source: &Path,
-    out: &Path,
 ) -> anyhow::Result<String> {
     let built = fs::read(&artifact.path)
         .with_context(|| format!("cannot read {}", artifact.path.display()))?;
@@ -253,15 +297,16 @@ fn place(
         bail!("no WIT package at {} is loaded", plugin.wit);
     };
     let shape = worlds
-        .check(&component, plugin.world, artifact.wasi)
+        .check(&component, plugin.world, artifact.wasi, plugin.tolerated)
         .with_context(|| format!("not a component of world `{}`", plugin.world))?;
-    let manifest = source.join(plugin.dir()).join("plugin.toml");
+    let manifest = source.join(&plugin.dir).join("plugin.toml");
     let manifest =
         fs::read(&manifest).with_context(|| format!("cannot read {}", manifest.display()))?;
-    let target = plugin.output(out);
+    let target = &plugin.target;
     let wrote_wasm = write_if_changed(&target.with_extension("wasm"), &component)?;
     let wrote_toml = write_if_changed(&target.with_extension("toml"), &manifest)?;
-    let shown = target.strip_prefix(out).unwrap_or(&target).display();
+    let out = target_dir().join("plugins");
+    let shown = target.strip_prefix(&out).unwrap_or(target).display();
     let imports = if shape.imports.is_empty() {
         "(none)".to_string()
     } else {
@@ -318,9 +363,14 @@ fn write_if_changed(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
 
 /// Deletes `.wasm`/`.toml` files of plugins no longer in the table, so `tend` cannot embed them.
 fn remove_stale(out: &Path) -> anyhow::Result<()> {
+    let python = python::PY_PLUGINS
+        .iter()
+        .map(|p| out.join("fixtures").join(p.name));
     let current: BTreeSet<PathBuf> = PLUGINS
         .iter()
-        .flat_map(|p| ["wasm", "toml"].map(|ext| p.output(out).with_extension(ext)))
+        .map(|p| p.output(out))
+        .chain(python)
+        .flat_map(|p| ["wasm", "toml"].map(|ext| p.with_extension(ext)))
         .collect();
     for dir in [out.to_path_buf(), out.join("fixtures")] {
         for entry in fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
