@@ -28,10 +28,18 @@ pub const PY_PLUGINS: &[PyPlugin] = &[
         dir: "examples/json-status",
         world: "probe",
     },
+    // Tries files, sockets and environment through WASI: the sandbox must refuse them all.
+    PyPlugin {
+        name: "sneaky-py",
+        dir: "fixtures/sneaky-py",
+        world: "probe",
+    },
 ];
 
 /// The directories (relative to `plugins/`) whose subdirectories may hold Python plugins.
-const PY_ROOTS: &[&str] = &["examples"];
+/// (`fixtures/` also holds the Rust fixtures: those have a `Cargo.toml`, and plugins/Cargo.toml
+/// excludes the Python ones from the cargo workspace.)
+const PY_ROOTS: &[&str] = &["examples", "fixtures"];
 
 /// What componentize-py exports beyond the world: the interface `exports` with `init`, which its
 /// build-time pre-initialisation (component-init: CPython is started and `app` imported once, and
