@@ -214,7 +214,9 @@ pub fn build() -> anyhow::Result<()> {
     let fixtures = out.join("fixtures");
     fs::create_dir_all(&fixtures)
         .with_context(|| format!("cannot create {}", fixtures.display()))?;
+    let python_started = Instant::now();
     let python = python::build(&source, &target_dir().join("wasm").join("python"))?;
+    let mut python_time = python_started.elapsed();
     println!("==> plugins: into {}", out.display());
     let rust = PLUGINS.iter().zip(artifacts).map(|(plugin, artifact)| {
         let placing = Placing {
@@ -225,7 +227,7 @@ pub fn build() -> anyhow::Result<()> {
             target: plugin.output(&out),
             tolerated: &[],
         };
-        (placing, artifact)
+        (placing, artifact, false)
     });
     let python = python::PY_PLUGINS.iter().zip(python).map(|(plugin, path)| {
         let placing = Placing {
@@ -242,9 +244,10 @@ pub fn build() -> anyhow::Result<()> {
             adapter: false,
             wasi: true,
         };
-        (placing, artifact)
+        (placing, artifact, true)
     });
-    for (placing, artifact) in rust.chain(python) {
+    for (placing, artifact, in_python) in rust.chain(python) {
+        let placed = Instant::now();
         let line = place(&placing, &artifact, &worlds, &source).with_context(|| {
             format!(
                 "plugin `{}` (plugins/{})",
@@ -252,13 +255,18 @@ pub fn build() -> anyhow::Result<()> {
                 placing.dir.display()
             )
         })?;
+        if in_python {
+            python_time += placed.elapsed();
+        }
         println!("    {line}");
     }
     remove_stale(&out)?;
     println!(
-        "==> plugins: {} components in {:.1} s",
+        "==> plugins: {} components in {:.1} s (of which the {} in Python: {:.1} s)",
         PLUGINS.len() + python::PY_PLUGINS.len(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        python::PY_PLUGINS.len(),
+        python_time.as_secs_f64()
     );
     Ok(())
 }
