@@ -8,8 +8,9 @@
 //! neither comes from the compiled-code cache (the built-in `http` was compiled when the host
 //! started): its first load (`reload` of the plugin dir: compile, link, checks) is timed alone. Then
 //! `<calls>` checks of each, interleaved so both see the same machine, each a fresh store,
-//! instantiation and one GET of the endpoint through the host's `http`. Prints one JSON object:
-//! per plugin its size, first load and the end-to-end median and p99 in microseconds.
+//! instantiation and one GET of the endpoint through the host's `http`; and as many answered before
+//! any I/O (an unknown config key), the per-call floor of each language. Prints one JSON object: per
+//! plugin its size, first load, and the end-to-end median and p99 of both kinds in microseconds.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -137,8 +138,30 @@ async fn measure(
             }
         }
     }
-    for ((name, _), mut s) in targets.iter().zip(samples) {
+    // The floor of each: a config key neither knows, answered unhealthy before any I/O, so the
+    // call is the fresh instance and the language's own overhead.
+    let mut floors = vec![Vec::with_capacity(calls); targets.len()];
+    for round in 0..WARMUP + calls {
+        for (i, (name, target)) in targets.iter().enumerate() {
+            let target = ProbeTarget {
+                config: json!({"no_such_key": true}),
+                ..target.clone()
+            };
+            let t = Instant::now();
+            let outcome = host.check(name, target).await;
+            let us = t.elapsed().as_secs_f64() * 1e6;
+            match outcome {
+                Outcome::Ok(h) if h.status.as_str() == "unhealthy" => {}
+                other => bail!("{name} answered {other} to an unknown config key"),
+            }
+            if round >= WARMUP {
+                floors[i].push(us);
+            }
+        }
+    }
+    for (((name, _), mut s), mut floor) in targets.iter().zip(samples).zip(floors) {
         s.sort_by(f64::total_cmp);
+        floor.sort_by(f64::total_cmp);
         let entry = report.get_mut(*name).context("no report entry")?;
         entry["calls"] = json!(calls);
         entry["end_to_end_us"] = json!({
@@ -146,6 +169,10 @@ async fn measure(
             "p99": percentile(&s, 0.99),
             "min": s[0],
             "max": s[s.len() - 1],
+        });
+        entry["no_io_us"] = json!({
+            "median": percentile(&floor, 0.5),
+            "p99": percentile(&floor, 0.99),
         });
     }
     Ok(json!({"warmup": WARMUP, "probes": report}))

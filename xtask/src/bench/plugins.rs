@@ -165,6 +165,15 @@ pub fn main() -> anyhow::Result<()> {
             ),
             Goal::None,
         ),
+        Row::new(
+            "check answered before any I/O (bad config), median, Rust / Python",
+            format!(
+                "{:.0} us / {:.0} us",
+                number(&rust["no_io_us"], "median")?,
+                number(&python["no_io_us"], "median")?
+            ),
+            Goal::None,
+        ),
     ];
     print_table(&rows);
 
