@@ -7,7 +7,8 @@
 //!
 //! Wasm builds use their own target directory (`target/wasm`): `-Zbuild-std` and the wasm targets
 //! never touch (or wait on) the host build. The plugins written in Python (`python.rs`) are built
-//! by componentize-py into `target/wasm/python` and land among the fixtures, checked the same way.
+//! by componentize-py into `target/wasm/python` and land among the fixtures, checked the same way
+//! (`cargo xtask run`, which needs only the built-ins, skips them).
 
 mod component;
 mod python;
@@ -199,6 +200,17 @@ pub fn command() -> Command {
 
 /// Builds all plugins into `target/plugins/`.
 pub fn build() -> anyhow::Result<()> {
+    build_some(true)
+}
+
+/// What `cargo xtask run` needs: the Rust plugins (the built-ins `tend` embeds are among them). The
+/// Python ones are examples and test fixtures, and building them needs Python and PyPI, which
+/// running tend from source does not.
+pub fn build_for_run() -> anyhow::Result<()> {
+    build_some(false)
+}
+
+fn build_some(with_python: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     let source = root().join("plugins");
     check_table(&source)?;
@@ -215,7 +227,12 @@ pub fn build() -> anyhow::Result<()> {
     fs::create_dir_all(&fixtures)
         .with_context(|| format!("cannot create {}", fixtures.display()))?;
     let python_started = Instant::now();
-    let python = python::build(&source, &target_dir().join("wasm").join("python"))?;
+    let python = if with_python {
+        python::build(&source, &target_dir().join("wasm").join("python"))?
+    } else {
+        println!("==> plugins: the Python ones skipped (examples and test fixtures)");
+        Vec::new()
+    };
     let mut python_time = python_started.elapsed();
     println!("==> plugins: into {}", out.display());
     let rust = PLUGINS.iter().zip(artifacts).map(|(plugin, artifact)| {
@@ -229,6 +246,7 @@ pub fn build() -> anyhow::Result<()> {
         };
         (placing, artifact, false)
     });
+    let python_count = python.len();
     let python = python::PY_PLUGINS.iter().zip(python).map(|(plugin, path)| {
         let placing = Placing {
             name: plugin.name,
@@ -261,11 +279,10 @@ pub fn build() -> anyhow::Result<()> {
         println!("    {line}");
     }
     remove_stale(&out)?;
+    let placed = PLUGINS.len() + python_count;
     println!(
-        "==> plugins: {} components in {:.1} s (of which the {} in Python: {:.1} s)",
-        PLUGINS.len() + python::PY_PLUGINS.len(),
+        "==> plugins: {placed} components in {:.1} s (of which the {python_count} in Python: {:.1} s)",
         started.elapsed().as_secs_f64(),
-        python::PY_PLUGINS.len(),
         python_time.as_secs_f64()
     );
     Ok(())
