@@ -54,6 +54,7 @@ mod onboard_llm;
 mod onboard_secret;
 mod onboard_smoke;
 mod persistence;
+mod plugin_python;
 mod plugin_reach;
 mod plugins;
 mod policy;

@@ -6,9 +6,12 @@
 //! an unchanged build does not make cargo rebuild `tend`.
 //!
 //! Wasm builds use their own target directory (`target/wasm`): `-Zbuild-std` and the wasm targets
-//! never touch (or wait on) the host build.
+//! never touch (or wait on) the host build. The plugins written in Python (`python.rs`) are built
+//! by componentize-py into `target/wasm/python` and land among the fixtures, checked the same way
+//! (`cargo xtask run`, which needs only the built-ins, skips them).
 
 mod component;
+mod python;
 mod toolchain;
 
 use std::collections::BTreeSet;
@@ -197,6 +200,17 @@ pub fn command() -> Command {
 
 /// Builds all plugins into `target/plugins/`.
 pub fn build() -> anyhow::Result<()> {
+    build_some(true)
+}
+
+/// What `cargo xtask run` needs: the Rust plugins (the built-ins `tend` embeds are among them). The
+/// Python ones are examples and test fixtures, and building them needs Python and PyPI, which
+/// running tend from source does not.
+pub fn build_for_run() -> anyhow::Result<()> {
+    build_some(false)
+}
+
+fn build_some(with_python: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     let source = root().join("plugins");
     check_table(&source)?;
@@ -212,34 +226,89 @@ pub fn build() -> anyhow::Result<()> {
     let fixtures = out.join("fixtures");
     fs::create_dir_all(&fixtures)
         .with_context(|| format!("cannot create {}", fixtures.display()))?;
+    let python_started = Instant::now();
+    let python = if with_python {
+        python::build(&source, &target_dir().join("wasm").join("python"))?
+    } else {
+        println!("==> plugins: the Python ones skipped (examples and test fixtures)");
+        Vec::new()
+    };
+    let mut python_time = python_started.elapsed();
     println!("==> plugins: into {}", out.display());
-    for (plugin, artifact) in PLUGINS.iter().zip(artifacts) {
-        let line = place(plugin, &artifact, &worlds, &source, &out).with_context(|| {
+    let rust = PLUGINS.iter().zip(artifacts).map(|(plugin, artifact)| {
+        let placing = Placing {
+            name: plugin.name,
+            world: plugin.world,
+            wit: plugin.wit,
+            dir: plugin.dir(),
+            target: plugin.output(&out),
+            tolerated: &[],
+        };
+        (placing, artifact, false)
+    });
+    let python_count = python.len();
+    let python = python::PY_PLUGINS.iter().zip(python).map(|(plugin, path)| {
+        let placing = Placing {
+            name: plugin.name,
+            world: plugin.world,
+            wit: WIT,
+            dir: PathBuf::from(plugin.dir),
+            target: fixtures.join(plugin.name),
+            tolerated: python::EXTRA_EXPORTS,
+        };
+        // componentize-py writes a component whose CPython imports WASI (see python.rs).
+        let artifact = Artifact {
+            path,
+            adapter: false,
+            wasi: true,
+        };
+        (placing, artifact, true)
+    });
+    for (placing, artifact, in_python) in rust.chain(python) {
+        let placed = Instant::now();
+        let line = place(&placing, &artifact, &worlds, &source).with_context(|| {
             format!(
                 "plugin `{}` (plugins/{})",
-                plugin.name,
-                plugin.dir().display()
+                placing.name,
+                placing.dir.display()
             )
         })?;
+        if in_python {
+            python_time += placed.elapsed();
+        }
         println!("    {line}");
     }
     remove_stale(&out)?;
+    let placed = PLUGINS.len() + python_count;
     println!(
-        "==> plugins: {} components in {:.1} s",
-        PLUGINS.len(),
-        started.elapsed().as_secs_f64()
+        "==> plugins: {placed} components in {:.1} s (of which the {python_count} in Python: {:.1} s)",
+        started.elapsed().as_secs_f64(),
+        python_time.as_secs_f64()
     );
     Ok(())
 }
 
-/// Componentizes (if need be) and checks one build artifact, then writes it with its manifest into
-/// `out`. Returns a line for the build report.
+/// Where one built plugin goes, whatever language it was written in.
+struct Placing {
+    name: &'static str,
+    world: &'static str,
+    /// The WIT package it is checked against.
+    wit: &'static str,
+    /// Its source directory, relative to `plugins/` (holds `plugin.toml`).
+    dir: PathBuf,
+    /// The output path without extension.
+    target: PathBuf,
+    /// Exports beyond the world's that its toolchain adds and the host never calls.
+    tolerated: &'static [&'static str],
+}
+
+/// Componentizes (if need be) and checks one build artifact, then writes it with its manifest to
+/// `plugin.target`. Returns a line for the build report.
 fn place(
-    plugin: &Plugin,
+    plugin: &Placing,
     artifact: &Artifact,
     worlds: &[(&str, Worlds)],
     source: &Path,
-    out: &Path,
 ) -> anyhow::Result<String> {
     let built = fs::read(&artifact.path)
         .with_context(|| format!("cannot read {}", artifact.path.display()))?;
@@ -253,15 +322,16 @@ fn place(
         bail!("no WIT package at {} is loaded", plugin.wit);
     };
     let shape = worlds
-        .check(&component, plugin.world, artifact.wasi)
+        .check(&component, plugin.world, artifact.wasi, plugin.tolerated)
         .with_context(|| format!("not a component of world `{}`", plugin.world))?;
-    let manifest = source.join(plugin.dir()).join("plugin.toml");
+    let manifest = source.join(&plugin.dir).join("plugin.toml");
     let manifest =
         fs::read(&manifest).with_context(|| format!("cannot read {}", manifest.display()))?;
-    let target = plugin.output(out);
+    let target = &plugin.target;
     let wrote_wasm = write_if_changed(&target.with_extension("wasm"), &component)?;
     let wrote_toml = write_if_changed(&target.with_extension("toml"), &manifest)?;
-    let shown = target.strip_prefix(out).unwrap_or(&target).display();
+    let out = target_dir().join("plugins");
+    let shown = target.strip_prefix(&out).unwrap_or(target).display();
     let imports = if shape.imports.is_empty() {
         "(none)".to_string()
     } else {
@@ -318,9 +388,14 @@ fn write_if_changed(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
 
 /// Deletes `.wasm`/`.toml` files of plugins no longer in the table, so `tend` cannot embed them.
 fn remove_stale(out: &Path) -> anyhow::Result<()> {
+    let python = python::PY_PLUGINS
+        .iter()
+        .map(|p| out.join("fixtures").join(p.name));
     let current: BTreeSet<PathBuf> = PLUGINS
         .iter()
-        .flat_map(|p| ["wasm", "toml"].map(|ext| p.output(out).with_extension(ext)))
+        .map(|p| p.output(out))
+        .chain(python)
+        .flat_map(|p| ["wasm", "toml"].map(|ext| p.with_extension(ext)))
         .collect();
     for dir in [out.to_path_buf(), out.join("fixtures")] {
         for entry in fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {

@@ -16,7 +16,7 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
         Some((first, rest)) if first == "--" => rest,
         _ => args,
     };
-    crate::plugins::build()?;
+    crate::plugins::build_for_run()?;
     crate::frontend::build()?;
     let tend = build_release_tend()?;
     let mut cmd = Command::new(&tend);

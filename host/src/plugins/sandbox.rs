@@ -185,7 +185,9 @@ pub fn new_store(engine: &Engine, ctx: CallCtx) -> Store<CallState> {
             tracing::warn!(target: "plugin", plugin = %ctx.plugin, path = %path.display(), error = %e, "cannot preopen granted path");
         }
     }
-    // wasi:sockets is never granted (plugins use `http`/`net`); attempts are refused and recorded.
+    // wasi:sockets is never granted (plugins use `http`/`net`): TCP and UDP stay disallowed (the
+    // builder's default), so creating a socket already fails with `access-denied`; the address
+    // check below is a second wall that records what got past the first.
     let denials = trace.denials.clone();
     wasi.socket_addr_check(move |addr, usage| {
         denials

@@ -1,10 +1,13 @@
 //! `cargo xtask bench plugins`: the figures the plugin host is held to. The cost of one probe call
 //! (fresh store + instantiation + `check` of the `trivial` fixture, measured in-process by the
-//! `plugin_calls` example) and how long a release daemon with five user plugins takes from spawn
-//! to a ready API once their compiled code is cached. Prints a table with each goal and writes
-//! target/bench/plugins.json.
+//! `plugin_calls` example), how long a release daemon with five user plugins takes from spawn
+//! to a ready API once their compiled code is cached, and what writing a probe in Python costs
+//! against Rust (the `probe_compare` example: component size, first load, and the per-call
+//! latency of the same JSON check by the built-in `http` and by `json-status`, measured in one
+//! run). Prints a table with each goal and writes target/bench/plugins.json.
 
 use super::table::{self, Goal, Row, print_table};
+use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -16,8 +19,14 @@ use serde_json::{Value, json};
 use super::{Daemon, wait_until};
 
 const CALLS: usize = 5000;
-/// Longest the example may take for its warm-up and `CALLS` calls (it needs well under a second).
-const CALLS_DEADLINE: Duration = Duration::from_secs(120);
+/// Checks of each probe in the language comparison (the Python one takes milliseconds each).
+const COMPARE_CALLS: usize = 1000;
+/// The language comparison's two probes, as `probe_compare` reports them.
+const RUST_PROBE: &str = "rust-http";
+const PYTHON_PROBE: &str = "python-json-status";
+/// Longest an example may take: `plugin_calls` needs well under a second, `probe_compare` tens of
+/// seconds (compiling the Python component, then its calls).
+const CALLS_DEADLINE: Duration = Duration::from_secs(300);
 const STARTS: usize = 10;
 /// Distinct components, so each has its own compiled-code cache entry (copies of one file would
 /// share a single entry); small ones and a large WASI one. Installed as `bench-<fixture>`. None
@@ -30,12 +39,26 @@ const STOP_DEADLINE: Duration = Duration::from_secs(30);
 pub fn main() -> anyhow::Result<()> {
     crate::plugins::build()?;
     let tend = crate::build_release_tend()?;
-    let calls_bin = build_example()?;
+    let calls_bin = build_example("plugin_calls")?;
+    let compare_bin = build_example("probe_compare")?;
     let started = Instant::now();
-    let fixtures = crate::target_dir().join("plugins").join("fixtures");
+    let plugins = crate::target_dir().join("plugins");
+    let fixtures = plugins.join("fixtures");
 
     println!("==> plugin calls: {CALLS} sequential checks of `trivial`, in-process");
-    let calls = plugin_calls(&calls_bin, &fixtures).context("plugin calls")?;
+    let calls = run_example(
+        &calls_bin,
+        [fixtures.as_os_str(), CALLS.to_string().as_ref()],
+    )
+    .context("plugin calls")?;
+    println!(
+        "==> Rust `http` vs Python `json-status`: first load, then {COMPARE_CALLS} checks of each, in-process"
+    );
+    let compare = run_example(
+        &compare_bin,
+        [plugins.as_os_str(), COMPARE_CALLS.to_string().as_ref()],
+    )
+    .context("probe comparison")?;
     println!(
         "==> daemon start with {} cached user plugins: {STARTS} starts",
         FIXTURES.len()
@@ -50,6 +73,12 @@ pub fn main() -> anyhow::Result<()> {
         None => "over the last bucket".into(),
     };
     let (health, api) = (summary(&starts.healthz_ms), summary(&starts.api_ms));
+    let rust = &compare["probes"][RUST_PROBE];
+    let python = &compare["probes"][PYTHON_PROBE];
+    let (rust_median, python_median) = (
+        number(&rust["end_to_end_us"], "median")?,
+        number(&python["end_to_end_us"], "median")?,
+    );
     let rows = [
         Row::new(
             format!("check(trivial), end to end, median ({CALLS} calls)"),
@@ -101,11 +130,56 @@ pub fn main() -> anyhow::Result<()> {
             format!("{} of {STARTS}", starts.compiling_starts),
             Goal::Zero(starts.compiling_starts as u64),
         ),
+        Row::new(
+            "component size: Rust `http` / Python `json-status`",
+            format!(
+                "{:.1} KiB / {:.1} MiB",
+                number(rust, "size_bytes")? / 1024.0,
+                number(python, "size_bytes")? / (1024.0 * 1024.0)
+            ),
+            Goal::None,
+        ),
+        Row::new(
+            "first load (compile, link, checks): Rust / Python",
+            format!(
+                "{:.0} ms / {:.0} ms",
+                number(rust, "first_load_ms")?,
+                number(python, "first_load_ms")?
+            ),
+            Goal::None,
+        ),
+        Row::new(
+            format!("JSON check over HTTP, median, Rust / Python ({COMPARE_CALLS} calls each)"),
+            format!(
+                "{rust_median:.0} us / {python_median:.0} us (Python {:.1}x)",
+                python_median / rust_median
+            ),
+            Goal::None,
+        ),
+        Row::new(
+            "JSON check over HTTP, p99, Rust / Python",
+            format!(
+                "{:.0} us / {:.0} us",
+                number(&rust["end_to_end_us"], "p99")?,
+                number(&python["end_to_end_us"], "p99")?
+            ),
+            Goal::None,
+        ),
+        Row::new(
+            "check answered before any I/O (bad config), median, Rust / Python",
+            format!(
+                "{:.0} us / {:.0} us",
+                number(&rust["no_io_us"], "median")?,
+                number(&python["no_io_us"], "median")?
+            ),
+            Goal::None,
+        ),
     ];
     print_table(&rows);
 
     let report = json!({
         "plugin_calls": calls,
+        "probe_compare": compare,
         "daemon_start": {
             "user_plugins": FIXTURES.iter().map(|f| format!("bench-{f}")).collect::<Vec<_>>(),
             "builtins": starts.builtins,
@@ -122,38 +196,37 @@ pub fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Builds the `plugin_calls` example in release mode. The bench then runs the binary itself rather
+/// Builds an example of `tend` in release mode. The bench then runs the binary itself rather
 /// than through `cargo run`, so the run's deadline never counts time spent waiting on cargo's lock.
-fn build_example() -> anyhow::Result<PathBuf> {
+fn build_example(name: &str) -> anyhow::Result<PathBuf> {
     crate::run_checked(crate::cargo().args([
         "build",
         "--release",
         "--package",
         "tend",
         "--example",
-        "plugin_calls",
+        name,
     ]))?;
     Ok(crate::target_dir()
         .join("release")
         .join("examples")
-        .join("plugin_calls"))
+        .join(name))
 }
 
-/// Runs the example with a deadline and returns the JSON it printed.
-fn plugin_calls(bin: &Path, fixtures: &Path) -> anyhow::Result<Value> {
+/// Runs an example with a deadline and returns the JSON it printed.
+fn run_example(bin: &Path, args: [&OsStr; 2]) -> anyhow::Result<Value> {
     let tmp = tempfile::Builder::new()
         .prefix("tend-bench-calls-")
         .tempdir()?;
     let stdout = tmp.path().join("stdout");
     let mut child = Command::new(bin)
-        .arg(fixtures)
-        .arg(CALLS.to_string())
+        .args(args)
         .stdin(Stdio::null())
         .stdout(File::create(&stdout)?)
         .spawn()
         .with_context(|| format!("cannot start {}", bin.display()))?;
     let status = wait_until(
-        "the plugin_calls example to finish",
+        "the example to finish",
         CALLS_DEADLINE,
         Duration::from_millis(20),
         || Ok(child.try_wait()?),
@@ -168,10 +241,10 @@ fn plugin_calls(bin: &Path, fixtures: &Path) -> anyhow::Result<Value> {
     };
     let text = std::fs::read_to_string(&stdout)?;
     if !status.success() {
-        bail!("the plugin_calls example failed ({status}); its output:\n{text}");
+        bail!("{} failed ({status}); its output:\n{text}", bin.display());
     }
     serde_json::from_str(&text)
-        .with_context(|| format!("the plugin_calls example printed no JSON: {text:?}"))
+        .with_context(|| format!("{} printed no JSON: {text:?}", bin.display()))
 }
 
 struct Starts {
@@ -403,7 +476,7 @@ impl Drop for Spawned {
 fn number(v: &Value, key: &str) -> anyhow::Result<f64> {
     v[key]
         .as_f64()
-        .with_context(|| format!("the plugin_calls JSON has no number {key:?}: {v}"))
+        .with_context(|| format!("the example's JSON has no number {key:?}: {v}"))
 }
 
 struct Summary {

@@ -45,9 +45,16 @@ impl Worlds {
         Ok(Worlds { resolve, package })
     }
 
-    /// Decodes `component` and checks it against `world`: the same exports, and imports the world
-    /// offers (plus `wasi:*` when `wasi`). Returns the component's shape.
-    pub fn check(&self, component: &[u8], world: &str, wasi: bool) -> anyhow::Result<Shape> {
+    /// Decodes `component` and checks it against `world`: the same exports (plus those named in
+    /// `tolerated`, which the host never calls), and imports the world offers (plus `wasi:*` when
+    /// `wasi`). Returns the component's shape.
+    pub fn check(
+        &self,
+        component: &[u8],
+        world: &str,
+        wasi: bool,
+        tolerated: &[&str],
+    ) -> anyhow::Result<Shape> {
         let id = self.resolve.select_world(&[self.package], Some(world))?;
         let expected = shape(&self.resolve, id);
         let DecodedWasm::Component(resolve, id) =
@@ -56,7 +63,12 @@ impl Worlds {
             bail!("a WIT package, not a component");
         };
         let actual = shape(&resolve, id);
-        if actual.exports != expected.exports {
+        let exports: Vec<&String> = actual
+            .exports
+            .iter()
+            .filter(|e| !tolerated.contains(&e.as_str()))
+            .collect();
+        if !exports.iter().copied().eq(expected.exports.iter()) {
             bail!(
                 "exports {:?}, but world `{world}` exports {:?}",
                 actual.exports,
