@@ -55,7 +55,7 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
         std::fs::remove_dir_all(venv())
             .with_context(|| format!("cannot remove the old {}", venv().display()))?;
     }
-    create_venv()?;
+    create_venv(&venv())?;
     let mut pip = Command::new(python());
     pip.args([
         "-m",
@@ -97,10 +97,10 @@ fn check_python() -> anyhow::Result<()> {
     }
 }
 
-/// `python3 -m venv`; on Debian without `python3-venv` (ensurepip missing), installs that package
-/// when running as root, as the test command does for caddy and chromium.
-fn create_venv() -> anyhow::Result<()> {
-    let mut cmd = venv_command(&venv());
+/// `python3 -m venv DIR`; on Debian without `python3-venv` (ensurepip missing), installs that package
+/// when running as root, as the test command does for caddy and chromium. (Also `tools-venv`'s.)
+pub(crate) fn create_venv(dir: &Path) -> anyhow::Result<()> {
+    let mut cmd = venv_command(dir);
     let out = cmd
         .output()
         .with_context(|| format!("cannot run `{}`", show(&cmd)))?;
@@ -108,11 +108,11 @@ fn create_venv() -> anyhow::Result<()> {
         return Ok(());
     }
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let _ = std::fs::remove_dir_all(venv());
+    let _ = std::fs::remove_dir_all(dir);
     let root_with_apt = is_root() && Path::new("/usr/bin/apt-get").is_file();
     if !root_with_apt {
         bail!(
-            "`{}` failed ({}): {}\nthe LLM tests need Python's venv module: on Debian/Ubuntu run \
+            "`{}` failed ({}): {}\nthe tests' Python tools need Python's venv module: on Debian/Ubuntu run \
              `apt-get install python3-venv`",
             show(&cmd),
             out.status,
@@ -126,7 +126,7 @@ fn create_venv() -> anyhow::Result<()> {
             .env("DEBIAN_FRONTEND", "noninteractive")
             .args(["install", "-y", "--no-install-recommends", "python3-venv"]),
     )?;
-    run_checked(&mut venv_command(&venv()))
+    run_checked(&mut venv_command(dir))
 }
 
 fn venv_command(dir: &Path) -> Command {

@@ -13,8 +13,10 @@ use super::AppState;
 use super::extract::{Name, Query};
 use crate::metrics::PROMETHEUS_CONTENT_TYPE;
 use crate::ops::Error;
+use crate::wire::ErrorBody;
 use crate::wire::{HistoryParams, MetricsHistory};
 
+#[utoipa::path(get, path = "/services/{name}/metrics", params(("name" = String, Path, pattern = r"^[a-z0-9][a-z0-9_-]{0,62}$", description = "Service or cron job name"), HistoryParams), responses((status = 200, description = "OK", body = MetricsHistory)))]
 pub async fn history(
     State(app): State<AppState>,
     Name(name): Name,
@@ -23,6 +25,7 @@ pub async fn history(
     Ok(Json(app.ops.metrics_history(&name, &p).await?))
 }
 
+#[utoipa::path(get, path = "/metrics", security(("bearer" = [])), responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String), (status = 401, description = "No or a wrong bearer token (unless `[metrics] public = true`)", body = ErrorBody)))]
 pub async fn prometheus(State(app): State<AppState>, headers: HeaderMap) -> Response {
     if !app.ops.metrics_public() {
         let given = headers
