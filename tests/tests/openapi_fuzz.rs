@@ -26,11 +26,13 @@ const EXCLUDED: [&str; 3] = [
     "get_services_name_logs_follow",
 ];
 
-/// The number on the line of `text` starting (after spaces) with `label`, e.g. "Tested: 64".
+/// The number after `label` on the first line of `text` starting (after spaces) with it, e.g.
+/// "Tested: 64".
 fn figure(text: &str, label: &str) -> Option<u64> {
     text.lines()
         .map(str::trim)
-        .find_map(|l| l.strip_prefix(label))
+        .filter_map(|l| l.strip_prefix(label))
+        .find(|rest| rest.trim().starts_with(|c: char| c.is_ascii_digit()))
         .and_then(|rest| {
             rest.trim()
                 .split(|c: char| !c.is_ascii_digit())
@@ -83,17 +85,21 @@ fn schemathesis_finds_no_server_error_and_no_mismatch() {
         String::from_utf8_lossy(&out.stderr)
     );
     let operations = figure(&text, "Tested:");
-    let requests = figure(&text, "Test cases:").or_else(|| {
-        // "  2678 generated, ..." on the line after "Test cases:".
-        let after = text.split("Test cases:").nth(1)?;
-        figure(after, "")
-    });
+    // "  2678 generated, 2678 passed" (or "..., 4 found 4 unique failures").
+    let requests = text
+        .lines()
+        .find(|l| l.contains(" generated"))
+        .and_then(|l| figure(l, ""));
+    let verdict = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("=="))
+        .unwrap_or("");
     println!(
-        "schemathesis: {} examples per operation, seed {seed}: operations {}, requests {}, exit {}",
-        examples,
+        "schemathesis: {examples} examples per operation, seed {seed}: operations {}, requests {}: {}",
         operations.map_or("?".into(), |n| n.to_string()),
         requests.map_or("?".into(), |n| n.to_string()),
-        out.status
+        verdict.trim_matches(|c| c == '=' || c == ' ')
     );
     assert!(out.status.success(), "schemathesis found failures:\n{text}");
     assert!(

@@ -10,7 +10,12 @@ use super::extract::{Body, Origin, Query};
 use crate::ops::Error;
 use crate::wire::{AuditPage, AuditParams, PolicyCheckRequest, PolicyCheckResponse};
 
-#[utoipa::path(get, path = "/audit", params(AuditParams), responses((status = 200, description = "OK", body = AuditPage)))]
+#[utoipa::path(
+    get,
+    path = "/audit",
+    params(AuditParams),
+    responses((status = 200, description = "OK", body = AuditPage)),
+)]
 pub async fn list(
     State(app): State<AppState>,
     Query(p): Query<AuditParams>,
@@ -18,7 +23,12 @@ pub async fn list(
     Ok(Json(app.ops.audit(&p).await?))
 }
 
-#[utoipa::path(post, path = "/policy/evaluate", request_body = PolicyCheckRequest, responses((status = 200, description = "OK", body = PolicyCheckResponse)))]
+#[utoipa::path(
+    post,
+    path = "/policy/evaluate",
+    request_body = PolicyCheckRequest,
+    responses((status = 200, description = "OK", body = PolicyCheckResponse)),
+)]
 pub async fn evaluate(
     State(app): State<AppState>,
     Origin(origin): Origin,

@@ -114,6 +114,25 @@ async fn path_param<S: Send + Sync>(
 /// A validated service (or cron job) name from the path.
 pub struct Name(pub String);
 
+/// How the document describes [`Name`]'s path segment.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // only described, never built: `Name` extracts the segment
+pub struct NamePath {
+    /// Service or cron job name.
+    #[param(pattern = r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+    name: String,
+}
+
+/// How the document describes [`Id`]'s path segment (an unknown one is 404).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // only described, never built: `Id` extracts the segment
+pub struct IdPath {
+    /// The object's id.
+    id: String,
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Name {
     type Rejection = Error;
 

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use super::extract::{Id, Name, Origin};
+use super::extract::{Id, IdPath, Name, NamePath, Origin};
 use crate::fix::Started;
 use crate::ops::{self, Error};
 use crate::wire::ErrorBody;
@@ -47,7 +47,17 @@ fn started(s: Started) -> Result<Response, Error> {
     })
 }
 
-#[utoipa::path(post, path = "/services/{name}/fix", params(("name" = String, Path, pattern = r"^[a-z0-9][a-z0-9_-]{0,62}$", description = "Service or cron job name")), request_body(content = Option<FixRequest>, description = "Optional; empty means the defaults"), responses((status = 202, description = "A new fix", body = FixView, headers(("Location" = String, description = "/api/fixes/{id}"))), (status = 200, description = "The running fix it joined", body = FixView), (status = 409, description = "Auto-fix is off or not possible now", body = ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/services/{name}/fix",
+    params(NamePath),
+    request_body(content = Option<FixRequest>, description = "Optional; empty means the defaults"),
+    responses(
+        (status = 202, description = "A new fix", body = FixView, headers(("Location" = String, description = "/api/fixes/{id}"))),
+        (status = 200, description = "The running fix it joined", body = FixView),
+        (status = 409, description = "Auto-fix is off or not possible now", body = ErrorBody),
+    ),
+)]
 pub async fn fix_service(
     State(app): State<AppState>,
     Name(name): Name,
@@ -59,7 +69,17 @@ pub async fn fix_service(
     started(app.ops.fix(TargetKind::Service, &name, req, origin).await?)
 }
 
-#[utoipa::path(post, path = "/cron/{name}/fix", params(("name" = String, Path, pattern = r"^[a-z0-9][a-z0-9_-]{0,62}$", description = "Service or cron job name")), request_body(content = Option<FixRequest>, description = "Optional; empty means the defaults"), responses((status = 202, description = "A new fix", body = FixView, headers(("Location" = String, description = "/api/fixes/{id}"))), (status = 200, description = "The running fix it joined", body = FixView), (status = 409, description = "Auto-fix is off or not possible now", body = ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/cron/{name}/fix",
+    params(NamePath),
+    request_body(content = Option<FixRequest>, description = "Optional; empty means the defaults"),
+    responses(
+        (status = 202, description = "A new fix", body = FixView, headers(("Location" = String, description = "/api/fixes/{id}"))),
+        (status = 200, description = "The running fix it joined", body = FixView),
+        (status = 409, description = "Auto-fix is off or not possible now", body = ErrorBody),
+    ),
+)]
 pub async fn fix_cron(
     State(app): State<AppState>,
     Name(name): Name,
@@ -71,7 +91,12 @@ pub async fn fix_cron(
     started(app.ops.fix(TargetKind::CronJob, &name, req, origin).await?)
 }
 
-#[utoipa::path(get, path = "/services/{name}/fixes", params(("name" = String, Path, pattern = r"^[a-z0-9][a-z0-9_-]{0,62}$", description = "Service or cron job name")), responses((status = 200, description = "OK", body = FixesPage)))]
+#[utoipa::path(
+    get,
+    path = "/services/{name}/fixes",
+    params(NamePath),
+    responses((status = 200, description = "OK", body = FixesPage)),
+)]
 pub async fn service_fixes(
     State(app): State<AppState>,
     Name(name): Name,
@@ -79,7 +104,12 @@ pub async fn service_fixes(
     Ok(Json(app.ops.fixes(TargetKind::Service, &name).await?))
 }
 
-#[utoipa::path(get, path = "/cron/{name}/fixes", params(("name" = String, Path, pattern = r"^[a-z0-9][a-z0-9_-]{0,62}$", description = "Service or cron job name")), responses((status = 200, description = "OK", body = FixesPage)))]
+#[utoipa::path(
+    get,
+    path = "/cron/{name}/fixes",
+    params(NamePath),
+    responses((status = 200, description = "OK", body = FixesPage)),
+)]
 pub async fn cron_fixes(
     State(app): State<AppState>,
     Name(name): Name,
@@ -87,13 +117,26 @@ pub async fn cron_fixes(
     Ok(Json(app.ops.fixes(TargetKind::CronJob, &name).await?))
 }
 
-#[utoipa::path(get, path = "/fixes/{id}", params(("id" = String, Path, description = "The object's id")), responses((status = 200, description = "OK", body = FixView)))]
+#[utoipa::path(
+    get,
+    path = "/fixes/{id}",
+    params(IdPath),
+    responses((status = 200, description = "OK", body = FixView)),
+)]
 pub async fn get(State(app): State<AppState>, Id(id): Id) -> Result<Json<FixView>, Error> {
     Ok(Json(app.ops.fix_record(&id).await?))
 }
 
 /// 202: the approved fix is applied in the background.
-#[utoipa::path(post, path = "/fixes/{id}/approve", params(("id" = String, Path, description = "The object's id")), responses((status = 202, description = "Approved; applied in the background", body = FixView), (status = 409, description = "Not awaiting approval", body = ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/fixes/{id}/approve",
+    params(IdPath),
+    responses(
+        (status = 202, description = "Approved; applied in the background", body = FixView),
+        (status = 409, description = "Not awaiting approval", body = ErrorBody),
+    ),
+)]
 pub async fn approve(
     State(app): State<AppState>,
     Id(id): Id,
@@ -103,7 +146,15 @@ pub async fn approve(
     Ok((StatusCode::ACCEPTED, Json(fix)).into_response())
 }
 
-#[utoipa::path(post, path = "/fixes/{id}/reject", params(("id" = String, Path, description = "The object's id")), responses((status = 200, description = "OK", body = FixView), (status = 409, description = "Not awaiting approval", body = ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/fixes/{id}/reject",
+    params(IdPath),
+    responses(
+        (status = 200, description = "OK", body = FixView),
+        (status = 409, description = "Not awaiting approval", body = ErrorBody),
+    ),
+)]
 pub async fn reject(
     State(app): State<AppState>,
     Id(id): Id,
@@ -113,7 +164,15 @@ pub async fn reject(
 }
 
 /// 200 with the restore record (itself restorable).
-#[utoipa::path(post, path = "/fixes/{id}/restore", params(("id" = String, Path, description = "The object's id")), responses((status = 200, description = "The restore record", body = FixView), (status = 409, description = "Nothing to restore", body = ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/fixes/{id}/restore",
+    params(IdPath),
+    responses(
+        (status = 200, description = "The restore record", body = FixView),
+        (status = 409, description = "Nothing to restore", body = ErrorBody),
+    ),
+)]
 pub async fn restore(
     State(app): State<AppState>,
     Id(id): Id,

@@ -171,7 +171,12 @@ struct Health {
 }
 
 /// The daemon answers (no credentials needed).
-#[utoipa::path(get, path = "/healthz", security(()), responses((status = 200, description = "The daemon answers", body = Health)))]
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    security(()),
+    responses((status = 200, description = "The daemon answers", body = Health)),
+)]
 async fn healthz() -> Json<Health> {
     Json(Health {
         status: "ok".into(),
@@ -186,12 +191,21 @@ async fn method_not_allowed() -> Error {
     Error::new(Code::MethodNotAllowed, "method not allowed on this route")
 }
 
-#[utoipa::path(get, path = "/status", responses((status = 200, description = "OK", body = StatusResponse)))]
+#[utoipa::path(
+    get,
+    path = "/status",
+    responses((status = 200, description = "OK", body = StatusResponse)),
+)]
 async fn status(State(app): State<AppState>) -> Json<StatusResponse> {
     Json(app.ops.status())
 }
 
-#[utoipa::path(get, path = "/supervisor/logs", params(TailParams), responses((status = 200, description = "OK", body = SupervisorLogs)))]
+#[utoipa::path(
+    get,
+    path = "/supervisor/logs",
+    params(TailParams),
+    responses((status = 200, description = "OK", body = SupervisorLogs)),
+)]
 async fn supervisor_logs(
     State(app): State<AppState>,
     Query(p): Query<TailParams>,
@@ -199,7 +213,13 @@ async fn supervisor_logs(
     Ok(Json(app.ops.supervisor_logs(&p).await?))
 }
 
-#[utoipa::path(post, path = "/supervisor/shutdown", responses((status = 202, description = "The daemon stops its services and exits", body = ShutdownResponse)))]
+#[utoipa::path(
+    post,
+    path = "/supervisor/shutdown",
+    responses(
+        (status = 202, description = "The daemon stops its services and exits", body = ShutdownResponse),
+    ),
+)]
 async fn shutdown(State(app): State<AppState>) -> (StatusCode, Json<ShutdownResponse>) {
     app.ops.shutdown();
     let status = "shutting_down".into();

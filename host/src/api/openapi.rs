@@ -102,9 +102,9 @@ fn complete(doc: &mut Value) {
                 something must also carry the dashboard's own `Origin` (CSRF), else 403",
         },
     });
-    doc["components"]["schemas"]
-        .as_object_mut()
-        .map(open_flattened_parts);
+    if let Some(schemas) = doc["components"]["schemas"].as_object_mut() {
+        open_flattened_parts(schemas);
+    }
     let Some(paths) = doc["paths"].as_object_mut() else {
         return;
     };
@@ -158,8 +158,9 @@ fn complete_operation(path: &str, method: &str, op: &mut Value) {
             errors.extend(CHANGES);
         }
     }
-    let responses = op["responses"].as_object_mut();
-    let Some(responses) = responses else { return };
+    let Some(responses) = op["responses"].as_object_mut() else {
+        return;
+    };
     for (status, description) in errors {
         responses
             .entry(status)
@@ -202,10 +203,10 @@ fn open_flattened_parts(schemas: &mut Map<String, Value>) {
         collect_all_of_refs(schema, &mut parts);
     }
     for name in parts {
-        if let Some(Value::Object(schema)) = schemas.get_mut(&name) {
-            if schema.get("additionalProperties") == Some(&Value::Bool(false)) {
-                schema.remove("additionalProperties");
-            }
+        if let Some(Value::Object(schema)) = schemas.get_mut(&name)
+            && schema.get("additionalProperties") == Some(&Value::Bool(false))
+        {
+            schema.remove("additionalProperties");
         }
     }
 }
