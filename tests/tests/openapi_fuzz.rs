@@ -85,10 +85,11 @@ fn schemathesis_finds_no_server_error_and_no_mismatch() {
         String::from_utf8_lossy(&out.stderr)
     );
     let operations = figure(&text, "Tested:");
-    // "  2678 generated, 2678 passed" (or "..., 4 found 4 unique failures").
+    // "Test cases:" then "  2678 generated, 2678 passed" (or "..., 4 found 4 unique failures").
     let requests = text
         .lines()
-        .find(|l| l.contains(" generated"))
+        .skip_while(|l| l.trim() != "Test cases:")
+        .nth(1)
         .and_then(|l| figure(l, ""));
     let verdict = text
         .lines()

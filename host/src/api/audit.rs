@@ -8,6 +8,7 @@ use axum::extract::State;
 use super::AppState;
 use super::extract::{Body, Origin, Query};
 use crate::ops::Error;
+use crate::wire::ErrorBody;
 use crate::wire::{AuditPage, AuditParams, PolicyCheckRequest, PolicyCheckResponse};
 
 #[utoipa::path(
@@ -27,7 +28,10 @@ pub async fn list(
     post,
     path = "/policy/evaluate",
     request_body = PolicyCheckRequest,
-    responses((status = 200, description = "OK", body = PolicyCheckResponse)),
+    responses(
+        (status = 200, description = "The decision (nothing is run)", body = PolicyCheckResponse),
+        (status = 404, description = "No such service", body = ErrorBody),
+    ),
 )]
 pub async fn evaluate(
     State(app): State<AppState>,

@@ -24,7 +24,9 @@ use crate::wire::{
         (status = 200, description = "OK", body = Plan),
         (status = 404, description = "No such project directory", body = ErrorBody),
         (status = 409, description = "A model was named but no LLM is configured", body = ErrorBody),
+        (status = 429, description = "The model's token budget is used up", body = ErrorBody),
         (status = 502, description = "The model failed", body = ErrorBody),
+        (status = 504, description = "The model did not answer in time", body = ErrorBody),
     ),
 )]
 pub async fn preview(
