@@ -1,5 +1,6 @@
 //! Schemathesis (PyPI) against a live daemon, with the token, over every documented operation: no 5xx,
-//! and every answer's status code, content type and body as `GET /api/openapi.json` documents them;
+//! every answer's status code, content type, body and headers as `GET /api/openapi.json` documents
+//! them, and credentials enforced where documented;
 //! the daemon still answers `/healthz` afterwards. A quick profile here (`TEND_FUZZ_EXAMPLES`, default
 //! 3 examples per operation, fixed seed); `cargo xtask schemathesis [--examples N]` runs the same test
 //! with more.
@@ -17,7 +18,10 @@ use std::process::Command;
 use tend_tests::tools::{file, tool};
 use tend_tests::{Daemon, json};
 
-const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance";
+/// No 5xx; status code, content type, body and headers as documented; and an operation documented as
+/// needing credentials refuses a request without them (`ignored_auth`).
+const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
+                      response_schema_conformance,response_headers_conformance,ignored_auth";
 
 /// Operations left out of the run, by operation id (see the module doc).
 const EXCLUDED: [&str; 3] = [
