@@ -9,7 +9,9 @@ after every other hook), so no generated value reaches the daemon unchanged wher
 - touch the file system outside the test's scratch dir: every path field (`working_dir`, `env_file`,
   `log_file`, `root`, `data_dir`, `cwd`, `watch_dirs`, `paths`) and the onboarding `project` point into
   `TEND_FUZZ_SCRATCH`;
-- change the environment of a child: `env` / `env_vars` are emptied.
+- change the environment of a child: `env` / `env_vars` are emptied;
+- hold a request past the client's timeout: waits (`stop_timeout_s`, `depends_timeout_s`, `timeout_s`,
+  `timeout`) above 5 s become 5 s (values the daemon must refuse, like negative ones, are kept).
 
 Path parameters `name` are sometimes replaced by a service registered before the run (`TEND_FUZZ_NAMES`,
 comma-separated), so operations on existing objects are exercised too, not only 404s.
@@ -26,6 +28,10 @@ NAMES = [n for n in os.environ.get("TEND_FUZZ_NAMES", "").split(",") if n]
 PATH_KEYS = {"working_dir", "env_file", "log_file", "root", "cwd"}
 PATH_LIST_KEYS = {"watch_dirs", "paths"}
 ENV_KEYS = {"env", "env_vars"}
+# Waits a request may sit through (a stop whose signal the program ignores, dependencies that never
+# become ready, a step's command): capped so that no request outlasts schemathesis' request timeout.
+WAIT_KEYS = {"stop_timeout_s", "depends_timeout_s", "timeout_s", "timeout"}
+MAX_WAIT_S = 5
 
 _rng = random.Random(int(os.environ.get("TEND_FUZZ_SEED", "0")))
 
@@ -65,6 +71,8 @@ def _sanitize(value, service=False):
             value[key] = _scratch_path(item)
         elif key in PATH_LIST_KEYS and isinstance(item, list):
             value[key] = [_scratch_path(p) for p in item]
+        elif key in WAIT_KEYS and isinstance(item, int) and not isinstance(item, bool) and item > MAX_WAIT_S:
+            value[key] = MAX_WAIT_S
         elif key in ENV_KEYS and isinstance(item, dict):
             value[key] = {}
         elif key == "setup" and isinstance(item, list):
