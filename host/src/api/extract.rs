@@ -1,7 +1,7 @@
 //! Request extractors whose rejections are `ops::Error`s: JSON bodies (content type, size, syntax;
 //! shape errors naming the field come from `ops::typed`), query strings, names and ids in paths, and
 //! the caller's `Origin`. Every bad input is `invalid` naming the field (`body`, the parameter,
-//! `name`, `id`).
+//! `name`, `id`). `NamePath` and `IdPath` only describe the path segments in the OpenAPI document.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};

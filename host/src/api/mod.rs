@@ -2,7 +2,10 @@
 //! the `Host` guard and the browser security headers: `auth.rs`), body limits and the mapping of error
 //! codes to status codes (`error.rs`); every handler is an adapter that extracts its input, calls one
 //! `ops::Ops` method and answers its `wire` type as JSON. `serve.rs` runs the router over TCP under the
-//! `[api]` limits (`settings.rs`): connection cap, header, idle and body timeouts.
+//! `[api]` limits (`settings.rs`): connection cap, header, idle and body timeouts. Every route of
+//! the API (`/api`, `/healthz`, `/metrics`) is registered with its `#[utoipa::path]` description
+//! (`utoipa_axum::routes!`), from which `openapi.rs` builds the document served at
+//! `GET /api/openapi.json`.
 
 mod assets;
 mod audit;

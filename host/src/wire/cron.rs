@@ -48,6 +48,7 @@ pub const RESERVED_CRON_NAMES: [&str; 3] = ["tick", "status", "validate"];
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct CronJobSpec {
+    #[schema(pattern = r"^[a-z0-9][a-z0-9_-]{0,62}$")]
     pub name: String,
     pub command: CommandLine,
     /// 5 fields, 6 with seconds first, 7 with a year last, or a macro (`@hourly`, `@daily`, ...).

@@ -73,6 +73,7 @@ impl Default for Backoff {
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceSpec {
+    #[schema(pattern = r"^[a-z0-9][a-z0-9_-]{0,62}$")]
     pub name: String,
     pub command: CommandLine,
     #[serde(default, skip_serializing_if = "Option::is_none")]
