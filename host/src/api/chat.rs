@@ -17,8 +17,9 @@ use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::AppState;
-use super::extract::{Body, Id};
+use super::extract::{Body, Id, IdPath};
 use crate::ops::Error;
+use crate::wire::ErrorBody;
 use crate::wire::{ChatEvent, ChatRequest, Code, Conversation, ConversationSummary};
 
 fn sse_event(ev: &ChatEvent) -> Result<SseEvent, Infallible> {
@@ -27,6 +28,17 @@ fn sse_event(ev: &ChatEvent) -> Result<SseEvent, Infallible> {
     Ok(SseEvent::default().event(kind).data(data.to_string()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/chat",
+    request_body = ChatRequest,
+    responses(
+        (status = 200, description = "Server-Sent Events: `conversation`, `delta`s, `tool`s, `proposal`s, then `done` or `error` (each `data:` a ChatEvent)", content_type = "text/event-stream", body = String),
+        (status = 404, description = "No such conversation or service", body = ErrorBody),
+        (status = 409, description = "No LLM configured", body = ErrorBody),
+        (status = 429, description = "A token budget is used up", body = ErrorBody),
+    ),
+)]
 pub async fn chat(
     State(app): State<AppState>,
     Body(req): Body<ChatRequest>,
@@ -55,14 +67,31 @@ pub async fn chat(
         .into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/chat/conversations",
+    responses((status = 200, description = "OK", body = Vec<ConversationSummary>)),
+)]
 pub async fn list(State(app): State<AppState>) -> Result<Json<Vec<ConversationSummary>>, Error> {
     Ok(Json(app.ops.chat_conversations().await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/chat/conversations/{id}",
+    params(IdPath),
+    responses((status = 200, description = "OK", body = Conversation)),
+)]
 pub async fn get(State(app): State<AppState>, Id(id): Id) -> Result<Json<Conversation>, Error> {
     Ok(Json(app.ops.chat_conversation(&id).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/chat/conversations/{id}",
+    params(IdPath),
+    responses((status = 204, description = "Deleted")),
+)]
 pub async fn delete(State(app): State<AppState>, Id(id): Id) -> Result<StatusCode, Error> {
     app.ops.delete_chat_conversation(&id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -12,12 +12,29 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use super::extract::{JsonBody, Origin};
 use crate::ops::Error;
-use crate::wire::{SystemActionResponse, SystemStatus};
+use crate::wire::{
+    ErrorBody, JobView, SystemActionResponse, SystemCustomRestartRequest, SystemRestartRequest,
+    SystemStatus,
+};
 
+#[utoipa::path(
+    get,
+    path = "/system/status",
+    responses((status = 200, description = "The supervisor and every service in the replaced dashboard's metrics shape", body = SystemStatus)),
+)]
 pub async fn status(State(app): State<AppState>) -> Json<SystemStatus> {
     Json(app.ops.system_status())
 }
 
+#[utoipa::path(
+    post,
+    path = "/system/restart",
+    request_body = SystemRestartRequest,
+    responses(
+        (status = 200, description = "Restarted", body = SystemActionResponse),
+        (status = 409, description = "The service cannot be restarted now", body = ErrorBody),
+    ),
+)]
 pub async fn restart(
     State(app): State<AppState>,
     JsonBody(body): JsonBody,
@@ -25,6 +42,15 @@ pub async fn restart(
     Ok(Json(app.ops.system_restart(body).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/system/custom-restart",
+    request_body = SystemCustomRestartRequest,
+    responses(
+        (status = 202, description = "The custom restart's job (`Location: /api/jobs/{id}`)", body = JobView),
+        (status = 409, description = "A custom restart of the service is already running", body = ErrorBody),
+    ),
+)]
 pub async fn custom_restart(
     State(app): State<AppState>,
     Origin(origin): Origin,

@@ -1,7 +1,7 @@
 //! Request extractors whose rejections are `ops::Error`s: JSON bodies (content type, size, syntax;
 //! shape errors naming the field come from `ops::typed`), query strings, names and ids in paths, and
 //! the caller's `Origin`. Every bad input is `invalid` naming the field (`body`, the parameter,
-//! `name`, `id`).
+//! `name`, `id`). `NamePath` and `IdPath` only describe the path segments in the OpenAPI document.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -113,6 +113,25 @@ async fn path_param<S: Send + Sync>(
 
 /// A validated service (or cron job) name from the path.
 pub struct Name(pub String);
+
+/// How the document describes [`Name`]'s path segment.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // only described, never built: `Name` extracts the segment
+pub struct NamePath {
+    /// Service or cron job name.
+    #[param(pattern = r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+    name: String,
+}
+
+/// How the document describes [`Id`]'s path segment (an unknown one is 404).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // only described, never built: `Id` extracts the segment
+pub struct IdPath {
+    /// The object's id.
+    id: String,
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for Name {
     type Rejection = Error;

@@ -11,9 +11,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use super::extract::{Id, Name, Origin};
+use super::extract::{Id, IdPath, Name, NamePath, Origin};
 use crate::fix::Started;
 use crate::ops::{self, Error};
+use crate::wire::ErrorBody;
 use crate::wire::{Code, FixRequest, FixView, FixesPage, TargetKind};
 
 /// The body is optional: empty means the defaults; otherwise it is JSON like every other body.
@@ -46,6 +47,17 @@ fn started(s: Started) -> Result<Response, Error> {
     })
 }
 
+#[utoipa::path(
+    post,
+    path = "/services/{name}/fix",
+    params(NamePath),
+    request_body(content = Option<FixRequest>, description = "Optional; empty means the defaults"),
+    responses(
+        (status = 202, description = "A new fix", body = FixView, headers(("Location" = String, description = "/api/fixes/{id}"))),
+        (status = 200, description = "The running fix it joined", body = FixView),
+        (status = 409, description = "Auto-fix is off or not possible now", body = ErrorBody),
+    ),
+)]
 pub async fn fix_service(
     State(app): State<AppState>,
     Name(name): Name,
@@ -57,6 +69,17 @@ pub async fn fix_service(
     started(app.ops.fix(TargetKind::Service, &name, req, origin).await?)
 }
 
+#[utoipa::path(
+    post,
+    path = "/cron/{name}/fix",
+    params(NamePath),
+    request_body(content = Option<FixRequest>, description = "Optional; empty means the defaults"),
+    responses(
+        (status = 202, description = "A new fix", body = FixView, headers(("Location" = String, description = "/api/fixes/{id}"))),
+        (status = 200, description = "The running fix it joined", body = FixView),
+        (status = 409, description = "Auto-fix is off or not possible now", body = ErrorBody),
+    ),
+)]
 pub async fn fix_cron(
     State(app): State<AppState>,
     Name(name): Name,
@@ -68,6 +91,12 @@ pub async fn fix_cron(
     started(app.ops.fix(TargetKind::CronJob, &name, req, origin).await?)
 }
 
+#[utoipa::path(
+    get,
+    path = "/services/{name}/fixes",
+    params(NamePath),
+    responses((status = 200, description = "OK", body = FixesPage)),
+)]
 pub async fn service_fixes(
     State(app): State<AppState>,
     Name(name): Name,
@@ -75,6 +104,12 @@ pub async fn service_fixes(
     Ok(Json(app.ops.fixes(TargetKind::Service, &name).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/cron/{name}/fixes",
+    params(NamePath),
+    responses((status = 200, description = "OK", body = FixesPage)),
+)]
 pub async fn cron_fixes(
     State(app): State<AppState>,
     Name(name): Name,
@@ -82,11 +117,26 @@ pub async fn cron_fixes(
     Ok(Json(app.ops.fixes(TargetKind::CronJob, &name).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/fixes/{id}",
+    params(IdPath),
+    responses((status = 200, description = "OK", body = FixView)),
+)]
 pub async fn get(State(app): State<AppState>, Id(id): Id) -> Result<Json<FixView>, Error> {
     Ok(Json(app.ops.fix_record(&id).await?))
 }
 
 /// 202: the approved fix is applied in the background.
+#[utoipa::path(
+    post,
+    path = "/fixes/{id}/approve",
+    params(IdPath),
+    responses(
+        (status = 202, description = "Approved; applied in the background", body = FixView),
+        (status = 409, description = "Not awaiting approval", body = ErrorBody),
+    ),
+)]
 pub async fn approve(
     State(app): State<AppState>,
     Id(id): Id,
@@ -96,6 +146,15 @@ pub async fn approve(
     Ok((StatusCode::ACCEPTED, Json(fix)).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/fixes/{id}/reject",
+    params(IdPath),
+    responses(
+        (status = 200, description = "OK", body = FixView),
+        (status = 409, description = "Not awaiting approval", body = ErrorBody),
+    ),
+)]
 pub async fn reject(
     State(app): State<AppState>,
     Id(id): Id,
@@ -105,6 +164,15 @@ pub async fn reject(
 }
 
 /// 200 with the restore record (itself restorable).
+#[utoipa::path(
+    post,
+    path = "/fixes/{id}/restore",
+    params(IdPath),
+    responses(
+        (status = 200, description = "The restore record", body = FixView),
+        (status = 409, description = "Nothing to restore", body = ErrorBody),
+    ),
+)]
 pub async fn restore(
     State(app): State<AppState>,
     Id(id): Id,

@@ -8,6 +8,11 @@ use axum::extract::State;
 use super::AppState;
 use crate::wire::Graph;
 
+#[utoipa::path(
+    get,
+    path = "/graph",
+    responses((status = 200, description = "The dependency graph: nodes with their state, edges with their condition, the start order in groups", body = Graph)),
+)]
 pub async fn get(State(app): State<AppState>) -> Json<Graph> {
     Json(app.ops.graph())
 }

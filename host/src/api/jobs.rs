@@ -9,12 +9,23 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use super::extract::{Body, Id, Name, Origin, Query};
+use super::extract::{Body, Id, IdPath, Name, NamePath, Origin, Query};
 use crate::ops::Error;
+use crate::wire::ErrorBody;
 use crate::wire::{CustomRestartRequest, JobParams, JobView, JobsPage};
 use crate::workflow::Cancelled;
 
 /// 202 with the queued job and `Location: /api/jobs/{id}`.
+#[utoipa::path(
+    post,
+    path = "/services/{name}/custom-restart",
+    params(NamePath),
+    request_body = CustomRestartRequest,
+    responses(
+        (status = 202, description = "Queued", body = JobView, headers(("Location" = String, description = "/api/jobs/{id}"))),
+        (status = 409, description = "Not possible now", body = ErrorBody),
+    ),
+)]
 pub async fn custom_restart(
     State(app): State<AppState>,
     Name(name): Name,
@@ -27,12 +38,28 @@ pub async fn custom_restart(
     Ok((StatusCode::ACCEPTED, [(LOCATION, location)], Json(job)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}",
+    params(IdPath),
+    responses((status = 200, description = "OK", body = JobView)),
+)]
 pub async fn get(State(app): State<AppState>, Id(id): Id) -> Result<Json<JobView>, Error> {
     Ok(Json(app.ops.job(&id).await?))
 }
 
 /// 200 with the job once it ended `cancelled`; 202 with it while it is still stopping (a restart in
 /// progress runs to its end); 409 when it had already ended.
+#[utoipa::path(
+    post,
+    path = "/jobs/{id}/cancel",
+    params(IdPath),
+    responses(
+        (status = 200, description = "Ended cancelled", body = JobView),
+        (status = 202, description = "Still stopping", body = JobView),
+        (status = 409, description = "It had already ended", body = ErrorBody),
+    ),
+)]
 pub async fn cancel(State(app): State<AppState>, Id(id): Id) -> Result<Response, Error> {
     Ok(match app.ops.cancel_job(&id).await? {
         Cancelled::Ended(job) => (StatusCode::OK, Json(job)).into_response(),
@@ -40,6 +67,12 @@ pub async fn cancel(State(app): State<AppState>, Id(id): Id) -> Result<Response,
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/jobs",
+    params(JobParams),
+    responses((status = 200, description = "OK", body = JobsPage)),
+)]
 pub async fn list(
     State(app): State<AppState>,
     Query(p): Query<JobParams>,

@@ -19,8 +19,10 @@ use super::AppState;
 use super::extract::Body;
 use crate::ops::Error;
 use crate::wire::Code;
+use crate::wire::ErrorBody;
 use crate::wire::{Completion, CompletionDelta, CompletionRequest, LlmStatus};
 
+#[utoipa::path(get, path = "/llm", responses((status = 200, description = "OK", body = LlmStatus)))]
 pub async fn status(State(app): State<AppState>) -> Result<Json<LlmStatus>, Error> {
     Ok(Json(app.ops.llm_status().await?))
 }
@@ -46,6 +48,18 @@ fn end_event(result: Result<Completion, Error>) -> Result<SseEvent, Infallible> 
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/llm/complete",
+    request_body = CompletionRequest,
+    responses(
+        (status = 200, description = "The completion; with `Accept: text/event-stream`, SSE `delta`s then `done` or `error`", content((Completion = "application/json"), (String = "text/event-stream"))),
+        (status = 409, description = "No LLM configured", body = ErrorBody),
+        (status = 429, description = "A token budget is used up", body = ErrorBody),
+        (status = 502, description = "The provider failed", body = ErrorBody),
+        (status = 504, description = "The provider did not answer in time", body = ErrorBody),
+    ),
+)]
 pub async fn complete(
     State(app): State<AppState>,
     headers: HeaderMap,

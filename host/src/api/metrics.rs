@@ -10,11 +10,21 @@ use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
 use super::AppState;
-use super::extract::{Name, Query};
+use super::extract::{Name, NamePath, Query};
 use crate::metrics::PROMETHEUS_CONTENT_TYPE;
 use crate::ops::Error;
+use crate::wire::ErrorBody;
 use crate::wire::{HistoryParams, MetricsHistory};
 
+#[utoipa::path(
+    get,
+    path = "/services/{name}/metrics",
+    params(
+        NamePath,
+        HistoryParams,
+    ),
+    responses((status = 200, description = "OK", body = MetricsHistory)),
+)]
 pub async fn history(
     State(app): State<AppState>,
     Name(name): Name,
@@ -23,6 +33,15 @@ pub async fn history(
     Ok(Json(app.ops.metrics_history(&name, &p).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String),
+        (status = 401, description = "No or a wrong bearer token (unless `[metrics] public = true`)", body = ErrorBody),
+    ),
+)]
 pub async fn prometheus(State(app): State<AppState>, headers: HeaderMap) -> Response {
     if !app.ops.metrics_public() {
         let given = headers

@@ -3,7 +3,10 @@
 //! the `Host` guard and the browser security headers: `auth.rs`), body limits and the mapping of error
 //! codes to status codes (`error.rs`); every handler is an adapter that extracts its input, calls one
 //! `ops::Ops` method and answers its `wire` type as JSON. `serve.rs` runs the router over TCP under the
-//! `[api]` limits (`settings.rs`): connection cap, header, idle and body timeouts.
+//! `[api]` limits (`settings.rs`): connection cap, header, idle and body timeouts. Every route of
+//! the API (`/api`, `/healthz`, `/metrics`) is registered with its `#[utoipa::path]` description
+//! (`utoipa_axum::routes!`), from which `openapi.rs` builds the document served at
+//! `GET /api/openapi.json`.
 
 mod assets;
 mod audit;
@@ -21,6 +24,7 @@ mod jobs;
 mod llm;
 mod metrics;
 mod onboard;
+mod openapi;
 mod overview;
 mod plugins;
 mod serve;
@@ -38,9 +42,11 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::middleware;
-use axum::routing::{any, delete, get, post};
-use axum::{Json, Router};
+use axum::routing::{any, get};
+use axum::{Extension, Json, Router};
 use tokio::sync::watch;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use extract::Query;
 
@@ -64,96 +70,95 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/services", get(services::list).post(services::create))
-        .route(
-            "/services/{name}",
-            get(services::get)
-                .put(services::replace)
-                .delete(services::delete),
-        )
-        .route("/services/{name}/start", post(services::start))
-        .route("/services/{name}/stop", post(services::stop))
-        .route("/services/{name}/restart", post(services::restart))
-        .route("/services/{name}/logs", get(services::logs))
-        .route("/services/{name}/logs/follow", get(sse::follow_logs))
-        .route(
-            "/services/{name}/logs/download",
-            get(services::download_logs),
-        )
-        .route("/services/{name}/events", get(services::events))
-        .route("/services/{name}/health", get(services::health))
-        .route("/services/{name}/metrics", get(metrics::history))
-        .route(
-            "/services/{name}/custom-restart",
-            post(jobs::custom_restart),
-        )
-        .route("/services/{name}/fix", post(fixes::fix_service))
-        .route("/services/{name}/fixes", get(fixes::service_fixes))
-        .route("/fixes/{id}", get(fixes::get))
-        .route("/fixes/{id}/approve", post(fixes::approve))
-        .route("/fixes/{id}/reject", post(fixes::reject))
-        .route("/fixes/{id}/restore", post(fixes::restore))
-        .route("/onboard", post(onboard::start))
-        .route("/onboard/preview", get(onboard::preview))
-        .route("/onboard/jobs", get(onboard::jobs))
-        .route("/onboard/jobs/{id}", get(onboard::job))
-        .route("/import", post(import::import))
-        .route("/jobs", get(jobs::list))
-        .route("/jobs/{id}", get(jobs::get))
-        .route("/jobs/{id}/cancel", post(jobs::cancel))
-        .route("/cron", get(cron::list).post(cron::create))
+    // Every `/api` route is registered with `routes!`, which takes the handler's `#[utoipa::path]`
+    // too: a route cannot be served without being in `GET /api/openapi.json`. To add one: annotate
+    // the handler (`openapi.rs` adds the common errors and security) and list it here.
+    let (api, api_doc) = OpenApiRouter::new()
+        .routes(routes!(services::list, services::create))
+        .routes(routes!(services::get, services::replace, services::delete))
+        .routes(routes!(services::start))
+        .routes(routes!(services::stop))
+        .routes(routes!(services::restart))
+        .routes(routes!(services::logs))
+        .routes(routes!(sse::follow_logs))
+        .routes(routes!(services::download_logs))
+        .routes(routes!(services::events))
+        .routes(routes!(services::health))
+        .routes(routes!(metrics::history))
+        .routes(routes!(jobs::custom_restart))
+        .routes(routes!(fixes::fix_service))
+        .routes(routes!(fixes::service_fixes))
+        .routes(routes!(fixes::get))
+        .routes(routes!(fixes::approve))
+        .routes(routes!(fixes::reject))
+        .routes(routes!(fixes::restore))
+        .routes(routes!(onboard::start))
+        .routes(routes!(onboard::preview))
+        .routes(routes!(onboard::jobs))
+        .routes(routes!(onboard::job))
+        .routes(routes!(import::import))
+        .routes(routes!(jobs::list))
+        .routes(routes!(jobs::get))
+        .routes(routes!(jobs::cancel))
+        .routes(routes!(cron::list, cron::create))
         // Each fixed route under `/cron/` is a name in `wire::RESERVED_CRON_NAMES`.
-        .route("/cron/tick", post(cron::tick))
-        .route("/cron/status", get(cron::status))
-        .route("/cron/validate", get(cron::validate))
-        .route(
-            "/cron/{name}",
-            get(cron::get).put(cron::replace).delete(cron::delete),
-        )
-        .route("/cron/{name}/run", post(cron::run))
-        .route("/cron/{name}/stop", post(cron::stop))
-        .route("/cron/{name}/executions", get(cron::executions))
-        .route("/cron/{name}/fix", post(fixes::fix_cron))
-        .route("/cron/{name}/fixes", get(fixes::cron_fixes))
-        .route("/cron/{name}/executions/{id}", get(cron::execution))
-        .route("/plugins", get(plugins::list))
-        .route("/plugins/reload", post(plugins::reload))
-        .route("/plugins/{name}", get(plugins::get))
-        .route("/events", get(sse::events))
-        .route("/status", get(status))
-        .route("/overview", get(overview::get))
-        .route("/graph", get(graph::get))
-        .route("/caddy/config", get(caddy::config))
-        .route("/caddy/reload", post(caddy::reload))
-        .route("/llm", get(llm::status))
-        .route("/llm/complete", post(llm::complete))
-        .route("/chat", post(chat::chat))
-        .route("/chat/conversations", get(chat::list))
-        .route(
-            "/chat/conversations/{id}",
-            get(chat::get).delete(chat::delete),
-        )
-        .route("/audit", get(audit::list))
-        .route("/policy/evaluate", post(audit::evaluate))
-        .route("/supervisor/logs", get(supervisor_logs))
-        .route("/supervisor/shutdown", post(shutdown))
-        .route("/sessions", get(sessions::list))
-        .route("/sessions/code", post(sessions::code))
-        .route("/sessions/{id}", delete(sessions::revoke))
-        .route("/logout", post(sessions::logout))
+        .routes(routes!(cron::tick))
+        .routes(routes!(cron::status))
+        .routes(routes!(cron::validate))
+        .routes(routes!(cron::get, cron::replace, cron::delete))
+        .routes(routes!(cron::run))
+        .routes(routes!(cron::stop))
+        .routes(routes!(cron::executions))
+        .routes(routes!(fixes::fix_cron))
+        .routes(routes!(fixes::cron_fixes))
+        .routes(routes!(cron::execution))
+        .routes(routes!(plugins::list))
+        .routes(routes!(plugins::reload))
+        .routes(routes!(plugins::get))
+        .routes(routes!(sse::events))
+        .routes(routes!(status))
+        .routes(routes!(overview::get))
+        .routes(routes!(graph::get))
+        .routes(routes!(caddy::config))
+        .routes(routes!(caddy::reload))
+        .routes(routes!(llm::status))
+        .routes(routes!(llm::complete))
+        .routes(routes!(chat::chat))
+        .routes(routes!(chat::list))
+        .routes(routes!(chat::get, chat::delete))
+        .routes(routes!(audit::list))
+        .routes(routes!(audit::evaluate))
+        .routes(routes!(supervisor_logs))
+        .routes(routes!(shutdown))
+        .routes(routes!(sessions::list))
+        .routes(routes!(sessions::code))
+        .routes(routes!(sessions::revoke))
+        .routes(routes!(sessions::logout))
+        .split_for_parts();
+    let api = api
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
         ));
+    // Signing in needs no credentials (it is how a browser gets them), nor does the API's description.
+    let (public, public_doc) = OpenApiRouter::new()
+        .routes(routes!(sessions::login))
+        .routes(routes!(openapi::json))
+        .split_for_parts();
+    let (root, root_doc) = OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(metrics::prometheus))
+        .split_for_parts();
     // The replaced dashboard's calls (README, "Coming from ..."), authenticated as `/api` is; other
     // paths under `/dashboard/api` are the JSON 404, not the `/dashboard` redirect below.
-    let compat = Router::new()
-        .route("/system/status", get(compat::status))
-        .route("/system/restart", post(compat::restart))
-        .route("/system/custom-restart", post(compat::custom_restart))
+    let (compat, compat_doc) = OpenApiRouter::new()
+        .routes(routes!(compat::status))
+        .routes(routes!(compat::restart))
+        .routes(routes!(compat::custom_restart))
+        .split_for_parts();
+    let compat = compat
         // A route, not only the fallback: `/dashboard/{*rest}` below would otherwise take these paths.
         .route("/{*rest}", any(not_found))
         .fallback(not_found)
@@ -162,14 +167,14 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::authenticate,
         ));
-    // Signing in needs no credentials (it is how a browser gets them).
-    let sign_in = Router::new().route("/login", post(sessions::login).fallback(method_not_allowed));
+    let root_doc = root_doc.nest("/dashboard/api", compat_doc);
+    let document = openapi::document(root_doc, public_doc.merge_from(api_doc));
+    let public = public
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(Extension(openapi::Document(document.to_string().into())));
     // The last two layers wrap everything routed here, the fallback included: a foreign `Host` is
     // refused before any handler runs, and every answer (refusals too) carries the security headers.
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics::prometheus))
-        .nest("/api", sign_in.merge(api))
+    root.nest("/api", public.merge(api))
         .nest("/dashboard/api", compat)
         .route("/dashboard", get(assets::to_root))
         .route("/dashboard/", get(assets::to_root))
@@ -185,8 +190,24 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
+/// `GET /healthz`'s answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Health {
+    /// Always `ok`.
+    status: String,
+}
+
+/// The daemon answers (no credentials needed).
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    security(()),
+    responses((status = 200, description = "The daemon answers", body = Health)),
+)]
+async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
 }
 
 async fn not_found() -> Error {
@@ -197,10 +218,21 @@ async fn method_not_allowed() -> Error {
     Error::new(Code::MethodNotAllowed, "method not allowed on this route")
 }
 
+#[utoipa::path(
+    get,
+    path = "/status",
+    responses((status = 200, description = "OK", body = StatusResponse)),
+)]
 async fn status(State(app): State<AppState>) -> Json<StatusResponse> {
     Json(app.ops.status())
 }
 
+#[utoipa::path(
+    get,
+    path = "/supervisor/logs",
+    params(TailParams),
+    responses((status = 200, description = "OK", body = SupervisorLogs)),
+)]
 async fn supervisor_logs(
     State(app): State<AppState>,
     Query(p): Query<TailParams>,
@@ -208,6 +240,13 @@ async fn supervisor_logs(
     Ok(Json(app.ops.supervisor_logs(&p).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/supervisor/shutdown",
+    responses(
+        (status = 202, description = "The daemon stops its services and exits", body = ShutdownResponse),
+    ),
+)]
 async fn shutdown(State(app): State<AppState>) -> (StatusCode, Json<ShutdownResponse>) {
     app.ops.shutdown();
     let status = "shutting_down".into();

@@ -9,12 +9,26 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use super::extract::{Body, Id, Origin, Query};
+use super::extract::{Body, Id, IdPath, Origin, Query};
 use crate::ops::Error;
+use crate::wire::ErrorBody;
 use crate::wire::{
     OnboardJob, OnboardJobParams, OnboardJobsPage, OnboardRequest, Plan, PreviewParams,
 };
 
+#[utoipa::path(
+    get,
+    path = "/onboard/preview",
+    params(PreviewParams),
+    responses(
+        (status = 200, description = "OK", body = Plan),
+        (status = 404, description = "No such project directory", body = ErrorBody),
+        (status = 409, description = "A model was named but no LLM is configured", body = ErrorBody),
+        (status = 429, description = "The model's token budget is used up", body = ErrorBody),
+        (status = 502, description = "The model failed", body = ErrorBody),
+        (status = 504, description = "The model did not answer in time", body = ErrorBody),
+    ),
+)]
 pub async fn preview(
     State(app): State<AppState>,
     Query(p): Query<PreviewParams>,
@@ -23,6 +37,17 @@ pub async fn preview(
 }
 
 /// 202 with the queued job and `Location: /api/onboard/jobs/{id}`.
+#[utoipa::path(
+    post,
+    path = "/onboard",
+    request_body = OnboardRequest,
+    responses(
+        (status = 202, description = "Queued", body = OnboardJob, headers(("Location" = String, description = "/api/onboard/jobs/{id}"))),
+        (status = 404, description = "No such project directory", body = ErrorBody),
+        (status = 409, description = "Not possible now, or a model was named but no LLM is configured", body = ErrorBody),
+        (status = 502, description = "The model failed", body = ErrorBody),
+    ),
+)]
 pub async fn start(
     State(app): State<AppState>,
     Origin(origin): Origin,
@@ -34,6 +59,12 @@ pub async fn start(
     Ok((StatusCode::ACCEPTED, [(LOCATION, location)], Json(job)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/onboard/jobs",
+    params(OnboardJobParams),
+    responses((status = 200, description = "OK", body = OnboardJobsPage)),
+)]
 pub async fn jobs(
     State(app): State<AppState>,
     Query(p): Query<OnboardJobParams>,
@@ -41,6 +72,12 @@ pub async fn jobs(
     Ok(Json(app.ops.onboard_jobs(&p).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/onboard/jobs/{id}",
+    params(IdPath),
+    responses((status = 200, description = "OK", body = OnboardJob)),
+)]
 pub async fn job(State(app): State<AppState>, Id(id): Id) -> Result<Json<OnboardJob>, Error> {
     Ok(Json(app.ops.onboard_job(&id).await?))
 }

@@ -8,6 +8,11 @@ use super::AppState;
 use crate::ops::Error;
 use crate::wire::Overview;
 
+#[utoipa::path(
+    get,
+    path = "/overview",
+    responses((status = 200, description = "OK", body = Overview)),
+)]
 pub async fn get(State(app): State<AppState>) -> Result<Json<Overview>, Error> {
     Ok(Json(app.ops.overview().await?))
 }

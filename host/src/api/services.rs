@@ -8,8 +8,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use super::extract::{Body, JsonBody, Name, Query};
+use super::extract::{Body, JsonBody, Name, NamePath, Query};
 use crate::ops::Error;
+use crate::wire::ErrorBody;
 use crate::wire::{
     Action, ActionResponse, DownloadParams, EventParams, EventsPage, HealthReport, LogParams,
     LogsPage, ServiceSpec, ServiceView,
@@ -17,10 +18,24 @@ use crate::wire::{
 
 type Answer<T> = Result<Json<T>, Error>;
 
+#[utoipa::path(
+    get,
+    path = "/services",
+    responses((status = 200, description = "Every service", body = Vec<ServiceView>)),
+)]
 pub async fn list(State(app): State<AppState>) -> Json<Vec<ServiceView>> {
     Json(app.ops.services())
 }
 
+#[utoipa::path(
+    post,
+    path = "/services",
+    request_body = ServiceSpec,
+    responses(
+        (status = 201, description = "Registered (and started when enabled)", body = ServiceView),
+        (status = 409, description = "A service of that name exists, or a dependency rule refuses it", body = ErrorBody),
+    ),
+)]
 pub async fn create(
     State(app): State<AppState>,
     Body(spec): Body<ServiceSpec>,
@@ -31,10 +46,26 @@ pub async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/services/{name}",
+    params(NamePath),
+    responses((status = 200, description = "OK", body = ServiceView)),
+)]
 pub async fn get(State(app): State<AppState>, Name(name): Name) -> Answer<ServiceView> {
     Ok(Json(app.ops.service(&name)?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/services/{name}",
+    params(NamePath),
+    request_body(content = ServiceSpec, description = "The new spec; a view's read-only fields may be present and are ignored"),
+    responses(
+        (status = 200, description = "Replaced (restarted when it was running)", body = ServiceView),
+        (status = 409, description = "Owned by tend.toml, or a dependency rule refuses it", body = ErrorBody),
+    ),
+)]
 pub async fn replace(
     State(app): State<AppState>,
     Name(name): Name,
@@ -43,22 +74,67 @@ pub async fn replace(
     Ok(Json(app.ops.replace_service(&name, body).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/services/{name}",
+    params(NamePath),
+    responses(
+        (status = 200, description = "Stopped and removed", body = ActionResponse),
+        (status = 409, description = "Owned by tend.toml, or other services depend on it", body = ErrorBody),
+    ),
+)]
 pub async fn delete(State(app): State<AppState>, Name(name): Name) -> Answer<ActionResponse> {
     Ok(Json(app.ops.remove_service(&name).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/services/{name}/start",
+    params(NamePath),
+    responses(
+        (status = 200, description = "OK", body = ActionResponse),
+        (status = 409, description = "Not possible in the current state", body = ErrorBody),
+    ),
+)]
 pub async fn start(State(app): State<AppState>, Name(name): Name) -> Answer<ActionResponse> {
     Ok(Json(app.ops.act(&name, Action::Start).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/services/{name}/stop",
+    params(NamePath),
+    responses(
+        (status = 200, description = "OK", body = ActionResponse),
+        (status = 409, description = "Not possible in the current state", body = ErrorBody),
+    ),
+)]
 pub async fn stop(State(app): State<AppState>, Name(name): Name) -> Answer<ActionResponse> {
     Ok(Json(app.ops.act(&name, Action::Stop).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/services/{name}/restart",
+    params(NamePath),
+    responses(
+        (status = 200, description = "OK", body = ActionResponse),
+        (status = 409, description = "Not possible in the current state", body = ErrorBody),
+    ),
+)]
 pub async fn restart(State(app): State<AppState>, Name(name): Name) -> Answer<ActionResponse> {
     Ok(Json(app.ops.act(&name, Action::Restart).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/services/{name}/logs",
+    params(
+        NamePath,
+        LogParams,
+    ),
+    responses((status = 200, description = "OK", body = LogsPage)),
+)]
 pub async fn logs(
     State(app): State<AppState>,
     Name(name): Name,
@@ -71,6 +147,17 @@ pub async fn logs(
 /// from the store a page at a time. A store error part-way ends the body early (the status is already
 /// sent), so the client sees a cut transfer rather than a complete-looking file; the daemon closing
 /// ends it too.
+#[utoipa::path(
+    get,
+    path = "/services/{name}/logs/download",
+    params(
+        NamePath,
+        DownloadParams,
+    ),
+    responses(
+        (status = 200, description = "Every stored line, as an attachment", content_type = "text/plain", body = String),
+    ),
+)]
 pub async fn download_logs(
     State(app): State<AppState>,
     Name(name): Name,
@@ -107,6 +194,15 @@ pub async fn download_logs(
         .into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/services/{name}/events",
+    params(
+        NamePath,
+        EventParams,
+    ),
+    responses((status = 200, description = "OK", body = EventsPage)),
+)]
 pub async fn events(
     State(app): State<AppState>,
     Name(name): Name,
@@ -115,6 +211,15 @@ pub async fn events(
     Ok(Json(app.ops.events(&name, &p).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/services/{name}/health",
+    params(
+        NamePath,
+        EventParams,
+    ),
+    responses((status = 200, description = "OK", body = HealthReport)),
+)]
 pub async fn health(
     State(app): State<AppState>,
     Name(name): Name,

@@ -11,9 +11,10 @@ use axum::{Extension, Json};
 
 use super::AppState;
 use super::auth::{Caller, check_login_origin};
-use super::extract::{Body, Id};
+use super::extract::{Body, Id, IdPath};
 use crate::ops::Error;
-use crate::wire::{Code, LoginRequest, SESSION_COOKIE, SessionView, SignInCode};
+use crate::wire::ErrorBody;
+use crate::wire::{Code, LoginRequest, SESSION_COOKIE, SessionEnded, SessionView, SignInCode};
 
 fn session_cookie(value: &str, max_age_s: u64) -> Result<HeaderValue, Error> {
     HeaderValue::from_str(&format!(
@@ -23,11 +24,27 @@ fn session_cookie(value: &str, max_age_s: u64) -> Result<HeaderValue, Error> {
 }
 
 /// 201 with a one-time sign-in code.
+#[utoipa::path(
+    post,
+    path = "/sessions/code",
+    responses((status = 201, description = "A one-time sign-in code", body = SignInCode)),
+)]
 pub async fn code(State(app): State<AppState>) -> (StatusCode, Json<SignInCode>) {
     (StatusCode::CREATED, Json(app.ops.sign_in_code()))
 }
 
 /// 201 with the new session, its secret only in `Set-Cookie`. Needs no credentials.
+#[utoipa::path(
+    post,
+    path = "/login",
+    security(()),
+    request_body = LoginRequest,
+    responses(
+        (status = 201, description = "Signed in; the session secret is only in the cookie", body = SessionView, headers(("Set-Cookie" = String, description = "The session cookie (HttpOnly; SameSite=Strict)"))),
+        (status = 401, description = "A wrong, used or expired code", body = ErrorBody),
+        (status = 429, description = "Too many failed sign-ins", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+)]
 pub async fn login(State(app): State<AppState>, req: Request) -> Result<Response, Error> {
     check_login_origin(req.headers())?;
     let user_agent = req
@@ -59,6 +76,14 @@ pub async fn login(State(app): State<AppState>, req: Request) -> Result<Response
 }
 
 /// Ends the caller's session and clears the cookie.
+#[utoipa::path(
+    post,
+    path = "/logout",
+    responses(
+        (status = 200, description = "Ended; the cookie is cleared", body = SessionEnded),
+        (status = 409, description = "Not signed in with a session (a bearer token has none)", body = ErrorBody),
+    ),
+)]
 pub async fn logout(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -67,6 +92,11 @@ pub async fn logout(
     Ok(([(SET_COOKIE, session_cookie("", 0)?)], Json(ended)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/sessions",
+    responses((status = 200, description = "OK", body = Vec<SessionView>)),
+)]
 pub async fn list(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -75,6 +105,12 @@ pub async fn list(
 }
 
 /// Ends session `id`; revoking one's own session also clears the cookie.
+#[utoipa::path(
+    delete,
+    path = "/sessions/{id}",
+    params(IdPath),
+    responses((status = 200, description = "OK", body = SessionEnded)),
+)]
 pub async fn revoke(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,

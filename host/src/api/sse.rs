@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::AppState;
-use super::extract::{Name, Query};
+use super::extract::{Name, NamePath, Query};
 use crate::ops::Error;
 use crate::wire::{EventStreamParams, LogParams};
 
@@ -28,6 +28,17 @@ fn json_event(kind: &str, id: i64, data: &impl serde::Serialize) -> Result<SseEv
 
 /// `GET /api/events`: the event bus (see `Ops::follow_events`). The SSE event name is the topic, `id:`
 /// the event's id (absent for live-only `metrics` samples).
+#[utoipa::path(
+    get,
+    path = "/events",
+    params(
+        EventStreamParams,
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id"),
+    ),
+    responses(
+        (status = 200, description = "Server-Sent Events: `event:` is the topic, `data:` the event as JSON, `id:` its id", content_type = "text/event-stream", body = String),
+    ),
+)]
 pub async fn events(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -68,6 +79,17 @@ pub async fn events(
 }
 
 /// `GET /api/services/{name}/logs/follow`: the last `tail` lines (default 10), then live.
+#[utoipa::path(
+    get,
+    path = "/services/{name}/logs/follow",
+    params(
+        NamePath,
+        LogParams,
+    ),
+    responses(
+        (status = 200, description = "Server-Sent Events `log`: the last `tail` lines, then live", content_type = "text/event-stream", body = String),
+    ),
+)]
 pub async fn follow_logs(
     State(app): State<AppState>,
     Name(name): Name,

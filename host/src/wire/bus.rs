@@ -7,11 +7,14 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::{IntoParams, ToSchema};
 
 use super::{Decision, Event, EventKind, ExecutionStatus, Origin, Trigger};
 
 /// What an event is about. The SSE event name is `as_str()`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Topic {
     /// A service's lifecycle transition (`from` -> `to`).
@@ -191,7 +194,7 @@ impl Payload {
 }
 
 /// Where a cron execution is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CronPhase {
     /// Waiting behind a running execution (overlap `queue`).
@@ -204,7 +207,7 @@ pub enum CronPhase {
 }
 
 /// `cron` topic.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct CronEvent {
     pub time: String,
@@ -231,7 +234,7 @@ pub struct CronEvent {
 }
 
 /// `caddy` topic, daemon-wide: one attempt to bring Caddy in step with the exposed services.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct CaddyEvent {
     pub time: String,
@@ -244,7 +247,7 @@ pub struct CaddyEvent {
 }
 
 /// What happened to a plugin.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PluginAction {
     /// Loaded (at start, or a new or changed file on reload).
@@ -258,7 +261,7 @@ pub enum PluginAction {
 }
 
 /// `plugin` topic.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct PluginEvent {
     pub time: String,
@@ -273,7 +276,7 @@ pub struct PluginEvent {
 }
 
 /// `policy` topic: a decision, as audited (`GET /api/audit` has the full row).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct PolicyEvent {
     pub time: String,
@@ -289,7 +292,7 @@ pub struct PolicyEvent {
 }
 
 /// `metrics` topic: a process tree's current figures (live only).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct MetricsEvent {
     pub time: String,
     /// `service` or `job` (a cron execution's tree).
@@ -300,7 +303,7 @@ pub struct MetricsEvent {
 }
 
 /// `agent` topic: room for what the LLM agents report.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct AgentEvent {
     pub time: String,
@@ -311,7 +314,8 @@ pub struct AgentEvent {
 }
 
 /// Query of `GET /api/events`.
-#[derive(Debug, Default, Deserialize, TS)]
+#[derive(Debug, Default, Deserialize, TS, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct EventStreamParams {

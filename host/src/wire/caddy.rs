@@ -4,9 +4,10 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::ToSchema;
 
 /// Where the integration stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CaddyState {
     /// Nothing to do: no service is exposed, `[caddy] enabled` is not set and tend never applied a
@@ -33,7 +34,7 @@ impl CaddyState {
 }
 
 /// The integration's status: `supervisor.caddy` in `/api/status`, `status` in the other answers.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct CaddyStatus {
     pub state: CaddyState,
@@ -54,11 +55,12 @@ pub struct CaddyStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_retry_at: Option<String>,
     /// Where the readable rendering is written (`CADDY_SUPERVISOR_FILE`).
+    #[schema(value_type = String)]
     pub supervisor_file: PathBuf,
 }
 
 /// One exposed service as given to the generator.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct CaddyService {
     pub name: String,
@@ -76,7 +78,7 @@ pub struct CaddyService {
 }
 
 /// `GET /api/caddy/config`: what would be applied now, and what was applied last.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct CaddyConfigView {
     pub plugin: String,
@@ -101,7 +103,7 @@ pub struct CaddyConfigView {
 }
 
 /// `POST /api/caddy/reload` (success; failures answer 502 with the error).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct CaddyReloadReport {
     /// What the reload did, e.g. `inserted the route group into server srv0`.
     pub action: String,

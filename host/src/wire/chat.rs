@@ -5,11 +5,12 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::ToSchema;
 
 use super::Usage;
 
 /// Body of `POST /api/chat`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct ChatRequest {
@@ -27,7 +28,7 @@ pub struct ChatRequest {
     pub model: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChatRole {
     User,
@@ -38,7 +39,7 @@ pub enum ChatRole {
 
 /// An action the model suggests; the dashboard offers it as a button, the person confirms, and the
 /// dashboard calls the matching API itself.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct ChatProposal {
     /// `start`, `stop`, `restart`, `fix`, `edit`.
@@ -53,7 +54,7 @@ pub struct ChatProposal {
 }
 
 /// A tool call the model made and what it was answered (shortened).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct ChatToolUse {
     pub name: String,
     /// JSON.
@@ -62,7 +63,7 @@ pub struct ChatToolUse {
     pub result: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct ChatMessage {
     pub id: i64,
@@ -77,7 +78,7 @@ pub struct ChatMessage {
     pub usage: Option<Usage>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct ConversationSummary {
     pub id: String,
@@ -97,7 +98,7 @@ pub struct ConversationSummary {
 }
 
 /// `GET /api/chat/conversations/{id}`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct Conversation {
     #[serde(flatten)]
     pub summary: ConversationSummary,
@@ -105,7 +106,7 @@ pub struct Conversation {
 }
 
 /// The `data:` of one SSE event of `POST /api/chat`; the SSE `event:` is the variant's name.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ChatEvent {
     /// First: the conversation the exchange belongs to.

@@ -5,16 +5,19 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::CustomRestartRequest;
 
 /// `GET /dashboard/api/system/status`: the seed's process metrics JSON.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SystemStatus {
     pub supervisor: SystemSupervisor,
     /// By service name.
     pub services: BTreeMap<String, SystemService>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SystemSupervisor {
     /// `running` (`stopping` once shutdown began).
     pub status: String,
@@ -24,7 +27,7 @@ pub struct SystemSupervisor {
 }
 
 /// One service as the seed reported it. Every field is always present.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SystemService {
     /// The seed's status names: `running`, `starting`, `stopping`, `stopped`, `restarting`, `failed`
     /// (see `ops/compat.rs` for the mapping of tend's statuses).
@@ -41,14 +44,14 @@ pub struct SystemService {
 }
 
 /// The body of `POST /dashboard/api/system/restart`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SystemRestartRequest {
     pub service: String,
 }
 
 /// The answer of `POST /dashboard/api/system/restart`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SystemActionResponse {
     pub success: bool,
     pub service: String,
@@ -57,4 +60,16 @@ pub struct SystemActionResponse {
     pub status: String,
     pub pid: Option<u32>,
     pub message: String,
+}
+
+/// The body of `POST /dashboard/api/system/custom-restart` as the API document describes it: the
+/// seed's custom-restart body plus the service it applies to (default: `[compat] default_service`).
+/// `ops/compat.rs` reads it in two steps (the `service` field, then the rest as
+/// `CustomRestartRequest`, whose unknown fields are refused), so this type is the schema only.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SystemCustomRestartRequest {
+    pub service: Option<String>,
+    #[serde(flatten)]
+    pub request: CustomRestartRequest,
 }

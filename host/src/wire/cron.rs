@@ -6,12 +6,13 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::{IntoParams, ToSchema};
 
 use super::service::yes;
 use super::{CommandLine, Source};
 
 /// What a job does when it fires while an earlier execution of it is still running.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Overlap {
     /// Record a `skipped` execution and do nothing.
@@ -26,7 +27,7 @@ pub enum Overlap {
 }
 
 /// What a job does about fire times missed while the daemon was down.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CatchUp {
     /// Missed fire times are dropped.
@@ -43,15 +44,17 @@ pub const RESERVED_CRON_NAMES: [&str; 3] = ["tick", "status", "validate"];
 
 /// A cron job as users register it (REST body, `[cron.<name>]` in `tend.toml`). Unknown fields are
 /// rejected.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct CronJobSpec {
+    #[schema(pattern = r"^[a-z0-9][a-z0-9_-]{0,62}$")]
     pub name: String,
     pub command: CommandLine,
     /// 5 fields, 6 with seconds first, 7 with a year last, or a macro (`@hourly`, `@daily`, ...).
     pub schedule: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub working_dir: Option<PathBuf>,
     #[serde(default = "yes")]
     pub enabled: bool,
@@ -60,6 +63,7 @@ pub struct CronJobSpec {
     pub timeout: u64,
     /// dotenv file read at each execution (relative paths are taken from `working_dir`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub env_file: Option<PathBuf>,
     /// Variables on top of `env_file`.
     #[serde(default)]
@@ -92,7 +96,7 @@ pub fn default_retry_delay() -> u64 {
 }
 
 /// Why an execution was started.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {
     Schedule,
@@ -126,7 +130,7 @@ impl Trigger {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExecutionStatus {
     /// Waiting for an earlier execution (overlap `queue`).
@@ -179,7 +183,7 @@ impl ExecutionStatus {
 
 /// One output stream of an execution as stored: everything when it fits in 128 KiB, else the first
 /// and the last 64 KiB (the whole stream is in the execution's log file).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct CapturedOutput {
     /// The output (all of it unless `truncated`; then its first 64 KiB).
     pub text: String,
@@ -192,7 +196,7 @@ pub struct CapturedOutput {
 }
 
 /// One run (or skipped run) of a cron job.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct Execution {
     pub id: i64,
@@ -222,6 +226,7 @@ pub struct Execution {
     pub stderr: CapturedOutput,
     /// The whole output: `<data_dir>/logs/cron/<job>/<id>.log`, in the service log format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub log_file: Option<PathBuf>,
     /// Peak resident memory of the process tree, bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -239,7 +244,7 @@ pub struct Execution {
 }
 
 /// The latest execution of a job, in brief.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct LastRun {
     pub id: i64,
@@ -258,7 +263,7 @@ pub struct LastRun {
 }
 
 /// Runtime view of one job.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct CronJobState {
     /// The schedule in plain English ("At 09:00, on Monday through Friday"), as
@@ -291,7 +296,7 @@ pub const CRON_VIEW_ONLY_FIELDS: &[&str] = &[
 ];
 
 /// `GET /api/cron/{name}` and list entries.
-#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
 pub struct CronJobView {
     #[serde(flatten)]
     pub spec: CronJobSpec,
@@ -301,7 +306,7 @@ pub struct CronJobView {
 }
 
 /// One job in `GET /api/cron/status`.
-#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
 pub struct CronJobStatus {
     pub enabled: bool,
     pub schedule: String,
@@ -310,7 +315,7 @@ pub struct CronJobStatus {
 }
 
 /// `GET /api/cron/status`.
-#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct CronStatus {
     /// The daemon's zone, used by jobs without `timezone`.
@@ -324,7 +329,7 @@ pub struct CronStatus {
 }
 
 /// `GET /api/cron/{name}/executions`: newest first; pass `next_before_id` as `before_id` for the next page.
-#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct ExecutionsPage {
     pub executions: Vec<Execution>,
@@ -333,13 +338,13 @@ pub struct ExecutionsPage {
 }
 
 /// `POST /api/cron/tick`: the executions it created (at most one per job and fire time).
-#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
 pub struct TickResponse {
     pub fired: Vec<Execution>,
 }
 
 /// `POST /api/cron/{name}/stop` and `DELETE /api/cron/{name}`.
-#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
 pub struct CronActionResponse {
     pub name: String,
     pub action: String,
@@ -348,7 +353,7 @@ pub struct CronActionResponse {
 }
 
 /// `GET /api/cron/validate?schedule=...&timezone=...`.
-#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
 pub struct ValidateResponse {
     pub schedule: String,
     /// The 6- or 7-field form (seconds first; day-of-week 0 or 7 = Sunday).
@@ -361,7 +366,10 @@ pub struct ValidateResponse {
 
 /// The query of `GET /api/cron/{name}/executions`: page size (default 20, at most 500) and the
 /// `next_before_id` of the previous page.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema, IntoParams,
+)]
+#[into_params(parameter_in = Query)]
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct ExecutionParams {
@@ -373,7 +381,10 @@ pub struct ExecutionParams {
 
 /// The query of `GET /api/cron/validate`: a schedule (required), its zone, how many fire times
 /// (default 5, at most 100).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema, IntoParams,
+)]
+#[into_params(parameter_in = Query)]
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct ValidateParams {

@@ -5,9 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::ToSchema;
 
 /// Why a request failed. Every code means one thing on every front end.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Code {
     /// No such service, cron job, job, plugin or route.
@@ -80,7 +81,7 @@ impl std::fmt::Display for Code {
 }
 
 /// Every REST error answer: `{"error":{"code","message","field"}}`.
-#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
@@ -88,7 +89,7 @@ pub struct ErrorBody {
 /// One error. `message` is a sentence about the value, never prefixed by the field's name; `field`
 /// is set for every `invalid` (a dotted path into the body, a query parameter, `name` for a path
 /// segment, `body` for the body as a whole).
-#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct ErrorDetail {
     pub code: Code,

@@ -2,10 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::{IntoParams, ToSchema};
 
 use super::{HealthState, Status};
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// A lifecycle transition (`from` -> `to`).
@@ -22,7 +23,7 @@ pub enum EventKind {
 }
 
 /// One lifecycle transition or health change, as stored in the events table.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct Event {
     pub id: i64,
@@ -45,14 +46,17 @@ pub struct Event {
 }
 
 /// `GET /api/services/{name}/events`: oldest first.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct EventsPage {
     pub events: Vec<Event>,
 }
 
 /// The query of `GET /api/services/{name}/events` and `.../health`: how many entries (default 100,
 /// at most 10000).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema, IntoParams,
+)]
+#[into_params(parameter_in = Query)]
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct EventParams {

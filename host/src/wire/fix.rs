@@ -4,10 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::ToSchema;
 
 use super::{CommandType, Decision, Origin, Usage};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum IncidentKind {
     /// A service went `fatal` or restarted too often in a window.
@@ -20,7 +21,7 @@ pub enum IncidentKind {
     Manual,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum TargetKind {
     Service,
@@ -28,7 +29,7 @@ pub enum TargetKind {
 }
 
 /// A process listening on the service's port when it failed to bind.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct PortHolder {
     pub pid: u32,
     pub command: String,
@@ -37,7 +38,7 @@ pub struct PortHolder {
 }
 
 /// An earlier fix of the same target and how it went.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct Attempt {
     pub diagnosis: String,
     /// `verified`, `verify-failed`, `rejected`, `denied`, `invalid`, `failed`.
@@ -46,7 +47,7 @@ pub struct Attempt {
 }
 
 /// What a fixer is told.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct Incident {
     pub kind: IncidentKind,
     pub target: TargetKind,
@@ -75,7 +76,7 @@ pub struct Incident {
 }
 
 /// One change to the project. Paths are relative to the root, `/`-separated.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Edit {
     /// Replace the one occurrence of `old` (exactly one must exist) by `new`, in the file whose
@@ -115,7 +116,7 @@ impl Edit {
 
 /// A command the host runs in the working directory after the edits, judged by the command policy
 /// with origin `agent`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct FixCommand {
     pub command_type: CommandType,
@@ -127,7 +128,7 @@ pub struct FixCommand {
     pub reason: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Author {
     /// A deterministic rule.
@@ -136,7 +137,7 @@ pub enum Author {
     Model,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct Proposal {
     pub diagnosis: String,
     /// 0.0 to 1.0.
@@ -151,7 +152,7 @@ pub struct Proposal {
 }
 
 /// A fixer's answer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(tag = "answer", rename_all = "snake_case")]
 pub enum FixAnswer {
     Fix { proposal: Proposal },
@@ -160,7 +161,7 @@ pub enum FixAnswer {
 
 /// How far the host goes with a proposal: `off` (no fixer is asked), `propose` (recorded, nothing
 /// changed), `approve` (waits for a person), `auto` (applied, verified, restored on failure).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FixMode {
     Off,
@@ -182,7 +183,7 @@ impl FixMode {
 
 /// Where a fix is. `awaiting-approval` waits for a person; `proposed`, `rejected`, `verified`,
 /// `restored`, `failed`, `no-fix` and `skipped` are final.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FixStatus {
     /// Asking the fixer.
@@ -252,7 +253,7 @@ impl FixStatus {
 }
 
 /// A fix record: a fix proper, or the restore of one (itself restorable).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FixKind {
     Fix,
@@ -260,7 +261,7 @@ pub enum FixKind {
 }
 
 /// The body of `POST /api/services/{name}/fix` and `POST /api/cron/{name}/fix` (optional).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct FixRequest {
@@ -270,14 +271,14 @@ pub struct FixRequest {
 }
 
 /// One edited file's change, as a unified diff.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct FileDiff {
     pub path: String,
     pub diff: String,
 }
 
 /// The command policy's answer about one of the proposal's commands (in the audit trail too).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct FixDecision {
     pub command: String,
     pub decision: Decision,
@@ -286,7 +287,7 @@ pub struct FixDecision {
 }
 
 /// How one of the proposal's commands ran.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct FixCommandRun {
     pub command: String,
@@ -299,7 +300,7 @@ pub struct FixCommandRun {
 }
 
 /// A fix as `GET /api/fixes/{id}` answers it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct FixView {
     pub id: String,
@@ -353,7 +354,7 @@ pub struct FixView {
 }
 
 /// `GET /api/services/{name}/fixes`, `GET /api/cron/{name}/fixes`: newest first.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct FixesPage {
     pub fixes: Vec<FixView>,
 }

@@ -7,11 +7,12 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::ToSchema;
 
 use super::ServiceSpec;
 
 /// The formats `tend import` reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ImportFormat {
     /// MagicTunnel's `config.yaml`, its `supervisor:` section.
@@ -55,7 +56,7 @@ impl ImportFormat {
 }
 
 /// `POST /api/import`.
-#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct ImportRequest {
@@ -68,6 +69,7 @@ pub struct ImportRequest {
     pub content: String,
     /// The absolute directory relative paths of the file are taken from, and the working directory
     /// of services that name none.
+    #[schema(value_type = String)]
     pub base_dir: PathBuf,
     /// Convert and validate, register nothing.
     #[serde(default)]
@@ -82,7 +84,7 @@ pub struct ImportRequest {
 }
 
 /// A field of the imported file that tend does not carry over, and why.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct ImportWarning {
     /// The object in the file: `program:web`, `services.db`, `apps[0]`, ...
     pub object: String,
@@ -93,7 +95,7 @@ pub struct ImportWarning {
 
 /// `POST /api/import`'s answer: the services in the order they were (or would be) registered,
 /// dependencies first.
-#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
 pub struct ImportResult {
     pub format: ImportFormat,
     pub dry_run: bool,

@@ -6,8 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::ToSchema;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     System,
@@ -18,7 +19,7 @@ pub enum Role {
 }
 
 /// A tool the model asked to call.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ToolCall {
     pub id: String,
@@ -27,7 +28,7 @@ pub struct ToolCall {
     pub arguments: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct Message {
@@ -44,7 +45,7 @@ pub struct Message {
 }
 
 /// A tool the model may call.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Tool {
     pub name: String,
@@ -56,7 +57,7 @@ pub struct Tool {
 }
 
 /// One completion. `model`: a name from `[llm.models]`, else the configured default.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct CompletionRequest {
@@ -76,7 +77,7 @@ pub struct CompletionRequest {
     pub temperature: Option<f32>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FinishReason {
     Stop,
@@ -85,14 +86,14 @@ pub enum FinishReason {
     Other,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct Usage {
     pub input_tokens: u32,
     pub output_tokens: u32,
 }
 
 /// A model's answer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct Completion {
     /// Role `assistant`.
     pub message: Message,
@@ -105,7 +106,7 @@ pub struct Completion {
 }
 
 /// What an LLM call is for: usage is recorded and budgeted per purpose.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Purpose {
     /// A fixer plugin's call (auto-fix).
@@ -133,13 +134,13 @@ impl Purpose {
 
 /// A piece of an answer's text as it streams in (the `delta` events of `POST /api/llm/complete`
 /// with `Accept: text/event-stream`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct CompletionDelta {
     pub text: String,
 }
 
 /// `GET /api/llm`: the configured models (never a key), the budgets and today's (UTC) usage.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct LlmStatus {
     /// Whether any model is configured (`[llm.models]`).
     pub configured: bool,
@@ -155,7 +156,7 @@ pub struct LlmStatus {
 }
 
 /// One `[llm.models.<name>]` entry as configured, without its key.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct LlmModelView {
     pub name: String,
     /// `openai` or `anthropic`.
@@ -181,7 +182,7 @@ pub struct LlmModelView {
 }
 
 /// One model's usage for one purpose on one day.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct LlmUsage {
     pub purpose: String,
     /// Calls, failed ones included.

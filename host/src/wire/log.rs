@@ -2,8 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::{IntoParams, ToSchema};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Stream {
     Stdout,
@@ -20,7 +21,7 @@ impl Stream {
 }
 
 /// One captured output line.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct LogLine {
     pub id: i64,
     pub service: String,
@@ -34,7 +35,7 @@ pub struct LogLine {
 }
 
 /// `GET /api/services/{name}/logs`: oldest first.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct LogsPage {
     pub lines: Vec<LogLine>,
@@ -58,7 +59,8 @@ pub struct LogsPage {
 /// `stream` and lines since an RFC 3339 time. `q` searches (backwards from `before_id` or the newest
 /// line) for lines containing it, or matching it with `regex=true`; case-insensitive unless
 /// `case_sensitive=true`. The follow stream takes neither `before_id` nor a search.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct LogParams {
@@ -69,6 +71,7 @@ pub struct LogParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(inline)]
     pub stream: Option<Stream>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
@@ -94,10 +97,14 @@ pub const MAX_SEARCH_SCAN: u64 = 100_000;
 pub const MAX_SEARCH_BYTES: usize = 1024;
 
 /// The query of `GET /api/services/{name}/logs/download`: optionally one stream.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema, IntoParams,
+)]
+#[into_params(parameter_in = Query)]
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct DownloadParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(inline)]
     pub stream: Option<Stream>,
 }

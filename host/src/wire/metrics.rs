@@ -3,9 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::{IntoParams, ToSchema};
 
 /// The query of `GET /api/services/{name}/metrics`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema, IntoParams,
+)]
+#[into_params(parameter_in = Query)]
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryParams {
@@ -19,7 +23,7 @@ pub struct HistoryParams {
 }
 
 /// `GET /api/services/{name}/metrics`.
-#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
 pub struct MetricsHistory {
     /// `service` or `job`.
     pub kind: String,
@@ -36,7 +40,7 @@ pub struct MetricsHistory {
 }
 
 /// One step: averages over its samples, unless named `_max`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct MetricPoint {
     /// Start of the step, RFC 3339, UTC.

@@ -8,11 +8,12 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::{IntoParams, ToSchema};
 
 use super::{Author, CommandLine, FixCommand, Usage};
 
 /// A file that led to a choice, and which choice.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct Evidence {
     /// Relative to the project root.
     pub path: String,
@@ -21,13 +22,14 @@ pub struct Evidence {
 
 /// A service the plan would register. `name`..`health_path` become the service's definition (with
 /// `DATA_DIR` pointing at the plan's `data_dir` when `data_dir` is set); the rest explains it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct PlannedService {
     pub name: String,
     pub command: CommandLine,
     /// Absolute.
+    #[schema(value_type = String)]
     pub working_dir: PathBuf,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
@@ -37,6 +39,7 @@ pub struct PlannedService {
     pub env: BTreeMap<String, String>,
     /// Absolute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub env_file: Option<PathBuf>,
     /// An HTTP path answering 2xx when the service is up: becomes an `http` health check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52,7 +55,7 @@ pub struct PlannedService {
 }
 
 /// A cron job the plan would register.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct PlannedCron {
@@ -60,34 +63,39 @@ pub struct PlannedCron {
     pub schedule: String,
     pub command: CommandLine,
     /// Absolute.
+    #[schema(value_type = String)]
     pub working_dir: PathBuf,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub env_file: Option<PathBuf>,
     #[serde(default)]
     pub evidence: Vec<Evidence>,
 }
 
 /// A setup step, run before anything is registered, judged by the command policy (origin `agent`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetupStep {
     pub command: FixCommand,
     /// Absolute.
+    #[schema(value_type = String)]
     pub working_dir: PathBuf,
 }
 
 /// What `GET /api/onboard/preview` answers and `POST /api/onboard` takes back (edited or not).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct Plan {
     /// The project's name: the root's directory name unless given.
     pub project: String,
     /// Absolute, canonical.
+    #[schema(value_type = String)]
     pub root: PathBuf,
     /// Created when the plan is applied (`~/.{project}/` by default, `[onboard] data_root`).
+    #[schema(value_type = String)]
     pub data_dir: PathBuf,
     pub services: Vec<PlannedService>,
     #[serde(default)]
@@ -113,7 +121,8 @@ pub struct Plan {
 }
 
 /// Query of `GET /api/onboard/preview`.
-#[derive(Clone, Debug, Default, Deserialize, TS)]
+#[derive(Clone, Debug, Default, Deserialize, TS, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewParams {
@@ -126,7 +135,8 @@ pub struct PreviewParams {
 }
 
 /// Query of `GET /api/onboard/jobs`.
-#[derive(Clone, Debug, Default, Deserialize, TS)]
+#[derive(Clone, Debug, Default, Deserialize, TS, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct OnboardJobParams {
@@ -135,13 +145,13 @@ pub struct OnboardJobParams {
 }
 
 /// `GET /api/onboard/jobs`: newest first.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct OnboardJobsPage {
     pub jobs: Vec<OnboardJob>,
 }
 
 /// Body of `POST /api/onboard`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct OnboardRequest {
@@ -155,7 +165,7 @@ pub struct OnboardRequest {
     pub plan: Option<Plan>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnboardStatus {
     Queued,
@@ -166,7 +176,7 @@ pub enum OnboardStatus {
     Failed,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnboardStepKind {
     /// Plan the project (when the request carried no plan).
@@ -183,7 +193,7 @@ pub enum OnboardStepKind {
     Confirm,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnboardStepStatus {
     Pending,
@@ -193,7 +203,7 @@ pub enum OnboardStepStatus {
     Skipped,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct OnboardStep {
     pub kind: OnboardStepKind,
@@ -206,11 +216,12 @@ pub struct OnboardStep {
 }
 
 /// An onboarding job as `POST /api/onboard` (202) and `GET /api/onboard/jobs/{id}` answer it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct OnboardJob {
     pub id: String,
     pub project: String,
+    #[schema(value_type = String)]
     pub root: PathBuf,
     pub status: OnboardStatus,
     pub created_at: String,

@@ -4,9 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::ToSchema;
 
 /// `GET /api/overview`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct Overview {
     /// When this was read, RFC 3339, UTC.
     pub time: String,
@@ -17,7 +18,7 @@ pub struct Overview {
 }
 
 /// One service's recent figures.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct ServiceOverview {
     pub name: String,
     /// The last `OVERVIEW_HEALTH` check results, oldest first (empty without a check).
@@ -27,7 +28,7 @@ pub struct ServiceOverview {
 }
 
 /// One health check result, in brief (`GET /api/services/{name}/health` has the rest).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct HealthPoint {
     pub time: String,
     pub passed: bool,
@@ -35,7 +36,7 @@ pub struct HealthPoint {
 }
 
 /// One step of resource usage, in brief (`GET /api/services/{name}/metrics` has the rest).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct ResourcePoint {
     /// Start of the step, RFC 3339, UTC.
     pub time: String,
@@ -46,7 +47,7 @@ pub struct ResourcePoint {
 }
 
 /// A cron job due soon.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct CronDue {
     pub name: String,
     /// RFC 3339, UTC (as the job's `next_run_at`).

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::ToSchema;
 
 /// Where a plugin was loaded from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum PluginSource {
     /// Embedded in the `tend` binary.
@@ -30,11 +31,12 @@ impl PluginSource {
 }
 
 /// What a plugin may reach: the manifest's grants narrowed to what the daemon allows.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct PluginGrants {
     /// `host`, `host:port` or `$target` (the checked service's own host:port).
     pub hosts: Vec<String>,
     /// Directories preopened read-only (host path = guest path).
+    #[schema(value_type = Vec<String>)]
     pub paths: Vec<PathBuf>,
     /// Names of daemon environment variables passed through.
     pub env: Vec<String>,
@@ -48,7 +50,7 @@ pub struct PluginGrants {
 }
 
 /// Per-call limits in force for a plugin.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct PluginLimits {
     pub memory_mb: u64,
     pub timeout_ms: u64,
@@ -57,14 +59,14 @@ pub struct PluginLimits {
 
 /// Call latencies counted into fixed buckets: `counts[i]` calls took at most `bounds_us[i]`
 /// (and more than the bound before); the last count is everything slower than the last bound.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct LatencyHistogram {
     pub bounds_us: Vec<u64>,
     pub counts: Vec<u64>,
 }
 
 /// One failed (or denied) call.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct PluginCallError {
     /// RFC 3339, UTC.
     pub time: String,
@@ -73,7 +75,7 @@ pub struct PluginCallError {
     pub message: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct PluginStats {
     /// Calls asked for, including those refused while suspended.
     pub calls: u64,
@@ -90,7 +92,7 @@ pub struct PluginStats {
 }
 
 /// Why the last attempt to load a plugin's files failed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct PluginRejection {
     /// RFC 3339, UTC.
@@ -102,7 +104,7 @@ pub struct PluginRejection {
 }
 
 /// Whether a plugin can be called.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PluginState {
     Loaded,
@@ -113,7 +115,7 @@ pub enum PluginState {
 }
 
 /// `GET /api/plugins/{name}` and list entries.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct PluginInfo {
     pub name: String,
@@ -129,6 +131,7 @@ pub struct PluginInfo {
     pub source: PluginSource,
     /// The `.wasm` file; absent for built-ins, which are embedded in the binary.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub path: Option<PathBuf>,
     pub sha256: String,
     /// Effective grants (manifest ∩ daemon settings).
@@ -148,7 +151,7 @@ pub struct PluginInfo {
     pub rejected: Option<PluginRejection>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReloadAction {
     /// A new or changed plugin is now in use.
@@ -160,7 +163,7 @@ pub enum ReloadAction {
     Removed,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct ReloadEntry {
     pub name: String,
@@ -175,7 +178,7 @@ pub struct ReloadEntry {
 }
 
 /// `POST /api/plugins/reload`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct ReloadReport {
     pub plugins: Vec<ReloadEntry>,
 }

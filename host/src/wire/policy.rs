@@ -5,11 +5,12 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::{IntoParams, ToSchema};
 
 use super::{CommandType, Decision, Origin, WorkflowCommand};
 
 /// One decision of the command policy, as recorded before the answer was used.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct AuditEntry {
     pub id: i64,
@@ -41,7 +42,7 @@ pub struct AuditEntry {
 }
 
 /// `GET /api/audit`: newest first; `next_before_id` pages on.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
@@ -50,7 +51,7 @@ pub struct AuditPage {
 }
 
 /// `POST /api/policy/evaluate`: asks the policy about a command without running it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyCheckRequest {
@@ -60,11 +61,12 @@ pub struct PolicyCheckRequest {
     pub command: WorkflowCommand,
     /// Overrides the working dir (absolute).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub cwd: Option<PathBuf>,
 }
 
 /// The dry run's answer (already audited, with the caller's origin).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct PolicyCheckResponse {
     pub allowed: bool,
@@ -84,15 +86,20 @@ pub struct PolicyCheckResponse {
 /// The query of `GET /api/audit`: filters (`q`: text in the command, argv, reason or service, ASCII
 /// case-insensitive), page size (default 100, at most 1000) and the `next_before_id` of the previous
 /// page.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema, IntoParams,
+)]
+#[into_params(parameter_in = Query)]
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(inline)]
     pub decision: Option<Decision>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(inline)]
     pub origin: Option<Origin>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub q: Option<String>,

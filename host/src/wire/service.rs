@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::ToSchema;
 
 /// How a service's program is given: an argv array runs directly, a string runs through `/bin/sh -c`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(untagged)]
 pub enum CommandLine {
     Shell(String),
@@ -34,7 +35,7 @@ impl CommandLine {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RestartPolicy {
     #[default]
@@ -46,7 +47,7 @@ pub enum RestartPolicy {
 /// Exponential backoff between restarts: `initial_delay_ms * multiplier^(attempt-1)`, capped at
 /// `max_delay_ms`, spread by +/- `jitter` (a fraction), and forgotten once the service has stayed up
 /// for `reset_after_s`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Backoff {
     pub initial_delay_ms: u64,
@@ -71,17 +72,20 @@ impl Default for Backoff {
 }
 
 /// A service as users register it (REST body, `tend.toml` entry). Unknown fields are rejected.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceSpec {
+    #[schema(pattern = r"^[a-z0-9][a-z0-9_-]{0,62}$")]
     pub name: String,
     pub command: CommandLine,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub working_dir: Option<PathBuf>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub env_file: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
@@ -98,6 +102,7 @@ pub struct ServiceSpec {
     #[serde(default = "default_stop_timeout")]
     pub stop_timeout_s: u64,
     #[serde(default)]
+    #[schema(value_type = Vec<String>)]
     pub watch_dirs: Vec<PathBuf>,
     /// Restart the service when its process tree's RSS stays above this many MiB (see metrics).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,7 +136,7 @@ pub struct ServiceSpec {
 
 /// A service's health check: a probe plugin called every `interval_s`; `retries` consecutive failures
 /// after the first `start_period_s` restart the service under its restart policy.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HealthSpec {
     pub probe: String,
@@ -167,7 +172,7 @@ impl ServiceSpec {
 
 /// When a dependency counts as ready. Compose's long names (`service_started`, `service_healthy`,
 /// `service_completed_successfully`) are accepted too.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, TS)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DependencyCondition {
     /// Its process is running (the default).
@@ -211,7 +216,7 @@ impl DependencyCondition {
 }
 
 /// One edge of `depends_on`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Dependency {
     #[serde(default)]
@@ -242,6 +247,39 @@ impl Dependencies {
 
     pub fn get(&self, name: &str) -> Option<&Dependency> {
         self.0.get(name)
+    }
+}
+
+/// Described as compose writes it: `oneOf` a list of names or the map (answers are always the map).
+impl utoipa::PartialSchema for Dependencies {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+        let list = ArrayBuilder::new()
+            .items(ObjectBuilder::new().schema_type(Type::String))
+            .unique_items(true)
+            .description(Some(
+                "Names of services this one needs, each with condition `started`.",
+            ));
+        let map = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(utoipa::openapi::Ref::from_schema_name("Dependency")))
+            .description(Some("Service name -> when it counts as ready."));
+        OneOfBuilder::new().item(list).item(map).into()
+    }
+}
+
+impl ToSchema for Dependencies {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((
+            "Dependency".into(),
+            <Dependency as utoipa::PartialSchema>::schema(),
+        ));
+        <Dependency as ToSchema>::schemas(schemas);
     }
 }
 
@@ -327,7 +365,7 @@ pub fn default_stop_timeout() -> u64 {
 }
 
 /// Lifecycle states (see `lifecycle`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Stopped,
@@ -370,7 +408,7 @@ impl Status {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HealthState {
     Unknown,
@@ -398,7 +436,7 @@ impl HealthState {
 }
 
 /// How a process ended: an exit code, or the signal that killed it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct ExitInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -410,7 +448,7 @@ pub struct ExitInfo {
 }
 
 /// Where a service definition came from. `config` services are owned by `tend.toml`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     Api,
@@ -418,7 +456,7 @@ pub enum Source {
 }
 
 /// Runtime view of one service.
-#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct ServiceState {
     pub status: Status,
@@ -454,7 +492,7 @@ pub struct ServiceState {
 }
 
 /// One unmet dependency of a `waiting` service.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct WaitingFor {
     pub service: String,
     pub condition: DependencyCondition,
@@ -467,7 +505,7 @@ pub struct WaitingFor {
 }
 
 /// `GET /api/graph`: services as nodes, `depends_on` edges, and the start order.
-#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
 pub struct Graph {
     /// Every service, by name.
     pub nodes: Vec<GraphNode>,
@@ -478,7 +516,7 @@ pub struct Graph {
     pub order: Vec<Vec<String>>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct GraphNode {
     pub name: String,
@@ -495,7 +533,7 @@ pub struct GraphNode {
 }
 
 /// `service` depends on `dependency`.
-#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
 pub struct GraphEdge {
     pub service: String,
     pub dependency: String,
@@ -522,7 +560,7 @@ pub const VIEW_ONLY_FIELDS: &[&str] = &[
 ];
 
 /// `GET /api/services/{name}` and list entries: the spec plus its runtime state.
-#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
 pub struct ServiceView {
     #[serde(flatten)]
     pub spec: ServiceSpec,
@@ -532,7 +570,7 @@ pub struct ServiceView {
 }
 
 /// One health check result (`GET /api/services/{name}/health`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct HealthCheck {
     pub time: String,
     /// `healthy`, `degraded` or `unhealthy` as the probe said, or the failure kind of the call
@@ -544,7 +582,7 @@ pub struct HealthCheck {
 }
 
 /// `GET /api/services/{name}/health`.
-#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct HealthReport {
     pub service: String,
@@ -558,7 +596,7 @@ pub struct HealthReport {
 }
 
 /// `POST /api/services/{name}/{start,stop,restart}` and `DELETE` answer with the resulting state.
-#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
 pub struct ActionResponse {
     pub name: String,
     pub action: String,
@@ -607,7 +645,7 @@ mod tests {
 
 /// What `POST /api/services/{name}/{action}` (and the control port's verbs of the same names) ask of
 /// a running service.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Start,

@@ -5,13 +5,14 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::ToSchema;
 
 /// The name of the session cookie.
 pub const SESSION_COOKIE: &str = "tend_session";
 
 /// `POST /api/login`: exactly one of `code` (from `tend dashboard`) or `token` (the API token, pasted
 /// by hand).
-#[derive(Clone, Debug, Default, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, TS, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[ts(optional_fields)]
 pub struct LoginRequest {
@@ -22,7 +23,7 @@ pub struct LoginRequest {
 }
 
 /// `POST /api/sessions/code`: a sign-in code, valid once until `expires_at`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct SignInCode {
     pub code: String,
     /// RFC 3339, UTC.
@@ -31,7 +32,7 @@ pub struct SignInCode {
 
 /// One session (`GET /api/sessions`, and the answer of `POST /api/login`). `id` is a public name for
 /// it, not its secret.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct SessionView {
     pub id: String,
     pub created_at: String,
@@ -46,7 +47,7 @@ pub struct SessionView {
 }
 
 /// `POST /api/logout` and `DELETE /api/sessions/{id}`: the session that ended.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct SessionEnded {
     /// `signed_out` (logout) or `revoked` (delete).
     pub status: String,

@@ -6,17 +6,18 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::{IntoParams, ToSchema};
 
 use super::{CaddyStatus, ServiceState};
 
 /// `GET /api/status`.
-#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
 pub struct StatusResponse {
     pub supervisor: SupervisorStatus,
     pub services: BTreeMap<String, ServiceState>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct SupervisorStatus {
     pub status: String,
@@ -24,6 +25,7 @@ pub struct SupervisorStatus {
     pub pid: u32,
     pub uptime_s: f64,
     pub started_at: String,
+    #[schema(value_type = String)]
     pub data_dir: PathBuf,
     pub managed_services: usize,
     /// Number of services in each status.
@@ -44,16 +46,17 @@ pub struct SupervisorStatus {
 
 /// `supervisor.containment` of `GET /api/status`: `{"kind": "cgroup2", "root": "<dir>"}` (every run in
 /// a cgroup of its own under `root`) or `{"kind": "process-group+marker+subreaper"}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 pub struct ContainmentStatus {
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub root: Option<PathBuf>,
 }
 
 /// `GET /api/supervisor/logs`: lines of the daemon's own `tend.log` (JSON objects from `tracing`).
-#[derive(Clone, Debug, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Serialize, Deserialize, TS, ToSchema)]
 pub struct SupervisorLogs {
     pub lines: Vec<serde_json::Value>,
 }
@@ -64,7 +67,10 @@ pub const AUTH_HEADER: &str = "authorization";
 pub const DEFAULT_PORT: u16 = 9900;
 
 /// The query of `GET /api/supervisor/logs`: the last `tail` records (default 200, at most 10000).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema, IntoParams,
+)]
+#[into_params(parameter_in = Query)]
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct TailParams {
@@ -73,7 +79,7 @@ pub struct TailParams {
 }
 
 /// `POST /api/supervisor/shutdown`: `{"status": "shutting_down"}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 pub struct ShutdownResponse {
     pub status: String,
 }

@@ -4,12 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+use utoipa::{IntoParams, ToSchema};
 
 use super::Origin;
 
 /// How a workflow command is run: `shell` as `sh -c <command>`, `make` as `make <args...>`, `exec` as
 /// the argv split from `command` with shell-like quoting (no shell).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CommandType {
     Shell,
@@ -28,7 +29,7 @@ impl CommandType {
 }
 
 /// One pre- or post-command (the seed format).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct WorkflowCommand {
@@ -46,7 +47,7 @@ pub struct WorkflowCommand {
 }
 
 /// The body of a custom restart.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomRestartRequest {
     #[serde(default)]
@@ -59,7 +60,7 @@ pub struct CustomRestartRequest {
 }
 
 /// Where a background job is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
     Queued,
@@ -105,7 +106,7 @@ impl JobStatus {
 }
 
 /// The part of a custom restart a step belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StepPhase {
     Pre,
@@ -124,7 +125,7 @@ impl StepPhase {
 }
 
 /// The command policy's answer for a step.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
     Allow,
@@ -132,7 +133,7 @@ pub enum Decision {
 }
 
 /// How a step went. `pending` and `running` change; the others are final.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     Pending,
@@ -169,7 +170,7 @@ impl StepStatus {
 }
 
 /// One step of a job: a pre- or post-command, or the restart itself.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct JobStep {
     pub phase: StepPhase,
     /// Position within its phase (0 for the restart).
@@ -198,7 +199,7 @@ pub struct JobStep {
 }
 
 /// A background job (`GET /api/jobs/{id}`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct JobView {
     pub id: String,
     /// `custom-restart`.
@@ -217,7 +218,7 @@ pub struct JobView {
 }
 
 /// `GET /api/jobs`: newest first.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 pub struct JobsPage {
     pub jobs: Vec<JobView>,
 }
@@ -228,7 +229,10 @@ pub const CLIENT_HEADER: &str = "x-tend-client";
 
 /// The query of `GET /api/jobs`: by service, by status (a `JobStatus` name), how many (default 50,
 /// at most 1000).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema, IntoParams,
+)]
+#[into_params(parameter_in = Query)]
 #[ts(optional_fields)]
 #[serde(deny_unknown_fields)]
 pub struct JobParams {

@@ -1,0 +1,111 @@
+//! `cargo xtask tools-venv`: the Python tools the black-box tests run against a live daemon
+//! (tests/tools/requirements.txt: today `openapi-spec-validator` and `schemathesis`) installed into a
+//! venv under the target dir, created when missing and recreated from scratch when the requirements
+//! changed (a copy of the file it was installed from is the stamp), `pip install --no-deps
+//! --require-hashes` so only the pinned wheels are ever installed. `cargo xtask test` runs it before
+//! the tests and hands them the venv's `bin` dir in `TEND_TOOLS_BIN`.
+//!
+//! `cargo xtask schemathesis [--examples N]`: the full fuzzing profile, the black-box test
+//! `openapi_fuzz::` with N examples per operation (default 100), printing operations, requests and
+//! failures.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+use crate::{cargo, llm, root, run_checked, target_dir};
+
+/// Env var that tells the tests where the tools' executables are (the tests fall back to
+/// `target/tools-venv/bin`).
+pub const BIN_VAR: &str = "TEND_TOOLS_BIN";
+
+/// Examples per operation of `cargo xtask schemathesis` without `--examples`.
+const FULL_EXAMPLES: u32 = 100;
+
+fn venv() -> PathBuf {
+    target_dir().join("tools-venv")
+}
+
+/// The venv's `bin` dir: `openapi-spec-validator`, `schemathesis` once `main` succeeded.
+pub fn bin() -> PathBuf {
+    venv().join("bin")
+}
+
+fn requirements() -> PathBuf {
+    root().join("tests").join("tools").join("requirements.txt")
+}
+
+/// Where the venv keeps the copy of the requirements it was installed from.
+fn stamp() -> PathBuf {
+    venv().join("requirements.txt")
+}
+
+/// `cargo xtask tools-venv`.
+pub fn main(args: &[String]) -> anyhow::Result<()> {
+    if let Some(arg) = args.first() {
+        bail!("`tools-venv` takes no arguments, got {arg:?}");
+    }
+    ensure()
+}
+
+fn ensure() -> anyhow::Result<()> {
+    let wanted = std::fs::read(requirements())
+        .with_context(|| format!("cannot read {}", requirements().display()))?;
+    let python = bin().join("python");
+    if python.is_file() && std::fs::read(stamp()).ok().as_deref() == Some(&wanted[..]) {
+        println!("tools venv up to date: {}", venv().display());
+        return Ok(());
+    }
+    // From scratch: a venv left by other requirements may hold packages these no longer name.
+    if venv().exists() {
+        std::fs::remove_dir_all(venv())
+            .with_context(|| format!("cannot remove the old {}", venv().display()))?;
+    }
+    llm::create_venv(&venv(), "the tests' Python tools")?;
+    let mut pip = Command::new(&python);
+    pip.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-input",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "--require-hashes",
+        "-r",
+    ])
+    .arg(requirements());
+    run_checked(&mut pip)?;
+    std::fs::write(stamp(), &wanted)
+        .with_context(|| format!("cannot write {}", stamp().display()))?;
+    println!("tools venv installed: {}", venv().display());
+    Ok(())
+}
+
+/// `cargo xtask schemathesis [--examples N]`.
+pub fn schemathesis(args: &[String]) -> anyhow::Result<()> {
+    let examples = match args {
+        [] => FULL_EXAMPLES,
+        [flag, n] if flag == "--examples" => n
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n > 0)
+            .with_context(|| format!("--examples takes a whole number above 0, got {n:?}"))?,
+        _ => bail!("usage: cargo xtask schemathesis [--examples N], got {args:?}"),
+    };
+    ensure()?;
+    run_checked(cargo().args(["build", "--package", "tend", "--bin", "tend"]))?;
+    let mut test = cargo();
+    test.args([
+        "test",
+        "--package",
+        "tend-tests",
+        "--",
+        "openapi_fuzz::",
+        "--nocapture",
+    ])
+    .env(BIN_VAR, bin())
+    .env("TEND_FUZZ_EXAMPLES", examples.to_string());
+    run_checked(&mut test)
+}
