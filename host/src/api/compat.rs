@@ -32,6 +32,7 @@ pub async fn status(State(app): State<AppState>) -> Json<SystemStatus> {
     request_body = SystemRestartRequest,
     responses(
         (status = 200, description = "Restarted", body = SystemActionResponse),
+        (status = 404, description = "No service of that name", body = ErrorBody),
         (status = 409, description = "The service cannot be restarted now", body = ErrorBody),
     ),
 )]
@@ -48,6 +49,7 @@ pub async fn restart(
     request_body = SystemCustomRestartRequest,
     responses(
         (status = 202, description = "The custom restart's job (`Location: /api/jobs/{id}`)", body = JobView),
+        (status = 404, description = "No service of that name (`service`, or `[compat] default_service`)", body = ErrorBody),
         (status = 409, description = "A custom restart of the service is already running", body = ErrorBody),
     ),
 )]
