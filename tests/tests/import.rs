@@ -194,6 +194,37 @@ fn one_invalid_service_registers_none() {
 }
 
 #[test]
+fn a_service_the_registry_refuses_rolls_back_the_ones_created_before_it() {
+    let d = Daemon::start();
+    // `db` runs without a health check, so no dependent may wait for it to be `healthy`: the
+    // import's own checks pass (db exists), the supervisor's dependency rules refuse `api`, created
+    // after `migrate` (its dependency), and `migrate` must not stay registered.
+    d.create(&d.service("db", "sleep 100"));
+    let file = write(
+        &d.scratch(),
+        "docker-compose.yml",
+        "services:\n  migrate:\n    command: \"true\"\n  api:\n    command: sleep 100\n    \
+         depends_on:\n      migrate:\n        condition: service_completed_successfully\n      \
+         db:\n        condition: service_healthy\n",
+    );
+    let body = json!({
+        "file_name": "docker-compose.yml",
+        "content": std::fs::read_to_string(&file).unwrap(),
+        "base_dir": d.scratch(),
+    });
+    let (status, e) = d.post("/api/import", &body);
+    assert_eq!(status, 422, "{e}");
+    assert!(
+        e["error"]["field"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("depends_on"),
+        "{e}"
+    );
+    assert_eq!(names(&d), ["db"]);
+}
+
+#[test]
 fn a_name_taken_is_a_conflict_and_registers_none() {
     let d = Daemon::start();
     d.create(&d.service("web", "sleep 100"));
