@@ -10,6 +10,7 @@ mod run;
 mod test;
 mod tidy;
 mod tools;
+mod venv;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};

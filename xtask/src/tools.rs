@@ -10,11 +10,10 @@
 //! failures.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use anyhow::{Context, bail};
 
-use crate::{cargo, llm, root, run_checked, target_dir};
+use crate::{cargo, root, run_checked, target_dir};
 
 /// Env var that tells the tests where the tools' executables are (the tests fall back to
 /// `target/tools-venv/bin`).
@@ -36,11 +35,6 @@ fn requirements() -> PathBuf {
     root().join("tests").join("tools").join("requirements.txt")
 }
 
-/// Where the venv keeps the copy of the requirements it was installed from.
-fn stamp() -> PathBuf {
-    venv().join("requirements.txt")
-}
-
 /// `cargo xtask tools-venv`.
 pub fn main(args: &[String]) -> anyhow::Result<()> {
     if let Some(arg) = args.first() {
@@ -50,36 +44,11 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
 }
 
 fn ensure() -> anyhow::Result<()> {
-    let wanted = std::fs::read(requirements())
-        .with_context(|| format!("cannot read {}", requirements().display()))?;
-    let python = bin().join("python");
-    if python.is_file() && std::fs::read(stamp()).ok().as_deref() == Some(&wanted[..]) {
+    if crate::venv::ensure(&venv(), &requirements(), "the tests' Python tools")? {
+        println!("tools venv installed: {}", venv().display());
+    } else {
         println!("tools venv up to date: {}", venv().display());
-        return Ok(());
     }
-    // From scratch: a venv left by other requirements may hold packages these no longer name.
-    if venv().exists() {
-        std::fs::remove_dir_all(venv())
-            .with_context(|| format!("cannot remove the old {}", venv().display()))?;
-    }
-    llm::create_venv(&venv(), "the tests' Python tools")?;
-    let mut pip = Command::new(&python);
-    pip.args([
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--no-input",
-        "--disable-pip-version-check",
-        "--no-deps",
-        "--require-hashes",
-        "-r",
-    ])
-    .arg(requirements());
-    run_checked(&mut pip)?;
-    std::fs::write(stamp(), &wanted)
-        .with_context(|| format!("cannot write {}", stamp().display()))?;
-    println!("tools venv installed: {}", venv().display());
     Ok(())
 }
 

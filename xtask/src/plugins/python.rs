@@ -88,7 +88,7 @@ pub fn build(source: &Path, build_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
             && fs::read_to_string(&stamp_file).is_ok_and(|old| old.trim() == stamp);
         if !fresh {
             if !venv_ready {
-                ensure_venv(&requirements, &wanted)?;
+                ensure_venv(&requirements)?;
                 venv_ready = true;
             }
             componentize(plugin, &dir, &wit, &component)?;
@@ -120,37 +120,19 @@ fn componentize(plugin: &PyPlugin, dir: &Path, wit: &Path, component: &Path) -> 
         .with_context(|| format!("cannot rename {} into place", partial.display()))
 }
 
-/// The venv with exactly the pinned componentize-py: kept while its copy of the requirements
-/// matches, recreated from scratch otherwise (`pip --no-deps --require-hashes`).
-fn ensure_venv(requirements: &Path, wanted: &[u8]) -> anyhow::Result<()> {
-    let stamp = venv().join("requirements.txt");
-    if componentize_py().is_file() && fs::read(&stamp).ok().as_deref() == Some(wanted) {
-        return Ok(());
+/// The venv with exactly the pinned componentize-py (`venv.rs`).
+fn ensure_venv(requirements: &Path) -> anyhow::Result<()> {
+    if crate::venv::ensure(
+        &venv(),
+        requirements,
+        "the Python plugins (componentize-py)",
+    )? {
+        println!(
+            "==> plugins: installed componentize-py into {}",
+            venv().display()
+        );
     }
-    if venv().exists() {
-        fs::remove_dir_all(venv())
-            .with_context(|| format!("cannot remove the old {}", venv().display()))?;
-    }
-    println!(
-        "==> plugins: installing componentize-py into {}",
-        venv().display()
-    );
-    crate::llm::create_venv(&venv(), "the Python plugins (componentize-py)")?;
-    let mut pip = Command::new(venv().join("bin").join("python"));
-    pip.args([
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--no-input",
-        "--disable-pip-version-check",
-        "--no-deps",
-        "--require-hashes",
-        "-r",
-    ])
-    .arg(requirements);
-    run_checked(&mut pip)?;
-    fs::write(&stamp, wanted).with_context(|| format!("cannot write {}", stamp.display()))
+    Ok(())
 }
 
 /// Hex sha256 over everything a component is built from: the pinned requirements, the world's
