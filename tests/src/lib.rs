@@ -16,6 +16,7 @@ mod daemon;
 pub mod llama;
 pub mod llm_script;
 pub mod onboard;
+pub mod output;
 pub mod plugins;
 mod procs;
 pub mod servers;

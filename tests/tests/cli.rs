@@ -3,27 +3,8 @@
 
 use std::process::Output;
 
+use tend_tests::output::{ok, stderr, stdout};
 use tend_tests::{Daemon, Value, json, secs, tend_cmd, wait_for};
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-#[track_caller]
-fn ok(o: Output) -> Output {
-    assert!(
-        o.status.success(),
-        "exit {}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        stdout(&o),
-        stderr(&o)
-    );
-    o
-}
 
 /// Asserts the exit code and that stderr is one line starting with `error:`.
 #[track_caller]

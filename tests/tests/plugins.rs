@@ -3,9 +3,9 @@
 //! probes, reload and hot reload of user plugins (replacement, rejection, wrong world), user plugins
 //! overriding built-ins, and the `tend plugin` CLI.
 
-use std::process::Output;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use tend_tests::output::{stderr, stdout};
 use tend_tests::plugins::{
     builtin, install, install_raw, junk_bytes, reload_entry, sha256_bytes, user_plugin_dir,
 };
@@ -70,14 +70,6 @@ fn list(d: &Daemon) -> Vec<Value> {
 
 fn failures(info: &Value, kind: &str) -> u64 {
     info["stats"]["failures"][kind].as_u64().unwrap_or(0)
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 // ---- built-ins ---------------------------------------------------------------------------------

@@ -5,8 +5,7 @@
 //! plugin replacing the built-in; the audit trail (`GET /api/audit`: filters, paging, restarts); bad
 //! input; and the `tend policy check` / `tend audit` CLI.
 
-use std::process::Output;
-
+use tend_tests::output::{stderr, stdout};
 use tend_tests::plugins::builtin;
 use tend_tests::{Daemon, Value, json};
 
@@ -54,14 +53,6 @@ fn manifest_version(manifest: &str) -> String {
         .find_map(|l| l.strip_prefix("version = "))
         .map(|v| v.trim().trim_matches('"').to_string())
         .expect("the manifest has a version")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// A service whose working dir is `<scratch>/app` and whose environment feeds `$VAR` indirection.
