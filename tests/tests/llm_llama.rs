@@ -327,9 +327,12 @@ fn the_anthropic_provider_talks_to_the_servers_messages_endpoint() {
     let server = llama::shared();
     let tap = Tap::start(server.base_url());
     let d = daemon("anthropic", tap.base_url(), "");
+    // A prompt no other test sends: the server shared by the tests caches prompts, and its
+    // `/v1/messages` counts as `input_tokens` only what it did not take from that cache (without a
+    // `cache_read_input_tokens` of its own), so a prompt it has seen whole would count 0.
     let (status, c) = d.post(
         COMPLETE,
-        &json!({ "messages": [user("Say hello.")], "max_tokens": 16 }),
+        &json!({ "messages": [user("Say hello to Claude's protocol.")], "max_tokens": 16 }),
     );
     assert_eq!(status, 200, "{c}");
     assert_completion(&c, 16);
