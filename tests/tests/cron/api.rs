@@ -194,8 +194,16 @@ fn one_execution_shows_its_output_while_it_runs() {
     );
     let id = run_now(&d, "live");
     let path = format!("/api/cron/live/executions/{id}");
+    // Both streams: stdout and stderr are read from separate pipes, so a snapshot may hold one
+    // stream's line before the other's.
     let running = wait_for(secs(10), || match d.get(&path) {
-        (200, e) if e["status"] == "running" && e["stdout"]["text"] == "first-line\n" => Ok(e),
+        (200, e)
+            if e["status"] == "running"
+                && e["stdout"]["text"] == "first-line\n"
+                && e["stderr"]["text"] == "warned\n" =>
+        {
+            Ok(e)
+        }
         (code, e) => Err(format!("{code} {e}")),
     })
     .unwrap();
