@@ -4,7 +4,7 @@
 //! answers `POST /api/policy/evaluate` through the host's adapter (it gets the 0.1 request record,
 //! its 0.1 `log` import is served); a 0.1 probe runs real health checks with its 0.1 `net`, `kv` and
 //! `log` imports; a 0.1 `proxy-config` generator routes a service through a real Caddy. Current
-//! plugins say 0.2.2.
+//! plugins say 0.2.3.
 
 use tend_tests::caddy::{CaddyProxy, NAMING_SERVER};
 use tend_tests::{Daemon, RecordingListener, Value, free_port, json, python3, secs, wait_for};
@@ -33,7 +33,7 @@ fn a_0_1_policy_plugin_is_loaded_and_adapted() {
     assert_eq!(info["wit"], "0.1.0", "{info:#}");
     assert_eq!(
         d.plugin("policy")["wit"],
-        "0.2.2",
+        "0.2.3",
         "the built-in is current"
     );
 
@@ -84,7 +84,7 @@ fn a_0_1_probe_checks_a_real_service() {
     assert_eq!(info["state"], "loaded", "{info:#}");
     assert_eq!(info["world"], "probe", "{info:#}");
     assert_eq!(info["wit"], "0.1.0", "{info:#}");
-    assert_eq!(d.plugin("tcp")["wit"], "0.2.2", "the built-in is current");
+    assert_eq!(d.plugin("tcp")["wit"], "0.2.3", "the built-in is current");
 
     d.create(&d.service_with(
         "web",
@@ -138,7 +138,7 @@ fn a_0_1_proxy_generator_routes_through_a_real_caddy() {
     assert_eq!(info["state"], "loaded", "{info:#}");
     assert_eq!(info["world"], "proxy-config", "{info:#}");
     assert_eq!(info["wit"], "0.1.0", "{info:#}");
-    assert_eq!(d.plugin("caddy")["wit"], "0.2.2", "the built-in is current");
+    assert_eq!(d.plugin("caddy")["wit"], "0.2.3", "the built-in is current");
 
     let port = free_port();
     d.create(&d.service_with(

@@ -92,7 +92,11 @@ depends_timeout_s: number,
 /**
  * This service's auto-fix mode, over the daemon's `[autofix]` modes; none: the daemon's.
  */
-autofix?: FixMode, };
+autofix?: FixMode, 
+/**
+ * What a Kubernetes export needs that tend does not (`tend export k8s`); the daemon ignores it.
+ */
+k8s?: K8sSettings, };
 
 /**
  * Lifecycle states (see `lifecycle`).
@@ -188,7 +192,11 @@ depends_timeout_s: number,
 /**
  * This service's auto-fix mode, over the daemon's `[autofix]` modes; none: the daemon's.
  */
-autofix?: FixMode, status: Status, pid?: number, 
+autofix?: FixMode, 
+/**
+ * What a Kubernetes export needs that tend does not (`tend export k8s`); the daemon ignores it.
+ */
+k8s?: K8sSettings, status: Status, pid?: number, 
 /**
  * Seconds since the current process started, when running.
  */
@@ -683,7 +691,11 @@ retries: number, retry_delay_s: number,
 /**
  * This job's auto-fix mode, over the daemon's `[autofix]` modes; none: the daemon's.
  */
-autofix?: FixMode, };
+autofix?: FixMode, 
+/**
+ * What a Kubernetes export needs that tend does not (`tend export k8s`); the daemon ignores it.
+ */
+k8s?: K8sSettings, };
 
 /**
  * Why an execution was started.
@@ -815,6 +827,10 @@ retries: number, retry_delay_s: number,
  * This job's auto-fix mode, over the daemon's `[autofix]` modes; none: the daemon's.
  */
 autofix?: FixMode, 
+/**
+ * What a Kubernetes export needs that tend does not (`tend export k8s`); the daemon ignores it.
+ */
+k8s?: K8sSettings, 
 /**
  * The schedule in plain English ("At 09:00, on Monday through Friday"), as
  * `GET /api/cron/validate` describes it.
@@ -1424,7 +1440,7 @@ export type PluginInfo = { name: string, state: PluginState,
  */
 world: string, 
 /**
- * The `tend:plugin` package version the component was built against (`0.2.2` for every 0.2.x component, or `0.1.0`, which
+ * The `tend:plugin` package version the component was built against (`0.2.3` for every 0.2.x component, or `0.1.0`, which
  * the host adapts); absent when nothing is loaded.
  */
 wit?: string, version: string, description: string, source: PluginSource, 
@@ -1945,6 +1961,82 @@ field: string, reason: string, };
  * dependencies first.
  */
 export type ImportResult = { format: ImportFormat, dry_run: boolean, services: Array<ServiceSpec>, warnings: Array<ImportWarning>, };
+
+/**
+ * `[services.<name>.k8s]` / `[cron.<name>.k8s]`: what a Kubernetes export needs that tend itself
+ * does not. Read by exports only; the daemon ignores it.
+ */
+export type K8sSettings = { 
+/**
+ * The container image the command runs in (over `--image`).
+ */
+image?: string, };
+
+/**
+ * `GET /api/export/{target}` query (and `tend export` flags). Absent lists select everything:
+ * every service and every cron job. Naming services or jobs selects only those.
+ */
+export type ExportParams = { 
+/**
+ * Services to export (repeat the parameter); none named and no `cron` named: all of them.
+ */
+service: Array<string>, 
+/**
+ * Cron jobs to export (repeat the parameter); none named and no `service` named: all of them.
+ */
+cron: Array<string>, 
+/**
+ * The default container image (Kubernetes); a service's own `k8s.image` wins.
+ */
+image?: string, 
+/**
+ * Kubernetes: Gateway API `HTTPRoute`s instead of `Ingress`.
+ */
+gateway: boolean, 
+/**
+ * Kubernetes namespace / Nomad namespace of every object; none: the engine's default.
+ */
+namespace?: string, };
+
+/**
+ * One file of an export.
+ */
+export type ExportDocument = { 
+/**
+ * Relative, `/`-separated path (where `tend export --out DIR` writes it).
+ */
+path: string, 
+/**
+ * `application/yaml`, `application/json`, ...
+ */
+media_type: string, body: string, };
+
+/**
+ * A field the target cannot carry over (also named in the object's `tend.dev/unmapped` annotation
+ * where the format has annotations).
+ */
+export type ExportWarning = { 
+/**
+ * `service/<name>` or `cron/<name>`.
+ */
+object: string, 
+/**
+ * The field as the spec names it (`backoff.jitter`, `schedule`, `health.probe`).
+ */
+field: string, reason: string, };
+
+/**
+ * `GET /api/export/{target}`: the documents, in the order the plugin gave them, and the warnings.
+ */
+export type ExportResult = { 
+/**
+ * `k8s`, `nomad`, or another `deploy-export` plugin's name.
+ */
+target: string, 
+/**
+ * The plugin that rendered it.
+ */
+plugin: string, documents: Array<ExportDocument>, warnings: Array<ExportWarning>, };
 
 /**
  * Body of `POST /api/chat`.

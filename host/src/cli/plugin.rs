@@ -275,7 +275,7 @@ mod tests {
             name: name.into(),
             state: PluginState::Loaded,
             world: "probe".into(),
-            wit: Some("0.2.2".into()),
+            wit: Some("0.2.3".into()),
             version: "0.1.0".into(),
             description: "HTTP probe".into(),
             source: PluginSource::Builtin,

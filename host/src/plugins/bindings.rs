@@ -1,4 +1,4 @@
-//! The one place that runs `bindgen!`: Rust types for every world of `tend:plugin@0.2.2` (`wit/`),
+//! The one place that runs `bindgen!`: Rust types for every world of `tend:plugin@0.2.3` (`wit/`),
 //! and of the frozen previous major version `tend:plugin@0.1.0` (`wit/v0.1/`, module [`v0_1`]), which
 //! the host keeps loading and adapts (wit/README.md, "Versioning"); and `World`, the names manifests
 //! use for them, and `WitVersion`, which package a loaded component was built against. Imports are
@@ -90,7 +90,7 @@ impl WitVersion {
     pub fn as_str(self) -> &'static str {
         match self {
             WitVersion::V0_1 => "0.1.0",
-            WitVersion::V0_2 => "0.2.2",
+            WitVersion::V0_2 => "0.2.3",
         }
     }
 

@@ -106,7 +106,7 @@ pub async fn load(env: &LoadEnv<'_>, c: &Candidate) -> Result<LoadedPlugin, Stri
         tracing::warn!(
             plugin = %c.name,
             "built against tend:plugin@0.1.0, the previous major version, which this release still \
-             loads and adapts; rebuild it against tend:plugin@0.2.2{}",
+             loads and adapts; rebuild it against tend:plugin@0.2.3{}",
             if world == World::CommandPolicy {
                 " (as a 0.1 command policy it is not told tend's protected paths, the daemon's pid, \
                  names and working dir, nor [policy] interpreters and programs)"

@@ -86,6 +86,9 @@ pub struct CronJobSpec {
     /// This job's auto-fix mode, over the daemon's `[autofix]` modes; none: the daemon's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autofix: Option<super::FixMode>,
+    /// What a Kubernetes export needs that tend does not (`tend export k8s`); the daemon ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k8s: Option<super::K8sSettings>,
 }
 
 pub fn default_cron_timeout() -> u64 {

@@ -15,6 +15,7 @@ mod control;
 mod cron;
 mod error;
 mod event;
+mod export;
 mod fix;
 mod import;
 mod llm;
@@ -40,6 +41,7 @@ pub use control::*;
 pub use cron::*;
 pub use error::*;
 pub use event::*;
+pub use export::*;
 pub use fix::*;
 pub use import::*;
 #[allow(unused_imports)]

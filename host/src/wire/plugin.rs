@@ -122,7 +122,7 @@ pub struct PluginInfo {
     pub state: PluginState,
     /// The world from the manifest (empty when a rejected plugin's manifest did not parse).
     pub world: String,
-    /// The `tend:plugin` package version the component was built against (`0.2.2` for every 0.2.x component, or `0.1.0`, which
+    /// The `tend:plugin` package version the component was built against (`0.2.3` for every 0.2.x component, or `0.1.0`, which
     /// the host adapts); absent when nothing is loaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wit: Option<String>,

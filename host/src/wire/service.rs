@@ -132,6 +132,9 @@ pub struct ServiceSpec {
     /// This service's auto-fix mode, over the daemon's `[autofix]` modes; none: the daemon's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autofix: Option<super::FixMode>,
+    /// What a Kubernetes export needs that tend does not (`tend export k8s`); the daemon ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k8s: Option<super::K8sSettings>,
 }
 
 /// A service's health check: a probe plugin called every `interval_s`; `retries` consecutive failures

@@ -99,6 +99,8 @@ fn declarations(cfg: &Config) -> Vec<Decl> {
         OnboardJobsPage,
         // importing other supervisors' files
         ImportFormat, ImportRequest, ImportWarning, ImportResult,
+        // exporting to other engines
+        K8sSettings, ExportParams, ExportDocument, ExportWarning, ExportResult,
         // chat
         ChatRequest, ChatRole, ChatProposal, ChatToolUse, ChatMessage, ConversationSummary,
         Conversation, ChatEvent,

@@ -9,8 +9,8 @@ wit_bindgen::generate!({
     inline: "
         package tend:agent-kit;
         world imports {
-            import tend:plugin/project@0.2.2;
-            import tend:plugin/log@0.2.2;
+            import tend:plugin/project@0.2.3;
+            import tend:plugin/log@0.2.3;
         }
     ",
     path: "../../wit",

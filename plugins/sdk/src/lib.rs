@@ -1,4 +1,4 @@
-//! The guest side of tend's `probe` world (`tend:plugin@0.2.2`, WIT in the repository's `wit/`).
+//! The guest side of tend's `probe` world (`tend:plugin@0.2.3`, WIT in the repository's `wit/`).
 //!
 //! A probe is a type implementing [`Probe`], exported once per crate with [`export_probe!`]:
 //!

@@ -3,7 +3,7 @@
 //! `http`/`net` for plugins whose effective grants allow no host at all (such a plugin importing
 //! them fails to link, which is how "imports beyond its grants" is refused at load). Both offer
 //! `llm` and `project`: the loader refuses a component importing them without the grant. Each linker
-//! offers every interface under both package versions the host loads, `tend:plugin/*@0.2.2` (which 0.2.0 and 0.2.1 components match) and
+//! offers every interface under both package versions the host loads, `tend:plugin/*@0.2.3` (which 0.2.0 to 0.2.2 components match) and
 //! `@0.1.0` (`v0_1`, delegating here): wasmtime matches imports by semver, and 0.1 and 0.2 are not
 //! compatible versions, so the 0.1 names must be defined themselves.
 

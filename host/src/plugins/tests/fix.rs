@@ -201,11 +201,11 @@ async fn llm_and_project_imports_need_their_grants() {
     for (name, needle) in [
         (
             "nosy",
-            "imports tend:plugin/project@0.2.2 beyond its grants: the manifest does not grant it ([grants] project = true",
+            "imports tend:plugin/project@0.2.3 beyond its grants: the manifest does not grant it ([grants] project = true",
         ),
         (
             "chatter",
-            "imports tend:plugin/llm@0.2.2 beyond its grants: the manifest does not grant it ([grants] llm = true",
+            "imports tend:plugin/llm@0.2.3 beyond its grants: the manifest does not grant it ([grants] llm = true",
         ),
         (
             "probe-llm",

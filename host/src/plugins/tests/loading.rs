@@ -43,7 +43,7 @@ async fn broken_plugins_are_rejected_with_a_reason() {
             "notworld",
             "wrong world: the component does not implement world `probe`",
         ),
-        ("greedy", "imports tend:plugin/http@0.2.2 beyond its grants"),
+        ("greedy", "imports tend:plugin/http@0.2.3 beyond its grants"),
         (
             "tiny",
             "self-test failed (instantiation): plugin ran out of memory",
