@@ -437,3 +437,44 @@ fn out_writes_each_document_under_the_directory_and_replaces_old_ones() {
     );
     assert_eq!(stderr(&o).lines().count(), 2, "{}", stderr(&o));
 }
+
+/// The realistic set the goldens are made from (`tests/fixtures/export/tend.toml`) is accepted by the
+/// daemon, and all of it reaches the plugin. The daemon refuses working dirs and env files that do
+/// not exist, so its `/srv/...` paths are made here under a temporary dir.
+#[test]
+fn the_golden_fixture_loads_and_reaches_the_plugin_whole() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/export/tend.toml");
+    let text = std::fs::read_to_string(&fixture).expect("the export fixture");
+    let srv = tempfile::tempdir().expect("temp dir");
+    for dir in ["app", "docs"] {
+        std::fs::create_dir_all(srv.path().join(dir)).unwrap();
+    }
+    std::fs::write(srv.path().join("app/.env"), "SECRET_KEY=x\n").unwrap();
+    let text = text.replace("\"/srv/", &format!("\"{}/", srv.path().display()));
+    let d = Daemon::builder()
+        .plugin("export-echo", "echo")
+        .plugin("json-status", "json-status")
+        .config_toml(&format!("{text}\n[export]\nk8s = \"echo\"\n"))
+        .start();
+    let seen = inputs(&export_ok(&d, ""));
+    assert_eq!(
+        names(&seen["input/services.json"]),
+        ["db", "docs", "migrate", "web", "worker"]
+    );
+    assert_eq!(
+        names(&seen["input/cron.json"]),
+        ["backup", "cleanup", "report"]
+    );
+    assert_eq!(
+        names(&seen["input/routes.json"]["services"]),
+        ["docs", "web"]
+    );
+    assert_eq!(
+        seen["input/services.json"][0]["k8s"],
+        json!({"image": "postgres:17"})
+    );
+    assert_eq!(
+        seen["input/routes.json"]["settings"]["base_domain"],
+        "example.com"
+    );
+}
