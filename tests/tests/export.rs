@@ -3,7 +3,7 @@
 //! target (`[export] k8s = "echo"`): what the plugin sees is the API's specs, routes and the
 //! options; selection by service and cron job (an unknown name is 404 naming it); warnings on
 //! stderr and in the JSON; `--out` writes the files and an escaping path writes nothing; the
-//! plugin's `err` is 422 / a non-zero exit; no token is 401, an unknown target 404. The real
+//! plugin's `err` is 422 / a non-zero exit, its trap 502; no token is 401, an unknown target 404. The real
 //! plugins' goldens are `export_k8s.rs` and `export_nomad.rs`.
 
 use std::path::Path;
@@ -302,7 +302,7 @@ fn bad_options_and_targets_are_refused_naming_them() {
 }
 
 #[test]
-fn the_plugins_refusal_is_422_and_a_bad_path_502_with_nothing_written() {
+fn the_plugins_refusal_is_422_and_a_trap_or_bad_path_502_with_nothing_written() {
     let d = daemon();
     let m = error(
         &d,
@@ -321,6 +321,11 @@ fn the_plugins_refusal_is_422_and_a_bad_path_502_with_nothing_written() {
     );
     assert_eq!(m, "Kubernetes needs an image: web, worker");
     export_ok(&d, "?namespace=needs-image&image=app:1");
+    let (code, body) = d.get("/api/export/k8s?namespace=trap");
+    assert_eq!(code, 502, "{body}");
+    assert_eq!(body["error"]["code"], "unavailable");
+    let m = body["error"]["message"].as_str().unwrap();
+    assert!(m.contains("\"echo\" failed: plugin trapped"), "{m}");
     let (code, body) = d.get("/api/export/k8s?namespace=escape");
     assert_eq!(code, 502, "{body}");
     assert_eq!(body["error"]["code"], "unavailable");
@@ -453,7 +458,6 @@ fn the_golden_fixture_loads_and_reaches_the_plugin_whole() {
     let text = text.replace("\"/srv/", &format!("\"{}/", srv.path().display()));
     let d = Daemon::builder()
         .plugin("export-echo", "echo")
-        .plugin("json-status", "json-status")
         .config_toml(&format!("{text}\n[export]\nk8s = \"echo\"\n"))
         .start();
     let seen = inputs(&export_ok(&d, ""));
