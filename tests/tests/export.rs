@@ -3,7 +3,8 @@
 //! target (`[export] k8s = "echo"`): what the plugin sees is the API's specs, routes and the
 //! options; selection by service and cron job (an unknown name is 404 naming it); warnings on
 //! stderr and in the JSON; `--out` writes the files and an escaping path writes nothing; the
-//! plugin's `err` is 422 / a non-zero exit, its trap 502; no token is 401, an unknown target 404. The real
+//! plugin's `err` is 422 / a non-zero exit, its trap 502; no token is 401, an unknown target 404; a
+//! bad `[export]` setting stops the daemon naming it; the golden fixture loads and reaches the plugin. The real
 //! plugins' goldens are `export_k8s.rs` and `export_nomad.rs`.
 
 use std::path::Path;
@@ -481,4 +482,27 @@ fn the_golden_fixture_loads_and_reaches_the_plugin_whole() {
         seen["input/routes.json"]["settings"]["base_domain"],
         "example.com"
     );
+}
+
+#[test]
+fn a_bad_export_setting_stops_the_daemon_naming_it() {
+    for (setting, key) in [
+        ("agent_port = 0", "export.agent_port"),
+        ("k8s = \"../x\"", "export.k8s"),
+        ("datacenters = []", "export.datacenters"),
+        ("kube_version = \"latest\"", "export.kube_version"),
+        (
+            "agent_config_path = \"tend.toml\"",
+            "export.agent_config_path",
+        ),
+    ] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(
+            dir.path().join("tend.toml"),
+            format!("[export]\n{setting}\n"),
+        )
+        .unwrap();
+        let err = tend_tests::refused_start(dir.path());
+        assert!(err.contains(key), "{setting}: {err}");
+    }
 }
