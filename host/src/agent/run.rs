@@ -139,8 +139,9 @@ impl Driver {
                 match effect {
                     // The transitions the daemon would record, on stderr (the reason names the exit).
                     Effect::Record(t) => {
+                        let pid = t.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
                         eprintln!(
-                            "tend agent: {}: {} -> {}: {}",
+                            "tend agent: {}: {} -> {}: {}{pid}",
                             self.name,
                             t.from.as_str(),
                             t.to.as_str(),
