@@ -428,3 +428,46 @@ fn a_taken_listen_port_is_refused_before_the_service_starts() {
     assert!(err.contains("--listen") && err.contains(&listen), "{err}");
     assert_eq!(agent.stdout(), "", "the service never started");
 }
+
+/// The run gets what the daemon would give it: `working_dir` (relative to the config file),
+/// `env_file` then `env`, `TEND_SERVICE`; the agent's own environment is inherited (the container's).
+#[test]
+fn the_run_gets_its_working_dir_env_file_and_env() {
+    let toml = format!(
+        r#"
+[services.show]
+command = "pwd; echo \"$FROM_FILE $FROM_ENV $OVERRIDDEN $TEND_SERVICE $FROM_AGENT\""
+working_dir = "work"
+env_file = "service.env"
+env = {{ TEND_TEST_ID = "{MARKER}", FROM_ENV = "from-env", OVERRIDDEN = "by-env" }}
+"#
+    );
+    let mut agent = Agent::start(&toml, "show", &[], |dir| {
+        std::fs::create_dir(dir.join("work")).unwrap();
+        std::fs::write(
+            dir.join("work/service.env"),
+            "FROM_FILE=from-file\nOVERRIDDEN=by-file\n",
+        )
+        .unwrap();
+    });
+    let status = agent.wait_exit(secs(20));
+    assert_eq!(status.code(), Some(0), "stderr:\n{}", agent.stderr());
+    let work = agent.path("work").canonicalize().unwrap();
+    assert_eq!(
+        agent.stdout(),
+        format!("{}\nfrom-file from-env by-env show \n", work.display())
+    );
+}
+
+/// A command that cannot be started: exit 127 (a shell's "command not found"), the reason on stderr.
+#[test]
+fn a_command_that_cannot_start_exits_127() {
+    let toml = format!(
+        "[services.ghost]\ncommand = [\"/nonexistent/program\"]\nenv = {{ TEND_TEST_ID = \"{MARKER}\" }}\n"
+    );
+    let mut agent = Agent::start(&toml, "ghost", &[], |_| {});
+    let status = agent.wait_exit(secs(20));
+    assert_eq!(status.code(), Some(127));
+    let err = agent.stderr();
+    assert!(err.contains("/nonexistent/program"), "{err}");
+}

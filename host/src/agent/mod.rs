@@ -1,6 +1,7 @@
 //! `tend agent --service NAME`: the container entrypoint (pm2-runtime's role). Runs ONE service of a
 //! normal `tend.toml` in the foreground with tend's semantics and no daemon: no database, no data dir
-//! (a throw-away temp dir holds the plugin host's store and compiled code, removed at exit), no API
+//! (when the service has a health check, a throw-away temp dir holds the plugin host's store and
+//! compiled code, removed at exit), no API
 //! but `GET /healthz/NAME` (`api/agent.rs`), which runs the service's health check through its
 //! WebAssembly probe on each request, so a Kubernetes or Nomad probe pointed at it keeps custom probes.
 //!
@@ -66,20 +67,24 @@ pub fn main(args: AgentArgs) -> ExitCode {
 }
 
 fn boot(args: AgentArgs) -> anyhow::Result<u8> {
-    let scratch = tempfile::Builder::new()
-        .prefix("tend-agent-")
-        .tempdir()
-        .context("cannot create the agent's temp dir")?;
     let settings = Settings::resolve(DaemonArgs {
         config: Some(args.config.clone()),
-        data_dir: Some(scratch.path().to_path_buf()),
+        // Only paths are derived from it (nothing of the daemon's is written): the temp dir's parent.
+        data_dir: Some(std::env::temp_dir()),
         ..DaemonArgs::default()
     })?;
     let spec = find_service(&settings.file_services, &args.service, &args.config)?;
     init_log();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    // The plugin host's store and compiled code, only when there is a probe to run.
+    let scratch = match spec.effective_health() {
+        Some(_) => Some(
+            tempfile::Builder::new()
+                .prefix("tend-agent-")
+                .tempdir()
+                .context("cannot create the agent's temp dir (for its plugin host; set TMPDIR)")?,
+        ),
+        None => None,
+    };
     let user_plugins = args
         .config
         .parent()
@@ -91,20 +96,26 @@ fn boot(args: AgentArgs) -> anyhow::Result<u8> {
             }
         })
         .map(|dir| dir.join("plugins"))
-        .filter(|dir| dir.is_dir())
+        .filter(|dir| dir.is_dir());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let plugins = scratch.as_ref().map(|dir| PluginPlace {
+        scratch: dir.path().to_path_buf(),
         // Never created next to the config file: a missing dir means no user plugins.
-        .unwrap_or_else(|| scratch.path().join("plugins"));
-    let code = runtime.block_on(run(
-        args,
-        spec,
-        settings,
-        scratch.path().to_path_buf(),
-        user_plugins,
-    ))?;
+        user: user_plugins.unwrap_or_else(|| dir.path().join("plugins")),
+    });
+    let code = runtime.block_on(run(args, spec, settings, plugins))?;
     // The plugin runtime's threads and the bus's writer end with the runtime, before the temp dir goes.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     drop(scratch);
     Ok(code)
+}
+
+/// Where the plugin host keeps its store and compiled code, and where user plugins are.
+struct PluginPlace {
+    scratch: PathBuf,
+    user: PathBuf,
 }
 
 /// The service named `name`, or an error naming it and what the file has.
@@ -146,8 +157,7 @@ async fn run(
     args: AgentArgs,
     spec: ServiceSpec,
     settings: Settings,
-    scratch: PathBuf,
-    user_plugins: PathBuf,
+    place: Option<PluginPlace>,
 ) -> anyhow::Result<u8> {
     // Before anything starts, so an early SIGTERM is a stop, never the default fatal action.
     let stop = stop_signal()?;
@@ -167,7 +177,7 @@ async fn run(
     let (status_tx, status_rx) = watch::channel(Status::Starting);
     let plugins: Arc<OnceCell<Result<PluginHost, String>>> = Arc::default();
     let health = spec.effective_health();
-    if health.is_some() {
+    if let Some(place) = place {
         // Loaded beside the service, not before it: the service's start never waits for compilation.
         let cell = plugins.clone();
         let plugin_settings = PluginSettings {
@@ -176,7 +186,7 @@ async fn run(
             ..settings.plugins.clone()
         };
         tokio::spawn(async move {
-            let host = start_plugins(&scratch, user_plugins, plugin_settings)
+            let host = start_plugins(place, plugin_settings)
                 .await
                 .map_err(|e| format!("{e:#}"));
             if let Err(e) = &host {
@@ -203,14 +213,10 @@ async fn run(
     Ok(code)
 }
 
-async fn start_plugins(
-    scratch: &Path,
-    user_dir: PathBuf,
-    settings: PluginSettings,
-) -> anyhow::Result<PluginHost> {
-    let store = Store::open(&scratch.join("tend.db")).await?;
+async fn start_plugins(place: PluginPlace, settings: PluginSettings) -> anyhow::Result<PluginHost> {
+    let store = Store::open(&place.scratch.join("tend.db")).await?;
     let bus = Bus::start(store.clone()).await?;
-    PluginHost::start_in(store, bus, scratch, user_dir, settings).await
+    PluginHost::start_in(store, bus, &place.scratch, place.user, settings).await
 }
 
 /// Resolves on the first SIGTERM or SIGINT.

@@ -121,12 +121,14 @@ impl Driver {
             }
         }
         self.status.send_replace(self.m.state.status());
-        match (self.m.state, self.last_exit) {
-            (_, _) if self.spawn_failed && self.last_exit.is_none() => SPAWN_FAILED,
-            (State::Fatal, Some(Exit::Code(0))) => 1,
-            (_, Some(exit)) => exit_status(exit),
-            (State::Fatal, None) => 1,
-            (_, None) => 0,
+        let gave_up = self.m.state == State::Fatal;
+        match self.last_exit {
+            None if self.spawn_failed => SPAWN_FAILED,
+            // Gave up after max_restarts, though the last run succeeded (restart = always).
+            Some(Exit::Code(0)) | None if gave_up => 1,
+            Some(exit) => exit_status(exit),
+            // The run's status was lost (reaped by someone else): nothing better to report.
+            None => 0,
         }
     }
 
