@@ -365,10 +365,22 @@ restart = "always"
 max_restarts = 2
 backoff = { initial_delay_ms = 50, max_delay_ms = 100 }
 env = { TEND_TEST_ID = "@MARKER@" }
+
+# Not in this container: only the agent's own service is validated (and no cron job).
+[services.elsewhere]
+command = "true"
+working_dir = "/nonexistent/tend-agent-test"
+env_file = "/nonexistent/tend-agent-test/.env"
+
+[cron.nightly]
+command = "true"
+schedule = "@daily"
+working_dir = "/nonexistent/tend-agent-test"
 "#;
 
 /// By default the agent never restarts (the engine restarts the container), whatever the file says:
-/// one run, its output on the agent's stdout and stderr, its exit code the agent's.
+/// one run, its output on the agent's stdout and stderr, its exit code the agent's. The file's other
+/// service and cron job name dirs this machine does not have: only the agent's service is checked.
 #[test]
 fn a_crash_exits_with_the_services_code_and_its_output_passes_through() {
     let mut agent = Agent::start(CRASH, "crash", &[], |_| {});
@@ -408,7 +420,7 @@ fn an_unknown_service_is_refused_naming_what_the_file_has() {
     assert_eq!(status.code(), Some(2));
     let err = agent.stderr();
     assert!(err.contains("\"nope\""), "{err}");
-    assert!(err.contains("it has: crash, other"), "{err}");
+    assert!(err.contains("it has: crash, elsewhere, other"), "{err}");
     assert_eq!(agent.stdout(), "");
 }
 

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use tokio::sync::{OnceCell, watch};
 
 use crate::config::{DaemonArgs, Settings};
@@ -67,13 +67,20 @@ pub fn main(args: AgentArgs) -> ExitCode {
 }
 
 fn boot(args: AgentArgs) -> anyhow::Result<u8> {
-    let settings = Settings::resolve(DaemonArgs {
-        config: Some(args.config.clone()),
-        // Only paths are derived from it (nothing of the daemon's is written): the temp dir's parent.
-        data_dir: Some(std::env::temp_dir()),
-        ..DaemonArgs::default()
-    })?;
-    let spec = find_service(&settings.file_services, &args.service, &args.config)?;
+    let settings = Settings::resolve_one_service(
+        DaemonArgs {
+            config: Some(args.config.clone()),
+            // Only paths are derived from it (nothing of the daemon's is written): the temp dir's parent.
+            data_dir: Some(std::env::temp_dir()),
+            ..DaemonArgs::default()
+        },
+        &args.service,
+    )?;
+    let spec = settings
+        .file_services
+        .first()
+        .cloned()
+        .context("the config file's service is missing")?;
     init_log();
     // The plugin host's store and compiled code, only when there is a probe to run.
     let scratch = match spec.effective_health() {
@@ -116,29 +123,6 @@ fn boot(args: AgentArgs) -> anyhow::Result<u8> {
 struct PluginPlace {
     scratch: PathBuf,
     user: PathBuf,
-}
-
-/// The service named `name`, or an error naming it and what the file has.
-fn find_service(
-    services: &[ServiceSpec],
-    name: &str,
-    config: &Path,
-) -> anyhow::Result<ServiceSpec> {
-    if let Some(spec) = services.iter().find(|s| s.name == name) {
-        return Ok(spec.clone());
-    }
-    let have: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
-    if have.is_empty() {
-        bail!(
-            "--service: no service {name:?} in {}: it has no [services.*] tables",
-            config.display()
-        );
-    }
-    bail!(
-        "--service: no service {name:?} in {}; it has: {}",
-        config.display(),
-        have.join(", ")
-    )
 }
 
 /// The agent's own diagnostics go to stderr (the service's output is on stdout/stderr too, each line
