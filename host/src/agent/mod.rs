@@ -1,9 +1,10 @@
 //! `tend agent --service NAME`: the container entrypoint (pm2-runtime's role). Runs ONE service of a
 //! normal `tend.toml` in the foreground with tend's semantics and no daemon: no database, no data dir
 //! (when the service has a health check, a throw-away temp dir holds the plugin host's store and
-//! compiled code, removed at exit), no API
-//! but `GET /healthz/NAME` (`api/agent.rs`), which runs the service's health check through its
-//! WebAssembly probe on each request, so a Kubernetes or Nomad probe pointed at it keeps custom probes.
+//! compiled code, removed at exit), no API but `GET /healthz/NAME` (`api/agent.rs`), which runs the
+//! service's health check through its WebAssembly probe on each request, so a Kubernetes or Nomad
+//! probe pointed at it keeps custom probes. User plugins come from the `plugins/` dir next to the
+//! config file (the daemon's layout: `<data_dir>/tend.toml` beside `<data_dir>/plugins`).
 //!
 //! What it reuses rather than repeats: the config loader (`config::Settings`), the pure lifecycle and
 //! backoff (`lifecycle`, driven by `run.rs`), `process::Run` for every run (session or cgroup, whole
