@@ -483,3 +483,50 @@ fn a_command_that_cannot_start_exits_127() {
     let err = agent.stderr();
     assert!(err.contains("/nonexistent/program"), "{err}");
 }
+
+/// A service that ignores its stop signal is SIGKILLed after `stop_timeout_s` (the grace period), and
+/// the agent exits 137 (128 + SIGKILL).
+#[test]
+fn a_service_ignoring_sigterm_is_killed_after_its_stop_timeout() {
+    let script = r#"
+import signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("ignoring SIGTERM", flush=True)
+while True:
+    time.sleep(0.1)
+"#;
+    let toml = format!(
+        r#"
+[services.stubborn]
+command = [{py:?}, "-c", {script:?}]
+stop_timeout_s = 1
+env = {{ TEND_TEST_ID = "{MARKER}" }}
+"#,
+        py = python3()
+    );
+    let mut agent = Agent::start(&toml, "stubborn", &[], |_| {});
+    let pid = agent.wait_service_pid();
+    wait_for(secs(20), || {
+        agent
+            .stdout()
+            .contains("ignoring SIGTERM\n")
+            .then_some(())
+            .ok_or(agent.stdout())
+    })
+    .unwrap();
+    let asked = Instant::now();
+    agent.signal(libc::SIGTERM);
+    let status = agent.wait_exit(secs(20));
+    let took = asked.elapsed();
+    assert_eq!(status.code(), Some(137), "stderr:\n{}", agent.stderr());
+    assert!(
+        took >= Duration::from_millis(900) && took < secs(5),
+        "SIGKILL after stop_timeout_s = 1, took {took:?}"
+    );
+    assert!(!pid_alive(pid));
+    assert!(
+        agent.stderr().contains("SIGKILL after stop timeout"),
+        "{}",
+        agent.stderr()
+    );
+}
