@@ -237,10 +237,25 @@ impl Settings {
         Settings::resolve_env(args, &|k| std::env::var(k).ok())
     }
 
+    /// [`Settings::resolve`] for `tend agent --service NAME`: of the file's services only `[services.NAME]`
+    /// is parsed and validated (in a container, the other services' working dirs and env files are not
+    /// there), and no cron job (the agent runs none); an error names NAME and the services the file has.
+    pub fn resolve_one_service(args: DaemonArgs, name: &str) -> anyhow::Result<Settings> {
+        Settings::resolve_with(args, &|k| std::env::var(k).ok(), Some(name))
+    }
+
     /// [`Settings::resolve`] with the environment read through `env` (tests).
     fn resolve_env(
         args: DaemonArgs,
         env: &dyn Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Settings> {
+        Settings::resolve_with(args, env, None)
+    }
+
+    fn resolve_with(
+        args: DaemonArgs,
+        env: &dyn Fn(&str) -> Option<String>,
+        only: Option<&str>,
     ) -> anyhow::Result<Settings> {
         let legacy = crate::legacy_env::read(env).map_err(anyhow::Error::msg)?;
         let data_dir = match args.data_dir.clone() {
@@ -251,10 +266,29 @@ impl Settings {
             Some(p) => Some(p.clone()),
             None => Some(data_dir.join("tend.toml")).filter(|p| p.exists()),
         };
-        let file = match &config_path {
+        let mut file = match &config_path {
             Some(p) => load_file(p)?,
             None => ConfigFile::default(),
         };
+        if let Some(name) = only {
+            let file_name = config_path.as_deref().unwrap_or(Path::new("tend.toml"));
+            let Some(table) = file.services.remove(name) else {
+                let have: Vec<&str> = file.services.keys().map(String::as_str).collect();
+                if have.is_empty() {
+                    bail!(
+                        "--service: no service {name:?} in {}: it has no [services.*] tables",
+                        file_name.display()
+                    );
+                }
+                bail!(
+                    "--service: no service {name:?} in {}; it has: {}",
+                    file_name.display(),
+                    have.join(", ")
+                );
+            };
+            file.services = BTreeMap::from([(name.to_string(), table)]);
+            file.cron.clear();
+        }
         let d = file.daemon;
         let defaults = LogSettings::default();
         let logs = LogSettings {

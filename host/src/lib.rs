@@ -1,5 +1,6 @@
 //! tend: a service supervisor. See ARCHITECTURE.md for the map of this crate.
 
+pub(crate) mod agent;
 pub(crate) mod api;
 pub(crate) mod caddy;
 pub(crate) mod chat;

@@ -8,6 +8,7 @@
 //! (`utoipa_axum::routes!`), from which `openapi.rs` builds the document served at
 //! `GET /api/openapi.json`.
 
+pub mod agent;
 mod assets;
 mod audit;
 mod auth;

@@ -62,6 +62,9 @@ struct GlobalArgs {
 enum Command {
     /// Run the supervisor daemon in the foreground
     Daemon(DaemonArgs),
+    /// Run one service of a tend.toml in the foreground, without a daemon (a container's entrypoint),
+    /// with `GET /healthz/NAME` running its health check
+    Agent(crate::agent::AgentArgs),
     /// Show the supervisor and its services, or one service; -w prints transitions live
     Status {
         /// Only this service
@@ -186,6 +189,7 @@ pub fn main() -> ExitCode {
                 }
             }
         }
+        Command::Agent(args) => crate::agent::main(args),
         command => {
             let result = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -219,8 +223,8 @@ async fn run(global: GlobalArgs, command: Command) -> Result<(), client::CliErro
     };
     match command {
         // `main` runs the daemon without this runtime; reaching here would be a dispatch mistake.
-        Command::Daemon(_) => Err(client::CliError::Other(anyhow::anyhow!(
-            "`tend daemon` cannot run as a client"
+        Command::Daemon(_) | Command::Agent(_) => Err(client::CliError::Other(anyhow::anyhow!(
+            "`tend daemon` and `tend agent` cannot run as a client"
         ))),
         Command::Status { name, watch: true } => ctx.watch(name.as_deref()).await,
         Command::Status {

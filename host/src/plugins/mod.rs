@@ -126,6 +126,19 @@ impl PluginHost {
         data_dir: &Path,
         settings: PluginSettings,
     ) -> anyhow::Result<PluginHost> {
+        let user_dir = data_dir.join("plugins");
+        PluginHost::start_in(store, bus, data_dir, user_dir, settings).await
+    }
+
+    /// [`PluginHost::start`] with the user plugins in `user_dir` instead of `<data_dir>/plugins`
+    /// (`tend agent`: a throw-away data dir, the plugins next to the config file).
+    pub async fn start_in(
+        store: Store,
+        bus: crate::events::Bus,
+        data_dir: &Path,
+        user_dir: PathBuf,
+        settings: PluginSettings,
+    ) -> anyhow::Result<PluginHost> {
         settings
             .validate()
             .map_err(|e| anyhow::anyhow!("invalid plugin settings: {e}"))?;
@@ -134,7 +147,6 @@ impl PluginHost {
         let runtime = runtime::PluginRuntime::new()?;
         let linkers = imports::linkers(&engine)
             .map_err(|e| anyhow::anyhow!("cannot link the plugin interfaces: {e:#}"))?;
-        let user_dir = data_dir.join("plugins");
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)

@@ -104,31 +104,7 @@ pub fn spawn_checker(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let target = ProbeTarget {
-                service: service.clone(),
-                host: "127.0.0.1".into(),
-                port,
-                config: spec.config.clone(),
-                timeout: Duration::from_secs(spec.timeout_s),
-            };
-            let time = now_rfc3339();
-            let called = Instant::now();
-            let check = match plugins.check(&spec.probe, target).await {
-                Outcome::Ok(h) => HealthCheck {
-                    time,
-                    result: h.status.as_str().into(),
-                    passed: h.status.passes(),
-                    message: h.message,
-                    latency_ms: h.latency_ms,
-                },
-                other => HealthCheck {
-                    time,
-                    result: other.kind().into(),
-                    passed: false,
-                    message: format!("probe {}: {other}", spec.probe),
-                    latency_ms: called.elapsed().as_millis().min(u32::MAX as u128) as u32,
-                },
-            };
+            let check = check_once(&plugins, &service, port, &spec).await;
             let report = Report {
                 run,
                 check,
@@ -139,6 +115,42 @@ pub fn spawn_checker(
             }
         }
     })
+}
+
+/// One check of `service` through its probe plugin, the way every run's probe task checks it: the
+/// target is the service's own port on 127.0.0.1, the probe's config and timeout come from `spec`.
+/// `tend agent`'s `/healthz` runs the same call on each request.
+pub async fn check_once(
+    plugins: &PluginHost,
+    service: &str,
+    port: Option<u16>,
+    spec: &HealthSpec,
+) -> HealthCheck {
+    let target = ProbeTarget {
+        service: service.to_string(),
+        host: "127.0.0.1".into(),
+        port,
+        config: spec.config.clone(),
+        timeout: Duration::from_secs(spec.timeout_s),
+    };
+    let time = now_rfc3339();
+    let called = Instant::now();
+    match plugins.check(&spec.probe, target).await {
+        Outcome::Ok(h) => HealthCheck {
+            time,
+            result: h.status.as_str().into(),
+            passed: h.status.passes(),
+            message: h.message,
+            latency_ms: h.latency_ms,
+        },
+        other => HealthCheck {
+            time,
+            result: other.kind().into(),
+            passed: false,
+            message: format!("probe {}: {other}", spec.probe),
+            latency_ms: called.elapsed().as_millis().min(u32::MAX as u128) as u32,
+        },
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,9 @@ mod boot;
 pub use boot::stop_leftovers_unrecorded;
 mod deps;
 mod health;
+// `tend agent` runs one service with the same restart rules and the same probe call.
+pub use actor::policy_of;
+pub use health::check_once;
 mod recorder;
 mod registry;
 
