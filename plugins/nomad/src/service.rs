@@ -312,7 +312,11 @@ fn wait_task(dep: &str, timeout_s: u64) -> Value {
         "Lifecycle": {"Hook": "prestart", "Sidecar": false},
         "Config": {"command": "/bin/sh", "args": ["-c", script]},
         "Templates": [{
-            "EmbeddedTmpl": format!("{{{{ range nomadService \"{dep}\" }}}}{{{{ .Address }}}}:{{{{ .Port }}}}\n{{{{ end }}}}"),
+            // The registration's name: Nomad service names allow no `_` (health::registration).
+            "EmbeddedTmpl": format!(
+                "{{{{ range nomadService \"{}\" }}}}{{{{ .Address }}}}:{{{{ .Port }}}}\n{{{{ end }}}}",
+                dep.replace('_', "-")
+            ),
             "DestPath": format!("local/{dep}.addr"),
             "ChangeMode": "noop"
         }],
