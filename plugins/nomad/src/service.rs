@@ -253,15 +253,27 @@ fn dependency_tasks(spec: &Value, ports: &Ports, report: &mut Report) -> Vec<Val
                 format!("Nomad does not restart a job when another one (`{dep}`) restarts"),
             );
         }
-        let port = ports.get(dep).copied().flatten();
-        match (condition, port) {
-            ("completed", _) => report.warn(
+        if condition == "completed" {
+            report.warn(
                 format!("depends_on.{dep}.condition"),
                 format!(
                     "Nomad has no ordering between jobs: nothing waits for `{dep}` to complete; \
                      run it first (or make it a prestart task of this group)"
                 ),
-            ),
+            );
+            continue;
+        }
+        let Some(port) = ports.get(dep).copied() else {
+            report.warn(
+                format!("depends_on.{dep}"),
+                format!(
+                    "`{dep}` is not in this export, so its port is unknown and nothing waits for \
+                     it; Nomad has no ordering between jobs"
+                ),
+            );
+            continue;
+        };
+        match (condition, port) {
             (_, None) => report.warn(
                 format!("depends_on.{dep}"),
                 format!(

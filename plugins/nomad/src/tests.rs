@@ -255,12 +255,24 @@ fn each_lost_field_gives_exactly_its_warning() {
             &["health", "health.retries"],
         ),
         (
-            json!({"depends_on": {"db": {"condition": "started", "restart": true}}}),
+            json!({"depends_on": {"noport": {"condition": "started", "restart": true}}}),
             &[
-                "depends_on.db.restart",
-                "depends_on.db",
+                "depends_on.noport.restart",
+                "depends_on.noport",
                 "depends_timeout_s",
             ],
+        ),
+        (
+            json!({"depends_on": {"elsewhere": {"condition": "started", "restart": false}}}),
+            &["depends_on.elsewhere", "depends_timeout_s"],
+        ),
+        (
+            json!({"depends_on": {"pg": {"condition": "healthy", "restart": false}}}),
+            &["depends_on.pg.condition"],
+        ),
+        (
+            json!({"depends_on": {"pg": {"condition": "started", "restart": false}}}),
+            &[],
         ),
         (
             json!({"depends_on": {"m": {"condition": "completed", "restart": false}}}),
@@ -269,7 +281,12 @@ fn each_lost_field_gives_exactly_its_warning() {
         (json!({"brand_new": 1}), &["brand_new"]),
     ];
     for (patch, expected) in services {
-        let r = render(json!([patched(base_service(), patch.clone())]), json!([]));
+        let helpers = [
+            json!({"name": "noport", "command": ["/bin/x"]}),
+            json!({"name": "pg", "command": ["/bin/pg"], "port": 5432}),
+        ];
+        let spec = patched(base_service(), patch.clone());
+        let r = render(json!([helpers[0], helpers[1], spec]), json!([]));
         let want: BTreeSet<String> = expected.iter().map(|s| s.to_string()).collect();
         assert_eq!(fields(&r, "service/s"), want, "patch {patch}");
         let j = job(&r, "s.nomad.json");
@@ -280,6 +297,20 @@ fn each_lost_field_gives_exactly_its_warning() {
             .map(str::to_string)
             .collect();
         assert_eq!(named, want, "Meta names the same fields, patch {patch}");
+        if patch["depends_on"]["pg"].is_object() {
+            let tasks = &j["TaskGroups"][0]["Tasks"];
+            assert_eq!(
+                tasks[0]["Name"], "wait-pg",
+                "a prestart wait, patch {patch}"
+            );
+            assert_eq!(tasks[0]["Lifecycle"]["Hook"], "prestart");
+            assert!(
+                tasks[0]["Config"]["args"][1]
+                    .as_str()
+                    .unwrap()
+                    .contains("-ge 60")
+            );
+        }
     }
 
     let cron_base = render(json!([]), json!([base_cron()]));
