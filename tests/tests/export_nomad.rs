@@ -507,7 +507,7 @@ fn nomad_check(doc: &Value) -> Vec<String> {
                 keys(r, "Resources", &format!("{at}.Resources"), &mut p);
             }
             if let Some(k) = task.get("KillTimeout")
-                && !k.as_u64().is_some_and(|ns| ns >= 1_000_000_000)
+                && k.as_u64().is_none_or(|ns| ns < 1_000_000_000)
             {
                 p.push(format!("{at}.KillTimeout {k} is not nanoseconds"));
             }
@@ -532,7 +532,7 @@ fn nomad_check(doc: &Value) -> Vec<String> {
                         p.push(format!("{at}: check port label {label:?} is not declared"));
                     }
                     for d in ["Interval", "Timeout"] {
-                        if !c[d].as_u64().is_some_and(|ns| ns >= 1_000_000_000) {
+                        if c[d].as_u64().is_none_or(|ns| ns < 1_000_000_000) {
                             p.push(format!("{at}: check {d} {} is not nanoseconds", c[d]));
                         }
                     }
