@@ -438,4 +438,18 @@ fn every_field_maps_or_warns() {
         &[("backoff", "Backoff"), ("health", "HealthSpec")],
     );
     check(cron_src, "CronJobSpec", &cron_values, "cron/job", &[]);
+    // `depends_on` is a map of name -> `Dependency`: each of its fields (set to non-defaults for `db`
+    // above: healthy, restart) warns under `depends_on.db.<field>`.
+    let web = r
+        .reports
+        .iter()
+        .find(|rep| rep.object == "service/web")
+        .unwrap();
+    for field in struct_fields(service_src, "Dependency") {
+        let key = format!("depends_on.db.{field}");
+        assert!(
+            web.warnings.iter().any(|w| w.field == key) || web.mapped.contains(&key),
+            "{key} neither maps nor warns"
+        );
+    }
 }
