@@ -506,3 +506,27 @@ fn a_bad_export_setting_stops_the_daemon_naming_it() {
         assert!(err.contains(key), "{setting}: {err}");
     }
 }
+
+/// `deploy-export` is new in 0.2.3: a component built against 0.1 (it imports 0.1's interfaces)
+/// whose manifest claims it is refused saying so, and is no target.
+#[test]
+fn a_component_built_against_0_1_is_no_export_plugin() {
+    let d = daemon();
+    let old = tend_tests::fixture("probe-v01");
+    let manifest = old
+        .manifest()
+        .replace("world = \"probe\"", "world = \"deploy-export\"");
+    assert!(manifest.contains("deploy-export"), "{manifest}");
+    tend_tests::plugins::install_raw(d.data_dir(), "old-export", &old.wasm_bytes(), &manifest);
+    // The file watcher may have seen it first: the plugin's record tells either way.
+    d.reload_plugins();
+    let info = d.plugin("old-export");
+    assert_eq!(info["state"], "rejected", "{info}");
+    assert!(
+        info["rejected"]
+            .to_string()
+            .contains("new in tend:plugin@0.2.3"),
+        "{info}"
+    );
+    error(&d, "/api/export/old-export", 404, "not_found", "target");
+}

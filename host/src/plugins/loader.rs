@@ -262,11 +262,20 @@ fn check_exports(
                 Exports::Other
             }
         },
-        // New in 0.2.3: a component built against 0.1 cannot implement it (its exports do not
-        // type-check).
-        World::DeployExport => {
-            Exports::DeployExport(deploy_export::DeployExportPre::new(pre).map_err(wrong)?)
-        }
+        // New in 0.2.3: 0.1 has no such world, so a component importing 0.1's interfaces was not
+        // built for it.
+        World::DeployExport => match version {
+            WitVersion::V0_2 => {
+                Exports::DeployExport(deploy_export::DeployExportPre::new(pre).map_err(wrong)?)
+            }
+            WitVersion::V0_1 => {
+                return Err(format!(
+                    "world `deploy-export` is new in tend:plugin@0.2.3, but the component imports                      tend:plugin@{} interfaces: rebuild it against {}",
+                    WitVersion::V0_1.as_str(),
+                    WitVersion::V0_2.as_str()
+                ));
+            }
+        },
     };
     Ok((exports, version))
 }
