@@ -14,7 +14,9 @@ after every other hook), so no generated value reaches the daemon unchanged wher
   `timeout`) above 5 s become 5 s (values the daemon must refuse, like negative ones, are kept).
 
 Path parameters `name` are sometimes replaced by a service registered before the run (`TEND_FUZZ_NAMES`,
-comma-separated), so operations on existing objects are exercised too, not only 404s.
+comma-separated), so operations on existing objects are exercised too, not only 404s; likewise the export
+`target` is sometimes one of the built-in exporters (`k8s`, `nomad`), so their answers to generated options
+are fuzzed, not only the unknown-target 404.
 """
 
 import os
@@ -99,3 +101,5 @@ def before_call(context, case, **kwargs):
     if NAMES and isinstance(case.path_parameters, dict) and "name" in case.path_parameters:
         if "/plugins/" not in path and _rng.random() < 0.5:
             case.path_parameters["name"] = _rng.choice(NAMES)
+    if isinstance(case.path_parameters, dict) and "target" in case.path_parameters and _rng.random() < 0.5:
+        case.path_parameters["target"] = _rng.choice(["k8s", "nomad"])
