@@ -46,6 +46,10 @@ const PLUGINS: &[Plugin] = &[
         world: "onboarder",
         ..Plugin::builtin("onboarder", "onboarder")
     },
+    Plugin {
+        world: "deploy-export",
+        ..Plugin::builtin("k8s", "k8s")
+    },
     Plugin::fixture("spin"),
     Plugin::fixture("hog"),
     Plugin::fixture("sneaky"),
