@@ -143,7 +143,6 @@ pub fn env(
     namespace: Option<&str>,
     vars: &BTreeMap<String, String>,
     env_file: Option<&str>,
-    field_prefix: &str,
     lost: &mut Lost,
 ) -> Env {
     let mut out = Env {
@@ -153,7 +152,7 @@ pub fn env(
     if let Some(file) = env_file {
         let name = format!("{base}-env-file");
         lost.warn(
-            format!("{field_prefix}env_file"),
+            "env_file",
             format!(
                 "the file's content is not part of the definition: create the ConfigMap {name} \
                  from it (kubectl create configmap {name} --from-env-file={file}); the pod \

@@ -26,15 +26,7 @@ pub fn render(j: &CronJob, image: &str, options: &Options, lost: &mut Lost) -> V
     let name = common::object_name(&j.name, lost);
     let ns = options.namespace.as_deref();
     let base = format!("cron-{name}");
-    let env = common::env(
-        &base,
-        &name,
-        ns,
-        &j.env_vars,
-        j.env_file.as_deref(),
-        "",
-        lost,
-    );
+    let env = common::env(&base, &name, ns, &j.env_vars, j.env_file.as_deref(), lost);
     let mut objects = env.config_maps.clone();
     let c = common::container(
         &name,
@@ -89,7 +81,7 @@ pub fn render(j: &CronJob, image: &str, options: &Options, lost: &mut Lost) -> V
              activeDeadlineSeconds bounds all attempts together",
         );
     }
-    if j.autofix.is_some() {
+    if j.autofix.as_ref().is_some_and(|m| m != "off") {
         lost.warn(
             "autofix",
             "auto-fix is tend's own (the daemon's fixer runs commands on the host); nothing in the cluster does it",

@@ -352,7 +352,7 @@ impl Default for Agent {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 pub struct Options {
     #[serde(default)]
     pub image: Option<String>,
@@ -364,18 +364,6 @@ pub struct Options {
     pub kube_version: Option<String>,
     #[serde(default)]
     pub agent: Agent,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            image: None,
-            gateway: None,
-            namespace: None,
-            kube_version: None,
-            agent: Agent::default(),
-        }
-    }
 }
 
 /// Parses a JSON array of objects, keeping each object's keys (to find the unknown ones).

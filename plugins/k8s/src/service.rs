@@ -70,7 +70,7 @@ pub fn render(s: &Service, image: &str, ctx: &Context, lost: &mut Lost) -> Vec<V
             "Kubernetes does not restart a container when files change: roll out a new image instead",
         );
     }
-    if s.autofix.is_some() {
+    if s.autofix.as_ref().is_some_and(|m| m != "off") {
         lost.warn(
             "autofix",
             "auto-fix is tend's own (the daemon's fixer runs commands on the host); nothing in the cluster does it",
