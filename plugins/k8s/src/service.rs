@@ -25,7 +25,7 @@ pub struct Context<'a> {
 pub fn render(s: &Service, image: &str, ctx: &Context, lost: &mut Lost) -> Vec<Value> {
     let name = common::object_name(&s.name, lost);
     let ns = ctx.options.namespace.as_deref();
-    let env = common::env(&name, &name, ns, &s.env, s.env_file.as_deref(), "", lost);
+    let env = common::env(&name, &name, ns, &s.env, s.env_file.as_deref(), lost);
     let mut objects = env.config_maps.clone();
     let mut c = common::container(
         &name,
