@@ -95,7 +95,7 @@ fn goldens_validate_at_the_newest_and_oldest_version_and_a_broken_object_fails()
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("k8s");
     let (o, files) = export(&d, &out, &["--image", IMAGE]);
-    ok(&o);
+    let o = ok(o);
     // Every warning is on stderr; the API's answer carries the same, compared with the golden.
     let err = stderr(&o);
     for needle in [
@@ -154,7 +154,7 @@ fn goldens_validate_at_the_newest_and_oldest_version_and_a_broken_object_fails()
     let d_old = daemon(&format!("[export]\nkube_version = \"{OLDEST}\"\n"));
     let out_old = tmp.path().join("k8s-old");
     let (o, files_old) = export(&d_old, &out_old, &["--image", IMAGE]);
-    ok(&o);
+    let o = ok(o);
     assert!(stderr(&o).contains("stop_signal"), "{}", stderr(&o));
     valid(&format!("{OLDEST}.0"), &paths(&out_old, &files_old));
     let o = validate(&format!("{OLDEST}.0"), &[out.join("service-db.yaml")]);
