@@ -169,6 +169,9 @@ struct ConfigFile {
     /// `[compat]`: the replaced dashboard's routes (`/dashboard/api/system/*`).
     #[serde(default)]
     compat: crate::ops::CompatSettings,
+    /// `[export]`: the plugins of the export targets, and what the exports embed.
+    #[serde(default)]
+    export: crate::ops::ExportSettings,
 }
 
 /// Everything the daemon needs to run, resolved.
@@ -210,6 +213,8 @@ pub struct Settings {
     pub spec_defaults: SpecDefaults,
     /// The replaced dashboard's routes (`[compat]` table).
     pub compat: crate::ops::CompatSettings,
+    /// Exports to other engines (`[export]` table).
+    pub export: crate::ops::ExportSettings,
     /// systemd's notification socket and watchdog (`NOTIFY_SOCKET`, `WATCHDOG_USEC`, `WATCHDOG_PID`).
     pub notify: Option<crate::notify::NotifyConfig>,
 }
@@ -357,6 +362,7 @@ impl Settings {
         file.api.validate().map_err(anyhow::Error::msg)?;
         file.retention.validate().map_err(anyhow::Error::msg)?;
         file.compat.validate().map_err(anyhow::Error::msg)?;
+        file.export.validate().map_err(anyhow::Error::msg)?;
         let policy = file.policy.with_env(args.environment);
         policy.validate().map_err(anyhow::Error::msg)?;
         let caddy = crate::caddy::CaddySettings::resolve(file.caddy, env, &data_dir)
@@ -407,6 +413,7 @@ impl Settings {
             onboard,
             spec_defaults,
             compat: file.compat,
+            export: file.export,
             notify,
         })
     }

@@ -231,6 +231,7 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         shutdown: shutdown_tx,
         sign_in: SignIn::new(token.clone(), settings.api.session_ttl()),
         compat: settings.compat.clone(),
+        export: settings.export.clone(),
     };
     let control = match control_listener {
         Some(listener) => Some(ControlServer::start(

@@ -31,6 +31,7 @@ mod diskfull;
 mod durability;
 mod errors;
 mod events;
+mod export;
 mod export_k8s;
 mod fix_agent;
 mod fix_apply;

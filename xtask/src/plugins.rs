@@ -101,6 +101,11 @@ const PLUGINS: &[Plugin] = &[
         world: "fixer",
         ..Plugin::fixture("fixer-llm")
     },
+    // Echoes its input as documents: the export plumbing's tests (`tests/tests/export.rs`).
+    Plugin {
+        world: "deploy-export",
+        ..Plugin::fixture("export-echo")
+    },
     // Built against the frozen previous major version of the WIT, as a user's plugin of release 0.1:
     // the daemon must keep loading them (wit/README.md, "Versioning").
     Plugin {

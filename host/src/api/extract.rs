@@ -85,13 +85,31 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de)
             .map(Query)
-            .map_err(|e| {
-                let inner = e.inner().to_string();
-                let field = ops::backticked_after(&inner, "unknown field ")
-                    .unwrap_or_else(|| e.path().to_string());
-                Error::invalid(field, inner)
-            })
+            .map_err(query_error)
     }
+}
+
+/// A query string whose list fields take a repeated parameter (`service=a&service=b`), which
+/// [`Query`] cannot; unknown parameters are rejected.
+pub struct ListQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ListQuery<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+        let query = parts.uri.query().unwrap_or("");
+        let de = serde_html_form::Deserializer::from_bytes(query.as_bytes());
+        serde_path_to_error::deserialize(de)
+            .map(ListQuery)
+            .map_err(query_error)
+    }
+}
+
+fn query_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> Error {
+    let inner = e.inner().to_string();
+    let field =
+        ops::backticked_after(&inner, "unknown field ").unwrap_or_else(|| e.path().to_string());
+    Error::invalid(field, inner)
 }
 
 /// The path segment `key`, as axum decoded it.

@@ -16,6 +16,7 @@ mod chat;
 mod compat;
 mod cron;
 mod error;
+mod export;
 mod extract;
 mod fixes;
 mod graph;
@@ -97,6 +98,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(onboard::jobs))
         .routes(routes!(onboard::job))
         .routes(routes!(import::import))
+        .routes(routes!(export::export))
         .routes(routes!(jobs::list))
         .routes(routes!(jobs::get))
         .routes(routes!(jobs::cancel))

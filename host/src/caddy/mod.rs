@@ -407,6 +407,19 @@ impl Caddy {
         }
     }
 
+    /// The routes tend gives the services named in `names` (those of them that are exposed) and the
+    /// generator's settings: `settings` and `services` of `GET /api/caddy/config`, narrowed to
+    /// `names` (what an export carries over).
+    pub fn routes_of(&self, names: &dyn Fn(&str) -> bool) -> (Value, Vec<CaddyService>) {
+        let services = self
+            .exposed()
+            .iter()
+            .filter(|s| names(&s.name))
+            .map(wire_service)
+            .collect();
+        (self.inner.settings.generator_json(), services)
+    }
+
     pub fn status(&self) -> CaddyStatus {
         let s = &self.inner.settings;
         let exposed = self

@@ -11,6 +11,7 @@ mod commands;
 mod cron;
 mod dashboard;
 mod edit;
+mod export;
 mod fix;
 mod graph;
 mod import;
@@ -165,6 +166,10 @@ enum Command {
     /// Register the services of another supervisor's file (supervisord, PM2, process-compose,
     /// Procfile, docker-compose, MagicTunnel); every field without an equivalent is warned about
     Import(import::ImportArgs),
+    /// Render the services and cron jobs for another engine (k8s, nomad, or a deploy-export
+    /// plugin): print the documents or write them under --out; every field that does not carry
+    /// over is a warning on stderr
+    Export(export::ExportArgs),
 }
 
 /// Entry point of the `tend` binary.
@@ -252,6 +257,7 @@ async fn run(global: GlobalArgs, command: Command) -> Result<(), client::CliErro
         Command::Onboard(args) => onboard::onboard(&ctx, &args).await,
         Command::Graph { name } => graph::run(&ctx, name.as_deref()).await,
         Command::Import(args) => import::import(&ctx, &args).await,
+        Command::Export(args) => export::export(&ctx, &args).await,
     }
 }
 

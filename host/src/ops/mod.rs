@@ -11,6 +11,7 @@ mod compat;
 mod cron;
 mod error;
 mod events;
+mod export;
 mod fixes;
 mod import;
 mod input;
@@ -30,6 +31,7 @@ use tokio::sync::mpsc;
 
 pub use compat::CompatSettings;
 pub use error::{Error, Result};
+pub use export::ExportSettings;
 pub(crate) use input::backticked_after;
 pub use input::{json, replace_body, typed};
 pub use sessions::SignIn;
@@ -73,6 +75,8 @@ pub struct Ops {
     pub sign_in: SignIn,
     /// The replaced dashboard's routes (`[compat]`).
     pub compat: CompatSettings,
+    /// Exports to other engines (`[export]`).
+    pub export: ExportSettings,
 }
 
 /// Most records `supervisor_logs` returns.

@@ -38,6 +38,7 @@ other_world!(command_policy, "command-policy");
 other_world!(proxy_config, "proxy-config");
 other_world!(fixer, "fixer");
 other_world!(onboarder, "onboarder");
+other_world!(deploy_export, "deploy-export");
 
 /// `tend:plugin@0.1.0`, frozen. Only `command-policy` differs from 0.2 in what a world exports (its
 /// request record and decision variant); the other worlds differ only in the version of the
@@ -115,15 +116,17 @@ pub enum World {
     ProxyConfig,
     Fixer,
     Onboarder,
+    DeployExport,
 }
 
 impl World {
-    pub const ALL: [World; 5] = [
+    pub const ALL: [World; 6] = [
         World::Probe,
         World::CommandPolicy,
         World::ProxyConfig,
         World::Fixer,
         World::Onboarder,
+        World::DeployExport,
     ];
 
     pub fn name(self) -> &'static str {
@@ -133,6 +136,7 @@ impl World {
             World::ProxyConfig => "proxy-config",
             World::Fixer => "fixer",
             World::Onboarder => "onboarder",
+            World::DeployExport => "deploy-export",
         }
     }
 

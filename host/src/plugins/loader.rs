@@ -15,7 +15,7 @@ use wasmtime::Engine;
 use wasmtime::component::{Component, InstancePre};
 
 use super::bindings::{
-    WitVersion, World, command_policy, fixer, onboarder, probe, proxy_config, v0_1,
+    WitVersion, World, command_policy, deploy_export, fixer, onboarder, probe, proxy_config, v0_1,
 };
 use super::cache::Cache;
 use super::call;
@@ -36,6 +36,7 @@ pub enum Exports {
     CommandPolicy(PolicyPre),
     Fixer(fixer::FixerPre<CallState>),
     Onboarder(onboarder::OnboarderPre<CallState>),
+    DeployExport(deploy_export::DeployExportPre<CallState>),
     /// 0.1's sketches of `fixer` and `onboarder`, which 0.2 replaced; their exports are checked all
     /// the same, but they are never called.
     Other,
@@ -261,6 +262,11 @@ fn check_exports(
                 Exports::Other
             }
         },
+        // New in 0.2.3: a component built against 0.1 cannot implement it (its exports do not
+        // type-check).
+        World::DeployExport => {
+            Exports::DeployExport(deploy_export::DeployExportPre::new(pre).map_err(wrong)?)
+        }
     };
     Ok((exports, version))
 }

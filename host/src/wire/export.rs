@@ -19,7 +19,9 @@ pub struct K8sSettings {
 
 /// `GET /api/export/{target}` query (and `tend export` flags). Absent lists select everything:
 /// every service and every cron job. Naming services or jobs selects only those.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema, IntoParams)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema, IntoParams,
+)]
 #[ts(optional_fields)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
