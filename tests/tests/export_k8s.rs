@@ -24,18 +24,31 @@ fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/export")
 }
 
-fn fixture() -> String {
-    std::fs::read_to_string(fixture_dir().join("tend.toml")).expect("the export fixture")
-}
-
-fn daemon(extra: &str) -> Daemon {
+/// The fixture's daemon. It refuses working dirs and env files that do not exist, so the fixture's
+/// `/srv/...` paths are made under `srv` (a temp dir); `unsrv` turns the output's paths back.
+fn daemon(srv: &Path, extra: &str) -> Daemon {
+    let text =
+        std::fs::read_to_string(fixture_dir().join("tend.toml")).expect("the export fixture");
+    for dir in ["app", "docs"] {
+        std::fs::create_dir_all(srv.join(dir)).unwrap();
+    }
+    std::fs::write(srv.join("app/.env"), "SECRET_KEY=x\n").unwrap();
+    let text = text.replace("\"/srv/", &format!("\"{}/", srv.display()));
     Daemon::builder()
-        .config_toml(&format!("{}\n{extra}", fixture()))
+        // The fixture's custom probe: any probe plugin of that name loads the config (the export
+        // never runs it); the small `trivial` compiles at boot within the start timeout, the 18 MB
+        // Python `json-status` does not on a loaded machine.
+        .plugin("trivial", "json-status")
+        .config_toml(&format!("{text}\n{extra}"))
         .start()
 }
 
+fn unsrv(srv: &Path, text: &str) -> String {
+    text.replace(&format!("{}/", srv.display()), "/srv/")
+}
+
 /// `tend export k8s --out DIR ARGS...`; the files written, by name.
-fn export(d: &Daemon, dir: &Path, args: &[&str]) -> (Output, BTreeMap<String, String>) {
+fn export(d: &Daemon, srv: &Path, dir: &Path, args: &[&str]) -> (Output, BTreeMap<String, String>) {
     let mut argv = vec!["export", "k8s", "--out", dir.to_str().unwrap()];
     argv.extend_from_slice(args);
     let o = d.cli(&argv);
@@ -44,7 +57,10 @@ fn export(d: &Daemon, dir: &Path, args: &[&str]) -> (Output, BTreeMap<String, St
         for e in entries {
             let e = e.unwrap();
             let name = e.file_name().to_string_lossy().into_owned();
-            files.insert(name, std::fs::read_to_string(e.path()).unwrap());
+            let text = unsrv(srv, &std::fs::read_to_string(e.path()).unwrap());
+            // Validated as the goldens read.
+            std::fs::write(e.path(), &text).unwrap();
+            files.insert(name, text);
         }
     }
     (o, files)
@@ -91,10 +107,11 @@ fn update() -> bool {
 
 #[test]
 fn goldens_validate_at_the_newest_and_oldest_version_and_a_broken_object_fails() {
-    let d = daemon("");
     let tmp = tempfile::tempdir().unwrap();
+    let srv = tmp.path().join("srv");
+    let d = daemon(&srv, "");
     let out = tmp.path().join("k8s");
-    let (o, files) = export(&d, &out, &["--image", IMAGE]);
+    let (o, files) = export(&d, &srv, &out, &["--image", IMAGE]);
     let o = ok(o);
     // Every warning is on stderr; the API's answer carries the same, compared with the golden.
     let err = stderr(&o);
@@ -109,7 +126,8 @@ fn goldens_validate_at_the_newest_and_oldest_version_and_a_broken_object_fails()
     }
     let (status, answer) = d.get(&format!("/api/export/k8s?image={IMAGE}"));
     assert_eq!(status, 200, "{answer}");
-    let warnings = answer["warnings"].clone();
+    let warnings: Value =
+        serde_json::from_str(&unsrv(&srv, &answer["warnings"].to_string())).unwrap();
 
     let goldens = fixture_dir().join("k8s");
     let warnings_golden = fixture_dir().join("k8s-warnings.json");
@@ -151,9 +169,9 @@ fn goldens_validate_at_the_newest_and_oldest_version_and_a_broken_object_fails()
     valid(NEWEST, &paths(&out, &files));
     // The same definitions exported for the oldest version pass its schemas; the newest version's
     // output does not (lifecycle.stopSignal is 1.33+), so the version matters.
-    let d_old = daemon(&format!("[export]\nkube_version = \"{OLDEST}\"\n"));
+    let d_old = daemon(&srv, &format!("[export]\nkube_version = \"{OLDEST}\"\n"));
     let out_old = tmp.path().join("k8s-old");
-    let (o, files_old) = export(&d_old, &out_old, &["--image", IMAGE]);
+    let (o, files_old) = export(&d_old, &srv, &out_old, &["--image", IMAGE]);
     let o = ok(o);
     assert!(stderr(&o).contains("stop_signal"), "{}", stderr(&o));
     valid(&format!("{OLDEST}.0"), &paths(&out_old, &files_old));
@@ -177,10 +195,11 @@ fn goldens_validate_at_the_newest_and_oldest_version_and_a_broken_object_fails()
 
 #[test]
 fn without_an_image_the_export_fails_naming_each_service_and_job_without_one() {
-    let d = daemon("");
     let tmp = tempfile::tempdir().unwrap();
+    let srv = tmp.path().join("srv");
+    let d = daemon(&srv, "");
     let out = tmp.path().join("k8s");
-    let (o, files) = export(&d, &out, &[]);
+    let (o, files) = export(&d, &srv, &out, &[]);
     assert!(!o.status.success(), "{o:?}");
     let err = stderr(&o);
     // db and backup have their own image.
@@ -196,13 +215,13 @@ fn without_an_image_the_export_fails_naming_each_service_and_job_without_one() {
 
 /// A non-default value for a field of the API's `ServiceSpec` / `CronJobSpec` (the schemas of
 /// GET /api/openapi.json). A field missing here fails the test until the export handles it.
-fn variant(kind: &str, field: &str) -> Option<Value> {
+fn variant(kind: &str, field: &str, env_file: &str) -> Option<Value> {
     Some(match (kind, field) {
         // Kubernetes names have no `_`: renamed, with a warning.
         (_, "name") => json!({"name": "under_score"}),
         (_, "command") => json!({"command": "sleep 301"}),
         (_, "working_dir") => json!({"working_dir": "/tmp"}),
-        (_, "env_file") => json!({"env_file": "/tmp/x.env"}),
+        (_, "env_file") => json!({"env_file": env_file}),
         (_, "enabled") => json!({"enabled": true}),
         (_, "autofix") => json!({"autofix": "auto"}),
         (_, "k8s") => json!({"k8s": {"image": "other:2"}}),
@@ -240,6 +259,10 @@ fn variant(kind: &str, field: &str) -> Option<Value> {
 
 #[test]
 fn every_field_of_the_specs_maps_or_warns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let env_file = tmp.path().join("x.env");
+    std::fs::write(&env_file, "A=1\n").unwrap();
+    let env_file = env_file.to_str().unwrap();
     let d = Daemon::builder()
         .config_toml("[caddy]\nenabled = false\nbase_domain = \"example.test\"\n")
         .start();
@@ -293,7 +316,7 @@ fn every_field_of_the_specs_maps_or_warns() {
         let (base_docs, base_warnings) = render(&json!({}));
         assert_eq!(base_warnings, Vec::<Value>::new(), "{kind} base");
         for field in fields.keys() {
-            let extra = variant(kind, field).unwrap_or_else(|| {
+            let extra = variant(kind, field, env_file).unwrap_or_else(|| {
                 panic!("{schema}.{field} is new: give it a variant here and map or warn about it in plugins/k8s")
             });
             let (docs, warnings) = render(&extra);
