@@ -184,7 +184,7 @@ fn goldens_validate_at_the_newest_and_oldest_version_and_a_broken_object_fails()
     let web = files["service-web.yaml"].replacen("replicas: 1", "replicas: one\n  replica: 1", 1);
     assert_ne!(web, files["service-web.yaml"]);
     std::fs::write(&broken, web).unwrap();
-    let o = validate(NEWEST, &[broken.clone()]);
+    let o = validate(NEWEST, &[broken]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(!o.status.success(), "{text}");
     assert!(
