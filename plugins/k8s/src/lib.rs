@@ -4,10 +4,14 @@
 //! Kubernetes cannot carry, which also names it in the workload's `tend.dev/unmapped` annotation.
 //! Pure: equal inputs give byte-equal outputs.
 //!
-//! The objects are built as JSON values (`serde_json::json!`) and rendered by `serde_norway`; why not
-//! `k8s-openapi`: see the mapping notes for the README. `model` reads the input, `service`, `probe`,
-//! `route` and `cron` map, `common` holds what they share. `export` is the whole mapping as a plain
-//! function (native unit tests in `tests`).
+//! The objects are built as JSON values (`serde_json::json!`) and rendered by `serde_norway`, not
+//! typed with `k8s-openapi`: it builds fine for the guest, but types one Kubernetes version per build
+//! (1.33 and newer only) while the output targets a chosen version down to 1.27 (the gating by
+//! `kube_version` is ours either way), and it has no Gateway API types; the field names are checked
+//! against the real schemas of the newest and oldest version by `kubernetes-validate --strict` in
+//! the black-box tests. `model` reads the input, `service`, `probe`, `route` and `cron` map, `common`
+//! holds what they share. `export` is the whole mapping as a plain function (native unit tests in
+//! `tests`).
 
 // Generated code: the canonical ABI passes flattened records as many arguments.
 #![allow(clippy::too_many_arguments)]
