@@ -11,6 +11,9 @@ use crate::model::{CatchUp, CronJob, DEFAULT_RETRY_DELAY_S, Options, Overlap};
 /// `catch_up = "none"` drops missed fire times, and the controller checks every 10 s.
 pub const STARTING_DEADLINE_S: u64 = 60;
 
+/// The longest CronJob name Kubernetes accepts.
+pub const MAX_CRONJOB_NAME: usize = 52;
+
 /// The macros Kubernetes reads.
 const MACROS: &[&str] = &[
     "@yearly",
@@ -24,6 +27,15 @@ const MACROS: &[&str] = &[
 
 pub fn render(j: &CronJob, image: &str, options: &Options, lost: &mut Lost) -> Vec<Value> {
     let name = common::object_name(&j.name, lost);
+    if name.len() > MAX_CRONJOB_NAME {
+        lost.warn(
+            "name",
+            format!(
+                "Kubernetes refuses CronJob names longer than {MAX_CRONJOB_NAME} characters \
+                 (it appends 11 to name the Jobs): rename the cron job"
+            ),
+        );
+    }
     let ns = options.namespace.as_deref();
     let base = format!("cron-{name}");
     let env = common::env(&base, &name, ns, &j.env_vars, j.env_file.as_deref(), lost);

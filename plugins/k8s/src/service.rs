@@ -267,7 +267,8 @@ fn init_containers(s: &Service, ctx: &Context, lost: &mut Lost) -> Vec<Value> {
             "until nc -z -w 2 {host} {port}; do echo waiting for {host}:{port}; sleep 1; done"
         );
         out.push(json!({
-            "name": format!("wait-{host}"),
+            // A container name is an RFC 1123 label: at most 63 characters.
+            "name": format!("wait-{host}").chars().take(63).collect::<String>().trim_end_matches('-'),
             "image": WAIT_IMAGE,
             "command": ["timeout", s.depends_timeout_s.to_string(), "sh", "-c", wait],
         }));

@@ -212,11 +212,14 @@ fn each_lost_field_is_exactly_its_warning_and_annotation() {
         (json!({"autofix": "propose"}), "autofix"),
         (json!({"env_file": ".env"}), "env_file"),
         (json!({"future_field": true}), "future_field"),
+        (json!({"name": "j".repeat(53)}), "name"),
     ];
     for (extra, field) in jobs {
-        let (body, warnings) = run(json!([]), json!([job(extra.clone())]));
+        let j = job(extra.clone());
+        let object = format!("cron/{}", j["name"].as_str().unwrap());
+        let (body, warnings) = run(json!([]), json!([j]));
         assert_eq!(
-            fields(&warnings, "cron/job"),
+            fields(&warnings, &object),
             vec![field],
             "{extra}: {warnings:?}"
         );
@@ -465,6 +468,15 @@ fn dependencies_with_a_port_are_init_containers() {
         "{body}"
     );
     assert!(body.contains("until nc -z -w 2 db 5432"), "{body}");
+    // A long dependency name still gives a valid container name.
+    let long = "d".repeat(63);
+    let mut dep = db();
+    dep["name"] = json!(long);
+    let (body, _) = run(json!([svc(json!({"depends_on": [long]})), dep]), json!([]));
+    assert!(
+        body.contains(&format!("name: wait-{}\n", &long[..58])),
+        "{body}"
+    );
 }
 
 #[test]
