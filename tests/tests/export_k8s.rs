@@ -3,8 +3,9 @@
 //! warnings, `k8s-warnings.json`; `TEND_UPDATE_GOLDENS=1` rewrites them), which pass
 //! `kubernetes-validate --strict` at the newest Kubernetes its schemas cover and, exported for it,
 //! the oldest tend supports, while a broken object fails it; no image is an error naming every
-//! service and cron job without one; every field of the API's service and cron job schemas, set
-//! alone, either changes the output or is a warning (never an unknown field).
+//! service and cron job without one; `--gateway` gives HTTPRoutes; every field of the API's service
+//! and cron job schemas, set alone, either changes the output or is a warning (never an unknown
+//! field).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -211,6 +212,39 @@ fn without_an_image_the_export_fails_naming_each_service_and_job_without_one() {
         "{err}"
     );
     assert!(files.is_empty(), "nothing is written: {files:?}");
+}
+
+/// With `--gateway` the routes are HTTPRoutes, which carry the request headers and strip the path
+/// prefix as Caddy does (so neither is a warning); `--namespace` reaches every object.
+#[test]
+fn gateway_gives_http_routes_and_the_namespace_reaches_every_object() {
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = tmp.path().join("srv");
+    let d = daemon(&srv, "");
+    let out = tmp.path().join("gw");
+    let args = ["--image", IMAGE, "--gateway", "--namespace", "shop"];
+    let (o, files) = export(&d, &srv, &out, &args);
+    let o = ok(o);
+    let web = &files["service-web.yaml"];
+    assert!(
+        web.contains("kind: HTTPRoute") && !web.contains("kind: Ingress"),
+        "{web}"
+    );
+    assert!(web.contains("type: RequestHeaderModifier"), "{web}");
+    assert!(files["service-docs.yaml"].contains("replacePrefixMatch: /"));
+    let err = stderr(&o);
+    assert!(
+        !err.contains("caddy_headers") && !err.contains("caddy_path"),
+        "{err}"
+    );
+    for (name, body) in &files {
+        let objects = body.matches("\nkind: ").count() + usize::from(body.starts_with("kind: "));
+        assert_eq!(
+            body.matches("namespace: shop").count(),
+            objects,
+            "{name}:\n{body}"
+        );
+    }
 }
 
 /// A non-default value for a field of the API's `ServiceSpec` / `CronJobSpec` (the schemas of
