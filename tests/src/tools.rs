@@ -1,6 +1,7 @@
-//! The Python tools the API-contract tests run (`openapi-spec-validator`, `schemathesis`), from the venv
-//! `cargo xtask tools-venv` installs (`$TEND_TOOLS_BIN`, else `target/tools-venv/bin`), and
-//! `promtool` from Debian's `prometheus` (`cargo xtask test` installs it).
+//! The Python tools the API-contract and export tests run (`openapi-spec-validator`, `schemathesis`,
+//! `kubernetes-validate`), from the venv `cargo xtask tools-venv` installs (`$TEND_TOOLS_BIN`, else
+//! `target/tools-venv/bin`), and `promtool` from Debian's `prometheus` (`cargo xtask test` installs
+//! it).
 
 use std::path::{Path, PathBuf};
 

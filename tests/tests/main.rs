@@ -33,6 +33,7 @@ mod durability;
 mod errors;
 mod events;
 mod export;
+mod export_k8s;
 mod export_nomad;
 mod fix_agent;
 mod fix_apply;

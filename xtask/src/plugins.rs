@@ -48,6 +48,10 @@ const PLUGINS: &[Plugin] = &[
     },
     Plugin {
         world: "deploy-export",
+        ..Plugin::builtin("k8s", "k8s")
+    },
+    Plugin {
+        world: "deploy-export",
         ..Plugin::builtin("nomad", "nomad")
     },
     Plugin::fixture("spin"),

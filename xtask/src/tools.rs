@@ -1,9 +1,10 @@
 //! `cargo xtask tools-venv`: the Python tools the black-box tests run against a live daemon
-//! (tests/tools/requirements.txt: today `openapi-spec-validator` and `schemathesis`) installed into a
-//! venv under the target dir, created when missing and recreated from scratch when the requirements
-//! changed (a copy of the file it was installed from is the stamp), `pip install --no-deps
-//! --require-hashes` so only the pinned wheels are ever installed. `cargo xtask test` runs it before
-//! the tests and hands them the venv's `bin` dir in `TEND_TOOLS_BIN`.
+//! (tests/tools/requirements.txt: today `openapi-spec-validator`, `schemathesis` and
+//! `kubernetes-validate`) installed into a venv under the target dir, created when missing and
+//! recreated from scratch when the requirements changed (a copy of the file it was installed from is
+//! the stamp), `pip install --no-deps --require-hashes` so only the pinned wheels are ever installed.
+//! `cargo xtask test` runs it before the tests and hands them the venv's `bin` dir in
+//! `TEND_TOOLS_BIN`.
 //!
 //! `cargo xtask schemathesis [--examples N]`: the full fuzzing profile, the black-box test
 //! `openapi_fuzz::` with N examples per operation (default 100), printing operations, requests and
