@@ -192,7 +192,7 @@ fn the_plugin_gets_every_spec_route_and_option_as_the_api_shows_them() {
         json!({
             "image": null, "gateway": false, "namespace": null, "kube_version": null,
             "datacenters": ["dc1"],
-            "agent": {"config_path": "/etc/tend/tend.toml", "listen_port": 9901},
+            "agent": {"config_path": "/etc/tend/tend.toml", "listen_port": 9902},
         })
     );
     assert_eq!(

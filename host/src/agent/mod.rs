@@ -48,7 +48,7 @@ pub struct AgentArgs {
     #[arg(long, default_value = "tend.toml")]
     pub config: PathBuf,
     /// Address of the health endpoint `GET /healthz/NAME`
-    #[arg(long, default_value = "127.0.0.1:9901")]
+    #[arg(long, default_value = "127.0.0.1:9902")]
     pub listen: SocketAddr,
     /// Restart the service under its own restart policy, backoff and max_restarts (default: never
     /// restart; the container engine restarts the container)

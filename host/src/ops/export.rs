@@ -40,7 +40,7 @@ impl Default for ExportSettings {
             k8s: "k8s".into(),
             nomad: "nomad".into(),
             agent_config_path: "/etc/tend/tend.toml".into(),
-            agent_port: 9901,
+            agent_port: 9902,
             datacenters: vec!["dc1".into()],
             kube_version: None,
         }
@@ -358,7 +358,7 @@ mod tests {
         let s = ExportSettings::default();
         assert_eq!(s.validate(), Ok(()));
         assert_eq!((s.k8s.as_str(), s.nomad.as_str()), ("k8s", "nomad"));
-        assert_eq!(s.agent_port, 9901);
+        assert_eq!(s.agent_port, 9902);
         let parsed: ExportSettings =
             toml::from_str("k8s = \"echo\"\nkube_version = \"1.30\"").unwrap();
         assert_eq!(parsed.k8s, "echo");

@@ -347,7 +347,7 @@ impl Default for Agent {
     fn default() -> Self {
         Agent {
             config_path: "/etc/tend/tend.toml".into(),
-            listen_port: 9901,
+            listen_port: 9902,
         }
     }
 }

@@ -12,7 +12,7 @@ pub const NS_PER_MS: u64 = 1_000_000;
 /// Where `tend agent` reads its config and listens when the options leave them out (the contract
 /// in wit/worlds.wit names both).
 const DEFAULT_AGENT_CONFIG: &str = "/etc/tend/tend.toml";
-const DEFAULT_AGENT_PORT: u16 = 9901;
+const DEFAULT_AGENT_PORT: u16 = 9902;
 
 /// The keys of `options-json` this plugin reads; the others (`image`, `gateway`, `kube_version`)
 /// are Kubernetes'.

@@ -12,7 +12,7 @@ use crate::cron::nomad_cron;
 use crate::render_all;
 
 fn options() -> String {
-    json!({"namespace": "shop", "datacenters": ["dc1"], "agent": {"config_path": "/etc/tend/tend.toml", "listen_port": 9901}})
+    json!({"namespace": "shop", "datacenters": ["dc1"], "agent": {"config_path": "/etc/tend/tend.toml", "listen_port": 9902}})
         .to_string()
 }
 
@@ -130,7 +130,7 @@ fn one_shots_are_batch_jobs_and_a_custom_probe_runs_through_tend_agent() {
     assert_eq!(t["KillSignal"], "SIGTERM");
     assert_eq!(
         w["TaskGroups"][0]["Networks"][0]["ReservedPorts"],
-        json!([{"Label": "agent", "Value": 9901}])
+        json!([{"Label": "agent", "Value": 9902}])
     );
     let check = &t["Services"][0]["Checks"][0];
     assert_eq!(check["Path"], "/healthz/worker");
