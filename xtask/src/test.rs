@@ -53,39 +53,29 @@ fn steps() -> Vec<Step> {
                 "--check",
             ]),
         ),
+        // The plugins' own unit tests (e.g. the policy's shell analyser), on the host target, linted
+        // as they are compiled (see `linted`): the same targets `clippy --all-targets` would check.
         step(
-            "clippy plugins",
-            cargo_with(&[
-                "clippy",
+            "build plugins for the host (linted)",
+            linted(cargo_with(&[
+                "build",
                 "--manifest-path",
                 "plugins/Cargo.toml",
                 "--workspace",
-                "--all-targets",
-                "--",
-                "-D",
-                "warnings",
-            ]),
+                "--lib",
+                "--bins",
+                "--tests",
+                "--examples",
+            ])),
         ),
-        // The plugins' own unit tests (e.g. the policy's shell analyser), on the host target.
         step(
             "test plugins",
-            cargo_with(&[
+            linted(cargo_with(&[
                 "test",
                 "--manifest-path",
                 "plugins/Cargo.toml",
                 "--workspace",
-            ]),
-        ),
-        step(
-            "clippy",
-            cargo_with(&[
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--",
-                "-D",
-                "warnings",
-            ]),
+            ])),
         ),
         // The Caddy integration tests run a real Caddy (their own instance, on loopback ports).
         step("install caddy", install_caddy()),
@@ -106,17 +96,19 @@ fn steps() -> Vec<Step> {
         // in reqwest, fewer in wasmparser and semver: what xtask and tests/ ask for), so `cargo test
         // --workspace` would compile wasmtime and much else a second time. With these targets the
         // features are the test step's, and that step compiles nothing (`--all-targets` would also
-        // build the libraries in bench mode, a second compile of each crate).
+        // build the libraries in bench mode, a second compile of each crate). Clippy runs inside
+        // this build (`linted`), not as a `cargo clippy` of its own that would compile every crate a
+        // second time in check mode.
         step(
-            "build",
-            cargo_with(&[
+            "build (linted)",
+            linted(cargo_with(&[
                 "build",
                 "--workspace",
                 "--lib",
                 "--bins",
                 "--tests",
                 "--examples",
-            ]),
+            ])),
         ),
         step("tests", tests()),
         // The dashboard in a real browser (Debian's chromium, never a downloaded one) against
@@ -126,9 +118,34 @@ fn steps() -> Vec<Step> {
     ]
 }
 
+/// Runs clippy's lints (`-D warnings`) on the workspace's own crates while cargo compiles them for
+/// real, the way `cargo clippy` does it but in build mode: `clippy-driver` as the workspace wrapper
+/// (dependencies are compiled by plain rustc, once), the lint arguments in `CLIPPY_ARGS`. Every cargo
+/// command of a run sets the same two variables, so none of them recompiles the workspace's crates
+/// (cargo's fingerprints include the wrapper). A warning fails the step, as `cargo clippy -- -D
+/// warnings` does; `cargo clippy` itself stays the way to run the lints by hand.
+fn linted(mut cmd: Command) -> Command {
+    cmd.env("RUSTC_WORKSPACE_WRAPPER", clippy_driver());
+    cmd.env(
+        "CLIPPY_ARGS",
+        "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
+    );
+    cmd
+}
+
+/// The `clippy-driver` of the toolchain running this xtask: next to `$CARGO` (rustup's real cargo,
+/// not its proxy), else the one on `PATH`.
+fn clippy_driver() -> std::path::PathBuf {
+    std::env::var_os("CARGO")
+        .map(std::path::PathBuf::from)
+        .and_then(|cargo| Some(cargo.parent()?.join("clippy-driver")))
+        .filter(|driver| driver.is_file())
+        .unwrap_or_else(|| "clippy-driver".into())
+}
+
 /// `cargo test --workspace`, told where the LLM server's python and the Python tools are.
 fn tests() -> Command {
-    let mut cmd = cargo_with(&["test", "--workspace"]);
+    let mut cmd = linted(cargo_with(&["test", "--workspace"]));
     cmd.env(llm::PYTHON_VAR, llm::python());
     cmd.env(tools::BIN_VAR, tools::bin());
     cmd
