@@ -22,7 +22,7 @@ use crate::wire::{MetricsEvent, Payload};
 
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
 /// Longest time between two searches for a tree's new descendants (see `Tracker::sample`); with the
-/// default 10 s interval every sample searches (but only below processes that ran).
+/// default 30 s interval every sample searches (but only below processes that ran).
 const WALK_EVERY_S: u64 = 5;
 /// Longest time a process (or a cgroup) that did not run keeps the figures read before (see
 /// `tracker`): memory can shrink under reclaim without the process running.

@@ -47,6 +47,8 @@ struct Seen {
     sched: Option<(u64, u64)>,
     /// `Clock::now_ticks` when the figures were read.
     read_at: u64,
+    /// Its `children` were read since it last ran: its children in `seen` are all it has.
+    children_known: bool,
 }
 
 /// Figures of one tree at one sample.
@@ -184,16 +186,23 @@ impl Tracker {
                 && s.sched == sched
                 && clock.now_ticks.saturating_sub(s.read_at) < clock.reread_every_ticks
             {
-                // Did not run since the previous sample: same figures, no use, no new children.
+                // Did not run since the previous sample: same figures, no use, and no children
+                // other than those it had when it last ran.
+                let mut s = s;
                 lifetime_cpu += s.cpu_ticks;
                 r.processes += 1;
                 r.rss_bytes += s.rss_pages * clock.page_size;
                 r.threads += s.threads;
                 r.open_fds += s.open_fds;
-                now.insert(pid, s);
-                if let Some(children) = children_of.get(&pid) {
-                    queue.extend_from_slice(children);
+                if walk && s.children_known {
+                    if let Some(children) = children_of.get(&pid) {
+                        queue.extend_from_slice(children);
+                    }
+                } else if walk {
+                    procfs::children(pid, s.threads, buf, &mut queue);
+                    s.children_known = true;
                 }
+                now.insert(pid, s);
                 continue;
             }
             let Some(st) = procfs::stat(pid, buf) else {
@@ -219,6 +228,7 @@ impl Tracker {
                 open_fds,
                 sched: sched.filter(|_| st.threads == 1),
                 read_at: clock.now_ticks,
+                children_known: walk,
             };
             let (before, share) = self.baseline(pid, &st, clock.now_ticks);
             let cpu = seen.cpu_ticks.saturating_sub(before.cpu_ticks);
