@@ -49,7 +49,7 @@ pub struct DaemonArgs {
     /// logged, keeping room for the daemon's state (default 32; 0 disables the floor).
     #[arg(long, env = "LOG_MIN_FREE_MB")]
     pub log_min_free_mb: Option<u64>,
-    /// Seconds between two resource samples of every service and running job (default 10, at least
+    /// Seconds between two resource samples of every service and running job (default 30, at least
     /// 1; `[metrics] interval_s` in the file).
     #[arg(long, env = "MONITOR_INTERVAL")]
     pub monitor_interval: Option<u64>,

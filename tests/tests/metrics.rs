@@ -624,3 +624,54 @@ fn a_running_cron_execution_is_sampled_as_a_job() {
     let (code, _) = d.post("/api/cron/crunch/stop", &json!({}));
     assert_eq!(code, 200);
 }
+
+/// A sample re-reads only what ran since the previous one (a cgroup's `cpu.stat`, else each process's
+/// `schedstat`): a tree that sat idle for several samples is still followed once it wakes, forks and
+/// burns CPU, with the per-cgroup shortcut and with the per-process one.
+#[test]
+fn a_tree_that_sat_idle_is_followed_when_it_wakes() {
+    for containment in ["auto", "process"] {
+        let d = Daemon::builder()
+            .arg("--monitor-interval")
+            .arg("1")
+            .arg("--containment")
+            .arg(containment)
+            .start();
+        d.create(&d.service("late", "sleep 6; python3 -c 'while True: pass' & wait"));
+        // The idle part: the shell and its `sleep`, sampled while neither runs.
+        wait_for(secs(30), || {
+            let h = history(&d, "late", "since=5m&step=1");
+            let idle = points(&h)
+                .iter()
+                .filter(|p| {
+                    p["processes"].as_f64() == Some(2.0)
+                        && p["cpu_percent"].as_f64().unwrap_or(100.0) < 20.0
+                })
+                .count();
+            if idle >= 2 {
+                Ok(())
+            } else {
+                Err(h.to_string())
+            }
+        })
+        .unwrap_or_else(|e| panic!("{containment}: no idle samples of the tree: {e}"));
+        let state = wait_for(secs(30), || {
+            let s = service_status(&d, "late");
+            match s["cpu_percent"].as_f64() {
+                Some(c) if c > 50.0 => Ok(s),
+                _ => Err(s.to_string()),
+            }
+        })
+        .unwrap_or_else(|e| panic!("{containment}: the woken tree's CPU never showed: {e}"));
+        assert!(state["memory_mb"].as_f64().unwrap_or(0.0) > 0.0, "{state}");
+    }
+}
+
+/// The default interval (no flag, variable or `[metrics]` key) is 30 s.
+#[test]
+fn the_default_sampling_interval_is_30_seconds() {
+    let d = Daemon::builder().start();
+    d.create(&d.service("idle", json!(["sleep", "3600"])));
+    let h = history(&d, "idle", "since=10m");
+    assert_eq!(h["interval_s"], 30, "{h}");
+}

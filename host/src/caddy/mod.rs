@@ -29,7 +29,7 @@ use crate::store::{fmt_time, now_rfc3339};
 use crate::supervisor::Supervisor;
 use crate::wire::{
     CaddyConfigView, CaddyEvent, CaddyService, CaddyState, CaddyStatus, EventKind, HealthState,
-    Payload, ServiceView, Status,
+    Payload, ServiceView, Status, Topic,
 };
 use admin::{Admin, Plan};
 
@@ -154,12 +154,26 @@ impl Caddy {
                     None => std::future::pending().await,
                 }
             };
-            tokio::select! {
-                _ = self.inner.stop.notified() => break,
-                changed = changes.changed() => if changed.is_err() { break },
-                event = events.recv() => if let Err(broadcast::error::RecvError::Closed) = event { break },
-                _ = sleep_until(retry) => {}
-                _ = sleep_until(verify) => self.verify().await,
+            // Resource samples (a `metrics` event per service per sample) change nothing here: they
+            // do not wake the loop.
+            let woken = loop {
+                tokio::select! {
+                    _ = self.inner.stop.notified() => break false,
+                    changed = changes.changed() => break changed.is_ok(),
+                    event = events.recv() => match event {
+                        Ok(e) if e.topic() == Topic::Metrics => continue,
+                        Err(broadcast::error::RecvError::Closed) => break false,
+                        _ => break true,
+                    },
+                    _ = sleep_until(retry) => break true,
+                    _ = sleep_until(verify) => {
+                        self.verify().await;
+                        break true;
+                    }
+                }
+            };
+            if !woken {
+                break;
             }
             tokio::time::sleep(DEBOUNCE).await;
             while !matches!(

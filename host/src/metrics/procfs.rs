@@ -1,5 +1,5 @@
 //! Read-only `/proc` access for the sampler: the per-process files of the processes it already knows
-//! (`stat`, `fd`, `io`, `task/*/children`) and the daemon's own children. It never lists `/proc` as a
+//! (`stat`, `schedstat`, `fd`, `io`, `task/*/children`) and the daemon's own children. It never lists `/proc` as a
 //! whole (`process::Tree::scan` does, and is only the fallback when the kernel lacks `children` files);
 //! it never signals or waits (that is `process`'s).
 
@@ -11,6 +11,7 @@ use std::os::unix::fs::MetadataExt;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stat {
     pub state: u8,
+    pub ppid: u32,
     pub pgrp: i32,
     /// utime + stime, clock ticks.
     pub cpu_ticks: u64,
@@ -69,6 +70,7 @@ pub fn parse_stat(text: &[u8]) -> Option<Stat> {
         let n = |f: &str| f.parse::<u64>().ok();
         match i + 3 {
             3 => st.state = *f.as_bytes().first()?,
+            4 => st.ppid = f.parse().ok()?,
             5 => st.pgrp = f.parse().ok()?,
             14 | 15 => st.cpu_ticks += n(f)?,
             20 => st.threads = n(f)?,
@@ -88,6 +90,29 @@ pub fn stat(pid: u32, buf: &mut Vec<u8>) -> Option<Stat> {
         return None;
     }
     parse_stat(buf)
+}
+
+/// `/proc/<pid>/schedstat`: the main thread's time on a CPU (ns) and how often it was scheduled.
+/// Exact (not sampled at clock ticks like `stat`'s CPU times), and it moves whenever the thread runs
+/// at all, so two equal readings of a single-threaded process mean it did nothing in between.
+pub fn schedstat(pid: u32, buf: &mut Vec<u8>) -> Option<(u64, u64)> {
+    if !read_into(&format!("/proc/{pid}/schedstat"), buf) {
+        return None;
+    }
+    parse_schedstat(buf)
+}
+
+fn parse_schedstat(text: &[u8]) -> Option<(u64, u64)> {
+    let mut f = std::str::from_utf8(text).ok()?.split_ascii_whitespace();
+    let run_ns = f.next()?.parse().ok()?;
+    let _waited_ns = f.next()?;
+    let slices = f.next()?.parse().ok()?;
+    Some((run_ns, slices))
+}
+
+/// Whether this kernel has `/proc/<pid>/schedstat` (CONFIG_SCHED_INFO).
+pub fn schedstat_supported() -> bool {
+    schedstat(std::process::id(), &mut Vec::new()).is_some()
 }
 
 /// Open file descriptors. Since Linux 6.2 the size of `/proc/<pid>/fd` is the count; older kernels
@@ -221,6 +246,7 @@ mod tests {
             st,
             Stat {
                 state: b'S',
+                ppid: 1815,
                 pgrp: 1815,
                 cpu_ticks: 12,
                 threads: 3,
@@ -229,6 +255,12 @@ mod tests {
             }
         );
         assert_eq!(parse_stat(b"1 (x) S 0 1"), None);
+    }
+
+    #[test]
+    fn parses_schedstat() {
+        assert_eq!(parse_schedstat(b"1234567 890 42\n"), Some((1_234_567, 42)));
+        assert_eq!(parse_schedstat(b"12 34"), None);
     }
 
     #[test]
@@ -246,6 +278,7 @@ mod tests {
             "{st:?}"
         );
         assert!(open_fds(std::process::id()) >= 3);
+        assert!(schedstat_supported());
         assert!(uptime_ticks(100) >= st.start_ticks);
     }
 }

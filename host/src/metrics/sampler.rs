@@ -1,6 +1,7 @@
 //! The two loops behind `Metrics`: the sampler (every `interval_s`: read every tree in a blocking
 //! thread, publish the figures, enforce `max_memory_mb`, write the history, roll it up once a minute)
-//! and the disk walker (each service's `watch_dirs` every `disk_interval_s`, one walk at a time).
+//! and the disk walker (each service's `watch_dirs` every `disk_interval_s`, one walk at a time; it
+//! wakes only when a walk falls due or a service is created, changed or removed).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -21,8 +22,11 @@ use crate::wire::{MetricsEvent, Payload};
 
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(60);
 /// Longest time between two searches for a tree's new descendants (see `Tracker::sample`); with the
-/// default 10 s interval every sample searches.
+/// default 30 s interval every sample searches (but only below processes that ran).
 const WALK_EVERY_S: u64 = 5;
+/// Longest time a process (or a cgroup) that did not run keeps the figures read before (see
+/// `tracker`): memory can shrink under reclaim without the process running.
+const REREAD_EVERY_S: u64 = 300;
 const MIB: f64 = 1024.0 * 1024.0;
 
 /// One tree to read this tick.
@@ -58,6 +62,7 @@ struct Core {
     ticks_per_second: u64,
     page_size: u64,
     children_supported: bool,
+    schedstat_supported: bool,
     /// (uptime ticks, CPU ticks) of the daemon at the previous tick.
     own_before: Option<(u64, u64)>,
     own_cpu_seconds: f64,
@@ -78,6 +83,7 @@ impl Core {
             ticks_per_second: ticks_per_second(),
             page_size: procfs::page_size(),
             children_supported,
+            schedstat_supported: procfs::schedstat_supported(),
             own_before: None,
             own_cpu_seconds: 0.0,
         }
@@ -92,9 +98,12 @@ impl Core {
             page_size: self.page_size,
             children_supported: self.children_supported,
             walk_every_ticks: WALK_EVERY_S * self.ticks_per_second,
+            schedstat_supported: self.schedstat_supported,
+            reread_every_ticks: REREAD_EVERY_S * self.ticks_per_second,
         };
         let trees: Vec<Arc<Tree>> = targets.iter().map(|t| t.tree.clone()).collect();
-        let adopted = if self.children_supported {
+        // Orphans matter only to trees without a cgroup (a cgroup keeps its re-parented members).
+        let adopted = if self.children_supported && trees.iter().any(|t| !t.in_cgroup()) {
             self.adoptions.assign(&trees, &mut self.buf)
         } else {
             HashMap::new()
@@ -368,15 +377,12 @@ fn watch_dirs(spec: &crate::wire::ServiceSpec) -> Vec<PathBuf> {
 pub(super) async fn run_disk(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
     let every = Duration::from_secs(inner.settings.disk_interval_s);
     let budget = Duration::from_secs(inner.settings.disk_timeout_s);
-    // Due walks are looked for at the sampling pace, so a new service is walked soon after it appears.
-    let mut ticker = tokio::time::interval(Duration::from_secs(inner.settings.interval_s.min(60)));
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // Services are looked at when one is created, changed or removed, and when a walk falls due; in
+    // between (and always, while no service has a directory to walk) this task sleeps.
+    let mut changes = inner.sup.watch_changes();
+    let mut supervisor_gone = false;
     let mut walked: HashMap<String, (Vec<PathBuf>, Instant)> = HashMap::new();
     loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = stop.changed() => break,
-        }
         let specs = inner.sup.specs();
         walked.retain(|name, _| specs.iter().any(|s| &s.name == name));
         inner
@@ -411,6 +417,17 @@ pub(super) async fn run_disk(inner: Arc<Inner>, mut stop: watch::Receiver<bool>)
                 }
                 Err(e) => tracing::warn!(service = %spec.name, error = %e, "disk walk failed"),
             }
+        }
+        let next = walked.values().map(|(_, at)| *at + every).min();
+        tokio::select! {
+            _ = async {
+                match next {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            } => {}
+            changed = changes.changed(), if !supervisor_gone => supervisor_gone = changed.is_err(),
+            _ = stop.changed() => break,
         }
     }
 }

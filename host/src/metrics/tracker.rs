@@ -14,6 +14,16 @@
 //! A run in a cgroup of its own needs none of that: its members are `cgroup.procs` and its CPU time is
 //! the cgroup's `cpu.stat` (which also counts processes that ended between two samples); only the
 //! per-process figures (memory, threads, descriptors, I/O) are still read from `/proc`.
+//!
+//! What did not run is not read again: the cost of a sample follows what changed, not how many
+//! processes exist. A cgroup whose `cpu.stat` did not move ran nothing, so no process in it started,
+//! ended, grew, opened a file or did I/O: its last reading stands (with no use) and that one read is
+//! all. Without a cgroup the same holds per single-threaded process, from `/proc/<pid>/schedstat`
+//! (exact run time and times scheduled, unlike `stat`'s clock-tick CPU times): an unchanged one keeps
+//! its figures, and a walk takes its children from the last sample (a process that did not run forked
+//! nothing). Memory is the one figure that can move without the process running (the kernel reclaims
+//! pages, or collapses them into huge pages), so everything is read afresh at least every
+//! `Clock::reread_every_ticks`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,13 +31,24 @@ use std::sync::Arc;
 use super::procfs::{self, Stat};
 use crate::process::Tree;
 
-/// What a member had used at the previous sample.
-#[derive(Clone, Copy, Debug)]
+/// What a member had used at the previous sample, and its figures then.
+#[derive(Clone, Copy, Debug, Default)]
 struct Seen {
     start_ticks: u64,
     cpu_ticks: u64,
     read_bytes: u64,
     write_bytes: u64,
+    ppid: u32,
+    rss_pages: u64,
+    threads: u64,
+    open_fds: u64,
+    /// `schedstat` (run ns, times scheduled), read before the other files, of a process that had one
+    /// thread; `None` otherwise (a multi-threaded process is always read afresh).
+    sched: Option<(u64, u64)>,
+    /// `Clock::now_ticks` when the figures were read.
+    read_at: u64,
+    /// Its `children` were read since it last ran: its children in `seen` are all it has.
+    children_known: bool,
 }
 
 /// Figures of one tree at one sample.
@@ -60,6 +81,10 @@ pub struct Clock {
     pub children_supported: bool,
     /// Look for new descendants (read every member's `children`) at least this often, in ticks.
     pub walk_every_ticks: u64,
+    /// Whether `/proc/<pid>/schedstat` exists (see the module's doc).
+    pub schedstat_supported: bool,
+    /// Read every member afresh at least this often, in ticks, even when it did not run.
+    pub reread_every_ticks: u64,
 }
 
 pub struct Tracker {
@@ -73,6 +98,8 @@ pub struct Tracker {
     lost_member: bool,
     /// The cgroup's `usage_usec` at the previous sample (runs in a cgroup of their own).
     cgroup_usec: Option<u64>,
+    /// The figures of the last sample that read the members, and when it was (`Clock::now_ticks`).
+    last_read: Option<(Reading, u64)>,
 }
 
 impl Tracker {
@@ -84,6 +111,7 @@ impl Tracker {
             last_walk: None,
             lost_member: false,
             cgroup_usec: None,
+            last_read: None,
         }
     }
 
@@ -93,6 +121,23 @@ impl Tracker {
     /// only as adopted orphans. (The `children` reads are a third of a sample's cost.)
     pub fn sample(&mut self, clock: &Clock, adopted: &[u32], buf: &mut Vec<u8>) -> Reading {
         let cgroup = self.tree.cgroup_usage();
+        if let (Some(usage), Some(before), Some(last), Some((read, read_at))) =
+            (cgroup, self.cgroup_usec, self.last_ticks, self.last_read)
+            && usage.cpu_usec == before
+            && clock.now_ticks.saturating_sub(read_at) < clock.reread_every_ticks
+        {
+            // Nothing in the cgroup ran since the previous sample.
+            self.last_ticks = Some(clock.now_ticks);
+            return Reading {
+                processes: read.processes,
+                rss_bytes: read.rss_bytes,
+                threads: read.threads,
+                open_fds: read.open_fds,
+                elapsed_s: clock.now_ticks.saturating_sub(last) as f64
+                    / clock.ticks_per_second.max(1) as f64,
+                ..Reading::default()
+            };
+        }
         let cgroup_procs = cgroup.and_then(|_| self.tree.cgroup_procs());
         let walk = cgroup_procs.is_none()
             && clock.children_supported
@@ -112,6 +157,13 @@ impl Tracker {
         } else {
             self.tree.scan().members
         };
+        // On a walk, the children of a member that did not run are the ones it had.
+        let mut children_of: HashMap<u32, Vec<u32>> = HashMap::new();
+        if walk {
+            for (&pid, s) in &self.seen {
+                children_of.entry(s.ppid).or_default().push(pid);
+            }
+        }
         let mut now: HashMap<u32, Seen> = HashMap::with_capacity(self.seen.len() + 1);
         let mut r = Reading::default();
         let mut cpu_delta = 0u64;
@@ -120,6 +172,37 @@ impl Tracker {
         let (mut cpu_rate, mut read_rate, mut write_rate) = (0.0, 0.0, 0.0);
         while let Some(pid) = queue.pop() {
             if now.contains_key(&pid) {
+                continue;
+            }
+            let before = self.seen.get(&pid).copied();
+            // Read first: a change while the rest is read shows at the next sample.
+            let sched = if clock.schedstat_supported && before.is_none_or(|s| s.sched.is_some()) {
+                procfs::schedstat(pid, buf)
+            } else {
+                None
+            };
+            if let Some(s) = before
+                && sched.is_some()
+                && s.sched == sched
+                && clock.now_ticks.saturating_sub(s.read_at) < clock.reread_every_ticks
+            {
+                // Did not run since the previous sample: same figures, no use, and no children
+                // other than those it had when it last ran.
+                let mut s = s;
+                lifetime_cpu += s.cpu_ticks;
+                r.processes += 1;
+                r.rss_bytes += s.rss_pages * clock.page_size;
+                r.threads += s.threads;
+                r.open_fds += s.open_fds;
+                if walk && s.children_known {
+                    if let Some(children) = children_of.get(&pid) {
+                        queue.extend_from_slice(children);
+                    }
+                } else if walk {
+                    procfs::children(pid, s.threads, buf, &mut queue);
+                    s.children_known = true;
+                }
+                now.insert(pid, s);
                 continue;
             }
             let Some(st) = procfs::stat(pid, buf) else {
@@ -133,11 +216,19 @@ impl Tracker {
                 continue;
             }
             let (read, write) = procfs::io(pid, buf);
+            let open_fds = procfs::open_fds(pid);
             let seen = Seen {
                 start_ticks: st.start_ticks,
                 cpu_ticks: st.cpu_ticks,
                 read_bytes: read,
                 write_bytes: write,
+                ppid: st.ppid,
+                rss_pages: st.rss_pages,
+                threads: st.threads,
+                open_fds,
+                sched: sched.filter(|_| st.threads == 1),
+                read_at: clock.now_ticks,
+                children_known: walk,
             };
             let (before, share) = self.baseline(pid, &st, clock.now_ticks);
             let cpu = seen.cpu_ticks.saturating_sub(before.cpu_ticks);
@@ -153,7 +244,7 @@ impl Tracker {
             r.processes += 1;
             r.rss_bytes += st.rss_pages * clock.page_size;
             r.threads += st.threads;
-            r.open_fds += procfs::open_fds(pid);
+            r.open_fds += open_fds;
             now.insert(pid, seen);
             if walk {
                 procfs::children(pid, st.threads, buf, &mut queue);
@@ -211,6 +302,7 @@ impl Tracker {
         self.lost_member = self.seen.keys().any(|pid| !now.contains_key(pid));
         self.seen = now;
         self.last_ticks = Some(clock.now_ticks);
+        self.last_read = Some((r, clock.now_ticks));
         // A full `/proc` scan (no `children` files) is a walk too.
         if walk || !clock.children_supported {
             self.last_walk = Some(clock.now_ticks);
@@ -225,9 +317,7 @@ impl Tracker {
     fn baseline(&self, pid: u32, st: &Stat, now_ticks: u64) -> (Seen, f64) {
         let zero = Seen {
             start_ticks: st.start_ticks,
-            cpu_ticks: 0,
-            read_bytes: 0,
-            write_bytes: 0,
+            ..Seen::default()
         };
         if let Some(s) = self
             .seen
@@ -253,6 +343,7 @@ impl Tracker {
                 cpu_ticks: st.cpu_ticks,
                 read_bytes: u64::MAX,
                 write_bytes: u64::MAX,
+                ..Seen::default()
             };
             (now, 1.0)
         }
@@ -312,6 +403,8 @@ mod tests {
             page_size: procfs::page_size(),
             children_supported: procfs::children_supported(),
             walk_every_ticks: 0,
+            schedstat_supported: procfs::schedstat_supported(),
+            reread_every_ticks: 0,
         }
     }
 

@@ -1,7 +1,8 @@
 //! Running guest code under guard: a fresh sandboxed store, executed on the plugin runtime (never
 //! on the caller's), bounded by the call's deadline twice: inside, where the wall-clock timeout
 //! drops the store mid-call (cancelling host I/O and WASI waits too), and outside, in case the
-//! plugin runtime is too busy to poll it. The epoch callback (`sandbox`) interrupts CPU-bound guests.
+//! plugin runtime is too busy to poll it. The epoch callback (`sandbox`) interrupts CPU-bound guests;
+//! the epoch ticker runs while the call's task exists (it holds a `Busy` guard).
 
 use std::future::Future;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use tokio::runtime::Handle;
 use wasmtime::{Engine, Store, Trap};
 
+use super::engine::Ticker;
 use super::outcome::Failure;
 use super::sandbox::{CallCtx, CallState, Trace, new_store};
 
@@ -21,6 +23,7 @@ const MAX_ERROR: usize = 1000;
 pub async fn guarded<R, F, Fut>(
     rt: &Handle,
     engine: &Engine,
+    ticker: &Ticker,
     ctx: CallCtx,
     body: F,
 ) -> (Result<R, Failure>, Trace)
@@ -33,7 +36,13 @@ where
     let store = new_store(engine, ctx);
     let trace = store.data().trace.clone();
     let run = body(store);
-    let task = rt.spawn(async move { tokio::time::timeout_at(deadline, run).await });
+    // Held by the task, not by this future: a call abandoned below keeps the epochs coming (so the
+    // guest is still interrupted) until its task has really ended.
+    let busy = ticker.busy();
+    let task = rt.spawn(async move {
+        let _busy = busy;
+        tokio::time::timeout_at(deadline, run).await
+    });
     let abort = task.abort_handle();
     let result = match tokio::time::timeout_at(deadline + GRACE, task).await {
         Ok(Ok(Ok(Ok(r)))) => Ok(r),

@@ -20,6 +20,7 @@ use super::bindings::{
 use super::cache::Cache;
 use super::call;
 use super::discover::Candidate;
+use super::engine::Ticker;
 use super::grants::{EffectiveGrants, effective_limits};
 use super::imports::Linkers;
 use super::manifest::Manifest;
@@ -72,6 +73,7 @@ pub struct LoadedPlugin {
 /// What loading needs from the host.
 pub struct LoadEnv<'a> {
     pub engine: &'a Engine,
+    pub ticker: &'a Ticker,
     pub linkers: &'a Linkers,
     pub cache: &'a Cache,
     pub settings: &'a PluginSettings,
@@ -299,11 +301,14 @@ async fn self_test(
         agent: None,
     };
     let pre = pre.clone();
-    let (result, trace) =
-        call::guarded(env.runtime, env.engine, ctx, move |mut store| async move {
-            pre.instantiate_async(&mut store).await.map(drop)
-        })
-        .await;
+    let (result, trace) = call::guarded(
+        env.runtime,
+        env.engine,
+        env.ticker,
+        ctx,
+        move |mut store| async move { pre.instantiate_async(&mut store).await.map(drop) },
+    )
+    .await;
     trace.emit_output(name);
     result.map_err(|f| format!("self-test failed (instantiation): {}", classify::<()>(f)))
 }

@@ -325,8 +325,14 @@ impl PluginHost {
             shared: self.inner.shared.clone(),
             agent,
         };
-        let (result, trace) =
-            call::guarded(&self.inner.runtime.handle, &self.inner.engine, ctx, body).await;
+        let (result, trace) = call::guarded(
+            &self.inner.runtime.handle,
+            &self.inner.engine,
+            &self.inner.ticker,
+            ctx,
+            body,
+        )
+        .await;
         let latency = started.elapsed();
         trace.emit_output(plugin);
         let outcome = result.unwrap_or_else(outcome::classify);
@@ -418,6 +424,7 @@ impl PluginHost {
         let i = &self.inner;
         let env = LoadEnv {
             engine: &i.engine,
+            ticker: &i.ticker,
             linkers: &i.linkers,
             cache: &i.cache,
             settings: &i.settings,
@@ -482,6 +489,12 @@ impl PluginHost {
     /// Components compiled since start (the rest came from the on-disk cache). For tests and benchmarks.
     pub fn compiles(&self) -> u64 {
         self.inner.cache.compiles()
+    }
+
+    /// Whether the epoch ticker waits for a call, and the epochs it bumped so far. For tests.
+    #[cfg(test)]
+    pub fn ticker_parked(&self) -> (bool, u64) {
+        self.inner.ticker.parked()
     }
 
     /// `<data_dir>/plugins`, where user plugins live.

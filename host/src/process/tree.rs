@@ -104,6 +104,11 @@ impl Tree {
         Tree::with_cgroup(leader, leader_start, instance, cgroup)
     }
 
+    /// Whether the run has a cgroup of its own (its members are then `cgroup.procs`).
+    pub fn in_cgroup(&self) -> bool {
+        self.cgroup.is_some()
+    }
+
     /// CPU (and memory, when available) of the whole run from its cgroup; `None` without one.
     pub fn cgroup_usage(&self) -> Option<CgroupUsage> {
         self.cgroup.as_ref()?.usage()

@@ -80,6 +80,44 @@ async fn a_spinning_plugin_times_out_without_holding_up_other_calls() {
     assert_eq!(info.stats.failures.get("timeout"), Some(&2));
 }
 
+/// The epoch ticker runs only while guest code may: between calls it sleeps (an idle daemon has no
+/// wake-up from it), and a call after such a pause still gets its ticks, so a spinning guest is still
+/// interrupted at its deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_epoch_ticker_sleeps_between_calls_and_deadlines_still_hold() {
+    let h = Harness::new().await;
+    h.install_with("spin", "spin", |m| set_key(m, "timeout_ms", "3000"));
+    h.install("trivial", "trivial");
+    let host = h.start().await;
+    let parked = || host.ticker_parked().0;
+    assert!(
+        super::wait_until(Duration::from_secs(5), parked).await,
+        "the ticker still ticks after loading, with no call in flight"
+    );
+    healthy(&host.check("trivial", target(json!({}))).await);
+    assert!(super::wait_until(Duration::from_secs(5), parked).await);
+
+    let (_, before) = host.ticker_parked();
+    let mut short = target(json!({}));
+    short.timeout = Duration::from_millis(300);
+    let started = Instant::now();
+    assert_eq!(host.check("spin", short).await, Outcome::Timeout);
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(2),
+        "took {took:?}"
+    );
+    let (_, after) = host.ticker_parked();
+    assert!(
+        after > before,
+        "the spinning call ran without epochs ({before} -> {after})"
+    );
+    assert!(
+        super::wait_until(Duration::from_secs(5), parked).await,
+        "the ticker keeps ticking after the call ended"
+    );
+}
+
 #[tokio::test]
 async fn a_memory_hog_runs_out_of_memory() {
     let h = Harness::new().await;
