@@ -27,7 +27,7 @@ commands:
                            no sleeps in tests, every test file compiled); under a second
   run [-- DAEMON ARGS...]  build the dashboard and tend (release mode) and run `tend daemon` with the
                            given flags
-  bench core|plugins|cron|metrics|control|dashboard|onboard
+  bench core|footprint|plugins|cron|metrics|control|dashboard|onboard
                            build tend in release mode and measure against the goals of that area
                            (figures also in target/bench/<area>.json); `onboard --debug` measures
                            target/debug/tend as it is
