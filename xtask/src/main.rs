@@ -126,8 +126,17 @@ fn show(cmd: &Command) -> String {
         .join(" ")
 }
 
-/// Builds the `tend` binary in release mode and returns its path.
+/// Builds the `tend` binary in release mode and returns its path; with `TEND_BENCH_TEND` set, that
+/// binary instead, unbuilt (to measure a build kept from before a change, against one after it).
 fn build_release_tend() -> anyhow::Result<PathBuf> {
+    if let Some(given) = std::env::var_os("TEND_BENCH_TEND") {
+        let given = PathBuf::from(given);
+        if !given.is_file() {
+            bail!("TEND_BENCH_TEND={} is not a file", given.display());
+        }
+        println!("==> measuring {} (TEND_BENCH_TEND)", given.display());
+        return Ok(given);
+    }
     run_checked(cargo().args(["build", "--release", "--package", "tend", "--bin", "tend"]))?;
     Ok(target_dir().join("release").join("tend"))
 }
