@@ -133,8 +133,9 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         ),
         ..settings.plugins.clone()
     };
-    let plugins = PluginHost::start(store.clone(), bus.clone(), &data_dir, plugin_settings)
-        .await
+    // The plugins load (compile, on a fresh data dir) while the services start: nothing a service
+    // needs to start waits for them; a probe's first call does, and so does the API below.
+    let plugins = PluginHost::begin(store.clone(), bus.clone(), &data_dir, plugin_settings)
         .context("cannot start the plugin host")?;
     // Agent plugins' `llm` imports complete through the same gateway as the API (one set of budgets,
     // counters and keys); with no `[llm]` models it answers `not-configured`.
@@ -269,6 +270,9 @@ pub async fn run(settings: Settings, shutdown: impl Future<Output = ()>) -> anyh
         max_connections = limits.max_connections,
         "API connection limit"
     );
+    // Clients see a host with every plugin loaded (`GET /api/plugins`, `/metrics`), as before the
+    // services started first; until then they wait in the listen backlog.
+    plugins.loaded().await;
     let server = tokio::spawn(api::serve(listener, app, limits, closing_rx.clone()));
     let url = format!("http://{addr}");
     // Services run by now: a failure here (a full disk) must stop them in order, not orphan them.

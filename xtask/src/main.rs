@@ -27,7 +27,7 @@ commands:
                            no sleeps in tests, every test file compiled); under a second
   run [-- DAEMON ARGS...]  build the dashboard and tend (release mode) and run `tend daemon` with the
                            given flags
-  bench core|plugins|cron|metrics|control|dashboard|onboard
+  bench core|footprint|plugins|cron|metrics|control|dashboard|onboard
                            build tend in release mode and measure against the goals of that area
                            (figures also in target/bench/<area>.json); `onboard --debug` measures
                            target/debug/tend as it is
@@ -126,8 +126,17 @@ fn show(cmd: &Command) -> String {
         .join(" ")
 }
 
-/// Builds the `tend` binary in release mode and returns its path.
+/// Builds the `tend` binary in release mode and returns its path; with `TEND_BENCH_TEND` set, that
+/// binary instead, unbuilt (to measure a build kept from before a change, against one after it).
 fn build_release_tend() -> anyhow::Result<PathBuf> {
+    if let Some(given) = std::env::var_os("TEND_BENCH_TEND") {
+        let given = PathBuf::from(given);
+        if !given.is_file() {
+            bail!("TEND_BENCH_TEND={} is not a file", given.display());
+        }
+        println!("==> measuring {} (TEND_BENCH_TEND)", given.display());
+        return Ok(given);
+    }
     run_checked(cargo().args(["build", "--release", "--package", "tend", "--bin", "tend"]))?;
     Ok(target_dir().join("release").join("tend"))
 }

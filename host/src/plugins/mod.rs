@@ -99,6 +99,8 @@ struct Inner {
     ticker: engine::Ticker,
     /// Ends the watcher task.
     stop_watching: Arc<tokio::sync::Notify>,
+    /// True once the first load is done: calls wait for it (`PluginHost::loaded`).
+    loaded: tokio::sync::watch::Sender<bool>,
     closed: AtomicBool,
     /// One permit per pooled instance: calls beyond the pool wait for a slot instead of failing.
     /// Agent worlds have their own (`agent_slots`); together they never exceed the engine's pool.
@@ -126,13 +128,44 @@ impl PluginHost {
         data_dir: &Path,
         settings: PluginSettings,
     ) -> anyhow::Result<PluginHost> {
+        let host = PluginHost::begin(store, bus, data_dir, settings)?;
+        host.loaded().await;
+        Ok(host)
+    }
+
+    /// [`PluginHost::start`] without waiting for the load: the daemon's boot starts services while
+    /// the plugins load (compiling them can take seconds on a fresh data dir). Every call of a plugin
+    /// waits for the load ([`PluginHost::loaded`]); the daemon waits for it before serving the API,
+    /// so `list` and `info` never show a half-loaded host.
+    pub fn begin(
+        store: Store,
+        bus: crate::events::Bus,
+        data_dir: &Path,
+        settings: PluginSettings,
+    ) -> anyhow::Result<PluginHost> {
         let user_dir = data_dir.join("plugins");
-        PluginHost::start_in(store, bus, data_dir, user_dir, settings).await
+        let host = PluginHost::new_in(store, bus, data_dir, user_dir, settings)?;
+        host.load_in_background();
+        Ok(host)
     }
 
     /// [`PluginHost::start`] with the user plugins in `user_dir` instead of `<data_dir>/plugins`
     /// (`tend agent`: a throw-away data dir, the plugins next to the config file).
     pub async fn start_in(
+        store: Store,
+        bus: crate::events::Bus,
+        data_dir: &Path,
+        user_dir: PathBuf,
+        settings: PluginSettings,
+    ) -> anyhow::Result<PluginHost> {
+        let host = PluginHost::new_in(store, bus, data_dir, user_dir, settings)?;
+        host.load_in_background();
+        host.loaded().await;
+        Ok(host)
+    }
+
+    /// The host with nothing loaded yet.
+    fn new_in(
         store: Store,
         bus: crate::events::Bus,
         data_dir: &Path,
@@ -175,17 +208,35 @@ impl PluginHost {
             agent_slots: tokio::sync::Semaphore::new(agent::AGENT_CALLS as usize),
             llm: RwLock::new(None),
             bus,
+            loaded: tokio::sync::watch::channel(false).0,
         });
-        let host = PluginHost { inner };
-        let report = host.reload().await;
-        tracing::info!(
-            plugins = host.inner.registry.snapshot().plugins.len(),
-            rejected = report.rejected().count(),
-            compiled = host.inner.cache.compiles(),
-            "plugin host ready"
-        );
-        host.start_watcher();
-        Ok(host)
+        Ok(PluginHost { inner })
+    }
+
+    /// The first load (built-ins and the user dir), then the watcher, in a task of their own.
+    fn load_in_background(&self) {
+        let host = self.clone();
+        tokio::spawn(async move {
+            let report = host.load().await;
+            tracing::info!(
+                plugins = host.inner.registry.snapshot().plugins.len(),
+                rejected = report.rejected().count(),
+                compiled = host.inner.cache.compiles(),
+                "plugin host ready"
+            );
+            // Watching before anyone is told: a file dropped in right after sees a reload.
+            if !host.inner.closed.load(Ordering::Relaxed) {
+                host.start_watcher();
+            }
+            host.inner.loaded.send_replace(true);
+        });
+    }
+
+    /// Resolves once the first load is done (or the host was shut down before it was).
+    pub async fn loaded(&self) {
+        let mut loaded = self.inner.loaded.subscribe();
+        // The sender lives in `inner`, which `self` holds: the wait ends only by the load.
+        let _ = loaded.wait_for(|done| *done).await;
     }
 
     /// Reloads after every burst of changes in the user plugin dir, from a task that holds the host
@@ -208,7 +259,7 @@ impl PluginHost {
                     _ = stop.notified() => break,
                 }
                 let Some(inner) = weak.upgrade() else { break };
-                let report = PluginHost { inner }.reload().await;
+                let report = PluginHost { inner }.load().await;
                 let changed = report
                     .plugins
                     .iter()
@@ -282,6 +333,7 @@ impl PluginHost {
         Fut: Future<Output = wasmtime::Result<Outcome<T>>> + Send + 'static,
         T: Send + 'static,
     {
+        self.loaded().await;
         if self.inner.closed.load(Ordering::Relaxed) {
             return (Outcome::NotFound, None);
         }
@@ -406,6 +458,12 @@ impl PluginHost {
 
     /// Rescans the plugin dir; per plugin: loaded / unchanged / rejected (reason, previous kept) / removed.
     pub async fn reload(&self) -> ReloadReport {
+        self.loaded().await;
+        self.load().await
+    }
+
+    /// The scan and load behind the first load, the watcher's reloads and `reload`.
+    async fn load(&self) -> ReloadReport {
         if self.inner.closed.load(Ordering::Relaxed) {
             return ReloadReport::default();
         }
@@ -480,6 +538,8 @@ impl PluginHost {
     /// answer `NotFound`; calls in flight end as cancelled.
     pub fn shutdown(&self) {
         self.inner.closed.store(true, Ordering::Relaxed);
+        // Nobody waits for a first load that will not come.
+        self.inner.loaded.send_replace(true);
         self.inner.stop_watching.notify_one();
         self.inner.ticker.stop();
         self.inner.registry.clear();

@@ -76,23 +76,49 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Inserts or replaces a service definition.
-    pub async fn upsert_service(&self, spec: &ServiceSpec, source: Source) -> Result<()> {
+    /// Makes the stored `config` services the file's, in one transaction (a boot with many services
+    /// pays for one commit, not one per service): each of `specs` is inserted or, when its stored
+    /// definition or source differs, replaced (an unchanged row is not written); `config` services
+    /// not among them are removed with their runtime records. Answers the names removed.
+    pub async fn reconcile_config_services(&self, specs: &[ServiceSpec]) -> Result<Vec<String>> {
         let now = now_rfc3339();
-        let json = serde_json::to_string(spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(
-            "INSERT INTO services (name, spec, source, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, source = excluded.source,
-             updated_at = excluded.updated_at",
-        )
-        .bind(&spec.name)
-        .bind(json)
-        .bind(source_str(source))
-        .bind(&now)
-        .bind(&now)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut tx = self.pool.begin().await?;
+        for spec in specs {
+            let json =
+                serde_json::to_string(spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            sqlx::query(
+                "INSERT INTO services (name, spec, source, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, source = excluded.source,
+                 updated_at = excluded.updated_at
+                 WHERE services.spec IS NOT excluded.spec OR services.source IS NOT excluded.source",
+            )
+            .bind(&spec.name)
+            .bind(json)
+            .bind(source_str(Source::Config))
+            .bind(&now)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let stored: Vec<String> = sqlx::query_scalar("SELECT name FROM services WHERE source = ?")
+            .bind(source_str(Source::Config))
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut removed = Vec::new();
+        for name in stored {
+            if specs.iter().any(|s| s.name == name) {
+                continue;
+            }
+            for sql in [
+                "DELETE FROM services WHERE name = ?",
+                "DELETE FROM runtime WHERE service = ?",
+            ] {
+                sqlx::query(sql).bind(&name).execute(&mut *tx).await?;
+            }
+            removed.push(name);
+        }
+        tx.commit().await?;
+        Ok(removed)
     }
 
     /// Replaces the definition of an existing service; `false` when there is none. Never inserts: a
@@ -167,5 +193,68 @@ impl Store {
                 restart_count: r.get::<i64, _>(5) as u32,
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str, command: &str) -> ServiceSpec {
+        serde_json::from_value(serde_json::json!({"name": name, "command": command})).unwrap()
+    }
+
+    async fn row(s: &Store, name: &str) -> Option<(String, String, String)> {
+        sqlx::query_as("SELECT spec, source, updated_at FROM services WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&s.pool)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn reconciling_writes_what_changed_and_removes_what_left_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("t.db")).await.unwrap();
+        assert!(
+            s.insert_service(&spec("api", "a"), Source::Api)
+                .await
+                .unwrap()
+        );
+        let first = [spec("web", "w"), spec("old", "o"), spec("api", "f")];
+        assert!(
+            s.reconcile_config_services(&first)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let (_, source, _) = row(&s, "api").await.unwrap();
+        assert_eq!(source, "config", "the file wins over an API service");
+        s.save_runtime(&RuntimeRecord {
+            service: "old".into(),
+            status: "stopped".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let (_, _, web_at) = row(&s, "web").await.unwrap();
+        let (_, _, api_at) = row(&s, "api").await.unwrap();
+
+        let second = [spec("web", "w"), spec("api", "f2")];
+        let removed = s.reconcile_config_services(&second).await.unwrap();
+        assert_eq!(removed, ["old"]);
+        assert!(row(&s, "old").await.is_none());
+        assert!(
+            s.list_runtime().await.unwrap().is_empty(),
+            "runtime removed too"
+        );
+        let (_, _, web_again) = row(&s, "web").await.unwrap();
+        assert_eq!(
+            web_again, web_at,
+            "an unchanged definition is not rewritten"
+        );
+        let (api_spec, _, api_again) = row(&s, "api").await.unwrap();
+        assert!(api_spec.contains("f2"), "{api_spec}");
+        assert!(api_again > api_at, "a changed definition is stored");
     }
 }

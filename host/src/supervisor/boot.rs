@@ -199,7 +199,7 @@ async fn check_file(store: &Store, file_services: &[ServiceSpec]) -> anyhow::Res
 }
 
 /// Makes the store agree with the config file: file services are upserted as `config`, config services no
-/// longer in the file are removed. The file wins over an API service of the same name.
+/// longer in the file are removed. The file wins over an API service of the same name. One transaction.
 async fn reconcile_file(store: &Store, file_services: &[ServiceSpec]) -> anyhow::Result<()> {
     let existing = store.list_services().await?;
     for spec in file_services {
@@ -208,13 +208,9 @@ async fn reconcile_file(store: &Store, file_services: &[ServiceSpec]) -> anyhow:
         {
             tracing::warn!(service = %spec.name, "the config file defines a service registered through the API; the file wins");
         }
-        store.upsert_service(spec, Source::Config).await?;
     }
-    for old in existing.iter().filter(|s| s.source == Source::Config) {
-        if !file_services.iter().any(|s| s.name == old.spec.name) {
-            tracing::info!(service = %old.spec.name, "removed from the config file; unregistering");
-            store.delete_service(&old.spec.name).await?;
-        }
+    for name in store.reconcile_config_services(file_services).await? {
+        tracing::info!(service = %name, "removed from the config file; unregistering");
     }
     Ok(())
 }

@@ -6,9 +6,12 @@ mod control;
 mod core;
 mod cron;
 mod dashboard;
+mod footprint;
 mod metrics;
 mod onboard;
 mod plugins;
+mod procfs;
+mod supervisord;
 mod table;
 
 use std::fs::File;
@@ -27,9 +30,10 @@ pub fn main(args: &[String]) -> anyhow::Result<()> {
         [name] if name == "metrics" => metrics::main(),
         [name] if name == "control" => control::main(),
         [name] if name == "dashboard" => dashboard::main(),
+        [name] if name == "footprint" => footprint::main(),
         [name, rest @ ..] if name == "onboard" => onboard::main(rest),
         _ => bail!(
-            "usage: cargo xtask bench core|plugins|metrics|cron|control|dashboard|onboard [--debug]"
+            "usage: cargo xtask bench core|footprint|plugins|metrics|cron|control|dashboard|onboard [--debug]"
         ),
     }
 }
@@ -72,6 +76,8 @@ pub fn compile_child(dir: &Path) -> anyhow::Result<PathBuf> {
 pub struct Daemon {
     child: Child,
     pub pid: u32,
+    /// Wall-clock time just before the daemon was spawned (`Command::spawn` returns once it exec'd).
+    pub spawned_at: std::time::SystemTime,
     pub data_dir: PathBuf,
     url: String,
     token: String,
@@ -112,6 +118,7 @@ impl Daemon {
         ] {
             cmd.env_remove(var);
         }
+        let spawned_at = std::time::SystemTime::now();
         let child = cmd
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
@@ -120,6 +127,7 @@ impl Daemon {
             .with_context(|| format!("cannot start {}", tend.display()))?;
         let mut daemon = Daemon {
             pid: child.id(),
+            spawned_at,
             child,
             data_dir: data_dir.to_path_buf(),
             url: String::new(),
