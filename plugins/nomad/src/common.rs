@@ -114,6 +114,19 @@ impl Report {
         self.mapped.push(field.to_string());
     }
 
+    /// A warning for each key of `spec` outside `known` (a field added to tend after this plugin), so
+    /// that nothing is dropped silently.
+    pub fn warn_unknown_keys(&mut self, spec: &Value, known: &[&str]) {
+        if let Some(obj) = spec.as_object() {
+            for key in obj.keys().filter(|k| !known.contains(&k.as_str())) {
+                self.warn(
+                    key.clone(),
+                    "not known to this version of the nomad plugin, so not carried over",
+                );
+            }
+        }
+    }
+
     /// `Meta["tend.dev/unmapped"]`: the lost fields, comma-separated, in warning order.
     pub fn unmapped_meta(&self) -> Option<String> {
         let mut fields: Vec<&str> = Vec::new();

@@ -192,12 +192,5 @@ fn unknown_keys(spec: &Value, report: &mut Report) {
         "autofix",
         "k8s",
     ];
-    if let Some(obj) = spec.as_object() {
-        for key in obj.keys().filter(|k| !KNOWN.contains(&k.as_str())) {
-            report.warn(
-                key.clone(),
-                "not known to this version of the nomad plugin, so not carried over",
-            );
-        }
-    }
+    report.warn_unknown_keys(spec, KNOWN);
 }
