@@ -8,10 +8,16 @@
 //! One thread reads the events in order: a fork whose parent is known records the child under the
 //! parent's run; an exit forgets the pid (so a reused pid is never taken for a member; each entry also
 //! keeps the start time, checked by the reader). Reads and bookkeeping only: no signal is sent here.
+//!
+//! The connector reports every fork, exec, exit and more of every thread on the machine. A socket
+//! filter (classic BPF, run by the kernel before an event is queued) lets through only process forks
+//! and process exits, the two this module reads: a busy machine's threads, execs and renames no longer
+//! wake the daemon.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// What is known of the runs' descendants.
@@ -72,6 +78,76 @@ const NLMSG_HDR: usize = 16;
 const CN_MSG: usize = 20;
 /// `what`, `cpu`, `timestamp_ns` before the event's data.
 const EVENT_HDR: usize = 16;
+/// `SO_ATTACH_FILTER` (asm-generic/socket.h; the same on x86 and arm).
+const SO_ATTACH_FILTER: libc::c_int = 26;
+
+/// Events the thread has received (after the filter), for the tests.
+static RECEIVED: AtomicU64 = AtomicU64::new(0);
+
+#[cfg(test)]
+pub(super) fn received() -> u64 {
+    RECEIVED.load(Ordering::Relaxed)
+}
+
+/// The filter: accept a fork whose child is a process (`child_pid == child_tgid`) and an exit of a
+/// process (`pid == tgid`), drop everything else. Classic BPF loads words big-endian and the connector
+/// writes them in the machine's order, so the event codes are compared as such a load sees them; the
+/// pid comparisons compare two loads of the same kind and need no conversion.
+fn filter() -> [libc::sock_filter; 13] {
+    const WHAT: u32 = (NLMSG_HDR + CN_MSG) as u32;
+    const DATA: u32 = WHAT + EVENT_HDR as u32;
+    let seen = |code: u32| u32::from_be_bytes(code.to_ne_bytes());
+    let op = |code: u32, k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: code as u16,
+        jt,
+        jf,
+        k,
+    };
+    let load = |at: u32| op(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, at, 0, 0);
+    let tax = op(libc::BPF_MISC | libc::BPF_TAX, 0, 0, 0);
+    let eq_k = |k: u32, jt: u8, jf: u8| op(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, k, jt, jf);
+    let eq_x = |jt: u8, jf: u8| op(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_X, 0, jt, jf);
+    let ret = |k: u32| op(libc::BPF_RET | libc::BPF_K, k, 0, 0);
+    // A jump's target is the next instruction plus its offset.
+    [
+        /* 0 */ load(WHAT),
+        /* 1 */ eq_k(seen(PROC_EVENT_FORK), 0, 4), // fork: 2, else 6
+        /* 2 */ load(DATA + 8), // child_pid
+        /* 3 */ tax,
+        /* 4 */ load(DATA + 12), // child_tgid
+        /* 5 */ eq_x(5, 6), // a process: 11, a thread: 12
+        /* 6 */ eq_k(seen(PROC_EVENT_EXIT), 0, 5), // exit: 7, else 12
+        /* 7 */ load(DATA), // process_pid
+        /* 8 */ tax,
+        /* 9 */ load(DATA + 4), // process_tgid
+        /* 10 */ eq_x(0, 1), // a process: 11, a thread: 12
+        /* 11 */ ret(u32::MAX),
+        /* 12 */ ret(0),
+    ]
+}
+
+fn attach_filter(fd: &OwnedFd) -> io::Result<()> {
+    let mut program = filter();
+    let prog = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_mut_ptr(),
+    };
+    // SAFETY: setsockopt with a sock_fprog pointing at a live array of its stated length; the kernel
+    // copies the program.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            SO_ATTACH_FILTER,
+            (&prog as *const libc::sock_fprog).cast(),
+            std::mem::size_of::<libc::sock_fprog>() as u32,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
 
 /// Starts following fork and exit events; an error means the connector is not available here.
 pub(super) fn start() -> io::Result<()> {
@@ -88,6 +164,8 @@ pub(super) fn start() -> io::Result<()> {
     }
     // SAFETY: fd was just created and is owned by nobody else.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // Before bind: no unfiltered event is ever queued.
+    attach_filter(&fd)?;
     // SAFETY: an all-zero sockaddr_nl is valid; the fields are set below.
     let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
     addr.nl_family = libc::AF_NETLINK as u16;
@@ -164,6 +242,7 @@ fn follow(fd: OwnedFd) {
             if len < NLMSG_HDR || at + len > end {
                 break;
             }
+            RECEIVED.fetch_add(1, Ordering::Relaxed);
             handle(&buf[at + NLMSG_HDR + CN_MSG..at + len]);
             at += (len + 3) & !3;
         }
@@ -214,5 +293,49 @@ fn handle(event: &[u8]) {
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Needs CAP_NET_ADMIN, as the daemon does for this connector (the test suite runs as root).
+    #[test]
+    fn only_process_forks_and_exits_get_past_the_filter() {
+        start().expect("the process-event connector (run the tests as root)");
+        let me = std::process::id();
+        register(
+            me,
+            super::super::stat(me).map_or(0, |s| s.start_ticks),
+            "lineage-test",
+        );
+        let before = received();
+        // 200 threads started and ended: 400 events without the filter.
+        for _ in 0..200 {
+            std::thread::spawn(|| {}).join().unwrap();
+        }
+        // The fork of a child comes after the threads' events: once it is recorded, they would all
+        // have been read.
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !members("lineage-test")
+            .iter()
+            .any(|&(pid, _)| pid == child.id())
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the child's fork never arrived"
+            );
+            std::thread::yield_now();
+        }
+        let got = received() - before;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // Other processes on the machine may fork meanwhile; the threads alone would add 400.
+        assert!(got < 100, "{got} events: thread events are not filtered");
     }
 }
