@@ -110,6 +110,9 @@ fn steps() -> Vec<Step> {
                 "--examples",
             ])),
         ),
+        // A daemon from target/debug/tend then never compiles the built-ins (the black-box suite
+        // starts hundreds, each on a fresh data dir); `aot::` checks that this step ran.
+        step("precompile built-ins", xtask_with(&["precompile"])),
         step("tests", tests()),
         // The dashboard in a real browser (Debian's chromium, never a downloaded one) against
         // target/debug/tend.
