@@ -14,6 +14,7 @@
 //!   (`run.rs`): spawn, output sink, timeout or stop request, stop of the whole tree, end record. Trees,
 //!   and the loops that stop them, are in `tree.rs`; `posix_spawn.rs` and `clone3.rs` start a program.
 //! - `node.rs` evaluates a PM2 `.config.js` for `tend import` (the CLI's process, not the daemon's).
+//! - `helper.rs` runs the daemon's own short-lived helpers (`tend __compile-plugin`) to their end.
 //! - `port.rs` says who listens on a TCP port (from `/proc`; the auto-fix incident's port holder).
 //! - At start the soft `RLIMIT_NOFILE` is raised to the hard limit (`raise_nofile_limit`), so the API
 //!   can keep its connections below it with room to spare for spawning.
@@ -33,6 +34,7 @@ use tokio::sync::oneshot;
 
 mod cgroup;
 mod clone3;
+mod helper;
 mod lineage;
 mod node;
 mod port;
@@ -41,6 +43,7 @@ mod run;
 mod tree;
 
 pub use cgroup::{Mode as ContainmentMode, contain, containment, release as release_containment};
+pub use helper::run_helper;
 pub use node::eval_js_config;
 pub use port::port_holder;
 pub use run::{Ending, Finished, Output, Run, Stopping};

@@ -105,7 +105,12 @@ pub fn refused_start(data_dir: &Path) -> String {
 
 /// A `tend` command with no inherited settings: no url, token or data dir unless the test adds them.
 pub fn tend_cmd() -> Command {
-    let mut cmd = Command::new(tend_bin());
+    tend_cmd_at(&tend_bin())
+}
+
+/// [`tend_cmd`] running the `tend` executable at `bin` (a copy a test changed).
+pub fn tend_cmd_at(bin: &Path) -> Command {
+    let mut cmd = Command::new(bin);
     for k in SCRUBBED_ENV {
         cmd.env_remove(k);
     }
@@ -136,6 +141,7 @@ pub struct DaemonBuilder {
     control: ControlPort,
     nofile: Option<u64>,
     port: bool,
+    bin: Option<PathBuf>,
 }
 
 /// Whether the fixture's daemon gets a TCP control port. Daemons run in parallel, so the default
@@ -205,6 +211,12 @@ impl DaemonBuilder {
         self
     }
 
+    /// Runs the `tend` executable at `bin` instead of [`tend_bin`].
+    pub fn bin(mut self, bin: &Path) -> Self {
+        self.bin = Some(bin.to_path_buf());
+        self
+    }
+
     /// Use an existing data dir instead of a fresh temp one.
     pub fn data_dir(mut self, dir: &Path) -> Self {
         self.data_dir = Some(dir.to_path_buf());
@@ -244,6 +256,7 @@ impl DaemonBuilder {
             generation: 0,
             nofile: self.nofile,
             port: self.port,
+            bin: self.bin,
         };
         if let Some(text) = self.config {
             d.write_config(&text);
@@ -268,6 +281,8 @@ pub struct Daemon {
     nofile: Option<u64>,
     /// Whether `--port 0` is passed.
     port: bool,
+    /// The executable, when not [`tend_bin`].
+    bin: Option<PathBuf>,
 }
 
 impl Daemon {
@@ -286,6 +301,7 @@ impl Daemon {
             control: ControlPort::Off,
             nofile: None,
             port: true,
+            bin: None,
         }
     }
 
@@ -300,7 +316,10 @@ impl Daemon {
             .root
             .path()
             .join(format!("daemon-{}.stderr", self.generation));
-        let mut cmd = tend_cmd();
+        let mut cmd = match &self.bin {
+            Some(bin) => tend_cmd_at(bin),
+            None => tend_cmd(),
+        };
         cmd.arg("daemon").arg("--data-dir").arg(&self.data_dir);
         if self.port {
             cmd.arg("--port").arg("0");

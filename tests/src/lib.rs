@@ -25,7 +25,7 @@ pub mod tools;
 mod wait;
 
 pub use control::{Control, assert_error};
-pub use daemon::{Daemon, DaemonBuilder, refused_start, send, tend_bin, tend_cmd};
+pub use daemon::{Daemon, DaemonBuilder, refused_start, send, tend_bin, tend_cmd, tend_cmd_at};
 pub use plugins::{Fixture, fixture};
 pub use procs::{
     pid_alive, proc_environ, processes_with_env, processes_with_marker, python3, run_with_deadline,

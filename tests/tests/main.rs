@@ -7,6 +7,7 @@
 //! Run one area with `cargo test -p tend-tests -- cron::` (test names are `<module>::<test>`).
 
 mod agent;
+mod aot;
 mod api;
 mod bounds;
 mod caddy;

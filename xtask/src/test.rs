@@ -127,6 +127,9 @@ fn lanes() -> Lanes {
             ])),
         )
         .after("frontend build"),
+        // A daemon from target/debug/tend then never compiles the built-ins (the black-box suite
+        // starts hundreds, each on a fresh data dir); `aot::` checks that this step ran.
+        step("precompile built-ins", xtask_with(&["precompile"])),
         // Everything the side lane installs (Caddy for the reverse-proxy tests, the LLM server, the
         // API tools, promtool, chromium) is there before the tests start.
         step("tests", tests()).after(SIDE_LAST),

@@ -66,6 +66,7 @@ pub fn schemathesis(args: &[String]) -> anyhow::Result<()> {
     };
     ensure()?;
     run_checked(cargo().args(["build", "--package", "tend", "--bin", "tend"]))?;
+    crate::precompile::precompile(&crate::target_dir().join("debug").join("tend"))?;
     let mut test = cargo();
     test.args([
         "test",

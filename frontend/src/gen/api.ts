@@ -1432,6 +1432,11 @@ sha256?: string, };
 export type PluginState = "loaded" | "suspended" | "rejected";
 
 /**
+ * Where a loaded plugin's compiled code came from.
+ */
+export type PluginCode = "precompiled" | "cache" | "compiled";
+
+/**
  * `GET /api/plugins/{name}` and list entries.
  */
 export type PluginInfo = { name: string, state: PluginState, 
@@ -1457,9 +1462,13 @@ grants: PluginGrants, limits: PluginLimits,
  */
 config: JsonValue, 
 /**
- * `true` when the compiled code came from the on-disk cache.
+ * `true` when the code was not compiled at this load (`code` is `precompiled` or `cache`).
  */
 from_cache: boolean, 
+/**
+ * Where the compiled code came from; absent when nothing is loaded.
+ */
+code?: PluginCode, 
 /**
  * RFC 3339, UTC; empty when never loaded.
  */

@@ -108,7 +108,11 @@ export function Plugins() {
                         <dt>Loaded</dt>
                         <dd>
                           {when(p.loaded_at)}
-                          {p.from_cache ? " (from the compile cache)" : ""}
+                          {p.code === "precompiled"
+                            ? " (code precompiled into tend)"
+                            : p.from_cache
+                              ? " (from the compile cache)"
+                              : ""}
                         </dd>
                         <dt>Failures</dt>
                         <dd>

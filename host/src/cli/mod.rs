@@ -173,6 +173,25 @@ enum Command {
     /// plugin): print the documents or write them under --out; every field that does not carry
     /// over is a warning on stderr
     Export(export::ExportArgs),
+    /// Compile the built-in plugins and append their code to the `tend` executable at --into (run
+    /// from a copy: the running file cannot be written); `cargo xtask` runs it after each build
+    #[command(name = "__precompile-builtins", hide = true)]
+    PrecompileBuiltins {
+        /// The executable to write (in place); the same build as this one
+        #[arg(long)]
+        into: PathBuf,
+        /// Remove the precompiled code instead
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Compile one plugin component to a file (the daemon's short-lived compile child)
+    #[command(name = "__compile-plugin", hide = true)]
+    CompilePlugin {
+        #[arg(long)]
+        max_memory_mb: u64,
+        input: PathBuf,
+        output: PathBuf,
+    },
 }
 
 /// Entry point of the `tend` binary.
@@ -190,6 +209,39 @@ pub fn main() -> ExitCode {
             }
         }
         Command::Agent(args) => crate::agent::main(args),
+        Command::CompilePlugin {
+            max_memory_mb,
+            input,
+            output,
+        } => crate::plugins::compile_plugin(&input, &output, max_memory_mb),
+        Command::PrecompileBuiltins { into, remove } => {
+            let done = if remove {
+                crate::plugins::remove_builtins(&into).map(|had| {
+                    format!(
+                        "{}: {}",
+                        into.display(),
+                        if had {
+                            "precompiled built-ins removed"
+                        } else {
+                            "had no precompiled built-ins"
+                        }
+                    )
+                })
+            } else {
+                crate::plugins::precompile_builtins(&into)
+                    .map(|n| format!("{}: {n} built-in plugins precompiled", into.display()))
+            };
+            match done {
+                Ok(msg) => {
+                    println!("{msg}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         command => {
             let result = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -223,8 +275,11 @@ async fn run(global: GlobalArgs, command: Command) -> Result<(), client::CliErro
     };
     match command {
         // `main` runs the daemon without this runtime; reaching here would be a dispatch mistake.
-        Command::Daemon(_) | Command::Agent(_) => Err(client::CliError::Other(anyhow::anyhow!(
-            "`tend daemon` and `tend agent` cannot run as a client"
+        Command::Daemon(_)
+        | Command::Agent(_)
+        | Command::CompilePlugin { .. }
+        | Command::PrecompileBuiltins { .. } => Err(client::CliError::Other(anyhow::anyhow!(
+            "`tend daemon`, `tend agent` and the hidden build commands cannot run as a client"
         ))),
         Command::Status { name, watch: true } => ctx.watch(name.as_deref()).await,
         Command::Status {

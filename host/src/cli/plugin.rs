@@ -8,7 +8,9 @@ use super::client::CliError;
 use super::commands::Ctx;
 use super::commands::{out, out_raw};
 use super::render::table;
-use crate::wire::{LatencyHistogram, PluginInfo, PluginState, ReloadAction, ReloadReport};
+use crate::wire::{
+    LatencyHistogram, PluginCode, PluginInfo, PluginState, ReloadAction, ReloadReport,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
@@ -168,10 +170,10 @@ pub fn plugin_details(p: &PluginInfo) -> String {
         ("sha256", or_dash(&p.sha256)),
     ];
     if !p.loaded_at.is_empty() {
-        let how = if p.from_cache {
-            "compiled code from the cache"
-        } else {
-            "compiled"
+        let how = match p.code {
+            Some(PluginCode::Precompiled) => "code precompiled into the executable",
+            Some(PluginCode::Cache) => "compiled code from the cache",
+            Some(PluginCode::Compiled) | None => "compiled",
         };
         lines.push(("loaded", format!("{} ({how})", p.loaded_at)));
     }
@@ -295,6 +297,7 @@ mod tests {
             },
             config: serde_json::json!({}),
             from_cache: true,
+            code: Some(PluginCode::Cache),
             loaded_at: "2026-01-01T00:00:00.000000Z".into(),
             stats: PluginStats {
                 calls: 4,

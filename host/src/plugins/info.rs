@@ -9,7 +9,7 @@ use super::registry::{Rejected, Snapshot};
 use super::settings::PluginSettings;
 use super::stats::Stats;
 use crate::store::fmt_time;
-use crate::wire::{PluginInfo, PluginState};
+use crate::wire::{PluginCode, PluginInfo, PluginState};
 
 pub fn all(snapshot: &Snapshot, settings: &PluginSettings) -> Vec<PluginInfo> {
     let now = SystemTime::now();
@@ -55,7 +55,8 @@ fn loaded(p: &LoadedPlugin, rejected: Option<&Rejected>, now: SystemTime) -> Plu
         grants: p.grants.to_wire(),
         limits: p.limits.clone(),
         config: p.manifest.config.clone(),
-        from_cache: p.from_cache,
+        from_cache: p.code != PluginCode::Compiled,
+        code: Some(p.code),
         loaded_at: fmt_time(p.loaded_at.into()),
         stats: stats.to_wire(),
         suspended_until: suspended.map(|u| fmt_time(u.into())),
@@ -90,6 +91,7 @@ fn rejected_only(name: &str, r: &Rejected, settings: &PluginSettings) -> PluginI
             .map(|m| m.config.clone())
             .unwrap_or_else(|| serde_json::json!({})),
         from_cache: false,
+        code: None,
         loaded_at: String::new(),
         stats: Stats::default().to_wire(),
         suspended_until: None,

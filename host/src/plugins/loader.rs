@@ -1,5 +1,5 @@
 //! Turning a candidate's files into a `LoadedPlugin`, or into a reason to refuse them: manifest,
-//! component (compiled or from the cache), effective grants, imports within those grants, exports
+//! component (precompiled, from the cache, or compiled), effective grants, imports within those grants, exports
 //! of the manifest's world (checked once, into an `InstancePre`), and a self-test instantiation in
 //! the sandbox. Also which `tend:plugin` package version the component was built against (0.2, or
 //! the previous major 0.1 that the host still adapts): told by the versions in its import names,
@@ -28,7 +28,7 @@ use super::outcome::classify;
 use super::sandbox::{CallCtx, CallState, Shared};
 use super::settings::PluginSettings;
 use super::stats::Stats;
-use crate::wire::{PluginLimits, PluginSource};
+use crate::wire::{PluginCode, PluginLimits, PluginSource};
 
 /// The world-specific entry points, type-checked at load.
 pub enum Exports {
@@ -63,7 +63,7 @@ pub struct LoadedPlugin {
     pub fingerprint: String,
     pub grants: Arc<EffectiveGrants>,
     pub limits: PluginLimits,
-    pub from_cache: bool,
+    pub code: PluginCode,
     pub loaded_at: SystemTime,
     pub exports: Exports,
     /// Shared by every version of the plugin with this name (carried over on reload).
@@ -84,9 +84,10 @@ pub struct LoadEnv<'a> {
 pub async fn load(env: &LoadEnv<'_>, c: &Candidate) -> Result<LoadedPlugin, String> {
     let manifest = Manifest::parse(&c.manifest)?;
     check_magic(&c.wasm)?;
-    let (component, from_cache) = env
+    let builtin = c.source == PluginSource::Builtin;
+    let (component, code) = env
         .cache
-        .component(env.engine, &c.wasm_sha256, c.wasm.clone())
+        .component(env.engine, &c.wasm_sha256, c.wasm.clone(), builtin)
         .await?;
     let grants = EffectiveGrants::new(&manifest.grants, env.settings);
     if !grants.narrowed.is_empty() {
@@ -131,7 +132,7 @@ pub async fn load(env: &LoadEnv<'_>, c: &Candidate) -> Result<LoadedPlugin, Stri
         fingerprint: c.fingerprint.clone(),
         grants,
         limits,
-        from_cache,
+        code,
         loaded_at: SystemTime::now(),
         exports,
         stats: Arc::default(),

@@ -7,7 +7,8 @@
 //! Map: `bindings` (the one `bindgen!`), `imports/` (one module per host interface), `manifest`,
 //! `grants`, `settings`, `discover`, `cache`, `loader`, `registry` (snapshot + reload), `sandbox`
 //! (per-call store), `call` (guarded execution), `outcome`, `stats`, `output`, `engine`, `watcher`,
-//! `info`, `builtin`, `runtime`; one module per world's calls (`policy_call`, `proxy`, `fix_call`,
+//! `info`, `builtin`, `runtime`, `payload` (precompiled built-ins appended to the executable),
+//! `aot` (the hidden commands that precompile them and compile a plugin in a child); one module per world's calls (`policy_call`, `proxy`, `fix_call`,
 //! `onboard_call`, `export`)
 //! and `agent` (the agent worlds' pool, deadlines and LLM seam).
 //!
@@ -16,6 +17,7 @@
 //! generators share, so a health probe never queues behind an LLM call.
 
 mod agent;
+mod aot;
 mod bindings;
 mod builtin;
 mod cache;
@@ -33,6 +35,7 @@ mod onboard_call;
 mod outcome;
 mod output;
 mod pattern;
+mod payload;
 mod policy_call;
 mod proxy;
 mod registry;
@@ -56,6 +59,7 @@ use anyhow::Context;
 use wasmtime::Engine;
 
 pub use agent::{LlmError, LlmGateway};
+pub use aot::{compile_plugin, precompile_builtins, remove_builtins};
 pub use export::{ExportInput, Exported};
 // Named by the answer checks' tests of `ops/export.rs`; elsewhere reached through `Exported`.
 #[cfg(test)]
@@ -128,7 +132,9 @@ impl PluginHost {
         data_dir: &Path,
         settings: PluginSettings,
     ) -> anyhow::Result<PluginHost> {
-        let host = PluginHost::begin(store, bus, data_dir, settings)?;
+        let user_dir = data_dir.join("plugins");
+        let host = PluginHost::new_in(store, bus, data_dir, user_dir, settings, false)?;
+        host.load_in_background();
         host.loaded().await;
         Ok(host)
     }
@@ -144,7 +150,7 @@ impl PluginHost {
         settings: PluginSettings,
     ) -> anyhow::Result<PluginHost> {
         let user_dir = data_dir.join("plugins");
-        let host = PluginHost::new_in(store, bus, data_dir, user_dir, settings)?;
+        let host = PluginHost::new_in(store, bus, data_dir, user_dir, settings, true)?;
         host.load_in_background();
         Ok(host)
     }
@@ -158,7 +164,7 @@ impl PluginHost {
         user_dir: PathBuf,
         settings: PluginSettings,
     ) -> anyhow::Result<PluginHost> {
-        let host = PluginHost::new_in(store, bus, data_dir, user_dir, settings)?;
+        let host = PluginHost::new_in(store, bus, data_dir, user_dir, settings, true)?;
         host.load_in_background();
         host.loaded().await;
         Ok(host)
@@ -171,6 +177,7 @@ impl PluginHost {
         data_dir: &Path,
         user_dir: PathBuf,
         settings: PluginSettings,
+        compile_in_child: bool,
     ) -> anyhow::Result<PluginHost> {
         settings
             .validate()
@@ -185,7 +192,16 @@ impl PluginHost {
             .mode(0o700)
             .create(&user_dir)
             .with_context(|| format!("cannot create {}", user_dir.display()))?;
-        let cache = cache::Cache::open(&engine, data_dir, store.clone());
+        // The daemon and `tend agent` (whose executable is `tend`, and whose reaper runs) compile
+        // in a child; `start` (the host's unit tests, in a test executable) in this process.
+        let compiler = if compile_in_child {
+            cache::Compiler::Child {
+                max_memory_mb: settings.max_memory_mb,
+            }
+        } else {
+            cache::Compiler::InProcess
+        };
+        let cache = cache::Cache::open(&engine, data_dir, store.clone(), compiler);
         let shared = Arc::new(Shared {
             store,
             http: imports::http_client()?,
@@ -546,7 +562,8 @@ impl PluginHost {
         self.inner.runtime.shutdown();
     }
 
-    /// Components compiled since start (the rest came from the on-disk cache). For tests and benchmarks.
+    /// Components compiled since start (the rest came from the on-disk cache or the executable's
+    /// precompiled built-ins). For tests and benchmarks.
     pub fn compiles(&self) -> u64 {
         self.inner.cache.compiles()
     }

@@ -209,7 +209,7 @@ fn adopt(mut loaded: LoadedPlugin, previous: Option<&Arc<LoadedPlugin>>) -> Load
         world = loaded.world.name(),
         version = %loaded.manifest.version,
         source = loaded.source.label(),
-        from_cache = loaded.from_cache,
+        code = ?loaded.code,
         "plugin loaded"
     );
     loaded

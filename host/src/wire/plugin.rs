@@ -114,6 +114,18 @@ pub enum PluginState {
     Rejected,
 }
 
+/// Where a loaded plugin's compiled code came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PluginCode {
+    /// A built-in's code precompiled into the `tend` executable (`tend __precompile-builtins`).
+    Precompiled,
+    /// The on-disk compile cache of the data dir.
+    Cache,
+    /// Compiled at this load (in a short-lived child process).
+    Compiled,
+}
+
 /// `GET /api/plugins/{name}` and list entries.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS, ToSchema)]
 #[ts(optional_fields)]
@@ -139,8 +151,11 @@ pub struct PluginInfo {
     pub limits: PluginLimits,
     /// The manifest's `[config]`: defaults under each service's probe config.
     pub config: serde_json::Value,
-    /// `true` when the compiled code came from the on-disk cache.
+    /// `true` when the code was not compiled at this load (`code` is `precompiled` or `cache`).
     pub from_cache: bool,
+    /// Where the compiled code came from; absent when nothing is loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<PluginCode>,
     /// RFC 3339, UTC; empty when never loaded.
     pub loaded_at: String,
     pub stats: PluginStats,

@@ -85,7 +85,7 @@ fn declarations(cfg: &Config) -> Vec<Decl> {
         Origin, AuditEntry, AuditPage, PolicyCheckRequest, PolicyCheckResponse, AuditParams,
         // plugins
         PluginSource, PluginGrants, PluginLimits, LatencyHistogram, PluginCallError, PluginStats,
-        PluginRejection, PluginState, PluginInfo, ReloadAction, ReloadEntry, ReloadReport,
+        PluginRejection, PluginState, PluginCode, PluginInfo, ReloadAction, ReloadEntry, ReloadReport,
         // caddy
         CaddyState, CaddyStatus, CaddyService, CaddyConfigView, CaddyReloadReport,
         // dashboard sign-in

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{Harness, fixture, target};
 use crate::plugins::builtin::BUILTINS;
-use crate::plugins::cache::{Cache, sha256_hex};
+use crate::plugins::cache::{Cache, Compiler, sha256_hex};
 use crate::plugins::{Outcome, engine};
 
 fn cache_file(h: &Harness, wasm: &[u8]) -> PathBuf {
@@ -16,6 +16,7 @@ fn cache_file(h: &Harness, wasm: &[u8]) -> PathBuf {
         &engine::new_engine(256).unwrap(),
         h.dir.path(),
         h.store.clone(),
+        Compiler::InProcess,
     );
     h.dir
         .path()
