@@ -12,7 +12,8 @@
 //!   group, ancestry and the fork events followed by `lineage.rs` find a run's descendants (`tree.rs`).
 //! - Everything the daemon runs (a service's run, a cron execution, a job's command) is a `Run`
 //!   (`run.rs`): spawn, output sink, timeout or stop request, stop of the whole tree, end record. Trees,
-//!   and the loops that stop them, are in `tree.rs`; `posix_spawn.rs` and `clone3.rs` start a program.
+//!   and the loops that stop them, are in `tree.rs`; `posix_spawn.rs` and `clone3.rs` start a program;
+//!   `grow_pipe` lets an output sink enlarge a busy pipe.
 //! - `node.rs` evaluates a PM2 `.config.js` for `tend import` (the CLI's process, not the daemon's).
 //! - `port.rs` says who listens on a TCP port (from `/proc`; the auto-fix incident's port holder).
 //! - At start the soft `RLIMIT_NOFILE` is raised to the hard limit (`raise_nofile_limit`), so the API
@@ -43,6 +44,7 @@ mod tree;
 pub use cgroup::{Mode as ContainmentMode, contain, containment, release as release_containment};
 pub use node::eval_js_config;
 pub use port::port_holder;
+pub use posix_spawn::grow_pipe;
 pub use run::{Ending, Finished, Output, Run, Stopping};
 pub use tree::{Leftovers, Tree};
 
