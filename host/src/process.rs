@@ -12,7 +12,8 @@
 //!   group, ancestry and the fork events followed by `lineage.rs` find a run's descendants (`tree.rs`).
 //! - Everything the daemon runs (a service's run, a cron execution, a job's command) is a `Run`
 //!   (`run.rs`): spawn, output sink, timeout or stop request, stop of the whole tree, end record. Trees,
-//!   and the loops that stop them, are in `tree.rs`; `posix_spawn.rs` and `clone3.rs` start a program.
+//!   and the loops that stop them, are in `tree.rs`; `posix_spawn.rs` and `clone3.rs` start a program;
+//!   `grow_pipe` lets an output sink enlarge a busy pipe.
 //! - `node.rs` evaluates a PM2 `.config.js` for `tend import` (the CLI's process, not the daemon's).
 //! - `helper.rs` runs the daemon's own short-lived helpers (`tend __compile-plugin`) to their end.
 //! - `port.rs` says who listens on a TCP port (from `/proc`; the auto-fix incident's port holder).
@@ -46,6 +47,7 @@ pub use cgroup::{Mode as ContainmentMode, contain, containment, release as relea
 pub use helper::run_helper;
 pub use node::eval_js_config;
 pub use port::port_holder;
+pub use posix_spawn::grow_pipe;
 pub use run::{Ending, Finished, Output, Run, Stopping};
 pub use tree::{Leftovers, Tree};
 

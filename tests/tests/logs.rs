@@ -490,3 +490,87 @@ fn a_slow_follower_gets_every_line_of_a_burst_once_in_order() {
         last_id = id;
     }
 }
+
+/// A burst from a real child: numbered lines, one line longer than a read (it comes back in 16 KiB
+/// pieces) and a last line without a newline. The log file and the API (paging forwards and
+/// backwards) hold the same lines in the same order, under consecutive ids.
+#[test]
+fn a_burst_with_long_and_unterminated_lines_pages_back_complete() {
+    const N: usize = 30_000;
+    const LONG_AT: usize = 10_000;
+    const LONG: usize = 300_000;
+    const PIECE: usize = 16 * 1024;
+    let d = Daemon::start();
+    let script = format!(
+        "import sys\n\
+         long = ''.join(chr(97 + (i * 7 + i // 26) % 26) for i in range({LONG}))\n\
+         sys.stdout.write(''.join((long if n == {LONG_AT} else str(n)) + '\\n' for n in range(1, {N} + 1)) + 'end')\n"
+    );
+    d.create(&d.service_with(
+        "burst",
+        json!(["python3", "-c", script]),
+        json!({"restart": "never"}),
+    ));
+    d.wait_status("burst", "exited", secs(60));
+    wait_for(secs(60), || match d.tail_text("burst", 1).as_slice() {
+        [last] if last == "end" => Ok(()),
+        other => Err(format!("tail {other:?}")),
+    })
+    .unwrap();
+
+    let mut expected: Vec<(String, bool)> = Vec::new();
+    for n in 1..=N {
+        if n == LONG_AT {
+            let long = long_text(LONG);
+            let pieces: Vec<&str> = (0..LONG)
+                .step_by(PIECE)
+                .map(|i| &long[i..(i + PIECE).min(LONG)])
+                .collect();
+            for (i, p) in pieces.iter().enumerate() {
+                expected.push((p.to_string(), i + 1 < pieces.len()));
+            }
+        } else {
+            expected.push((n.to_string(), false));
+        }
+    }
+    expected.push(("end".into(), false));
+
+    let forward = d.all_logs("burst");
+    let got: Vec<(String, bool)> = forward
+        .iter()
+        .map(|l| (l["line"].as_str().unwrap().to_string(), is_partial(l)))
+        .collect();
+    assert_eq!(got.len(), expected.len(), "lines through the API");
+    if let Some(i) = (0..got.len()).find(|&i| got[i] != expected[i]) {
+        panic!(
+            "API line {i} differs: {:.60?} instead of {:.60?}",
+            got[i], expected[i]
+        );
+    }
+    let ids: Vec<i64> = forward.iter().map(|l| l["id"].as_i64().unwrap()).collect();
+    assert!(
+        ids.windows(2).all(|w| w[1] == w[0] + 1),
+        "log ids are not consecutive"
+    );
+
+    // Backwards: `tail`, then `before_id` pages, until no older page is announced.
+    let mut back: Vec<Value> = Vec::new();
+    let mut path = "/api/services/burst/logs?tail=7000".to_string();
+    loop {
+        let (status, body) = d.get(&path);
+        assert_eq!(status, 200, "{body}");
+        let mut page = body["lines"].as_array().cloned().unwrap();
+        page.append(&mut back);
+        back = page;
+        match body["next_before_id"].as_i64() {
+            Some(id) => path = format!("/api/services/burst/logs?before_id={id}&limit=7000"),
+            None => break,
+        }
+    }
+    assert!(back == forward, "paging backwards gives other lines");
+
+    wait_file_ends_with(d.data_dir(), "burst", "end");
+    let records = all_records(d.data_dir(), "burst");
+    let in_file: Vec<(String, bool)> = records.into_iter().map(|r| (r.text, r.partial)).collect();
+    assert!(in_file == expected, "the file holds other lines");
+}

@@ -1,12 +1,16 @@
-//! Draining a child's output pipes: one task per pipe reads 64 KiB at a time as long as data is ready,
-//! splits it into lines, appends them to the service's file and queues them for the database as one
-//! batch per read. It flushes the file whenever the pipe runs dry, before waiting again, so `tail -f`
-//! sees lines at once without a syscall per line. Below the disk's free-space floor (`floor.rs`) lines
-//! are counted and dropped instead. The read buffer exists only while data flows: it is allocated when
-//! the pipe becomes readable and freed when it runs dry, so 100 quiet services hold no 64 KiB buffers.
+//! Draining a child's output pipes: one task per pipe reads as long as data is ready, splits each read
+//! into lines, appends their records to the service's file in one write per read and queues them for
+//! the database as one batch per read. It flushes the file whenever the pipe runs dry, before waiting
+//! again, so `tail -f` sees lines at once without a syscall per line. Below the disk's free-space floor
+//! (`floor.rs`) lines are counted and dropped instead.
+//!
+//! The read buffer exists only while data flows: it is allocated when the pipe becomes readable and
+//! freed when it runs dry, so 100 quiet services hold no buffers. A pipe that fills a whole read is
+//! busy: its capacity grows to `BUSY_PIPE_BYTES` (`process::grow_pipe`) and reads to `BUSY_READ`, so a
+//! burst fits in the pipe and the child does not wait for us.
 
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,13 +20,19 @@ use tokio::task::JoinHandle;
 use super::db::{Batch, Queue};
 use super::floor::DiskFloor;
 use super::inflight::Inflight;
-use super::service_file::{ServiceFile, SharedFile, record_prefix};
+use super::service_file::{ServiceFile, SharedFile, push_record, record_prefix};
 use super::split::LineSplitter;
-use crate::process::Output;
+use crate::process::{Output, grow_pipe};
 use crate::store::now_rfc3339;
 use crate::wire::Stream;
 
+/// First read size: the default pipe capacity.
 const READ_CHUNK: usize = 64 * 1024;
+/// Read size once the pipe has filled a whole read.
+const BUSY_READ: usize = 256 * 1024;
+/// Pipe capacity asked for once the pipe has filled a whole read (the default `pipe-max-size`). The
+/// kernel may refuse (a user's pipe budget); the capture then goes on with the pipe it has.
+const BUSY_PIPE_BYTES: usize = 1024 * 1024;
 
 /// The capture of one process's output; see [`Capture::finished`].
 #[must_use = "dropping a Capture detaches it; await `finished` to know all output is stored"]
@@ -76,6 +86,8 @@ impl PipeReader {
         let mut state = ReadState {
             splitter: LineSplitter::new(self.max_line_bytes),
             prefix: Vec::with_capacity(64),
+            records: Vec::new(),
+            ends: Vec::new(),
             queue_gone: false,
         };
         // `from_owned_fd` checks that this is a pipe and switches it to non-blocking mode.
@@ -92,6 +104,8 @@ impl PipeReader {
 
     async fn drain(&self, pipe: &pipe::Receiver, state: &mut ReadState) {
         let mut buf: Vec<u8> = Vec::new();
+        // The size of the next buffer: `BUSY_READ` once the pipe has filled a read.
+        let mut size = READ_CHUNK;
         let mut unflushed = false;
         loop {
             if buf.is_empty() {
@@ -99,11 +113,19 @@ impl PipeReader {
                     self.read_failed(e);
                     return;
                 }
-                buf = vec![0u8; READ_CHUNK];
+                buf = vec![0u8; size];
             }
             match pipe.try_read(&mut buf) {
                 Ok(0) => return,
                 Ok(n) => {
+                    if n == buf.len() && buf.len() < BUSY_READ {
+                        if let Err(e) = grow_pipe(pipe.as_fd(), BUSY_PIPE_BYTES) {
+                            tracing::debug!(service = &*self.service, error = %e,
+                                "cannot grow the output pipe; reading it as it is");
+                        }
+                        size = BUSY_READ;
+                        buf.resize(size, 0);
+                    }
                     self.process(state, Some(&buf[..n])).await;
                     unflushed = true;
                     // A pipe that is always ready must not keep this worker thread to itself.
@@ -150,17 +172,24 @@ impl PipeReader {
         }
         let capacity = chunk.map_or(0, <[u8]>::len);
         let mut batch = Batch::new(self.service.clone(), self.stream, time, capacity);
+        // The chunk's records, built in one buffer and written with one call, so the file sees one
+        // write per read rather than one per line.
+        state.records.clear();
+        state.ends.clear();
         {
-            let mut file = ServiceFile::lock(&self.file);
-            let prefix = &state.prefix;
+            let (prefix, records, ends) = (&state.prefix, &mut state.records, &mut state.ends);
             let mut emit = |text: &[u8], partial: bool| {
-                file.write_line(prefix, text, partial);
+                push_record(records, prefix, text, partial);
+                ends.push(records.len());
                 batch.push(text, partial);
             };
             match chunk {
                 Some(chunk) => state.splitter.feed(chunk, &mut emit),
                 None => state.splitter.finish(&mut emit),
             }
+        }
+        if !state.ends.is_empty() {
+            ServiceFile::lock(&self.file).write_records(&state.records, &state.ends);
         }
         if !batch.is_empty() && !self.queue.send(batch).await && !state.queue_gone {
             state.queue_gone = true;
@@ -176,5 +205,8 @@ impl PipeReader {
 struct ReadState {
     splitter: LineSplitter,
     prefix: Vec<u8>,
+    /// One read's file records, and the end offset of each (rotation never splits a record).
+    records: Vec<u8>,
+    ends: Vec<usize>,
     queue_gone: bool,
 }

@@ -1,6 +1,6 @@
 //! The database side of the pipeline: the batch a reader builds from one read chunk, the bounded queue
-//! to the single writer task, and that task, which commits everything queued in one transaction and then
-//! broadcasts the stored rows. Never drops a line for lack of room in the queue: a full queue makes
+//! to the single writer task, and that task, which commits everything queued in one transaction (one
+//! `log_chunks` row per batch, not one per line) and then broadcasts the stored lines. Never drops a line for lack of room in the queue: a full queue makes
 //! readers wait. Below the disk's free-space floor (`floor.rs`) queued lines are dropped, not stored.
 
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc, oneshot};
 
 use super::floor::DiskFloor;
-use crate::store::{NewLogLine, Store};
+use crate::store::{NewLogChunk, Store};
 use crate::wire::{LogLine, Stream};
 
 /// Queue budget in bytes of line text plus a per-line overhead: enough to absorb a burst of a few
@@ -20,14 +20,15 @@ const LINE_OVERHEAD: usize = 16;
 const MAX_LINES_PER_TX: usize = 50_000;
 const INSERT_ATTEMPTS: u32 = 5;
 
-/// The lines of one read chunk of one stream, stored compactly: one text buffer, one entry per line.
+/// The lines of one read chunk of one stream, stored compactly: the form the database keeps them in
+/// (one text buffer with a `\n` after each line, and the positions of partial pieces).
 pub(super) struct Batch {
     service: Arc<str>,
     stream: Stream,
     time: String,
     text: Vec<u8>,
-    /// End offset in `text` and partial flag of each line.
-    ends: Vec<(usize, bool)>,
+    lines: u32,
+    partials: Vec<u32>,
 }
 
 impl Batch {
@@ -38,39 +39,45 @@ impl Batch {
             stream,
             time,
             text: Vec::with_capacity(capacity),
-            ends: Vec::new(),
+            lines: 0,
+            partials: Vec::new(),
         }
     }
 
+    /// `line` never holds a `\n` (the splitter cut there).
     pub(super) fn push(&mut self, line: &[u8], partial: bool) {
+        if partial {
+            self.partials.push(self.lines);
+        }
         self.text.extend_from_slice(line);
-        self.ends.push((self.text.len(), partial));
+        self.text.push(b'\n');
+        self.lines += 1;
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.lines == 0
     }
 
     fn len(&self) -> usize {
-        self.ends.len()
+        self.lines as usize
     }
 
     fn weight(&self) -> u32 {
-        let w = self.text.len() + LINE_OVERHEAD * self.ends.len();
+        let w = self.text.len() + LINE_OVERHEAD * self.len();
         w.clamp(1, QUEUE_BUDGET) as u32
     }
 
-    fn append_rows(&self, rows: &mut Vec<NewLogLine>) {
-        let mut start = 0;
-        for &(end, partial) in &self.ends {
-            rows.push(NewLogLine {
-                service: self.service.to_string(),
-                stream: self.stream,
-                time: self.time.clone(),
-                line: String::from_utf8_lossy(&self.text[start..end]).into_owned(),
-                partial,
-            });
-            start = end;
+    /// The stored form. Invalid UTF-8 becomes U+FFFD here, once per chunk; that never makes a `\n`.
+    fn into_chunk(self) -> NewLogChunk {
+        let text = String::from_utf8(self.text)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        NewLogChunk {
+            service: self.service.to_string(),
+            stream: self.stream,
+            time: self.time,
+            text,
+            lines: self.lines,
+            partials: self.partials,
         }
     }
 }
@@ -131,9 +138,9 @@ async fn run_writer(
     budget: Arc<Semaphore>,
     floor: Arc<DiskFloor>,
 ) {
-    let mut batches: Vec<(Batch, OwnedSemaphorePermit)> = Vec::new();
+    let mut chunks: Vec<NewLogChunk> = Vec::new();
+    let mut permits: Vec<OwnedSemaphorePermit> = Vec::new();
     let mut waiters = Vec::new();
-    let mut rows = Vec::new();
     let mut stop = false;
     while !stop {
         let Some(first) = rx.recv().await else { break };
@@ -143,7 +150,8 @@ async fn run_writer(
             match msg {
                 Msg::Lines(batch, permit) => {
                     lines += batch.len();
-                    batches.push((batch, permit));
+                    chunks.push(batch.into_chunk());
+                    permits.push(permit);
                 }
                 Msg::Flush(w) => waiters.push(w),
                 Msg::Stop => stop = true,
@@ -152,12 +160,9 @@ async fn run_writer(
                 next = rx.try_recv().ok();
             }
         }
-        for (batch, _) in &batches {
-            batch.append_rows(&mut rows);
-        }
-        commit(&store, &rows, &live, &floor).await;
-        rows.clear();
-        batches.clear(); // releases the queue budget
+        commit(&store, &chunks, &live, &floor).await;
+        chunks.clear();
+        permits.clear(); // releases the queue budget
         for w in waiters.drain(..) {
             let _ = w.send(());
         }
@@ -168,40 +173,50 @@ async fn run_writer(
 
 async fn commit(
     store: &Store,
-    rows: &[NewLogLine],
+    chunks: &[NewLogChunk],
     live: &broadcast::Sender<Arc<LogLine>>,
     floor: &DiskFloor,
 ) {
-    if rows.is_empty() {
+    if chunks.is_empty() {
         return;
     }
-    // A stored line costs about four times its text (row, index, WAL frame).
-    let bytes = rows.iter().map(|r| 4 * r.line.len()).sum();
+    let lines: u64 = chunks.iter().map(|c| u64::from(c.lines)).sum();
+    // A stored chunk costs about its text once in the table and once in the WAL.
+    let bytes = chunks.iter().map(|c| 2 * c.text.len()).sum();
     let mut attempt = 1;
-    let stored = loop {
+    let firsts = loop {
         // Checked before every attempt: lines queued before the floor was reached, or retried while
         // someone frees space, must not take the space kept for state.
         if floor.below(bytes) {
-            floor.count_dropped(rows.len() as u64);
+            floor.count_dropped(lines);
             return;
         }
-        match store.insert_logs(rows).await {
-            Ok(stored) => break stored,
+        match store.insert_log_chunks(chunks).await {
+            Ok(firsts) => break firsts,
             Err(e) if attempt < INSERT_ATTEMPTS => {
-                tracing::warn!(error = %e, lines = rows.len(), attempt, "storing log lines failed; retrying");
+                tracing::warn!(error = %e, lines, attempt, "storing log lines failed; retrying");
                 tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
                 attempt += 1;
             }
             Err(e) => {
-                tracing::error!(error = %e, lines = rows.len(),
+                tracing::error!(error = %e, lines,
                     "storing log lines failed; they are only in the log files");
                 return;
             }
         }
     };
     if live.receiver_count() > 0 {
-        for line in stored {
-            let _ = live.send(Arc::new(line));
+        for (chunk, first) in chunks.iter().zip(firsts) {
+            for (i, text) in chunk.text.split_terminator('\n').enumerate() {
+                let _ = live.send(Arc::new(LogLine {
+                    id: first + i as i64,
+                    service: chunk.service.clone(),
+                    stream: chunk.stream,
+                    time: chunk.time.clone(),
+                    line: text.to_string(),
+                    partial: chunk.partials.binary_search(&(i as u32)).is_ok(),
+                }));
+            }
         }
     }
 }

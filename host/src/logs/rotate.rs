@@ -66,6 +66,46 @@ impl RotatingFile {
         Ok(())
     }
 
+    /// Writes the records in `buf`, each ending at the next offset in `ends` (ascending, the last one
+    /// `buf.len()`), with the rotation rules of [`write_record`](Self::write_record): as few writes as
+    /// the rotations allow, one when none is due.
+    pub(crate) fn write_records(&mut self, buf: &[u8], ends: &[usize]) -> io::Result<()> {
+        let result = self.write_runs(buf, ends);
+        if result.is_err() {
+            self.out = None;
+        }
+        result
+    }
+
+    fn write_runs(&mut self, buf: &[u8], ends: &[usize]) -> io::Result<()> {
+        let (mut start, mut next) = (0usize, 0usize);
+        while next < ends.len() {
+            if self.out.is_none() {
+                self.open(false)?;
+            }
+            let room = self.max_bytes.saturating_sub(self.size);
+            // The records from `next` on that fit in what is left of this file.
+            let mut end = next + ends[next..].partition_point(|&e| (e - start) as u64 <= room);
+            if end == next {
+                if self.size > 0 {
+                    self.rotate()?;
+                    continue;
+                }
+                // Larger than `max_bytes`: a file of its own.
+                end = next + 1;
+            }
+            let stop = ends[end - 1];
+            let out = self
+                .out
+                .as_mut()
+                .ok_or_else(|| io::Error::other("log file is not open"))?;
+            out.write_all(&buf[start..stop])?;
+            self.size += (stop - start) as u64;
+            (start, next) = (stop, end);
+        }
+        Ok(())
+    }
+
     pub(crate) fn flush(&mut self) -> io::Result<()> {
         match self.out.as_mut().map(BufWriter::flush) {
             Some(Err(e)) => {

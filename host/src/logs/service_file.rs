@@ -28,6 +28,14 @@ pub(super) fn record_prefix(buf: &mut Vec<u8>, time: &str, stream: Stream) {
     buf.extend_from_slice(stream.as_str().as_bytes());
 }
 
+/// Appends one record, `<prefix>[+] <text>\n`, to `buf`; `prefix` comes from [`record_prefix`].
+pub(super) fn push_record(buf: &mut Vec<u8>, prefix: &[u8], text: &[u8], partial: bool) {
+    buf.extend_from_slice(prefix);
+    buf.extend_from_slice(if partial { b"+ " } else { b" " });
+    buf.extend_from_slice(text);
+    buf.push(b'\n');
+}
+
 impl ServiceFile {
     pub(super) fn new(logs_dir: &Path, service: &str, settings: &LogSettings) -> SharedFile {
         let usable = !service.is_empty()
@@ -58,11 +66,10 @@ impl ServiceFile {
         shared.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Appends one record; `prefix` comes from [`record_prefix`].
-    pub(super) fn write_line(&mut self, prefix: &[u8], text: &[u8], partial: bool) {
-        let sep: &[u8] = if partial { b"+ " } else { b" " };
+    /// Appends the records in `buf` (made with [`push_record`]); `ends` holds the end offset of each.
+    pub(super) fn write_records(&mut self, buf: &[u8], ends: &[usize]) {
         if let Some(file) = &mut self.file {
-            let result = file.write_record(&[prefix, sep, text, b"\n"]);
+            let result = file.write_records(buf, ends);
             self.note(result);
         }
     }

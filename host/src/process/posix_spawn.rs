@@ -9,7 +9,7 @@
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -42,6 +42,27 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     }
     // SAFETY: both descriptors were just created and are owned by nobody else.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Asks for a pipe capacity of at least `bytes` (`F_SETPIPE_SZ`, on either end); never shrinks it.
+/// Returns the capacity the pipe has now. The kernel refuses more than `pipe-max-size`, or more than
+/// the user's pipe budget, unless privileged.
+pub fn grow_pipe(fd: BorrowedFd<'_>, bytes: usize) -> io::Result<usize> {
+    // SAFETY: fcntl with F_GETPIPE_SZ / F_SETPIPE_SZ only reads its integer argument.
+    let now = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETPIPE_SZ) };
+    if now < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if now as usize >= bytes {
+        return Ok(now as usize);
+    }
+    let ask = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: as above.
+    let got = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, ask) };
+    if got < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(got as usize)
 }
 
 /// Finds `program` the way `execvp` would, with the child's `PATH`.

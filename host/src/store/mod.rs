@@ -21,6 +21,8 @@ mod sessions;
 
 #[cfg(test)]
 mod compat_tests;
+#[cfg(test)]
+mod logs_tests;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -35,7 +37,7 @@ pub use chat::NewChatMessage;
 pub use cron::{ExecutionEnd, NewExecution};
 pub use jobs::{JobQuery, NewJob};
 pub use llm::{LlmCall, LlmUsageRow};
-pub use logs::{LogQuery, NewLogLine};
+pub use logs::{LogQuery, NewLogChunk, NewLogLine};
 pub use metrics::{MetricBucket, MetricSample};
 pub use retention::RetentionSettings;
 
