@@ -32,7 +32,7 @@ fn agent_daemon(server: &ScriptedLlm, env: &[(&str, &str)]) -> Daemon {
 }
 
 /// Queues one answer calling `name` with `args`.
-fn call(server: &ScriptedLlm, id: &str, name: &str, args: &Value) {
+pub(crate) fn call(server: &ScriptedLlm, id: &str, name: &str, args: &Value) {
     server.push(Reply::json(
         200,
         openai::tool_calls(&[(id, name, &args.to_string())], 100, 20),
@@ -41,7 +41,14 @@ fn call(server: &ScriptedLlm, id: &str, name: &str, args: &Value) {
 
 /// A service in `root` running `command` (through `sh -c`), never restarted by the supervisor;
 /// waits until it logged `text` and exited.
-fn broken_service(d: &Daemon, name: &str, root: &Path, command: &str, patch: Value, text: &str) {
+pub(crate) fn broken_service(
+    d: &Daemon,
+    name: &str,
+    root: &Path,
+    command: &str,
+    patch: Value,
+    text: &str,
+) {
     let spec = d.service_with(
         name,
         command,
@@ -60,7 +67,7 @@ fn broken_service(d: &Daemon, name: &str, root: &Path, command: &str, patch: Val
     d.wait_status(name, "exited", crate::fix_apply::FIX_TIMEOUT);
 }
 
-const BROKEN_APP: &str = "import http.server, sys\nPORT = 'abc'\nport = int(PORT)\nsrv = http.server.HTTPServer(('127.0.0.1', port), http.server.SimpleHTTPRequestHandler)\nprint('listening on', port, flush=True)\nsrv.serve_forever()\n";
+pub(crate) const BROKEN_APP: &str = "import http.server, sys\nPORT = 'abc'\nport = int(PORT)\nsrv = http.server.HTTPServer(('127.0.0.1', port), http.server.SimpleHTTPRequestHandler)\nprint('listening on', port, flush=True)\nsrv.serve_forever()\n";
 
 /// Asserts that nothing the daemon answers, logs or stores contains the key.
 fn assert_key_hidden(d: &Daemon, server: &ScriptedLlm, name: &str, id: &str) {
@@ -102,7 +109,7 @@ fn assert_key_hidden(d: &Daemon, server: &ScriptedLlm, name: &str, id: &str) {
 }
 
 /// Every regular file under `dir`.
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+pub(crate) fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     let mut todo = vec![dir.to_path_buf()];
     while let Some(d) = todo.pop() {

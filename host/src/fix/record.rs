@@ -66,13 +66,21 @@ impl Inner {
         if let Err(e) = self.store.save_fix(fix).await {
             tracing::error!(fix = %fix.id, error = %e, "cannot record a fix's progress");
         }
+        // An attempt restored after a failed verification may be followed by a retry in the same
+        // job: the job ends with the last attempt, which the fix's task ends (`end_job`) when no
+        // retry follows. A restore by hand (`restored_by`) concerns a job long over.
         let waiting = matches!(
             fix.status,
             FixStatus::Diagnosing | FixStatus::Applying | FixStatus::Verifying
-        );
+        ) || (fix.status == FixStatus::Restored && fix.restored_by.is_none());
         if waiting {
             return;
         }
+        self.end_job(fix).await;
+    }
+
+    /// Ends the fix's job, succeeded or failed by the fix's status, unless it is over already.
+    pub(super) async fn end_job(&self, fix: &FixView) {
         let Some(job_id) = &fix.job_id else { return };
         if let Ok(Some(mut job)) = self.store.get_job(job_id).await
             && job.finished_at.is_none()
@@ -140,9 +148,13 @@ impl Inner {
             .cloned()
             .filter(|s| !s.is_empty())
             .unwrap_or(id);
-        if let Ok(Some(mut fix)) = self.store.get_fix(&current).await
-            && !fix.status.is_final()
-        {
+        let Ok(Some(mut fix)) = self.store.get_fix(&current).await else {
+            return;
+        };
+        if fix.status.is_final() {
+            // Cut short between a restored attempt and its retry: that attempt ends the job.
+            self.end_job(&fix).await;
+        } else {
             let mut why = why.to_string();
             // Cut short after writing: what it wrote is undone.
             if let Some(dir) = fix.backup.clone().map(PathBuf::from) {

@@ -56,8 +56,13 @@ pub(super) async fn diagnose(inner: Arc<Inner>, first: FixView, t: Trigger) -> O
     let mut fix = first;
     loop {
         let outcome = once(&inner, &mut fix, &t).await;
-        if !matches!(outcome, Outcome::Retry) || !next_attempt(&inner, &mut fix, &t).await {
+        if !matches!(outcome, Outcome::Retry) {
             return (!matches!(outcome, Outcome::Parked)).then_some(fix.id);
+        }
+        if !next_attempt(&inner, &mut fix, &t).await {
+            // Restored, and no retry follows (the limit, or the daemon closing): the job ends.
+            inner.end_job(&fix).await;
+            return Some(fix.id);
         }
     }
 }
@@ -71,7 +76,12 @@ pub(super) async fn apply_and_verify(inner: Arc<Inner>, mut fix: FixView) -> Opt
         .map(|i| PathBuf::from(&i.working_dir))
         .unwrap_or_default();
     let mut outcome = apply_verify(&inner, &mut fix, &root).await;
-    while matches!(outcome, Outcome::Retry) && next_attempt(&inner, &mut fix, &t).await {
+    while matches!(outcome, Outcome::Retry) {
+        if !next_attempt(&inner, &mut fix, &t).await {
+            // Restored, and no retry follows: the job ends with this attempt.
+            inner.end_job(&fix).await;
+            break;
+        }
         outcome = once(&inner, &mut fix, &t).await;
     }
     (!matches!(outcome, Outcome::Parked)).then_some(fix.id)
