@@ -78,11 +78,12 @@ impl Stats {
         self.calls += 1;
         let us = u64::try_from(call.latency.as_micros()).unwrap_or(u64::MAX);
         self.latency[BOUNDS_US.partition_point(|b| *b < us)] += 1;
-        let time = crate::store::fmt_time(now.into());
+        // Formatted only for what is kept: a good call without denials (the common case) needs none.
+        let time = || crate::store::fmt_time(now.into());
         for d in call.denials {
             self.denials += 1;
             self.push_error(PluginCallError {
-                time: time.clone(),
+                time: time(),
                 kind: "denied".into(),
                 message: d.clone(),
             });
@@ -97,7 +98,7 @@ impl Stats {
             Some(message) => {
                 *self.failures.entry(call.kind).or_default() += 1;
                 self.push_error(PluginCallError {
-                    time,
+                    time: time(),
                     kind: call.kind.into(),
                     message,
                 });
