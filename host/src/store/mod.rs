@@ -75,10 +75,14 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            // Log batches are large: a bigger page cache and rarer checkpoints keep inserts cheap. Not
-            // too rare: a checkpoint needs room in the database file for what the WAL holds, so a WAL
-            // of tens of MiB could not be checkpointed (nor shrink) on a nearly full disk.
-            .pragma("cache_size", "-32768")
+            // Page cache per connection, chosen on purpose: 8 MiB, so the pool's 4 connections hold at
+            // most 32 MiB of a large database (it was 32 MiB each, 128 MiB in all). Log lines are stored
+            // as chunks, one row per read of a pipe, so an insert touches a few pages, and the hot
+            // index pages of a day of logs fit. A small database uses only the pages it has.
+            // Checkpoints every 1000 pages: not rarer, since a checkpoint needs room in the database
+            // file for what the WAL holds, so a WAL of tens of MiB could not be checkpointed (nor
+            // shrink) on a nearly full disk.
+            .pragma("cache_size", "-8192")
             .pragma("wal_autocheckpoint", "1000")
             .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new()
