@@ -271,6 +271,16 @@ pub struct RunGroup {
     pub dir: PathBuf,
 }
 
+/// Run directories this daemon made (`RunGroup::create`): never a leftover of a dead one.
+fn created() -> std::sync::MutexGuard<'static, std::collections::HashSet<PathBuf>> {
+    static CREATED: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<PathBuf>>> =
+        std::sync::OnceLock::new();
+    CREATED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
 /// CPU time of a cgroup as a whole (every process that ever ran in it, exited ones included).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CgroupUsage {
@@ -305,6 +315,7 @@ impl RunGroup {
             }
             Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", dir.display()))),
         }
+        created().insert(dir.clone());
         Ok(RunGroup { dir })
     }
 
@@ -327,6 +338,9 @@ impl RunGroup {
             .filter(|e| e.file_name().to_string_lossy().starts_with("run-"))
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .map(|e| RunGroup { dir: e.path() })
+            // This daemon's own (a plugin compile child started while the boot sweeps) are not a
+            // dead daemon's.
+            .filter(|g| !created().contains(&g.dir))
             .collect()
     }
 
@@ -467,6 +481,25 @@ mod tests {
     const HYBRID: &str = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n\
         35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n\
         41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+
+    #[test]
+    fn the_boot_sweep_leaves_this_daemons_own_run_groups_alone() {
+        let temp = tempfile::tempdir().unwrap();
+        // The daemon's cgroup root where containment set one, else a plain directory will do.
+        let root = SWEEP_ROOT.get_or_init(|| temp.path().to_path_buf()).clone();
+        let tag = format!("{:08x}", rand::random::<u32>());
+        let mine = RunGroup::create(&root, &format!("sweep-mine-{tag}")).unwrap();
+        let dead = root.join(dir_name(&format!("sweep-dead-{tag}")));
+        std::fs::create_dir(&dead).unwrap();
+        let swept: Vec<PathBuf> = RunGroup::all().into_iter().map(|g| g.dir).collect();
+        let _ = std::fs::remove_dir(&mine.dir);
+        let _ = std::fs::remove_dir(&dead);
+        assert!(
+            swept.contains(&dead),
+            "a dead daemon's group is swept: {swept:?}"
+        );
+        assert!(!swept.contains(&mine.dir), "our own is not: {swept:?}");
+    }
 
     #[test]
     fn finds_the_cgroup2_mount_in_a_hybrid_layout() {
