@@ -192,11 +192,12 @@ fn upstream_keep_alive_comments_do_not_disturb_a_stream() {
     let server = llama::shared();
     let tap = Tap::start(server.base_url());
     let d = daemon("openai", &tap.openai_url(), "");
-    // ~300 prompt tokens keep the server busy for seconds before its first token; it sends a `:`
-    // comment every second meanwhile (serve.py --ping 1).
+    // ~1200 prompt tokens keep the server busy for several seconds before its first token (about 7 s
+    // at the 166 tokens/s one thread managed here); it sends a `:` comment every second meanwhile
+    // (serve.py --ping 1). ~300 tokens were too few on an idle machine: done in 1.9 s, no comment.
     let prompt = format!(
         "{}\nSummarise.",
-        "the quick brown fox jumps over the lazy dog. ".repeat(30)
+        "the quick brown fox jumps over the lazy dog. ".repeat(120)
     );
     let (status, _, events, _) =
         stream(&d, &json!({ "messages": [user(&prompt)], "max_tokens": 8 }));
